@@ -1,0 +1,378 @@
+package meilitest
+
+import (
+	"encoding/json"
+	"maps"
+	"net/http"
+	"strings"
+	"time"
+)
+
+func (s *Server) handleAddDocuments(w http.ResponseWriter, r *http.Request) {
+	s.writeDocuments(w, r, false)
+}
+
+func (s *Server) handleUpdateDocuments(w http.ResponseWriter, r *http.Request) {
+	s.writeDocuments(w, r, true)
+}
+
+// writeDocuments enqueues an addition (replace) or a partial update.
+// Payload format errors answer at once; id and primary key errors fail the
+// task, as in Meilisearch.
+func (s *Server) writeDocuments(w http.ResponseWriter, r *http.Request, partial bool) {
+	uid := r.PathValue("uid")
+	if e := checkIndexUID(uid); e != nil {
+		writeError(w, e)
+		return
+	}
+	q := r.URL.Query()
+	mt := mediaType(r)
+	if q.Has("csvDelimiter") && mt != "text/csv" {
+		writeError(w, newError("invalid_document_csv_delimiter", "The Content-Type `%s` does not support the use of a csv delimiter. The csv delimiter can only be used with the Content-Type `text/csv`.", mt))
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	docs, e := parsePayload(body, mt, q.Get("csvDelimiter"))
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	pkParam := q.Get("primaryKey")
+	details := map[string]any{"receivedDocuments": len(docs), "indexedDocuments": nil}
+	sum := s.tasks.enqueue(r, uid, "documentAdditionOrUpdate", details, func(_ int64, d map[string]any) *apiError {
+		now := time.Now().UTC()
+		ix, ok := s.indexes[uid]
+		created := false
+		if !ok {
+			ix = newIndex(uid, "", now)
+			created = true
+		}
+		pk := ix.primaryKey
+		if pk == "" {
+			pk = pkParam
+		} else if pkParam != "" && pkParam != pk {
+			return newError("index_primary_key_already_exists", "Index `%s`: Index already has a primary key: `%s`.", uid, pk)
+		}
+		if pk == "" && len(docs) > 0 {
+			var e *apiError
+			if pk, e = inferPrimaryKey(docs[0]); e != nil {
+				return e
+			}
+		}
+		ids := make([]string, len(docs))
+		for i, doc := range docs {
+			v, ok := lookupPath(doc, pk)
+			if !ok {
+				b, _ := json.Marshal(doc)
+				return newError("missing_document_id", "Document doesn't have a `%s` attribute: `%s`.", pk, b)
+			}
+			id, valid := documentID(v)
+			if !valid {
+				return invalidIDError(v)
+			}
+			ids[i] = id
+		}
+		if created {
+			s.indexes[uid] = ix
+		}
+		if pk != "" {
+			ix.primaryKey = pk
+		}
+		for i, doc := range docs {
+			if old, ok := ix.docs[ids[i]]; ok && partial {
+				merged := maps.Clone(old.fields)
+				maps.Copy(merged, doc)
+				ix.put(ids[i], merged)
+				continue
+			}
+			ix.put(ids[i], doc)
+		}
+		ix.updatedAt = now
+		d["indexedDocuments"] = len(docs)
+		return nil
+	})
+	writeJSON(w, http.StatusAccepted, sum)
+}
+
+func (s *Server) handleGetDocument(w http.ResponseWriter, r *http.Request) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ix, err := s.readIndex(r.PathValue("uid"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	id := r.PathValue("id")
+	d, ok := ix.docs[id]
+	if !ok {
+		writeError(w, newError("document_not_found", "Document `%s` not found.", id))
+		return
+	}
+	var fields []string
+	if v := r.URL.Query().Get("fields"); v != "" {
+		fields = splitList(v)
+	}
+	writeJSON(w, http.StatusOK, stripVectors(displayed(ix.settings, d.fields, fields), r.URL.Query().Get("retrieveVectors") == "true"))
+}
+
+// stripVectors hides _vectors unless the caller asked for them.
+func stripVectors(doc map[string]any, keep bool) map[string]any {
+	if keep {
+		return doc
+	}
+	if _, ok := doc["_vectors"]; !ok {
+		return doc
+	}
+	out := maps.Clone(doc)
+	delete(out, "_vectors")
+	return out
+}
+
+// documentsQuery is the body of POST /documents/fetch and the query of GET.
+type documentsQuery struct {
+	Offset          *int     `json:"offset"`
+	Limit           *int     `json:"limit"`
+	Fields          []string `json:"fields"`
+	Filter          any      `json:"filter"`
+	IDs             []any    `json:"ids"`
+	RetrieveVectors bool     `json:"retrieveVectors"`
+}
+
+func (s *Server) handleListDocuments(w http.ResponseWriter, r *http.Request) {
+	q := documentsQuery{}
+	offset, e := queryInt(r, "offset", 0, "invalid_document_offset")
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	limit, e := queryInt(r, "limit", 20, "invalid_document_limit")
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	q.Offset, q.Limit = &offset, &limit
+	v := r.URL.Query()
+	if f := v.Get("fields"); f != "" {
+		q.Fields = splitList(f)
+	}
+	if f := v.Get("filter"); f != "" {
+		q.Filter = f
+	}
+	if f := v.Get("ids"); f != "" {
+		for _, id := range splitList(f) {
+			q.IDs = append(q.IDs, id)
+		}
+	}
+	q.RetrieveVectors = v.Get("retrieveVectors") == "true"
+	s.listDocuments(w, r.PathValue("uid"), q)
+}
+
+func (s *Server) handleFetchDocuments(w http.ResponseWriter, r *http.Request) {
+	var q documentsQuery
+	if err := decodeJSON(r, &q, true); err != nil {
+		writeError(w, err)
+		return
+	}
+	if q.Offset != nil && *q.Offset < 0 {
+		writeError(w, newError("invalid_document_offset", "Invalid value at `.offset`: expected a positive integer"))
+		return
+	}
+	if q.Limit != nil && *q.Limit < 0 {
+		writeError(w, newError("invalid_document_limit", "Invalid value at `.limit`: expected a positive integer"))
+		return
+	}
+	s.listDocuments(w, r.PathValue("uid"), q)
+}
+
+func (s *Server) listDocuments(w http.ResponseWriter, uid string, q documentsQuery) {
+	offset, limit := 0, 20
+	if q.Offset != nil {
+		offset = *q.Offset
+	}
+	if q.Limit != nil {
+		limit = *q.Limit
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ix, err := s.readIndex(uid)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	expr, perr := parseFilter(q.Filter)
+	if perr != nil {
+		writeError(w, newError("invalid_document_filter", "%s", perr.Error()))
+		return
+	}
+	if expr != nil {
+		if ferr := checkFilterable(expr, ix.settings); ferr != nil {
+			writeError(w, newError("invalid_document_filter", "%s", ferr.Error()))
+			return
+		}
+	}
+	var want map[string]bool
+	if q.IDs != nil {
+		want = map[string]bool{}
+		for _, v := range q.IDs {
+			if n, ok := v.(json.Number); ok {
+				want[n.String()] = true
+			} else if s, ok := v.(string); ok {
+				want[s] = true
+			}
+		}
+	}
+	results := make([]map[string]any, 0, min(limit, 1000))
+	total := 0
+	for _, d := range ix.documents() {
+		if want != nil && !want[d.id] {
+			continue
+		}
+		if expr != nil && !expr.matches(d.fields) {
+			continue
+		}
+		if total >= offset && len(results) < limit {
+			results = append(results, stripVectors(displayed(ix.settings, d.fields, q.Fields), q.RetrieveVectors))
+		}
+		total++
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": results, "offset": offset, "limit": limit, "total": total})
+}
+
+func (s *Server) handleDeleteDocument(w http.ResponseWriter, r *http.Request) {
+	uid, id := r.PathValue("uid"), r.PathValue("id")
+	s.enqueueDeletion(w, r, uid, []string{id}, map[string]any{"providedIds": 1, "deletedDocuments": nil})
+}
+
+func (s *Server) handleDeleteBatch(w http.ResponseWriter, r *http.Request) {
+	var ids []any
+	if err := decodeJSONBody(r, &ids); err != nil {
+		writeError(w, err)
+		return
+	}
+	strs := make([]string, 0, len(ids))
+	for _, v := range ids {
+		switch t := v.(type) {
+		case string:
+			strs = append(strs, t)
+		case json.Number:
+			strs = append(strs, t.String())
+		default:
+			writeError(w, newError("invalid_document_id", "Invalid value type: expected a string or an integer, found %s", jsonKind(v)))
+			return
+		}
+	}
+	s.enqueueDeletion(w, r, r.PathValue("uid"), strs, map[string]any{"providedIds": len(strs), "deletedDocuments": nil})
+}
+
+func (s *Server) enqueueDeletion(w http.ResponseWriter, r *http.Request, uid string, ids []string, details map[string]any) {
+	sum := s.tasks.enqueue(r, uid, "documentDeletion", details, func(_ int64, d map[string]any) *apiError {
+		ix, err := s.readIndex(uid)
+		if err != nil {
+			return err.(*apiError)
+		}
+		n := 0
+		for _, id := range ids {
+			if ix.remove(id) {
+				n++
+			}
+		}
+		ix.updatedAt = time.Now().UTC()
+		d["deletedDocuments"] = n
+		return nil
+	})
+	writeJSON(w, http.StatusAccepted, sum)
+}
+
+func (s *Server) handleDeleteByFilter(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Filter any `json:"filter"`
+	}
+	if err := decodeJSONBody(r, &body); err != nil {
+		writeError(w, err)
+		return
+	}
+	if body.Filter == nil {
+		writeError(w, newError("missing_document_filter", "Missing field `filter`"))
+		return
+	}
+	expr, perr := parseFilter(body.Filter)
+	if perr != nil {
+		writeError(w, newError("invalid_document_filter", "%s", perr.Error()))
+		return
+	}
+	orig, _ := json.Marshal(body.Filter)
+	uid := r.PathValue("uid")
+	details := map[string]any{"providedIds": 0, "deletedDocuments": nil, "originalFilter": string(orig)}
+	sum := s.tasks.enqueue(r, uid, "documentDeletion", details, func(_ int64, d map[string]any) *apiError {
+		ix, err := s.readIndex(uid)
+		if err != nil {
+			return err.(*apiError)
+		}
+		if expr != nil {
+			if ferr := checkFilterable(expr, ix.settings); ferr != nil {
+				return newError("invalid_document_filter", "%s", ferr.Error())
+			}
+		}
+		n := 0
+		for _, doc := range ix.documents() {
+			if expr == nil || expr.matches(doc.fields) {
+				ix.remove(doc.id)
+				n++
+			}
+		}
+		ix.updatedAt = time.Now().UTC()
+		d["deletedDocuments"] = n
+		return nil
+	})
+	writeJSON(w, http.StatusAccepted, sum)
+}
+
+func (s *Server) handleDeleteAllDocuments(w http.ResponseWriter, r *http.Request) {
+	uid := r.PathValue("uid")
+	sum := s.tasks.enqueue(r, uid, "documentDeletion", map[string]any{"providedIds": 0, "deletedDocuments": nil, "originalFilter": nil}, func(_ int64, d map[string]any) *apiError {
+		ix, err := s.readIndex(uid)
+		if err != nil {
+			return err.(*apiError)
+		}
+		d["deletedDocuments"] = ix.clear()
+		ix.updatedAt = time.Now().UTC()
+		return nil
+	})
+	writeJSON(w, http.StatusAccepted, sum)
+}
+
+// handleEditDocuments answers like a Meilisearch whose experimental
+// editDocumentsByFunction feature is off unless enabled; meilitest has no
+// Rhai interpreter, so enabled it fails the task with a clear message.
+func (s *Server) handleEditDocuments(w http.ResponseWriter, r *http.Request) {
+	if !s.featureEnabled("editDocumentsByFunction") {
+		writeError(w, newError("feature_not_enabled", "Using the documents edit route requires enabling the `edit documents by function` experimental feature. See https://github.com/orgs/meilisearch/discussions/762"))
+		return
+	}
+	var body struct {
+		Function string `json:"function"`
+		Filter   any    `json:"filter"`
+		Context  any    `json:"context"`
+	}
+	if err := decodeJSONBody(r, &body); err != nil {
+		writeError(w, err)
+		return
+	}
+	if strings.TrimSpace(body.Function) == "" {
+		writeError(w, newError("missing_document_edition_function", "Missing field `function`"))
+		return
+	}
+	uid := r.PathValue("uid")
+	details := map[string]any{"editedDocuments": nil, "deletedDocuments": nil, "function": body.Function, "context": body.Context, "originalFilter": nil}
+	sum := s.tasks.enqueue(r, uid, "documentEdition", details, func(_ int64, d map[string]any) *apiError {
+		if _, err := s.readIndex(uid); err != nil {
+			return err.(*apiError)
+		}
+		return newError("internal", "meilitest cannot run Rhai edition functions")
+	})
+	writeJSON(w, http.StatusAccepted, sum)
+}

@@ -1,0 +1,328 @@
+package meilitest
+
+import (
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+	"time"
+)
+
+var validIndexUID = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,400}$`)
+
+func checkIndexUID(uid string) *apiError {
+	if !validIndexUID.MatchString(uid) {
+		return newError("invalid_index_uid", "`%s` is not a valid index uid. Index uid can be an integer or a string containing only alphanumeric characters, hyphens (-) and underscores (_), and can not be more than 400 bytes.", uid)
+	}
+	return nil
+}
+
+// indexJSON is an index as GET /indexes/{uid} returns it.
+type indexJSON struct {
+	UID        string    `json:"uid"`
+	CreatedAt  time.Time `json:"createdAt"`
+	UpdatedAt  time.Time `json:"updatedAt"`
+	PrimaryKey *string   `json:"primaryKey"`
+}
+
+func (ix *index) view() indexJSON {
+	v := indexJSON{UID: ix.uid, CreatedAt: ix.createdAt, UpdatedAt: ix.updatedAt}
+	if ix.primaryKey != "" {
+		pk := ix.primaryKey
+		v.PrimaryKey = &pk
+	}
+	return v
+}
+
+// queryInt parses a non-negative integer query parameter.
+func queryInt(r *http.Request, name string, def int, code string) (int, *apiError) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, newError(code, "Invalid value in parameter `%s`: could not parse `%s` as a positive integer", name, v)
+	}
+	return n, nil
+}
+
+func (s *Server) handleListIndexes(w http.ResponseWriter, r *http.Request) {
+	offset, e := queryInt(r, "offset", 0, "invalid_index_offset")
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	limit, e := queryInt(r, "limit", 20, "invalid_index_limit")
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	s.mu.RLock()
+	all := make([]indexJSON, 0, len(s.indexes))
+	for _, ix := range s.indexes {
+		all = append(all, ix.view())
+	}
+	s.mu.RUnlock()
+	sort.Slice(all, func(i, j int) bool { return all[i].UID < all[j].UID })
+	total := len(all)
+	page := all[min(offset, total):min(offset+limit, total)]
+	writeJSON(w, http.StatusOK, map[string]any{"results": page, "offset": offset, "limit": limit, "total": total})
+}
+
+func (s *Server) handleGetIndex(w http.ResponseWriter, r *http.Request) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ix, err := s.readIndex(r.PathValue("uid"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ix.view())
+}
+
+func (s *Server) handleCreateIndex(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		UID        *string `json:"uid"`
+		PrimaryKey *string `json:"primaryKey"`
+	}
+	if err := decodeJSONBody(r, &body); err != nil {
+		writeError(w, err)
+		return
+	}
+	if body.UID == nil {
+		writeError(w, newError("missing_index_uid", "Missing field `uid`"))
+		return
+	}
+	uid := *body.UID
+	if e := checkIndexUID(uid); e != nil {
+		writeError(w, e)
+		return
+	}
+	pk := ""
+	if body.PrimaryKey != nil {
+		pk = *body.PrimaryKey
+	}
+	details := map[string]any{"primaryKey": body.PrimaryKey}
+	sum := s.tasks.enqueue(r, uid, "indexCreation", details, func(_ int64, _ map[string]any) *apiError {
+		if _, ok := s.indexes[uid]; ok {
+			return newError("index_already_exists", "Index `%s` already exists.", uid)
+		}
+		s.indexes[uid] = newIndex(uid, pk, time.Now().UTC())
+		return nil
+	})
+	writeJSON(w, http.StatusAccepted, sum)
+}
+
+func (s *Server) handleUpdateIndex(w http.ResponseWriter, r *http.Request) {
+	uid := r.PathValue("uid")
+	var body struct {
+		PrimaryKey *string `json:"primaryKey"`
+		UID        *string `json:"uid"`
+	}
+	if err := decodeJSONBody(r, &body); err != nil {
+		writeError(w, err)
+		return
+	}
+	if body.UID != nil {
+		if e := checkIndexUID(*body.UID); e != nil {
+			writeError(w, e)
+			return
+		}
+	}
+	details := map[string]any{"primaryKey": body.PrimaryKey}
+	if body.UID != nil {
+		details["oldIndexUid"] = uid
+		details["newIndexUid"] = *body.UID
+	}
+	sum := s.tasks.enqueue(r, uid, "indexUpdate", details, func(_ int64, _ map[string]any) *apiError {
+		ix, err := s.readIndex(uid)
+		if err != nil {
+			return err.(*apiError)
+		}
+		if body.PrimaryKey != nil && *body.PrimaryKey != ix.primaryKey {
+			if len(ix.docs) > 0 {
+				return newError("index_primary_key_already_exists", "Index `%s`: Index already has a primary key: `%s`.", uid, ix.primaryKey)
+			}
+			ix.primaryKey = *body.PrimaryKey
+		}
+		if body.UID != nil && *body.UID != uid {
+			if _, ok := s.indexes[*body.UID]; ok {
+				return newError("index_already_exists", "Index `%s` already exists.", *body.UID)
+			}
+			delete(s.indexes, uid)
+			ix.uid = *body.UID
+			s.indexes[ix.uid] = ix
+		}
+		ix.updatedAt = time.Now().UTC()
+		return nil
+	})
+	writeJSON(w, http.StatusAccepted, sum)
+}
+
+func (s *Server) handleDeleteIndex(w http.ResponseWriter, r *http.Request) {
+	uid := r.PathValue("uid")
+	sum := s.tasks.enqueue(r, uid, "indexDeletion", map[string]any{"deletedDocuments": nil}, func(_ int64, d map[string]any) *apiError {
+		ix, err := s.readIndex(uid)
+		if err != nil {
+			return err.(*apiError)
+		}
+		d["deletedDocuments"] = len(ix.docs)
+		delete(s.indexes, uid)
+		return nil
+	})
+	writeJSON(w, http.StatusAccepted, sum)
+}
+
+func (s *Server) handleCompact(w http.ResponseWriter, r *http.Request) {
+	uid := r.PathValue("uid")
+	sum := s.tasks.enqueue(r, uid, "indexCompaction", map[string]any{}, func(_ int64, _ map[string]any) *apiError {
+		_, err := s.readIndex(uid)
+		if err != nil {
+			return err.(*apiError)
+		}
+		return nil
+	})
+	writeJSON(w, http.StatusAccepted, sum)
+}
+
+func (s *Server) handleSwapIndexes(w http.ResponseWriter, r *http.Request) {
+	var body []struct {
+		Indexes []string `json:"indexes"`
+		Rename  bool     `json:"rename"`
+	}
+	if err := decodeJSONBody(r, &body); err != nil {
+		writeError(w, err)
+		return
+	}
+	swaps := make([]any, 0, len(body))
+	seen := map[string]bool{}
+	for _, sw := range body {
+		if len(sw.Indexes) != 2 {
+			writeError(w, newError("invalid_swap_indexes", "Two indexes must be given for each swap. The list `%v` contains %d indexes.", sw.Indexes, len(sw.Indexes)))
+			return
+		}
+		for _, u := range sw.Indexes {
+			if seen[u] {
+				writeError(w, newError("invalid_swap_duplicate_index_found", "Indexes must be declared only once during a swap. `%s` was specified several times.", u))
+				return
+			}
+			seen[u] = true
+		}
+		swaps = append(swaps, map[string]any{"indexes": sw.Indexes, "rename": sw.Rename})
+	}
+	sum := s.tasks.enqueue(r, "", "indexSwap", map[string]any{"swaps": swaps}, func(_ int64, _ map[string]any) *apiError {
+		for _, sw := range body {
+			a, b := sw.Indexes[0], sw.Indexes[1]
+			if _, ok := s.indexes[a]; !ok {
+				return newError("index_not_found", "Index `%s` not found.", a)
+			}
+			if _, ok := s.indexes[b]; !ok && !sw.Rename {
+				return newError("index_not_found", "Index `%s` not found.", b)
+			}
+		}
+		now := time.Now().UTC()
+		for _, sw := range body {
+			a, b := sw.Indexes[0], sw.Indexes[1]
+			ia, ib := s.indexes[a], s.indexes[b]
+			if sw.Rename {
+				delete(s.indexes, a)
+				ia.uid = b
+				ia.updatedAt = now
+				s.indexes[b] = ia
+				continue
+			}
+			ia.uid, ib.uid = b, a
+			ia.updatedAt, ib.updatedAt = now, now
+			s.indexes[a], s.indexes[b] = ib, ia
+		}
+		return nil
+	})
+	writeJSON(w, http.StatusAccepted, sum)
+}
+
+// indexStats computes one index's stats; caller holds s.mu.
+func (s *Server) indexStats(ix *index) map[string]any {
+	fd := map[string]int{}
+	size := 0
+	for _, d := range ix.docs {
+		for k := range flattenKeys(d.fields) {
+			fd[k]++
+		}
+		size += approxSize(d.fields)
+	}
+	avg := 0
+	if len(ix.docs) > 0 {
+		avg = size / len(ix.docs)
+	}
+	return map[string]any{
+		"numberOfDocuments":         len(ix.docs),
+		"rawDocumentDbSize":         size,
+		"avgDocumentSize":           avg,
+		"isIndexing":                s.tasks.indexBusy(ix.uid),
+		"numberOfEmbeddings":        0,
+		"numberOfEmbeddedDocuments": 0,
+		"fieldDistribution":         fd,
+	}
+}
+
+func (s *Server) handleIndexStats(w http.ResponseWriter, r *http.Request) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ix, err := s.readIndex(r.PathValue("uid"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.indexStats(ix))
+}
+
+// flattenKeys returns the field names Meilisearch counts in
+// fieldDistribution: top-level keys and dotted paths of nested objects.
+func flattenKeys(doc map[string]any) map[string]struct{} {
+	out := map[string]struct{}{}
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		switch t := v.(type) {
+		case map[string]any:
+			for k, x := range t {
+				name := k
+				if prefix != "" {
+					name = prefix + "." + k
+				}
+				out[name] = struct{}{}
+				walk(name, x)
+			}
+		case []any:
+			for _, x := range t {
+				if m, ok := x.(map[string]any); ok {
+					walk(prefix, m)
+				}
+			}
+		}
+	}
+	walk("", doc)
+	return out
+}
+
+// approxSize is a cheap stand-in for the document's stored size.
+func approxSize(v any) int {
+	switch t := v.(type) {
+	case map[string]any:
+		n := 2
+		for k, x := range t {
+			n += len(k) + 4 + approxSize(x)
+		}
+		return n
+	case []any:
+		n := 2
+		for _, x := range t {
+			n += 1 + approxSize(x)
+		}
+		return n
+	case string:
+		return len(t) + 2
+	default:
+		return 8
+	}
+}

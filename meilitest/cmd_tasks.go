@@ -1,0 +1,347 @@
+package meilitest
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// taskFilter is the query of GET /tasks, POST /tasks/cancel and DELETE /tasks.
+type taskFilter struct {
+	uids, batchUIDs, canceledBy []int64
+	statuses, types, indexUIDs  []string
+	beforeEnq, afterEnq         *time.Time
+	beforeStart, afterStart     *time.Time
+	beforeFinish, afterFinish   *time.Time
+	any                         bool // at least one filter given
+}
+
+var taskStatuses = []string{"enqueued", "processing", "succeeded", "failed", "canceled"}
+
+var taskTypes = []string{"documentAdditionOrUpdate", "documentEdition", "documentDeletion", "settingsUpdate",
+	"indexCreation", "indexDeletion", "indexUpdate", "indexSwap", "taskCancelation", "taskDeletion",
+	"dumpCreation", "snapshotCreation", "export", "upgradeDatabase", "indexCompaction", "networkTopologyChange"}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func parseTaskFilter(q url.Values) (*taskFilter, *apiError) {
+	f := &taskFilter{}
+	ints := func(name, code string, dst *[]int64) *apiError {
+		v := q.Get(name)
+		if v == "" {
+			return nil
+		}
+		f.any = true
+		if v == "*" {
+			return nil
+		}
+		for _, p := range splitList(v) {
+			n, err := strconv.ParseInt(p, 10, 64)
+			if err != nil || n < 0 {
+				return newError(code, "Invalid value in parameter `%s`: could not parse `%s` as a positive integer", name, p)
+			}
+			*dst = append(*dst, n)
+		}
+		return nil
+	}
+	if e := ints("uids", "invalid_task_uids", &f.uids); e != nil {
+		return nil, e
+	}
+	if e := ints("batchUids", "invalid_task_batch_uids", &f.batchUIDs); e != nil {
+		return nil, e
+	}
+	if e := ints("canceledBy", "invalid_task_canceled_by", &f.canceledBy); e != nil {
+		return nil, e
+	}
+	enum := func(name, code string, allowed []string, dst *[]string) *apiError {
+		v := q.Get(name)
+		if v == "" {
+			return nil
+		}
+		f.any = true
+		if v == "*" {
+			return nil
+		}
+		for _, p := range splitList(v) {
+			if allowed != nil && !slices.Contains(allowed, p) {
+				return newError(code, "Invalid value in parameter `%s`: `%s` is not a valid task %s. Available %ss are %s.", name, p, strings.TrimSuffix(name, "es"), strings.TrimSuffix(name, "es"), "`"+strings.Join(allowed, "`, `")+"`")
+			}
+			*dst = append(*dst, p)
+		}
+		return nil
+	}
+	if e := enum("statuses", "invalid_task_statuses", taskStatuses, &f.statuses); e != nil {
+		return nil, e
+	}
+	if e := enum("types", "invalid_task_types", taskTypes, &f.types); e != nil {
+		return nil, e
+	}
+	if e := enum("indexUids", "invalid_task_index_uids", nil, &f.indexUIDs); e != nil {
+		return nil, e
+	}
+	dates := []struct {
+		name string
+		dst  **time.Time
+	}{
+		{"beforeEnqueuedAt", &f.beforeEnq}, {"afterEnqueuedAt", &f.afterEnq},
+		{"beforeStartedAt", &f.beforeStart}, {"afterStartedAt", &f.afterStart},
+		{"beforeFinishedAt", &f.beforeFinish}, {"afterFinishedAt", &f.afterFinish},
+	}
+	for _, d := range dates {
+		v := q.Get(d.name)
+		if v == "" {
+			continue
+		}
+		f.any = true
+		tm, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			if tm2, err2 := time.Parse("2006-01-02", v); err2 == nil {
+				tm, err = tm2, nil
+			}
+		}
+		if err != nil {
+			code := "invalid_task_" + snake(d.name)
+			return nil, newError(code, "`%s` is an invalid date-time. It should follow the YYYY-MM-DD or RFC 3339 date-time format.", v)
+		}
+		*d.dst = &tm
+	}
+	return f, nil
+}
+
+// snake turns beforeEnqueuedAt into before_enqueued_at for error codes.
+func snake(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= 'A' && r <= 'Z' {
+			b.WriteByte('_')
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func (f *taskFilter) match(t *task) bool {
+	if len(f.uids) > 0 && !slices.Contains(f.uids, t.uid) {
+		return false
+	}
+	if len(f.batchUIDs) > 0 && (t.batchUID == nil || !slices.Contains(f.batchUIDs, *t.batchUID)) {
+		return false
+	}
+	if len(f.canceledBy) > 0 && (t.canceledBy == nil || !slices.Contains(f.canceledBy, *t.canceledBy)) {
+		return false
+	}
+	if len(f.statuses) > 0 && !slices.Contains(f.statuses, t.status) {
+		return false
+	}
+	if len(f.types) > 0 && !slices.Contains(f.types, t.typ) {
+		return false
+	}
+	if len(f.indexUIDs) > 0 {
+		if t.indexUID != nil {
+			if !slices.Contains(f.indexUIDs, *t.indexUID) {
+				return false
+			}
+		} else if t.typ == "indexSwap" {
+			// swaps belong to every index they name
+			ok := false
+			if sw, _ := t.details["swaps"].([]any); sw != nil {
+				for _, s := range sw {
+					if m, _ := s.(map[string]any); m != nil {
+						if ix, _ := m["indexes"].([]string); ix != nil {
+							for _, u := range ix {
+								ok = ok || slices.Contains(f.indexUIDs, u)
+							}
+						}
+					}
+				}
+			}
+			if !ok {
+				return false
+			}
+		} else {
+			return false
+		}
+	}
+	before := func(limit *time.Time, v *time.Time) bool { return limit == nil || (v != nil && v.Before(*limit)) }
+	after := func(limit *time.Time, v *time.Time) bool { return limit == nil || (v != nil && v.After(*limit)) }
+	enq := t.enqueuedAt
+	return before(f.beforeEnq, &enq) && after(f.afterEnq, &enq) &&
+		before(f.beforeStart, t.startedAt) && after(f.afterStart, t.startedAt) &&
+		before(f.beforeFinish, t.finishedAt) && after(f.afterFinish, t.finishedAt)
+}
+
+func (s *Server) handleGetTask(w http.ResponseWriter, r *http.Request) {
+	uid, err := strconv.ParseInt(r.PathValue("uid"), 10, 64)
+	if err != nil || uid < 0 {
+		writeError(w, newError("invalid_task_uid", "Invalid value in parameter `taskUid`: could not parse `%s` as a positive integer", r.PathValue("uid")))
+		return
+	}
+	t, ok := s.tasks.get(uid)
+	if !ok {
+		writeError(w, newError("task_not_found", "Task `%d` not found.", uid))
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+func (s *Server) handleListTasks(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f, e := parseTaskFilter(q)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	limit := 20
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			writeError(w, newError("invalid_task_limit", "Invalid value in parameter `limit`: could not parse `%s` as a positive integer", v))
+			return
+		}
+		limit = n
+	}
+	var from *int64
+	if v := q.Get("from"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			writeError(w, newError("invalid_task_from", "Invalid value in parameter `from`: could not parse `%s` as a positive integer", v))
+			return
+		}
+		from = &n
+	}
+	reverse := q.Get("reverse") == "true"
+
+	s.tasks.mu.Lock()
+	matched := make([]*task, 0)
+	for _, t := range s.tasks.all {
+		if f.match(t) {
+			matched = append(matched, t)
+		}
+	}
+	if !reverse {
+		slices.Reverse(matched)
+	}
+	total := len(matched)
+	start := 0
+	if from != nil {
+		start = len(matched)
+		for i, t := range matched {
+			if (!reverse && t.uid <= *from) || (reverse && t.uid >= *from) {
+				start = i
+				break
+			}
+		}
+	}
+	results := make([]taskJSON, 0, limit)
+	var next *int64
+	for i := start; i < len(matched); i++ {
+		if len(results) == limit {
+			n := matched[i].uid
+			next = &n
+			break
+		}
+		results = append(results, matched[i].view())
+	}
+	s.tasks.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"results": results, "total": total, "limit": limit, "from": firstUID(results), "next": next})
+}
+
+func firstUID(ts []taskJSON) *int64 {
+	if len(ts) == 0 {
+		return nil
+	}
+	u := ts[0].UID
+	return &u
+}
+
+func (s *Server) handleCancelTasks(w http.ResponseWriter, r *http.Request) {
+	s.taskBulk(w, r, "taskCancelation")
+}
+
+func (s *Server) handleDeleteTasks(w http.ResponseWriter, r *http.Request) {
+	s.taskBulk(w, r, "taskDeletion")
+}
+
+// taskBulk enqueues a cancelation or deletion of the tasks matching the
+// query. The match is evaluated when the task runs, as in Meilisearch, but
+// limited to tasks enqueued before it.
+func (s *Server) taskBulk(w http.ResponseWriter, r *http.Request, typ string) {
+	f, e := parseTaskFilter(r.URL.Query())
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	if !f.any {
+		verb := "cancel"
+		if typ == "taskDeletion" {
+			verb = "delete"
+		}
+		writeError(w, newError("missing_task_filters", "Query parameters to filter the tasks to %s are missing. Available query parameters are: `uids`, `indexUids`, `statuses`, `types`, `canceledBy`, `beforeEnqueuedAt`, `afterEnqueuedAt`, `beforeStartedAt`, `afterStartedAt`, `beforeFinishedAt`, `afterFinishedAt`.", verb))
+		return
+	}
+	origin := "?" + r.URL.RawQuery
+	details := map[string]any{"matchedTasks": 0, "originalFilter": origin}
+	if typ == "taskCancelation" {
+		details["canceledTasks"] = nil
+	} else {
+		details["deletedTasks"] = nil
+	}
+	q := s.tasks
+	sum := q.enqueue(r, "", typ, details, func(self int64, d map[string]any) *apiError {
+		// s.mu is held; take the queue lock to touch other tasks.
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		matched, done := 0, 0
+		kept := q.all[:0]
+		for _, t := range q.all {
+			if t.uid >= self || !f.match(t) {
+				kept = append(kept, t)
+				continue
+			}
+			matched++
+			if typ == "taskCancelation" {
+				if t.status == "enqueued" {
+					now := time.Now().UTC()
+					t.status = "canceled"
+					by := self
+					t.canceledBy = &by
+					t.finishedAt = &now
+					t.run = nil
+					done++
+				}
+				kept = append(kept, t)
+				continue
+			}
+			if t.status == "enqueued" || t.status == "processing" {
+				kept = append(kept, t)
+				continue
+			}
+			delete(q.byUID, t.uid)
+			done++
+		}
+		for i := len(kept); i < len(q.all); i++ {
+			q.all[i] = nil
+		}
+		q.all = kept
+		d["matchedTasks"] = matched
+		if typ == "taskCancelation" {
+			d["canceledTasks"] = done
+		} else {
+			d["deletedTasks"] = done
+		}
+		return nil
+	})
+	writeJSON(w, http.StatusOK, sum)
+}

@@ -1,0 +1,289 @@
+package meilitest
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// task is one asynchronous operation. Its exported view is taskJSON.
+type task struct {
+	uid            int64
+	batchUID       *int64
+	indexUID       *string
+	status         string // enqueued, processing, succeeded, failed, canceled
+	typ            string
+	canceledBy     *int64
+	details        map[string]any
+	err            *apiError
+	enqueuedAt     time.Time
+	startedAt      *time.Time
+	finishedAt     *time.Time
+	customMetadata *string
+
+	// run applies the task with Server.mu held for writing. It gets a private
+	// copy of the details to fill in (the queue publishes it afterwards, so
+	// readers never race with it) and returns the error the task fails with.
+	run func(self int64, details map[string]any) *apiError
+	// failCode forces a failure (fault injection).
+	failCode string
+	// priority tasks (cancelation, deletion) jump the queue as in Meilisearch.
+	priority bool
+}
+
+// taskJSON is a task as Meilisearch serialises it.
+type taskJSON struct {
+	UID            int64          `json:"uid"`
+	BatchUID       *int64         `json:"batchUid"`
+	IndexUID       *string        `json:"indexUid"`
+	Status         string         `json:"status"`
+	Type           string         `json:"type"`
+	CanceledBy     *int64         `json:"canceledBy"`
+	Details        map[string]any `json:"details,omitempty"`
+	Error          *apiError      `json:"error"`
+	Duration       *string        `json:"duration"`
+	EnqueuedAt     time.Time      `json:"enqueuedAt"`
+	StartedAt      *time.Time     `json:"startedAt"`
+	FinishedAt     *time.Time     `json:"finishedAt"`
+	CustomMetadata *string        `json:"customMetadata,omitempty"`
+}
+
+// summaryJSON is the 202 body of an enqueued write.
+type summaryJSON struct {
+	TaskUID        int64     `json:"taskUid"`
+	IndexUID       *string   `json:"indexUid"`
+	Status         string    `json:"status"`
+	Type           string    `json:"type"`
+	EnqueuedAt     time.Time `json:"enqueuedAt"`
+	CustomMetadata *string   `json:"customMetadata,omitempty"`
+}
+
+func (t *task) view() taskJSON {
+	v := taskJSON{
+		UID: t.uid, BatchUID: t.batchUID, IndexUID: t.indexUID, Status: t.status, Type: t.typ,
+		CanceledBy: t.canceledBy, Details: t.details, Error: t.err, EnqueuedAt: t.enqueuedAt,
+		StartedAt: t.startedAt, FinishedAt: t.finishedAt, CustomMetadata: t.customMetadata,
+	}
+	if t.startedAt != nil && t.finishedAt != nil {
+		d := isoDuration(t.finishedAt.Sub(*t.startedAt))
+		v.Duration = &d
+	}
+	return v
+}
+
+// isoDuration formats d as ISO 8601 like Meilisearch ("PT0.012345S").
+func isoDuration(d time.Duration) string {
+	return "PT" + formatSeconds(d) + "S"
+}
+
+func formatSeconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
+}
+
+// taskQueue owns every task of a server and processes them one by one in
+// uid order (cancelations and deletions first), like Meilisearch's scheduler.
+type taskQueue struct {
+	s *Server
+
+	mu        sync.Mutex
+	cond      *sync.Cond // signalled on every state change
+	all       []*task    // ascending uid; deleted tasks removed
+	byUID     map[int64]*task
+	nextUID   int64
+	nextBatch int64
+	paused    bool
+	stopped   bool
+	closed    bool
+	busy      bool
+	done      chan struct{}
+}
+
+func newTaskQueue(s *Server) *taskQueue {
+	q := &taskQueue{s: s, byUID: map[int64]*task{}, done: make(chan struct{})}
+	q.cond = sync.NewCond(&q.mu)
+	return q
+}
+
+func (q *taskQueue) start() { go q.loop() }
+
+func (q *taskQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.cond.Broadcast()
+	q.mu.Unlock()
+	<-q.done
+}
+
+func (q *taskQueue) setPaused(p bool) {
+	q.mu.Lock()
+	q.paused = p
+	q.cond.Broadcast()
+	q.mu.Unlock()
+}
+
+func (q *taskQueue) setStopped(p bool) {
+	q.mu.Lock()
+	q.stopped = p
+	q.cond.Broadcast()
+	q.mu.Unlock()
+}
+
+// enqueue registers a task built from r (for customMetadata and fault
+// injection) and returns its 202 summary.
+func (q *taskQueue) enqueue(r *http.Request, indexUID string, typ string, details map[string]any, run func(self int64, details map[string]any) *apiError) summaryJSON {
+	t := &task{status: "enqueued", typ: typ, details: details, run: run, enqueuedAt: time.Now().UTC()}
+	if indexUID != "" {
+		u := indexUID
+		t.indexUID = &u
+	}
+	t.priority = typ == "taskCancelation" || typ == "taskDeletion"
+	if r != nil {
+		if md := r.URL.Query().Get("customMetadata"); md != "" {
+			t.customMetadata = &md
+		}
+		t.failCode = q.s.taskFaultFor(r)
+	}
+	q.mu.Lock()
+	t.uid = q.nextUID
+	q.nextUID++
+	q.all = append(q.all, t)
+	q.byUID[t.uid] = t
+	q.cond.Broadcast()
+	q.mu.Unlock()
+	return summaryJSON{TaskUID: t.uid, IndexUID: t.indexUID, Status: "enqueued", Type: typ, EnqueuedAt: t.enqueuedAt, CustomMetadata: t.customMetadata}
+}
+
+// next picks the task to run, or nil. Caller holds q.mu.
+func (q *taskQueue) next() *task {
+	var first *task
+	for _, t := range q.all {
+		if t.status != "enqueued" {
+			continue
+		}
+		if t.priority {
+			return t
+		}
+		if first == nil {
+			first = t
+		}
+	}
+	return first
+}
+
+func (q *taskQueue) loop() {
+	defer close(q.done)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for {
+		if q.closed {
+			return
+		}
+		var t *task
+		if !q.paused && !q.stopped {
+			t = q.next()
+		}
+		if t == nil {
+			q.cond.Wait()
+			continue
+		}
+		now := time.Now().UTC()
+		b := q.nextBatch
+		q.nextBatch++
+		t.batchUID = &b
+		t.status = "processing"
+		t.startedAt = &now
+		q.busy = true
+		details := make(map[string]any, len(t.details))
+		for k, v := range t.details {
+			details[k] = v
+		}
+		run, failCode := t.run, t.failCode
+		q.cond.Broadcast()
+		q.mu.Unlock()
+
+		var err *apiError
+		if failCode != "" {
+			err = newError(failCode, "meilitest: injected task failure")
+		} else if run != nil {
+			q.s.mu.Lock()
+			err = run(t.uid, details)
+			q.s.mu.Unlock()
+		}
+
+		q.mu.Lock()
+		if t.details != nil || len(details) > 0 {
+			t.details = details
+		}
+		end := time.Now().UTC()
+		t.finishedAt = &end
+		q.busy = false
+		if t.status == "processing" { // a cancelation may not touch a running task, but be safe
+			if err != nil {
+				t.status = "failed"
+				t.err = err
+				failDetails(t)
+			} else {
+				t.status = "succeeded"
+			}
+		}
+		t.run = nil
+		q.cond.Broadcast()
+	}
+}
+
+// failDetails zeroes the "done" counters of a failed task as Meilisearch does.
+func failDetails(t *task) {
+	if t.details == nil {
+		return
+	}
+	for _, k := range []string{"indexedDocuments", "deletedDocuments", "editedDocuments"} {
+		if _, ok := t.details[k]; ok {
+			t.details[k] = 0
+		}
+	}
+}
+
+func (q *taskQueue) waitIdle(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() {
+		q.mu.Lock()
+		q.cond.Broadcast()
+		q.mu.Unlock()
+	})
+	defer stop()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !q.busy && q.next() == nil {
+			return nil
+		}
+		q.cond.Wait()
+	}
+}
+
+// get returns a snapshot of task uid.
+func (q *taskQueue) get(uid int64) (taskJSON, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	t, ok := q.byUID[uid]
+	if !ok {
+		return taskJSON{}, false
+	}
+	return t.view(), true
+}
+
+// indexBusy reports whether a task of index uid is enqueued or processing.
+func (q *taskQueue) indexBusy(uid string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, t := range q.all {
+		if (t.status == "enqueued" || t.status == "processing") && t.indexUID != nil && *t.indexUID == uid {
+			return true
+		}
+	}
+	return false
+}

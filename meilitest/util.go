@@ -1,0 +1,5 @@
+package meilitest
+
+import "sort"
+
+func sortStrings(s []string) { sort.Strings(s) }
