@@ -1,0 +1,145 @@
+package miroir
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/meilisearch/meilisearch-go"
+)
+
+// Sentinel errors, for errors.Is. Every *Error with the matching code
+// reports true for errors.Is(err, ErrX).
+var (
+	// ErrNoQuorum: some shard of a write met its quorum in no replica group.
+	ErrNoQuorum = errors.New("miroir: no quorum")
+	// ErrShardUnavailable: a read needed a shard with no healthy replica and
+	// the FailFast policy is in force.
+	ErrShardUnavailable = errors.New("miroir: shard unavailable")
+	// ErrUnsupported: the method has no meaning on a sharded fleet.
+	ErrUnsupported = errors.New("miroir: unsupported")
+	// ErrShardCountMismatch: the index was created with another shard count.
+	ErrShardCountMismatch = errors.New("miroir: shard count mismatch")
+	// ErrClosed: the Cluster was closed.
+	ErrClosed = errors.New("miroir: cluster closed")
+)
+
+// Error codes miroir adds to Meilisearch's own.
+const (
+	CodeNoQuorum           = "miroir_no_quorum"
+	CodeShardUnavailable   = "miroir_shard_unavailable"
+	CodePrimaryKeyRequired = "miroir_primary_key_required"
+	CodeReservedField      = "miroir_reserved_field"
+	CodeShardCountMismatch = "miroir_shard_count_mismatch"
+	CodeUnsupported        = "miroir_unsupported"
+	CodeNodeUnreachable    = "miroir_node_unreachable"
+	CodeSettingsRollback   = "miroir_settings_rollback"
+)
+
+// Error is a miroir error in Meilisearch's shape ({message, code, type,
+// link}) with the HTTP status proxy mode answers with. It also reads as a
+// *meilisearch.Error through errors.As, so code written against
+// meilisearch-go that inspects APIError.Code keeps working.
+type Error struct {
+	Code    string // Meilisearch or miroir error code
+	Message string
+	Type    string // invalid_request, internal, auth, system
+	Link    string
+	Status  int // HTTP status in proxy mode
+	// Shards lists the shards concerned (no quorum, unavailable).
+	Shards []int
+	// Nodes lists node IDs concerned (unreachable, failed).
+	Nodes []string
+	// Err is the underlying cause, if any.
+	Err error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil && !strings.Contains(e.Message, e.Err.Error()) {
+		return fmt.Sprintf("%s (%s): %v", e.Message, e.Code, e.Err)
+	}
+	return fmt.Sprintf("%s (%s)", e.Message, e.Code)
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is matches the sentinel of e's code.
+func (e *Error) Is(target error) bool {
+	switch target {
+	case ErrNoQuorum:
+		return e.Code == CodeNoQuorum
+	case ErrShardUnavailable:
+		return e.Code == CodeShardUnavailable
+	case ErrUnsupported:
+		return e.Code == CodeUnsupported
+	case ErrShardCountMismatch:
+		return e.Code == CodeShardCountMismatch
+	}
+	return false
+}
+
+// As lets errors.As(err, &meiliErr) with meiliErr *meilisearch.Error
+// succeed, filled with e's code, message, type, link and status.
+func (e *Error) As(target any) bool {
+	t, ok := target.(**meilisearch.Error)
+	if !ok {
+		return false
+	}
+	me := &meilisearch.Error{
+		APIError: meilisearch.APIErrorDetails{
+			Message: e.Message, Code: meilisearch.APIErrCode(e.Code), Type: e.Type, Link: e.Link,
+		},
+		StatusCode: e.Status,
+		Function:   "miroir",
+	}
+	*t = me.WithErrCode(meilisearch.APIError)
+	return true
+}
+
+// newError builds an Error; link and type follow Meilisearch's conventions.
+func newError(status int, code, format string, args ...any) *Error {
+	typ := "invalid_request"
+	switch {
+	case status >= 500:
+		typ = "internal"
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		typ = "auth"
+	}
+	return &Error{
+		Code:    code,
+		Message: fmt.Sprintf(format, args...),
+		Type:    typ,
+		Link:    "https://docs.meilisearch.com/errors#" + code,
+		Status:  status,
+	}
+}
+
+// unsupported returns the error of a method with no sharded meaning.
+func unsupported(method, why string) error {
+	e := newError(http.StatusNotImplemented, CodeUnsupported, "miroir: %s is not supported on a sharded fleet: %s", method, why)
+	e.Err = ErrUnsupported
+	return e
+}
+
+// noQuorumError lists the shards that met quorum in no group.
+func noQuorumError(shards []int, cause error) *Error {
+	sort.Ints(shards)
+	e := newError(http.StatusServiceUnavailable, CodeNoQuorum,
+		"miroir: write did not reach quorum for shards %v; documents may already be stored on some nodes (Meilisearch has no rollback); retrying the same call is safe", shards)
+	e.Type = "system"
+	e.Shards = shards
+	e.Err = cause
+	return e
+}
+
+// shardUnavailableError lists the shards with no healthy replica.
+func shardUnavailableError(shards []int) *Error {
+	sort.Ints(shards)
+	e := newError(http.StatusServiceUnavailable, CodeShardUnavailable, "miroir: shards %v have no healthy replica", shards)
+	e.Type = "system"
+	e.Shards = shards
+	return e
+}
