@@ -1,0 +1,253 @@
+package route
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Router validates documents and computes their shards. It keeps scratch
+// space between calls, so one Router serves one goroutine at a time.
+type Router struct {
+	// PrimaryKey is the attribute holding the document id. A name with
+	// dots also matches nested objects ("a.b" finds {"a":{"b":1}}), as in
+	// Meilisearch.
+	PrimaryKey string
+	// Shards is the index's shard count S (>= 1).
+	Shards int
+	// Fields, when non-nil, collects every top-level attribute name seen
+	// (the known fields behind attributesToSearchOn, DESIGN §5). Costs one
+	// map lookup per attribute; leave nil when not needed.
+	Fields map[string]struct{}
+
+	keyBuf []byte
+	idBuf  []byte
+}
+
+// Routed is one validated document. Doc and ID alias the input or the
+// Router's scratch space and stay valid until the next call.
+type Routed struct {
+	// Doc is the document object without surrounding whitespace.
+	Doc []byte
+	// ID is the canonical id text (what ShardOf hashes).
+	ID []byte
+	// Shard is xxh64(ID) mod Shards.
+	Shard int
+}
+
+// pkScan is what one pass over a document found.
+type pkScan struct {
+	idStart, idEnd int // value span of the primary key
+	idCount        int
+	reserved       bool
+}
+
+// Route validates one JSON document and computes its shard. index and line
+// only feed the error position (line 0 for JSON arrays). The document must
+// be a JSON object in valid UTF-8 with a valid id under PrimaryKey and
+// without the reserved _miroir_shard attribute; errors are *DocError.
+func (rt *Router) Route(doc []byte, index, line int) (Routed, error) {
+	i := skipWS(doc, 0)
+	if i >= len(doc) {
+		return Routed{}, docErr(index, line, CodeMalformedPayload, "The document is empty; expected a JSON object.")
+	}
+	if doc[i] != '{' {
+		if _, err := skipValue(doc, i, 0); err != nil {
+			return Routed{}, malformed(index, line, err)
+		}
+		return Routed{}, docErr(index, line, CodeMalformedPayload, "The document must be a JSON object, found `%s`.", compactJSON(doc[i:]))
+	}
+	var sc pkScan
+	end, err := rt.scanObject(doc, i, &sc)
+	if err != nil {
+		return Routed{}, malformed(index, line, err)
+	}
+	if j := skipWS(doc, end); j != len(doc) {
+		return Routed{}, malformed(index, line, errTrailing)
+	}
+	obj := doc[i:end]
+	if !utf8.Valid(obj) {
+		return Routed{}, docErr(index, line, CodeMalformedPayload, "The document is not valid UTF-8.")
+	}
+	if sc.reserved {
+		return Routed{}, docErr(index, line, CodeReservedField, "The attribute `%s` is reserved by miroir, which stores each document's shard in it; rename the attribute.", ShardField)
+	}
+	switch {
+	case sc.idCount == 0:
+		return Routed{}, docErr(index, line, CodeMissingDocumentID, "Document doesn't have a `%s` attribute: `%s`.", rt.PrimaryKey, compactJSON(obj))
+	case sc.idCount > 1:
+		return Routed{}, docErr(index, line, CodeInvalidDocumentID, "Document have too many matching `%s` attribute: `%s`.", rt.PrimaryKey, compactJSON(obj))
+	}
+	raw := doc[sc.idStart:sc.idEnd]
+	id, buf, ok := canonicalID(raw, rt.idBuf)
+	rt.idBuf = buf
+	if !ok {
+		return Routed{}, docErr(index, line, CodeInvalidDocumentID, "%s", invalidIDMessage(compactJSON(raw)))
+	}
+	return Routed{Doc: obj, ID: id, Shard: Shard(id, rt.Shards)}, nil
+}
+
+// key returns the unescaped name of the key string b[ks:ke] (quotes
+// excluded), aliasing b unless it has escapes.
+func (rt *Router) key(b []byte, ks, ke int, escaped bool) []byte {
+	if !escaped {
+		return b[ks:ke]
+	}
+	rt.keyBuf, _ = appendUnescaped(rt.keyBuf[:0], b[ks:ke])
+	return rt.keyBuf
+}
+
+// scanObject validates the top-level object at b[i] == '{' in one pass,
+// noting the primary key's value, the reserved field and (optionally) the
+// field names.
+func (rt *Router) scanObject(b []byte, i int, sc *pkScan) (int, error) {
+	nested := strings.IndexByte(rt.PrimaryKey, '.') >= 0
+	i = skipWS(b, i+1)
+	if i >= len(b) {
+		return 0, errIncomplete
+	}
+	if b[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if b[i] != '"' {
+			return 0, badChar(b, i, "looking for beginning of object key string")
+		}
+		ks := i + 1
+		kend, escaped, err := skipString(b, i)
+		if err != nil {
+			return 0, err
+		}
+		k := rt.key(b, ks, kend-1, escaped)
+		vs, err := afterColon(b, kend)
+		if err != nil {
+			return 0, err
+		}
+		ve, err := skipValue(b, vs, 1)
+		if err != nil {
+			return 0, err
+		}
+		if string(k) == rt.PrimaryKey {
+			sc.idCount++
+			sc.idStart, sc.idEnd = vs, ve
+		} else if nested && b[vs] == '{' && len(k) < len(rt.PrimaryKey) &&
+			rt.PrimaryKey[len(k)] == '.' && rt.PrimaryKey[:len(k)] == string(k) {
+			findNested(b, vs, rt.PrimaryKey[len(k)+1:], sc)
+		}
+		if len(k) == len(ShardField) && string(k) == ShardField {
+			sc.reserved = true
+		}
+		if rt.Fields != nil {
+			if _, ok := rt.Fields[string(k)]; !ok {
+				rt.Fields[string(k)] = struct{}{}
+			}
+		}
+		var done bool
+		if i, done, err = afterMember(b, ve, '}'); err != nil || done {
+			return i, err
+		}
+	}
+}
+
+// findNested looks for path inside the validated object at b[i], where a
+// key may itself contain dots (Meilisearch flattens "a.b" both ways).
+func findNested(b []byte, i int, path string, sc *pkScan) {
+	var buf []byte
+	i = skipWS(b, i+1)
+	if b[i] == '}' {
+		return
+	}
+	for {
+		ks := i + 1
+		kend, escaped, _ := skipString(b, i)
+		k := b[ks : kend-1]
+		if escaped {
+			buf, _ = appendUnescaped(buf[:0], k)
+			k = buf
+		}
+		vs, _ := afterColon(b, kend)
+		ve, _ := skipValue(b, vs, 1)
+		if string(k) == path {
+			sc.idCount++
+			sc.idStart, sc.idEnd = vs, ve
+		} else if b[vs] == '{' && len(k) < len(path) && path[len(k)] == '.' && path[:len(k)] == string(k) {
+			findNested(b, vs, path[len(k)+1:], sc)
+		}
+		var done bool
+		if i, done, _ = afterMember(b, ve, '}'); done {
+			return
+		}
+	}
+}
+
+// AppendInjected appends obj with "_miroir_shard":shard spliced in as its
+// first attribute: {"_miroir_shard":7,<rest of obj>}. obj must be a valid
+// JSON object (as returned in Routed.Doc); nothing is decoded.
+func AppendInjected(dst, obj []byte, shard int) []byte {
+	dst = append(dst, `{"`+ShardField+`":`...)
+	dst = strconv.AppendInt(dst, int64(shard), 10)
+	j := skipWS(obj, 1)
+	if j < len(obj) && obj[j] == '}' {
+		return append(dst, '}')
+	}
+	dst = append(dst, ',')
+	return append(dst, obj[j:]...)
+}
+
+// ObjectKeys returns the top-level attribute names of one JSON object, in
+// order (for primary key inference on the first document).
+func ObjectKeys(doc []byte) ([]string, error) {
+	var rt Router
+	i := skipWS(doc, 0)
+	if i >= len(doc) || doc[i] != '{' {
+		return nil, docErr(0, 0, CodeMalformedPayload, "The document must be a JSON object.")
+	}
+	var names []string
+	var sc pkScan
+	// Walk keys in order: scanObject validates, then collect in order.
+	if _, err := rt.scanObject(doc, i, &sc); err != nil {
+		return nil, malformed(0, 0, err)
+	}
+	j := skipWS(doc, i+1)
+	if doc[j] == '}' {
+		return names, nil
+	}
+	for {
+		kend, escaped, _ := skipString(doc, j)
+		names = append(names, string(rt.key(doc, j+1, kend-1, escaped)))
+		vs, _ := afterColon(doc, kend)
+		ve, _ := skipValue(doc, vs, 1)
+		var done bool
+		if j, done, _ = afterMember(doc, ve, '}'); done {
+			return names, nil
+		}
+	}
+}
+
+// InferPrimaryKey picks the primary key like Meilisearch: the single
+// attribute whose name ends with "id", case-insensitively. Zero or several
+// candidates fail with miroir_primary_key_required (DESIGN §3), using
+// Meilisearch's wording.
+func InferPrimaryKey(names []string) (string, error) {
+	var cands []string
+	for _, n := range names {
+		if strings.HasSuffix(strings.ToLower(n), "id") && !slices.Contains(cands, n) {
+			cands = append(cands, n)
+		}
+	}
+	// Meilisearch names candidates shortest first, then alphabetically.
+	slices.SortFunc(cands, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(a) - len(b)
+		}
+		return strings.Compare(a, b)
+	})
+	switch len(cands) {
+	case 1:
+		return cands[0], nil
+	case 0:
+		return "", &DocError{Index: -1, Code: CodePrimaryKeyRequired, Message: "The primary key inference failed as the engine did not find any field ending with `id` in its name. Please specify the primary key manually using the `primaryKey` query parameter."}
+	}
+	return "", &DocError{Index: -1, Code: CodePrimaryKeyRequired, Message: "The primary key inference failed as the engine found " + strconv.Itoa(len(cands)) + " fields ending with `id` in their names: '" + cands[0] + "' and '" + cands[1] + "'. Please specify the primary key manually using the `primaryKey` query parameter."}
+}

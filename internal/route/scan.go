@@ -1,0 +1,379 @@
+package route
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// maxDepth bounds nesting like encoding/json does, so a hostile payload
+// cannot exhaust the stack.
+const maxDepth = 10000
+
+// errIncomplete means the input ended inside a value: a stream reader
+// reads more and retries, a complete buffer reports malformed JSON.
+var errIncomplete = errors.New("unexpected end of JSON input")
+
+var errTrailing = errors.New("invalid character after top-level value")
+
+// syntaxError is a grammar error at a byte offset of the scanned buffer.
+type syntaxError struct {
+	off int
+	msg string
+}
+
+func (e *syntaxError) Error() string { return fmt.Sprintf("%s at offset %d", e.msg, e.off) }
+
+func badChar(b []byte, i int, ctx string) error {
+	return &syntaxError{off: i, msg: fmt.Sprintf("invalid character %q %s", b[i], ctx)}
+}
+
+// wsTable marks JSON whitespace.
+var wsTable = [256]bool{' ': true, '\t': true, '\n': true, '\r': true}
+
+// strStop marks bytes that end the fast path inside a string.
+var strStop = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && wsTable[b[i]] {
+		i++
+	}
+	return i
+}
+
+// skipString validates the string starting at b[i] == '"' and returns the
+// offset after its closing quote and whether it contains escapes.
+func skipString(b []byte, i int) (end int, escaped bool, err error) {
+	i++
+	for {
+		for i < len(b) && !strStop[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			return 0, escaped, errIncomplete
+		}
+		switch c := b[i]; c {
+		case '"':
+			return i + 1, escaped, nil
+		case '\\':
+			escaped = true
+			if i+1 >= len(b) {
+				return 0, escaped, errIncomplete
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(b) {
+					for j := i + 2; j < len(b); j++ {
+						if unhex(b[j]) < 0 {
+							return 0, escaped, badChar(b, j, "in \\u hexadecimal character escape")
+						}
+					}
+					return 0, escaped, errIncomplete
+				}
+				for j := i + 2; j < i+6; j++ {
+					if unhex(b[j]) < 0 {
+						return 0, escaped, badChar(b, j, "in \\u hexadecimal character escape")
+					}
+				}
+				i += 6
+			default:
+				return 0, escaped, badChar(b, i+1, "in string escape code")
+			}
+		default:
+			return 0, escaped, badChar(b, i, "in string literal")
+		}
+	}
+}
+
+func unhex(c byte) rune {
+	switch {
+	case c >= '0' && c <= '9':
+		return rune(c - '0')
+	case c >= 'a' && c <= 'f':
+		return rune(c - 'a' + 10)
+	case c >= 'A' && c <= 'F':
+		return rune(c - 'A' + 10)
+	}
+	return -1
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// skipNumber validates the number starting at b[i]. A number running to
+// the end of b is complete only if atEOF; the caller decides (inside an
+// object or array it is always incomplete).
+func skipNumber(b []byte, i int) (int, error) {
+	if b[i] == '-' {
+		i++
+		if i >= len(b) {
+			return 0, errIncomplete
+		}
+	}
+	switch {
+	case b[i] == '0':
+		i++
+	case b[i] >= '1' && b[i] <= '9':
+		for i++; i < len(b) && isDigit(b[i]); i++ {
+		}
+	default:
+		return 0, badChar(b, i, "in numeric literal")
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if i >= len(b) {
+			return 0, errIncomplete
+		}
+		if !isDigit(b[i]) {
+			return 0, badChar(b, i, "after decimal point in numeric literal")
+		}
+		for i++; i < len(b) && isDigit(b[i]); i++ {
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i >= len(b) {
+			return 0, errIncomplete
+		}
+		if !isDigit(b[i]) {
+			return 0, badChar(b, i, "in exponent of numeric literal")
+		}
+		for i++; i < len(b) && isDigit(b[i]); i++ {
+		}
+	}
+	return i, nil
+}
+
+func skipLiteral(b []byte, i int, lit string) (int, error) {
+	for k := 0; k < len(lit); k++ {
+		if i+k >= len(b) {
+			return 0, errIncomplete
+		}
+		if b[i+k] != lit[k] {
+			return 0, badChar(b, i+k, "in literal "+lit)
+		}
+	}
+	return i + len(lit), nil
+}
+
+// skipValue validates the JSON value starting at b[i] (no leading
+// whitespace) and returns the offset just after it.
+func skipValue(b []byte, i int, depth int) (int, error) {
+	if i >= len(b) {
+		return 0, errIncomplete
+	}
+	switch c := b[i]; {
+	case c == '"':
+		end, _, err := skipString(b, i)
+		return end, err
+	case c == '{':
+		return skipObject(b, i, depth+1)
+	case c == '[':
+		return skipArray(b, i, depth+1)
+	case c == '-' || isDigit(c):
+		return skipNumber(b, i)
+	case c == 't':
+		return skipLiteral(b, i, "true")
+	case c == 'f':
+		return skipLiteral(b, i, "false")
+	case c == 'n':
+		return skipLiteral(b, i, "null")
+	default:
+		return 0, badChar(b, i, "looking for beginning of value")
+	}
+}
+
+func skipObject(b []byte, i int, depth int) (int, error) {
+	if depth > maxDepth {
+		return 0, &syntaxError{off: i, msg: "exceeded max depth"}
+	}
+	i = skipWS(b, i+1)
+	if i >= len(b) {
+		return 0, errIncomplete
+	}
+	if b[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if b[i] != '"' {
+			return 0, badChar(b, i, "looking for beginning of object key string")
+		}
+		end, _, err := skipString(b, i)
+		if err != nil {
+			return 0, err
+		}
+		i, err = afterColon(b, end)
+		if err != nil {
+			return 0, err
+		}
+		if i, err = skipValue(b, i, depth); err != nil {
+			return 0, err
+		}
+		var done bool
+		if i, done, err = afterMember(b, i, '}'); err != nil || done {
+			return i, err
+		}
+	}
+}
+
+// afterColon skips whitespace, the ':' after an object key, and the
+// whitespace before the value.
+func afterColon(b []byte, i int) (int, error) {
+	i = skipWS(b, i)
+	if i >= len(b) {
+		return 0, errIncomplete
+	}
+	if b[i] != ':' {
+		return 0, badChar(b, i, "after object key")
+	}
+	i = skipWS(b, i+1)
+	if i >= len(b) {
+		return 0, errIncomplete
+	}
+	return i, nil
+}
+
+// afterMember consumes the ',' or closing byte after a member or element;
+// done reports the closing byte, in which case i is just past it.
+func afterMember(b []byte, i int, closing byte) (next int, done bool, err error) {
+	i = skipWS(b, i)
+	if i >= len(b) {
+		return 0, false, errIncomplete
+	}
+	switch b[i] {
+	case ',':
+		i = skipWS(b, i+1)
+		if i >= len(b) {
+			return 0, false, errIncomplete
+		}
+		return i, false, nil
+	case closing:
+		return i + 1, true, nil
+	}
+	if closing == '}' {
+		return 0, false, badChar(b, i, "after object key:value pair")
+	}
+	return 0, false, badChar(b, i, "after array element")
+}
+
+func skipArray(b []byte, i int, depth int) (int, error) {
+	if depth > maxDepth {
+		return 0, &syntaxError{off: i, msg: "exceeded max depth"}
+	}
+	i = skipWS(b, i+1)
+	if i >= len(b) {
+		return 0, errIncomplete
+	}
+	if b[i] == ']' {
+		return i + 1, nil
+	}
+	for {
+		var err error
+		if i, err = skipValue(b, i, depth); err != nil {
+			return 0, err
+		}
+		var done bool
+		if i, done, err = afterMember(b, i, ']'); err != nil || done {
+			return i, err
+		}
+	}
+}
+
+// appendUnescaped appends the unescaped content of a validated JSON string
+// body (without quotes). Invalid surrogates become U+FFFD, as in
+// encoding/json. ok is false only on a malformed escape.
+func appendUnescaped(dst, s []byte) ([]byte, bool) {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c != '\\' {
+			j := i + 1
+			for j < len(s) && s[j] != '\\' {
+				j++
+			}
+			dst = append(dst, s[i:j]...)
+			i = j
+			continue
+		}
+		if i+1 >= len(s) {
+			return dst, false
+		}
+		switch s[i+1] {
+		case '"', '\\', '/':
+			dst = append(dst, s[i+1])
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r, ok := hex4(s, i+2)
+			if !ok {
+				return dst, false
+			}
+			i += 6
+			if utf16.IsSurrogate(r) {
+				if r2, ok2 := hex4(s, i+2); ok2 && i+1 < len(s) && s[i] == '\\' && s[i+1] == 'u' {
+					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+						dst = utf8.AppendRune(dst, dec)
+						i += 6
+						continue
+					}
+				}
+				r = utf8.RuneError
+			}
+			dst = utf8.AppendRune(dst, r)
+			continue
+		default:
+			return dst, false
+		}
+		i += 2
+	}
+	return dst, true
+}
+
+func hex4(s []byte, i int) (rune, bool) {
+	if i+4 > len(s) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s[i : i+4] {
+		h := unhex(c)
+		if h < 0 {
+			return 0, false
+		}
+		r = r<<4 | h
+	}
+	return r, true
+}
+
+// compactJSON renders a validated value compactly for error messages.
+func compactJSON(raw []byte) string {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return excerpt(raw)
+	}
+	return excerpt(buf.Bytes())
+}
+
+// malformed wraps a scanner error as Meilisearch's malformed_payload.
+func malformed(index, line int, err error) *DocError {
+	return docErr(index, line, CodeMalformedPayload, "The payload is not valid JSON: %v.", err)
+}
