@@ -1,0 +1,312 @@
+package meilitest
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meilisearch/meilisearch-go"
+)
+
+func newClient(t *testing.T, opts ...Option) (*Server, meilisearch.ServiceManager) {
+	t.Helper()
+	srv := RunT(t, opts...)
+	return srv, meilisearch.New(srv.URL())
+}
+
+func wait(t *testing.T, c meilisearch.ServiceManager, info *meilisearch.TaskInfo, err error) *meilisearch.Task {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("enqueue: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	task, err := c.WaitForTask(ctx, info.TaskUID, 5*time.Millisecond)
+	if err != nil {
+		t.Fatalf("wait task %d: %v", info.TaskUID, err)
+	}
+	return task
+}
+
+func apiCode(err error) string {
+	var me *meilisearch.Error
+	if errors.As(err, &me) {
+		return string(me.APIError.Code)
+	}
+	return ""
+}
+
+func TestIndexLifecycle(t *testing.T) {
+	_, c := newClient(t)
+	ctx := context.Background()
+	info, err := c.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "movies", PrimaryKey: "id"})
+	if task := wait(t, c, info, err); task.Status != meilisearch.TaskStatusSucceeded || task.Type != meilisearch.TaskTypeIndexCreation {
+		t.Fatalf("create: %+v", task)
+	}
+	info, err = c.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "movies"})
+	if task := wait(t, c, info, err); task.Status != meilisearch.TaskStatusFailed || task.Error.Code != "index_already_exists" {
+		t.Fatalf("duplicate create: %+v", task)
+	}
+	ix, err := c.GetIndex(ctx, "movies")
+	if err != nil || ix.PrimaryKey != "id" || ix.UID != "movies" {
+		t.Fatalf("get: %+v %v", ix, err)
+	}
+	if _, err := c.GetIndex(ctx, "nope"); apiCode(err) != "index_not_found" {
+		t.Fatalf("missing index: %v", err)
+	}
+	list, err := c.ListIndexes(ctx, &meilisearch.IndexesQuery{Limit: 10})
+	if err != nil || list.Total != 1 || len(list.Results) != 1 {
+		t.Fatalf("list: %+v %v", list, err)
+	}
+	info, err = c.Index("movies").UpdateIndex(ctx, &meilisearch.UpdateIndexRequestParams{PrimaryKey: "key"})
+	wait(t, c, info, err)
+	if ix, _ := c.GetIndex(ctx, "movies"); ix.PrimaryKey != "key" {
+		t.Fatalf("primary key not updated: %+v", ix)
+	}
+	info, err = c.DeleteIndex(ctx, "movies")
+	if task := wait(t, c, info, err); task.Status != meilisearch.TaskStatusSucceeded {
+		t.Fatalf("delete: %+v", task)
+	}
+	if _, err := c.GetIndex(ctx, "movies"); apiCode(err) != "index_not_found" {
+		t.Fatalf("deleted index still there: %v", err)
+	}
+	if _, err := c.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "bad uid!"}); apiCode(err) != "invalid_index_uid" {
+		t.Fatalf("bad uid: %v", err)
+	}
+}
+
+func TestSwapIndexes(t *testing.T) {
+	_, c := newClient(t)
+	ctx := context.Background()
+	for _, uid := range []string{"a", "b"} {
+		info, err := c.Index(uid).AddDocuments(ctx, []map[string]any{{"id": 1, "from": uid}}, nil)
+		wait(t, c, info, err)
+	}
+	info, err := c.SwapIndexes(ctx, []*meilisearch.SwapIndexesParams{{Indexes: []string{"a", "b"}}})
+	if task := wait(t, c, info, err); task.Status != meilisearch.TaskStatusSucceeded {
+		t.Fatalf("swap: %+v", task)
+	}
+	var doc map[string]any
+	if err := c.Index("a").GetDocument(ctx, "1", nil, &doc); err != nil || doc["from"] != "b" {
+		t.Fatalf("after swap a holds %v (%v)", doc, err)
+	}
+}
+
+func TestDocumentsRoundTrip(t *testing.T) {
+	_, c := newClient(t)
+	ctx := context.Background()
+	ix := c.Index("books")
+	docs := []map[string]any{
+		{"book_id": 1, "title": "Alice", "year": 1865},
+		{"book_id": "two", "title": "Pride", "year": 1813},
+		{"book_id": 3, "title": "Prince", "tags": []string{"a", "b"}},
+	}
+	task := wait(t, c, ix.AddDocuments(ctx, docs, nil))
+	if task.Status != meilisearch.TaskStatusSucceeded || task.Details.ReceivedDocuments != 3 || task.Details.IndexedDocuments != 3 {
+		t.Fatalf("add: %+v", task)
+	}
+	if pk, _ := ix.FetchPrimaryKey(ctx); pk == nil || *pk != "book_id" {
+		t.Fatalf("inferred pk: %v", pk)
+	}
+	var got map[string]any
+	if err := ix.GetDocument(ctx, "two", &meilisearch.DocumentQuery{Fields: []string{"title"}}, &got); err != nil || len(got) != 1 || got["title"] != "Pride" {
+		t.Fatalf("get with fields: %v %v", got, err)
+	}
+	if err := ix.GetDocument(ctx, "9", nil, &got); apiCode(err) != "document_not_found" {
+		t.Fatalf("missing doc: %v", err)
+	}
+	// partial update merges, replace overwrites
+	wait(t, c, ix.UpdateDocuments(ctx, []map[string]any{{"book_id": 1, "year": 1866}}, nil))
+	got = nil
+	_ = ix.GetDocument(ctx, "1", nil, &got)
+	if got["title"] != "Alice" || got["year"] != float64(1866) {
+		t.Fatalf("update did not merge: %v", got)
+	}
+	wait(t, c, ix.AddDocuments(ctx, []map[string]any{{"book_id": 1, "year": 1867}}, nil))
+	got = nil
+	_ = ix.GetDocument(ctx, "1", nil, &got)
+	if _, ok := got["title"]; ok {
+		t.Fatalf("replace kept old field: %v", got)
+	}
+	var list meilisearch.DocumentsResult
+	if err := ix.GetDocuments(ctx, &meilisearch.DocumentsQuery{Limit: 2}, &list); err != nil || list.Total != 3 || len(list.Results) != 2 {
+		t.Fatalf("list: %+v %v", list, err)
+	}
+	task = wait(t, c, ix.DeleteDocuments(ctx, []string{"1", "two", "nope"}, nil))
+	if task.Details.ProvidedIds != 3 || task.Details.DeletedDocuments != 2 {
+		t.Fatalf("delete batch details: %+v", task.Details)
+	}
+	task = wait(t, c, ix.DeleteAllDocuments(ctx, nil))
+	if task.Details.DeletedDocuments != 1 {
+		t.Fatalf("delete all details: %+v", task.Details)
+	}
+}
+
+func TestDocumentIDValidation(t *testing.T) {
+	_, c := newClient(t)
+	ctx := context.Background()
+	ix := c.Index("x")
+	cases := []struct {
+		doc  map[string]any
+		code string
+	}{
+		{map[string]any{"id": 1.5}, "invalid_document_id"},
+		{map[string]any{"id": "a b"}, "invalid_document_id"},
+		{map[string]any{"id": true}, "invalid_document_id"},
+		{map[string]any{"id": strings.Repeat("a", 512)}, "invalid_document_id"},
+		{map[string]any{"title": "no id"}, "index_primary_key_no_candidate_found"},
+		{map[string]any{"id": 1, "uid": 2}, "index_primary_key_multiple_candidates_found"},
+	}
+	for _, tc := range cases {
+		task := wait(t, c, ix.AddDocuments(ctx, []map[string]any{tc.doc}, nil))
+		if task.Status != meilisearch.TaskStatusFailed || string(task.Error.Code) != tc.code {
+			t.Errorf("%v: got %s %+v, want %s", tc.doc, task.Status, task.Error, tc.code)
+		}
+	}
+	pk := "id"
+	task := wait(t, c, ix.AddDocuments(ctx, []map[string]any{{"title": "x"}}, &meilisearch.DocumentOptions{PrimaryKey: &pk}))
+	if task.Status != meilisearch.TaskStatusFailed || task.Error.Code != "missing_document_id" {
+		t.Errorf("missing id: %+v", task.Error)
+	}
+}
+
+func TestNDJSONAndCSV(t *testing.T) {
+	_, c := newClient(t)
+	ctx := context.Background()
+	ix := c.Index("fmt")
+	wait(t, c, ix.AddDocumentsNdjson(ctx, []byte("{\"id\":1,\"n\":\"a\"}\n\n{\"id\":2,\"n\":\"b\"}\n"), nil))
+	wait(t, c, ix.AddDocumentsCsv(ctx, []byte("id;n;price:number\n3;c;1.5\n4;d;\n"), &meilisearch.CsvDocumentsQuery{CsvDelimiter: ";"}))
+	var doc map[string]any
+	if err := ix.GetDocument(ctx, "3", nil, &doc); err != nil || doc["price"] != 1.5 || doc["n"] != "c" {
+		t.Fatalf("csv doc: %v %v", doc, err)
+	}
+	if err := ix.GetDocument(ctx, "4", nil, &doc); err != nil || doc["price"] != nil {
+		t.Fatalf("csv empty cell: %v %v", doc, err)
+	}
+	st, err := ix.GetStats(ctx, nil)
+	if err != nil || st.NumberOfDocuments != 4 || st.FieldDistribution["id"] != 4 {
+		t.Fatalf("stats: %+v %v", st, err)
+	}
+	_, err = ix.AddDocumentsNdjson(ctx, []byte("{\"id\":1}\n{oops\n"), nil)
+	if apiCode(err) != "malformed_payload" {
+		t.Fatalf("bad ndjson: %v", err)
+	}
+}
+
+func TestTaskTransitionsAndFilters(t *testing.T) {
+	srv, c := newClient(t)
+	ctx := context.Background()
+	srv.PauseTasks()
+	info, err := c.Index("t").AddDocuments(ctx, []map[string]any{{"id": 1}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, _ := c.GetTask(ctx, info.TaskUID)
+	if task.Status != meilisearch.TaskStatusEnqueued {
+		t.Fatalf("paused task is %s", task.Status)
+	}
+	cancel, err := c.CancelTasks(ctx, &meilisearch.CancelTasksQuery{UIDS: []int64{info.TaskUID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.ResumeTasks()
+	wait(t, c, cancel, nil)
+	task, _ = c.GetTask(ctx, info.TaskUID)
+	if task.Status != meilisearch.TaskStatusCanceled || task.CanceledBy != cancel.TaskUID {
+		t.Fatalf("canceled task: %+v", task)
+	}
+	wait(t, c, c.Index("t").AddDocuments(ctx, []map[string]any{{"id": 2}}, nil))
+	res, err := c.GetTasks(ctx, &meilisearch.TasksQuery{Statuses: []meilisearch.TaskStatus{meilisearch.TaskStatusSucceeded}, Types: []meilisearch.TaskType{meilisearch.TaskTypeDocumentAdditionOrUpdate}})
+	if err != nil || res.Total != 1 || len(res.Results) != 1 {
+		t.Fatalf("filtered tasks: %+v %v", res, err)
+	}
+	all, _ := c.GetTasks(ctx, &meilisearch.TasksQuery{Limit: 2})
+	if len(all.Results) != 2 || all.Results[0].UID < all.Results[1].UID || all.Next == 0 && all.Total > 2 {
+		t.Fatalf("list order/paging: %+v", all)
+	}
+	del, err := c.DeleteTasks(ctx, &meilisearch.DeleteTasksQuery{UIDS: []int64{info.TaskUID}})
+	wait(t, c, del, err)
+	if _, err := c.GetTask(ctx, info.TaskUID); apiCode(err) != "task_not_found" {
+		t.Fatalf("deleted task: %v", err)
+	}
+	if _, err := c.CancelTasks(ctx, &meilisearch.CancelTasksQuery{}); apiCode(err) != "missing_task_filters" {
+		t.Fatalf("cancel without filter: %v", err)
+	}
+}
+
+func TestFaultInjection(t *testing.T) {
+	srv, c := newClient(t)
+	ctx := context.Background()
+	wait(t, c, c.Index("f").AddDocuments(ctx, []map[string]any{{"id": 1}}, nil))
+
+	clear := srv.FailRequests(func(r *http.Request) bool { return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/documents/") }, 503, "internal")
+	var doc map[string]any
+	err := c.Index("f").GetDocument(ctx, "1", nil, &doc)
+	var me *meilisearch.Error
+	if !errors.As(err, &me) || me.StatusCode != 503 {
+		t.Fatalf("injected failure: %v", err)
+	}
+	clear()
+	if err := c.Index("f").GetDocument(ctx, "1", nil, &doc); err != nil {
+		t.Fatalf("after clear: %v", err)
+	}
+
+	clearT := srv.FailTasks(func(r *http.Request) bool { return r.Method == http.MethodPost }, "internal")
+	task := wait(t, c, c.Index("f").AddDocuments(ctx, []map[string]any{{"id": 2}}, nil))
+	if task.Status != meilisearch.TaskStatusFailed || task.Error.Code != "internal" {
+		t.Fatalf("failed task: %+v", task)
+	}
+	clearT()
+
+	srv.Stop()
+	if _, err := c.Health(ctx); err == nil {
+		t.Fatal("stopped server answered")
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Index("f").GetDocument(ctx, "1", nil, &doc); err != nil {
+		t.Fatalf("data lost across restart: %v", err)
+	}
+
+	srv.SetLatency(30 * time.Millisecond)
+	start := time.Now()
+	_, _ = c.Health(ctx)
+	if time.Since(start) < 30*time.Millisecond {
+		t.Fatal("latency not applied")
+	}
+	srv.SetLatency(0)
+}
+
+func TestRawErrors(t *testing.T) {
+	srv, _ := newClient(t)
+	cases := []struct {
+		method, path, ct, body string
+		status                 int
+		code                   string
+	}{
+		{"POST", "/indexes", "application/json", "{bad", 400, "bad_request"},
+		{"POST", "/indexes", "text/plain", `{"uid":"a"}`, 415, "invalid_content_type"},
+		{"POST", "/indexes/a/documents", "application/json", "[1,2]", 400, "malformed_payload"},
+		{"POST", "/indexes/a/documents", "application/xml", "<a/>", 415, "invalid_content_type"},
+		{"GET", "/indexes/zz", "", "", 404, "index_not_found"},
+	}
+	for _, tc := range cases {
+		req, _ := http.NewRequest(tc.method, srv.URL()+tc.path, strings.NewReader(tc.body))
+		if tc.ct != "" {
+			req.Header.Set("Content-Type", tc.ct)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body map[string]any
+		_ = decodeResp(resp, &body)
+		if resp.StatusCode != tc.status || body["code"] != tc.code || body["type"] == nil || body["link"] == nil || body["message"] == nil {
+			t.Errorf("%s %s: %d %v", tc.method, tc.path, resp.StatusCode, body)
+		}
+	}
+}
