@@ -64,7 +64,7 @@ func Shard(id []byte, shards int) int {
 // characters than a-zA-Z0-9-_ and ids over 511 bytes are rejected with an
 // invalid_document_id *DocError (Index -1: no position).
 func CanonicalID(raw []byte) (string, error) {
-	raw = bytes.TrimSpace(raw)
+	raw = bytes.Trim(raw, " \t\r\n") // JSON whitespace only
 	if len(raw) == 0 {
 		return "", docErr(-1, 0, CodeMalformedPayload, "empty document id value")
 	}
