@@ -31,6 +31,15 @@ func wait(t *testing.T, c meilisearch.ServiceManager, info *meilisearch.TaskInfo
 	return task
 }
 
+// waitFor returns a func that waits for the task of an (info, err) pair,
+// so calls can be passed directly: waitFor(t, c)(ix.AddDocuments(...)).
+func waitFor(t *testing.T, c meilisearch.ServiceManager) func(*meilisearch.TaskInfo, error) *meilisearch.Task {
+	return func(info *meilisearch.TaskInfo, err error) *meilisearch.Task {
+		t.Helper()
+		return wait(t, c, info, err)
+	}
+}
+
 func apiCode(err error) string {
 	var me *meilisearch.Error
 	if errors.As(err, &me) {
@@ -104,7 +113,7 @@ func TestDocumentsRoundTrip(t *testing.T) {
 		{"book_id": "two", "title": "Pride", "year": 1813},
 		{"book_id": 3, "title": "Prince", "tags": []string{"a", "b"}},
 	}
-	task := wait(t, c, ix.AddDocuments(ctx, docs, nil))
+	task := waitFor(t, c)(ix.AddDocuments(ctx, docs, nil))
 	if task.Status != meilisearch.TaskStatusSucceeded || task.Details.ReceivedDocuments != 3 || task.Details.IndexedDocuments != 3 {
 		t.Fatalf("add: %+v", task)
 	}
@@ -119,13 +128,13 @@ func TestDocumentsRoundTrip(t *testing.T) {
 		t.Fatalf("missing doc: %v", err)
 	}
 	// partial update merges, replace overwrites
-	wait(t, c, ix.UpdateDocuments(ctx, []map[string]any{{"book_id": 1, "year": 1866}}, nil))
+	waitFor(t, c)(ix.UpdateDocuments(ctx, []map[string]any{{"book_id": 1, "year": 1866}}, nil))
 	got = nil
 	_ = ix.GetDocument(ctx, "1", nil, &got)
 	if got["title"] != "Alice" || got["year"] != float64(1866) {
 		t.Fatalf("update did not merge: %v", got)
 	}
-	wait(t, c, ix.AddDocuments(ctx, []map[string]any{{"book_id": 1, "year": 1867}}, nil))
+	waitFor(t, c)(ix.AddDocuments(ctx, []map[string]any{{"book_id": 1, "year": 1867}}, nil))
 	got = nil
 	_ = ix.GetDocument(ctx, "1", nil, &got)
 	if _, ok := got["title"]; ok {
@@ -135,11 +144,11 @@ func TestDocumentsRoundTrip(t *testing.T) {
 	if err := ix.GetDocuments(ctx, &meilisearch.DocumentsQuery{Limit: 2}, &list); err != nil || list.Total != 3 || len(list.Results) != 2 {
 		t.Fatalf("list: %+v %v", list, err)
 	}
-	task = wait(t, c, ix.DeleteDocuments(ctx, []string{"1", "two", "nope"}, nil))
+	task = waitFor(t, c)(ix.DeleteDocuments(ctx, []string{"1", "two", "nope"}, nil))
 	if task.Details.ProvidedIds != 3 || task.Details.DeletedDocuments != 2 {
 		t.Fatalf("delete batch details: %+v", task.Details)
 	}
-	task = wait(t, c, ix.DeleteAllDocuments(ctx, nil))
+	task = waitFor(t, c)(ix.DeleteAllDocuments(ctx, nil))
 	if task.Details.DeletedDocuments != 1 {
 		t.Fatalf("delete all details: %+v", task.Details)
 	}
@@ -161,13 +170,13 @@ func TestDocumentIDValidation(t *testing.T) {
 		{map[string]any{"id": 1, "uid": 2}, "index_primary_key_multiple_candidates_found"},
 	}
 	for _, tc := range cases {
-		task := wait(t, c, ix.AddDocuments(ctx, []map[string]any{tc.doc}, nil))
+		task := waitFor(t, c)(ix.AddDocuments(ctx, []map[string]any{tc.doc}, nil))
 		if task.Status != meilisearch.TaskStatusFailed || string(task.Error.Code) != tc.code {
 			t.Errorf("%v: got %s %+v, want %s", tc.doc, task.Status, task.Error, tc.code)
 		}
 	}
 	pk := "id"
-	task := wait(t, c, ix.AddDocuments(ctx, []map[string]any{{"title": "x"}}, &meilisearch.DocumentOptions{PrimaryKey: &pk}))
+	task := waitFor(t, c)(ix.AddDocuments(ctx, []map[string]any{{"title": "x"}}, &meilisearch.DocumentOptions{PrimaryKey: &pk}))
 	if task.Status != meilisearch.TaskStatusFailed || task.Error.Code != "missing_document_id" {
 		t.Errorf("missing id: %+v", task.Error)
 	}
@@ -177,8 +186,8 @@ func TestNDJSONAndCSV(t *testing.T) {
 	_, c := newClient(t)
 	ctx := context.Background()
 	ix := c.Index("fmt")
-	wait(t, c, ix.AddDocumentsNdjson(ctx, []byte("{\"id\":1,\"n\":\"a\"}\n\n{\"id\":2,\"n\":\"b\"}\n"), nil))
-	wait(t, c, ix.AddDocumentsCsv(ctx, []byte("id;n;price:number\n3;c;1.5\n4;d;\n"), &meilisearch.CsvDocumentsQuery{CsvDelimiter: ";"}))
+	waitFor(t, c)(ix.AddDocumentsNdjson(ctx, []byte("{\"id\":1,\"n\":\"a\"}\n\n{\"id\":2,\"n\":\"b\"}\n"), nil))
+	waitFor(t, c)(ix.AddDocumentsCsv(ctx, []byte("id;n;price:number\n3;c;1.5\n4;d;\n"), &meilisearch.CsvDocumentsQuery{CsvDelimiter: ";"}))
 	var doc map[string]any
 	if err := ix.GetDocument(ctx, "3", nil, &doc); err != nil || doc["price"] != 1.5 || doc["n"] != "c" {
 		t.Fatalf("csv doc: %v %v", doc, err)
@@ -218,13 +227,13 @@ func TestTaskTransitionsAndFilters(t *testing.T) {
 	if task.Status != meilisearch.TaskStatusCanceled || task.CanceledBy != cancel.TaskUID {
 		t.Fatalf("canceled task: %+v", task)
 	}
-	wait(t, c, c.Index("t").AddDocuments(ctx, []map[string]any{{"id": 2}}, nil))
+	waitFor(t, c)(c.Index("t").AddDocuments(ctx, []map[string]any{{"id": 2}}, nil))
 	res, err := c.GetTasks(ctx, &meilisearch.TasksQuery{Statuses: []meilisearch.TaskStatus{meilisearch.TaskStatusSucceeded}, Types: []meilisearch.TaskType{meilisearch.TaskTypeDocumentAdditionOrUpdate}})
 	if err != nil || res.Total != 1 || len(res.Results) != 1 {
 		t.Fatalf("filtered tasks: %+v %v", res, err)
 	}
 	all, _ := c.GetTasks(ctx, &meilisearch.TasksQuery{Limit: 2})
-	if len(all.Results) != 2 || all.Results[0].UID < all.Results[1].UID || all.Next == 0 && all.Total > 2 {
+	if len(all.Results) != 2 || all.Results[0].UID < all.Results[1].UID || all.Total != 3 || all.Next != all.Results[1].UID-1 {
 		t.Fatalf("list order/paging: %+v", all)
 	}
 	del, err := c.DeleteTasks(ctx, &meilisearch.DeleteTasksQuery{UIDS: []int64{info.TaskUID}})
@@ -240,13 +249,15 @@ func TestTaskTransitionsAndFilters(t *testing.T) {
 func TestFaultInjection(t *testing.T) {
 	srv, c := newClient(t)
 	ctx := context.Background()
-	wait(t, c, c.Index("f").AddDocuments(ctx, []map[string]any{{"id": 1}}, nil))
+	waitFor(t, c)(c.Index("f").AddDocuments(ctx, []map[string]any{{"id": 1}}, nil))
 
-	clear := srv.FailRequests(func(r *http.Request) bool { return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/documents/") }, 503, "internal")
+	clear := srv.FailRequests(func(r *http.Request) bool {
+		return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/documents/")
+	}, 503, "internal")
 	var doc map[string]any
 	err := c.Index("f").GetDocument(ctx, "1", nil, &doc)
 	var me *meilisearch.Error
-	if !errors.As(err, &me) || me.StatusCode != 503 {
+	if !errors.As(err, &me) || me.StatusCode != 500 || me.APIError.Code != "internal" {
 		t.Fatalf("injected failure: %v", err)
 	}
 	clear()
@@ -255,7 +266,7 @@ func TestFaultInjection(t *testing.T) {
 	}
 
 	clearT := srv.FailTasks(func(r *http.Request) bool { return r.Method == http.MethodPost }, "internal")
-	task := wait(t, c, c.Index("f").AddDocuments(ctx, []map[string]any{{"id": 2}}, nil))
+	task := waitFor(t, c)(c.Index("f").AddDocuments(ctx, []map[string]any{{"id": 2}}, nil))
 	if task.Status != meilisearch.TaskStatusFailed || task.Error.Code != "internal" {
 		t.Fatalf("failed task: %+v", task)
 	}
