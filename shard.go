@@ -13,10 +13,10 @@ import (
 // ShardOf returns the shard of a document whose canonical primary key is pk:
 // xxh64(pk, seed 0) mod shards (DESIGN §2). pk must already be canonical
 // (an integer id is its decimal text), so that 42 and "42" land together.
-// It panics if shards < 1, like a division by zero would.
+// A shard count below 1 has a single shard, 0: no call panics.
 func ShardOf(pk string, shards int) int {
 	if shards < 1 {
-		panic("miroir: ShardOf with shards < 1")
+		return 0
 	}
 	return int(xxhash.Sum64String(pk) % uint64(shards))
 }
