@@ -181,3 +181,138 @@ func TestSearchClientBasics(t *testing.T) {
 		t.Errorf("sort error: %v", err)
 	}
 }
+
+func TestSearchClientMore(t *testing.T) {
+	c, ix := booksIndex(t)
+	ctx := context.Background()
+	// highlight, crop, retrieve, scores
+	got, err := ix.Search(ctx, "prin", &meilisearch.SearchRequest{
+		AttributesToHighlight: []string{"title"}, AttributesToRetrieve: []string{"title", "book_id"},
+		ShowRankingScore: true, ShowMatchesPosition: true, AttributesToCrop: []string{"tag:1"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f map[string]any
+	_ = json.Unmarshal(got.Hits[0]["_formatted"], &f)
+	if f["title"] != "Le Petit <em>Prin</em>ce" {
+		t.Errorf("_formatted: %s", got.Hits[0]["_formatted"])
+	}
+	if _, ok := got.Hits[0]["tag"]; ok {
+		t.Errorf("attributesToRetrieve ignored: %v", got.Hits[0])
+	}
+	if _, ok := got.Hits[0]["_rankingScore"]; !ok {
+		t.Error("no _rankingScore")
+	}
+	// threshold
+	got, _ = ix.Search(ctx, "prince harry", &meilisearch.SearchRequest{RankingScoreThreshold: 0.5})
+	if ids := hitIDs(t, got.Hits); !equalInts(ids, []int{4}) || got.EstimatedTotalHits != 1 {
+		t.Errorf("threshold: %v %d", ids, got.EstimatedTotalHits)
+	}
+	// metadata header
+	got, err = ix.Search(ctx, "prince", &meilisearch.SearchRequest{IncludeMetadata: true})
+	if err != nil || got.Metadata == nil || got.Metadata.IndexUID != "books" || got.Metadata.QueryUID == "" {
+		t.Errorf("metadata: %v %+v", err, got)
+	}
+	// multi-search
+	ms, err := c.MultiSearch(ctx, &meilisearch.MultiSearchRequest{Queries: []*meilisearch.SearchRequest{
+		{IndexUID: "books", Query: "prince"}, {IndexUID: "books", Query: "hobbit", Limit: 1},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms.Results) != 2 || ms.Results[0].IndexUID != "books" || len(ms.Results[1].Hits) != 1 {
+		t.Errorf("multi-search: %+v", ms)
+	}
+	// federated
+	ms, err = c.MultiSearch(ctx, &meilisearch.MultiSearchRequest{
+		Federation: &meilisearch.MultiSearchFederation{Limit: 3},
+		Queries: []*meilisearch.SearchRequest{
+			{IndexUID: "books", Query: "prince"},
+			{IndexUID: "books", Query: "hobbit", FederationOptions: &meilisearch.SearchFederationOptions{Weight: 2}},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := hitIDs(t, ms.Hits); !equalInts(ids, []int{1344, 456, 4}) || ms.EstimatedTotalHits != 3 {
+		t.Errorf("federated: %v %d", ids, ms.EstimatedTotalHits)
+	}
+	var fed map[string]any
+	_ = json.Unmarshal(ms.Hits[0]["_federation"], &fed)
+	if fed["indexUid"] != "books" || fed["queriesPosition"] != 1.0 || fed["weightedRankingScore"].(float64) <= 1 {
+		t.Errorf("_federation: %v", fed)
+	}
+	// errors
+	_, err = c.MultiSearch(ctx, &meilisearch.MultiSearchRequest{Queries: []*meilisearch.SearchRequest{{IndexUID: "nope", Query: "x"}}})
+	if me, ok := err.(*meilisearch.Error); !ok || me.APIError.Code != "index_not_found" || me.APIError.Message != "Inside `.queries[0]`: Index `nope` not found." {
+		t.Errorf("multi-search error: %v", err)
+	}
+	_, err = ix.Search(ctx, "x", &meilisearch.SearchRequest{Filter: "tag = x"})
+	if me, ok := err.(*meilisearch.Error); !ok || me.APIError.Code != "invalid_search_filter" {
+		t.Errorf("filter on non-filterable: %v", err)
+	}
+	_, err = ix.Search(ctx, "x", &meilisearch.SearchRequest{Distinct: "tag"})
+	if me, ok := err.(*meilisearch.Error); !ok || me.APIError.Code != "invalid_search_distinct" {
+		t.Errorf("distinct on non-filterable: %v", err)
+	}
+}
+
+func TestSearchVectors(t *testing.T) {
+	srv := RunT(t)
+	c := meilisearch.New(srv.URL())
+	ctx := context.Background()
+	ix := c.Index("v")
+	task, err := ix.UpdateSettings(ctx, &meilisearch.Settings{Embedders: map[string]meilisearch.Embedder{
+		"default": {Source: meilisearch.UserProvidedEmbedderSource, Dimensions: 3},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitTask(t, c, task.TaskUID)
+	docs := []map[string]any{
+		{"book_id": 123, "title": "Pride and Prejudice", "_vectors": map[string]any{"default": []float64{0.1, 0.2, 0.3}}},
+		{"book_id": 456, "title": "Le Petit Prince", "_vectors": map[string]any{"default": []float64{2.4, 8.5, 1.6}}},
+		{"book_id": 789, "title": "Another", "_vectors": map[string]any{"default": []float64{0.1, 0.2, 0.31}}},
+	}
+	task, err = ix.AddDocuments(ctx, docs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitTask(t, c, task.TaskUID)
+	got, err := ix.Search(ctx, "Pride and Prejudice", &meilisearch.SearchRequest{
+		Hybrid: &meilisearch.SearchRequestHybrid{SemanticRatio: 0.5, Embedder: "default"}, RetrieveVectors: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Hits) == 0 {
+		t.Fatal("no hits")
+	}
+	for _, h := range got.Hits {
+		if _, ok := h["_vectors"]; !ok {
+			t.Errorf("no _vectors in %v", h)
+		}
+	}
+	got, err = ix.Search(ctx, "", &meilisearch.SearchRequest{
+		Hybrid: &meilisearch.SearchRequestHybrid{SemanticRatio: 1, Embedder: "default"}, Vector: []float32{0.1, 0.2, 0.3},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := hitIDs(t, got.Hits); len(ids) != 3 || ids[0] != 123 || ids[1] != 789 {
+		t.Errorf("vector search: %v", ids)
+	}
+	var res meilisearch.SimilarDocumentResult
+	if err := ix.SearchSimilarDocuments(ctx, &meilisearch.SimilarDocumentQuery{Id: "123", Embedder: "default", ShowPerformanceDetails: true}, &res); err != nil {
+		t.Fatal(err)
+	}
+	if ids := hitIDs(t, res.Hits); !equalInts(ids, []int{789, 456}) || res.PerformanceDetails == nil {
+		t.Errorf("similar: %v %+v", ids, res)
+	}
+	if err := ix.SearchSimilarDocuments(ctx, &meilisearch.SimilarDocumentQuery{Embedder: "default"}, &res); err == nil {
+		t.Error("similar without id: no error")
+	}
+	if _, err := ix.Search(ctx, "x", &meilisearch.SearchRequest{Hybrid: &meilisearch.SearchRequestHybrid{Embedder: "nope"}}); err == nil {
+		t.Error("unknown embedder: no error")
+	}
+}
