@@ -2,7 +2,6 @@ package meilitest
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"io"
 	"mime"
@@ -98,19 +97,15 @@ const maxPayload = 100 << 20
 // so, limited to maxPayload.
 func readBody(r *http.Request) ([]byte, error) {
 	var rd io.Reader = http.MaxBytesReader(nil, r.Body, maxPayload+1)
-	switch strings.ToLower(r.Header.Get("Content-Encoding")) {
-	case "gzip":
-		zr, err := gzip.NewReader(rd)
-		if err != nil {
-			return nil, newError("malformed_payload", "The request body could not be decompressed: %v", err)
+	rd, done, err := decompress(r.Header.Get("Content-Encoding"), rd)
+	if err != nil {
+		if e, ok := err.(*apiError); ok {
+			return nil, e
 		}
-		defer zr.Close()
-		rd = io.LimitReader(zr, maxPayload+1)
-	case "", "identity":
-	default:
-		return nil, newError("unsupported_media_type", "Unsupported content encoding `%s`.", r.Header.Get("Content-Encoding"))
+		return nil, newError("malformed_payload", "The request body could not be decompressed: %v", err)
 	}
-	b, err := io.ReadAll(rd)
+	defer done()
+	b, err := io.ReadAll(io.LimitReader(rd, maxPayload+1))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if ok := asMaxBytes(err, &mbe); ok {

@@ -202,6 +202,11 @@ func (s *Server) Running() bool {
 
 // serveHTTP applies injected faults, auth, then routes.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if enc := negotiateEncoding(r); enc != "" {
+		cw := &compressWriter{ResponseWriter: w, enc: enc}
+		defer cw.close()
+		w = cw
+	}
 	if d := s.currentLatency(); d > 0 {
 		select {
 		case <-time.After(d):

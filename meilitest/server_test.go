@@ -253,11 +253,11 @@ func TestFaultInjection(t *testing.T) {
 
 	clear := srv.FailRequests(func(r *http.Request) bool {
 		return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/documents/")
-	}, 503, "internal")
+	}, 400, "bad_request")
 	var doc map[string]any
 	err := c.Index("f").GetDocument(ctx, "1", nil, &doc)
 	var me *meilisearch.Error
-	if !errors.As(err, &me) || me.StatusCode != 500 || me.APIError.Code != "internal" {
+	if !errors.As(err, &me) || me.StatusCode != 400 || me.APIError.Code != "bad_request" {
 		t.Fatalf("injected failure: %v", err)
 	}
 	clear()

@@ -2,6 +2,7 @@ package meilitest
 
 import (
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -23,7 +24,11 @@ type index struct {
 	settings   *settings
 	docs       map[string]*document
 	nextSeq    uint64
-	ordered    []*document // docs by seq; nil when stale
+
+	// ordered caches docs by seq; nil when stale. Readers holding only
+	// Server.mu.RLock rebuild it, so it has its own lock.
+	orderedMu sync.Mutex
+	ordered   []*document
 }
 
 func newIndex(uid, primaryKey string, now time.Time) *index {
@@ -46,7 +51,14 @@ func (ix *index) put(id string, fields map[string]any) {
 	}
 	ix.docs[id] = &document{id: id, seq: ix.nextSeq, fields: fields}
 	ix.nextSeq++
+	ix.invalidate()
+}
+
+// invalidate drops the ordered cache; the caller holds Server.mu for writing.
+func (ix *index) invalidate() {
+	ix.orderedMu.Lock()
 	ix.ordered = nil
+	ix.orderedMu.Unlock()
 }
 
 func (ix *index) remove(id string) bool {
@@ -54,20 +66,22 @@ func (ix *index) remove(id string) bool {
 		return false
 	}
 	delete(ix.docs, id)
-	ix.ordered = nil
+	ix.invalidate()
 	return true
 }
 
 func (ix *index) clear() int {
 	n := len(ix.docs)
 	ix.docs = map[string]*document{}
-	ix.ordered = nil
+	ix.invalidate()
 	return n
 }
 
 // documents returns every document in internal docid order. The slice is
 // shared and must not be modified; it is rebuilt after inserts and deletes.
 func (ix *index) documents() []*document {
+	ix.orderedMu.Lock()
+	defer ix.orderedMu.Unlock()
 	if ix.ordered == nil {
 		out := make([]*document, 0, len(ix.docs))
 		for _, d := range ix.docs {
