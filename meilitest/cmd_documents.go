@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"maps"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 )
@@ -42,6 +43,9 @@ func (s *Server) writeDocuments(w http.ResponseWriter, r *http.Request, partial 
 		return
 	}
 	pkParam := q.Get("primaryKey")
+	// skipCreation: documents whose id is not in the index yet are skipped,
+	// only existing ones are replaced or updated.
+	skipCreation := q.Get("skipCreation") == "true"
 	details := map[string]any{"receivedDocuments": len(docs), "indexedDocuments": nil}
 	sum := s.tasks.enqueue(r, uid, "documentAdditionOrUpdate", details, func(_ int64, d map[string]any) *apiError {
 		now := time.Now().UTC()
@@ -82,8 +86,14 @@ func (s *Server) writeDocuments(w http.ResponseWriter, r *http.Request, partial 
 		if pk != "" {
 			ix.primaryKey = pk
 		}
+		indexed := 0
 		for i, doc := range docs {
-			if old, ok := ix.docs[ids[i]]; ok && partial {
+			old, exists := ix.docs[ids[i]]
+			if skipCreation && !exists {
+				continue
+			}
+			indexed++
+			if exists && partial {
 				merged := maps.Clone(old.fields)
 				maps.Copy(merged, doc)
 				ix.put(ids[i], merged)
@@ -92,7 +102,7 @@ func (s *Server) writeDocuments(w http.ResponseWriter, r *http.Request, partial 
 			ix.put(ids[i], doc)
 		}
 		ix.updatedAt = now
-		d["indexedDocuments"] = len(docs)
+		d["indexedDocuments"] = indexed
 		return nil
 	})
 	writeJSON(w, http.StatusAccepted, sum)
@@ -140,6 +150,49 @@ type documentsQuery struct {
 	Filter          any      `json:"filter"`
 	IDs             []any    `json:"ids"`
 	RetrieveVectors bool     `json:"retrieveVectors"`
+	Sort            []string `json:"sort"`
+}
+
+// splitSortParam splits the GET sort parameter on commas outside
+// parentheses, so _geoPoint(1, 2):asc stays whole.
+func splitSortParam(v string) []string {
+	var out []string
+	depth, start := 0, 0
+	for i := 0; i <= len(v); i++ {
+		if i == len(v) || (v[i] == ',' && depth == 0) {
+			if p := strings.TrimSpace(v[start:i]); p != "" {
+				out = append(out, p)
+			}
+			start = i + 1
+			continue
+		}
+		switch v[i] {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		}
+	}
+	return out
+}
+
+// sortDocuments orders docs by the sort rules (stable: ties keep docid order).
+func sortDocuments(docs []*document, specs []sortSpec) {
+	if len(specs) == 0 {
+		return
+	}
+	sort.SliceStable(docs, func(i, j int) bool {
+		for _, sp := range specs {
+			if sp.geo {
+				continue
+			}
+			c := compareSort(docSortValue(docs[i].fields, sp.field, sp.asc), docSortValue(docs[j].fields, sp.field, sp.asc), sp.asc)
+			if c != 0 {
+				return c < 0
+			}
+		}
+		return false
+	})
 }
 
 func (s *Server) handleListDocuments(w http.ResponseWriter, r *http.Request) {
@@ -168,6 +221,9 @@ func (s *Server) handleListDocuments(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	q.RetrieveVectors = v.Get("retrieveVectors") == "true"
+	if f := v.Get("sort"); f != "" {
+		q.Sort = splitSortParam(f)
+	}
 	s.listDocuments(w, r.PathValue("uid"), q)
 }
 
@@ -225,9 +281,25 @@ func (s *Server) listDocuments(w http.ResponseWriter, uid string, q documentsQue
 			}
 		}
 	}
+	all := ix.documents()
+	if len(q.Sort) > 0 {
+		// Documents are sorted like search results, on sortable attributes
+		// only; the sort ranking rule is not required here.
+		st := *ix.settings
+		st.RankingRules = []string{"sort"}
+		specs, e := parseSort(&st, q.Sort)
+		if e != nil {
+			e.Code = "invalid_document_sort"
+			e.Link = "https://docs.meilisearch.com/errors#invalid_document_sort"
+			writeError(w, e)
+			return
+		}
+		all = append([]*document(nil), all...)
+		sortDocuments(all, specs)
+	}
 	results := make([]map[string]any, 0, min(limit, 1000))
 	total := 0
-	for _, d := range ix.documents() {
+	for _, d := range all {
 		if want != nil && !want[d.id] {
 			continue
 		}

@@ -241,42 +241,6 @@ func (s *Server) handleSwapIndexes(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, sum)
 }
 
-// indexStats computes one index's stats; caller holds s.mu.
-func (s *Server) indexStats(ix *index) map[string]any {
-	fd := map[string]int{}
-	size := 0
-	for _, d := range ix.docs {
-		for k := range flattenKeys(d.fields) {
-			fd[k]++
-		}
-		size += approxSize(d.fields)
-	}
-	avg := 0
-	if len(ix.docs) > 0 {
-		avg = size / len(ix.docs)
-	}
-	return map[string]any{
-		"numberOfDocuments":         len(ix.docs),
-		"rawDocumentDbSize":         size,
-		"avgDocumentSize":           avg,
-		"isIndexing":                s.tasks.indexBusy(ix.uid),
-		"numberOfEmbeddings":        0,
-		"numberOfEmbeddedDocuments": 0,
-		"fieldDistribution":         fd,
-	}
-}
-
-func (s *Server) handleIndexStats(w http.ResponseWriter, r *http.Request) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	ix, err := s.readIndex(r.PathValue("uid"))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, s.indexStats(ix))
-}
-
 // flattenKeys returns the field names Meilisearch counts in
 // fieldDistribution: top-level keys and dotted paths of nested objects.
 func flattenKeys(doc map[string]any) map[string]struct{} {

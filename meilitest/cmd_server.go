@@ -22,24 +22,6 @@ func (s *Server) handleVersion(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Server) handleGlobalStats(w http.ResponseWriter, r *http.Request) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	idx := map[string]any{}
-	size := 0
-	var last *time.Time
-	for uid, ix := range s.indexes {
-		st := s.indexStats(ix)
-		idx[uid] = st
-		size += st["rawDocumentDbSize"].(int)
-		if last == nil || ix.updatedAt.After(*last) {
-			t := ix.updatedAt
-			last = &t
-		}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"databaseSize": size, "usedDatabaseSize": size, "lastUpdate": last, "indexes": idx})
-}
-
 func (s *Server) handleDump(w http.ResponseWriter, r *http.Request) {
 	uid := time.Now().UTC().Format("20060102-150405000")
 	sum := s.tasks.enqueue(r, "", "dumpCreation", map[string]any{"dumpUid": nil}, func(_ int64, d map[string]any) *apiError {

@@ -620,9 +620,6 @@ func parseFilterable(c vctx, v any) (any, settingChange, *apiError) {
 				}
 			}
 		}
-		if comparison && !equality {
-			return nil, nil, ec.valueErr("`comparison` filters require `equality` to be enabled")
-		}
 		ps := make([]any, len(patterns))
 		for j, p := range patterns {
 			ps[j] = p
