@@ -1,0 +1,235 @@
+package miroir
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/meilisearch/meilisearch-go"
+)
+
+// Covering sets (DESIGN §2): which node answers for which shard in one
+// read.
+//
+// The preferred group is seq mod RG (round-robin across calls). Inside a
+// group the nodes are ranked by a rotation that also advances with seq,
+// and every shard goes to its healthy replica of best rank: with RF equal
+// to the group size one node serves every shard, and over successive
+// calls each replica takes its turn. A shard with no healthy replica in
+// the preferred group falls back, on its own, to the next groups (g+1,
+// g+2, ... mod RG); a shard with none anywhere is unavailable.
+
+// coverNode is one node of a covering set and the shards it answers for.
+type coverNode struct {
+	n      *node
+	shards []int // ascending
+	// filter: the node holds shards assigned elsewhere in this read, so
+	// its request must carry `_miroir_shard IN [shards]`.
+	filter bool
+}
+
+// shardFilter returns the filter restricting the node to its shards, or
+// "" when it needs none.
+func (cn *coverNode) shardFilter() string {
+	if !cn.filter {
+		return ""
+	}
+	b := make([]byte, 0, 24+4*len(cn.shards))
+	b = append(b, readShardField...)
+	b = append(b, " IN ["...)
+	for i, s := range cn.shards {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(s), 10)
+	}
+	return string(append(b, ']'))
+}
+
+// covering is the plan of one read.
+type covering struct {
+	nodes       []coverNode // by node index
+	unavailable []int
+	fallbacks   []Fallback
+}
+
+// cover assigns shards (nil: every shard) to healthy nodes that are not
+// excluded. seq picks the preferred group and the rotation.
+func (c *Cluster) cover(shards []int, seq uint64, excluded []bool) *covering {
+	t := c.topo
+	rg := uint64(t.groups())
+	pref := int(seq % rg)
+	rot := seq / rg
+	assigned := make([][]int, len(c.nodes))
+	cov := &covering{}
+	// rank of a node inside its group for this read
+	rank := func(g, ni int) int {
+		members := t.byGroup[g]
+		i := slices.Index(members, ni)
+		n := len(members)
+		return (i - int(rot%uint64(n)) + n) % n
+	}
+	pick := func(s int) {
+		for k := 0; k < int(rg); k++ {
+			g := (pref + k) % int(rg)
+			best, bestRank := -1, 0
+			for _, ni := range t.replicas(s, g) {
+				if (excluded != nil && excluded[ni]) || !c.nodes[ni].isHealthy() {
+					continue
+				}
+				if r := rank(g, ni); best < 0 || r < bestRank {
+					best, bestRank = ni, r
+				}
+			}
+			if best < 0 {
+				continue
+			}
+			assigned[best] = append(assigned[best], s)
+			if k > 0 {
+				cov.fallbacks = append(cov.fallbacks, Fallback{Shard: s, Preferred: pref, Group: g, Node: c.nodes[best].ID})
+			}
+			return
+		}
+		cov.unavailable = append(cov.unavailable, s)
+	}
+	if shards == nil {
+		for s := 0; s < t.shards; s++ {
+			pick(s)
+		}
+	} else {
+		for _, s := range shards {
+			pick(s)
+		}
+	}
+	for ni, ss := range assigned {
+		if len(ss) == 0 {
+			continue
+		}
+		slices.Sort(ss)
+		cov.nodes = append(cov.nodes, coverNode{
+			n:      c.nodes[ni],
+			shards: ss,
+			filter: len(ss) != len(t.shardsOf(ni)),
+		})
+	}
+	return cov
+}
+
+// nextSeq advances the round-robin counter.
+func (c *Cluster) nextSeq() uint64 { return c.seq.Add(1) - 1 }
+
+// gathered is one node's answer in a scatter-gather.
+type gathered[T any] struct {
+	cn  coverNode
+	val T
+}
+
+// retryableNodeError says whether a node's failure should send its shards
+// to another replica: no answer at all, or a server-side error.
+func retryableNodeError(err error) bool {
+	if isTransportError(err) {
+		return true
+	}
+	return errStatus(err) >= 500
+}
+
+// scatter runs call on a covering set of index uid, moving the shards of
+// nodes that fail (unreachable or 5xx) to other replicas until every
+// shard answered or has no replica left. Unavailable shards follow the
+// Cluster's policy: Partial reports them (Report, Observer) and answers
+// from the rest; FailFast returns ErrShardUnavailable. A node's client
+// error (4xx) ends the read with that error. deterministic pins the
+// covering set (group 0 first, no rotation) so that repeated reads use
+// the same nodes, as paginated listings need.
+func scatter[T any](ctx context.Context, c *Cluster, uid string, deterministic bool, call func(ctx context.Context, cn coverNode) (T, error)) ([]gathered[T], error) {
+	var seq uint64
+	if !deterministic {
+		seq = c.nextSeq()
+	}
+	excluded := make([]bool, len(c.nodes))
+	cov := c.cover(nil, seq, excluded)
+	unavailable := cov.unavailable
+	fallbacks := cov.fallbacks
+	if len(unavailable) > 0 && c.opts.policy == FailFast {
+		return nil, c.unavailableShards(ctx, uid, unavailable)
+	}
+	pending := cov.nodes
+	var out []gathered[T]
+	for len(pending) > 0 {
+		vals := make([]T, len(pending))
+		errs := make([]error, len(pending))
+		var wg sync.WaitGroup
+		for i := range pending {
+			if len(pending) == 1 {
+				vals[i], errs[i] = call(ctx, pending[i])
+				break
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				vals[i], errs[i] = call(ctx, pending[i])
+			}()
+		}
+		wg.Wait()
+		var failed []int
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				out = append(out, gathered[T]{cn: pending[i], val: vals[i]})
+			case ctx.Err() != nil:
+				return nil, ctx.Err()
+			case retryableNodeError(err):
+				excluded[pending[i].n.idx] = true
+				failed = append(failed, pending[i].shards...)
+			default:
+				return nil, err
+			}
+		}
+		if len(failed) == 0 {
+			break
+		}
+		slices.Sort(failed)
+		next := c.cover(failed, seq, excluded)
+		unavailable = append(unavailable, next.unavailable...)
+		fallbacks = append(fallbacks, next.fallbacks...)
+		if len(next.unavailable) > 0 && c.opts.policy == FailFast {
+			return nil, c.unavailableShards(ctx, uid, unavailable)
+		}
+		pending = next.nodes
+	}
+	if r := reportFrom(ctx); r != nil {
+		for _, f := range fallbacks {
+			r.fallback(f)
+		}
+	}
+	if len(unavailable) > 0 {
+		slices.Sort(unavailable)
+		reportFrom(ctx).unavailable(unavailable)
+		if c.opts.observer != nil {
+			c.opts.observer.UnavailableShards(uid, slices.Clone(unavailable))
+		}
+	}
+	return out, nil
+}
+
+// unavailableShards reports and returns the FailFast error.
+func (c *Cluster) unavailableShards(ctx context.Context, uid string, shards []int) error {
+	shards = slices.Clone(shards)
+	slices.Sort(shards)
+	reportFrom(ctx).unavailable(shards)
+	if c.opts.observer != nil {
+		c.opts.observer.UnavailableShards(uid, slices.Clone(shards))
+	}
+	return shardUnavailableError(shards)
+}
+
+// errStatus returns the HTTP status carried by a node error (0 if none).
+func errStatus(err error) int {
+	var me *meilisearch.Error
+	if errors.As(err, &me) {
+		return me.StatusCode
+	}
+	return 0
+}

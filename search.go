@@ -1,0 +1,244 @@
+package miroir
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+	"weak"
+
+	"github.com/meilisearch/meilisearch-go"
+	"github.com/miroirsearch/miroir/internal/merge"
+)
+
+// The read path (DESIGN §5): every search is a scatter-gather over a
+// covering set (covering.go) merged into what one node holding every
+// document would answer (merge.go).
+
+// searchBody runs one search given as a JSON body (the REST API's) on
+// index uid and returns the merged answer as JSON.
+func (c *Cluster) searchBody(ctx context.Context, uid string, body []byte) ([]byte, error) {
+	q, err := parseSearchQuery(body)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := c.searchOne(ctx, uid, q, "")
+	if err != nil {
+		return nil, err
+	}
+	return ms.appendJSON(nil, ""), nil
+}
+
+// encodeSearchRequest turns meilisearch-go's request into its JSON body the
+// way meilisearch-go does (q set from query, indexUid cleared, default
+// embedder).
+func encodeSearchRequest(query string, req *meilisearch.SearchRequest, keepIndex bool) ([]byte, error) {
+	if req == nil {
+		return nil, meilisearch.ErrNoSearchRequest
+	}
+	r := *req
+	if query != "" {
+		r.Query = query
+	}
+	if !keepIndex {
+		r.IndexUID = ""
+	}
+	if r.Hybrid != nil && r.Hybrid.Embedder == "" {
+		h := *r.Hybrid
+		h.Embedder = "default"
+		r.Hybrid = &h
+	}
+	return json.Marshal(&r)
+}
+
+// search is Index.Search.
+func (c *Cluster) search(ctx context.Context, uid, query string, req *meilisearch.SearchRequest) (*meilisearch.SearchResponse, error) {
+	body, err := encodeSearchRequest(query, req, false)
+	if err != nil {
+		return nil, err
+	}
+	q, err := parseSearchQuery(body)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := c.searchOne(ctx, uid, q, "")
+	if err != nil {
+		return nil, err
+	}
+	return ms.response()
+}
+
+// searchRaw is Index.SearchRaw.
+func (c *Cluster) searchRaw(ctx context.Context, uid, query string, req *meilisearch.SearchRequest) (*json.RawMessage, error) {
+	body, err := encodeSearchRequest(query, req, false)
+	if err != nil {
+		return nil, err
+	}
+	out, err := c.searchBody(ctx, uid, body)
+	if err != nil {
+		return nil, err
+	}
+	raw := json.RawMessage(out)
+	return &raw, nil
+}
+
+// mergeSettingsFor returns what merging needs from uid's settings.
+func (c *Cluster) mergeSettingsFor(ctx context.Context, uid string) (mergeSettings, error) {
+	s, err := c.settingsShim(ctx, uid)
+	if err != nil {
+		return mergeSettings{}, err
+	}
+	return mergeSettingsFrom(s), nil
+}
+
+// searchOne runs one query's scatter-gather. pk, when set, is retrieved
+// for federated de-duplication.
+func (c *Cluster) searchOne(ctx context.Context, uid string, q *searchQuery, pk string) (*mergedSearch, error) {
+	if err := c.checkOpen(); err != nil {
+		return nil, err
+	}
+	st, err := c.state(ctx, uid)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := c.mergeSettingsFor(ctx, uid)
+	if err != nil {
+		return nil, err
+	}
+	plan := newSearchPlan(q, rs, func() []string { return c.searchFields(ctx, st, uid) }, c.opts.overFetch, pk)
+	path := "/indexes/" + uid + "/search"
+	results, err := scatter(ctx, c, uid, false, func(ctx context.Context, cn coverNode) (*merge.Response, error) {
+		resp, err := cn.n.do(ctx, "search", http.MethodPost, path, nil, "application/json", plan.body(0, plan.nodeWindow, q.pageMode, cn.shardFilter()))
+		if err != nil {
+			return nil, err
+		}
+		return merge.ParseResponse(resp.Body)
+	})
+	if err != nil {
+		return nil, err
+	}
+	resps := make([]*merge.Response, len(results))
+	for i, r := range results {
+		resps[i] = r.val
+	}
+	return plan.mergeAnswers(resps, func(i, offset, limit int) (*merge.Response, error) {
+		cn := results[i].cn
+		resp, err := cn.n.do(ctx, "search", http.MethodPost, path, nil, "application/json", plan.body(offset, limit, false, cn.shardFilter()))
+		if err != nil {
+			return nil, err
+		}
+		return merge.ParseResponse(resp.Body)
+	})
+}
+
+// ---------------------------------------------------------------------
+// index fields, for attributesToSearchOn
+
+// fieldCache holds the union of the nodes' fieldDistribution for one
+// index, refreshed when stale or when the write path saw a field it lacks.
+type fieldCache struct {
+	mu      sync.Mutex
+	fields  map[string]struct{}
+	at      time.Time
+	tried   time.Time
+	refresh sync.Mutex
+}
+
+var fieldCaches sync.Map // weak.Pointer[indexState] -> *fieldCache
+
+const (
+	fieldCacheTTL   = 30 * time.Second
+	fieldCacheRetry = 250 * time.Millisecond
+)
+
+func fieldCacheFor(st *indexState) *fieldCache {
+	k := weak.Make(st)
+	if v, ok := fieldCaches.Load(k); ok {
+		return v.(*fieldCache)
+	}
+	v, loaded := fieldCaches.LoadOrStore(k, &fieldCache{})
+	if !loaded {
+		runtime.AddCleanup(st, func(k weak.Pointer[indexState]) { fieldCaches.Delete(k) }, k)
+	}
+	return v.(*fieldCache)
+}
+
+// searchFields lists the index's document fields without the shard field:
+// those the write path saw, and those the nodes' stats report. A query
+// sent with this list as attributesToSearchOn searches exactly what it
+// would search without the shard field.
+func (c *Cluster) searchFields(ctx context.Context, st *indexState, uid string) []string {
+	fc := fieldCacheFor(st)
+	seen := stateFields(st)
+	fc.mu.Lock()
+	stale := fc.fields == nil || time.Since(fc.at) > fieldCacheTTL
+	if !stale {
+		for _, f := range seen {
+			if _, ok := fc.fields[f]; !ok {
+				stale = time.Since(fc.tried) > fieldCacheRetry
+				break
+			}
+		}
+	}
+	fc.mu.Unlock()
+	if stale && fc.refresh.TryLock() {
+		fields := c.statsFields(ctx, uid)
+		fc.mu.Lock()
+		fc.tried = time.Now()
+		if fields != nil {
+			fc.fields, fc.at = fields, time.Now()
+		}
+		fc.mu.Unlock()
+		fc.refresh.Unlock()
+	}
+	fc.mu.Lock()
+	out := make([]string, 0, len(fc.fields)+len(seen))
+	for f := range fc.fields {
+		out = append(out, f)
+	}
+	fc.mu.Unlock()
+	for _, f := range seen {
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	out = slices.DeleteFunc(out, func(f string) bool { return f == readShardField })
+	slices.Sort(out)
+	return out
+}
+
+// statsFields reads fieldDistribution from every healthy node (nil when
+// none answered).
+func (c *Cluster) statsFields(ctx context.Context, uid string) map[string]struct{} {
+	var targets []*node
+	for _, n := range c.nodes {
+		if n.isHealthy() {
+			targets = append(targets, n)
+		}
+	}
+	dists := make([]map[string]int64, len(targets))
+	errs := c.fanout(ctx, targets, func(ctx context.Context, n *node) error {
+		var s struct {
+			FieldDistribution map[string]int64 `json:"fieldDistribution"`
+		}
+		err := n.doJSON(ctx, "indexStats", http.MethodGet, "/indexes/"+uid+"/stats", nil, nil, &s)
+		dists[slices.Index(targets, n)] = s.FieldDistribution
+		return err
+	})
+	var out map[string]struct{}
+	for i, err := range errs {
+		if err != nil {
+			continue
+		}
+		if out == nil {
+			out = map[string]struct{}{}
+		}
+		for f := range dists[i] {
+			out[f] = struct{}{}
+		}
+	}
+	return out
+}
