@@ -68,7 +68,7 @@ func BenchmarkIndexHTTP100k(b *testing.B) {
 	}
 	b.SetBytes(int64(size))
 	for b.Loop() {
-		srv, err := NewServer()
+		srv, err := NewServer(WithTaskDuration(0))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -84,7 +84,7 @@ func BenchmarkIndexHTTP100k(b *testing.B) {
 }
 
 func BenchmarkSearchHTTP100k(b *testing.B) {
-	srv, err := NewServer()
+	srv, err := NewServer(WithTaskDuration(0))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -104,7 +104,7 @@ func (s *Server) writeDocuments(w http.ResponseWriter, r *http.Request, partial 
 		ix.updatedAt = now
 		d["indexedDocuments"] = indexed
 		return nil
-	})
+	}, withPayload(docs))
 	writeJSON(w, http.StatusAccepted, sum)
 }
 

@@ -2,8 +2,6 @@ package meilitest
 
 import (
 	"net/http"
-	"sort"
-	"strconv"
 	"time"
 )
 
@@ -39,6 +37,12 @@ func (s *Server) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 // experimental features meilitest knows; all default to false.
 var featureNames = []string{"logsRoute", "metrics", "editDocumentsByFunction", "containsFilter", "network",
 	"compositeEmbedders", "chatCompletions", "multimodal", "vectorStoreSetting", "getTaskDocumentsRoute", "renderRoute", "foreignKeys", "dynamicSearchRules"}
+
+// featureError is Meilisearch's error for a route or parameter gated by a
+// disabled experimental feature.
+func featureError(action, feature, discussion string) *apiError {
+	return newError("feature_not_enabled", "%s requires enabling the `%s` experimental feature. See https://github.com/orgs/meilisearch/discussions/%s", action, feature, discussion)
+}
 
 func (s *Server) featureEnabled(name string) bool {
 	s.faultMu.Lock()
@@ -84,59 +88,4 @@ func (s *Server) handlePatchFeatures(w http.ResponseWriter, r *http.Request) {
 	}
 	s.faultMu.Unlock()
 	s.handleGetFeatures(w, r)
-}
-
-// Batches: meilitest runs one task per batch, so a batch mirrors its task.
-func (s *Server) handleListBatches(w http.ResponseWriter, r *http.Request) {
-	s.tasks.mu.Lock()
-	var out []map[string]any
-	for i := len(s.tasks.all) - 1; i >= 0; i-- {
-		t := s.tasks.all[i]
-		if t.batchUID != nil {
-			out = append(out, batchView(t))
-		}
-	}
-	s.tasks.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return out[i]["uid"].(int64) > out[j]["uid"].(int64) })
-	limit, _ := queryInt(r, "limit", 20, "invalid_batch_limit")
-	total := len(out)
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	if out == nil {
-		out = []map[string]any{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"results": out, "total": total, "limit": limit, "from": nil, "next": nil})
-}
-
-func (s *Server) handleGetBatch(w http.ResponseWriter, r *http.Request) {
-	uid, err := strconv.ParseInt(r.PathValue("uid"), 10, 64)
-	if err != nil {
-		writeError(w, newError("invalid_batch_uid", "Invalid value in parameter `batchUid`"))
-		return
-	}
-	s.tasks.mu.Lock()
-	defer s.tasks.mu.Unlock()
-	for _, t := range s.tasks.all {
-		if t.batchUID != nil && *t.batchUID == uid {
-			writeJSON(w, http.StatusOK, batchView(t))
-			return
-		}
-	}
-	writeError(w, newError("batch_not_found", "Batch `%d` not found.", uid))
-}
-
-func batchView(t *task) map[string]any {
-	v := t.view()
-	status := map[string]int{t.status: 1}
-	types := map[string]int{t.typ: 1}
-	idx := map[string]int{}
-	if t.indexUID != nil {
-		idx[*t.indexUID] = 1
-	}
-	return map[string]any{
-		"uid": *t.batchUID, "details": t.details, "progress": nil,
-		"stats":    map[string]any{"totalNbTasks": 1, "status": status, "types": types, "indexUids": idx},
-		"duration": v.Duration, "startedAt": v.StartedAt, "finishedAt": v.FinishedAt,
-	}
 }

@@ -1,6 +1,8 @@
 package meilitest
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -344,4 +346,44 @@ func (s *Server) taskBulk(w http.ResponseWriter, r *http.Request, typ string) {
 		return nil
 	})
 	writeJSON(w, http.StatusOK, sum)
+}
+
+// handleTaskDocuments serves the documents payload of a document addition
+// while it is enqueued or processing, as NDJSON (experimental
+// getTaskDocumentsRoute feature).
+func (s *Server) handleTaskDocuments(w http.ResponseWriter, r *http.Request) {
+	if !s.featureEnabled("getTaskDocumentsRoute") {
+		writeError(w, featureError("Getting the documents of an enqueued task", "get task documents route", "808"))
+		return
+	}
+	uid, err := strconv.ParseInt(r.PathValue("uid"), 10, 64)
+	if err != nil || uid < 0 {
+		writeError(w, newError("invalid_task_uid", "Invalid value in parameter `taskUid`: could not parse `%s` as a positive integer", r.PathValue("uid")))
+		return
+	}
+	s.tasks.mu.Lock()
+	t, ok := s.tasks.byUID[uid]
+	var docs []map[string]any
+	if ok {
+		docs = t.payload
+	}
+	s.tasks.mu.Unlock()
+	if !ok {
+		writeError(w, newError("task_not_found", "Task `%d` not found.", uid))
+		return
+	}
+	if docs == nil {
+		writeError(w, newError("task_file_not_found", "Task `%d` does not contain any documents. Only `documentAdditionOrUpdate` tasks with the statuses `enqueued` or `processing` contain documents", uid))
+		return
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	s.mu.RLock() // stored documents share maps with the payload
+	for _, d := range docs {
+		_ = enc.Encode(d)
+	}
+	s.mu.RUnlock()
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf.Bytes())
 }

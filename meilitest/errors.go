@@ -99,6 +99,20 @@ var errorSpecs = map[string]errorSpec{
 	"index_creation_failed":                       {500, "internal"},
 	"database_size_limit_reached":                 {500, "internal"},
 	"feature_not_enabled":                         {400, "invalid_request"},
+	"task_file_not_found":                         {404, "invalid_request"},
+	"batch_not_found":                             {404, "invalid_request"},
+	"render_document_not_found":                   {404, "invalid_request"},
+	"template_rendering_error":                    {400, "invalid_request"},
+	"template_parsing_error":                      {400, "invalid_request"},
+	"webhook_not_found":                           {404, "invalid_request"},
+	"chat_not_found":                              {404, "invalid_request"},
+	"chat_workspace_not_found":                    {404, "invalid_request"},
+	"dynamic_search_rule_not_found":               {404, "invalid_request"},
+	"remote_could_not_send_request":               {502, "system"},
+	"remote_bad_response":                         {502, "system"},
+	"remote_invalid_api_key":                      {403, "auth"},
+	"remote_remote_error":                         {502, "system"},
+	"remote_timeout":                              {502, "system"},
 }
 
 // newError builds a Meilisearch-shaped error for code, with the status and

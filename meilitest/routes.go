@@ -20,6 +20,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /snapshots", s.handleSnapshot)
 	m.HandleFunc("GET /experimental-features", s.handleGetFeatures)
 	m.HandleFunc("PATCH /experimental-features", s.handlePatchFeatures)
+	// batches: cmd_batches.go
 	m.HandleFunc("GET /batches", s.handleListBatches)
 	m.HandleFunc("GET /batches/{uid}", s.handleGetBatch)
 
@@ -66,6 +67,7 @@ func (s *Server) routes() {
 	// tasks: cmd_tasks.go
 	m.HandleFunc("GET /tasks", s.handleListTasks)
 	m.HandleFunc("GET /tasks/{uid}", s.handleGetTask)
+	m.HandleFunc("GET /tasks/{uid}/documents", s.handleTaskDocuments)
 	m.HandleFunc("POST /tasks/cancel", s.handleCancelTasks)
 	m.HandleFunc("DELETE /tasks", s.handleDeleteTasks)
 

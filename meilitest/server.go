@@ -28,9 +28,22 @@ import (
 type Option func(*config)
 
 type config struct {
-	masterKey string
-	addr      string
+	masterKey    string
+	addr         string
+	taskDuration time.Duration
 }
+
+// DefaultTaskDuration is the least time a task takes from enqueueing to its
+// end unless WithTaskDuration says otherwise: about the cost of a small
+// Meilisearch batch (scheduler wake-up, write transaction, commit), so a
+// client that reads a task right after enqueueing it sees it enqueued or
+// processing, never already succeeded.
+const DefaultTaskDuration = 10 * time.Millisecond
+
+// WithTaskDuration sets the least time between a task's enqueueing and its
+// end (default DefaultTaskDuration); 0 lets tasks finish as fast as the
+// fake can run them. Tasks enqueued together still finish together.
+func WithTaskDuration(d time.Duration) Option { return func(c *config) { c.taskDuration = d } }
 
 // WithMasterKey protects the server with a master key, as Meilisearch's
 // --master-key does. Without it every route is open.
@@ -72,11 +85,13 @@ type Server struct {
 // address given with WithAddr).
 func NewServer(opts ...Option) (*Server, error) {
 	s := &Server{indexes: map[string]*index{}, started: time.Now()}
+	s.cfg.taskDuration = DefaultTaskDuration
 	for _, o := range opts {
 		o(&s.cfg)
 	}
 	s.keys = newKeyStore(s.cfg.masterKey)
 	s.tasks = newTaskQueue(s)
+	s.tasks.minDuration = s.cfg.taskDuration
 	s.mux = http.NewServeMux()
 	s.routes()
 	addr := s.cfg.addr

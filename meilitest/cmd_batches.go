@@ -1,0 +1,127 @@
+package meilitest
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+)
+
+// Batches (GET /batches, GET /batches/{uid}). meilitest processes one task
+// per batch, so each batch mirrors its task; batchStrategy explains why the
+// batch holds that task, with Meilisearch's wording.
+
+// autobatchable task types: Meilisearch batches consecutive ones together.
+var autobatchable = []string{"documentAdditionOrUpdate", "documentDeletion", "documentEdition", "settingsUpdate"}
+
+func batchView(t *task) map[string]any {
+	v := t.view()
+	idx := map[string]int{}
+	if t.indexUID != nil {
+		idx[*t.indexUID] = 1
+	}
+	status := t.status
+	if status == "enqueued" {
+		status = "processing"
+	}
+	strategy := "batched all enqueued tasks"
+	if t.indexUID != nil && slices.Contains(autobatchable, t.typ) {
+		strategy = fmt.Sprintf("batched all enqueued tasks for index `%s`", *t.indexUID)
+	} else if !slices.Contains(autobatchable, t.typ) {
+		strategy = fmt.Sprintf("created batch containing only task with id %d of type `%s` that cannot be batched with any other task.", t.uid, t.typ)
+	}
+	details := t.details
+	if details == nil {
+		details = map[string]any{}
+	}
+	out := map[string]any{
+		"uid": *t.batchUID, "details": details, "progress": nil,
+		"stats": map[string]any{
+			"totalNbTasks": 1, "status": map[string]int{status: 1}, "types": map[string]int{t.typ: 1}, "indexUids": idx,
+			"progressTrace": map[string]string{}, "writeChannelCongestion": nil,
+		},
+		"duration": v.Duration, "startedAt": v.StartedAt, "finishedAt": v.FinishedAt,
+		"batchStrategy": strategy,
+	}
+	if t.status == "processing" {
+		out["progress"] = map[string]any{"steps": []any{}, "percentage": 0.0}
+	}
+	return out
+}
+
+// handleListBatches filters batches with the task filters (a batch matches
+// when its task does) and pages them like GET /tasks.
+func (s *Server) handleListBatches(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f, e := parseTaskFilter(q)
+	if e != nil {
+		e.Code = "invalid_batch_" + e.Code[len("invalid_task_"):]
+		writeError(w, e)
+		return
+	}
+	limit, e := queryInt(r, "limit", 20, "invalid_batch_limit")
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	var from *int64
+	if v := q.Get("from"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			writeError(w, newError("invalid_batch_from", "Invalid value in parameter `from`: could not parse `%s` as a positive integer", v))
+			return
+		}
+		from = &n
+	}
+	reverse := q.Get("reverse") == "true"
+	s.tasks.mu.Lock()
+	var matched []*task
+	for _, t := range s.tasks.all {
+		if t.batchUID != nil && f.match(t) {
+			matched = append(matched, t)
+		}
+	}
+	slices.SortFunc(matched, func(a, b *task) int {
+		c := int(*a.batchUID - *b.batchUID)
+		if !reverse {
+			c = -c
+		}
+		return c
+	})
+	total := len(matched)
+	out := make([]map[string]any, 0, min(limit, len(matched)))
+	var next, first any
+	for _, t := range matched {
+		b := *t.batchUID
+		if from != nil && ((!reverse && b > *from) || (reverse && b < *from)) {
+			continue
+		}
+		if len(out) == limit {
+			next = b
+			break
+		}
+		if first == nil {
+			first = b
+		}
+		out = append(out, batchView(t))
+	}
+	s.tasks.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"results": out, "total": total, "limit": limit, "from": first, "next": next})
+}
+
+func (s *Server) handleGetBatch(w http.ResponseWriter, r *http.Request) {
+	uid, err := strconv.ParseInt(r.PathValue("uid"), 10, 64)
+	if err != nil || uid < 0 {
+		writeError(w, newError("invalid_batch_uid", "Invalid value in parameter `batchUid`: could not parse `%s` as a positive integer", r.PathValue("uid")))
+		return
+	}
+	s.tasks.mu.Lock()
+	defer s.tasks.mu.Unlock()
+	for _, t := range s.tasks.all {
+		if t.batchUID != nil && *t.batchUID == uid {
+			writeJSON(w, http.StatusOK, batchView(t))
+			return
+		}
+	}
+	writeError(w, newError("batch_not_found", "Batch `%d` not found.", uid))
+}
