@@ -417,34 +417,104 @@ func (s *Server) handleDeleteAllDocuments(w http.ResponseWriter, r *http.Request
 	writeJSON(w, http.StatusAccepted, sum)
 }
 
-// handleEditDocuments answers like a Meilisearch whose experimental
-// editDocumentsByFunction feature is off unless enabled; meilitest has no
-// Rhai interpreter, so enabled it fails the task with a clear message.
+// handleEditDocuments runs a Rhai function over the documents matching the
+// filter (all when none), under the experimental editDocumentsByFunction
+// feature. See rhai.go for the supported subset.
 func (s *Server) handleEditDocuments(w http.ResponseWriter, r *http.Request) {
 	if !s.featureEnabled("editDocumentsByFunction") {
 		writeError(w, newError("feature_not_enabled", "Using the documents edit route requires enabling the `edit documents by function` experimental feature. See https://github.com/orgs/meilisearch/discussions/762"))
 		return
 	}
 	var body struct {
-		Function string `json:"function"`
-		Filter   any    `json:"filter"`
-		Context  any    `json:"context"`
+		Function *string `json:"function"`
+		Filter   any     `json:"filter"`
+		Context  any     `json:"context"`
 	}
 	if err := decodeJSONBody(r, &body); err != nil {
 		writeError(w, err)
 		return
 	}
-	if strings.TrimSpace(body.Function) == "" {
+	if body.Function == nil {
 		writeError(w, newError("missing_document_edition_function", "Missing field `function`"))
 		return
 	}
+	if body.Context != nil {
+		if _, ok := body.Context.(map[string]any); !ok {
+			writeError(w, newError("invalid_document_context", "Invalid value type at `.context`: expected an object, but found %s", jsonKind(body.Context)))
+			return
+		}
+	}
+	expr, perr := parseFilter(body.Filter)
+	if perr != nil {
+		writeError(w, newError("invalid_document_filter", "%s", perr.Error()))
+		return
+	}
+	var origFilter any
+	if body.Filter != nil {
+		b, _ := json.Marshal(body.Filter)
+		origFilter = string(b)
+	}
 	uid := r.PathValue("uid")
-	details := map[string]any{"editedDocuments": nil, "deletedDocuments": nil, "function": body.Function, "context": body.Context, "originalFilter": nil}
+	fn := *body.Function
+	details := map[string]any{"editedDocuments": nil, "deletedDocuments": nil, "function": fn, "context": body.Context, "originalFilter": origFilter}
 	sum := s.tasks.enqueue(r, uid, "documentEdition", details, func(_ int64, d map[string]any) *apiError {
-		if _, err := s.readIndex(uid); err != nil {
+		ix, err := s.readIndex(uid)
+		if err != nil {
 			return err.(*apiError)
 		}
-		return newError("internal", "meilitest cannot run Rhai edition functions")
+		if expr != nil {
+			if ferr := checkFilterable(expr, ix.settings); ferr != nil {
+				return newError("invalid_document_filter", "%s", ferr.Error())
+			}
+		}
+		prog, perr := parseRhai(fn)
+		if perr != nil {
+			return newError("edit_documents_by_function_error", "%s", perr.Error())
+		}
+		type change struct {
+			id     string
+			fields map[string]any // nil: delete
+		}
+		var changes []change
+		for _, doc := range ix.documents() {
+			if expr != nil && !expr.matches(doc.fields) {
+				continue
+			}
+			out, rerr := runEdition(prog, doc.fields, body.Context)
+			if rerr != nil {
+				return newError("edit_documents_by_function_error", "Error while running the function on document `%s`: %v", doc.id, rerr)
+			}
+			if out != nil {
+				if pk, ok := lookupPath(out, ix.primaryKey); !ok || func() bool { id, valid := documentID(pk); return !valid || id != doc.id }() {
+					return newError("edit_documents_by_function_error", "Document `%s` had its primary key (`%s`) modified by the function; changing the primary key is not allowed.", doc.id, ix.primaryKey)
+				}
+				if equalJSON(out, doc.fields) {
+					continue
+				}
+			}
+			changes = append(changes, change{doc.id, out})
+		}
+		edited, deleted := 0, 0
+		for _, c := range changes {
+			if c.fields == nil {
+				ix.remove(c.id)
+				deleted++
+				continue
+			}
+			ix.put(c.id, c.fields)
+			edited++
+		}
+		ix.updatedAt = time.Now().UTC()
+		d["editedDocuments"] = edited
+		d["deletedDocuments"] = deleted
+		return nil
 	})
 	writeJSON(w, http.StatusAccepted, sum)
+}
+
+// equalJSON compares two documents by their JSON encoding.
+func equalJSON(a, b map[string]any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
 }
