@@ -12,7 +12,9 @@ import (
 )
 
 func TestTaskIsNotDoneAtOnce(t *testing.T) {
-	_, c := newClient(t)
+	// a long duration keeps the test robust on a loaded machine; the
+	// default (10ms) behaves the same way for a prompt client
+	_, c := newClient(t, WithTaskDuration(300*time.Millisecond))
 	ctx := context.Background()
 	info, err := c.Index("a").AddDocuments(ctx, []map[string]any{{"id": 1}}, nil)
 	if err != nil {
