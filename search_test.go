@@ -79,7 +79,7 @@ func genDocs(n int, seed uint64) []testDoc {
 // testSettings are the index settings of the fixtures.
 func testSettings(custom bool) *meilisearch.Settings {
 	s := &meilisearch.Settings{
-		FilterableAttributes: []string{"category", "brand", "year", "price", "tags", "color", "rating", "sku"},
+		FilterableAttributes: []string{"id", "category", "brand", "year", "price", "tags", "color", "rating", "sku"},
 		SortableAttributes:   []string{"price", "year", "rating", "sku", "title"},
 		Faceting:             &meilisearch.Faceting{MaxValuesPerFacet: 100, SortFacetValuesBy: map[string]meilisearch.SortFacetType{"tags": "count", "*": "alpha"}},
 	}

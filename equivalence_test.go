@@ -1,0 +1,368 @@
+package miroir
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miroirsearch/miroir/meilitest"
+)
+
+// Equivalence: a cluster answers every query hit for hit like one node
+// holding every document (DESIGN §5). The same generated documents go into
+// one meilitest node and into fleets of RG×RF in {1×1, 1×3, 2×2, 3×1}
+// (with more nodes per group than RF, so nodes hold some shards but not
+// all) and S in {1, 7, 64}; a generated query set runs on both.
+//
+// -short runs S=7 only; MIROIR_EQUIV=full runs every query on every
+// fleet (the default runs every query on S=7 and a sample elsewhere).
+
+type equivFleet struct {
+	name string
+	rg   int
+	npg  int // nodes per group
+	rf   int
+}
+
+var equivFleets = []equivFleet{
+	{"1x1", 1, 3, 1},
+	{"1x3", 1, 4, 3},
+	{"2x2", 2, 3, 2},
+	{"3x1", 3, 2, 1},
+}
+
+// equivQueries is the generated query set: request bodies for
+// /indexes/{uid}/search.
+func equivQueries() []map[string]any {
+	qs := []string{"", "river", "mountain river", "seven", "7", "2024", "42 apple", "rivr", "mountian", "docu", "gal", "silver tiger 1999", "castle", "12", "3", "orange"}
+	filters := []any{nil, "year > 2010", "category = books OR category = music", []any{[]any{"category = games", "category = toys"}, "rating >= 3"}, "tags = sale", "price 100 TO 500"}
+	sorts := [][]string{nil, {"price:asc"}, {"year:desc", "price:asc"}, {"sku:asc"}, {"sku:desc"}, {"title:asc"}}
+	var out []map[string]any
+	add := func(m map[string]any) { out = append(out, m) }
+	for i, q := range qs {
+		m := map[string]any{"q": q}
+		if f := filters[i%len(filters)]; f != nil {
+			m["filter"] = f
+		}
+		if i%3 == 0 {
+			m["facets"] = []string{"category", "year", "tags", "color"}
+		}
+		add(m)
+		s := map[string]any{"q": q, "sort": sorts[1+i%(len(sorts)-1)], "limit": 15}
+		if i%2 == 1 {
+			s["offset"] = 10
+		}
+		add(s)
+	}
+	// pagination modes and deep offsets
+	add(map[string]any{"q": "", "offset": 300, "limit": 40})
+	add(map[string]any{"q": "river", "offset": 45, "limit": 10})
+	add(map[string]any{"q": "", "page": 3, "hitsPerPage": 7, "sort": []string{"year:asc"}})
+	add(map[string]any{"q": "mountain", "page": 2, "hitsPerPage": 25})
+	add(map[string]any{"q": "apple", "page": 1, "hitsPerPage": 5, "facets": []string{"category"}})
+	add(map[string]any{"q": "", "page": 40, "hitsPerPage": 20, "sort": []string{"price:desc"}})
+	add(map[string]any{"q": "", "limit": 0, "facets": []string{"*"}})
+	// distinct
+	add(map[string]any{"q": "river", "distinct": "brand", "limit": 30})
+	add(map[string]any{"q": "", "distinct": "brand", "sort": []string{"price:asc"}, "offset": 20, "limit": 30})
+	add(map[string]any{"q": "golden", "distinct": "color"})
+	// attributes, highlight, crop
+	add(map[string]any{"q": "river castle", "attributesToRetrieve": []string{"title", "year"}, "attributesToHighlight": []string{"title"}})
+	add(map[string]any{"q": "mountain", "attributesToCrop": []string{"desc"}, "cropLength": 5, "attributesToHighlight": []string{"*"}})
+	add(map[string]any{"q": "7", "attributesToRetrieve": []string{"title"}, "distinct": "brand", "showMatchesPosition": true})
+	add(map[string]any{"q": "2024 river", "attributesToSearchOn": []string{"title"}})
+	add(map[string]any{"q": "seven", "matchingStrategy": "all", "facets": []string{"rating"}})
+	add(map[string]any{"q": "river", "rankingScoreThreshold": 0.5})
+	return out
+}
+
+// post sends body to url and returns the decoded answer.
+func postJSON(t testing.TB, url string, body any) map[string]any {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	resp, err := http.Post(url, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s %s: %d %s", url, b, resp.StatusCode, raw)
+	}
+	return decodeUseNumber(t, raw)
+}
+
+func decodeUseNumber(t testing.TB, raw []byte) map[string]any {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		t.Fatalf("decode %s: %v", raw, err)
+	}
+	return m
+}
+
+func cloneBody(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// rankKey is what orders a hit: its score and details.
+func rankKey(h map[string]any) string {
+	d, _ := json.Marshal(h["_rankingScoreDetails"])
+	return fmt.Sprint(h["_rankingScore"]) + string(d)
+}
+
+func hitID(h map[string]any) string { return fmt.Sprint(h["id"]) }
+
+// hitIdent identifies a hit for comparison: its id, or with distinct its
+// distinct value (which document represents a value among tied ones is a
+// tie order, like any other).
+func hitIdent(body map[string]any, h map[string]any) string {
+	if d, ok := body["distinct"].(string); ok {
+		return "d:" + strings.ToLower(fmt.Sprint(h[d]))
+	}
+	return hitID(h)
+}
+
+// compareAnswers checks a cluster answer against the oracle's: the same
+// ranking keys in the same order, each hit equal to the oracle's hit of the
+// same document, tie groups equal as sets (a group cut by the page edge
+// only needs its members to tie in the oracle's full order), totals and
+// facets equal.
+func compareAnswers(t testing.TB, label string, body map[string]any, want, got map[string]any, oracleFull map[string]map[string]any, lookup func(id string) map[string]any) {
+	t.Helper()
+	fail := func(format string, args ...any) {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		t.Errorf("%s %s: %s", label, b, fmt.Sprintf(format, args...))
+	}
+	_, distinct := body["distinct"]
+	for _, k := range []string{"estimatedTotalHits", "totalHits", "totalPages", "limit", "offset", "page", "hitsPerPage", "query"} {
+		if distinct && k != "limit" && k != "offset" && k != "page" && k != "hitsPerPage" && k != "query" {
+			continue // per-node distinct counts: see the README's differences
+		}
+		if fmt.Sprint(want[k]) != fmt.Sprint(got[k]) {
+			fail("%s: got %v want %v", k, got[k], want[k])
+		}
+	}
+	for _, k := range []string{"facetDistribution", "facetStats"} {
+		if !reflect.DeepEqual(want[k], got[k]) {
+			fail("%s:\n got  %v\n want %v", k, got[k], want[k])
+		}
+	}
+	wh, _ := want["hits"].([]any)
+	gh, _ := got["hits"].([]any)
+	if len(wh) != len(gh) {
+		fail("got %d hits, want %d", len(gh), len(wh))
+		return
+	}
+	type group struct {
+		key       string
+		want, got []string
+		start     int
+	}
+	var groups []*group
+	seen := map[string]bool{}
+	for i := range wh {
+		w, g := wh[i].(map[string]any), gh[i].(map[string]any)
+		if _, leak := g[readShardField]; leak {
+			fail("hit %d leaks %s", i, readShardField)
+		}
+		if f, ok := g["_formatted"].(map[string]any); ok {
+			if _, leak := f[readShardField]; leak {
+				fail("hit %d leaks %s in _formatted", i, readShardField)
+			}
+		}
+		if seen[hitIdent(body, g)] {
+			fail("hit %s twice", hitIdent(body, g))
+		}
+		seen[hitIdent(body, g)] = true
+		wk, gk := rankKey(w), rankKey(g)
+		if wk != gk {
+			fail("hit %d: ranking key %s, want %s (ids %s / %s)", i, gk, wk, hitID(g), hitID(w))
+			return
+		}
+		if len(groups) == 0 || groups[len(groups)-1].key != wk {
+			groups = append(groups, &group{key: wk, start: i})
+		}
+		gr := groups[len(groups)-1]
+		gr.want = append(gr.want, hitIdent(body, w))
+		gr.got = append(gr.got, hitIdent(body, g))
+		// the same document renders the same on any node
+		full, ok := oracleFull[hitIdent(body, g)]
+		if !ok && lookup != nil {
+			full = lookup(hitID(g))
+			ok = full != nil
+		}
+		if ok {
+			if hitID(full) == hitID(g) && !reflect.DeepEqual(full, g) {
+				fail("hit %s differs:\n got  %v\n want %v", hitID(g), g, full)
+			}
+			if rankKey(full) != rankKey(g) {
+				fail("hit %s ranks %s, in the oracle %s", hitIdent(body, g), rankKey(g), rankKey(full))
+			}
+		} else if oracleFull != nil {
+			fail("hit %s not in the oracle's full answer", hitIdent(body, g))
+		}
+	}
+	for gi, gr := range groups {
+		edge := gi == len(groups)-1 || (gi == 0 && gr.start == 0 && pageStart(body) > 0)
+		if edge {
+			for _, id := range gr.got {
+				if full, ok := oracleFull[id]; ok && rankKey(full) != gr.key && !strings.HasPrefix(id, "d:") {
+					fail("edge group: hit %s does not tie in the oracle", id)
+				}
+			}
+			continue
+		}
+		sort.Strings(gr.want)
+		sort.Strings(gr.got)
+		if !reflect.DeepEqual(gr.want, gr.got) {
+			fail("tie group %s: got %v want %v", gr.key, gr.got, gr.want)
+		}
+	}
+}
+
+func pageStart(body map[string]any) int {
+	if p, ok := body["page"].(int); ok {
+		return p - 1
+	}
+	if o, ok := body["offset"].(int); ok {
+		return o
+	}
+	return 0
+}
+
+// oracleFull returns the oracle's hits from 0 to well past the page, by
+// id, for tie and content checks.
+func oracleFullHits(t testing.TB, url string, body map[string]any) map[string]map[string]any {
+	b := cloneBody(body)
+	delete(b, "page")
+	delete(b, "hitsPerPage")
+	delete(b, "facets")
+	b["offset"] = 0
+	b["limit"] = 1000
+	ans := postJSON(t, url, b)
+	out := map[string]map[string]any{}
+	for _, h := range ans["hits"].([]any) {
+		m := h.(map[string]any)
+		out[hitIdent(body, m)] = m
+	}
+	return out
+}
+
+// oracleHit returns the oracle's rendering of document id for the query
+// body (nil when the query does not match it).
+func oracleHit(t testing.TB, url string, body map[string]any, id string) map[string]any {
+	b := cloneBody(body)
+	delete(b, "page")
+	delete(b, "hitsPerPage")
+	delete(b, "facets")
+	b["offset"] = 0
+	b["limit"] = 1
+	idf := "id = " + id
+	switch f := b["filter"].(type) {
+	case nil:
+		b["filter"] = idf
+	case string:
+		b["filter"] = "(" + f + ") AND " + idf
+	case []any:
+		b["filter"] = append(append([]any{}, f...), idf)
+	}
+	hits, _ := postJSON(t, url, b)["hits"].([]any)
+	if len(hits) == 0 {
+		return nil
+	}
+	return hits[0].(map[string]any)
+}
+
+func TestEquivalence(t *testing.T) {
+	ndocs := 2000
+	shardCounts := []int{1, 7, 64}
+	if testing.Short() {
+		shardCounts = []int{7}
+	}
+	full := os.Getenv("MIROIR_EQUIV") == "full"
+	docs := genDocs(ndocs, 42)
+	oracle := meilitest.RunT(t)
+	loadNode(t, oracle.URL(), "items", testSettings(false), docs)
+	loadNode(t, oracle.URL(), "ranked", testSettings(true), docs)
+	waitIdle(t, oracle)
+	queries := equivQueries()
+	ctx := context.Background()
+	type prepared struct {
+		body      map[string]any
+		want      map[string]any
+		full      map[string]map[string]any
+		index     string
+		sortLabel string
+	}
+	var preps []prepared
+	start := time.Now()
+	for _, idx := range []string{"items", "ranked"} {
+		for qi, q := range queries {
+			if idx == "ranked" && qi%2 == 1 {
+				continue
+			}
+			body := cloneBody(q)
+			body["showRankingScore"] = true
+			if ar, ok := body["attributesToRetrieve"].([]string); ok {
+				ar = append([]string{"id"}, ar...)
+				if d, ok := body["distinct"].(string); ok {
+					ar = append(ar, d)
+				}
+				body["attributesToRetrieve"] = ar
+			}
+			if _, sorted := body["sort"]; sorted || idx == "ranked" {
+				body["showRankingScoreDetails"] = true
+			}
+			url := oracle.URL() + "/indexes/" + idx + "/search"
+			preps = append(preps, prepared{body: body, want: postJSON(t, url, body), full: oracleFullHits(t, url, body), index: idx})
+		}
+	}
+	t.Logf("%d queries on the oracle in %v", len(preps), time.Since(start))
+	for _, s := range shardCounts {
+		for _, fl := range equivFleets {
+			name := fmt.Sprintf("%s/S%d", fl.name, s)
+			t.Run(name, func(t *testing.T) {
+				start := time.Now()
+				f := newFleet(t, fl.rg, fl.npg, fl.rf, s)
+				f.loadDirect(t, "items", testSettings(false), docs)
+				f.loadDirect(t, "ranked", testSettings(true), docs)
+				loaded := time.Since(start)
+				n := 0
+				for pi, p := range preps {
+					if !full && s != 7 && pi%8 != 0 {
+						continue
+					}
+					b, _ := json.Marshal(p.body)
+					out, err := f.c.searchBody(ctx, p.index, b)
+					if err != nil {
+						t.Fatalf("%s %s: %v", p.index, b, err)
+					}
+					lookup := func(id string) map[string]any {
+						return oracleHit(t, oracle.URL()+"/indexes/"+p.index+"/search", p.body, id)
+					}
+					compareAnswers(t, p.index, p.body, p.want, decodeUseNumber(t, out), p.full, lookup)
+					n++
+				}
+				t.Logf("%d queries; load %v, total %v", n, loaded, time.Since(start))
+			})
+		}
+	}
+	_ = strings.Join
+}
