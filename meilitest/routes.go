@@ -64,6 +64,9 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /indexes/{uid}/settings/{name}", s.handleUpdateSetting)
 	m.HandleFunc("DELETE /indexes/{uid}/settings/{name}", s.handleResetSetting)
 
+	// render: cmd_render.go
+	m.HandleFunc("POST /render-template", s.handleRender)
+
 	// tasks: cmd_tasks.go
 	m.HandleFunc("GET /tasks", s.handleListTasks)
 	m.HandleFunc("GET /tasks/{uid}", s.handleGetTask)
