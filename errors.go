@@ -36,6 +36,14 @@ const (
 	CodeUnsupported        = "miroir_unsupported"
 	CodeNodeUnreachable    = "miroir_node_unreachable"
 	CodeSettingsRollback   = "miroir_settings_rollback"
+	// CodeBroadcastFailed: a call that needs every node failed on some
+	// (not only because they were unreachable).
+	CodeBroadcastFailed = "miroir_broadcast_failed"
+	// CodeIndexNotManaged: the index exists on the fleet but was not
+	// created through miroir (no miroir_meta record) and holds documents.
+	CodeIndexNotManaged = "miroir_index_not_managed"
+	// CodeReservedIndex: the index uid is reserved by miroir (miroir_meta).
+	CodeReservedIndex = "miroir_reserved_index"
 )
 
 // Error is a miroir error in Meilisearch's shape ({message, code, type,

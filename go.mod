@@ -7,6 +7,7 @@ require (
 	github.com/cespare/xxhash/v2 v2.3.0
 	github.com/hashicorp/go-retryablehttp v0.7.8
 	github.com/meilisearch/meilisearch-go v0.37.0
+	golang.org/x/sync v0.25.0
 )
 
 require (

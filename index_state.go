@@ -2,15 +2,39 @@ package miroir
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
 	"sync"
+	"time"
 
 	"github.com/meilisearch/meilisearch-go"
+	"github.com/miroirsearch/miroir/internal/route"
 )
+
+// metaIndex is the reserved index holding one record per managed index on
+// every node (DESIGN §2): its uid, its shard count S, its creation time.
+const metaIndex = "miroir_meta"
+
+// shardField is the attribute holding a document's shard.
+const shardField = route.ShardField
+
+// metaRecord is one document of miroir_meta.
+type metaRecord struct {
+	UID       string    `json:"uid"`
+	Shards    int       `json:"shards"`
+	CreatedAt time.Time `json:"createdAt"`
+}
 
 // indexState is what a Cluster caches about one index: the shard count
 // recorded on the fleet, the primary key, the fields seen (for
 // attributesToSearchOn), which nodes were verified to hold the index with
 // the fleet's settings, and the settings used by merging.
+//
+// Read the mutable fields under mu (or through the accessors below).
 type indexState struct {
 	uid string
 
@@ -22,17 +46,523 @@ type indexState struct {
 	settings   *meilisearch.Settings
 }
 
-// state returns the cached state of index uid, loading it from the fleet
-// on first use. TODO(core): read miroir_meta, check the shard count.
-func (c *Cluster) state(ctx context.Context, uid string) (*indexState, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	st, ok := c.indexes[uid]
-	if !ok {
-		st = &indexState{uid: uid, shards: c.opts.shards, fields: map[string]struct{}{}, verified: map[int]bool{}}
-		c.indexes[uid] = st
+func newIndexState(uid string, shards int) *indexState {
+	return &indexState{uid: uid, shards: shards, fields: map[string]struct{}{}, verified: map[int]bool{}}
+}
+
+// Fields returns the top-level document fields seen on writes and in
+// fieldDistribution, without _miroir_shard, sorted.
+func (st *indexState) Fields() []string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	out := make([]string, 0, len(st.fields))
+	for f := range st.fields {
+		out = append(out, f)
 	}
+	slices.Sort(out)
+	return out
+}
+
+// addFields records field names seen (ignores _miroir_shard).
+func (st *indexState) addFields(names map[string]struct{}) {
+	if len(names) == 0 {
+		return
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for f := range names {
+		if f != shardField {
+			st.fields[f] = struct{}{}
+		}
+	}
+}
+
+// PrimaryKey returns the cached primary key ("" when unknown).
+func (st *indexState) PrimaryKey() string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.primaryKey
+}
+
+func (st *indexState) setPrimaryKey(pk string) {
+	st.mu.Lock()
+	st.primaryKey = pk
+	st.mu.Unlock()
+}
+
+func (st *indexState) isVerified(ni int) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.verified[ni]
+}
+
+func (st *indexState) setVerified(ni int, ok bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if ok {
+		st.verified[ni] = true
+	} else {
+		delete(st.verified, ni)
+	}
+}
+
+// state returns the cached state of index uid, loading it from the fleet
+// on first use: the miroir_meta record (shard count; a mismatch with the
+// Cluster's WithShards fails with miroir_shard_count_mismatch, now and on
+// every later call) and the primary key. An index absent from the whole
+// fleet fails with Meilisearch's index_not_found. An index that exists but
+// has no miroir_meta record was not created through miroir: it is adopted
+// (record written with this Cluster's S, _miroir_shard made filterable) if
+// it holds no document on any node, else refused with
+// miroir_index_not_managed.
+func (c *Cluster) state(ctx context.Context, uid string) (*indexState, error) {
+	if uid == metaIndex {
+		return nil, reservedIndexError()
+	}
+	c.mu.Lock()
+	st, ok := c.indexes[uid]
+	err := c.mismatch[uid]
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		return st, nil
+	}
+	v, err, _ := c.loads.Do(uid, func() (any, error) {
+		c.mu.Lock()
+		st, ok := c.indexes[uid]
+		c.mu.Unlock()
+		if ok {
+			return st, nil
+		}
+		st, err := c.loadState(context.WithoutCancel(ctx), uid)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		c.indexes[uid] = st
+		c.mu.Unlock()
+		return st, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*indexState), nil
+}
+
+func reservedIndexError() error {
+	return newError(http.StatusBadRequest, CodeReservedIndex, "miroir: the index `%s` is reserved: miroir records each index's shard count in it", metaIndex)
+}
+
+// forgetIndex drops the cached state of uid (after a deletion or rename).
+func (c *Cluster) forgetIndex(uid string) {
+	c.mu.Lock()
+	delete(c.indexes, uid)
+	delete(c.mismatch, uid)
+	c.mu.Unlock()
+}
+
+// cacheState installs a freshly created index's state.
+func (c *Cluster) cacheState(st *indexState) {
+	c.mu.Lock()
+	c.indexes[st.uid] = st
+	delete(c.mismatch, st.uid)
+	c.mu.Unlock()
+}
+
+func (c *Cluster) shardMismatch(uid string, recorded int) error {
+	e := newError(http.StatusConflict, CodeShardCountMismatch,
+		"miroir: index `%s` was created with %d shards but this Cluster is configured with %d (WithShards); it refuses to touch the index rather than misroute its documents", uid, recorded, c.opts.shards)
+	e.Err = ErrShardCountMismatch
+	return e
+}
+
+// nodesByPreference lists nodes healthy first, then the others, each part
+// in configuration order.
+func (c *Cluster) nodesByPreference() []*node {
+	out := make([]*node, 0, len(c.nodes))
+	for _, n := range c.nodes {
+		if n.isHealthy() {
+			out = append(out, n)
+		}
+	}
+	for _, n := range c.nodes {
+		if !n.isHealthy() {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// readMeta reads the miroir_meta record of uid from node n: (nil, nil)
+// when the node has none.
+func (n *node) readMeta(ctx context.Context, uid string) (*metaRecord, error) {
+	var rec metaRecord
+	err := n.doJSON(ctx, "getMeta", http.MethodGet, "/indexes/"+metaIndex+"/documents/"+uid, nil, nil, &rec)
+	switch code := apiCode(err); {
+	case err == nil:
+		return &rec, nil
+	case code == "document_not_found" || code == "index_not_found":
+		return nil, nil
+	default:
+		return nil, err
+	}
+}
+
+// indexInfo is GET /indexes/{uid} as nodes answer it.
+type indexInfo struct {
+	UID        string    `json:"uid"`
+	CreatedAt  time.Time `json:"createdAt"`
+	UpdatedAt  time.Time `json:"updatedAt"`
+	PrimaryKey *string   `json:"primaryKey"`
+}
+
+// getIndex reads index uid on node n: (nil, nil) when absent.
+func (n *node) getIndex(ctx context.Context, uid string) (*indexInfo, error) {
+	var info indexInfo
+	err := n.doJSON(ctx, "getIndex", http.MethodGet, "/indexes/"+uid, nil, nil, &info)
+	if apiCode(err) == "index_not_found" {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &info, nil
+}
+
+// loadState reads uid's record and primary key from the fleet.
+func (c *Cluster) loadState(ctx context.Context, uid string) (*indexState, error) {
+	var rec *metaRecord
+	var lastErr error
+	answered := 0
+	for _, n := range c.nodesByPreference() {
+		r, err := n.readMeta(ctx, uid)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		answered++
+		if r != nil {
+			rec = r
+			break
+		}
+	}
+	if answered == 0 {
+		return nil, fmt.Errorf("miroir: no node answered while loading index %q: %w", uid, lastErr)
+	}
+	if rec != nil {
+		if rec.Shards != c.opts.shards {
+			err := c.shardMismatch(uid, rec.Shards)
+			c.mu.Lock()
+			c.mismatch[uid] = err
+			c.mu.Unlock()
+			return nil, err
+		}
+		st := newIndexState(uid, rec.Shards)
+		for _, n := range c.nodesByPreference() {
+			info, err := n.getIndex(ctx, uid)
+			if err == nil && info != nil {
+				if info.PrimaryKey != nil {
+					st.primaryKey = *info.PrimaryKey
+					break
+				}
+			}
+		}
+		return st, nil
+	}
+	// No record: absent, or created behind miroir's back.
+	var present []*node
+	var notFound error
+	reached := 0
+	for _, n := range c.nodes {
+		var info indexInfo
+		err := n.doJSON(ctx, "getIndex", http.MethodGet, "/indexes/"+uid, nil, nil, &info)
+		switch {
+		case err == nil:
+			reached++
+			present = append(present, n)
+		case apiCode(err) == "index_not_found":
+			reached++
+			notFound = err
+		default:
+			lastErr = err
+		}
+	}
+	if len(present) == 0 {
+		if notFound != nil {
+			return nil, notFound
+		}
+		return nil, lastErr
+	}
+	return c.adopt(ctx, uid, present)
+}
+
+// adopt takes over an index that exists without a miroir_meta record, if
+// it has no documents anywhere.
+func (c *Cluster) adopt(ctx context.Context, uid string, present []*node) (*indexState, error) {
+	for _, n := range c.nodes {
+		var stats struct {
+			NumberOfDocuments int64 `json:"numberOfDocuments"`
+		}
+		err := n.doJSON(ctx, "indexStats", http.MethodGet, "/indexes/"+uid+"/stats", nil, nil, &stats)
+		if apiCode(err) == "index_not_found" {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("miroir: cannot check whether unmanaged index %q is empty on node %s: %w", uid, n.ID, err)
+		}
+		if stats.NumberOfDocuments > 0 {
+			return nil, newError(http.StatusConflict, CodeIndexNotManaged,
+				"miroir: index `%s` exists on node %s with %d documents but was not created through miroir (no %s record): its documents are not sharded; re-create it through miroir and re-import the documents", uid, n.ID, stats.NumberOfDocuments, metaIndex)
+		}
+	}
+	st := newIndexState(uid, c.opts.shards)
+	if _, err := c.converge(ctx, st, c.nodes, true); err != nil {
+		return nil, err
+	}
+	c.opts.logger.Info("miroir: adopted empty index created outside miroir", "index", uid, "shards", st.shards)
+	_ = present
 	return st, nil
+}
+
+// converge makes every node of targets hold index st.uid (created where
+// missing, with the fleet's settings copied from a node that has it, or
+// with just _miroir_shard filterable), _miroir_shard filterable, and the
+// miroir_meta record. It returns the node tasks it enqueued. wait makes it
+// wait until those node tasks succeeded.
+func (c *Cluster) converge(ctx context.Context, st *indexState, targets []*node, wait bool) ([]NodeTask, error) {
+	type probe struct {
+		info *indexInfo
+		rec  *metaRecord
+	}
+	probes := make([]probe, len(targets))
+	errs := c.fanout(ctx, targets, func(ctx context.Context, n *node) error {
+		i := slices.Index(targets, n)
+		info, err := n.getIndex(ctx, st.uid)
+		if err != nil {
+			return err
+		}
+		rec, err := n.readMeta(ctx, st.uid)
+		if err != nil {
+			return err
+		}
+		probes[i] = probe{info, rec}
+		return nil
+	})
+	if err := c.broadcastError(targets, errs); err != nil {
+		return nil, err
+	}
+	for _, p := range probes {
+		if p.rec != nil && p.rec.Shards != st.shards {
+			return nil, c.shardMismatch(st.uid, p.rec.Shards)
+		}
+	}
+	// Settings for nodes that lack the index: copy a managed peer's.
+	var peerSettings []byte
+	needCopy := false
+	for _, p := range probes {
+		if p.info == nil {
+			needCopy = true
+		}
+	}
+	if needCopy {
+		peers := c.nodesByPreference()
+		for _, n := range peers {
+			if i := slices.Index(targets, n); i >= 0 && probes[i].info == nil {
+				continue
+			}
+			if rec, err := n.readMeta(ctx, st.uid); err != nil || rec == nil {
+				continue
+			}
+			resp, err := n.do(ctx, "getSettings", http.MethodGet, "/indexes/"+st.uid+"/settings", nil, "", nil)
+			if err == nil {
+				peerSettings = resp.Body
+				break
+			}
+		}
+	}
+	pk := st.PrimaryKey()
+	now := time.Now().UTC()
+	out := make([][]NodeTask, len(targets))
+	errs = c.fanout(ctx, targets, func(ctx context.Context, n *node) error {
+		i := slices.Index(targets, n)
+		p := probes[i]
+		add := func(t meilisearch.TaskInfo, aux bool) {
+			out[i] = append(out[i], NodeTask{Node: n.ID, TaskUID: t.TaskUID, Aux: aux, Status: meilisearch.TaskStatusEnqueued})
+		}
+		var t meilisearch.TaskInfo
+		if p.info == nil {
+			body := map[string]any{"uid": st.uid}
+			if pk != "" {
+				body["primaryKey"] = pk
+			}
+			if err := n.doJSON(ctx, "createIndex", http.MethodPost, "/indexes", nil, body, &t); err != nil {
+				return err
+			}
+			add(t, false)
+			if peerSettings != nil {
+				resp, err := n.do(ctx, "updateSettings", http.MethodPatch, "/indexes/"+st.uid+"/settings", nil, "application/json", peerSettings)
+				if err != nil {
+					return err
+				}
+				if err := json.Unmarshal(resp.Body, &t); err != nil {
+					return err
+				}
+				add(t, true)
+			} else if err := n.doJSON(ctx, "updateSettings", http.MethodPut, "/indexes/"+st.uid+"/settings/filterable-attributes", nil, []string{shardField}, &t); err != nil {
+				return err
+			} else {
+				add(t, true)
+			}
+		} else if nt, err := n.ensureShardFilterable(ctx, st.uid); err != nil {
+			return err
+		} else if nt != nil {
+			out[i] = append(out[i], *nt)
+		}
+		if p.rec == nil {
+			rec := []metaRecord{{UID: st.uid, Shards: st.shards, CreatedAt: now}}
+			q := map[string][]string{"primaryKey": {"uid"}}
+			if err := n.doJSON(ctx, "writeMeta", http.MethodPost, "/indexes/"+metaIndex+"/documents", q, rec, &t); err != nil {
+				return err
+			}
+			add(t, true)
+		}
+		return nil
+	})
+	var nts []NodeTask
+	for _, o := range out {
+		nts = append(nts, o...)
+	}
+	if err := c.broadcastError(targets, errs); err != nil {
+		return nts, err
+	}
+	if wait && len(nts) > 0 {
+		if err := c.waitNodeTasks(ctx, nts); err != nil {
+			return nts, err
+		}
+	}
+	return nts, nil
+}
+
+// ensureShardFilterable adds _miroir_shard to the filterable attributes of
+// uid on n when it is missing; it returns the node task, or nil when
+// nothing was needed.
+func (n *node) ensureShardFilterable(ctx context.Context, uid string) (*NodeTask, error) {
+	var attrs []any
+	if err := n.doJSON(ctx, "getSettings", http.MethodGet, "/indexes/"+uid+"/settings/filterable-attributes", nil, nil, &attrs); err != nil {
+		return nil, err
+	}
+	if hasShardFilterable(attrs) {
+		return nil, nil
+	}
+	attrs = append(attrs, shardField)
+	var t meilisearch.TaskInfo
+	if err := n.doJSON(ctx, "updateSettings", http.MethodPut, "/indexes/"+uid+"/settings/filterable-attributes", nil, attrs, &t); err != nil {
+		return nil, err
+	}
+	return &NodeTask{Node: n.ID, TaskUID: t.TaskUID, Aux: true, Status: meilisearch.TaskStatusEnqueued}, nil
+}
+
+// hasShardFilterable reports whether filterable attributes (strings or
+// attribute-pattern objects) make _miroir_shard filterable.
+func hasShardFilterable(attrs []any) bool {
+	for _, a := range attrs {
+		switch v := a.(type) {
+		case string:
+			if v == shardField || v == "*" {
+				return true
+			}
+		case map[string]any:
+			if pats, ok := v["attributePatterns"].([]any); ok {
+				for _, p := range pats {
+					if p == shardField || p == "*" {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
+// waitNodeTasks polls node tasks until all are finished; a failed one is
+// an error naming its node (index_already_exists is fine: a concurrent
+// creator won).
+func (c *Cluster) waitNodeTasks(ctx context.Context, nts []NodeTask) error {
+	deadline := time.Now().Add(max(c.opts.nodeTimeout, 5*time.Second))
+	for _, nt := range nts {
+		n := c.nodeByID(nt.Node)
+		for {
+			var t meilisearch.Task
+			err := n.doJSON(ctx, "getTask", http.MethodGet, "/tasks/"+strconv.FormatInt(nt.TaskUID, 10), nil, nil, &t)
+			if err != nil {
+				return err
+			}
+			if t.Status == meilisearch.TaskStatusFailed && t.Error.Code != "index_already_exists" {
+				return fmt.Errorf("miroir: node %s: task %d (%s) failed: %s (%s)", n.ID, nt.TaskUID, t.Type, t.Error.Message, t.Error.Code)
+			}
+			if isFinal(t.Status) {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("miroir: node %s: task %d still %s after %v", n.ID, nt.TaskUID, t.Status, c.opts.nodeTimeout)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// verifiedTargets returns, among node indexes idxs, those that may receive
+// writes for st: healthy and verified (index present with _miroir_shard
+// filterable and the fleet's settings). Unverified healthy nodes are
+// verified now (repaired when they lack the index: created with the
+// fleet's settings and waited for, so that a write never lets Meilisearch
+// auto-create the index with default settings). A node that fails
+// verification is left out, as if it were down.
+func (c *Cluster) verifiedTargets(ctx context.Context, st *indexState, idxs []int) []bool {
+	ok := make([]bool, len(c.nodes))
+	var todo []*node
+	for _, ni := range idxs {
+		n := c.nodes[ni]
+		if !n.isHealthy() {
+			continue
+		}
+		if st.isVerified(ni) {
+			ok[ni] = true
+			continue
+		}
+		if !slices.Contains(todo, n) {
+			todo = append(todo, n)
+		}
+	}
+	if len(todo) == 0 {
+		return ok
+	}
+	c.fanout(ctx, todo, func(ctx context.Context, n *node) error {
+		err := c.verifyNode(ctx, st, n)
+		if err != nil {
+			c.opts.logger.Warn("miroir: node failed verification, writes skip it", "node", n.ID, "index", st.uid, "err", err)
+			return err
+		}
+		st.setVerified(n.idx, true)
+		ok[n.idx] = true
+		return nil
+	})
+	return ok
+}
+
+// verifyNode checks (and repairs) one node for st.
+func (c *Cluster) verifyNode(ctx context.Context, st *indexState, n *node) error {
+	if _, err := c.converge(ctx, st, []*node{n}, true); err != nil {
+		return err
+	}
+	return c.verifyNodeSettings(ctx, st, n)
 }
 
 // forgetVerified drops node n from every index's verified set, so it is
@@ -45,4 +575,23 @@ func (c *Cluster) forgetVerified(n *node) {
 		delete(st.verified, n.idx)
 		st.mu.Unlock()
 	}
+}
+
+// nodeByID returns the node with id, or nil.
+func (c *Cluster) nodeByID(id string) *node {
+	for _, n := range c.nodes {
+		if n.ID == id {
+			return n
+		}
+	}
+	return nil
+}
+
+// isNotFound reports a Meilisearch *_not_found error.
+func isNotFound(err error) bool {
+	var me *meilisearch.Error
+	if errors.As(err, &me) {
+		return me.StatusCode == http.StatusNotFound
+	}
+	return false
 }

@@ -21,8 +21,12 @@
 package miroir
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -31,6 +35,7 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/meilisearch/meilisearch-go"
+	"golang.org/x/sync/singleflight"
 )
 
 // Cluster is a fleet of Meilisearch nodes seen as one Meilisearch. It is
@@ -43,8 +48,10 @@ type Cluster struct {
 
 	tasks *taskManager
 
-	mu      sync.Mutex
-	indexes map[string]*indexState // per-index cached state, see index_state.go
+	mu       sync.Mutex
+	indexes  map[string]*indexState // per-index cached state, see index_state.go
+	mismatch map[string]error       // indexes refused for their shard count
+	loads    singleflight.Group     // one state load / auto-creation per index at a time
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -68,7 +75,7 @@ func New(nodes []Node, opts ...Option) (*Cluster, error) {
 		e.Err = err
 		return nil, e
 	}
-	c := &Cluster{opts: o, topo: topo, indexes: map[string]*indexState{}, closed: make(chan struct{})}
+	c := &Cluster{opts: o, topo: topo, indexes: map[string]*indexState{}, mismatch: map[string]error{}, closed: make(chan struct{})}
 	base := o.httpClient
 	if base == nil {
 		base = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
@@ -216,4 +223,224 @@ func (c *Cluster) fanout(ctx context.Context, targets []*node, fn func(ctx conte
 	}
 	wg.Wait()
 	return errs
+}
+
+// ---- ServiceManager: cluster-wide calls ----
+
+// TaskManager returns the Cluster as a meilisearch.TaskManager.
+func (c *Cluster) TaskManager() meilisearch.TaskManager { return c }
+
+// TaskReader returns the Cluster as a meilisearch.TaskReader.
+func (c *Cluster) TaskReader() meilisearch.TaskReader { return c }
+
+// KeyManager returns the Cluster as a meilisearch.KeyManager.
+func (c *Cluster) KeyManager() meilisearch.KeyManager { return c }
+
+// KeyReader returns the Cluster as a meilisearch.KeyReader.
+func (c *Cluster) KeyReader() meilisearch.KeyReader { return c }
+
+// SearchRulesManager returns the Cluster as a
+// meilisearch.SearchRulesManager (see unsupported.go).
+func (c *Cluster) SearchRulesManager() meilisearch.SearchRulesManager { return c }
+
+// SearchRulesReader returns the Cluster as a meilisearch.SearchRulesReader.
+func (c *Cluster) SearchRulesReader() meilisearch.SearchRulesReader { return c }
+
+// ChatManager returns the Cluster as a meilisearch.ChatManager (every
+// method unsupported).
+func (c *Cluster) ChatManager() meilisearch.ChatManager { return c }
+
+// ChatReader returns the Cluster as a meilisearch.ChatReader.
+func (c *Cluster) ChatReader() meilisearch.ChatReader { return c }
+
+// WebhookManager returns the Cluster as a meilisearch.WebhookManager
+// (every method unsupported).
+func (c *Cluster) WebhookManager() meilisearch.WebhookManager { return c }
+
+// WebhookReader returns the Cluster as a meilisearch.WebhookReader.
+func (c *Cluster) WebhookReader() meilisearch.WebhookReader { return c }
+
+// Version returns the version of one healthy node.
+func (c *Cluster) Version(ctx context.Context) (*meilisearch.Version, error) {
+	var v meilisearch.Version
+	err := c.oneNode(ctx, func(n *node) error {
+		return n.doJSON(ctx, "version", http.MethodGet, "/version", nil, nil, &v)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// shardsWithoutHealthyReplica lists the shards with no healthy replica in any group.
+func (c *Cluster) shardsWithoutHealthyReplica() []int {
+	var out []int
+	for s := range c.topo.shards {
+		ok := false
+		for _, ni := range c.topo.writeTargets(s) {
+			if c.nodes[ni].isHealthy() {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Health probes every node now and reports the fleet available when every
+// shard has a healthy replica somewhere; otherwise it fails with
+// miroir_shard_unavailable listing the shards.
+func (c *Cluster) Health(ctx context.Context) (*meilisearch.Health, error) {
+	if err := c.checkOpen(); err != nil {
+		return nil, err
+	}
+	var wg sync.WaitGroup
+	for _, n := range c.nodes {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.probe(ctx) }()
+	}
+	wg.Wait()
+	if bad := c.shardsWithoutHealthyReplica(); len(bad) > 0 {
+		return nil, shardUnavailableError(bad)
+	}
+	return &meilisearch.Health{Status: "available"}, nil
+}
+
+// IsHealthy reports, from the nodes' current health marks (no request),
+// whether every shard has a healthy replica somewhere.
+func (c *Cluster) IsHealthy() bool {
+	return !c.isClosed() && len(c.shardsWithoutHealthyReplica()) == 0
+}
+
+// globalBroadcast runs a fleet-wide task (dump, snapshot) on every node.
+func (c *Cluster) globalBroadcast(ctx context.Context, op, path string, typ meilisearch.TaskType) (*meilisearch.TaskInfo, error) {
+	if err := c.checkOpen(); err != nil {
+		return nil, err
+	}
+	if err := c.requireAllHealthy(); err != nil {
+		return nil, err
+	}
+	nts, ntyp, err := c.broadcastNodes(ctx, op, http.MethodPost, path, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	if ntyp != "" {
+		typ = ntyp
+	}
+	return c.tasks.register(ctx, &ClusterTask{Type: typ, Nodes: nts})
+}
+
+// CreateDump makes every node dump its own data (its shards); one cluster
+// task covers them. Restoring means restoring every node from its own dump.
+func (c *Cluster) CreateDump(ctx context.Context) (*meilisearch.TaskInfo, error) {
+	return c.globalBroadcast(ctx, "createDump", "/dumps", meilisearch.TaskTypeDumpCreation)
+}
+
+// CreateSnapshot makes every node snapshot its own data; one cluster task.
+func (c *Cluster) CreateSnapshot(ctx context.Context) (*meilisearch.TaskInfo, error) {
+	return c.globalBroadcast(ctx, "createSnapshot", "/snapshots", meilisearch.TaskTypeSnapshotCreation)
+}
+
+// RenderTemplate renders on one healthy node; a template rendered against
+// one document of an index (input kind indexDocument) goes to a replica of
+// that document's shard.
+func (c *Cluster) RenderTemplate(ctx context.Context, params *meilisearch.RenderTemplateParams) (*meilisearch.RenderTemplateResponse, error) {
+	if err := c.checkOpen(); err != nil {
+		return nil, err
+	}
+	var out meilisearch.RenderTemplateResponse
+	call := func(n *node) error {
+		return n.doJSON(ctx, "renderTemplate", http.MethodPost, "/render-template", nil, params, &out)
+	}
+	if params != nil && params.Input != nil && params.Input.Kind == meilisearch.IndexDocument && params.Input.IndexUID != nil && params.Input.ID != nil {
+		st, err := c.state(ctx, *params.Input.IndexUID)
+		if err != nil {
+			return nil, err
+		}
+		var last error
+		for _, n := range c.readReplicas(ShardOf(*params.Input.ID, st.shards)) {
+			if last = call(n); last == nil {
+				return &out, nil
+			}
+			if !isTransportError(last) {
+				return nil, last
+			}
+		}
+		return nil, last
+	}
+	if err := c.oneNode(ctx, call); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ExperimentalFeatures returns meilisearch-go's experimental features
+// handle, wired to the fleet: Get reads one healthy node, Update applies
+// the change to every node.
+func (c *Cluster) ExperimentalFeatures() *meilisearch.ExperimentalFeatures {
+	hc := &http.Client{Transport: featuresTransport{c}}
+	return meilisearch.New("http://miroir.invalid", meilisearch.WithCustomClient(hc), meilisearch.DisableRetries()).ExperimentalFeatures()
+}
+
+// featuresTransport serves /experimental-features for the meilisearch-go
+// handle from the fleet, without any listener.
+type featuresTransport struct{ c *Cluster }
+
+func (t featuresTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	ctx := r.Context()
+	var body []byte
+	var err error
+	if r.Body != nil {
+		body, err = io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	var out []byte
+	switch {
+	case r.URL.Path != "/experimental-features":
+		err = newError(http.StatusNotFound, "not_found", "miroir: %s is not served here", r.URL.Path)
+	case r.Method == http.MethodGet:
+		err = t.c.oneNode(ctx, func(n *node) error {
+			resp, err := n.do(ctx, "getFeatures", http.MethodGet, "/experimental-features", nil, "", nil)
+			if err == nil {
+				out = resp.Body
+			}
+			return err
+		})
+	case r.Method == http.MethodPatch:
+		out, err = t.c.keyBroadcast(ctx, "updateFeatures", http.MethodPatch, "/experimental-features", json.RawMessage(body), "")
+	default:
+		err = newError(http.StatusMethodNotAllowed, "not_found", "miroir: %s not allowed", r.Method)
+	}
+	status := http.StatusOK
+	if err != nil {
+		status, out = errorBody(err)
+	}
+	return &http.Response{
+		StatusCode: status, Status: http.StatusText(status), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{"Content-Type": {"application/json"}},
+		Body:   io.NopCloser(bytes.NewReader(out)), ContentLength: int64(len(out)), Request: r,
+	}, nil
+}
+
+// errorBody renders err as Meilisearch's {message, code, type, link} with
+// its status.
+func errorBody(err error) (int, []byte) {
+	status := http.StatusInternalServerError
+	var me *meilisearch.Error
+	if errors.As(err, &me) && me.StatusCode != 0 {
+		status = me.StatusCode
+	}
+	var e *Error
+	if errors.As(err, &e) && e.Status != 0 {
+		status = e.Status
+	}
+	d := apiErrorDetails(err)
+	b, _ := json.Marshal(d)
+	return status, b
 }
