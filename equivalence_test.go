@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meilisearch/meilisearch-go"
 	"github.com/miroirsearch/miroir/meilitest"
 )
 
@@ -365,4 +366,106 @@ func TestEquivalence(t *testing.T) {
 		}
 	}
 	_ = strings.Join
+}
+
+// fedKey orders federated hits.
+func fedKey(h map[string]any) string {
+	f, _ := json.Marshal(h["_federation"])
+	return string(f)
+}
+
+func TestEquivalenceMultiSearch(t *testing.T) {
+	docs := genDocs(1200, 9)
+	oracle := meilitest.RunT(t)
+	loadNode(t, oracle.URL(), "items", testSettings(false), docs)
+	loadNode(t, oracle.URL(), "ranked", testSettings(true), docs)
+	waitIdle(t, oracle)
+	f := newFleet(t, 2, 3, 2, 7)
+	f.loadDirect(t, "items", testSettings(false), docs)
+	f.loadDirect(t, "ranked", testSettings(true), docs)
+	ctx := context.Background()
+
+	plain := map[string]any{"queries": []any{
+		map[string]any{"indexUid": "items", "q": "river", "limit": 7, "showRankingScore": true, "facets": []string{"color"}},
+		map[string]any{"indexUid": "ranked", "q": "7 mountain", "offset": 3, "limit": 5, "showRankingScore": true, "showRankingScoreDetails": true},
+		map[string]any{"indexUid": "items", "q": "", "sort": []string{"price:desc"}, "page": 2, "hitsPerPage": 4, "showRankingScore": true, "showRankingScoreDetails": true},
+	}}
+	want := postJSON(t, oracle.URL()+"/multi-search", plain)
+	b, _ := json.Marshal(plain)
+	out, err := f.c.multiSearchBody(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := decodeUseNumber(t, out)
+	wr, gr := want["results"].([]any), got["results"].([]any)
+	if len(wr) != len(gr) {
+		t.Fatalf("results: got %d want %d", len(gr), len(wr))
+	}
+	for i := range wr {
+		w, g := wr[i].(map[string]any), gr[i].(map[string]any)
+		if w["indexUid"] != g["indexUid"] {
+			t.Errorf("result %d: indexUid %v want %v", i, g["indexUid"], w["indexUid"])
+		}
+		q := plain["queries"].([]any)[i].(map[string]any)
+		compareAnswers(t, fmt.Sprint("multi ", i), q, w, g, nil, nil)
+	}
+
+	fed := map[string]any{
+		"federation": map[string]any{"offset": 2, "limit": 12, "facetsByIndex": map[string]any{"items": []string{"category", "year"}, "ranked": []string{"color"}}},
+		"queries": []any{
+			map[string]any{"indexUid": "items", "q": "river", "filter": "year <= 2000", "showRankingScore": true},
+			map[string]any{"indexUid": "ranked", "q": "castle", "filter": "rating = 5", "federationOptions": map[string]any{"weight": 1.3}},
+			map[string]any{"indexUid": "items", "q": "golden", "filter": "year > 2000", "federationOptions": map[string]any{"weight": 0.7}},
+			map[string]any{"indexUid": "ranked", "q": "tiger", "filter": "rating = 4", "federationOptions": map[string]any{"weight": 0.9}},
+		},
+	}
+	want = postJSON(t, oracle.URL()+"/multi-search", fed)
+	b, _ = json.Marshal(fed)
+	out, err = f.c.multiSearchBody(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = decodeUseNumber(t, out)
+	for _, k := range []string{"estimatedTotalHits", "limit", "offset", "facetsByIndex"} {
+		if !reflect.DeepEqual(want[k], got[k]) {
+			t.Errorf("federated %s: got %v want %v", k, got[k], want[k])
+		}
+	}
+	wh, gh := want["hits"].([]any), got["hits"].([]any)
+	if len(wh) != len(gh) {
+		t.Fatalf("federated hits: got %d want %d", len(gh), len(wh))
+	}
+	for i := range wh {
+		w, g := wh[i].(map[string]any), gh[i].(map[string]any)
+		if fedKey(w) != fedKey(g) {
+			t.Errorf("federated hit %d: %s want %s", i, fedKey(g), fedKey(w))
+		}
+		if _, leak := g[readShardField]; leak {
+			t.Errorf("federated hit %d leaks the shard field", i)
+		}
+	}
+
+	// the typed face
+	resp, err := f.c.MultiSearch(ctx, &meilisearch.MultiSearchRequest{Queries: []*meilisearch.SearchRequest{
+		{IndexUID: "items", Query: "river", Limit: 3},
+		{IndexUID: "ranked", Query: "castle", Limit: 2},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Results) != 2 || resp.Results[0].IndexUID != "items" || len(resp.Results[0].Hits) != 3 || len(resp.Results[1].Hits) != 2 {
+		t.Fatalf("typed multi-search: %+v", resp)
+	}
+	fresp, err := f.c.MultiSearch(ctx, &meilisearch.MultiSearchRequest{
+		Federation: &meilisearch.MultiSearchFederation{Limit: 5},
+		Queries: []*meilisearch.SearchRequest{
+			{IndexUID: "items", Query: "river"},
+			{IndexUID: "ranked", Query: "castle", FederationOptions: &meilisearch.SearchFederationOptions{Weight: 2}},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fresp.Hits) != 5 || fresp.EstimatedTotalHits == 0 {
+		t.Fatalf("typed federated: %+v", fresp)
+	}
 }

@@ -359,11 +359,13 @@ func appendMember(b []byte, key string, value []byte) []byte {
 
 // body is the request for one node: page mode asks page 1 of
 // hitsPerPage = limit (so the node reports exhaustive totalHits), else
-// offset/limit.
+// offset/limit; a negative limit leaves pagination out.
 func (p *searchPlan) body(offset, limit int, pageMode bool, shardFilter string) []byte {
 	b := make([]byte, 0, len(p.base)+len(shardFilter)+len(p.q.filter)+64)
 	b = append(b, p.base...)
-	if pageMode {
+	if limit < 0 {
+		// no pagination members (queries of a federated multi-search)
+	} else if pageMode {
 		b = appendMember(b, "page", []byte("1"))
 		b = appendMember(b, "hitsPerPage", strconv.AppendInt(nil, int64(limit), 10))
 	} else {
