@@ -1,0 +1,424 @@
+package miroir
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/meilisearch/meilisearch-go"
+	"github.com/miroirsearch/miroir/meilitest"
+)
+
+// settingsFleet is a Cluster over n meilitest nodes (IDs n0..n{n-1}, one
+// group) holding index "movies".
+type settingsFleet struct {
+	t      *testing.T
+	c      *Cluster
+	srvs   []*meilitest.Server
+	direct []meilisearch.ServiceManager
+	uid    string
+}
+
+func newSettingsFleet(t *testing.T, n int, opts ...Option) *settingsFleet {
+	t.Helper()
+	srvs := meilitest.RunCluster(t, n)
+	var nodes []Node
+	f := &settingsFleet{t: t, srvs: srvs, uid: "movies"}
+	for i, s := range srvs {
+		nodes = append(nodes, Node{ID: fmt.Sprintf("n%d", i), URL: s.URL()})
+		f.direct = append(f.direct, meilisearch.New(s.URL()))
+	}
+	base := []Option{WithShards(4), WithHealthCheck(0, 0, 0, 0), WithRetries(RetryPolicy{}), WithNodeTimeout(2 * time.Second)}
+	c, err := New(nodes, append(base, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	f.c = c
+	// Create the index on every node directly: the Cluster adopts an
+	// empty index (miroir_meta record, _miroir_shard filterable).
+	ctx := context.Background()
+	for i, d := range f.direct {
+		info, err := d.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: f.uid, PrimaryKey: "id"})
+		if err != nil {
+			t.Fatalf("create index on node %d: %v", i, err)
+		}
+		f.waitNode(i, info.TaskUID)
+	}
+	if _, err := c.state(ctx, f.uid); err != nil {
+		t.Fatalf("state: %v", err)
+	}
+	return f
+}
+
+func (f *settingsFleet) index() *Index { return &Index{c: f.c, uid: f.uid} }
+
+func (f *settingsFleet) id(i int) string { return fmt.Sprintf("n%d", i) }
+
+func (f *settingsFleet) waitNode(i int, uid int64) *meilisearch.Task {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	t, err := f.direct[i].WaitForTask(ctx, uid, 5*time.Millisecond)
+	if err != nil {
+		f.t.Fatalf("node %d task %d: %v", i, uid, err)
+	}
+	return t
+}
+
+// wait waits for a cluster task and returns it.
+func (f *settingsFleet) wait(info *meilisearch.TaskInfo, err error) *meilisearch.Task {
+	f.t.Helper()
+	if err != nil {
+		f.t.Fatalf("call: %v", err)
+	}
+	if info.Type != meilisearch.TaskTypeSettingsUpdate || info.IndexUID != f.uid {
+		f.t.Fatalf("task info %+v: want a settingsUpdate task of %s", info, f.uid)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	t, err := f.c.WaitForTask(ctx, info.TaskUID, 5*time.Millisecond)
+	if err != nil {
+		f.t.Fatalf("wait task %d: %v", info.TaskUID, err)
+	}
+	return t
+}
+
+func (f *settingsFleet) mustSucceed(info *meilisearch.TaskInfo, err error) {
+	f.t.Helper()
+	if t := f.wait(info, err); t.Status != meilisearch.TaskStatusSucceeded {
+		f.t.Fatalf("task %d: status %s, error %+v", t.UID, t.Status, t.Error)
+	}
+}
+
+// nodeSettings reads node i's settings directly.
+func (f *settingsFleet) nodeSettings(i int) rawSettings {
+	f.t.Helper()
+	resp, err := http.Get(f.srvs[i].URL() + "/indexes/" + f.uid + "/settings")
+	if err != nil {
+		f.t.Fatalf("node %d: %v", i, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		f.t.Fatalf("node %d: %d %s", i, resp.StatusCode, b)
+	}
+	var s rawSettings
+	if err := json.Unmarshal(b, &s); err != nil {
+		f.t.Fatal(err)
+	}
+	return s
+}
+
+func (f *settingsFleet) allSettings() []rawSettings {
+	out := make([]rawSettings, len(f.srvs))
+	for i := range f.srvs {
+		out[i] = f.nodeSettings(i)
+	}
+	return out
+}
+
+// sameSettings reports the first difference between two settings objects.
+func sameSettings(a, b rawSettings) string {
+	keys := map[string]bool{}
+	for k := range a {
+		keys[k] = true
+	}
+	for k := range b {
+		keys[k] = true
+	}
+	for _, k := range sortedMapKeys(keys) {
+		if !settingEqual(k, a[k], b[k]) {
+			return fmt.Sprintf("%s: %s vs %s", k, a[k], b[k])
+		}
+	}
+	return ""
+}
+
+func (f *settingsFleet) assertSettings(want []rawSettings) {
+	f.t.Helper()
+	for i := range f.srvs {
+		if d := sameSettings(f.nodeSettings(i), want[i]); d != "" {
+			f.t.Errorf("node %d: settings differ from expected: %s", i, d)
+		}
+	}
+}
+
+func (f *settingsFleet) assertUniform() rawSettings {
+	f.t.Helper()
+	all := f.allSettings()
+	for i := 1; i < len(all); i++ {
+		if d := sameSettings(all[0], all[i]); d != "" {
+			f.t.Errorf("node %d differs from node 0: %s", i, d)
+		}
+	}
+	return all[0]
+}
+
+func isRankingRulesPut(r *http.Request) bool {
+	return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/settings/ranking-rules")
+}
+
+var strategies = []struct {
+	name string
+	s    SettingsStrategy
+}{{"sequential", Sequential}, {"parallel", Parallel}}
+
+func TestSettingsTxUpdateLandsEverywhere(t *testing.T) {
+	for _, st := range strategies {
+		t.Run(st.name, func(t *testing.T) {
+			f := newSettingsFleet(t, 3, WithSettingsStrategy(st.s))
+			ctx := context.Background()
+			idx := f.index()
+			rules := []string{"words", "typo", "year:desc", "proximity", "attributeRank", "sort", "wordPosition", "exactness"}
+			start := time.Now()
+			info, err := idx.UpdateRankingRules(ctx, &rules)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Status != meilisearch.TaskStatusEnqueued {
+				t.Errorf("status %s, want enqueued", info.Status)
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("the call took %v: it must return at once", d)
+			}
+			task := f.wait(info, nil)
+			if task.Status != meilisearch.TaskStatusSucceeded || task.Type != meilisearch.TaskTypeSettingsUpdate {
+				t.Fatalf("task %+v", task)
+			}
+			if !slices.Equal(task.Details.RankingRules, rules) {
+				t.Errorf("details.rankingRules = %v", task.Details.RankingRules)
+			}
+			s := f.assertUniform()
+			var got []string
+			_ = json.Unmarshal(s["rankingRules"], &got)
+			if !slices.Equal(got, rules) {
+				t.Errorf("node ranking rules %v, want %v", got, rules)
+			}
+			cached, err := f.c.indexSettings(ctx, f.uid)
+			if err != nil || !slices.Equal(cached.RankingRules, rules) {
+				t.Errorf("cache: %v %v", cached, err)
+			}
+			rr, err := idx.GetRankingRules(ctx)
+			if err != nil || !slices.Equal(*rr, rules) {
+				t.Errorf("GetRankingRules = %v, %v", rr, err)
+			}
+		})
+	}
+}
+
+// TestSettingsTxRollback injects a failure at node k of 3 (a failed task,
+// a stopped node) with both strategies: every node must end with its
+// original settings and the task must fail naming the node and the
+// rollback outcome.
+func TestSettingsTxRollback(t *testing.T) {
+	faults := []string{"taskFailed", "stopped"}
+	for _, st := range strategies {
+		for _, fault := range faults {
+			for k := 0; k < 3; k++ {
+				t.Run(fmt.Sprintf("%s/%s/node%d", st.name, fault, k), func(t *testing.T) {
+					f := newSettingsFleet(t, 3, WithSettingsStrategy(st.s))
+					ctx := context.Background()
+					idx := f.index()
+					// A non-default baseline.
+					f.mustSucceed(idx.UpdateSettings(ctx, &meilisearch.Settings{
+						RankingRules:         []string{"words", "typo", "proximity", "attributeRank", "sort", "wordPosition", "exactness", "year:asc"},
+						FilterableAttributes: []string{"genre"},
+						StopWords:            []string{"the"},
+					}))
+					orig := f.allSettings()
+					before, _ := f.c.indexSettings(ctx, f.uid)
+
+					switch fault {
+					case "taskFailed":
+						clear := f.srvs[k].FailTasks(isRankingRulesPut, "internal")
+						defer clear()
+					case "stopped":
+						f.c.settingsTx().beforeApply = func(n *node) {
+							if n.ID == f.id(k) {
+								f.srvs[k].Stop()
+							}
+						}
+					}
+					task := f.wait(idx.UpdateRankingRules(ctx, &[]string{"typo", "words"}))
+					if fault == "stopped" {
+						if err := f.srvs[k].Start(); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if task.Status != meilisearch.TaskStatusFailed {
+						t.Fatalf("status %s, want failed", task.Status)
+					}
+					msg := task.Error.Message
+					if !strings.Contains(msg, "node "+f.id(k)) {
+						t.Errorf("error does not name node %s: %s", f.id(k), msg)
+					}
+					if !strings.Contains(msg, "rollback complete") {
+						t.Errorf("error does not report a complete rollback: %s", msg)
+					}
+					if task.Error.Code != CodeSettingsRollback {
+						t.Errorf("code %s", task.Error.Code)
+					}
+					t.Log(msg)
+					f.assertSettings(orig)
+					after, _ := f.c.indexSettings(ctx, f.uid)
+					if !slices.Equal(after.RankingRules, before.RankingRules) {
+						t.Errorf("cache changed by a rolled back transaction: %v", after.RankingRules)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestSettingsTxTimeout: a node whose task does not finish in time fails
+// the transaction; the rollback is queued behind the pending change.
+func TestSettingsTxTimeout(t *testing.T) {
+	f := newSettingsFleet(t, 3)
+	ctx := context.Background()
+	e := f.c.settingsTx()
+	e.taskTimeout = 300 * time.Millisecond
+	orig := f.allSettings()
+	f.srvs[1].PauseTasks()
+	e.beforeRollback = func() { f.srvs[1].ResumeTasks() }
+	task := f.wait(f.index().UpdateStopWords(ctx, &[]string{"a", "an"}))
+	if task.Status != meilisearch.TaskStatusFailed {
+		t.Fatalf("status %s", task.Status)
+	}
+	msg := task.Error.Message
+	for _, want := range []string{"node n1", "did not finish within", "rollback complete", "n0", "n1"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q: %s", want, msg)
+		}
+	}
+	f.assertSettings(orig)
+}
+
+// TestSettingsTxInvalidValue: a value every node refuses fails at the
+// first node with Meilisearch's own code; nothing changes.
+func TestSettingsTxInvalidValue(t *testing.T) {
+	f := newSettingsFleet(t, 3)
+	ctx := context.Background()
+	orig := f.allSettings()
+	task := f.wait(f.index().UpdateRankingRules(ctx, &[]string{"nonsense rule!"}))
+	if task.Status != meilisearch.TaskStatusFailed {
+		t.Fatalf("status %s", task.Status)
+	}
+	if task.Error.Code != "invalid_settings_ranking_rules" {
+		t.Errorf("code %q, want the node's invalid_settings_ranking_rules (%s)", task.Error.Code, task.Error.Message)
+	}
+	if !strings.Contains(task.Error.Message, "node n0") || !strings.Contains(task.Error.Message, "no node had been changed") {
+		t.Errorf("message: %s", task.Error.Message)
+	}
+	f.assertSettings(orig)
+}
+
+// TestSettingsTxSerialises: transactions of one index run one at a time
+// in submission order, while every call returns at once.
+func TestSettingsTxSerialises(t *testing.T) {
+	for _, st := range strategies {
+		t.Run(st.name, func(t *testing.T) {
+			f := newSettingsFleet(t, 3, WithSettingsStrategy(st.s))
+			ctx := context.Background()
+			idx := f.index()
+			f.srvs[0].PauseTasks()
+			var infos []*meilisearch.TaskInfo
+			var mu sync.Mutex
+			start := time.Now()
+			for i := range 6 {
+				words := []string{fmt.Sprintf("w%d", i)}
+				info, err := idx.UpdateStopWords(ctx, &words)
+				if err != nil {
+					t.Fatal(err)
+				}
+				mu.Lock()
+				infos = append(infos, info)
+				mu.Unlock()
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("6 calls took %v with node tasks paused: they must return at once", d)
+			}
+			time.Sleep(20 * time.Millisecond)
+			for _, info := range infos {
+				tk, err := f.c.GetTask(ctx, info.TaskUID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tk.Status == meilisearch.TaskStatusSucceeded {
+					t.Errorf("task %d succeeded while node 0 was paused", info.TaskUID)
+				}
+			}
+			f.srvs[0].ResumeTasks()
+			var tasks []*meilisearch.Task
+			for _, info := range infos {
+				tk := f.wait(info, nil)
+				if tk.Status != meilisearch.TaskStatusSucceeded {
+					t.Fatalf("task %d: %s %+v", tk.UID, tk.Status, tk.Error)
+				}
+				tasks = append(tasks, tk)
+			}
+			for i := 1; i < len(tasks); i++ {
+				if tasks[i].UID <= tasks[i-1].UID {
+					t.Errorf("task uids not increasing")
+				}
+				if tasks[i].StartedAt.Before(tasks[i-1].FinishedAt) {
+					t.Errorf("task %d started at %v before task %d finished at %v: transactions interleaved",
+						tasks[i].UID, tasks[i].StartedAt, tasks[i-1].UID, tasks[i-1].FinishedAt)
+				}
+			}
+			s := f.assertUniform()
+			if string(s["stopWords"]) != `["w5"]` {
+				t.Errorf("final stop words %s, want the last submitted", s["stopWords"])
+			}
+		})
+	}
+}
+
+// TestSettingsTxQueuesPerIndex: a blocked transaction on one index does
+// not hold up another index's.
+func TestSettingsTxQueuesPerIndex(t *testing.T) {
+	f := newSettingsFleet(t, 2)
+	ctx := context.Background()
+	for i, d := range f.direct {
+		info, err := d.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "books", PrimaryKey: "id"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.waitNode(i, info.TaskUID)
+	}
+	release := make(chan struct{})
+	blocked := make(chan struct{})
+	var first atomic.Bool
+	f.c.settingsTx().beforeApply = func(n *node) {
+		if n.ID == "n0" && first.CompareAndSwap(false, true) {
+			close(blocked)
+			<-release
+		}
+	}
+	moviesInfo, err := f.index().UpdateStopWords(ctx, &[]string{"x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-blocked // movies' transaction is now held before applying on n0
+	books := &Index{c: f.c, uid: "books"}
+	f2 := &settingsFleet{t: t, c: f.c, srvs: f.srvs, direct: f.direct, uid: "books"}
+	f2.mustSucceed(books.UpdateStopWords(ctx, &[]string{"y"}))
+	close(release)
+	f.mustSucceed(moviesInfo, nil)
+}
+
+func TestSettingsTxCanceledNodeTaskOutcome(t *testing.T) {
+	// sendOutcome: an answer means unchanged, a refused dial unchanged, a
+	// lost answer unknown.
+	if sendOutcome(&meilisearch.Error{ErrCode: meilisearch.APIError}) != unchanged {
+		t.Error("API error must be unchanged")
+	}
+}
