@@ -366,7 +366,8 @@ func (i *Index) resetSetting(ctx context.Context, key string) (*meilisearch.Task
 
 // ---- raw entry points (also for proxy mode) ----
 
-// updateSettingsRaw submits a settings change as the REST API receives it:
+// updateSettingsRaw submits a settings change as the REST API receives it
+// (a missing index is created first, as Meilisearch does):
 // route "" is the settings object (PATCH to update, DELETE to reset), any
 // other route a sub-route such as "ranking-rules" (PUT or PATCH to update,
 // DELETE to reset). The body is validated for shape only; the nodes judge
@@ -389,7 +390,7 @@ func (c *Cluster) updateSettingsRaw(ctx context.Context, uid, route, method stri
 			return nil, err
 		}
 	}
-	return c.submitSettings(ctx, uid, op)
+	return c.submitSettings(ctx, uid, op, true)
 }
 
 // prepareSettingsBody adds _miroir_shard to the filterable attributes of
@@ -892,7 +893,7 @@ func (c *Cluster) RepairSettings(ctx context.Context, index string, want *meilis
 			return nil, err
 		}
 	}
-	return c.submitSettings(ctx, index, op)
+	return c.submitSettings(ctx, index, op, false)
 }
 
 // verifyNodeSettings checks, before node n receives writes for st again

@@ -204,6 +204,7 @@ type settingsJob struct {
 	op   *settingsOp
 	task *localTask // nil for a synchronous repair without a task
 	tok  string     // pass-through auth token of the caller
+	pre  []NodeTask // node tasks to wait for first (the index's creation)
 }
 
 // settingsQueue serialises the transactions of one index.
@@ -277,11 +278,24 @@ func (e *settingsEngine) generation(uid string) uint64 {
 
 // submit registers op on index uid as a cluster-local settingsUpdate task
 // and queues it; it returns the task at once.
-func (c *Cluster) submitSettings(ctx context.Context, uid string, op *settingsOp) (*meilisearch.TaskInfo, error) {
+//
+// With create, a missing index is created on the fleet first (as
+// Meilisearch creates it on a settings update), through the same path as a
+// first document write: miroir_meta record, _miroir_shard filterable.
+func (c *Cluster) submitSettings(ctx context.Context, uid string, op *settingsOp, create bool) (*meilisearch.TaskInfo, error) {
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
-	if _, err := c.state(ctx, uid); err != nil {
+	var pre []NodeTask
+	if create {
+		if err := checkIndexUID(uid); err != nil {
+			return nil, err
+		}
+		var err error
+		if _, pre, err = c.writeState(ctx, uid, ""); err != nil {
+			return nil, err
+		}
+	} else if _, err := c.state(ctx, uid); err != nil {
 		return nil, err
 	}
 	e := c.settingsTx()
@@ -292,7 +306,7 @@ func (c *Cluster) submitSettings(ctx context.Context, uid string, op *settingsOp
 	if e.onSubmit != nil {
 		e.onSubmit(uid, op)
 	}
-	e.enqueue(&settingsJob{uid: uid, op: op, task: lt, tok: authTokenFrom(ctx)})
+	e.enqueue(&settingsJob{uid: uid, op: op, task: lt, tok: authTokenFrom(ctx), pre: pre})
 	return lt.Info(), nil
 }
 
@@ -419,6 +433,11 @@ func (tx *txState) outcome(n *node) nodeOutcome {
 // run executes one transaction.
 func (e *settingsEngine) run(ctx context.Context, j *settingsJob) error {
 	c := e.c
+	if len(j.pre) > 0 {
+		if err := c.waitNodeTasks(ctx, j.pre); err != nil {
+			return fmt.Errorf("miroir: creating index %q for its settings update: %w", j.uid, err)
+		}
+	}
 	tx := &txState{uid: j.uid, snaps: make([]rawSettings, len(c.nodes)), after: make([]rawSettings, len(c.nodes)), reqs: map[int]nodeRequest{}, task: j.task}
 
 	// 1. Snapshot every node.

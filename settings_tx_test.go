@@ -422,3 +422,119 @@ func TestSettingsTxCanceledNodeTaskOutcome(t *testing.T) {
 		t.Error("API error must be unchanged")
 	}
 }
+
+// TestSettingsTxRollbackIncomplete: a restore that fails is reported as
+// such, with miroir's code, the nodes concerned, and the cache dropped.
+func TestSettingsTxRollbackIncomplete(t *testing.T) {
+	f := newSettingsFleet(t, 3)
+	ctx := context.Background()
+	if _, err := f.c.indexSettings(ctx, f.uid); err != nil {
+		t.Fatal(err)
+	}
+	defer f.srvs[1].FailTasks(isRankingRulesPut, "internal")()
+	defer f.srvs[0].FailRequests(func(r *http.Request) bool {
+		return r.Method == http.MethodPatch && strings.HasSuffix(r.URL.Path, "/settings")
+	}, http.StatusInternalServerError, "internal")()
+	task := f.wait(f.index().UpdateRankingRules(ctx, &[]string{"typo", "words"}))
+	if task.Status != meilisearch.TaskStatusFailed || task.Error.Code != CodeSettingsRollback {
+		t.Fatalf("task %s %+v", task.Status, task.Error)
+	}
+	msg := task.Error.Message
+	for _, want := range []string{"failed on node n1", "rollback INCOMPLETE", "restoring node n0 failed", "RepairSettings"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q: %s", want, msg)
+		}
+	}
+	st, _ := f.c.state(ctx, f.uid)
+	st.mu.Lock()
+	cached := st.settings
+	st.mu.Unlock()
+	if cached != nil {
+		t.Error("cache kept after an incomplete rollback")
+	}
+	// The drift is visible and repairable once the node accepts writes.
+	d, err := f.c.SettingsDrift(ctx, f.uid)
+	if err != nil || !slices.Equal(d.DriftedNodes(), []string{"n0"}) {
+		t.Fatalf("drift %v %v", d, err)
+	}
+}
+
+// TestSettingsCreatesMissingIndex: as on Meilisearch, a settings update
+// of a missing index creates it (here: on every node, managed by miroir).
+func TestSettingsCreatesMissingIndex(t *testing.T) {
+	f := newSettingsFleet(t, 3)
+	ctx := context.Background()
+	fresh := &settingsFleet{t: t, c: f.c, srvs: f.srvs, direct: f.direct, uid: "fresh"}
+	fresh.mustSucceed(fresh.index().UpdateFilterableAttributes(ctx, &[]interface{}{"genre"}))
+	if s := fresh.assertUniform(); string(s["filterableAttributes"]) != `["genre","_miroir_shard"]` {
+		t.Errorf("filterable %s", s["filterableAttributes"])
+	}
+	// Another Cluster over the same nodes sees a managed index.
+	var nodes []Node
+	for i, s := range f.srvs {
+		nodes = append(nodes, Node{ID: f.id(i), URL: s.URL()})
+	}
+	c2, err := New(nodes, WithShards(4), WithHealthCheck(0, 0, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if _, err := c2.state(ctx, "fresh"); err != nil {
+		t.Errorf("state on a second cluster: %v", err)
+	}
+	// Repair and drift do not create indexes.
+	if _, err := f.c.RepairSettings(ctx, "nope", nil); apiCode(err) != "index_not_found" {
+		t.Errorf("repair of a missing index: %v", err)
+	}
+	if _, err := f.c.SettingsDrift(ctx, "nope"); apiCode(err) != "index_not_found" {
+		t.Errorf("drift of a missing index: %v", err)
+	}
+}
+
+// TestSettingsVerifiedBeforeWrites: a node that comes back from being
+// unhealthy with other settings is repaired before documents reach it.
+func TestSettingsVerifiedBeforeWrites(t *testing.T) {
+	f := newSettingsFleet(t, 3)
+	ctx := context.Background()
+	idx := f.index()
+	f.mustSucceed(idx.UpdateSettings(ctx, &meilisearch.Settings{SearchableAttributes: []string{"title"}, FilterableAttributes: []string{"genre"}}))
+	// Node 1 goes down and comes back having lost its settings.
+	n1 := f.c.nodes[1]
+	for range f.c.opts.failThreshold {
+		n1.markFailure()
+	}
+	if n1.isHealthy() {
+		t.Fatal("node 1 still healthy")
+	}
+	info, err := f.direct[1].Index(f.uid).ResetSettings(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.waitNode(1, info.TaskUID)
+	for range f.c.opts.okThreshold {
+		n1.markSuccess()
+	}
+	docs := []map[string]any{}
+	for i := range 40 {
+		docs = append(docs, map[string]any{"id": i, "title": fmt.Sprintf("movie %d", i), "genre": "drama"})
+	}
+	f.mustSucceedAny(idx.AddDocuments(ctx, &docs, nil))
+	s := f.assertUniform()
+	if string(s["searchableAttributes"]) != `["title"]` || string(s["filterableAttributes"]) != `["genre","_miroir_shard"]` {
+		t.Errorf("node settings after the write: %s %s", s["searchableAttributes"], s["filterableAttributes"])
+	}
+}
+
+// mustSucceedAny waits for a cluster task of any type.
+func (f *settingsFleet) mustSucceedAny(info *meilisearch.TaskInfo, err error) {
+	f.t.Helper()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	tk, err := f.c.WaitForTask(ctx, info.TaskUID, 5*time.Millisecond)
+	if err != nil || tk.Status != meilisearch.TaskStatusSucceeded {
+		f.t.Fatalf("task %d: %v %+v", info.TaskUID, err, tk)
+	}
+}
