@@ -37,7 +37,7 @@ func (cn *coverNode) shardFilter() string {
 		return ""
 	}
 	b := make([]byte, 0, 24+4*len(cn.shards))
-	b = append(b, readShardField...)
+	b = append(b, shardField...)
 	b = append(b, " IN ["...)
 	for i, s := range cn.shards {
 		if i > 0 {

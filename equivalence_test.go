@@ -180,12 +180,12 @@ func compareAnswers(t testing.TB, label string, body map[string]any, want, got m
 	seen := map[string]bool{}
 	for i := range wh {
 		w, g := wh[i].(map[string]any), gh[i].(map[string]any)
-		if _, leak := g[readShardField]; leak {
-			fail("hit %d leaks %s", i, readShardField)
+		if _, leak := g[shardField]; leak {
+			fail("hit %d leaks %s", i, shardField)
 		}
 		if f, ok := g["_formatted"].(map[string]any); ok {
-			if _, leak := f[readShardField]; leak {
-				fail("hit %d leaks %s in _formatted", i, readShardField)
+			if _, leak := f[shardField]; leak {
+				fail("hit %d leaks %s in _formatted", i, shardField)
 			}
 		}
 		if seen[hitIdent(body, g)] {
@@ -342,8 +342,8 @@ func TestEquivalence(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				start := time.Now()
 				f := newFleet(t, fl.rg, fl.npg, fl.rf, s)
-				f.loadDirect(t, "items", testSettings(false), docs)
-				f.loadDirect(t, "ranked", testSettings(true), docs)
+				f.load(t, "items", testSettings(false), docs)
+				f.load(t, "ranked", testSettings(true), docs)
 				loaded := time.Since(start)
 				n := 0
 				for pi, p := range preps {
@@ -381,8 +381,8 @@ func TestEquivalenceMultiSearch(t *testing.T) {
 	loadNode(t, oracle.URL(), "ranked", testSettings(true), docs)
 	waitIdle(t, oracle)
 	f := newFleet(t, 2, 3, 2, 7)
-	f.loadDirect(t, "items", testSettings(false), docs)
-	f.loadDirect(t, "ranked", testSettings(true), docs)
+	f.load(t, "items", testSettings(false), docs)
+	f.load(t, "ranked", testSettings(true), docs)
 	ctx := context.Background()
 
 	plain := map[string]any{"queries": []any{
@@ -440,7 +440,7 @@ func TestEquivalenceMultiSearch(t *testing.T) {
 		if fedKey(w) != fedKey(g) {
 			t.Errorf("federated hit %d: %s want %s", i, fedKey(g), fedKey(w))
 		}
-		if _, leak := g[readShardField]; leak {
+		if _, leak := g[shardField]; leak {
 			t.Errorf("federated hit %d leaks the shard field", i)
 		}
 	}

@@ -287,8 +287,8 @@ func newSearchPlan(q *searchQuery, rs mergeSettings, fields func() []string, ove
 	if p.distinct == "" {
 		p.distinct = rs.distinct
 	}
-	p.strip.Keys = append(p.strip.Keys, readShardField)
-	p.strip.Nested = append(p.strip.Nested, readShardField)
+	p.strip.Keys = append(p.strip.Keys, shardField)
+	p.strip.Nested = append(p.strip.Nested, shardField)
 	if !q.showScore {
 		p.strip.Keys = append(p.strip.Keys, "_rankingScore")
 	}
@@ -327,7 +327,7 @@ func newSearchPlan(q *searchQuery, rs mergeSettings, fields func() []string, ove
 	if rs.searchAll {
 		switch {
 		case q.hasSearchOn:
-			on := slices.DeleteFunc(slices.Clone(q.searchOn), func(a string) bool { return a == readShardField })
+			on := slices.DeleteFunc(slices.Clone(q.searchOn), func(a string) bool { return a == shardField })
 			if len(on) == 1 && on[0] == "*" && hasDigit(q.q) {
 				on = fields()
 			}
@@ -499,10 +499,10 @@ func (p *searchPlan) mergeAnswers(resps []*merge.Response, refill func(i, offset
 	}
 	var err error
 	if p.q.facets {
-		if ms.facets, err = merge.MergeFacetDistributions(nil, dists, stats, p.settings.facetOrder(), readShardField); err != nil {
+		if ms.facets, err = merge.MergeFacetDistributions(nil, dists, stats, p.settings.facetOrder(), shardField); err != nil {
 			return nil, err
 		}
-		if ms.stats, err = merge.MergeFacetStats(nil, stats, readShardField); err != nil {
+		if ms.stats, err = merge.MergeFacetStats(nil, stats, shardField); err != nil {
 			return nil, err
 		}
 	}

@@ -25,7 +25,7 @@ func (c *Cluster) searchBody(ctx context.Context, uid string, body []byte) ([]by
 	if err != nil {
 		return nil, err
 	}
-	ms, err := c.searchOne(ctx, uid, q, "")
+	ms, err := c.searchOne(ctx, uid, q, false)
 	if err != nil {
 		return nil, err
 	}
@@ -64,11 +64,41 @@ func (c *Cluster) search(ctx context.Context, uid, query string, req *meilisearc
 	if err != nil {
 		return nil, err
 	}
-	ms, err := c.searchOne(ctx, uid, q, "")
+	ms, err := c.searchOne(ctx, uid, q, false)
 	if err != nil {
 		return nil, err
 	}
 	return ms.response()
+}
+
+// Search searches the index across the fleet: one node per shard (a
+// covering set) answers, and the answers are merged into what one node
+// holding every document would return (DESIGN §5).
+func (i *Index) Search(ctx context.Context, query string, request *meilisearch.SearchRequest) (*meilisearch.SearchResponse, error) {
+	return i.c.search(ctx, i.uid, query, request)
+}
+
+// SearchRaw is Search returning the merged answer as JSON.
+func (i *Index) SearchRaw(ctx context.Context, query string, request *meilisearch.SearchRequest) (*json.RawMessage, error) {
+	return i.c.searchRaw(ctx, i.uid, query, request)
+}
+
+// FacetSearch searches facet values across the fleet: counts are summed
+// per value, then ordered and truncated by the index's faceting settings.
+func (i *Index) FacetSearch(ctx context.Context, request *meilisearch.FacetSearchRequest) (*json.RawMessage, error) {
+	return i.c.facetSearch(ctx, i.uid, request)
+}
+
+// SearchSimilarDocuments finds documents similar to one document across
+// every shard.
+func (i *Index) SearchSimilarDocuments(ctx context.Context, param *meilisearch.SimilarDocumentQuery, resp *meilisearch.SimilarDocumentResult) error {
+	return i.c.similar(ctx, i.uid, param, resp)
+}
+
+// GetDocuments lists documents across the fleet; see documentsBody for
+// the order, which is stable across the pages of one listing.
+func (i *Index) GetDocuments(ctx context.Context, param *meilisearch.DocumentsQuery, resp *meilisearch.DocumentsResult) error {
+	return i.c.getDocuments(ctx, i.uid, param, resp)
 }
 
 // searchRaw is Index.SearchRaw.
@@ -87,16 +117,16 @@ func (c *Cluster) searchRaw(ctx context.Context, uid, query string, req *meilise
 
 // mergeSettingsFor returns what merging needs from uid's settings.
 func (c *Cluster) mergeSettingsFor(ctx context.Context, uid string) (mergeSettings, error) {
-	s, err := c.settingsShim(ctx, uid)
+	s, err := c.indexSettings(ctx, uid)
 	if err != nil {
 		return mergeSettings{}, err
 	}
 	return mergeSettingsFrom(s), nil
 }
 
-// searchOne runs one query's scatter-gather. pk, when set, is retrieved
-// for federated de-duplication.
-func (c *Cluster) searchOne(ctx context.Context, uid string, q *searchQuery, pk string) (*mergedSearch, error) {
+// searchOne runs one query's scatter-gather. federated retrieves the
+// primary key, which federated de-duplication needs.
+func (c *Cluster) searchOne(ctx context.Context, uid string, q *searchQuery, federated bool) (*mergedSearch, error) {
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -107,6 +137,10 @@ func (c *Cluster) searchOne(ctx context.Context, uid string, q *searchQuery, pk 
 	rs, err := c.mergeSettingsFor(ctx, uid)
 	if err != nil {
 		return nil, err
+	}
+	pk := ""
+	if federated {
+		pk = st.PrimaryKey()
 	}
 	plan := newSearchPlan(q, rs, func() []string { return c.searchFields(ctx, st, uid) }, c.opts.overFetch, pk)
 	path := "/indexes/" + uid + "/search"
@@ -172,7 +206,7 @@ func fieldCacheFor(st *indexState) *fieldCache {
 // would search without the shard field.
 func (c *Cluster) searchFields(ctx context.Context, st *indexState, uid string) []string {
 	fc := fieldCacheFor(st)
-	seen := stateFields(st)
+	seen := st.Fields()
 	fc.mu.Lock()
 	stale := fc.fields == nil || time.Since(fc.at) > fieldCacheTTL
 	if !stale {
@@ -205,7 +239,7 @@ func (c *Cluster) searchFields(ctx context.Context, st *indexState, uid string) 
 			out = append(out, f)
 		}
 	}
-	out = slices.DeleteFunc(out, func(f string) bool { return f == readShardField })
+	out = slices.DeleteFunc(out, func(f string) bool { return f == shardField })
 	slices.Sort(out)
 	return out
 }

@@ -153,10 +153,34 @@ func newFleet(t testing.TB, rg, nodesPerGroup, rf, s int, opts ...Option) *fleet
 	return f
 }
 
-// loadDirect writes uid onto the fleet's nodes the way the write path
-// does (each document, with its _miroir_shard, on its shard's replicas
-// in every group; the shard count recorded in miroir_meta), talking to
-// the nodes directly.
+// load creates uid through the Cluster (its write path and settings
+// transaction) and waits until every node holds the documents.
+func (f *fleet) load(t testing.TB, uid string, settings *meilisearch.Settings, docs []testDoc) {
+	t.Helper()
+	ctx := context.Background()
+	wait := func(ti *meilisearch.TaskInfo, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		task, err := f.c.WaitForTask(ctx, ti.TaskUID, 5*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if task.Status != meilisearch.TaskStatusSucceeded {
+			t.Fatalf("task %d: %s %+v", ti.TaskUID, task.Status, task.Error)
+		}
+	}
+	wait(f.c.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: uid, PrimaryKey: "id"}))
+	wait(f.c.index(uid).UpdateSettings(ctx, settings))
+	pk := "id"
+	wait(f.c.index(uid).AddDocuments(ctx, docs, &meilisearch.DocumentOptions{PrimaryKey: &pk}))
+	waitIdle(t, f.srvs...)
+}
+
+// loadDirect writes uid straight onto the nodes the way the write path
+// does (each document with its _miroir_shard on its shard's replicas in
+// every group; the shard count in miroir_meta), bypassing the Cluster.
 func (f *fleet) loadDirect(t testing.TB, uid string, settings *meilisearch.Settings, docs []testDoc) {
 	t.Helper()
 	per := make([][]testDoc, len(f.srvs))
@@ -167,13 +191,13 @@ func (f *fleet) loadDirect(t testing.TB, uid string, settings *meilisearch.Setti
 		for k, v := range d {
 			cp[k] = v
 		}
-		cp[readShardField] = sh
+		cp[shardField] = sh
 		for _, ni := range f.c.topo.writeTargets(sh) {
 			per[ni] = append(per[ni], cp)
 		}
 	}
 	ns := *settings
-	ns.FilterableAttributes = append([]string{readShardField}, settings.FilterableAttributes...)
+	ns.FilterableAttributes = append([]string{shardField}, settings.FilterableAttributes...)
 	for i, srv := range f.srvs {
 		loadNode(t, srv.URL(), uid, &ns, per[i])
 		cl := meilisearch.New(srv.URL())
@@ -189,7 +213,7 @@ func TestSearchBasic(t *testing.T) {
 	loadNode(t, oracle.URL(), "items", testSettings(false), docs)
 	waitIdle(t, oracle)
 	f := newFleet(t, 1, 3, 1, 7)
-	f.loadDirect(t, "items", testSettings(false), docs)
+	f.load(t, "items", testSettings(false), docs)
 
 	ctx := context.Background()
 	req := &meilisearch.SearchRequest{Query: "river 7", Limit: 10, Facets: []string{"category", "year"}}
@@ -205,7 +229,7 @@ func TestSearchBasic(t *testing.T) {
 		t.Fatalf("totals: got %d/%d want %d/%d", got.EstimatedTotalHits, len(got.Hits), want.EstimatedTotalHits, len(want.Hits))
 	}
 	for _, h := range got.Hits {
-		if _, ok := h[readShardField]; ok {
+		if _, ok := h[shardField]; ok {
 			t.Fatalf("hit leaks the shard field: %v", h)
 		}
 		if _, ok := h["_rankingScore"]; ok {
@@ -219,4 +243,150 @@ func TestSearchBasic(t *testing.T) {
 		t.Fatalf("facets: got %v want %v", gd, wd)
 	}
 	t.Logf("got %d hits of %d; facets %s", len(got.Hits), got.EstimatedTotalHits, got.FacetDistribution)
+}
+
+func TestFacetSearch(t *testing.T) {
+	docs := genDocs(600, 3)
+	oracle := meilitest.RunT(t)
+	loadNode(t, oracle.URL(), "items", testSettings(false), docs)
+	waitIdle(t, oracle)
+	f := newFleet(t, 2, 2, 1, 7)
+	f.load(t, "items", testSettings(false), docs)
+	ctx := context.Background()
+	for _, req := range []*meilisearch.FacetSearchRequest{
+		{FacetName: "category", FacetQuery: "b"},
+		{FacetName: "color"},
+		{FacetName: "tags", Q: "river", Filter: "year > 2000"},
+		{FacetName: "color", FacetQuery: "re", Filter: []string{"rating >= 2"}, Q: "7"},
+	} {
+		want, err := meilisearch.New(oracle.URL()).Index("items").FacetSearch(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.c.facetSearch(ctx, "items", req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w, g map[string]any
+		_ = json.Unmarshal(*want, &w)
+		_ = json.Unmarshal(*got, &g)
+		if fmt.Sprint(w["facetHits"]) != fmt.Sprint(g["facetHits"]) || fmt.Sprint(w["facetQuery"]) != fmt.Sprint(g["facetQuery"]) {
+			t.Errorf("%+v:\n got  %s\n want %s", req, *got, *want)
+		}
+	}
+	if _, err := f.c.facetSearch(ctx, "items", &meilisearch.FacetSearchRequest{FacetName: shardField}); err == nil {
+		t.Error("facet search on the shard field must fail")
+	}
+}
+
+func TestDocumentsListing(t *testing.T) {
+	docs := genDocs(500, 5)
+	oracle := meilitest.RunT(t)
+	loadNode(t, oracle.URL(), "items", testSettings(false), docs)
+	waitIdle(t, oracle)
+	f := newFleet(t, 2, 3, 2, 64)
+	f.load(t, "items", testSettings(false), docs)
+	ctx := context.Background()
+	for _, filter := range []any{nil, "year > 2005", []string{"category = books OR category = toys"}} {
+		var want meilisearch.DocumentsResult
+		if err := meilisearch.New(oracle.URL()).Index("items").GetDocuments(ctx, &meilisearch.DocumentsQuery{Limit: 1000, Filter: filter}, &want); err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]int{}
+		var total int64
+		for off := int64(0); ; off += 37 {
+			var got meilisearch.DocumentsResult
+			if err := f.c.getDocuments(ctx, "items", &meilisearch.DocumentsQuery{Offset: off, Limit: 37, Filter: filter}, &got); err != nil {
+				t.Fatal(err)
+			}
+			total = got.Total
+			if got.Offset != off || got.Limit != 37 {
+				t.Fatalf("echo: %d/%d", got.Offset, got.Limit)
+			}
+			for _, d := range got.Results {
+				if _, leak := d[shardField]; leak {
+					t.Fatal("listing leaks the shard field")
+				}
+				seen[string(d["id"])]++
+			}
+			if len(got.Results) < 37 {
+				break
+			}
+		}
+		if total != want.Total || len(seen) != len(want.Results) {
+			t.Fatalf("filter %v: total %d, %d distinct documents; want %d", filter, total, len(seen), want.Total)
+		}
+		for _, d := range want.Results {
+			if seen[string(d["id"])] != 1 {
+				t.Fatalf("filter %v: document %s seen %d times", filter, d["id"], seen[string(d["id"])])
+			}
+		}
+	}
+	// sorted listing: the same order of sort values as one node
+	var want, got meilisearch.DocumentsResult
+	q := &meilisearch.DocumentsQuery{Offset: 30, Limit: 50, Sort: []string{"price:desc"}, Fields: []string{"id", "title"}}
+	if err := meilisearch.New(oracle.URL()).Index("items").GetDocuments(ctx, &meilisearch.DocumentsQuery{Offset: 30, Limit: 50, Sort: []string{"price:desc"}, Fields: []string{"id", "title", "price"}}, &want); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.c.getDocuments(ctx, "items", q, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Results) != len(want.Results) {
+		t.Fatalf("sorted: %d results, want %d", len(got.Results), len(want.Results))
+	}
+	byID := map[string]string{}
+	for _, d := range docs {
+		byID[strconv.Itoa(d["id"].(int))] = fmt.Sprint(d["price"])
+	}
+	for i := range got.Results {
+		if _, extra := got.Results[i]["price"]; extra {
+			t.Fatal("sorted listing leaks the sort field it added")
+		}
+		gp, wp := byID[string(got.Results[i]["id"])], string(want.Results[i]["price"])
+		if wp == "" {
+			wp = "<nil>"
+		}
+		if fmt.Sprint(gp) != strings.Trim(wp, `"`) && !(gp == "<nil>" && wp == "<nil>") {
+			t.Errorf("sorted %d: price %s want %s", i, gp, wp)
+		}
+	}
+}
+
+func TestSimilarDocuments(t *testing.T) {
+	docs := genDocs(200, 11)
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, d := range docs {
+		d["_vectors"] = map[string]any{"default": []float64{r.Float64(), r.Float64(), r.Float64()}}
+	}
+	st := testSettings(false)
+	st.Embedders = map[string]meilisearch.Embedder{"default": {Source: "userProvided", Dimensions: 3}}
+	oracle := meilitest.RunT(t)
+	loadNode(t, oracle.URL(), "items", st, docs)
+	waitIdle(t, oracle)
+	f := newFleet(t, 1, 3, 1, 7)
+	f.load(t, "items", st, docs)
+	ctx := context.Background()
+	for _, q := range []*meilisearch.SimilarDocumentQuery{
+		{Id: 17, Embedder: "default", Limit: 10, ShowRankingScore: true},
+		{Id: "42", Embedder: "default", Offset: 5, Limit: 7, Filter: "year > 2000", ShowRankingScore: true, AttributesToRetrieve: []string{"title"}},
+	} {
+		var want, got meilisearch.SimilarDocumentResult
+		if err := meilisearch.New(oracle.URL()).Index("items").SearchSimilarDocuments(ctx, q, &want); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.c.similar(ctx, "items", q, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.EstimatedTotalHits != want.EstimatedTotalHits || len(got.Hits) != len(want.Hits) || got.ID != want.ID {
+			t.Fatalf("%+v: got %d/%d id %s, want %d/%d id %s", q, len(got.Hits), got.EstimatedTotalHits, got.ID, len(want.Hits), want.EstimatedTotalHits, want.ID)
+		}
+		for i := range got.Hits {
+			if string(got.Hits[i]["_rankingScore"]) != string(want.Hits[i]["_rankingScore"]) {
+				t.Errorf("%+v hit %d: score %s want %s", q, i, got.Hits[i]["_rankingScore"], want.Hits[i]["_rankingScore"])
+			}
+			if len(got.Hits[i]) != len(want.Hits[i]) {
+				t.Errorf("hit %d: fields %v want %v", i, got.Hits[i], want.Hits[i])
+			}
+		}
+	}
 }

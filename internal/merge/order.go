@@ -307,3 +307,109 @@ func HybridCompare(ratio float64) func(a, b *Hit) int {
 		return 0
 	}
 }
+
+// SortSpec is one element of a documents listing's sort.
+type SortSpec struct {
+	Path string
+	Asc  bool
+}
+
+// ParseSort reads "field:asc" / "field:desc" elements; others are skipped.
+func ParseSort(list []string) []SortSpec {
+	var out []SortSpec
+	for _, s := range list {
+		if f, ok := strings.CutSuffix(s, ":asc"); ok {
+			out = append(out, SortSpec{f, true})
+		} else if f, ok := strings.CutSuffix(s, ":desc"); ok {
+			out = append(out, SortSpec{f, false})
+		}
+	}
+	return out
+}
+
+// docSortKey is the value a document sorts by for one field: the smallest
+// number (ascending) or the largest (descending), else the same among
+// strings (normalized), else missing.
+func docSortKey(doc []byte, sp SortSpec) ruleKey {
+	best := ruleKey{vk: valMissing}
+	for _, v := range appendLeafValues(nil, doc, sp.Path) {
+		var k ruleKey
+		switch {
+		case len(v) > 0 && v[0] == '"':
+			s, _ := Unquote(v)
+			k = ruleKey{vk: valString, str: NormalizeFacet(s)}
+		case len(v) > 0 && (v[0] == 't' || v[0] == 'f'):
+			k = ruleKey{vk: valString, str: string(v)}
+		default:
+			f, ok := ParseFloat(v)
+			if !ok {
+				continue
+			}
+			k = ruleKey{vk: valNumber, num: f}
+		}
+		if compareValues(&k, &best, sp.Asc) < 0 {
+			best = k
+		}
+	}
+	return best
+}
+
+// CompareDocs orders two raw documents by sort specs, like Meilisearch
+// sorts a documents listing.
+func CompareDocs(a, b []byte, specs []SortSpec) int {
+	for _, sp := range specs {
+		ka, kb := docSortKey(a, sp), docSortKey(b, sp)
+		if c := compareValues(&ka, &kb, sp.Asc); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// appendLeafValues appends the raw scalar values at a dotted path,
+// looking through nested objects and arrays.
+func appendLeafValues(dst [][]byte, obj []byte, path string) [][]byte {
+	it := NewObjectIter(obj, 0)
+	for {
+		key, vs, ve, ok := it.Next()
+		if !ok {
+			return dst
+		}
+		if len(key) > len(path) {
+			continue
+		}
+		if string(key) == path {
+			dst = appendLeafRaw(dst, obj[vs:ve], "")
+		} else if len(key) < len(path) && path[len(key)] == '.' && string(key) == path[:len(key)] {
+			dst = appendLeafRaw(dst, obj[vs:ve], path[len(key)+1:])
+		}
+	}
+}
+
+func appendLeafRaw(dst [][]byte, v []byte, rest string) [][]byte {
+	if len(v) == 0 {
+		return dst
+	}
+	switch v[0] {
+	case '[':
+		ai := NewArrayIter(v, 0)
+		for {
+			s, e, ok := ai.Next()
+			if !ok {
+				return dst
+			}
+			dst = appendLeafRaw(dst, v[s:e], rest)
+		}
+	case '{':
+		if rest == "" {
+			return dst
+		}
+		return appendLeafValues(dst, v, rest)
+	case 'n':
+		return dst
+	}
+	if rest != "" {
+		return dst
+	}
+	return append(dst, v)
+}
