@@ -3,6 +3,7 @@ package miroir
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -388,5 +389,137 @@ func TestSimilarDocuments(t *testing.T) {
 				t.Errorf("hit %d: fields %v want %v", i, got.Hits[i], want.Hits[i])
 			}
 		}
+	}
+}
+
+func TestShardFieldNeverMatches(t *testing.T) {
+	docs := genDocs(300, 31)
+	for _, explicit := range []bool{false, true} {
+		st := testSettings(false)
+		if explicit {
+			st.SearchableAttributes = []string{"title", "desc", "tags"}
+		}
+		oracle := meilitest.RunT(t)
+		loadNode(t, oracle.URL(), "items", st, docs)
+		waitIdle(t, oracle)
+		f := newFleet(t, 1, 2, 1, 7)
+		f.load(t, "items", st, docs)
+		idx := f.c.index("items")
+		ctx := context.Background()
+		// shards 0..6 exist: a query word equal to a shard number must match
+		// what it matches on one node, not the shard's documents
+		for _, q := range []string{"5", "6", "5 6", "0", "3", "4 river"} {
+			for _, on := range [][]string{nil, {"title", shardField}} {
+				if explicit && on != nil {
+					continue // one node rejects an unknown attribute too
+				}
+				req := func() *meilisearch.SearchRequest {
+					return &meilisearch.SearchRequest{Query: q, AttributesToSearchOn: on, ShowRankingScore: true, Limit: 50}
+				}
+				oreq := req()
+				if on != nil {
+					oreq.AttributesToSearchOn = []string{"title"}
+				}
+				want, err := meilisearch.New(oracle.URL()).Index("items").Search(ctx, "", oreq)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := idx.Search(ctx, "", req())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.EstimatedTotalHits != want.EstimatedTotalHits || len(got.Hits) != len(want.Hits) {
+					t.Fatalf("explicit=%v q=%q on=%v: %d hits, one node %d", explicit, q, on, got.EstimatedTotalHits, want.EstimatedTotalHits)
+				}
+				for i := range got.Hits {
+					if string(got.Hits[i]["_rankingScore"]) != string(want.Hits[i]["_rankingScore"]) {
+						t.Fatalf("explicit=%v q=%q: hit %d score %s, one node %s", explicit, q, i, got.Hits[i]["_rankingScore"], want.Hits[i]["_rankingScore"])
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestStripping(t *testing.T) {
+	docs := genDocs(300, 32)
+	f := newFleet(t, 1, 3, 1, 7)
+	f.load(t, "items", testSettings(false), docs)
+	idx := f.c.index("items")
+	ctx := context.Background()
+	resp, err := idx.Search(ctx, "river", &meilisearch.SearchRequest{
+		AttributesToRetrieve: []string{"title"}, Distinct: "brand", Sort: []string{"year:desc"},
+		AttributesToHighlight: []string{"*"}, ShowMatchesPosition: true, Facets: []string{"*"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Hits) == 0 {
+		t.Fatal("no hits")
+	}
+	for _, h := range resp.Hits {
+		for k := range h {
+			switch k {
+			case "title", "_formatted", "_matchesPosition":
+			default:
+				t.Fatalf("unexpected member %q in %v", k, h)
+			}
+		}
+		var fm map[string]any
+		_ = json.Unmarshal(h["_formatted"], &fm)
+		if _, ok := fm["brand"]; ok {
+			t.Fatalf("_formatted keeps the attribute added for merging: %v", fm)
+		}
+		if _, ok := fm[shardField]; ok {
+			t.Fatalf("_formatted keeps the shard field: %v", fm)
+		}
+	}
+	var fd map[string]any
+	_ = json.Unmarshal(resp.FacetDistribution, &fd)
+	if _, ok := fd[shardField]; ok || len(fd) == 0 {
+		t.Fatalf("facets [*]: %s", resp.FacetDistribution)
+	}
+	// asked for: kept
+	resp, err = idx.Search(ctx, "river", &meilisearch.SearchRequest{ShowRankingScore: true, Sort: []string{"year:desc"}, ShowRankingScoreDetails: true, Limit: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range resp.Hits {
+		if h["_rankingScore"] == nil || h["_rankingScoreDetails"] == nil || h[shardField] != nil {
+			t.Fatalf("hit %v", h)
+		}
+	}
+}
+
+func TestSearchPageModeAndRaw(t *testing.T) {
+	docs := genDocs(250, 33)
+	f := newFleet(t, 2, 2, 2, 7)
+	f.load(t, "items", testSettings(false), docs)
+	idx := f.c.index("items")
+	ctx := context.Background()
+	hpp := int64(9)
+	resp, err := idx.Search(ctx, "", &meilisearch.SearchRequest{Page: 3, HitsPerPage: &hpp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.TotalHits != 250 || resp.TotalPages != 28 || resp.Page != 3 || resp.HitsPerPage != 9 || len(resp.Hits) != 9 {
+		t.Fatalf("page mode: %+v", resp)
+	}
+	raw, err := idx.SearchRaw(ctx, "river", &meilisearch.SearchRequest{Limit: 2, Offset: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(*raw, &m); err != nil {
+		t.Fatalf("raw: %v: %s", err, *raw)
+	}
+	if m["limit"].(float64) != 2 || m["offset"].(float64) != 1 || m["query"] != "river" {
+		t.Fatalf("raw echo: %s", *raw)
+	}
+	if _, err := idx.Search(ctx, "", nil); !errors.Is(err, meilisearch.ErrNoSearchRequest) {
+		t.Fatalf("nil request: %v", err)
+	}
+	if _, err := idx.Search(ctx, "", &meilisearch.SearchRequest{Filter: "nope = 1"}); err == nil {
+		t.Fatal("invalid filter: no error")
 	}
 }
