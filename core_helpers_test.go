@@ -100,7 +100,7 @@ type coreMovie struct {
 func coreMovies(n int) []coreMovie {
 	out := make([]coreMovie, n)
 	for i := range out {
-		out[i] = coreMovie{ID: i, Title: fmt.Sprintf("coreMovie %d", i), Year: 1950 + i%70}
+		out[i] = coreMovie{ID: i, Title: fmt.Sprintf("movie %d", i), Year: 1950 + i%70}
 	}
 	return out
 }

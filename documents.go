@@ -309,7 +309,7 @@ func (w *writeOp) run(ctx context.Context, src source) ([]meilisearch.TaskInfo, 
 	}
 
 	flush := func() error {
-		if b.Empty() {
+		if len(shards) == 0 {
 			return nil
 		}
 		bodies := make([][]byte, n)

@@ -1,8 +1,15 @@
 package miroir
 
 import (
+	"errors"
+	"fmt"
 	"reflect"
+	"slices"
+	"sort"
+	"sync"
 	"testing"
+
+	"github.com/meilisearch/meilisearch-go"
 )
 
 // TestEvalQuorumTable checks evalQuorum against DESIGN §3's table, one
@@ -85,5 +92,135 @@ func TestEvalQuorumSeveralShards(t *testing.T) {
 	want := []GroupShard{{0, 0}, {1, 1}}
 	if !reflect.DeepEqual(res.Degraded, want) {
 		t.Fatalf("degraded %v, want %v", res.Degraded, want)
+	}
+}
+
+// recObserver records DegradedWrite calls.
+type recObserver struct {
+	NopObserver
+	mu       sync.Mutex
+	degraded []GroupShard
+}
+
+func (o *recObserver) DegradedWrite(_ string, pairs []GroupShard) {
+	o.mu.Lock()
+	o.degraded = append(o.degraded, pairs...)
+	o.mu.Unlock()
+}
+
+// expectQuorum restates DESIGN §3 for the test: per shard and group,
+// floor(RF/2)+1 of the group's replicas must be up.
+func expectQuorum(c *Cluster, down map[int]bool) (failed []int, degraded []GroupShard) {
+	need := c.topo.rf/2 + 1
+	for s := range c.topo.shards {
+		var missed []int
+		for g := range c.topo.rg {
+			up := 0
+			for _, ni := range c.topo.replicas(s, g) {
+				if !down[ni] {
+					up++
+				}
+			}
+			if up < need {
+				missed = append(missed, g)
+			}
+		}
+		if len(missed) == c.topo.rg {
+			failed = append(failed, s)
+			continue
+		}
+		for _, g := range missed {
+			degraded = append(degraded, GroupShard{Group: g, Shard: s})
+		}
+	}
+	sort.Slice(degraded, func(i, j int) bool {
+		a, b := degraded[i], degraded[j]
+		return a.Group < b.Group || (a.Group == b.Group && a.Shard < b.Shard)
+	})
+	return failed, degraded
+}
+
+func TestQuorumWithStoppedNodes(t *testing.T) {
+	scenarios := []struct {
+		topo string
+		down []int
+	}{
+		{"1x1", []int{0}},
+		{"1x2", []int{0}},
+		{"1x3", []int{0}},
+		{"1x3", []int{0, 1}},
+		{"2x1", []int{0}},
+		{"2x1", []int{0, 2}},
+		{"2x2", []int{0}},
+		{"2x2", []int{0, 3}},
+		{"2x2", []int{0, 1}},
+	}
+	for _, sc := range scenarios {
+		t.Run(fmt.Sprintf("%s-down%v", sc.topo, sc.down), func(t *testing.T) {
+			t.Parallel()
+			var tp = coreTopologies[slices.IndexFunc(coreTopologies, func(x struct {
+				name   string
+				groups []int
+				rf     int
+			}) bool {
+				return x.name == sc.topo
+			})]
+			obs := &recObserver{}
+			f := newCoreFleet(t, tp.groups, tp.rf, 16, WithObserver(obs))
+			ix := f.createIndex(t, "movies", "id")
+			ctx := coreCtx(t)
+			down := map[int]bool{}
+			for _, i := range sc.down {
+				f.stop(t, i)
+				down[i] = true
+			}
+			wantFailed, wantDegraded := expectQuorum(f.c, down)
+			docs := coreMovies(1000)
+			var rep Report
+			info, err := ix.AddDocuments(WithReport(ctx, &rep), docs, nil)
+			if len(wantFailed) > 0 {
+				var e *Error
+				if !errors.Is(err, ErrNoQuorum) || !errors.As(err, &e) || !slices.Equal(e.Shards, wantFailed) {
+					t.Fatalf("got %v, want miroir_no_quorum for shards %v", err, wantFailed)
+				}
+				var me *meilisearch.Error
+				if !errors.As(err, &me) || me.APIError.Code != CodeNoQuorum {
+					t.Fatalf("not readable as meilisearch.Error: %v", err)
+				}
+			} else {
+				if err != nil {
+					t.Fatalf("write failed: %v", err)
+				}
+				if !slices.Equal(rep.Degraded, wantDegraded) {
+					t.Fatalf("report degraded %v, want %v", rep.Degraded, wantDegraded)
+				}
+				if rep.TaskUID != info.TaskUID || rep.IsDegraded() != (len(wantDegraded) > 0) {
+					t.Fatalf("report %+v", &rep)
+				}
+				obs.mu.Lock()
+				got := slices.Clone(obs.degraded)
+				obs.mu.Unlock()
+				if !slices.Equal(got, wantDegraded) {
+					t.Fatalf("observer degraded %v, want %v", got, wantDegraded)
+				}
+				ct, _ := f.c.tasks.store.Get(ctx, info.TaskUID)
+				if !slices.Equal(ct.Degraded, wantDegraded) {
+					t.Fatalf("task degraded %v, want %v", ct.Degraded, wantDegraded)
+				}
+				f.wait(t, info, meilisearch.TaskStatusSucceeded)
+			}
+			// Restart, retry the call, and every document is there.
+			for _, i := range sc.down {
+				f.start(t, i)
+			}
+			if err != nil {
+				info, err = ix.AddDocuments(ctx, docs, nil)
+				if err != nil {
+					t.Fatalf("retry: %v", err)
+				}
+				f.wait(t, info, meilisearch.TaskStatusSucceeded)
+			}
+			f.checkAllRetrievable(t, ix, docs)
+		})
 	}
 }

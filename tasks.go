@@ -216,6 +216,7 @@ type taskManager struct {
 
 	mu   sync.Mutex
 	last int64
+	lane int64 // see uidLanes
 }
 
 func newTaskManager(c *Cluster) *taskManager {
@@ -223,24 +224,36 @@ func newTaskManager(c *Cluster) *taskManager {
 	if st == nil {
 		st = NewMemoryTaskStore(0)
 	}
-	return &taskManager{c: c, store: st}
+	return &taskManager{c: c, store: st, lane: randomLane()}
 }
 
 // maxTaskUID keeps UIDs representable in a JavaScript number.
 const maxTaskUID = 1<<53 - 1
 
-// nextUID allocates a cluster task UID: milliseconds since the epoch × 1000
-// plus a counter, started at a random offset in each millisecond so that
-// processes sharing a store rarely collide, and strictly increasing within
-// a process (also across a clock step backwards). Good until year 2255.
-func (m *taskManager) nextUID() int64 {
+// uidLanes splits each millisecond's 1000 UIDs among processes: a
+// taskManager draws a random lane and only ever allocates UIDs congruent to
+// it modulo uidLanes, so two processes sharing a store collide only if
+// they drew the same lane (1 in uidLanes) and allocate in the same
+// millisecond. A lane holds 1000/uidLanes UIDs per millisecond; a burst
+// beyond that runs ahead of the clock (UIDs stay unique and increasing).
+const uidLanes = 25
+
+func randomLane() int64 {
 	var b [2]byte
 	_, _ = rand.Read(b[:])
-	uid := time.Now().UnixMilli()*1000 + int64(binary.LittleEndian.Uint16(b[:])%500)
+	return int64(binary.LittleEndian.Uint16(b[:]) % uidLanes)
+}
+
+// nextUID allocates a cluster task UID: milliseconds since the epoch × 1000
+// plus the manager's lane plus a multiple of uidLanes, strictly increasing
+// within a process (also across a clock step backwards) and below 2^53
+// until the year 2255.
+func (m *taskManager) nextUID() int64 {
+	uid := time.Now().UnixMilli()*1000 + m.lane
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if uid <= m.last {
-		uid = m.last + 1
+		uid = m.last + uidLanes
 	}
 	m.last = uid
 	return uid
@@ -250,6 +263,14 @@ func (m *taskManager) nextUID() int64 {
 // and returns the TaskInfo the caller gets.
 func (m *taskManager) register(ctx context.Context, t *ClusterTask) (*meilisearch.TaskInfo, error) {
 	t.UID = m.nextUID()
+	// A store shared by several processes may already hold this UID (two
+	// processes in the same millisecond): take another.
+	for range 8 {
+		if old, err := m.store.Get(ctx, t.UID); err != nil || old == nil {
+			break
+		}
+		t.UID = m.nextUID()
+	}
 	if t.EnqueuedAt.IsZero() {
 		t.EnqueuedAt = time.Now().UTC()
 	}
