@@ -127,12 +127,14 @@ type gathered[T any] struct {
 }
 
 // retryableNodeError says whether a node's failure should send its shards
-// to another replica: no answer at all, or a server-side error.
+// to another replica: no answer at all, a server-side error, or a node
+// that lacks the index (the fleet has it, or the read would not have got
+// this far: that node lost it).
 func retryableNodeError(err error) bool {
 	if isTransportError(err) {
 		return true
 	}
-	return errStatus(err) >= 500
+	return errStatus(err) >= 500 || apiCode(err) == "index_not_found"
 }
 
 // scatter runs call on a covering set of index uid, moving the shards of

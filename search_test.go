@@ -523,3 +523,37 @@ func TestSearchPageModeAndRaw(t *testing.T) {
 		t.Fatal("invalid filter: no error")
 	}
 }
+
+func TestHybridSearch(t *testing.T) {
+	docs := genDocs(300, 41)
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, d := range docs {
+		if r.IntN(10) != 0 {
+			d["_vectors"] = map[string]any{"default": []float64{r.Float64(), r.Float64(), r.Float64()}}
+		}
+	}
+	st := testSettings(false)
+	st.Embedders = map[string]meilisearch.Embedder{"default": {Source: "userProvided", Dimensions: 3}}
+	oracle := meilitest.RunT(t)
+	loadNode(t, oracle.URL(), "items", st, docs)
+	waitIdle(t, oracle)
+	f := newFleet(t, 1, 3, 1, 7, WithOverFetch(2))
+	f.load(t, "items", st, docs)
+	ctx := context.Background()
+	for _, ratio := range []float64{0, 0.3, 0.5, 1} {
+		for _, q := range []string{"river", "", "7 castle"} {
+			body := map[string]any{"q": q, "vector": []float64{0.2, 0.9, 0.4}, "hybrid": map[string]any{"embedder": "default", "semanticRatio": ratio}, "limit": 12, "offset": 3, "showRankingScore": true}
+			want := postJSON(t, oracle.URL()+"/indexes/items/search", body)
+			b, _ := json.Marshal(body)
+			out, err := f.c.searchBody(ctx, "items", b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := decodeUseNumber(t, out)
+			compareAnswers(t, fmt.Sprint("hybrid ", ratio), body, want, got, nil, nil)
+			if fmt.Sprint(got["semanticHitCount"]) != fmt.Sprint(want["semanticHitCount"]) {
+				t.Errorf("ratio %v q %q: semanticHitCount %v want %v", ratio, q, got["semanticHitCount"], want["semanticHitCount"])
+			}
+		}
+	}
+}
