@@ -291,13 +291,21 @@ func TestDocumentForms(t *testing.T) {
 		fmt.Fprintf(&csvb, "cv%d,y\n", i)
 	}
 	for name, call := range map[string]func() ([]meilisearch.TaskInfo, error){
-		"ndjson":        func() ([]meilisearch.TaskInfo, error) { return ix.AddDocumentsNdjsonInBatches(ctx, nd.Bytes(), 3, nil) },
-		"ndjson reader": func() ([]meilisearch.TaskInfo, error) { return ix.AddDocumentsNdjsonFromReaderInBatches(ctx, bytes.NewReader(nd.Bytes()), 3, nil) },
-		"csv":           func() ([]meilisearch.TaskInfo, error) { return ix.AddDocumentsCsvInBatches(ctx, csvb.Bytes(), 3, nil) },
-		"csv reader":    func() ([]meilisearch.TaskInfo, error) { return ix.AddDocumentsCsvFromReaderInBatches(ctx, bytes.NewReader(csvb.Bytes()), 3, nil) },
-		"update ndjson": func() ([]meilisearch.TaskInfo, error) { return ix.UpdateDocumentsNdjsonInBatches(ctx, nd.Bytes(), 4, nil) },
-		"update csv":    func() ([]meilisearch.TaskInfo, error) { return ix.UpdateDocumentsCsvInBatches(ctx, csvb.Bytes(), 4, nil) },
-		"update json":   func() ([]meilisearch.TaskInfo, error) { return ix.UpdateDocumentsInBatches(ctx, many[:7], 4, nil) },
+		"ndjson": func() ([]meilisearch.TaskInfo, error) { return ix.AddDocumentsNdjsonInBatches(ctx, nd.Bytes(), 3, nil) },
+		"ndjson reader": func() ([]meilisearch.TaskInfo, error) {
+			return ix.AddDocumentsNdjsonFromReaderInBatches(ctx, bytes.NewReader(nd.Bytes()), 3, nil)
+		},
+		"csv": func() ([]meilisearch.TaskInfo, error) { return ix.AddDocumentsCsvInBatches(ctx, csvb.Bytes(), 3, nil) },
+		"csv reader": func() ([]meilisearch.TaskInfo, error) {
+			return ix.AddDocumentsCsvFromReaderInBatches(ctx, bytes.NewReader(csvb.Bytes()), 3, nil)
+		},
+		"update ndjson": func() ([]meilisearch.TaskInfo, error) {
+			return ix.UpdateDocumentsNdjsonInBatches(ctx, nd.Bytes(), 4, nil)
+		},
+		"update csv": func() ([]meilisearch.TaskInfo, error) {
+			return ix.UpdateDocumentsCsvInBatches(ctx, csvb.Bytes(), 4, nil)
+		},
+		"update json": func() ([]meilisearch.TaskInfo, error) { return ix.UpdateDocumentsInBatches(ctx, many[:7], 4, nil) },
 	} {
 		infos, err := call()
 		want := 3
@@ -370,7 +378,10 @@ func TestValidationBeforeAnyNode(t *testing.T) {
 		msg  string
 	}{
 		{"not an object", func() error { _, err := ix.AddDocuments(ctx, []byte(`[{"id":1},2]`), nil); return err }, "malformed_payload", "index 1"},
-		{"missing id", func() error { _, err := ix.AddDocuments(ctx, []any{map[string]any{"id": 1}, map[string]any{"x": 1}}, nil); return err }, "missing_document_id", "index 1"},
+		{"missing id", func() error {
+			_, err := ix.AddDocuments(ctx, []any{map[string]any{"id": 1}, map[string]any{"x": 1}}, nil)
+			return err
+		}, "missing_document_id", "index 1"},
 		{"bad id", func() error { _, err := ix.AddDocuments(ctx, []byte(`[{"id":"a b"}]`), nil); return err }, "invalid_document_id", "index 0"},
 		{"float id", func() error { _, err := ix.AddDocuments(ctx, []byte(`[{"id":1},{"id":1.5}]`), nil); return err }, "invalid_document_id", "index 1"},
 		{"reserved", func() error {
@@ -378,7 +389,10 @@ func TestValidationBeforeAnyNode(t *testing.T) {
 			return err
 		}, "miroir_reserved_field", "index 0"},
 		{"malformed json", func() error { _, err := ix.AddDocuments(ctx, []byte(`[{"id":1},{"id":`), nil); return err }, "malformed_payload", ""},
-		{"ndjson line", func() error { _, err := ix.AddDocumentsNdjson(ctx, []byte("{\"id\":1}\n{\"id\":[1]}\n"), nil); return err }, "invalid_document_id", "line 2"},
+		{"ndjson line", func() error {
+			_, err := ix.AddDocumentsNdjson(ctx, []byte("{\"id\":1}\n{\"id\":[1]}\n"), nil)
+			return err
+		}, "invalid_document_id", "line 2"},
 		{"csv reserved", func() error {
 			_, err := ix.AddDocumentsCsv(ctx, []byte("id,_miroir_shard\n1,2\n"), nil)
 			return err
