@@ -84,6 +84,9 @@ func equivQueries() []map[string]any {
 	add(map[string]any{"q": "2024 river", "attributesToSearchOn": []string{"title"}})
 	add(map[string]any{"q": "seven", "matchingStrategy": "all", "facets": []string{"rating"}})
 	add(map[string]any{"q": "river", "rankingScoreThreshold": 0.5})
+	// geo
+	add(map[string]any{"q": "", "sort": []string{"_geoPoint(50, 5):asc"}, "limit": 25, "offset": 5})
+	add(map[string]any{"q": "mountain", "sort": []string{"_geoPoint(46.5, 1.2):desc", "year:asc"}, "filter": "_geoRadius(50, 5, 400000)"})
 	return out
 }
 
@@ -382,7 +385,6 @@ func TestEquivalence(t *testing.T) {
 			})
 		}
 	}
-	_ = strings.Join
 }
 
 // fedKey orders federated hits.

@@ -432,11 +432,6 @@ type mergedSearch struct {
 	qvector  []byte
 }
 
-// nodeAnswer is one node's parsed answer, with what refilling needs.
-type nodeAnswer struct {
-	resp *merge.Response
-}
-
 // mergeAnswers merges the nodes' answers; refill fetches more hits of a
 // node (offset, limit) when distinct emptied its list early.
 func (p *searchPlan) mergeAnswers(resps []*merge.Response, refill func(i, offset, limit int) (*merge.Response, error)) (*mergedSearch, error) {

@@ -1,7 +1,6 @@
 package miroir
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -505,4 +504,3 @@ func (c *Cluster) indexFacets(ctx context.Context, uid string, attrs []string, q
 	return dist, stats, nil
 }
 
-var _ = bytes.Equal

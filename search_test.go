@@ -64,6 +64,9 @@ func genDocs(n int, seed uint64) []testDoc {
 			tg = append(tg, tags[r.IntN(len(tags))])
 		}
 		d["tags"] = tg
+		if r.IntN(5) != 0 {
+			d["_geo"] = map[string]any{"lat": 45 + r.Float64()*10, "lng": r.Float64() * 10}
+		}
 		switch r.IntN(4) {
 		case 0:
 			d["sku"] = r.IntN(500)
@@ -80,8 +83,8 @@ func genDocs(n int, seed uint64) []testDoc {
 // testSettings are the index settings of the fixtures.
 func testSettings(custom bool) *meilisearch.Settings {
 	s := &meilisearch.Settings{
-		FilterableAttributes: []string{"id", "category", "brand", "year", "price", "tags", "color", "rating", "sku"},
-		SortableAttributes:   []string{"price", "year", "rating", "sku", "title"},
+		FilterableAttributes: []string{"id", "category", "brand", "year", "price", "tags", "color", "rating", "sku", "_geo"},
+		SortableAttributes:   []string{"price", "year", "rating", "sku", "title", "_geo"},
 		Faceting:             &meilisearch.Faceting{MaxValuesPerFacet: 100, SortFacetValuesBy: map[string]meilisearch.SortFacetType{"tags": "count", "*": "alpha"}},
 	}
 	if custom {
