@@ -503,4 +503,3 @@ func (c *Cluster) indexFacets(ctx context.Context, uid string, attrs []string, q
 	}
 	return dist, stats, nil
 }
-
