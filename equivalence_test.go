@@ -67,6 +67,8 @@ func equivQueries() []map[string]any {
 	}
 	// pagination modes and deep offsets
 	add(map[string]any{"q": "", "offset": 300, "limit": 40})
+	add(map[string]any{"q": "", "offset": 990, "limit": 20, "sort": []string{"year:desc"}})
+	add(map[string]any{"q": "", "page": 50, "hitsPerPage": 21})
 	add(map[string]any{"q": "river", "offset": 45, "limit": 10})
 	add(map[string]any{"q": "", "page": 3, "hitsPerPage": 7, "sort": []string{"year:asc"}})
 	add(map[string]any{"q": "mountain", "page": 2, "hitsPerPage": 25})

@@ -278,6 +278,11 @@ func retrieves(list []string, path string) bool {
 func newSearchPlan(q *searchQuery, rs mergeSettings, fields func() []string, overFetch float64, pk string) *searchPlan {
 	p := &searchPlan{q: q, settings: rs, pk: pk}
 	p.from, p.to = q.window()
+	if rs.maxTotalHits >= 0 {
+		// one node never ranks past maxTotalHits: neither does the merge
+		p.to = min(p.to, rs.maxTotalHits)
+		p.from = min(p.from, p.to)
+	}
 	p.nodeWindow = p.to
 	if q.semantic && overFetch > 1 {
 		p.nodeWindow = int(math.Ceil(float64(p.to) * overFetch))
