@@ -1,12 +1,9 @@
-//go:build miroir_complete
-
 package miroir
 
 import "github.com/meilisearch/meilisearch-go"
 
 // The drop-in promise (DESIGN §4): a Cluster is a meilisearch.ServiceManager
-// and its Index a meilisearch.IndexManager. The build tag comes off once
-// search.go and settings.go provide the read path and settings methods.
+// and its Index a meilisearch.IndexManager.
 var (
 	_ meilisearch.ServiceManager = (*Cluster)(nil)
 	_ meilisearch.IndexManager   = (*Index)(nil)

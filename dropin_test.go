@@ -1,5 +1,3 @@
-//go:build miroir_complete
-
 package miroir
 
 import (

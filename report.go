@@ -2,6 +2,7 @@ package miroir
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -26,7 +27,7 @@ type Fallback struct {
 // It is safe for concurrent use; read it after the call returns.
 type Report struct {
 	mu sync.Mutex
-	// NodesContacted lists node IDs the call sent requests to.
+	// NodesContacted lists node IDs the call sent requests to, sorted.
 	NodesContacted []string
 	// Degraded lists (group, shard) pairs of a write whose group missed quorum.
 	Degraded []GroupShard
@@ -67,12 +68,10 @@ func (r *Report) contacted(nodeID string) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, n := range r.NodesContacted {
-		if n == nodeID {
-			return
-		}
+	i, found := slices.BinarySearch(r.NodesContacted, nodeID)
+	if !found {
+		r.NodesContacted = slices.Insert(r.NodesContacted, i, nodeID)
 	}
-	r.NodesContacted = append(r.NodesContacted, nodeID)
 }
 
 func (r *Report) degraded(pairs []GroupShard) {
