@@ -519,7 +519,8 @@ func (c *Cluster) waitNodeTasks(ctx context.Context, nts []NodeTask) error {
 }
 
 // verifiedTargets returns, among node indexes idxs, those that may receive
-// writes for st: healthy and verified (index present with _miroir_shard
+// writes for st: healthy (or, without background health checks, answering
+// the verification) and verified (index present with _miroir_shard
 // filterable and the fleet's settings). Unverified healthy nodes are
 // verified now (repaired when they lack the index: created with the
 // fleet's settings and waited for, so that a write never lets Meilisearch
@@ -530,10 +531,10 @@ func (c *Cluster) verifiedTargets(ctx context.Context, st *indexState, idxs []in
 	var todo []*node
 	for _, ni := range idxs {
 		n := c.nodes[ni]
-		if !n.isHealthy() {
-			continue
+		if !n.isHealthy() && c.opts.healthInterval > 0 {
+			continue // the health loop brings it back, then it is verified
 		}
-		if st.isVerified(ni) {
+		if st.isVerified(ni) && n.isHealthy() {
 			ok[ni] = true
 			continue
 		}
