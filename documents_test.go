@@ -249,7 +249,9 @@ func TestDocumentForms(t *testing.T) {
 	f.wait(t, must(ix.AddDocumentsNdjsonFromReader(ctx, strings.NewReader("{\"book_id\":\"r1\",\"title\":\"Rebecca\"}\n"), nil)), meilisearch.TaskStatusSucceeded)
 	f.wait(t, must(ix.AddDocumentsCsv(ctx, []byte("book_id;title;pages:number\nc1;\"Middle; march\";880\nc2;Lolita;336\n"), &meilisearch.CsvDocumentsQuery{CsvDelimiter: ";"})), meilisearch.TaskStatusSucceeded)
 	f.wait(t, must(ix.AddDocumentsCsvFromReader(ctx, strings.NewReader("book_id,title\nc3,Kim\n"), nil)), meilisearch.TaskStatusSucceeded)
-	for id, title := range map[string]string{"a1": "Dune", "2": "Emma", "o1": "Ulysses", "p2": "Beloved", "n2": "Ivanhoe", "r1": "Rebecca", "c1": "Middle; march", "c3": "Kim"} {
+	// An io.Reader of a JSON array is streamed.
+	f.wait(t, must(ix.AddDocuments(ctx, strings.NewReader(`[{"book_id":"s1","title":"Stream"}, {"book_id":"s2","title":"Flow"}]`), nil)), meilisearch.TaskStatusSucceeded)
+	for id, title := range map[string]string{"a1": "Dune", "2": "Emma", "o1": "Ulysses", "p2": "Beloved", "n2": "Ivanhoe", "r1": "Rebecca", "c1": "Middle; march", "c3": "Kim", "s2": "Flow"} {
 		if m := get(id); m["title"] != title || m["_miroir_shard"] != nil {
 			t.Fatalf("%s: %v", id, m)
 		}
