@@ -386,6 +386,26 @@ var routeActions = map[string]string{
 	"GET /metrics":                 "metrics.get",
 	"POST /export":                 "export",
 
+	"GET /webhooks":           "webhooks.get",
+	"POST /webhooks":          "webhooks.create",
+	"GET /webhooks/{uuid}":    "webhooks.get",
+	"PATCH /webhooks/{uuid}":  "webhooks.update",
+	"DELETE /webhooks/{uuid}": "webhooks.delete",
+
+	"GET /chats":                               "chats.get",
+	"GET /chats/{workspace}":                   "chats.get",
+	"DELETE /chats/{workspace}":                "chats.delete",
+	"GET /chats/{workspace}/settings":          "chatsSettings.get",
+	"PATCH /chats/{workspace}/settings":        "chatsSettings.update",
+	"DELETE /chats/{workspace}/settings":       "chatsSettings.update",
+	"POST /chats/{workspace}/chat/completions": "chatCompletions",
+
+	"POST /dynamic-search-rules":         "dynamicSearchRules.get",
+	"DELETE /dynamic-search-rules":       "dynamicSearchRules.delete",
+	"GET /dynamic-search-rules/{uid}":    "dynamicSearchRules.get",
+	"PATCH /dynamic-search-rules/{uid}":  "dynamicSearchRules.update",
+	"DELETE /dynamic-search-rules/{uid}": "dynamicSearchRules.delete",
+
 	"GET /indexes":                 "indexes.get",
 	"POST /indexes":                "indexes.create",
 	"GET /indexes/{uid}":           "indexes.get",

@@ -20,6 +20,30 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /snapshots", s.handleSnapshot)
 	m.HandleFunc("GET /experimental-features", s.handleGetFeatures)
 	m.HandleFunc("PATCH /experimental-features", s.handlePatchFeatures)
+	m.HandleFunc("POST /export", s.handleExport)
+	// webhooks: cmd_webhooks.go
+	m.HandleFunc("GET /webhooks", s.handleListWebhooks)
+	m.HandleFunc("POST /webhooks", s.handleCreateWebhook)
+	m.HandleFunc("GET /webhooks/{uuid}", s.handleGetWebhook)
+	m.HandleFunc("PATCH /webhooks/{uuid}", s.handleUpdateWebhook)
+	m.HandleFunc("DELETE /webhooks/{uuid}", s.handleDeleteWebhook)
+	// network: cmd_network.go
+	m.HandleFunc("GET /network", s.handleGetNetwork)
+	m.HandleFunc("PATCH /network", s.handlePatchNetwork)
+	// chats: cmd_chats.go
+	m.HandleFunc("GET /chats", s.handleListChats)
+	m.HandleFunc("GET /chats/{workspace}", s.handleGetChat)
+	m.HandleFunc("DELETE /chats/{workspace}", s.handleDeleteChat)
+	m.HandleFunc("GET /chats/{workspace}/settings", s.handleGetChatSettings)
+	m.HandleFunc("PATCH /chats/{workspace}/settings", s.handlePatchChatSettings)
+	m.HandleFunc("DELETE /chats/{workspace}/settings", s.handleResetChatSettings)
+	m.HandleFunc("POST /chats/{workspace}/chat/completions", s.handleChatCompletions)
+	// dynamic search rules: cmd_search_rules.go
+	m.HandleFunc("POST /dynamic-search-rules", s.handleListSearchRules)
+	m.HandleFunc("DELETE /dynamic-search-rules", s.handleClearSearchRules)
+	m.HandleFunc("GET /dynamic-search-rules/{uid}", s.handleGetSearchRule)
+	m.HandleFunc("PATCH /dynamic-search-rules/{uid}", s.handleUpsertSearchRule)
+	m.HandleFunc("DELETE /dynamic-search-rules/{uid}", s.handleDeleteSearchRule)
 	// batches: cmd_batches.go
 	m.HandleFunc("GET /batches", s.handleListBatches)
 	m.HandleFunc("GET /batches/{uid}", s.handleGetBatch)

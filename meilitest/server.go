@@ -71,6 +71,15 @@ type Server struct {
 	nextFaultID int
 	features    map[string]bool // experimental features, guarded by faultMu
 
+	// Instance-level state outside the indexes (cmd_webhooks.go,
+	// cmd_network.go, cmd_chats.go, cmd_search_rules.go), guarded by metaMu.
+	metaMu   sync.Mutex
+	webhooks map[string]*webhook
+	network  networkState
+	chats    map[string]*chatSettings
+	dsrs     map[string]*searchRule
+	hookWG   sync.WaitGroup // webhook notifications in flight
+
 	lifeMu  sync.Mutex
 	addr    string
 	ln      net.Listener
@@ -206,6 +215,7 @@ func (s *Server) Close() {
 	s.lifeMu.Unlock()
 	s.Stop()
 	s.tasks.close()
+	s.hookWG.Wait()
 }
 
 // Running reports whether the server currently accepts connections.

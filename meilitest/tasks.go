@@ -35,6 +35,20 @@ type task struct {
 	// GET /tasks/{uid}/documents until the task finishes (Meilisearch deletes
 	// the update file then).
 	payload []map[string]any
+	// unlocked tasks run without Server.mu (they take it themselves): an
+	// export talks HTTP, possibly to this very server.
+	unlocked bool
+}
+
+// runUnlocked makes a task run without Server.mu held.
+func runUnlocked(t *task) { t.unlocked = true }
+
+// halted reports whether the queue is stopping (Stop or Close): long tasks
+// give up, as Meilisearch's must_stop_processing makes them.
+func (q *taskQueue) halted() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closed || q.stopped
 }
 
 // withPayload keeps a document addition's documents on its task.
@@ -230,6 +244,8 @@ func (q *taskQueue) loop() {
 		var err *apiError
 		if failCode != "" {
 			err = newError(failCode, "meilitest: injected task failure")
+		} else if run != nil && t.unlocked {
+			err = run(t.uid, details)
 		} else if run != nil {
 			q.s.mu.Lock()
 			err = run(t.uid, details)
@@ -254,7 +270,9 @@ func (q *taskQueue) loop() {
 		}
 		t.run = nil
 		t.payload = nil
+		view := t.view()
 		q.cond.Broadcast()
+		q.s.notifyWebhooks(view)
 	}
 }
 
