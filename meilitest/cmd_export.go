@@ -25,8 +25,9 @@ import (
 //  2. a missing index is created with the local primary key (POST
 //     /indexes); an existing one gets the primary key (PATCH) only with
 //     overrideSettings;
-//  3. the whole settings object (secrets revealed, `chat` only with the
-//     chatCompletions feature) is PATCHed when the index was created or
+//  3. the whole settings object (secrets revealed; settings behind an
+//     experimental feature, such as `chat`, only when this server has the
+//     feature enabled) is PATCHed when the index was created or
 //     overrideSettings is set;
 //  4. the documents matching the pattern's `filter` are POSTed as NDJSON
 //     in payloads of at most payloadSize bytes (default 20 MiB), the full
@@ -174,7 +175,7 @@ type exportIndex struct {
 }
 
 func (s *Server) snapshotExport(patterns []exportPattern) ([]exportIndex, *apiError) {
-	chat := s.featureEnabled("chatCompletions")
+	visible := s.visibleSettings()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []exportIndex
@@ -191,10 +192,8 @@ func (s *Server) snapshotExport(patterns []exportPattern) ([]exportIndex, *apiEr
 		}
 		ix := s.indexes[uid]
 		ex := exportIndex{uid: uid, primaryKey: ix.primaryKey, pattern: *p}
-		for _, d := range settingDescs {
+		for _, d := range visible {
 			switch {
-			case d.name == "chat" && !chat:
-				continue
 			case d.name == "embedders":
 				ex.settings = append(ex.settings, settingsField{d.name, ix.settings.Embedders})
 			default:
