@@ -48,6 +48,9 @@ type Cluster struct {
 
 	tasks *taskManager
 
+	settingsOnce sync.Once
+	settingsEng  *settingsEngine // see settingsTx
+
 	mu       sync.Mutex
 	indexes  map[string]*indexState // per-index cached state, see index_state.go
 	mismatch map[string]error       // indexes refused for their shard count

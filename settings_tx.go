@@ -240,24 +240,12 @@ type settingsEngine struct {
 // Settings changes re-index, which can take long on a large index.
 const defaultSettingsTaskTimeout = 10 * time.Minute
 
-// settingsEngines holds the engine of each Cluster.
-// TODO(lead): make this a Cluster field (c.settingsTx) initialised in New.
-var settingsEngines sync.Map // *Cluster -> *settingsEngine
-
-// settingsTx returns c's settings engine, creating it on first use.
+// settingsTx returns c's settings engine, created on first use.
 func (c *Cluster) settingsTx() *settingsEngine {
-	if e, ok := settingsEngines.Load(c); ok {
-		return e.(*settingsEngine)
-	}
-	e := &settingsEngine{c: c, taskTimeout: defaultSettingsTaskTimeout, pollMin: 5 * time.Millisecond, pollMax: 250 * time.Millisecond, queues: map[string]*settingsQueue{}}
-	if v, loaded := settingsEngines.LoadOrStore(c, e); loaded {
-		return v.(*settingsEngine)
-	}
-	go func() {
-		<-c.closed
-		settingsEngines.Delete(c)
-	}()
-	return e
+	c.settingsOnce.Do(func() {
+		c.settingsEng = &settingsEngine{c: c, taskTimeout: defaultSettingsTaskTimeout, pollMin: 5 * time.Millisecond, pollMax: 250 * time.Millisecond, queues: map[string]*settingsQueue{}}
+	})
+	return c.settingsEng
 }
 
 func (e *settingsEngine) queue(uid string) *settingsQueue {
@@ -602,9 +590,9 @@ func (e *settingsEngine) applyNode1(ctx context.Context, tx *txState, n *node) (
 	if err := json.Unmarshal(resp.Body, &info); err != nil {
 		return unknown, "sending the change", fmt.Errorf("decoding the node's answer: %w", err)
 	}
-	// TODO(core): record the node task on the cluster task
-	// (tx.task.AddNodeTask) once updateLocal/refresh no longer lose
-	// concurrent updates of a local task.
+	if tx.task != nil {
+		tx.task.AddNodeTask(n.ID, info.TaskUID)
+	}
 	if err := e.waitNodeTask(ctx, n, info.TaskUID); err != nil {
 		if isTaskFailure(err) {
 			return unchanged, "applying the change", err

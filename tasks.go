@@ -217,6 +217,11 @@ type taskManager struct {
 	mu   sync.Mutex
 	last int64
 	lane int64 // see uidLanes
+
+	// localMu serialises read-modify-write cycles on local tasks, so that
+	// Processing, AddNodeTask, Finish and refresh never lose each other's
+	// updates.
+	localMu sync.Mutex
 }
 
 func newTaskManager(c *Cluster) *taskManager {
@@ -373,17 +378,20 @@ func (lt *localTask) Finish(err error) {
 	})
 }
 
-func (m *taskManager) updateLocal(uid int64, fn func(t *ClusterTask)) {
+func (m *taskManager) updateLocal(uid int64, fn func(t *ClusterTask)) *ClusterTask {
+	m.localMu.Lock()
+	defer m.localMu.Unlock()
 	ctx := context.Background()
 	t, err := m.store.Get(ctx, uid)
 	if err != nil || t == nil {
-		return
+		return nil
 	}
 	cp := cloneTask(t)
 	fn(cp)
 	if err := m.store.Put(ctx, cp); err != nil {
 		m.c.opts.logger.Error("miroir: updating a local task", "uid", uid, "err", err)
 	}
+	return cp
 }
 
 // apiErrorDetails turns any error into Meilisearch's error object.
@@ -468,9 +476,24 @@ func (m *taskManager) refresh(ctx context.Context, t *ClusterTask) (*ClusterTask
 		}
 		wg.Wait()
 	}
-	if !cp.Local {
-		aggregate(cp)
+	if cp.Local {
+		// A local task's owner updates it concurrently: merge only the
+		// node task states polled here into the current record.
+		polled := cp.Nodes
+		if cur := m.updateLocal(cp.UID, func(cur *ClusterTask) {
+			for i := range cur.Nodes {
+				for _, p := range polled {
+					if p.Node == cur.Nodes[i].Node && p.TaskUID == cur.Nodes[i].TaskUID {
+						cur.Nodes[i] = p
+					}
+				}
+			}
+		}); cur != nil {
+			return cur, nil
+		}
+		return cp, nil
 	}
+	aggregate(cp)
 	if cp.Status == meilisearch.TaskStatusSucceeded && (cp.Type == meilisearch.TaskTypeTaskCancelation) {
 		m.countCanceled(ctx, cp)
 	}

@@ -288,3 +288,33 @@ func TestSharedTaskStore(t *testing.T) {
 		t.Fatalf("%+v %v", task, err)
 	}
 }
+
+// Concurrent updates of one local task (its owner adding node tasks and
+// finishing, readers refreshing it) must never lose each other's writes.
+func TestLocalTaskConcurrentUpdates(t *testing.T) {
+	f := newCoreFleet(t, []int{0}, 1, 4)
+	ctx := coreCtx(t)
+	lt, err := f.c.tasks.newLocal(ctx, "idx", meilisearch.TaskTypeSettingsUpdate, meilisearch.Details{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lt.Processing()
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(2)
+		go func() { defer wg.Done(); lt.AddNodeTask("n0", int64(1000+i)) }()
+		go func() { defer wg.Done(); _, _ = f.c.GetTask(ctx, lt.UID()) }()
+	}
+	wg.Wait()
+	lt.Finish(nil)
+	for range 5 {
+		_, _ = f.c.GetTask(ctx, lt.UID())
+	}
+	ct, err := f.c.tasks.store.Get(ctx, lt.UID())
+	if err != nil || ct == nil {
+		t.Fatal(err)
+	}
+	if ct.Status != meilisearch.TaskStatusSucceeded || len(ct.Nodes) != 20 {
+		t.Fatalf("lost updates: status %s, %d node tasks", ct.Status, len(ct.Nodes))
+	}
+}
