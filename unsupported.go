@@ -11,7 +11,7 @@ import (
 // Methods of meilisearch.ServiceManager with no sharded meaning. Each
 // returns an error matching ErrUnsupported (code miroir_unsupported, HTTP
 // 501) that says why; none panics or silently does nothing. The decisions
-// are listed in COMPATIBILITY.md.
+// are listed in the README's compatibility table.
 
 // GetBatches is unsupported: batches are how one node groups its own
 // tasks; a fleet has one set per node and no cluster-wide meaning.
