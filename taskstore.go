@@ -1,0 +1,194 @@
+package miroir
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/meilisearch/meilisearch-go"
+)
+
+// ClusterTask is the record of one cluster task, as a TaskStore keeps it.
+// It is plain data (JSON-serialisable) so that a shared store can persist
+// it. miroir never mutates a value it got from a store: it updates a copy
+// and Puts it back.
+type ClusterTask struct {
+	UID      int64                `json:"uid"`
+	IndexUID string               `json:"indexUid,omitempty"`
+	Type     meilisearch.TaskType `json:"type"`
+	// Status is the last aggregated status (refreshed on read while the
+	// task is not finished).
+	Status     meilisearch.TaskStatus       `json:"status"`
+	Error      *meilisearch.APIErrorDetails `json:"error,omitempty"`
+	EnqueuedAt time.Time                    `json:"enqueuedAt"`
+	StartedAt  time.Time                    `json:"startedAt,omitzero"`
+	FinishedAt time.Time                    `json:"finishedAt,omitzero"`
+	// Details holds what is known when the task is registered
+	// (receivedDocuments, providedIds, primaryKey, settings, ...); document
+	// counts that only the nodes know are aggregated into it on read.
+	Details meilisearch.Details `json:"details"`
+	// Documents is the number of documents (or ids) the caller gave to a
+	// routed write; node counts are scaled by Documents/sum(NodeTask.Docs).
+	Documents int64 `json:"documents,omitempty"`
+	// Copies is, for a broadcast task, how many nodes hold each document
+	// (RG×RF): node counts are divided by it.
+	Copies int `json:"copies,omitempty"`
+	// Nodes are the node tasks the cluster task fanned out to.
+	Nodes []NodeTask `json:"nodes,omitempty"`
+	// Degraded lists the (group, shard) pairs whose group missed quorum.
+	Degraded []GroupShard `json:"degraded,omitempty"`
+	// Local marks a cluster-local task: its status is set by miroir, not
+	// aggregated from node tasks.
+	Local bool `json:"local,omitempty"`
+	// Targets are the cluster tasks a cancelation or deletion matched.
+	Targets []int64 `json:"targets,omitempty"`
+	// CancelRequestedBy is the cancelation task that targeted this task;
+	// it is reported as canceledBy once the task is canceled.
+	CancelRequestedBy int64  `json:"cancelRequestedBy,omitempty"`
+	CustomMetadata    string `json:"customMetadata,omitempty"`
+}
+
+// NodeTask is one node task of a cluster task, with its last known state.
+type NodeTask struct {
+	Node    string `json:"node"`
+	TaskUID int64  `json:"taskUid"`
+	// Docs is the number of documents or ids sent to the node (routed
+	// writes); 0 for a broadcast.
+	Docs int64 `json:"docs,omitempty"`
+	// Aux marks a helper task (the _miroir_shard setting or the miroir_meta
+	// record of an index creation, ...): it counts for the status, not for
+	// the details.
+	Aux        bool                         `json:"aux,omitempty"`
+	Status     meilisearch.TaskStatus       `json:"status"`
+	Error      *meilisearch.APIErrorDetails `json:"error,omitempty"`
+	EnqueuedAt time.Time                    `json:"enqueuedAt,omitzero"`
+	StartedAt  time.Time                    `json:"startedAt,omitzero"`
+	FinishedAt time.Time                    `json:"finishedAt,omitzero"`
+	Details    meilisearch.Details          `json:"details"`
+}
+
+// TaskStore keeps cluster tasks. The default (NewMemoryTaskStore) is
+// in-memory and bounded; deployments with several app instances share one
+// implementation (a database table, a Redis hash, ...) through
+// WithTaskStore so that any instance answers GetTask for a write another
+// made. Implementations must be safe for concurrent use. They may return
+// the stored value itself from Get and List: miroir never mutates it.
+type TaskStore interface {
+	// Put inserts t, or replaces the task with the same UID.
+	Put(ctx context.Context, t *ClusterTask) error
+	// Get returns the task with uid, or (nil, nil) if there is none.
+	Get(ctx context.Context, uid int64) (*ClusterTask, error)
+	// List calls fn for every task, newest (highest UID) first, until fn
+	// returns false.
+	List(ctx context.Context, fn func(*ClusterTask) bool) error
+	// Delete removes the tasks with these UIDs (absent ones are ignored).
+	Delete(ctx context.Context, uids ...int64) error
+}
+
+// DefaultTaskStoreSize is the capacity of the default task store.
+const DefaultTaskStoreSize = 10000
+
+// MemoryTaskStore is the default TaskStore: in memory, holding at most a
+// fixed number of tasks. When full, it evicts the oldest finished task
+// first (the oldest task of all when none is finished).
+type MemoryTaskStore struct {
+	mu    sync.Mutex
+	max   int
+	tasks map[int64]*ClusterTask
+	order []int64 // ascending UID
+}
+
+// NewMemoryTaskStore returns an in-memory store holding at most max tasks
+// (max <= 0: DefaultTaskStoreSize).
+func NewMemoryTaskStore(max int) *MemoryTaskStore {
+	if max <= 0 {
+		max = DefaultTaskStoreSize
+	}
+	return &MemoryTaskStore{max: max, tasks: map[int64]*ClusterTask{}}
+}
+
+// Put implements TaskStore.
+func (s *MemoryTaskStore) Put(_ context.Context, t *ClusterTask) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.tasks[t.UID]; !ok {
+		i, _ := slices.BinarySearch(s.order, t.UID)
+		s.order = slices.Insert(s.order, i, t.UID)
+		for len(s.order) > s.max {
+			s.evict(t.UID)
+		}
+	}
+	s.tasks[t.UID] = t
+	return nil
+}
+
+// evict removes the oldest finished task, else the oldest one other than
+// keep.
+func (s *MemoryTaskStore) evict(keep int64) {
+	victim := -1
+	for i, uid := range s.order {
+		if t := s.tasks[uid]; t != nil && isFinal(t.Status) && uid != keep {
+			victim = i
+			break
+		}
+	}
+	if victim < 0 {
+		victim = 0
+		if s.order[0] == keep && len(s.order) > 1 {
+			victim = 1
+		}
+	}
+	delete(s.tasks, s.order[victim])
+	s.order = slices.Delete(s.order, victim, victim+1)
+}
+
+// Get implements TaskStore.
+func (s *MemoryTaskStore) Get(_ context.Context, uid int64) (*ClusterTask, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tasks[uid], nil
+}
+
+// List implements TaskStore.
+func (s *MemoryTaskStore) List(_ context.Context, fn func(*ClusterTask) bool) error {
+	s.mu.Lock()
+	snap := make([]*ClusterTask, 0, len(s.order))
+	for i := len(s.order) - 1; i >= 0; i-- {
+		snap = append(snap, s.tasks[s.order[i]])
+	}
+	s.mu.Unlock()
+	for _, t := range snap {
+		if t != nil && !fn(t) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// Delete implements TaskStore.
+func (s *MemoryTaskStore) Delete(_ context.Context, uids ...int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, uid := range uids {
+		if _, ok := s.tasks[uid]; !ok {
+			continue
+		}
+		delete(s.tasks, uid)
+		if i, found := slices.BinarySearch(s.order, uid); found {
+			s.order = slices.Delete(s.order, i, i+1)
+		}
+	}
+	return nil
+}
+
+// Len returns the number of tasks held.
+func (s *MemoryTaskStore) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.tasks)
+}
+
+func isFinal(s meilisearch.TaskStatus) bool {
+	return s == meilisearch.TaskStatusSucceeded || s == meilisearch.TaskStatusFailed || s == meilisearch.TaskStatusCanceled
+}
