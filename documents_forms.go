@@ -1,0 +1,325 @@
+package miroir
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/meilisearch/meilisearch-go"
+	"github.com/miroirsearch/miroir/internal/route"
+)
+
+// Payload forms: every add/update method of meilisearch.DocumentManager,
+// funnelled into one write operation (documents.go).
+
+// payloadKind says how a payload is framed.
+type payloadKind int
+
+const (
+	kindJSON payloadKind = iota
+	kindNDJSON
+	kindCSV
+)
+
+// writeBytes routes an in-memory payload. With batch > 0 the documents
+// are first all validated, then sent batch documents per cluster task.
+func (i *Index) writeBytes(ctx context.Context, method string, kind payloadKind, body []byte, batch int, p docParams) ([]meilisearch.TaskInfo, error) {
+	if batch > 0 {
+		// Validate everything before touching any node.
+		w, src, err := i.prepare(ctx, method, kind, bytes.NewReader(body), body, p, true)
+		if err != nil {
+			return nil, err
+		}
+		for {
+			_, _, err := src.next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, docError(err)
+			}
+		}
+		w.ix.c.noteFields(w.st, w.fields)
+	}
+	w, src, err := i.prepare(ctx, method, kind, bytes.NewReader(body), body, p, false)
+	if err != nil {
+		return nil, err
+	}
+	w.batchDocs = batch
+	return w.run(ctx, src)
+}
+
+// writeReader routes a streamed payload in bounded batches.
+func (i *Index) writeReader(ctx context.Context, method string, kind payloadKind, r io.Reader, batch int, p docParams) ([]meilisearch.TaskInfo, error) {
+	w, src, err := i.prepare(ctx, method, kind, r, nil, p, false)
+	if err != nil {
+		return nil, err
+	}
+	w.batchDocs = batch
+	w.stream = true
+	return w.run(ctx, src)
+}
+
+// prepare resolves the index state and primary key and opens the source.
+// body, when non-nil, is r's whole content (zero-copy readers). dry skips
+// the index creation (validation pass).
+func (i *Index) prepare(ctx context.Context, method string, kind payloadKind, r io.Reader, body []byte, p docParams, dry bool) (*writeOp, source, error) {
+	c := i.c
+	if err := c.checkOpen(); err != nil {
+		return nil, nil, err
+	}
+	var st *indexState
+	var pre []NodeTask
+	var err error
+	if dry {
+		st, err = c.state(ctx, i.uid)
+		if apiCode(err) == "index_not_found" {
+			st, err = newIndexState(i.uid, c.opts.shards), nil
+		}
+	} else {
+		st, pre, err = c.writeState(ctx, i.uid, p.primaryKey)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	w := &writeOp{ix: i, st: st, method: method, params: p, preTasks: pre, fields: map[string]struct{}{}}
+	switch kind {
+	case kindCSV:
+		delim, err := route.CSVDelimiter(p.csvDelimiter)
+		if err != nil {
+			return nil, nil, docError(err)
+		}
+		cr, err := route.NewCSVReader(r, delim)
+		if err != nil {
+			return nil, nil, docError(err)
+		}
+		names := cr.Names()
+		pk, setPK, err := resolvePK(p.primaryKey, st, func() ([]string, error) { return names, nil })
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, f := range names {
+			w.fields[f] = struct{}{}
+		}
+		w.pk, w.setPK = pk, setPK
+		w.format = route.FormatCSV
+		w.csvHeader, w.csvDelim = cr.OutputHeader(), delim
+		col := cr.Column(pk)
+		typ := route.CSVString
+		if col >= 0 {
+			typ = cr.Columns()[col].Type
+		}
+		return w, &csvSource{cr: cr, rt: route.Router{PrimaryKey: pk, Shards: st.shards}, pkCol: col, typ: typ}, nil
+	default:
+		js := &jsonSource{ndjson: kind == kindNDJSON}
+		switch {
+		case body != nil && kind == kindNDJSON:
+			js.rd = route.NDJSONBytes(body)
+		case body != nil && firstByte(body) == '{':
+			// Meilisearch also takes a single object as the payload.
+			js.rd = route.NDJSONBytes(body)
+		case body != nil:
+			js.rd = route.ArrayBytes(body)
+		case kind == kindNDJSON:
+			js.rd = route.NewNDJSONReader(r)
+		default:
+			js.rd = route.NewArrayReader(r)
+		}
+		w.format = route.FormatJSON
+		if kind == kindNDJSON {
+			w.format = route.FormatNDJSON
+		}
+		pk, setPK, err := resolvePK(p.primaryKey, st, js.peek)
+		if err != nil {
+			return nil, nil, err
+		}
+		w.pk, w.setPK = pk, setPK
+		js.rt = route.Router{PrimaryKey: pk, Shards: st.shards, Fields: w.fields}
+		return w, js, nil
+	}
+}
+
+func firstByte(b []byte) byte {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		}
+		return c
+	}
+	return 0
+}
+
+// documentsBytes turns any documents value into JSON bytes: []byte and
+// json.RawMessage are taken as they are (raw JSON, as meilisearch-go sends
+// them), anything else is marshalled once with encoding/json.
+func documentsBytes(v any) ([]byte, io.Reader, error) {
+	switch d := v.(type) {
+	case nil:
+		return nil, nil, newError(http.StatusBadRequest, "malformed_payload", "The documents are nil; expected an array of documents.")
+	case []byte:
+		return d, nil, nil
+	case json.RawMessage:
+		return d, nil, nil
+	case *json.RawMessage:
+		if d == nil {
+			return nil, nil, newError(http.StatusBadRequest, "malformed_payload", "The documents are nil; expected an array of documents.")
+		}
+		return *d, nil, nil
+	case io.Reader:
+		return nil, d, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		e := newError(http.StatusBadRequest, "malformed_payload", "miroir: cannot encode the documents as JSON: %v", err)
+		e.Err = err
+		return nil, nil, e
+	}
+	return b, nil, nil
+}
+
+func (i *Index) writeAny(ctx context.Context, method string, docs any, batch int, opts *meilisearch.DocumentOptions) ([]meilisearch.TaskInfo, error) {
+	b, r, err := documentsBytes(docs)
+	if err != nil {
+		return nil, err
+	}
+	if r != nil {
+		return i.writeReader(ctx, method, kindJSON, r, batch, fromDocOptions(opts))
+	}
+	return i.writeBytes(ctx, method, kindJSON, b, batch, fromDocOptions(opts))
+}
+
+func one(infos []meilisearch.TaskInfo, err error) (*meilisearch.TaskInfo, error) {
+	if err != nil {
+		return nil, err
+	}
+	if len(infos) == 0 {
+		return nil, errors.New("miroir: internal error: write produced no task")
+	}
+	return &infos[0], nil
+}
+
+func checkBatch(n int) error {
+	if n <= 0 {
+		return newError(http.StatusBadRequest, "invalid_batch_size", "miroir: batch size must be positive, got %d", n)
+	}
+	return nil
+}
+
+// AddDocuments adds or replaces documents. documentsPtr may be any value
+// encoding/json turns into an array of objects ([]map[string]any, []T,
+// *[]T, ...), raw JSON ([]byte, json.RawMessage: an array or one object),
+// or an io.Reader of a JSON array (streamed in bounded batches).
+func (i *Index) AddDocuments(ctx context.Context, documentsPtr any, opts *meilisearch.DocumentOptions) (*meilisearch.TaskInfo, error) {
+	return one(i.writeAny(ctx, http.MethodPost, documentsPtr, 0, opts))
+}
+
+// AddDocumentsInBatches adds documents in batches of batchSize documents,
+// one cluster task per batch. Every document is validated before the first
+// batch is sent.
+func (i *Index) AddDocumentsInBatches(ctx context.Context, documentsPtr any, batchSize int, opts *meilisearch.DocumentOptions) ([]meilisearch.TaskInfo, error) {
+	if err := checkBatch(batchSize); err != nil {
+		return nil, err
+	}
+	return i.writeAny(ctx, http.MethodPost, documentsPtr, batchSize, opts)
+}
+
+// UpdateDocuments adds documents or updates them partially (same forms as
+// AddDocuments).
+func (i *Index) UpdateDocuments(ctx context.Context, documentsPtr any, opts *meilisearch.DocumentOptions) (*meilisearch.TaskInfo, error) {
+	return one(i.writeAny(ctx, http.MethodPut, documentsPtr, 0, opts))
+}
+
+// UpdateDocumentsInBatches is UpdateDocuments in batches of batchSize.
+func (i *Index) UpdateDocumentsInBatches(ctx context.Context, documentsPtr any, batchSize int, opts *meilisearch.DocumentOptions) ([]meilisearch.TaskInfo, error) {
+	if err := checkBatch(batchSize); err != nil {
+		return nil, err
+	}
+	return i.writeAny(ctx, http.MethodPut, documentsPtr, batchSize, opts)
+}
+
+// AddDocumentsCsv adds documents from a CSV payload (header line first;
+// Meilisearch's name:type header syntax; CsvDelimiter honoured).
+func (i *Index) AddDocumentsCsv(ctx context.Context, documents []byte, options *meilisearch.CsvDocumentsQuery) (*meilisearch.TaskInfo, error) {
+	return one(i.writeBytes(ctx, http.MethodPost, kindCSV, documents, 0, fromCsvOptions(options)))
+}
+
+// AddDocumentsCsvInBatches adds a CSV payload in batches of batchSize rows.
+func (i *Index) AddDocumentsCsvInBatches(ctx context.Context, documents []byte, batchSize int, options *meilisearch.CsvDocumentsQuery) ([]meilisearch.TaskInfo, error) {
+	if err := checkBatch(batchSize); err != nil {
+		return nil, err
+	}
+	return i.writeBytes(ctx, http.MethodPost, kindCSV, documents, batchSize, fromCsvOptions(options))
+}
+
+// AddDocumentsCsvFromReaderInBatches streams CSV rows from a reader in
+// batches of batchSize rows, one cluster task per batch.
+func (i *Index) AddDocumentsCsvFromReaderInBatches(ctx context.Context, documents io.Reader, batchSize int, options *meilisearch.CsvDocumentsQuery) ([]meilisearch.TaskInfo, error) {
+	if err := checkBatch(batchSize); err != nil {
+		return nil, err
+	}
+	return i.writeReader(ctx, http.MethodPost, kindCSV, documents, batchSize, fromCsvOptions(options))
+}
+
+// AddDocumentsCsvFromReader streams a CSV payload in bounded batches (one
+// cluster task).
+func (i *Index) AddDocumentsCsvFromReader(ctx context.Context, documents io.Reader, options *meilisearch.CsvDocumentsQuery) (*meilisearch.TaskInfo, error) {
+	return one(i.writeReader(ctx, http.MethodPost, kindCSV, documents, 0, fromCsvOptions(options)))
+}
+
+// AddDocumentsNdjson adds documents from an NDJSON payload.
+func (i *Index) AddDocumentsNdjson(ctx context.Context, documents []byte, opts *meilisearch.DocumentOptions) (*meilisearch.TaskInfo, error) {
+	return one(i.writeBytes(ctx, http.MethodPost, kindNDJSON, documents, 0, fromDocOptions(opts)))
+}
+
+// AddDocumentsNdjsonInBatches adds an NDJSON payload in batches.
+func (i *Index) AddDocumentsNdjsonInBatches(ctx context.Context, documents []byte, batchSize int, opts *meilisearch.DocumentOptions) ([]meilisearch.TaskInfo, error) {
+	if err := checkBatch(batchSize); err != nil {
+		return nil, err
+	}
+	return i.writeBytes(ctx, http.MethodPost, kindNDJSON, documents, batchSize, fromDocOptions(opts))
+}
+
+// AddDocumentsNdjsonFromReader streams an NDJSON payload in bounded
+// batches (one cluster task).
+func (i *Index) AddDocumentsNdjsonFromReader(ctx context.Context, documents io.Reader, opts *meilisearch.DocumentOptions) (*meilisearch.TaskInfo, error) {
+	return one(i.writeReader(ctx, http.MethodPost, kindNDJSON, documents, 0, fromDocOptions(opts)))
+}
+
+// AddDocumentsNdjsonFromReaderInBatches streams NDJSON in batches of
+// batchSize documents, one cluster task per batch.
+func (i *Index) AddDocumentsNdjsonFromReaderInBatches(ctx context.Context, documents io.Reader, batchSize int, opts *meilisearch.DocumentOptions) ([]meilisearch.TaskInfo, error) {
+	if err := checkBatch(batchSize); err != nil {
+		return nil, err
+	}
+	return i.writeReader(ctx, http.MethodPost, kindNDJSON, documents, batchSize, fromDocOptions(opts))
+}
+
+// UpdateDocumentsCsv partially updates documents from a CSV payload.
+func (i *Index) UpdateDocumentsCsv(ctx context.Context, documents []byte, options *meilisearch.CsvDocumentsQuery) (*meilisearch.TaskInfo, error) {
+	return one(i.writeBytes(ctx, http.MethodPut, kindCSV, documents, 0, fromCsvOptions(options)))
+}
+
+// UpdateDocumentsCsvInBatches partially updates from CSV in batches.
+func (i *Index) UpdateDocumentsCsvInBatches(ctx context.Context, documents []byte, batchSize int, options *meilisearch.CsvDocumentsQuery) ([]meilisearch.TaskInfo, error) {
+	if err := checkBatch(batchSize); err != nil {
+		return nil, err
+	}
+	return i.writeBytes(ctx, http.MethodPut, kindCSV, documents, batchSize, fromCsvOptions(options))
+}
+
+// UpdateDocumentsNdjson partially updates documents from NDJSON.
+func (i *Index) UpdateDocumentsNdjson(ctx context.Context, documents []byte, opts *meilisearch.DocumentOptions) (*meilisearch.TaskInfo, error) {
+	return one(i.writeBytes(ctx, http.MethodPut, kindNDJSON, documents, 0, fromDocOptions(opts)))
+}
+
+// UpdateDocumentsNdjsonInBatches partially updates from NDJSON in batches.
+func (i *Index) UpdateDocumentsNdjsonInBatches(ctx context.Context, documents []byte, batchSize int, opts *meilisearch.DocumentOptions) ([]meilisearch.TaskInfo, error) {
+	if err := checkBatch(batchSize); err != nil {
+		return nil, err
+	}
+	return i.writeBytes(ctx, http.MethodPut, kindNDJSON, documents, batchSize, fromDocOptions(opts))
+}

@@ -1,0 +1,105 @@
+package miroir
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/meilisearch/meilisearch-go"
+	"github.com/miroirsearch/miroir/internal/route"
+)
+
+// Document reads routed by id.
+
+// readReplicas lists the replicas of shard to read from: round-robin
+// preferred group and replica, then the other groups; healthy nodes first.
+func (c *Cluster) readReplicas(shard int) []*node {
+	rg, rf := c.topo.rg, c.topo.rf
+	seq := c.seq.Add(1)
+	g0 := int(seq % uint64(rg))
+	r0 := int((seq / uint64(rg)) % uint64(rf))
+	var healthy, down []*node
+	for gi := range rg {
+		g := (g0 + gi) % rg
+		reps := c.topo.replicas(shard, g)
+		for ri := range rf {
+			n := c.nodes[reps[(r0+ri)%rf]]
+			if n.isHealthy() {
+				healthy = append(healthy, n)
+			} else {
+				down = append(down, n)
+			}
+		}
+	}
+	return append(healthy, down...)
+}
+
+// GetDocument reads one document from a replica of its shard (round-robin,
+// healthy first), falling back to the other replicas when one fails or
+// lacks it (a replica that missed a degraded write). _miroir_shard is
+// removed before the document is decoded into documentPtr.
+func (i *Index) GetDocument(ctx context.Context, identifier string, request *meilisearch.DocumentQuery, documentPtr any) error {
+	c := i.c
+	if err := c.checkOpen(); err != nil {
+		return err
+	}
+	st, err := c.state(ctx, i.uid)
+	if err != nil {
+		return err
+	}
+	q := url.Values{}
+	if request != nil {
+		if len(request.Fields) > 0 {
+			q.Set("fields", strings.Join(request.Fields, ","))
+		}
+		if request.RetrieveVectors {
+			q.Set("retrieveVectors", "true")
+		}
+	}
+	var notFound, lastErr error
+	path := "/indexes/" + i.uid + "/documents/" + url.PathEscape(identifier)
+	replicas := c.readReplicas(ShardOf(identifier, st.shards))
+	for k, n := range replicas {
+		resp, err := n.do(ctx, "getDocument", http.MethodGet, path, q, "", nil)
+		if err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			if isNotFound(err) {
+				notFound = cmpErr(notFound, err)
+			} else {
+				lastErr = cmpErr(lastErr, err)
+			}
+			continue
+		}
+		if k > 0 {
+			reportFrom(ctx).fallback(Fallback{Shard: ShardOf(identifier, st.shards), Preferred: replicas[0].Group, Group: n.Group, Node: n.ID})
+		}
+		body := route.StripField(resp.Body, shardField)
+		if documentPtr == nil {
+			return nil
+		}
+		if err := json.Unmarshal(body, documentPtr); err != nil {
+			return fmt.Errorf("miroir: decoding document %q: %w", identifier, err)
+		}
+		return nil
+	}
+	if notFound != nil {
+		return notFound
+	}
+	return lastErr
+}
+
+func sortPairs(p []GroupShard) {
+	for i := 1; i < len(p); i++ {
+		for j := i; j > 0 && (p[j].Group < p[j-1].Group || (p[j].Group == p[j-1].Group && p[j].Shard < p[j-1].Shard)); j-- {
+			p[j], p[j-1] = p[j-1], p[j]
+		}
+	}
+}
+
+func nowUTC() time.Time { return time.Now().UTC() }
