@@ -1,0 +1,284 @@
+package miroir
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Proxy routes: search, facet search, similar documents, multi-search.
+// Bodies go to the Cluster's raw-bytes read path as they came; GET query
+// parameters are first turned into the equivalent JSON body, as
+// Meilisearch does.
+
+// searchParamKinds says how a GET search parameter becomes a JSON value.
+var searchParamKinds = map[string]byte{
+	"attributesToRetrieve":    'l',
+	"attributesToCrop":        'l',
+	"attributesToHighlight":   'l',
+	"sort":                    'l',
+	"facets":                  'l',
+	"attributesToSearchOn":    'l',
+	"locales":                 'l',
+	"retrieveVectors":         'b',
+	"showMatchesPosition":     'b',
+	"showRankingScore":        'b',
+	"showRankingScoreDetails": 'b',
+	"showPerformanceDetails":  'b',
+	"offset":                  'n',
+	"limit":                   'n',
+	"page":                    'n',
+	"hitsPerPage":             'n',
+	"cropLength":              'n',
+	"rankingScoreThreshold":   'n',
+	"vector":                  'v',
+}
+
+// bodyFromQuery converts GET search (or similar) parameters into the JSON
+// body of the POST form. Values that do not parse as their kind are passed
+// as strings, for the nodes to refuse with their own error.
+func bodyFromQuery(vals url.Values) []byte {
+	keys := make([]string, 0, len(vals))
+	for k := range vals {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var o jsonObject
+	var hybrid jsonObject
+	for _, k := range keys {
+		vs := vals[k]
+		v := vs[len(vs)-1]
+		switch searchParamKinds[k] {
+		case 'l':
+			l := splitList(v)
+			if l == nil {
+				l = []string{}
+			}
+			o.add(k, l)
+		case 'b':
+			switch strings.ToLower(v) {
+			case "true":
+				o.addRaw(k, []byte("true"))
+			case "false":
+				o.addRaw(k, []byte("false"))
+			default:
+				o.add(k, v)
+			}
+		case 'n':
+			if _, err := strconv.ParseFloat(v, 64); err == nil && json.Valid([]byte(v)) {
+				o.addRaw(k, []byte(v))
+			} else {
+				o.add(k, v)
+			}
+		case 'v':
+			var nums []json.RawMessage
+			ok := true
+			for _, s := range splitList(strings.Trim(v, "[]")) {
+				if !json.Valid([]byte(s)) {
+					ok = false
+					break
+				}
+				nums = append(nums, json.RawMessage(s))
+			}
+			if ok {
+				o.add(k, nums)
+			} else {
+				o.add(k, v)
+			}
+		default:
+			switch k {
+			case "hybridEmbedder":
+				hybrid.add("embedder", v)
+			case "hybridSemanticRatio":
+				if _, err := strconv.ParseFloat(v, 64); err == nil && json.Valid([]byte(v)) {
+					hybrid.addRaw("semanticRatio", []byte(v))
+				} else {
+					hybrid.add("semanticRatio", v)
+				}
+			default:
+				o.add(k, v)
+			}
+		}
+	}
+	if len(hybrid.b) > 0 {
+		o.addRaw("hybrid", hybrid.bytes())
+	}
+	return o.bytes()
+}
+
+// searchRequestBody returns the JSON body of a search-like request: the
+// POST body (an object) or the GET parameters.
+func (h *handler) searchRequestBody(r *http.Request) ([]byte, error) {
+	if r.Method == http.MethodGet {
+		return bodyFromQuery(r.URL.Query()), nil
+	}
+	body, err := h.jsonBody(r, false)
+	if err != nil {
+		return nil, err
+	}
+	if k := jsonKindOf(body); k != "an object" {
+		return nil, newError(http.StatusBadRequest, "bad_request", "Invalid value type: expected an object, but found %s: `%s`", k, truncate(body, 64))
+	}
+	return body, nil
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
+}
+
+func (h *handler) search(r *http.Request) (reply, error) {
+	uid, err := pathUID(r)
+	if err != nil {
+		return reply{}, err
+	}
+	body, err := h.searchRequestBody(r)
+	if err != nil {
+		return reply{}, err
+	}
+	out, err := h.c.searchBody(r.Context(), uid, body)
+	if err != nil {
+		return reply{}, err
+	}
+	if wantsMetadata(r) {
+		out = addMember(out, "metadata", h.metadata(r, uid))
+	}
+	return reply{body: out}, nil
+}
+
+func wantsMetadata(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Meili-Include-Metadata"), "true")
+}
+
+// metadata is the "metadata" object Meilisearch adds to a search answer
+// when asked with Meili-Include-Metadata: a query uid, the index uid and
+// its primary key.
+func (h *handler) metadata(r *http.Request, uid string) []byte {
+	var md jsonObject
+	md.add("queryUid", newUUIDv4())
+	md.add("indexUid", uid)
+	if st, err := h.c.state(withNodeKeys(r.Context()), uid); err == nil && st.PrimaryKey() != "" {
+		md.add("primaryKey", st.PrimaryKey())
+	}
+	return md.bytes()
+}
+
+// addMember adds "key": value at the end of the JSON object obj.
+func addMember(obj []byte, key string, value []byte) []byte {
+	end := bytes.LastIndexByte(obj, '}')
+	if end < 0 {
+		return obj
+	}
+	res := make([]byte, 0, len(obj)+len(key)+len(value)+4)
+	res = append(res, obj[:end]...)
+	if len(bytes.TrimSpace(obj[:end])) > 1 {
+		res = append(res, ',')
+	}
+	k, _ := json.Marshal(key)
+	res = append(res, k...)
+	res = append(res, ':')
+	res = append(res, value...)
+	return append(res, obj[end:]...)
+}
+
+// multiMetadata adds metadata to a multi-search answer: to every result of
+// a plain one, as a list (one per query) to a federated one.
+func (h *handler) multiMetadata(r *http.Request, uids []string, out []byte) []byte {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(out, &top) != nil {
+		return out
+	}
+	if raw, ok := top["results"]; ok {
+		var results []json.RawMessage
+		if json.Unmarshal(raw, &results) != nil {
+			return out
+		}
+		for i, res := range results {
+			var ix struct {
+				IndexUID string `json:"indexUid"`
+			}
+			_ = json.Unmarshal(res, &ix)
+			results[i] = addMember(res, "metadata", h.metadata(r, ix.IndexUID))
+		}
+		b, _ := json.Marshal(results)
+		top["results"] = b
+	} else {
+		mds := make([]json.RawMessage, len(uids))
+		for i, uid := range uids {
+			mds[i] = h.metadata(r, uid)
+		}
+		b, _ := json.Marshal(mds)
+		top["metadata"] = b
+	}
+	b, err := json.Marshal(top)
+	if err != nil {
+		return out
+	}
+	return b
+}
+
+func (h *handler) facetSearch(r *http.Request) (reply, error) {
+	uid, err := pathUID(r)
+	if err != nil {
+		return reply{}, err
+	}
+	body, err := h.searchRequestBody(r)
+	if err != nil {
+		return reply{}, err
+	}
+	out, err := h.c.facetSearchBody(r.Context(), uid, body)
+	if err != nil {
+		return reply{}, err
+	}
+	return reply{body: out}, nil
+}
+
+func (h *handler) similar(r *http.Request) (reply, error) {
+	uid, err := pathUID(r)
+	if err != nil {
+		return reply{}, err
+	}
+	body, err := h.searchRequestBody(r)
+	if err != nil {
+		return reply{}, err
+	}
+	out, err := h.c.similarBody(r.Context(), uid, body)
+	if err != nil {
+		return reply{}, err
+	}
+	return reply{body: out}, nil
+}
+
+func (h *handler) multiSearch(r *http.Request) (reply, error) {
+	body, err := h.searchRequestBody(r)
+	if err != nil {
+		return reply{}, err
+	}
+	var uids []string
+	if passthrough(r) || wantsMetadata(r) {
+		var req struct {
+			Queries []struct {
+				IndexUID string `json:"indexUid"`
+			} `json:"queries"`
+		}
+		_ = json.Unmarshal(body, &req)
+		for _, q := range req.Queries {
+			uids = append(uids, q.IndexUID)
+			h.warm(r, q.IndexUID, true)
+		}
+	}
+	out, err := h.c.multiSearchBody(r.Context(), body)
+	if err != nil {
+		return reply{}, err
+	}
+	if wantsMetadata(r) {
+		out = h.multiMetadata(r, uids, out)
+	}
+	return reply{body: out}, nil
+}

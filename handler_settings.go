@@ -1,0 +1,76 @@
+package miroir
+
+import (
+	"net/http"
+)
+
+// Proxy routes: settings. Every update and reset goes through the
+// Cluster's settings transaction (updateSettingsRaw), reads through
+// getSettingsRaw; the handler only checks the verb and the body's shape.
+
+func (h *handler) getSettings(r *http.Request) (reply, error) {
+	uid, err := pathUID(r)
+	if err != nil {
+		return reply{}, err
+	}
+	b, err := h.c.getSettingsRaw(r.Context(), uid, "")
+	if err != nil {
+		return reply{}, err
+	}
+	return reply{body: b}, nil
+}
+
+// updateSettings is PATCH (update) or DELETE (reset) /settings.
+func (h *handler) updateSettings(r *http.Request) (reply, error) {
+	uid, err := pathUID(r)
+	if err != nil {
+		return reply{}, err
+	}
+	var body []byte
+	if r.Method != http.MethodDelete {
+		if body, err = h.jsonBody(r, false); err != nil {
+			return reply{}, err
+		}
+		if k := jsonKindOf(body); k != "an object" {
+			return reply{}, newError(http.StatusBadRequest, "bad_request", "Invalid value type: expected an object, but found %s: `%s`", k, truncate(body, 64))
+		}
+	}
+	return accepted(h.c.updateSettingsRaw(r.Context(), uid, "", r.Method, body))
+}
+
+func (h *handler) getSetting(r *http.Request) (reply, error) {
+	uid, err := pathUID(r)
+	if err != nil {
+		return reply{}, err
+	}
+	b, err := h.c.getSettingsRaw(r.Context(), uid, r.PathValue("name"))
+	if err != nil {
+		return reply{}, err
+	}
+	return reply{body: b}, nil
+}
+
+// updateSetting is the update (with the setting's own verb, PUT or PATCH)
+// or the reset (DELETE) of one setting.
+func (h *handler) updateSetting(r *http.Request) (reply, error) {
+	uid, err := pathUID(r)
+	if err != nil {
+		return reply{}, err
+	}
+	name := r.PathValue("name")
+	d := settingByRoute(name)
+	if d == nil {
+		return reply{}, newError(http.StatusNotFound, "not_found", "Route `%s %s` not found.", r.Method, r.URL.Path)
+	}
+	var body []byte
+	if r.Method != http.MethodDelete {
+		if r.Method != d.update {
+			return reply{}, newError(http.StatusMethodNotAllowed, "method_not_allowed",
+				"Method `%s` is not allowed on `%s`; the `%s` setting is updated with `%s`.", r.Method, r.URL.Path, d.key, d.update)
+		}
+		if body, err = h.jsonBody(r, false); err != nil {
+			return reply{}, err
+		}
+	}
+	return accepted(h.c.updateSettingsRaw(r.Context(), uid, name, r.Method, body))
+}
