@@ -260,18 +260,24 @@ func (h *handler) multiSearch(r *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	var uids []string
-	if passthrough(r) || wantsMetadata(r) {
-		var req struct {
-			Queries []struct {
-				IndexUID string `json:"indexUid"`
-			} `json:"queries"`
+	// The index uids go into node paths: check them first.
+	var req struct {
+		Queries []struct {
+			IndexUID json.RawMessage `json:"indexUid"`
+		} `json:"queries"`
+	}
+	_ = json.Unmarshal(body, &req)
+	uids := make([]string, 0, len(req.Queries))
+	for i, q := range req.Queries {
+		var uid string
+		if len(q.IndexUID) == 0 || json.Unmarshal(q.IndexUID, &uid) != nil {
+			continue // the Cluster reports the missing or mistyped uid
 		}
-		_ = json.Unmarshal(body, &req)
-		for _, q := range req.Queries {
-			uids = append(uids, q.IndexUID)
-			h.warm(r, q.IndexUID, true)
+		if err := checkUID(uid); err != nil {
+			return reply{}, newError(http.StatusBadRequest, "invalid_index_uid", "Inside `.queries[%d]`: %s", i, apiErrorDetails(err).Message)
 		}
+		uids = append(uids, uid)
+		h.warm(r, uid, true)
 	}
 	out, err := h.c.multiSearchBody(r.Context(), body)
 	if err != nil {
