@@ -33,6 +33,55 @@ type facetAttr struct {
 	name   []byte // raw key
 	values []*facetValue
 	byKey  map[string]*facetValue
+	isNum  bool // a numeric facet (listed in facetStats)
+}
+
+// walkFacets walks objects shaped {"attr":{"key":value,...},...}
+// (facetDistribution, facetStats), skipping empty or non-object ones and
+// the attribute hide. Each attribute gets one entry, made by mk when first
+// seen and appended to attrs (so attrs keep the order in which the nodes
+// list them); fn sees each member of each node's object for that
+// attribute: its key as written, the key with its quotes, and the raw
+// value.
+func walkFacets[T any](attrs []*T, objs [][]byte, hide string, mk func(name []byte) *T, fn func(a *T, key, rawKey, v []byte)) ([]*T, error) {
+	byName := map[string]*T{}
+	for _, o := range objs {
+		if len(o) == 0 || o[0] != '{' {
+			continue
+		}
+		it := NewObjectIter(o, 0)
+		for {
+			name, vs, ve, ok := it.Next()
+			if !ok {
+				break
+			}
+			if string(name) == hide {
+				continue
+			}
+			a := byName[string(name)]
+			if a == nil {
+				a = mk(name)
+				byName[string(name)] = a
+				attrs = append(attrs, a)
+			}
+			v := o[vs:ve]
+			vi := NewObjectIter(v, 0)
+			for {
+				k, s, e, ok := vi.Next()
+				if !ok {
+					break
+				}
+				fn(a, k, vi.RawKey(), v[s:e])
+			}
+			if err := vi.Err(); err != nil {
+				return nil, err
+			}
+		}
+		if err := it.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return attrs, nil
 }
 
 // MergeFacetDistributions sums the facetDistribution objects of several
@@ -56,60 +105,31 @@ func MergeFacetDistributions(dst []byte, dists, stats [][]byte, fo FacetOrder, h
 			numeric[string(k)] = true
 		}
 	}
-	var attrs []*facetAttr
-	byName := map[string]*facetAttr{}
-	for _, d := range dists {
-		if len(d) == 0 || d[0] != '{' {
-			continue
-		}
-		it := NewObjectIter(d, 0)
-		for {
-			name, vs, ve, ok := it.Next()
-			if !ok {
-				break
+	// attrs starts on the stack (walkFacets only passes it back).
+	attrs, err := walkFacets(make([]*facetAttr, 0, 8), dists, hide,
+		func(name []byte) *facetAttr {
+			return &facetAttr{name: name, byKey: map[string]*facetValue{}, isNum: numeric[string(name)]}
+		},
+		func(fa *facetAttr, _, raw, v []byte) {
+			cnt, _ := ParseInt(v)
+			text, _ := Unquote(raw)
+			fv := &facetValue{shown: raw}
+			if f, err := strconv.ParseFloat(text, 64); fa.isNum && err == nil {
+				fv.isNum, fv.num = true, f
+				fv.key = "n" + strconv.FormatFloat(f, 'f', -1, 64)
+			} else {
+				fv.key = "s" + NormalizeFacet(text)
 			}
-			if string(name) == hide {
-				continue
+			if have := fa.byKey[fv.key]; have != nil {
+				have.count += cnt
+				return
 			}
-			fa := byName[string(name)]
-			if fa == nil {
-				fa = &facetAttr{name: name, byKey: map[string]*facetValue{}}
-				byName[string(name)] = fa
-				attrs = append(attrs, fa)
-			}
-			isNumAttr := numeric[string(name)]
-			vo := d[vs:ve]
-			vi := NewObjectIter(vo, 0)
-			for {
-				_, cs, ce, ok := vi.Next()
-				if !ok {
-					break
-				}
-				cnt, _ := ParseInt(vo[cs:ce])
-				raw := vi.RawKey()
-				text, _ := Unquote(raw)
-				fv := &facetValue{shown: raw}
-				if f, err := strconv.ParseFloat(text, 64); isNumAttr && err == nil {
-					fv.isNum, fv.num = true, f
-					fv.key = "n" + strconv.FormatFloat(f, 'f', -1, 64)
-				} else {
-					fv.key = "s" + NormalizeFacet(text)
-				}
-				if have := fa.byKey[fv.key]; have != nil {
-					have.count += cnt
-					continue
-				}
-				fv.count = cnt
-				fa.byKey[fv.key] = fv
-				fa.values = append(fa.values, fv)
-			}
-			if err := vi.Err(); err != nil {
-				return nil, err
-			}
-		}
-		if err := it.Err(); err != nil {
-			return nil, err
-		}
+			fv.count = cnt
+			fa.byKey[fv.key] = fv
+			fa.values = append(fa.values, fv)
+		})
+	if err != nil {
+		return nil, err
 	}
 	dst = append(dst, '{')
 	for i, fa := range attrs {
@@ -170,56 +190,26 @@ func MergeFacetStats(dst []byte, stats [][]byte, hide string) ([]byte, error) {
 		minRaw, maxRaw   []byte
 		hasMin, hasMaxOK bool
 	}
-	var attrs []*mm
-	byName := map[string]*mm{}
-	for _, st := range stats {
-		if len(st) == 0 || st[0] != '{' {
-			continue
-		}
-		it := NewObjectIter(st, 0)
-		for {
-			name, vs, ve, ok := it.Next()
-			if !ok {
-				break
+	attrs, err := walkFacets(make([]*mm, 0, 8), stats, hide,
+		func(name []byte) *mm { return &mm{name: name} },
+		func(a *mm, k, _, v []byte) {
+			f, okf := ParseFloat(v)
+			if !okf {
+				return
 			}
-			if string(name) == hide {
-				continue
-			}
-			a := byName[string(name)]
-			if a == nil {
-				a = &mm{name: name}
-				byName[string(name)] = a
-				attrs = append(attrs, a)
-			}
-			o := st[vs:ve]
-			oi := NewObjectIter(o, 0)
-			for {
-				k, s, e, ok := oi.Next()
-				if !ok {
-					break
+			switch {
+			case bytes.Equal(k, kMin):
+				if !a.hasMin || f < a.min {
+					a.min, a.minRaw, a.hasMin = f, v, true
 				}
-				f, okf := ParseFloat(o[s:e])
-				if !okf {
-					continue
-				}
-				switch {
-				case bytes.Equal(k, kMin):
-					if !a.hasMin || f < a.min {
-						a.min, a.minRaw, a.hasMin = f, o[s:e], true
-					}
-				case bytes.Equal(k, kMax):
-					if !a.hasMaxOK || f > a.max {
-						a.max, a.maxRaw, a.hasMaxOK = f, o[s:e], true
-					}
+			case bytes.Equal(k, kMax):
+				if !a.hasMaxOK || f > a.max {
+					a.max, a.maxRaw, a.hasMaxOK = f, v, true
 				}
 			}
-			if err := oi.Err(); err != nil {
-				return nil, err
-			}
-		}
-		if err := it.Err(); err != nil {
-			return nil, err
-		}
+		})
+	if err != nil {
+		return nil, err
 	}
 	dst = append(dst, '{')
 	for i, a := range attrs {

@@ -215,64 +215,19 @@ func CompareByDetails(a, b *Hit) int {
 // form, booleans as text; arrays contribute each element. Null, objects
 // and a missing attribute contribute nothing.
 func DistinctKeys(dst []string, hit []byte, path string) []string {
-	return appendDistinct(dst, hit, path)
-}
-
-func appendDistinct(dst []string, obj []byte, path string) []string {
-	it := NewObjectIter(obj, 0)
-	for {
-		key, vs, ve, ok := it.Next()
-		if !ok {
-			return dst
-		}
-		if len(key) > len(path) {
-			continue
-		}
-		if string(key) == path {
-			dst = appendLeaves(dst, obj[vs:ve], "")
-			continue
-		}
-		if len(key) < len(path) && path[len(key)] == '.' && string(key) == path[:len(key)] {
-			dst = appendLeaves(dst, obj[vs:ve], path[len(key)+1:])
-		}
-	}
-}
-
-func appendLeaves(dst []string, v []byte, rest string) []string {
-	if len(v) == 0 {
-		return dst
-	}
-	switch v[0] {
-	case '[':
-		ai := NewArrayIter(v, 0)
-		for {
-			s, e, ok := ai.Next()
-			if !ok {
-				return dst
+	eachLeaf(hit, path, func(v []byte) {
+		switch v[0] {
+		case '"':
+			s, _ := Unquote(v)
+			dst = append(dst, "s"+NormalizeFacet(s))
+		case 't', 'f':
+			dst = append(dst, "s"+string(v))
+		default:
+			if f, ok := ParseFloat(v); ok {
+				dst = append(dst, "n"+strconv.FormatFloat(f, 'f', -1, 64))
 			}
-			dst = appendLeaves(dst, v[s:e], rest)
 		}
-	case '{':
-		if rest == "" {
-			return dst
-		}
-		return appendDistinct(dst, v, rest)
-	}
-	if rest != "" {
-		return dst
-	}
-	switch v[0] {
-	case '"':
-		s, _ := Unquote(v)
-		return append(dst, "s"+NormalizeFacet(s))
-	case 't', 'f':
-		return append(dst, "s"+string(v))
-	case 'n':
-		return dst
-	}
-	if f, ok := ParseFloat(v); ok {
-		return append(dst, "n"+strconv.FormatFloat(f, 'f', -1, 64))
-	}
+	})
 	return dst
 }
 
@@ -332,25 +287,25 @@ func ParseSort(list []string) []SortSpec {
 // strings (normalized), else missing.
 func docSortKey(doc []byte, sp SortSpec) ruleKey {
 	best := ruleKey{vk: valMissing}
-	for _, v := range appendLeafValues(nil, doc, sp.Path) {
+	eachLeaf(doc, sp.Path, func(v []byte) {
 		var k ruleKey
-		switch {
-		case len(v) > 0 && v[0] == '"':
+		switch v[0] {
+		case '"':
 			s, _ := Unquote(v)
 			k = ruleKey{vk: valString, str: NormalizeFacet(s)}
-		case len(v) > 0 && (v[0] == 't' || v[0] == 'f'):
+		case 't', 'f':
 			k = ruleKey{vk: valString, str: string(v)}
 		default:
 			f, ok := ParseFloat(v)
 			if !ok {
-				continue
+				return
 			}
 			k = ruleKey{vk: valNumber, num: f}
 		}
 		if compareValues(&k, &best, sp.Asc) < 0 {
 			best = k
 		}
-	}
+	})
 	return best
 }
 
@@ -366,29 +321,31 @@ func CompareDocs(a, b []byte, specs []SortSpec) int {
 	return 0
 }
 
-// appendLeafValues appends the raw scalar values at a dotted path,
-// looking through nested objects and arrays.
-func appendLeafValues(dst [][]byte, obj []byte, path string) [][]byte {
+// eachLeaf calls fn with each raw scalar value other than null at the
+// dotted path of obj, looking through nested objects and arrays; a key may
+// itself contain dots ("a.b" matches {"a":{"b":1}} and {"a.b":1}).
+func eachLeaf(obj []byte, path string, fn func(v []byte)) {
 	it := NewObjectIter(obj, 0)
 	for {
 		key, vs, ve, ok := it.Next()
 		if !ok {
-			return dst
+			return
 		}
 		if len(key) > len(path) {
 			continue
 		}
 		if string(key) == path {
-			dst = appendLeafRaw(dst, obj[vs:ve], "")
+			eachLeafIn(obj[vs:ve], "", fn)
 		} else if len(key) < len(path) && path[len(key)] == '.' && string(key) == path[:len(key)] {
-			dst = appendLeafRaw(dst, obj[vs:ve], path[len(key)+1:])
+			eachLeafIn(obj[vs:ve], path[len(key)+1:], fn)
 		}
 	}
 }
 
-func appendLeafRaw(dst [][]byte, v []byte, rest string) [][]byte {
+// eachLeafIn is eachLeaf for the value v, with rest of the path to go.
+func eachLeafIn(v []byte, rest string, fn func(v []byte)) {
 	if len(v) == 0 {
-		return dst
+		return
 	}
 	switch v[0] {
 	case '[':
@@ -396,20 +353,19 @@ func appendLeafRaw(dst [][]byte, v []byte, rest string) [][]byte {
 		for {
 			s, e, ok := ai.Next()
 			if !ok {
-				return dst
+				return
 			}
-			dst = appendLeafRaw(dst, v[s:e], rest)
+			eachLeafIn(v[s:e], rest, fn)
 		}
 	case '{':
-		if rest == "" {
-			return dst
+		if rest != "" {
+			eachLeaf(v, rest, fn)
 		}
-		return appendLeafValues(dst, v, rest)
+		return
 	case 'n':
-		return dst
+		return
 	}
-	if rest != "" {
-		return dst
+	if rest == "" {
+		fn(v)
 	}
-	return append(dst, v)
 }

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/miroirsearch/miroir/internal/jsonscan"
 )
 
 // ErrSyntax reports a node response that is not the JSON it should be.
@@ -21,15 +23,6 @@ func syntaxErr(b []byte, i int, what string) error {
 		return fmt.Errorf("%w: unexpected end of input (%s)", ErrSyntax, what)
 	}
 	return fmt.Errorf("%w: unexpected %q at offset %d (%s)", ErrSyntax, b[i], i, what)
-}
-
-var wsTable = [256]bool{' ': true, '\t': true, '\n': true, '\r': true}
-
-func skipWS(b []byte, i int) int {
-	for i < len(b) && wsTable[b[i]] {
-		i++
-	}
-	return i
 }
 
 // skipString returns the offset after the string starting at b[i] == '"'.
@@ -121,7 +114,7 @@ type ObjectIter struct {
 
 // NewObjectIter starts walking the object at b[i] (whitespace allowed).
 func NewObjectIter(b []byte, i int) ObjectIter {
-	i = skipWS(b, i)
+	i = jsonscan.SkipSpace(b, i)
 	it := ObjectIter{b: b, i: i + 1, first: true}
 	if i >= len(b) || b[i] != '{' {
 		it.err = syntaxErr(b, i, "object expected")
@@ -138,7 +131,7 @@ func (it *ObjectIter) Next() (key []byte, vs, ve int, ok bool) {
 		return nil, 0, 0, false
 	}
 	b := it.b
-	i := skipWS(b, it.i)
+	i := jsonscan.SkipSpace(b, it.i)
 	if i < len(b) && b[i] == '}' && it.first {
 		it.i, it.done = i+1, true
 		return nil, 0, 0, false
@@ -151,7 +144,7 @@ func (it *ObjectIter) Next() (key []byte, vs, ve int, ok bool) {
 		if i >= len(b) || b[i] != ',' {
 			return it.fail(syntaxErr(b, i, "',' or '}' expected"))
 		}
-		i = skipWS(b, i+1)
+		i = jsonscan.SkipSpace(b, i+1)
 	}
 	it.first = false
 	if i >= len(b) || b[i] != '"' {
@@ -163,11 +156,11 @@ func (it *ObjectIter) Next() (key []byte, vs, ve int, ok bool) {
 	}
 	key = b[i+1 : ke-1]
 	it.ks, it.ke = i, ke
-	i = skipWS(b, ke)
+	i = jsonscan.SkipSpace(b, ke)
 	if i >= len(b) || b[i] != ':' {
 		return it.fail(syntaxErr(b, i, "':' expected"))
 	}
-	vs = skipWS(b, i+1)
+	vs = jsonscan.SkipSpace(b, i+1)
 	ve, err = SkipValue(b, vs)
 	if err != nil {
 		return it.fail(err)
@@ -202,7 +195,7 @@ type ArrayIter struct {
 
 // NewArrayIter starts walking the array at b[i] (whitespace allowed).
 func NewArrayIter(b []byte, i int) ArrayIter {
-	i = skipWS(b, i)
+	i = jsonscan.SkipSpace(b, i)
 	it := ArrayIter{b: b, i: i + 1, first: true}
 	if i >= len(b) || b[i] != '[' {
 		it.err = syntaxErr(b, i, "array expected")
@@ -217,7 +210,7 @@ func (it *ArrayIter) Next() (vs, ve int, ok bool) {
 		return 0, 0, false
 	}
 	b := it.b
-	i := skipWS(b, it.i)
+	i := jsonscan.SkipSpace(b, it.i)
 	if i < len(b) && b[i] == ']' {
 		it.i, it.done = i+1, true
 		return 0, 0, false
@@ -227,7 +220,7 @@ func (it *ArrayIter) Next() (vs, ve int, ok bool) {
 			it.err, it.done = syntaxErr(b, i, "',' or ']' expected"), true
 			return 0, 0, false
 		}
-		i = skipWS(b, i+1)
+		i = jsonscan.SkipSpace(b, i+1)
 	}
 	it.first = false
 	ve, err := SkipValue(b, i)
@@ -270,76 +263,8 @@ func Unquote(v []byte) (string, bool) {
 	if bytes.IndexByte(s, '\\') < 0 {
 		return string(s), true
 	}
-	out, ok := appendUnescaped(make([]byte, 0, len(s)), s)
+	out, ok := jsonscan.AppendUnescaped(make([]byte, 0, len(s)), s)
 	return string(out), ok
-}
-
-// appendUnescaped resolves the escapes of a JSON string body.
-func appendUnescaped(dst, s []byte) ([]byte, bool) {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' {
-			dst = append(dst, c)
-			continue
-		}
-		i++
-		if i >= len(s) {
-			return dst, false
-		}
-		switch s[i] {
-		case '"', '\\', '/':
-			dst = append(dst, s[i])
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			r, ok := hex4(s, i+1)
-			if !ok {
-				return dst, false
-			}
-			i += 4
-			if r >= 0xD800 && r < 0xDC00 && i+2 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
-				if r2, ok := hex4(s, i+3); ok && r2 >= 0xDC00 && r2 < 0xE000 {
-					r = (r-0xD800)<<10 + (r2 - 0xDC00) + 0x10000
-					i += 6
-				}
-			}
-			if r >= 0xD800 && r < 0xE000 {
-				r = utf8.RuneError
-			}
-			dst = utf8.AppendRune(dst, r)
-		default:
-			return dst, false
-		}
-	}
-	return dst, true
-}
-
-func hex4(s []byte, i int) (rune, bool) {
-	if i+4 > len(s) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range s[i : i+4] {
-		switch {
-		case c >= '0' && c <= '9':
-			r = r<<4 | rune(c-'0')
-		case c >= 'a' && c <= 'f':
-			r = r<<4 | rune(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			r = r<<4 | rune(c-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	return r, true
 }
 
 // AppendString appends s as a JSON string.

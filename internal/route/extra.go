@@ -1,5 +1,7 @@
 package route
 
+import "github.com/miroirsearch/miroir/internal/jsonscan"
+
 // Helpers owned by the cluster core (documents.go); kept apart from the
 // router's own files.
 
@@ -9,14 +11,14 @@ package route
 // is absent, obj is returned unchanged (no copy). Used to hide
 // _miroir_shard from documents returned to callers.
 func StripField(obj []byte, name string) []byte {
-	i := skipWS(obj, 0)
+	i := jsonscan.SkipSpace(obj, 0)
 	if i >= len(obj) || obj[i] != '{' {
 		return obj
 	}
 	var keyBuf []byte
 	var out []byte // nil until something is removed
 	last := 0      // obj[last:] not yet copied to out
-	j := skipWS(obj, i+1)
+	j := jsonscan.SkipSpace(obj, i+1)
 	if j >= len(obj) || obj[j] == '}' {
 		return obj
 	}
@@ -33,7 +35,7 @@ func StripField(obj []byte, name string) []byte {
 		}
 		k := obj[ks+1 : kend-1]
 		if escaped {
-			keyBuf, _ = appendUnescaped(keyBuf[:0], k)
+			keyBuf, _ = jsonscan.AppendUnescaped(keyBuf[:0], k)
 			k = keyBuf
 		}
 		vs, err := afterColon(obj, kend)

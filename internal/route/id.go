@@ -4,6 +4,8 @@ import (
 	"bytes"
 
 	"github.com/cespare/xxhash/v2"
+
+	"github.com/miroirsearch/miroir/internal/jsonscan"
 )
 
 // MaxIDLen is the longest document id Meilisearch accepts, in bytes.
@@ -92,7 +94,7 @@ func canonicalID(raw []byte, scratch []byte) (id, scratchOut []byte, ok bool) {
 		if bytes.IndexByte(body, '\\') < 0 {
 			return body, scratch, validIDBytes(body)
 		}
-		u, ok := appendUnescaped(scratch[:0], body)
+		u, ok := jsonscan.AppendUnescaped(scratch[:0], body)
 		if !ok {
 			return nil, u, false
 		}

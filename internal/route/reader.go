@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+
+	"github.com/miroirsearch/miroir/internal/jsonscan"
 )
 
 // DefaultMaxDocSize bounds one document in a stream. The reader's memory
@@ -108,7 +110,7 @@ func (r *Reader) fill() (bool, error) {
 // skip moves past whitespace, counting lines, reading more as needed.
 func (r *Reader) skip() (more bool, err error) {
 	for {
-		for r.r < r.w && wsTable[r.buf[r.r]] {
+		for r.r < r.w && jsonscan.IsSpace(r.buf[r.r]) {
 			if r.buf[r.r] == '\n' {
 				r.line++
 			}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/miroirsearch/miroir/internal/jsonscan"
 )
 
 // Router validates documents and computes their shards. It keeps scratch
@@ -48,7 +50,7 @@ type pkScan struct {
 // be a JSON object in valid UTF-8 with a valid id under PrimaryKey and
 // without the reserved _miroir_shard attribute; errors are *DocError.
 func (rt *Router) Route(doc []byte, index, line int) (Routed, error) {
-	i := skipWS(doc, 0)
+	i := jsonscan.SkipSpace(doc, 0)
 	if i >= len(doc) {
 		return Routed{}, docErr(index, line, CodeMalformedPayload, "The document is empty; expected a JSON object.")
 	}
@@ -63,7 +65,7 @@ func (rt *Router) Route(doc []byte, index, line int) (Routed, error) {
 	if err != nil {
 		return Routed{}, malformed(index, line, err)
 	}
-	if j := skipWS(doc, end); j != len(doc) {
+	if j := jsonscan.SkipSpace(doc, end); j != len(doc) {
 		return Routed{}, malformed(index, line, errTrailing)
 	}
 	obj := doc[i:end]
@@ -94,7 +96,7 @@ func (rt *Router) key(b []byte, ks, ke int, escaped bool) []byte {
 	if !escaped {
 		return b[ks:ke]
 	}
-	rt.keyBuf, _ = appendUnescaped(rt.keyBuf[:0], b[ks:ke])
+	rt.keyBuf, _ = jsonscan.AppendUnescaped(rt.keyBuf[:0], b[ks:ke])
 	return rt.keyBuf
 }
 
@@ -103,7 +105,7 @@ func (rt *Router) key(b []byte, ks, ke int, escaped bool) []byte {
 // field names.
 func (rt *Router) scanObject(b []byte, i int, sc *pkScan) (int, error) {
 	nested := strings.IndexByte(rt.PrimaryKey, '.') >= 0
-	i = skipWS(b, i+1)
+	i = jsonscan.SkipSpace(b, i+1)
 	if i >= len(b) {
 		return 0, errIncomplete
 	}
@@ -154,7 +156,7 @@ func (rt *Router) scanObject(b []byte, i int, sc *pkScan) (int, error) {
 // key may itself contain dots (Meilisearch flattens "a.b" both ways).
 func findNested(b []byte, i int, path string, sc *pkScan) {
 	var buf []byte
-	i = skipWS(b, i+1)
+	i = jsonscan.SkipSpace(b, i+1)
 	if b[i] == '}' {
 		return
 	}
@@ -163,7 +165,7 @@ func findNested(b []byte, i int, path string, sc *pkScan) {
 		kend, escaped, _ := skipString(b, i)
 		k := b[ks : kend-1]
 		if escaped {
-			buf, _ = appendUnescaped(buf[:0], k)
+			buf, _ = jsonscan.AppendUnescaped(buf[:0], k)
 			k = buf
 		}
 		vs, _ := afterColon(b, kend)
@@ -187,7 +189,7 @@ func findNested(b []byte, i int, path string, sc *pkScan) {
 func AppendInjected(dst, obj []byte, shard int) []byte {
 	dst = append(dst, `{"`+ShardField+`":`...)
 	dst = strconv.AppendInt(dst, int64(shard), 10)
-	j := skipWS(obj, 1)
+	j := jsonscan.SkipSpace(obj, 1)
 	if j < len(obj) && obj[j] == '}' {
 		return append(dst, '}')
 	}
@@ -199,7 +201,7 @@ func AppendInjected(dst, obj []byte, shard int) []byte {
 // order (for primary key inference on the first document).
 func ObjectKeys(doc []byte) ([]string, error) {
 	var rt Router
-	i := skipWS(doc, 0)
+	i := jsonscan.SkipSpace(doc, 0)
 	if i >= len(doc) || doc[i] != '{' {
 		return nil, docErr(0, 0, CodeMalformedPayload, "The document must be a JSON object.")
 	}
@@ -209,7 +211,7 @@ func ObjectKeys(doc []byte) ([]string, error) {
 	if _, err := rt.scanObject(doc, i, &sc); err != nil {
 		return nil, malformed(0, 0, err)
 	}
-	j := skipWS(doc, i+1)
+	j := jsonscan.SkipSpace(doc, i+1)
 	if doc[j] == '}' {
 		return names, nil
 	}

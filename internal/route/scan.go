@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"unicode/utf16"
-	"unicode/utf8"
+
+	"github.com/miroirsearch/miroir/internal/jsonscan"
 )
 
 // maxDepth bounds nesting like encoding/json does, so a hostile payload
@@ -31,9 +31,6 @@ func badChar(b []byte, i int, ctx string) error {
 	return &syntaxError{off: i, msg: fmt.Sprintf("invalid character %q %s", b[i], ctx)}
 }
 
-// wsTable marks JSON whitespace.
-var wsTable = [256]bool{' ': true, '\t': true, '\n': true, '\r': true}
-
 // strStop marks bytes that end the fast path inside a string.
 var strStop = func() (t [256]bool) {
 	for c := 0; c < 0x20; c++ {
@@ -42,13 +39,6 @@ var strStop = func() (t [256]bool) {
 	t['"'], t['\\'] = true, true
 	return t
 }()
-
-func skipWS(b []byte, i int) int {
-	for i < len(b) && wsTable[b[i]] {
-		i++
-	}
-	return i
-}
 
 // skipString validates the string starting at b[i] == '"' and returns the
 // offset after its closing quote and whether it contains escapes.
@@ -75,14 +65,14 @@ func skipString(b []byte, i int) (end int, escaped bool, err error) {
 			case 'u':
 				if i+6 > len(b) {
 					for j := i + 2; j < len(b); j++ {
-						if unhex(b[j]) < 0 {
+						if jsonscan.Unhex(b[j]) < 0 {
 							return 0, escaped, badChar(b, j, "in \\u hexadecimal character escape")
 						}
 					}
 					return 0, escaped, errIncomplete
 				}
 				for j := i + 2; j < i+6; j++ {
-					if unhex(b[j]) < 0 {
+					if jsonscan.Unhex(b[j]) < 0 {
 						return 0, escaped, badChar(b, j, "in \\u hexadecimal character escape")
 					}
 				}
@@ -94,18 +84,6 @@ func skipString(b []byte, i int) (end int, escaped bool, err error) {
 			return 0, escaped, badChar(b, i, "in string literal")
 		}
 	}
-}
-
-func unhex(c byte) rune {
-	switch {
-	case c >= '0' && c <= '9':
-		return rune(c - '0')
-	case c >= 'a' && c <= 'f':
-		return rune(c - 'a' + 10)
-	case c >= 'A' && c <= 'F':
-		return rune(c - 'A' + 10)
-	}
-	return -1
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
@@ -200,7 +178,7 @@ func skipObject(b []byte, i int, depth int) (int, error) {
 	if depth > maxDepth {
 		return 0, &syntaxError{off: i, msg: "exceeded max depth"}
 	}
-	i = skipWS(b, i+1)
+	i = jsonscan.SkipSpace(b, i+1)
 	if i >= len(b) {
 		return 0, errIncomplete
 	}
@@ -232,14 +210,14 @@ func skipObject(b []byte, i int, depth int) (int, error) {
 // afterColon skips whitespace, the ':' after an object key, and the
 // whitespace before the value.
 func afterColon(b []byte, i int) (int, error) {
-	i = skipWS(b, i)
+	i = jsonscan.SkipSpace(b, i)
 	if i >= len(b) {
 		return 0, errIncomplete
 	}
 	if b[i] != ':' {
 		return 0, badChar(b, i, "after object key")
 	}
-	i = skipWS(b, i+1)
+	i = jsonscan.SkipSpace(b, i+1)
 	if i >= len(b) {
 		return 0, errIncomplete
 	}
@@ -249,13 +227,13 @@ func afterColon(b []byte, i int) (int, error) {
 // afterMember consumes the ',' or closing byte after a member or element;
 // done reports the closing byte, in which case i is just past it.
 func afterMember(b []byte, i int, closing byte) (next int, done bool, err error) {
-	i = skipWS(b, i)
+	i = jsonscan.SkipSpace(b, i)
 	if i >= len(b) {
 		return 0, false, errIncomplete
 	}
 	switch b[i] {
 	case ',':
-		i = skipWS(b, i+1)
+		i = jsonscan.SkipSpace(b, i+1)
 		if i >= len(b) {
 			return 0, false, errIncomplete
 		}
@@ -273,7 +251,7 @@ func skipArray(b []byte, i int, depth int) (int, error) {
 	if depth > maxDepth {
 		return 0, &syntaxError{off: i, msg: "exceeded max depth"}
 	}
-	i = skipWS(b, i+1)
+	i = jsonscan.SkipSpace(b, i+1)
 	if i >= len(b) {
 		return 0, errIncomplete
 	}
@@ -290,78 +268,6 @@ func skipArray(b []byte, i int, depth int) (int, error) {
 			return i, err
 		}
 	}
-}
-
-// appendUnescaped appends the unescaped content of a validated JSON string
-// body (without quotes). Invalid surrogates become U+FFFD, as in
-// encoding/json. ok is false only on a malformed escape.
-func appendUnescaped(dst, s []byte) ([]byte, bool) {
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c != '\\' {
-			j := i + 1
-			for j < len(s) && s[j] != '\\' {
-				j++
-			}
-			dst = append(dst, s[i:j]...)
-			i = j
-			continue
-		}
-		if i+1 >= len(s) {
-			return dst, false
-		}
-		switch s[i+1] {
-		case '"', '\\', '/':
-			dst = append(dst, s[i+1])
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			r, ok := hex4(s, i+2)
-			if !ok {
-				return dst, false
-			}
-			i += 6
-			if utf16.IsSurrogate(r) {
-				if r2, ok2 := hex4(s, i+2); ok2 && i+1 < len(s) && s[i] == '\\' && s[i+1] == 'u' {
-					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-						dst = utf8.AppendRune(dst, dec)
-						i += 6
-						continue
-					}
-				}
-				r = utf8.RuneError
-			}
-			dst = utf8.AppendRune(dst, r)
-			continue
-		default:
-			return dst, false
-		}
-		i += 2
-	}
-	return dst, true
-}
-
-func hex4(s []byte, i int) (rune, bool) {
-	if i+4 > len(s) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range s[i : i+4] {
-		h := unhex(c)
-		if h < 0 {
-			return 0, false
-		}
-		r = r<<4 | h
-	}
-	return r, true
 }
 
 // compactJSON renders a validated value compactly for error messages.
