@@ -360,6 +360,19 @@ func TestHandlerAuthPassthrough(t *testing.T) {
 	// Multi-search with the tenant token.
 	r = p.do(t, req{method: "POST", path: "/multi-search", token: tok, body: map[string]any{"queries": []any{map[string]any{"indexUid": "movies", "q": "life"}}}})
 	expect(t, r, 200, "")
+	// A backend key that may add and read documents of "movies" only.
+	kr = p.do(t, req{method: "POST", path: "/keys", body: map[string]any{"actions": []string{"documents.add", "documents.get", "tasks.get"}, "indexes": []string{"movies"}, "expiresAt": nil}})
+	expect(t, kr, 201, "")
+	writeKey := kr.json(t)["key"].(string)
+	r = p.do(t, req{method: "POST", path: "/indexes/movies/documents", body: `[{"id":77,"title":"Rope"}]`, ct: "application/json", token: writeKey})
+	expect(t, r, 202, "")
+	if task := p.waitTask(t, r); task["status"] != "succeeded" {
+		t.Fatalf("write with a documents.add key: %v", task)
+	}
+	expect(t, p.do(t, req{method: "GET", path: "/indexes/movies/documents/77", token: writeKey}), 200, "")
+	expect(t, p.do(t, req{method: "POST", path: "/indexes/secret/documents", body: `[{"id":78}]`, ct: "application/json", token: writeKey}), 403, "invalid_api_key")
+	expect(t, p.do(t, req{method: "POST", path: "/indexes/movies/search", body: map[string]any{"q": ""}, token: writeKey}), 403, "invalid_api_key")
+
 	expect(t, p.do(t, req{method: "DELETE", path: "/keys/" + keyUID}), 204, "")
 	expect(t, search(searchKey, "movies"), 403, "invalid_api_key")
 }
