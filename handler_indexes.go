@@ -213,6 +213,17 @@ func (h *handler) swapIndexes(r *http.Request) (reply, error) {
 	if err := h.decodeBody(r, &req, false); err != nil {
 		return reply{}, err
 	}
+	// The uids go into node paths: check them first.
+	for i, p := range req {
+		if p == nil {
+			continue
+		}
+		for _, uid := range p.Indexes {
+			if err := checkUID(uid); err != nil {
+				return reply{}, newError(http.StatusBadRequest, "invalid_index_uid", "Inside `.[%d].indexes`: %s", i, apiErrorDetails(err).Message)
+			}
+		}
+	}
 	return accepted(h.c.SwapIndexes(r.Context(), req))
 }
 
