@@ -78,6 +78,7 @@ type taskQuery struct {
 	types             []meilisearch.TaskType
 	dates             [6]time.Time // beforeEnqueuedAt, afterEnqueuedAt, beforeStartedAt, afterStartedAt, beforeFinishedAt, afterFinishedAt
 	limit, from       int64
+	limitGiven        bool
 	reverse, anyGiven bool
 }
 
@@ -182,7 +183,7 @@ func parseTaskQuery(q url.Values, allowed map[string]bool) (*taskQuery, error) {
 		if err != nil || n < 0 {
 			return nil, newError(http.StatusBadRequest, "invalid_task_limit", "Invalid value in parameter `limit`: could not parse `%s` as a positive integer", v)
 		}
-		tq.limit = n
+		tq.limit, tq.limitGiven = n, true
 	}
 	if v := q.Get("from"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -224,7 +225,7 @@ func (h *handler) listTasks(r *http.Request) (reply, error) {
 	p := &meilisearch.TasksQuery{UIDS: tq.uids, IndexUIDS: tq.indexUIDs, Statuses: tq.statuses, Types: tq.types, CanceledBy: tq.canceledBy,
 		BeforeEnqueuedAt: tq.dates[0], AfterEnqueuedAt: tq.dates[1], BeforeStartedAt: tq.dates[2], AfterStartedAt: tq.dates[3],
 		BeforeFinishedAt: tq.dates[4], AfterFinishedAt: tq.dates[5], Limit: tq.limit, From: tq.from, Reverse: tq.reverse}
-	res, err := h.c.GetTasks(r.Context(), p)
+	res, err := h.c.listTasks(r.Context(), p, tq.limitGiven)
 	if err != nil {
 		return reply{}, err
 	}

@@ -662,6 +662,13 @@ func TestHandlerRoutes(t *testing.T) {
 		}
 		r = p.do(t, req{method: "GET", path: fmt.Sprintf("/tasks?limit=2&from=%d", int64(m["next"].(float64)))})
 		expect(t, r, 200, "")
+		// An explicit limit=0 lists nothing, as on Meilisearch (the Go API's
+		// zero Limit means "not given").
+		r = p.do(t, req{method: "GET", path: "/tasks?limit=0"})
+		expect(t, r, 200, "")
+		if z := r.json(t); len(z["results"].([]any)) != 0 || z["limit"] != 0.0 || z["next"] == nil {
+			t.Fatalf("limit=0: %s", r.body)
+		}
 		r = p.do(t, req{method: "POST", path: "/tasks/cancel?statuses=enqueued,processing"})
 		expect(t, r, 200, "")
 		task := p.mustSucceed(t, r)

@@ -136,8 +136,8 @@ func (c *Cluster) DeleteIndex(ctx context.Context, uid string) (*meilisearch.Tas
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
-	if uid == metaIndex {
-		return nil, reservedIndexError()
+	if err := checkIndexUID(uid); err != nil {
+		return nil, err
 	}
 	if err := c.requireAllHealthy(); err != nil {
 		return nil, err
@@ -206,8 +206,8 @@ func (c *Cluster) SwapIndexes(ctx context.Context, param []*meilisearch.SwapInde
 			continue
 		}
 		for k, uid := range p.Indexes {
-			if uid == metaIndex {
-				return nil, reservedIndexError()
+			if err := checkIndexUID(uid); err != nil {
+				return nil, err
 			}
 			involved = append(involved, uid)
 			if k == 1 && p.Rename {
@@ -384,6 +384,9 @@ func asMeili(err error, me **meilisearch.Error) bool {
 // checkShards refuses an index recorded with another shard count, without
 // loading (or adopting) it.
 func (c *Cluster) checkShards(ctx context.Context, uid string) error {
+	if err := checkUID(uid); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	_, ok := c.indexes[uid]
 	err := c.mismatch[uid]

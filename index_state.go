@@ -119,6 +119,11 @@ func (c *Cluster) state(ctx context.Context, uid string) (*indexState, error) {
 	if uid == metaIndex {
 		return nil, reservedIndexError()
 	}
+	// Checked here, once for every index-scoped call, so that a bad uid
+	// never reaches a node's URL path.
+	if err := checkUID(uid); err != nil {
+		return nil, err
+	}
 	c.mu.Lock()
 	st, ok := c.indexes[uid]
 	err := c.mismatch[uid]

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -426,15 +427,51 @@ func writableSettings(want, cur rawSettings) rawSettings {
 }
 
 // readNode returns node n's settings of index uid.
+//
+// A node whose creation task for uid is still queued answers
+// index_not_found, although a settings task enqueued there now would run
+// after the creation (as on one Meilisearch, where CreateIndex followed at
+// once by UpdateSettings works). So on index_not_found the read waits for
+// the node's pending indexCreation tasks of uid and reads once more.
 func (e *settingsEngine) readNode(ctx context.Context, n *node, uid string) (rawSettings, error) {
 	var s rawSettings
-	if err := n.doJSON(ctx, "getSettings", http.MethodGet, "/indexes/"+uid+"/settings", nil, nil, &s); err != nil {
+	path := "/indexes/" + uid + "/settings"
+	err := n.doJSON(ctx, "getSettings", http.MethodGet, path, nil, nil, &s)
+	if err != nil && apiCode(err) == "index_not_found" {
+		// Read again even when nothing was pending: the creation may have
+		// finished between the two requests.
+		if e.waitPendingCreation(ctx, n, uid) == nil {
+			s = nil
+			err = n.doJSON(ctx, "getSettings", http.MethodGet, path, nil, nil, &s)
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
 	if s == nil {
 		s = rawSettings{}
 	}
 	return s, nil
+}
+
+// waitPendingCreation waits for node n's enqueued or processing
+// indexCreation tasks of index uid.
+func (e *settingsEngine) waitPendingCreation(ctx context.Context, n *node, uid string) error {
+	q := url.Values{"indexUids": {uid}, "types": {"indexCreation"}, "statuses": {"enqueued,processing"}}
+	var list struct {
+		Results []struct {
+			UID int64 `json:"uid"`
+		} `json:"results"`
+	}
+	if err := n.doJSON(ctx, "getTasks", http.MethodGet, "/tasks", q, nil, &list); err != nil {
+		return err
+	}
+	for _, t := range list.Results {
+		if err := e.waitNodeTask(ctx, n, t.UID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // nodeTaskError is a node task that ended failed or canceled.

@@ -538,3 +538,42 @@ func (f *settingsFleet) mustSucceedAny(info *meilisearch.TaskInfo, err error) {
 		f.t.Fatalf("task %d: %v %+v", info.TaskUID, err, tk)
 	}
 }
+
+// TestSettingsRightAfterCreate: as on one Meilisearch, a settings update
+// sent right after CreateIndex succeeds although the nodes have not yet
+// processed their creation tasks.
+func TestSettingsRightAfterCreate(t *testing.T) {
+	srvs := meilitest.RunCluster(t, 3)
+	var nodes []Node
+	for i, s := range srvs {
+		nodes = append(nodes, Node{ID: fmt.Sprintf("n%d", i), URL: s.URL()})
+	}
+	c, err := New(nodes, WithShards(4), WithHealthCheck(0, 0, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	srvs[1].PauseTasks()
+	created, err := c.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "fresh", PrimaryKey: "id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Index("fresh").UpdateSettings(ctx, &meilisearch.Settings{SortableAttributes: []string{"year"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(50*time.Millisecond, srvs[1].ResumeTasks)
+	for _, uid := range []int64{created.TaskUID, info.TaskUID} {
+		task, err := c.WaitForTask(ctx, uid, 5*time.Millisecond)
+		if err != nil || task.Status != meilisearch.TaskStatusSucceeded {
+			t.Fatalf("task %d: %+v %v", uid, task, err)
+		}
+	}
+	for i, s := range srvs {
+		got, err := meilisearch.New(s.URL()).Index("fresh").GetSortableAttributes(ctx)
+		if err != nil || len(*got) != 1 || (*got)[0] != "year" {
+			t.Errorf("node %d sortable %v %v", i, got, err)
+		}
+	}
+}

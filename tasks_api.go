@@ -214,6 +214,14 @@ func cmpErr(a, b error) error {
 // (uids, statuses, types, indexUids, canceledBy, dates), limit (default
 // 20), from (a task UID: start there) and reverse.
 func (c *Cluster) GetTasks(ctx context.Context, param *meilisearch.TasksQuery) (*meilisearch.TaskResult, error) {
+	// meilisearch-go omits a zero Limit, so 0 here means "not given".
+	return c.listTasks(ctx, param, false)
+}
+
+// listTasks is GetTasks; with zeroLimit, a Limit of 0 is an explicit
+// limit=0 (the proxy's query string), which lists nothing but the total
+// and next, as Meilisearch does.
+func (c *Cluster) listTasks(ctx context.Context, param *meilisearch.TasksQuery, zeroLimit bool) (*meilisearch.TaskResult, error) {
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -230,7 +238,7 @@ func (c *Cluster) GetTasks(ctx context.Context, param *meilisearch.TasksQuery) (
 		slices.Reverse(all)
 	}
 	limit := param.Limit
-	if limit <= 0 {
+	if limit < 0 || limit == 0 && !zeroLimit {
 		limit = 20
 	}
 	res := &meilisearch.TaskResult{Results: []meilisearch.Task{}, Limit: limit, Total: int64(len(all))}
