@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -338,6 +339,8 @@ func searchParamsFromQuery(vals url.Values) map[string]any {
 				}
 			}
 			m[k] = l
+		case k == "filter":
+			m[k] = queryFilter(v)
 		case k == "hybridEmbedder":
 			h, _ := m["hybrid"].(map[string]any)
 			if h == nil {
@@ -357,6 +360,24 @@ func searchParamsFromQuery(vals url.Values) map[string]any {
 		}
 	}
 	return m
+}
+
+// queryFilter reads the filter query parameter as Meilisearch's GET routes
+// do: a value that parses as JSON is that JSON (so `["a = 1", "b = 2"]` is
+// the array form), anything else is a filter string. JSON null stays the
+// string "null": Meilisearch rejects it too, where nil here would mean no
+// filter at all.
+func queryFilter(v string) any {
+	dec := json.NewDecoder(strings.NewReader(v))
+	dec.UseNumber()
+	var out any
+	if err := dec.Decode(&out); err != nil || out == nil {
+		return v
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return v // trailing data: not one JSON value
+	}
+	return out
 }
 
 // ---------------------------------------------------------------------
@@ -1069,6 +1090,7 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	p.filter = withTokenFilter(r, r.PathValue("uid"), p.filter)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	ix, err := s.readIndex(r.PathValue("uid"))
@@ -1134,6 +1156,7 @@ func (s *Server) handleMultiSearch(w http.ResponseWriter, r *http.Request) {
 			writeError(w, insideQuery(i, newError("invalid_multi_search_federation_options", "Using `federationOptions` is not allowed in a non-federated search.\n - Hint: remove `federationOptions` from query #%d or add `federation` to the request.", i)))
 			return
 		}
+		p.filter = withTokenFilter(r, p.indexUID, p.filter)
 		params[i] = p
 	}
 	s.mu.RLock()
@@ -1438,6 +1461,7 @@ func (s *Server) handleFacetSearch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	p.filter = withTokenFilter(r, r.PathValue("uid"), p.filter)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	ix, err := s.readIndex(r.PathValue("uid"))
@@ -1531,6 +1555,7 @@ func (s *Server) handleSimilar(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	p.filter = withTokenFilter(r, r.PathValue("uid"), p.filter)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	ix, err := s.readIndex(r.PathValue("uid"))

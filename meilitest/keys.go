@@ -501,18 +501,54 @@ func allowIndexCreation(r *http.Request, uid string) bool {
 }
 
 // searchRulesFilter returns the filter a tenant token imposes on searches
-// of indexUID, read from the request's context where authorize left it. The
-// search code must AND it with the request's own filter (Meilisearch wraps
-// both: [tokenFilter, requestFilter] in array form). ok is false when there
-// is nothing to add: no tenant token, or the most specific search rule for
-// the index carries no filter. filter is the JSON value from the token (a
-// string or an array in Meilisearch's array filter syntax).
+// of indexUID, read from the request's context where authorize left it.
+// withTokenFilter ANDs it with the request's own filter. ok is false when
+// there is nothing to add: no tenant token, or the most specific search
+// rule for the index carries no filter (or a null one). filter is the JSON
+// value from the token (a string or an array in Meilisearch's array filter
+// syntax; anything else fails later as an invalid filter, as it does in
+// Meilisearch).
 func searchRulesFilter(r *http.Request, indexUID string) (filter any, ok bool) {
 	a := requestAuth(r)
 	if a == nil || a.rules == nil {
 		return nil, false
 	}
 	return a.rules.filterFor(indexUID)
+}
+
+// withTokenFilter returns the filter a search of indexUID must run with:
+// the request's filter with the tenant token's filter ANDed on. Meilisearch
+// applies it on the search, multi-search (federated or not), facet-search
+// and similar routes (add_search_rules), before any filter validation, so
+// an error in the token's filter, e.g. an attribute that is not filterable,
+// is reported like one in the request's own filter.
+func withTokenFilter(r *http.Request, indexUID string, filter any) any {
+	tf, ok := searchRulesFilter(r, indexUID)
+	if !ok {
+		return filter
+	}
+	return fuseFilters(filter, tf)
+}
+
+// fuseFilters is Meilisearch's fuse_filters: with one side missing the
+// other is kept as is; otherwise both become one array filter (whose
+// elements are ANDed), the request's first, an array's elements spliced in
+// (an inner array stays an OR group) and any other value as one element.
+func fuseFilters(request, token any) any {
+	if request == nil {
+		return token
+	}
+	if token == nil {
+		return request
+	}
+	spread := func(v any) []any {
+		if a, ok := v.([]any); ok {
+			return a
+		}
+		return []any{v}
+	}
+	out := append([]any{}, spread(request)...)
+	return append(out, spread(token)...)
 }
 
 // authorize checks the request's credentials like Meilisearch's

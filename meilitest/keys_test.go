@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -559,5 +561,109 @@ func TestTenantTokens(t *testing.T) {
 	tc := meilisearch.New(srv.URL(), meilisearch.WithAPIKey(s))
 	if _, err := tc.Index("movies").Search(ctx, "", &meilisearch.SearchRequest{}); keysErrCode(err) == "invalid_api_key" || keysErrCode(err) == "missing_authorization_header" {
 		t.Errorf("client search with tenant token: %v", err)
+	}
+}
+
+// A tenant token's filter is ANDed with the request's on every search
+// route, as Meilisearch's add_search_rules does, and is checked like a
+// request filter.
+func TestTenantTokenFilterApplied(t *testing.T) {
+	srv, c := keysClient(t)
+	ctx := context.Background()
+	ix := c.Index("movies")
+	docs := []map[string]any{
+		{"id": 1, "genre": "comedy", "lang": "en", "secret": "x", "_vectors": map[string]any{"default": []float64{1, 0, 0}}},
+		{"id": 2, "genre": "comedy", "lang": "fr", "_vectors": map[string]any{"default": []float64{0.9, 0.1, 0}}},
+		{"id": 3, "genre": "drama", "lang": "en", "_vectors": map[string]any{"default": []float64{0.8, 0.2, 0}}},
+		{"id": 4, "genre": "drama", "lang": "fr", "_vectors": map[string]any{"default": []float64{0, 1, 0}}},
+	}
+	waitFor(t, c)(ix.UpdateSettings(ctx, &meilisearch.Settings{
+		FilterableAttributes: []string{"genre", "lang"},
+		Embedders:            map[string]meilisearch.Embedder{"default": {Source: meilisearch.UserProvidedEmbedderSource, Dimensions: 3}},
+	}))
+	if task := waitFor(t, c)(ix.AddDocuments(ctx, docs, nil)); task.Status != meilisearch.TaskStatusSucceeded {
+		t.Fatalf("add: %+v", task)
+	}
+	parent := createTestKey(t, c, meilisearch.Key{Actions: []string{"search"}, Indexes: []string{"movies*"}})
+	tok := func(rules map[string]any) string {
+		t.Helper()
+		s, err := c.GenerateTenantToken(parent.UID, rules, &meilisearch.TenantTokenOptions{APIKey: parent.Key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "Bearer " + s
+	}
+	comedy := tok(map[string]any{"movies": map[string]any{"filter": "genre = comedy"}})
+	arrayRule := tok(map[string]any{"movies*": map[string]any{"filter": []any{[]any{"lang = fr", "lang = de"}, "genre = comedy"}}})
+	nullRule := tok(map[string]any{"movies": map[string]any{"filter": nil}})
+	unfilterable := tok(map[string]any{"movies": map[string]any{"filter": "secret = x"}})
+
+	ids := func(hits any) []int {
+		var out []int
+		list, _ := hits.([]any)
+		for _, h := range list {
+			m, _ := h.(map[string]any)
+			if f, ok := m["id"].(float64); ok {
+				out = append(out, int(f))
+			}
+		}
+		sort.Ints(out)
+		return out
+	}
+	search := func(name, auth, method, path, body string, want ...int) map[string]any {
+		t.Helper()
+		r := keysRaw(t, srv, method, path, auth, body)
+		if r.status != 200 {
+			t.Errorf("%s: %d %v", name, r.status, r.body)
+			return nil
+		}
+		if want != nil && !equalInts(ids(r.body["hits"]), want) {
+			t.Errorf("%s: hits %v, want %v", name, ids(r.body["hits"]), want)
+		}
+		return r.body
+	}
+	search("master key: no token filter", "Bearer "+testMaster, "POST", "/indexes/movies/search", `{}`, 1, 2, 3, 4)
+	search("token filter alone", comedy, "POST", "/indexes/movies/search", `{}`, 1, 2)
+	search("null request filter", comedy, "POST", "/indexes/movies/search", `{"filter":null}`, 1, 2)
+	search("both filters hold", comedy, "POST", "/indexes/movies/search", `{"filter":"lang = fr"}`, 2)
+	search("request cannot widen", comedy, "POST", "/indexes/movies/search", `{"filter":"genre = drama OR lang = en"}`, 1)
+	search("request array", comedy, "POST", "/indexes/movies/search", `{"filter":["lang = en"]}`, 1)
+	search("request OR group stays OR", comedy, "POST", "/indexes/movies/search", `{"filter":[["lang = fr","lang = en"]]}`, 1, 2)
+	search("GET string filter", comedy, "GET", "/indexes/movies/search?filter="+url.QueryEscape("lang = fr"), "", 2)
+	search("GET JSON array filter", comedy, "GET", "/indexes/movies/search?filter="+url.QueryEscape(`["lang = en"]`), "", 1)
+	search("GET no filter", comedy, "GET", "/indexes/movies/search?q=", "", 1, 2)
+	search("array rule", arrayRule, "POST", "/indexes/movies/search", `{}`, 2)
+	search("array rule and request", arrayRule, "POST", "/indexes/movies/search", `{"filter":"lang = en"}`)
+	search("null rule", nullRule, "POST", "/indexes/movies/search", `{}`, 1, 2, 3, 4)
+
+	if b := search("multi-search", comedy, "POST", "/multi-search", `{"queries":[{"indexUid":"movies"},{"indexUid":"movies","filter":"lang = en"}]}`); b != nil {
+		res, _ := b["results"].([]any)
+		if len(res) != 2 || !equalInts(ids(res[0].(map[string]any)["hits"]), []int{1, 2}) || !equalInts(ids(res[1].(map[string]any)["hits"]), []int{1}) {
+			t.Errorf("multi-search: %v", b)
+		}
+	}
+	search("federated multi-search", comedy, "POST", "/multi-search", `{"federation":{},"queries":[{"indexUid":"movies"},{"indexUid":"movies","filter":"lang = fr"}]}`, 1, 2)
+	if b := search("facet search", comedy, "POST", "/indexes/movies/facet-search", `{"facetName":"genre"}`); b != nil {
+		fh, _ := b["facetHits"].([]any)
+		if len(fh) != 1 || fh[0].(map[string]any)["value"] != "comedy" || fh[0].(map[string]any)["count"] != float64(2) {
+			t.Errorf("facet search: %v", b)
+		}
+	}
+	search("facet search with request filter", comedy, "POST", "/indexes/movies/facet-search", `{"facetName":"lang","filter":"lang = fr"}`)
+	search("similar", comedy, "POST", "/indexes/movies/similar", `{"id":1,"embedder":"default"}`, 2)
+	search("similar GET", comedy, "GET", "/indexes/movies/similar?id=3&embedder=default", "", 1, 2)
+
+	// The token's filter is validated like the request's.
+	r := keysRaw(t, srv, "POST", "/indexes/movies/search", unfilterable, `{}`)
+	if r.status != 400 || r.code() != "invalid_search_filter" || !strings.Contains(r.msg(), "Attribute `secret` is not filterable.") {
+		t.Errorf("unfilterable token filter: %d %v", r.status, r.body)
+	}
+	r = keysRaw(t, srv, "POST", "/multi-search", unfilterable, `{"queries":[{"indexUid":"movies","filter":"genre = comedy"}]}`)
+	if r.status != 400 || r.code() != "invalid_search_filter" || !strings.HasPrefix(r.msg(), "Inside `.queries[0]`: Attribute `secret` is not filterable.") {
+		t.Errorf("unfilterable token filter in multi-search: %d %v", r.status, r.body)
+	}
+	r = keysRaw(t, srv, "POST", "/indexes/movies/similar", unfilterable, `{"id":1,"embedder":"default"}`)
+	if r.status != 400 || r.code() != "invalid_similar_filter" || !strings.Contains(r.msg(), "Attribute `secret` is not filterable.") {
+		t.Errorf("unfilterable token filter in similar: %d %v", r.status, r.body)
 	}
 }
