@@ -3,6 +3,7 @@ package meilitest
 import (
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -186,11 +187,14 @@ func (s *Server) handleCompact(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, sum)
 }
 
+// swapParams is one element of a POST /swap-indexes body.
+type swapParams struct {
+	Indexes []string `json:"indexes"`
+	Rename  bool     `json:"rename"`
+}
+
 func (s *Server) handleSwapIndexes(w http.ResponseWriter, r *http.Request) {
-	var body []struct {
-		Indexes []string `json:"indexes"`
-		Rename  bool     `json:"rename"`
-	}
+	var body []swapParams
 	if err := decodeJSONBody(r, &body); err != nil {
 		writeError(w, err)
 		return
@@ -212,14 +216,8 @@ func (s *Server) handleSwapIndexes(w http.ResponseWriter, r *http.Request) {
 		swaps = append(swaps, map[string]any{"indexes": sw.Indexes, "rename": sw.Rename})
 	}
 	sum := s.tasks.enqueue(r, "", "indexSwap", map[string]any{"swaps": swaps}, func(_ int64, _ map[string]any) *apiError {
-		for _, sw := range body {
-			a, b := sw.Indexes[0], sw.Indexes[1]
-			if _, ok := s.indexes[a]; !ok {
-				return newError("index_not_found", "Index `%s` not found.", a)
-			}
-			if _, ok := s.indexes[b]; !ok && !sw.Rename {
-				return newError("index_not_found", "Index `%s` not found.", b)
-			}
+		if err := s.checkSwaps(body); err != nil {
+			return err
 		}
 		now := time.Now().UTC()
 		for _, sw := range body {
@@ -239,6 +237,59 @@ func (s *Server) handleSwapIndexes(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	writeJSON(w, http.StatusAccepted, sum)
+}
+
+// checkSwaps validates a swap task's swaps against the current indexes
+// before any is applied, as Meilisearch's scheduler does (process_batch.rs,
+// Batch::IndexSwap), so a failing task changes nothing: every missing index
+// first (a source, or the target of a plain swap), then every rename whose
+// target already exists, since a rename never overwrites an index. Both
+// lists come sorted, like the BTreeSets Meilisearch collects them in.
+// The caller holds s.mu for writing.
+func (s *Server) checkSwaps(swaps []swapParams) *apiError {
+	var missing []string
+	type rename struct{ from, to string }
+	var taken []rename
+	for _, sw := range swaps {
+		a, b := sw.Indexes[0], sw.Indexes[1]
+		if _, ok := s.indexes[a]; !ok {
+			missing = append(missing, a)
+		}
+		_, exists := s.indexes[b]
+		switch {
+		case exists && sw.Rename:
+			taken = append(taken, rename{a, b})
+		case !exists && !sw.Rename:
+			missing = append(missing, b)
+		}
+	}
+	sort.Strings(missing)
+	missing = slices.Compact(missing)
+	switch len(missing) {
+	case 0:
+	case 1:
+		return newError("index_not_found", "Index `%s` not found.", missing[0])
+	default:
+		return newError("index_not_found", "Indexes %s not found.", quoteList(missing))
+	}
+	sort.Slice(taken, func(i, j int) bool {
+		if taken[i].from != taken[j].from {
+			return taken[i].from < taken[j].from
+		}
+		return taken[i].to < taken[j].to
+	})
+	switch len(taken) {
+	case 0:
+		return nil
+	case 1:
+		// The wording, "do your remove" included, is Meilisearch's.
+		return newError("index_already_exists", "Cannot rename `%s` to `%s` as the index already exists. Hint: You can remove `%s` first and then do your remove.", taken[0].from, taken[0].to, taken[0].to)
+	}
+	targets := make([]string, len(taken))
+	for i, t := range taken {
+		targets[i] = t.to
+	}
+	return newError("index_already_exists", "The following indexes are being renamed but cannot because their new name conflicts with an already existing index: %s. Renaming doesn't overwrite the other index name.", quoteList(targets))
 }
 
 // flattenKeys returns the field names Meilisearch counts in

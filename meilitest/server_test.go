@@ -104,6 +104,69 @@ func TestSwapIndexes(t *testing.T) {
 	}
 }
 
+// A rename never overwrites an index, and a swap task is checked as a
+// whole before any of it is applied (Meilisearch's
+// swap_indexes_rename_to_already_existing_index).
+func TestSwapIndexesRename(t *testing.T) {
+	_, c := newClient(t)
+	ctx := context.Background()
+	for _, uid := range []string{"a", "b", "c", "d"} {
+		waitFor(t, c)(c.Index(uid).AddDocuments(ctx, []map[string]any{{"id": 1, "from": uid}}, nil))
+	}
+	swap := func(params ...*meilisearch.SwapIndexesParams) *meilisearch.Task {
+		t.Helper()
+		return waitFor(t, c)(c.SwapIndexes(ctx, params))
+	}
+	from := func(uid string) any {
+		t.Helper()
+		var doc map[string]any
+		if err := c.Index(uid).GetDocument(ctx, "1", nil, &doc); err != nil {
+			return apiCode(err)
+		}
+		return doc["from"]
+	}
+	failed := func(name string, task *meilisearch.Task, code, msg string) {
+		t.Helper()
+		if task.Status != meilisearch.TaskStatusFailed || string(task.Error.Code) != code || task.Error.Message != msg || task.Type != meilisearch.TaskTypeIndexSwap {
+			t.Errorf("%s: %s %+v", name, task.Status, task.Error)
+		}
+	}
+
+	failed("rename onto an existing index", swap(&meilisearch.SwapIndexesParams{Indexes: []string{"a", "b"}, Rename: true}),
+		"index_already_exists", "Cannot rename `a` to `b` as the index already exists. Hint: You can remove `b` first and then do your remove.")
+	failed("two renames onto existing indexes", swap(
+		&meilisearch.SwapIndexesParams{Indexes: []string{"c", "d"}, Rename: true},
+		&meilisearch.SwapIndexesParams{Indexes: []string{"a", "b"}, Rename: true}),
+		"index_already_exists", "The following indexes are being renamed but cannot because their new name conflicts with an already existing index: `b`, `d`. Renaming doesn't overwrite the other index name.")
+	// A valid swap does not run when another in the task is refused.
+	failed("valid swap next to a refused rename", swap(
+		&meilisearch.SwapIndexesParams{Indexes: []string{"c", "d"}},
+		&meilisearch.SwapIndexesParams{Indexes: []string{"a", "b"}, Rename: true}),
+		"index_already_exists", "Cannot rename `a` to `b` as the index already exists. Hint: You can remove `b` first and then do your remove.")
+	for _, uid := range []string{"a", "b", "c", "d"} {
+		if got := from(uid); got != uid {
+			t.Errorf("after refused swaps %s holds %v", uid, got)
+		}
+	}
+
+	failed("rename of a missing index", swap(&meilisearch.SwapIndexesParams{Indexes: []string{"nope", "e"}, Rename: true}),
+		"index_not_found", "Index `nope` not found.")
+	// Missing indexes are reported before rename conflicts, all together.
+	failed("missing indexes", swap(
+		&meilisearch.SwapIndexesParams{Indexes: []string{"zz", "b"}, Rename: true},
+		&meilisearch.SwapIndexesParams{Indexes: []string{"a", "yy"}},
+		&meilisearch.SwapIndexesParams{Indexes: []string{"c", "d"}, Rename: true}),
+		"index_not_found", "Indexes `yy`, `zz` not found.")
+
+	// A rename to a free name moves the index.
+	if task := swap(&meilisearch.SwapIndexesParams{Indexes: []string{"a", "e"}, Rename: true}); task.Status != meilisearch.TaskStatusSucceeded {
+		t.Fatalf("rename: %+v", task)
+	}
+	if from("e") != "a" || from("a") != "index_not_found" {
+		t.Errorf("after rename: e holds %v, a gives %v", from("e"), from("a"))
+	}
+}
+
 func TestDocumentsRoundTrip(t *testing.T) {
 	_, c := newClient(t)
 	ctx := context.Background()
