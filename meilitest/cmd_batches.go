@@ -50,28 +50,19 @@ func batchView(t *task) map[string]any {
 }
 
 // handleListBatches filters batches with the task filters (a batch matches
-// when its task does) and pages them like GET /tasks.
+// when its task does) and pages them like GET /tasks, with the same query
+// parameters and error codes.
 func (s *Server) handleListBatches(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f, e := parseTaskFilter(q)
 	if e != nil {
-		e.Code = "invalid_batch_" + e.Code[len("invalid_task_"):]
 		writeError(w, e)
 		return
 	}
-	limit, e := queryInt(r, "limit", 20, "invalid_batch_limit")
+	limit, from, e := taskPaging(q)
 	if e != nil {
 		writeError(w, e)
 		return
-	}
-	var from *int64
-	if v := q.Get("from"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			writeError(w, newError("invalid_batch_from", "Invalid value in parameter `from`: could not parse `%s` as a positive integer", v))
-			return
-		}
-		from = &n
 	}
 	reverse := q.Get("reverse") == "true"
 	s.tasks.mu.Lock()

@@ -1,11 +1,14 @@
 package meilitest
 
 import (
+	"math"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -35,17 +38,47 @@ func (ix *index) view() indexJSON {
 	return v
 }
 
-// queryInt parses a non-negative integer query parameter.
+// maxQueryInt caps usize query parameters (offset, limit): any larger
+// value already reaches past every list, and the cap keeps offset+limit
+// from overflowing an int.
+const maxQueryInt = math.MaxInt / 4
+
+// queryInt reads a usize query parameter (offset, limit) as Meilisearch's
+// Param<usize> does, def when it is absent; see queryUint.
 func queryInt(r *http.Request, name string, def int, code string) (int, *apiError) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return def, nil
+	n, ok, e := queryUint(r.URL.Query(), name, math.MaxUint64, code)
+	if e != nil || !ok {
+		return def, e
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, newError(code, "Invalid value in parameter `%s`: could not parse `%s` as a positive integer", name, v)
+	return int(min(n, maxQueryInt)), nil
+}
+
+// queryUint reads an unsigned integer query parameter as Meilisearch's
+// Param<T> does. A parameter given with an empty value is an error, not the
+// default, and so is a value above max: Meilisearch's task and batch
+// parameters (limit, from, uids) are u32. ok is false when the parameter
+// is absent.
+func queryUint(q url.Values, name string, max uint64, code string) (n uint64, ok bool, e *apiError) {
+	vs, present := q[name]
+	if !present {
+		return 0, false, nil
 	}
-	return n, nil
+	v := vs[0]
+	n, ok = parseParamUint(v, max)
+	if !ok {
+		return 0, false, newError(code, "Invalid value in parameter `%s`: could not parse `%s` as a positive integer", name, v)
+	}
+	return n, true, nil
+}
+
+// parseParamUint is Rust's FromStr for an unsigned integer no larger than
+// max: decimal digits after at most one leading '+', nothing else.
+func parseParamUint(v string, max uint64) (uint64, bool) {
+	n, err := strconv.ParseUint(strings.TrimPrefix(v, "+"), 10, 64)
+	if err != nil || n > max {
+		return 0, false
+	}
+	return n, true
 }
 
 func (s *Server) handleListIndexes(w http.ResponseWriter, r *http.Request) {

@@ -36,7 +36,7 @@ func (s *Server) handleListKeys(w http.ResponseWriter, r *http.Request) {
 	s.keys.mu.RLock()
 	all := s.keys.sortedKeysLocked()
 	total := len(all)
-	page := make([]keyView, 0, limit)
+	page := make([]keyView, 0, min(limit, total))
 	for _, k := range all[min(offset, total):min(offset+limit, total)] {
 		page = append(page, k.view())
 	}

@@ -3,6 +3,7 @@ package meilitest
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -49,18 +50,18 @@ func parseTaskFilter(q url.Values) (*taskFilter, *apiError) {
 			return nil
 		}
 		for _, p := range splitList(v) {
-			n, err := strconv.ParseInt(p, 10, 64)
-			if err != nil || n < 0 {
+			n, ok := parseParamUint(p, math.MaxUint32) // task and batch uids are u32
+			if !ok {
 				return newError(code, "Invalid value in parameter `%s`: could not parse `%s` as a positive integer", name, p)
 			}
-			*dst = append(*dst, n)
+			*dst = append(*dst, int64(n))
 		}
 		return nil
 	}
 	if e := ints("uids", "invalid_task_uids", &f.uids); e != nil {
 		return nil, e
 	}
-	if e := ints("batchUids", "invalid_task_batch_uids", &f.batchUIDs); e != nil {
+	if e := ints("batchUids", "invalid_batch_uids", &f.batchUIDs); e != nil {
 		return nil, e
 	}
 	if e := ints("canceledBy", "invalid_task_canceled_by", &f.canceledBy); e != nil {
@@ -205,23 +206,10 @@ func (s *Server) handleListTasks(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	limit := 20
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			writeError(w, newError("invalid_task_limit", "Invalid value in parameter `limit`: could not parse `%s` as a positive integer", v))
-			return
-		}
-		limit = n
-	}
-	var from *int64
-	if v := q.Get("from"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			writeError(w, newError("invalid_task_from", "Invalid value in parameter `from`: could not parse `%s` as a positive integer", v))
-			return
-		}
-		from = &n
+	limit, from, e := taskPaging(q)
+	if e != nil {
+		writeError(w, e)
+		return
 	}
 	reverse := q.Get("reverse") == "true"
 
@@ -246,7 +234,7 @@ func (s *Server) handleListTasks(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	results := make([]taskJSON, 0, limit)
+	results := make([]taskJSON, 0, min(limit, len(matched)))
 	var next *int64
 	for i := start; i < len(matched); i++ {
 		if len(results) == limit {
@@ -258,6 +246,30 @@ func (s *Server) handleListTasks(w http.ResponseWriter, r *http.Request) {
 	}
 	s.tasks.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"results": results, "total": total, "limit": limit, "from": firstUID(results), "next": next})
+}
+
+// taskPaging reads the limit (default 20) and from parameters of GET /tasks
+// and GET /batches: both routes take Meilisearch's TasksFilterQuery, so
+// both answer with its invalid_task_* codes, and both values are u32. With
+// limit=0 the page is empty and next is the first matching uid, as
+// Meilisearch's fetch-one-more paging gives.
+func taskPaging(q url.Values) (limit int, from *int64, e *apiError) {
+	n, ok, e := queryUint(q, "limit", math.MaxUint32, "invalid_task_limit")
+	if e != nil {
+		return 0, nil, e
+	}
+	limit = 20
+	if ok {
+		limit = int(n)
+	}
+	if n, ok, e = queryUint(q, "from", math.MaxUint32, "invalid_task_from"); e != nil {
+		return 0, nil, e
+	}
+	if ok {
+		f := int64(n)
+		from = &f
+	}
+	return limit, from, nil
 }
 
 func firstUID(ts []taskJSON) *int64 {

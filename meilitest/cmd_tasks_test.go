@@ -115,3 +115,84 @@ func TestBatches(t *testing.T) {
 		t.Fatalf("missing batch: %v", err)
 	}
 }
+
+// limit=0 on the list routes: an empty page, the total, and for tasks and
+// batches next set to the first matching uid (Meilisearch fetches limit+1
+// and pops the extra one into next). Also the limit and from parsing those
+// routes share with Meilisearch's Param<u32>/Param<usize>.
+func TestListLimitZeroAndParams(t *testing.T) {
+	srv, c := keysClient(t)
+	ctx := context.Background()
+	for _, uid := range []string{"a", "b"} {
+		waitFor(t, c)(c.Index(uid).AddDocuments(ctx, []map[string]any{{"id": 1}, {"id": 2}, {"id": 3}}, nil))
+	}
+	auth := "Bearer " + testMaster
+	get := func(path string) rawResp {
+		t.Helper()
+		r := keysRaw(t, srv, "GET", path, auth, "")
+		if r.status != 200 {
+			t.Fatalf("%s: %d %v", path, r.status, r.body)
+		}
+		return r
+	}
+	for _, path := range []string{"/tasks?limit=0", "/batches?limit=0"} {
+		r := get(path)
+		if res, _ := r.body["results"].([]any); res == nil || len(res) != 0 ||
+			r.body["limit"] != float64(0) || r.body["total"] != float64(2) || r.body["from"] != nil || r.body["next"] != float64(1) {
+			t.Errorf("%s: %v", path, r.body)
+		}
+	}
+	if r := get("/tasks?limit=0&from=0"); r.body["next"] != float64(0) || r.body["from"] != nil {
+		t.Errorf("tasks limit=0 from=0: %v", r.body)
+	}
+	if r := get("/tasks?limit=0&statuses=failed"); r.body["next"] != nil || r.body["total"] != float64(0) {
+		t.Errorf("tasks limit=0 with nothing matching: %v", r.body)
+	}
+	for path, total := range map[string]float64{"/indexes?limit=0": 2, "/keys?limit=0": 4, "/indexes/a/documents?limit=0": 3, "/keys?limit=0&offset=2": 4} {
+		r := get(path)
+		if res, _ := r.body["results"].([]any); res == nil || len(res) != 0 || r.body["limit"] != float64(0) || r.body["total"] != total {
+			t.Errorf("%s: %v", path, r.body)
+		}
+	}
+	if r := keysRaw(t, srv, "POST", "/indexes/a/documents/fetch", auth, `{"limit":0}`); r.status != 200 || r.body["limit"] != float64(0) || r.body["total"] != float64(3) || len(r.body["results"].([]any)) != 0 {
+		t.Errorf("fetch limit 0: %d %v", r.status, r.body)
+	}
+	// Through the client: a zero limit is "unset" for meilisearch-go, so
+	// it gets the default page.
+	if tl, err := c.GetTasks(ctx, &meilisearch.TasksQuery{Limit: 0}); err != nil || len(tl.Results) != 2 {
+		t.Errorf("client GetTasks limit 0: %+v %v", tl, err)
+	}
+	if r := get("/tasks?limit=%2B1"); r.body["limit"] != float64(1) || r.body["next"] != float64(0) {
+		t.Errorf("limit=+1 (Rust parses a leading '+'): %v", r.body)
+	}
+
+	bad := []struct{ path, code, msg string }{
+		{"/tasks?limit=", "invalid_task_limit", "Invalid value in parameter `limit`: could not parse `` as a positive integer"},
+		{"/tasks?limit=4294967296", "invalid_task_limit", "Invalid value in parameter `limit`: could not parse `4294967296` as a positive integer"},
+		{"/tasks?from=4294967296", "invalid_task_from", "Invalid value in parameter `from`: could not parse `4294967296` as a positive integer"},
+		{"/tasks?uids=4294967296", "invalid_task_uids", "Invalid value in parameter `uids`: could not parse `4294967296` as a positive integer"},
+		{"/tasks?batchUids=doggo", "invalid_batch_uids", "Invalid value in parameter `batchUids`: could not parse `doggo` as a positive integer"},
+		// GET /batches takes the tasks query, codes included.
+		{"/batches?limit=doggo", "invalid_task_limit", "Invalid value in parameter `limit`: could not parse `doggo` as a positive integer"},
+		{"/batches?limit=4294967296", "invalid_task_limit", ""},
+		{"/batches?from=doggo", "invalid_task_from", "Invalid value in parameter `from`: could not parse `doggo` as a positive integer"},
+		{"/batches?uids=doggo", "invalid_task_uids", ""},
+		{"/batches?statuses=doggo", "invalid_task_statuses", ""},
+		{"/indexes?limit=", "invalid_index_limit", "Invalid value in parameter `limit`: could not parse `` as a positive integer"},
+		{"/indexes?offset=-1", "invalid_index_offset", "Invalid value in parameter `offset`: could not parse `-1` as a positive integer"},
+		{"/keys?limit=", "invalid_api_key_limit", ""},
+		{"/indexes/a/documents?limit=", "invalid_document_limit", "Invalid value in parameter `limit`: could not parse `` as a positive integer"},
+	}
+	for _, tc := range bad {
+		r := keysRaw(t, srv, "GET", tc.path, auth, "")
+		if r.status != 400 || r.code() != tc.code || (tc.msg != "" && r.msg() != tc.msg) {
+			t.Errorf("%s: %d %v", tc.path, r.status, r.body)
+		}
+	}
+	// Huge usize values are fine where Meilisearch takes a usize.
+	for _, path := range []string{"/indexes?offset=1&limit=18446744073709551615", "/keys?offset=9223372036854775807&limit=9223372036854775807"} {
+		if r := get(path); len(r.body["results"].([]any)) > 4 {
+			t.Errorf("%s: %v", path, r.body)
+		}
+	}
+}
