@@ -16,8 +16,9 @@ import (
 // (a missing index is created first, as Meilisearch does):
 // route "" is the settings object (PATCH to update, DELETE to reset), any
 // other route a sub-route such as "ranking-rules" (PUT or PATCH to update,
-// DELETE to reset). The body is validated for shape only; the nodes judge
-// the values (a value they refuse fails the task with their code).
+// DELETE to reset). The body is checked as Meilisearch checks it before
+// enqueuing (settings_validate.go); what only the stored settings can
+// decide is judged by the nodes (a value they refuse fails the task).
 func (c *Cluster) updateSettingsRaw(ctx context.Context, uid, route, method string, body []byte) (*meilisearch.TaskInfo, error) {
 	op := &settingsOp{reset: method == http.MethodDelete}
 	if route != "" {

@@ -266,6 +266,9 @@ func (e *settingsEngine) generation(uid string) uint64 {
 // Meilisearch creates it on a settings update), through the same path as a
 // first document write: miroir_meta record, _miroir_shard filterable.
 func (c *Cluster) submitSettings(ctx context.Context, uid string, op *settingsOp, create bool) (*meilisearch.TaskInfo, error) {
+	if err := validateSettingsOp(op); err != nil {
+		return nil, err // refused like Meilisearch: no node touched, no task
+	}
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}

@@ -308,12 +308,14 @@ func TestSettingsTxInvalidValue(t *testing.T) {
 	f := newSettingsFleet(t, 3)
 	ctx := context.Background()
 	orig := f.allSettings()
-	task := f.wait(f.index().UpdateRankingRules(ctx, &[]string{"nonsense rule!"}))
+	// oneTypo above the stored twoTypos (9): well-formed, so it passes the
+	// request-time checks, but every node refuses it when applying.
+	task := f.wait(f.c.updateSettingsRaw(ctx, f.uid, "typo-tolerance", http.MethodPatch, []byte(`{"minWordSizeForTypos":{"oneTypo":10}}`)))
 	if task.Status != meilisearch.TaskStatusFailed {
 		t.Fatalf("status %s", task.Status)
 	}
-	if task.Error.Code != "invalid_settings_ranking_rules" {
-		t.Errorf("code %q, want the node's invalid_settings_ranking_rules (%s)", task.Error.Code, task.Error.Message)
+	if task.Error.Code != "invalid_settings_typo_tolerance" {
+		t.Errorf("code %q, want the node's invalid_settings_typo_tolerance (%s)", task.Error.Code, task.Error.Message)
 	}
 	if !strings.Contains(task.Error.Message, "node n0") || !strings.Contains(task.Error.Message, "no node had been changed") {
 		t.Errorf("message: %s", task.Error.Message)
