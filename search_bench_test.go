@@ -2,8 +2,8 @@ package miroir
 
 import (
 	"context"
-	"os"
 	"testing"
+	"time"
 
 	"github.com/meilisearch/meilisearch-go"
 	"github.com/miroirsearch/miroir/meilitest"
@@ -14,7 +14,7 @@ import (
 // meilitest node that holds the same documents. Run:
 //
 //	go test -run '^$' -bench 'SearchE2E' -benchmem .
-//	MIROIR_BENCH=1 go test -run TestSearchE2ERatio -v .
+//	go test -run '^$' -bench SearchE2ERatio .   (ratio, measured in one run)
 
 const e2eDocs = 5000
 
@@ -72,15 +72,24 @@ func BenchmarkSearchE2E(b *testing.B) {
 	b.Run("cluster-3-nodes", f.benchCluster)
 }
 
-func TestSearchE2ERatio(t *testing.T) {
-	if os.Getenv("MIROIR_BENCH") == "" {
-		t.Skip("set MIROIR_BENCH=1")
+// BenchmarkSearchE2ERatio alternates one single-node search and one
+// cluster search per iteration and reports cluster/single, so that both
+// sides see the same machine load.
+func BenchmarkSearchE2ERatio(b *testing.B) {
+	f := newE2EFixture(b)
+	ctx := context.Background()
+	var single, cluster time.Duration
+	for i := range b.N {
+		q1, q2 := *e2eQueries[i%len(e2eQueries)], *e2eQueries[i%len(e2eQueries)]
+		t0 := time.Now()
+		if _, err := f.single.Search(ctx, "", &q1); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if _, err := f.idx.Search(ctx, "", &q2); err != nil {
+			b.Fatal(err)
+		}
+		single, cluster = single+t1.Sub(t0), cluster+time.Since(t1)
 	}
-	f := newE2EFixture(t)
-	single := testing.Benchmark(f.benchSingle)
-	cluster := testing.Benchmark(f.benchCluster)
-	t.Logf("%d documents, %d queries in rotation", e2eDocs, len(e2eQueries))
-	t.Logf("single node (meilisearch-go): %8d ns/op %7d B/op %6d allocs/op", single.NsPerOp(), single.AllocedBytesPerOp(), single.AllocsPerOp())
-	t.Logf("cluster, 3 nodes (miroir):    %8d ns/op %7d B/op %6d allocs/op", cluster.NsPerOp(), cluster.AllocedBytesPerOp(), cluster.AllocsPerOp())
-	t.Logf("ratio cluster/single: %.2f", float64(cluster.NsPerOp())/float64(single.NsPerOp()))
+	b.ReportMetric(float64(cluster)/float64(single), "cluster/single")
 }
