@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 var words = strings.Fields("le café crème naïve façade über straße 東京 タワー search engine fast relevant typo tolerant " +
@@ -259,8 +260,10 @@ func TestStreamBoundedMemory(t *testing.T) {
 	}
 }
 
+// BenchmarkStreamNDJSON streams 200 MB of NDJSON through reader, router
+// and batcher and reports the peak heap above the baseline (target < 64).
 func BenchmarkStreamNDJSON(b *testing.B) {
-	const size = 64 << 20
+	const size = 200 << 20
 	b.SetBytes(size)
 	var peak uint64
 	for b.Loop() {
@@ -281,5 +284,70 @@ func TestGenDocValid(t *testing.T) {
 	}
 	if l := len(d); l < 250 || l > 450 {
 		t.Fatalf("300B doc is %d bytes", l)
+	}
+}
+
+// BenchmarkRouteRatio routes 10k documents (validation, shard, injection,
+// per-node batches for 3 nodes) and runs the encoding/json decode+encode
+// baseline on the same documents, alternating within one run, and reports
+// baseline/route: how many times cheaper routing is (the target is 3).
+//
+//	go test -run '^$' -bench RouteRatio ./internal/route/
+func BenchmarkRouteRatio(b *testing.B) {
+	for _, sz := range benchSizes {
+		body := genArray(10000, sz.words)
+		var raws []json.RawMessage
+		if err := json.Unmarshal(body, &raws); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(sz.name, func(b *testing.B) {
+			tg := targets3()
+			rt := &Router{PrimaryKey: "id", Shards: 64}
+			bat := NewBatcher(3, FormatJSON)
+			bufs := make([][]byte, 3)
+			var routeT, baseT time.Duration
+			for range b.N {
+				t0 := time.Now()
+				bat.Reset()
+				rd := ArrayBytes(body)
+				for {
+					doc, err := rd.Next()
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					r, err := rt.Route(doc, rd.Index(), 0)
+					if err != nil {
+						b.Fatal(err)
+					}
+					bat.Add(r.Doc, r.Shard, tg[r.Shard])
+				}
+				t1 := time.Now()
+				for n := range bufs {
+					bufs[n] = append(bufs[n][:0], '[')
+				}
+				for _, raw := range raws {
+					var m map[string]any
+					if err := json.Unmarshal(raw, &m); err != nil {
+						b.Fatal(err)
+					}
+					shard := Shard([]byte(m["id"].(string)), 64)
+					m[ShardField] = shard
+					out, err := json.Marshal(m)
+					if err != nil {
+						b.Fatal(err)
+					}
+					n := shard % 3
+					if len(bufs[n]) > 1 {
+						bufs[n] = append(bufs[n], ',')
+					}
+					bufs[n] = append(bufs[n], out...)
+				}
+				routeT, baseT = routeT+t1.Sub(t0), baseT+time.Since(t1)
+			}
+			b.ReportMetric(float64(baseT)/float64(routeT), "baseline/route")
+		})
 	}
 }
