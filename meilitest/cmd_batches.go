@@ -2,9 +2,9 @@ package meilitest
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
-	"strconv"
 )
 
 // Batches (GET /batches, GET /batches/{uid}). meilitest processes one task
@@ -101,11 +101,13 @@ func (s *Server) handleListBatches(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleGetBatch(w http.ResponseWriter, r *http.Request) {
-	uid, err := strconv.ParseInt(r.PathValue("uid"), 10, 64)
-	if err != nil || uid < 0 {
-		writeError(w, newError("invalid_batch_uid", "Invalid value in parameter `batchUid`: could not parse `%s` as a positive integer", r.PathValue("uid")))
+	// a u32 parsed by hand, as Meilisearch's get_batch does
+	n, ok := parseParamUint(r.PathValue("uid"), math.MaxUint32)
+	if !ok {
+		writeError(w, newError("invalid_batch_uids", "Batch uid `%s` is invalid. It should only contain numeric characters.", r.PathValue("uid")))
 		return
 	}
+	uid := int64(n)
 	s.tasks.mu.Lock()
 	defer s.tasks.mu.Unlock()
 	for _, t := range s.tasks.all {

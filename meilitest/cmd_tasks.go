@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -94,12 +93,13 @@ func parseTaskFilter(q url.Values) (*taskFilter, *apiError) {
 		return nil, e
 	}
 	dates := []struct {
-		name string
-		dst  **time.Time
+		name  string
+		after bool
+		dst   **time.Time
 	}{
-		{"beforeEnqueuedAt", &f.beforeEnq}, {"afterEnqueuedAt", &f.afterEnq},
-		{"beforeStartedAt", &f.beforeStart}, {"afterStartedAt", &f.afterStart},
-		{"beforeFinishedAt", &f.beforeFinish}, {"afterFinishedAt", &f.afterFinish},
+		{"beforeEnqueuedAt", false, &f.beforeEnq}, {"afterEnqueuedAt", true, &f.afterEnq},
+		{"beforeStartedAt", false, &f.beforeStart}, {"afterStartedAt", true, &f.afterStart},
+		{"beforeFinishedAt", false, &f.beforeFinish}, {"afterFinishedAt", true, &f.afterFinish},
 	}
 	for _, d := range dates {
 		v := q.Get(d.name)
@@ -107,19 +107,35 @@ func parseTaskFilter(q url.Values) (*taskFilter, *apiError) {
 			continue
 		}
 		f.any = true
-		tm, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			if tm2, err2 := time.Parse("2006-01-02", v); err2 == nil {
-				tm, err = tm2, nil
-			}
+		if v == "*" { // OptionStarOr: a star filters nothing
+			continue
 		}
-		if err != nil {
+		tm, ok := parseTaskDate(v, d.after)
+		if !ok {
+			// deserr's query-parameter wording around InvalidTaskDateError
 			code := "invalid_task_" + snake(d.name)
-			return nil, newError(code, "`%s` is an invalid date-time. It should follow the YYYY-MM-DD or RFC 3339 date-time format.", v)
+			return nil, newError(code, "Invalid value in parameter `%s`: `%s` is an invalid date-time. It should follow the YYYY-MM-DD or RFC 3339 date-time format.", d.name, v)
 		}
 		*d.dst = &tm
 	}
 	return f, nil
+}
+
+// parseTaskDate is Meilisearch's deserialize_date (routes/tasks.rs): an
+// RFC 3339 date-time as given, or a bare YYYY-MM-DD taken at midnight UTC,
+// plus one day for the after* filters since the day itself is excluded.
+func parseTaskDate(v string, after bool) (time.Time, bool) {
+	if tm, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return tm, true
+	}
+	tm, err := time.Parse("2006-01-02", v)
+	if err != nil {
+		return time.Time{}, false
+	}
+	if after {
+		tm = tm.AddDate(0, 0, 1)
+	}
+	return tm, true
 }
 
 // snake turns beforeEnqueuedAt into before_enqueued_at for error codes.
@@ -185,10 +201,21 @@ func (f *taskFilter) match(t *task) bool {
 		before(f.beforeFinish, t.finishedAt) && after(f.afterFinish, t.finishedAt)
 }
 
+// pathTaskUID reads the {uid} of /tasks/{uid} as Meilisearch does: a u32
+// parsed by hand, any failure being index_scheduler's InvalidTaskUid.
+func pathTaskUID(r *http.Request) (int64, *apiError) {
+	v := r.PathValue("uid")
+	n, ok := parseParamUint(v, math.MaxUint32)
+	if !ok {
+		return 0, newError("invalid_task_uids", "Task uid `%s` is invalid. It should only contain numeric characters.", v)
+	}
+	return int64(n), nil
+}
+
 func (s *Server) handleGetTask(w http.ResponseWriter, r *http.Request) {
-	uid, err := strconv.ParseInt(r.PathValue("uid"), 10, 64)
-	if err != nil || uid < 0 {
-		writeError(w, newError("invalid_task_uid", "Invalid value in parameter `taskUid`: could not parse `%s` as a positive integer", r.PathValue("uid")))
+	uid, e := pathTaskUID(r)
+	if e != nil {
+		writeError(w, e)
 		return
 	}
 	t, ok := s.tasks.get(uid)
@@ -368,9 +395,9 @@ func (s *Server) handleTaskDocuments(w http.ResponseWriter, r *http.Request) {
 		writeError(w, featureError("Getting the documents of an enqueued task", "get task documents route", "808"))
 		return
 	}
-	uid, err := strconv.ParseInt(r.PathValue("uid"), 10, 64)
-	if err != nil || uid < 0 {
-		writeError(w, newError("invalid_task_uid", "Invalid value in parameter `taskUid`: could not parse `%s` as a positive integer", r.PathValue("uid")))
+	uid, e := pathTaskUID(r)
+	if e != nil {
+		writeError(w, e)
 		return
 	}
 	s.tasks.mu.Lock()

@@ -196,3 +196,82 @@ func TestListLimitZeroAndParams(t *testing.T) {
 		}
 	}
 }
+
+// GET /tasks/{uid}, GET /tasks/{uid}/documents and GET /batches/{uid} parse
+// the uid as a u32 by hand and answer with index_scheduler's
+// InvalidTaskUid / InvalidBatchUid errors (codes invalid_task_uids and
+// invalid_batch_uids), not with a query-parameter message.
+func TestTaskAndBatchUIDPathErrors(t *testing.T) {
+	srv, c := newClient(t)
+	ctx := context.Background()
+	waitFor(t, c)(c.Index("a").AddDocuments(ctx, []map[string]any{{"id": 1}}, nil))
+	if _, err := c.ExperimentalFeatures().SetGetTaskDocumentsRoute(true).Update(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ path, code, msg string }{
+		{"/tasks/doggo", "invalid_task_uids", "Task uid `doggo` is invalid. It should only contain numeric characters."},
+		{"/tasks/-1", "invalid_task_uids", "Task uid `-1` is invalid. It should only contain numeric characters."},
+		{"/tasks/4294967296", "invalid_task_uids", "Task uid `4294967296` is invalid. It should only contain numeric characters."},
+		{"/tasks/doggo/documents", "invalid_task_uids", "Task uid `doggo` is invalid. It should only contain numeric characters."},
+		{"/batches/doggo", "invalid_batch_uids", "Batch uid `doggo` is invalid. It should only contain numeric characters."},
+		{"/batches/4294967296", "invalid_batch_uids", "Batch uid `4294967296` is invalid. It should only contain numeric characters."},
+	}
+	for _, tc := range cases {
+		r := keysRaw(t, srv, "GET", tc.path, "", "")
+		if r.status != 400 || r.code() != tc.code || r.msg() != tc.msg {
+			t.Errorf("%s: %d %v", tc.path, r.status, r.body)
+		}
+	}
+	// Rust's u32 parsing takes a leading '+'.
+	if r := keysRaw(t, srv, "GET", "/tasks/+0", "", ""); r.status != 200 || r.body["uid"] != float64(0) {
+		t.Errorf("/tasks/+0: %d %v", r.status, r.body)
+	}
+	if r := keysRaw(t, srv, "GET", "/batches/+0", "", ""); r.status != 200 || r.body["uid"] != float64(0) {
+		t.Errorf("/batches/+0: %d %v", r.status, r.body)
+	}
+}
+
+// A bad date in a task filter is a query-parameter error: deserr prefixes
+// InvalidTaskDateError with "Invalid value in parameter `<name>`: ", on
+// GET /tasks, GET /batches, POST /tasks/cancel and DELETE /tasks alike.
+func TestTaskDateFilterErrors(t *testing.T) {
+	srv := RunT(t)
+	for _, name := range []string{"beforeEnqueuedAt", "afterEnqueuedAt", "beforeStartedAt", "afterStartedAt", "beforeFinishedAt", "afterFinishedAt"} {
+		code := "invalid_task_" + snake(name)
+		msg := "Invalid value in parameter `" + name + "`: `doggo` is an invalid date-time. It should follow the YYYY-MM-DD or RFC 3339 date-time format."
+		for _, req := range []struct{ method, path string }{
+			{"GET", "/tasks"}, {"GET", "/batches"}, {"POST", "/tasks/cancel"}, {"DELETE", "/tasks"},
+		} {
+			r := keysRaw(t, srv, req.method, req.path+"?"+name+"=doggo", "", "")
+			if r.status != 400 || r.code() != code || r.msg() != msg {
+				t.Errorf("%s %s?%s=doggo: %d %v", req.method, req.path, name, r.status, r.body)
+			}
+		}
+	}
+}
+
+// A bare date in an after* filter means after that whole day (Meilisearch's
+// deserialize_date adds a day), in a before* filter before its midnight;
+// a star filters nothing.
+func TestTaskDateFilterDays(t *testing.T) {
+	srv, c := newClient(t)
+	ctx := context.Background()
+	task := waitFor(t, c)(c.Index("a").AddDocuments(ctx, []map[string]any{{"id": 1}}, nil))
+	day := task.EnqueuedAt.UTC().Format("2006-01-02")
+	next := task.EnqueuedAt.UTC().AddDate(0, 0, 1).Format("2006-01-02")
+	for query, want := range map[string]float64{
+		"afterEnqueuedAt=" + day:   0,
+		"beforeEnqueuedAt=" + day:  0,
+		"beforeEnqueuedAt=" + next: 1,
+		"afterFinishedAt=" + day:   0,
+		"afterEnqueuedAt=*":        1,
+		"beforeStartedAt=*":        1,
+	} {
+		for _, route := range []string{"/tasks", "/batches"} {
+			r := keysRaw(t, srv, "GET", route+"?"+query, "", "")
+			if r.status != 200 || r.body["total"] != want {
+				t.Errorf("%s?%s: %d %v", route, query, r.status, r.body)
+			}
+		}
+	}
+}
