@@ -81,23 +81,23 @@ func (s *Server) handleListBatches(w http.ResponseWriter, r *http.Request) {
 	})
 	total := len(matched)
 	out := make([]map[string]any, 0, min(limit, len(matched)))
-	var next, first any
+	var next, first *int64
 	for _, t := range matched {
 		b := *t.batchUID
 		if from != nil && ((!reverse && b > *from) || (reverse && b < *from)) {
 			continue
 		}
 		if len(out) == limit {
-			next = b
+			next = &b
 			break
 		}
 		if first == nil {
-			first = b
+			first = &b
 		}
 		out = append(out, batchView(t))
 	}
 	s.tasks.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"results": out, "total": total, "limit": limit, "from": first, "next": next})
+	writeJSON(w, http.StatusOK, taskPageJSON[map[string]any]{Results: out, Total: total, Limit: limit, From: first, Next: next})
 }
 
 func (s *Server) handleGetBatch(w http.ResponseWriter, r *http.Request) {

@@ -111,7 +111,7 @@ func (s *Server) handleListChats(w http.ResponseWriter, r *http.Request) {
 	for i := offset; i < len(uids) && len(results) < limit; i++ {
 		results = append(results, map[string]any{"uid": uids[i]})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"results": results, "offset": offset, "limit": limit, "total": len(uids)})
+	writeJSON(w, http.StatusOK, pageJSON[map[string]any, int]{Results: results, Offset: offset, Limit: limit, Total: len(uids)})
 }
 
 func (s *Server) handleGetChat(w http.ResponseWriter, r *http.Request) {

@@ -63,3 +63,14 @@ func TestChatWorkspaces(t *testing.T) {
 		t.Fatalf("non-streamed: %d %v", resp.StatusCode, m)
 	}
 }
+
+// GET /chats is a PaginationView: results, offset, limit, total.
+func TestChatListKeyOrder(t *testing.T) {
+	srv, c := newClient(t)
+	if _, err := c.ExperimentalFeatures().SetChatCompletions(true).Update(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if keys := topKeys(t, srv, "GET", "/chats", "", ""); !keyOrder(keys, "results", "offset", "limit", "total") {
+		t.Errorf("keys %v", keys)
+	}
+}

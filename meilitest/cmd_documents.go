@@ -311,7 +311,7 @@ func (s *Server) listDocuments(w http.ResponseWriter, uid string, q documentsQue
 		}
 		total++
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"results": results, "offset": offset, "limit": limit, "total": total})
+	writeJSON(w, http.StatusOK, pageJSON[map[string]any, int]{Results: results, Offset: offset, Limit: limit, Total: total})
 }
 
 func (s *Server) handleDeleteDocument(w http.ResponseWriter, r *http.Request) {

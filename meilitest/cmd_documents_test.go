@@ -94,3 +94,18 @@ func TestStatsSizes(t *testing.T) {
 		t.Fatalf("big index size %v: want several whole pages", n)
 	}
 }
+
+// GET /indexes/{uid}/documents and POST .../documents/fetch answer with a
+// PaginationView: results, offset, limit, total.
+func TestDocumentListKeyOrder(t *testing.T) {
+	srv, c := newClient(t)
+	waitFor(t, c)(c.Index("a").AddDocuments(context.Background(), []map[string]any{{"id": 1}}, nil))
+	for _, req := range []struct{ method, path, body string }{
+		{"GET", "/indexes/a/documents", ""},
+		{"POST", "/indexes/a/documents/fetch", `{"limit":1}`},
+	} {
+		if keys := topKeys(t, srv, req.method, req.path, "", req.body); !keyOrder(keys, "results", "offset", "limit", "total") {
+			t.Errorf("%s %s: keys %v", req.method, req.path, keys)
+		}
+	}
+}

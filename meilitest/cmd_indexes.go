@@ -101,7 +101,7 @@ func (s *Server) handleListIndexes(w http.ResponseWriter, r *http.Request) {
 	sort.Slice(all, func(i, j int) bool { return all[i].UID < all[j].UID })
 	total := len(all)
 	page := all[min(offset, total):min(offset+limit, total)]
-	writeJSON(w, http.StatusOK, map[string]any{"results": page, "offset": offset, "limit": limit, "total": total})
+	writeJSON(w, http.StatusOK, pageJSON[indexJSON, int]{Results: page, Offset: offset, Limit: limit, Total: total})
 }
 
 func (s *Server) handleGetIndex(w http.ResponseWriter, r *http.Request) {

@@ -41,7 +41,7 @@ func (s *Server) handleListKeys(w http.ResponseWriter, r *http.Request) {
 		page = append(page, k.view())
 	}
 	s.keys.mu.RUnlock()
-	writeJSON(w, http.StatusOK, map[string]any{"results": page, "offset": offset, "limit": limit, "total": total})
+	writeJSON(w, http.StatusOK, pageJSON[keyView, int]{Results: page, Offset: offset, Limit: limit, Total: total})
 }
 
 func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) {

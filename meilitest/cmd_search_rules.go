@@ -450,7 +450,7 @@ func (s *Server) handleListSearchRules(w http.ResponseWriter, r *http.Request) {
 	for i := offset; i < uint64(len(matched)) && uint64(len(results)) < limit; i++ {
 		results = append(results, matched[i])
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"results": results, "offset": offset, "limit": limit, "total": len(matched)})
+	writeJSON(w, http.StatusOK, pageJSON[settingsObject, uint64]{Results: results, Offset: offset, Limit: limit, Total: len(matched)})
 }
 
 // ruleMatches: every query word is a word of the description or of

@@ -66,3 +66,15 @@ func TestDynamicSearchRules(t *testing.T) {
 		t.Fatalf("after clear: %v", err)
 	}
 }
+
+// POST /dynamic-search-rules is a PaginationView: results, offset, limit,
+// total.
+func TestSearchRuleListKeyOrder(t *testing.T) {
+	srv, c := newClient(t)
+	if _, err := c.ExperimentalFeatures().SetDynamicSearchRules(true).Update(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if keys := topKeys(t, srv, "POST", "/dynamic-search-rules", "", `{}`); !keyOrder(keys, "results", "offset", "limit", "total") {
+		t.Errorf("keys %v", keys)
+	}
+}

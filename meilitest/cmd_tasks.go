@@ -272,7 +272,7 @@ func (s *Server) handleListTasks(w http.ResponseWriter, r *http.Request) {
 		results = append(results, matched[i].view())
 	}
 	s.tasks.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"results": results, "total": total, "limit": limit, "from": firstUID(results), "next": next})
+	writeJSON(w, http.StatusOK, taskPageJSON[taskJSON]{Results: results, Total: total, Limit: limit, From: firstUID(results), Next: next})
 }
 
 // taskPaging reads the limit (default 20) and from parameters of GET /tasks

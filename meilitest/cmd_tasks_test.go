@@ -275,3 +275,15 @@ func TestTaskDateFilterDays(t *testing.T) {
 		}
 	}
 }
+
+// GET /tasks and GET /batches write Meilisearch's AllTasks / AllBatches
+// fields in declaration order, not sorted.
+func TestTaskListsKeyOrder(t *testing.T) {
+	srv, c := newClient(t)
+	waitFor(t, c)(c.Index("a").AddDocuments(context.Background(), []map[string]any{{"id": 1}}, nil))
+	for _, path := range []string{"/tasks", "/batches", "/tasks?limit=0", "/batches?statuses=failed"} {
+		if keys := topKeys(t, srv, "GET", path, "", ""); !keyOrder(keys, "results", "total", "limit", "from", "next") {
+			t.Errorf("%s: keys %v", path, keys)
+		}
+	}
+}

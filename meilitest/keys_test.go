@@ -667,3 +667,11 @@ func TestTenantTokenFilterApplied(t *testing.T) {
 		t.Errorf("unfilterable token filter in similar: %d %v", r.status, r.body)
 	}
 }
+
+// GET /keys is a PaginationView: results, offset, limit, total.
+func TestKeyListKeyOrder(t *testing.T) {
+	srv, _ := keysClient(t)
+	if keys := topKeys(t, srv, "GET", "/keys", "Bearer "+testMaster, ""); !keyOrder(keys, "results", "offset", "limit", "total") {
+		t.Errorf("keys %v", keys)
+	}
+}

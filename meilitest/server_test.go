@@ -384,3 +384,12 @@ func TestRawErrors(t *testing.T) {
 		}
 	}
 }
+
+// GET /indexes is a PaginationView: results, offset, limit, total.
+func TestIndexListKeyOrder(t *testing.T) {
+	srv, c := newClient(t)
+	waitFor(t, c)(c.CreateIndex(context.Background(), &meilisearch.IndexConfig{Uid: "a"}))
+	if keys := topKeys(t, srv, "GET", "/indexes", "", ""); !keyOrder(keys, "results", "offset", "limit", "total") {
+		t.Errorf("keys %v", keys)
+	}
+}
