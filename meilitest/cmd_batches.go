@@ -16,21 +16,24 @@ var autobatchable = []string{"documentAdditionOrUpdate", "documentDeletion", "do
 
 func batchView(t *task) map[string]any {
 	v := t.view()
+	indexUID, details := t.indexUID, t.details
+	if t.batch != nil { // rewritten by a swap since
+		indexUID, details = t.batch.indexUID, t.batch.details
+	}
 	idx := map[string]int{}
-	if t.indexUID != nil {
-		idx[*t.indexUID] = 1
+	if indexUID != nil {
+		idx[*indexUID] = 1
 	}
 	status := t.status
 	if status == "enqueued" {
 		status = "processing"
 	}
 	strategy := "batched all enqueued tasks"
-	if t.indexUID != nil && slices.Contains(autobatchable, t.typ) {
-		strategy = fmt.Sprintf("batched all enqueued tasks for index `%s`", *t.indexUID)
+	if indexUID != nil && slices.Contains(autobatchable, t.typ) {
+		strategy = fmt.Sprintf("batched all enqueued tasks for index `%s`", *indexUID)
 	} else if !slices.Contains(autobatchable, t.typ) {
 		strategy = fmt.Sprintf("created batch containing only task with id %d of type `%s` that cannot be batched with any other task.", t.uid, t.typ)
 	}
-	details := t.details
 	if details == nil {
 		details = map[string]any{}
 	}
@@ -68,7 +71,7 @@ func (s *Server) handleListBatches(w http.ResponseWriter, r *http.Request) {
 	s.tasks.mu.Lock()
 	var matched []*task
 	for _, t := range s.tasks.all {
-		if t.batchUID != nil && f.match(t) {
+		if t.batchUID != nil && f.matchBatch(t) {
 			matched = append(matched, t)
 		}
 	}

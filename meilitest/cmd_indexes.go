@@ -165,11 +165,13 @@ func (s *Server) handleUpdateIndex(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	details := map[string]any{"primaryKey": body.PrimaryKey}
+	var opts []func(*task)
 	if body.UID != nil {
 		details["oldIndexUid"] = uid
 		details["newIndexUid"] = *body.UID
+		opts = append(opts, withNewIndexUID(*body.UID))
 	}
-	sum := s.tasks.enqueue(r, uid, "indexUpdate", details, func(_ int64, _ map[string]any) *apiError {
+	sum := s.tasks.enqueue(r, uid, "indexUpdate", details, func(self int64, _ map[string]any) *apiError {
 		ix, err := s.readIndex(uid)
 		if err != nil {
 			return err.(*apiError)
@@ -184,13 +186,16 @@ func (s *Server) handleUpdateIndex(w http.ResponseWriter, r *http.Request) {
 			if _, ok := s.indexes[*body.UID]; ok {
 				return newError("index_already_exists", "Index `%s` already exists.", *body.UID)
 			}
+			// Meilisearch renames through apply_index_swap, which
+			// rewrites the task history as a swap-indexes rename does.
+			s.tasks.swapHistory(self, uid, *body.UID)
 			delete(s.indexes, uid)
 			ix.uid = *body.UID
 			s.indexes[ix.uid] = ix
 		}
 		ix.updatedAt = time.Now().UTC()
 		return nil
-	})
+	}, opts...)
 	writeJSON(w, http.StatusAccepted, sum)
 }
 
@@ -248,13 +253,14 @@ func (s *Server) handleSwapIndexes(w http.ResponseWriter, r *http.Request) {
 		}
 		swaps = append(swaps, map[string]any{"indexes": sw.Indexes, "rename": sw.Rename})
 	}
-	sum := s.tasks.enqueue(r, "", "indexSwap", map[string]any{"swaps": swaps}, func(_ int64, _ map[string]any) *apiError {
+	sum := s.tasks.enqueue(r, "", "indexSwap", map[string]any{"swaps": swaps}, func(self int64, _ map[string]any) *apiError {
 		if err := s.checkSwaps(body); err != nil {
 			return err
 		}
 		now := time.Now().UTC()
 		for _, sw := range body {
 			a, b := sw.Indexes[0], sw.Indexes[1]
+			s.tasks.swapHistory(self, a, b)
 			ia, ib := s.indexes[a], s.indexes[b]
 			if sw.Rename {
 				delete(s.indexes, a)

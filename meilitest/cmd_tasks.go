@@ -152,6 +152,20 @@ func snake(s string) string {
 }
 
 func (f *taskFilter) match(t *task) bool {
+	return f.matchWith(t, t.indexes())
+}
+
+// matchBatch matches the batch of task t, which keeps the indexes it was
+// processed with when a swap rewrote the task since.
+func (f *taskFilter) matchBatch(t *task) bool {
+	if t.batch != nil {
+		return f.matchWith(t, t.batch.indexes)
+	}
+	return f.match(t)
+}
+
+// matchWith matches t filed under the given indexes.
+func (f *taskFilter) matchWith(t *task, indexes []string) bool {
 	if len(f.uids) > 0 && !slices.Contains(f.uids, t.uid) {
 		return false
 	}
@@ -167,31 +181,8 @@ func (f *taskFilter) match(t *task) bool {
 	if len(f.types) > 0 && !slices.Contains(f.types, t.typ) {
 		return false
 	}
-	if len(f.indexUIDs) > 0 {
-		if t.indexUID != nil {
-			if !slices.Contains(f.indexUIDs, *t.indexUID) {
-				return false
-			}
-		} else if t.typ == "indexSwap" {
-			// swaps belong to every index they name
-			ok := false
-			if sw, _ := t.details["swaps"].([]any); sw != nil {
-				for _, s := range sw {
-					if m, _ := s.(map[string]any); m != nil {
-						if ix, _ := m["indexes"].([]string); ix != nil {
-							for _, u := range ix {
-								ok = ok || slices.Contains(f.indexUIDs, u)
-							}
-						}
-					}
-				}
-			}
-			if !ok {
-				return false
-			}
-		} else {
-			return false
-		}
+	if len(f.indexUIDs) > 0 && !slices.ContainsFunc(indexes, func(u string) bool { return slices.Contains(f.indexUIDs, u) }) {
+		return false
 	}
 	before := func(limit *time.Time, v *time.Time) bool { return limit == nil || (v != nil && v.Before(*limit)) }
 	after := func(limit *time.Time, v *time.Time) bool { return limit == nil || (v != nil && v.After(*limit)) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -391,5 +392,123 @@ func TestIndexListKeyOrder(t *testing.T) {
 	waitFor(t, c)(c.CreateIndex(context.Background(), &meilisearch.IndexConfig{Uid: "a"}))
 	if keys := topKeys(t, srv, "GET", "/indexes", "", ""); !keyOrder(keys, "results", "offset", "limit", "total") {
 		t.Errorf("keys %v", keys)
+	}
+}
+
+// A swap, a swap-indexes rename and a PATCH rename rewrite the task history
+// of the indexes involved, as Meilisearch's apply_index_swap does: every
+// earlier task of either index gets the other uid (swap_index_uid_in_task,
+// swap details included), so GET /tasks?indexUids=... follows the index.
+// Later tasks and the batches are left as they were.
+func TestSwapRewritesTaskHistory(t *testing.T) {
+	srv, c := newClient(t)
+	ctx := context.Background()
+	w := waitFor(t, c)
+	raw := func(method, path, body string) rawResp {
+		t.Helper()
+		r := keysRaw(t, srv, method, path, "", body)
+		if r.status >= 300 {
+			t.Fatalf("%s %s: %d %v", method, path, r.status, r.body)
+		}
+		return r
+	}
+	waitRaw := func(method, path, body string) {
+		t.Helper()
+		r := raw(method, path, body)
+		wait(t, c, &meilisearch.TaskInfo{TaskUID: int64(r.body["taskUid"].(float64))}, nil)
+	}
+	indexOf := func(uid int) any {
+		t.Helper()
+		return raw("GET", "/tasks/"+strconv.Itoa(uid), "").body["indexUid"]
+	}
+	uids := func(query string) string {
+		t.Helper()
+		var out []string
+		for _, r := range raw("GET", "/tasks?"+query, "").body["results"].([]any) {
+			out = append(out, strconv.Itoa(int(r.(map[string]any)["uid"].(float64))))
+		}
+		return strings.Join(out, ",")
+	}
+	swapsOf := func(uid int) string {
+		t.Helper()
+		var out []string
+		for _, s := range raw("GET", "/tasks/"+strconv.Itoa(uid), "").body["details"].(map[string]any)["swaps"].([]any) {
+			var ix []string
+			for _, u := range s.(map[string]any)["indexes"].([]any) {
+				ix = append(ix, u.(string))
+			}
+			out = append(out, strings.Join(ix, "/"))
+		}
+		return strings.Join(out, ",")
+	}
+
+	w(c.Index("a").AddDocuments(ctx, []map[string]any{{"id": 1}}, nil))                  // 0
+	w(c.Index("b").AddDocuments(ctx, []map[string]any{{"id": 1}}, nil))                  // 1
+	w(c.Index("a").UpdateSettings(ctx, &meilisearch.Settings{StopWords: []string{"x"}})) // 2
+	waitRaw("POST", "/swap-indexes", `[{"indexes":["a","b"]}]`)                          // 3
+	for uid, want := range map[int]string{0: "b", 1: "a", 2: "b"} {
+		if got := indexOf(uid); got != want {
+			t.Errorf("after swap a/b, task %d indexUid %v, want %s", uid, got, want)
+		}
+	}
+	if got := swapsOf(3); got != "a/b" {
+		t.Errorf("the swap task itself is not rewritten: %s", got)
+	}
+	if got := uids("indexUids=a"); got != "3,1" {
+		t.Errorf("indexUids=a after swap: %s", got)
+	}
+	if got := uids("indexUids=b"); got != "3,2,0" {
+		t.Errorf("indexUids=b after swap: %s", got)
+	}
+	// The batches keep the uids they were processed with.
+	if b := raw("GET", "/batches/0", "").body["stats"].(map[string]any)["indexUids"].(map[string]any); b["a"] != float64(1) {
+		t.Errorf("batch 0 indexUids %v", b)
+	}
+
+	w(c.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "c"}))   // 4
+	waitRaw("POST", "/swap-indexes", `[{"indexes":["a","c"]}]`) // 5
+	if got := swapsOf(3); got != "c/b" {
+		t.Errorf("earlier swap details after swap a/c: %s", got)
+	}
+	if indexOf(1) != "c" || indexOf(4) != "a" || indexOf(0) != "b" {
+		t.Errorf("after swap a/c: task 1 %v, task 4 %v, task 0 %v", indexOf(1), indexOf(4), indexOf(0))
+	}
+	if got := uids("indexUids=c"); got != "5,3,1" {
+		t.Errorf("indexUids=c after swap a/c: %s", got)
+	}
+
+	// A rename moves the history of the source to the new name, and what
+	// was filed under the new name (here a failed deletion) to the source.
+	w(c.DeleteIndex(ctx, "e"))                                                // 6, fails
+	waitRaw("POST", "/swap-indexes", `[{"indexes":["b","e"],"rename":true}]`) // 7
+	if indexOf(0) != "e" || indexOf(2) != "e" || indexOf(6) != "b" {
+		t.Errorf("after rename b->e: task 0 %v, task 2 %v, task 6 %v", indexOf(0), indexOf(2), indexOf(6))
+	}
+	if got := swapsOf(3); got != "c/e" {
+		t.Errorf("earlier swap details after rename b->e: %s", got)
+	}
+	if got := uids("indexUids=e"); got != "7,3,2,0" {
+		t.Errorf("indexUids=e after rename: %s", got)
+	}
+
+	// PATCH /indexes/{uid} with a new uid renames through the same swap.
+	waitRaw("PATCH", "/indexes/e", `{"uid":"f"}`) // 8
+	if indexOf(0) != "f" || indexOf(8) != "e" {
+		t.Errorf("after PATCH rename e->f: task 0 %v, task 8 %v", indexOf(0), indexOf(8))
+	}
+	if d := raw("GET", "/tasks/8", "").body["details"].(map[string]any); d["oldIndexUid"] != "e" || d["newIndexUid"] != "f" {
+		t.Errorf("rename task details %v", d)
+	}
+	// The rename task is filed under both uids.
+	if got := uids("indexUids=f"); got != "8,7,3,2,0" {
+		t.Errorf("indexUids=f after PATCH rename: %s", got)
+	}
+	if got := uids("indexUids=e"); got != "8" {
+		t.Errorf("indexUids=e after PATCH rename: %s", got)
+	}
+	// A later task keeps its uid.
+	w(c.Index("f").AddDocuments(ctx, []map[string]any{{"id": 2}}, nil)) // 9
+	if indexOf(9) != "f" {
+		t.Errorf("task 9 indexUid %v", indexOf(9))
 	}
 }

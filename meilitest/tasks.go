@@ -38,6 +38,141 @@ type task struct {
 	// unlocked tasks run without Server.mu (they take it themselves): an
 	// export talks HTTP, possibly to this very server.
 	unlocked bool
+	// newIndexUID is the new uid of an indexUpdate that renames its index
+	// (the new_index_uid of Meilisearch's KindWithContent::IndexUpdate): the
+	// task is filed under it too, and swaps rewrite it. The details keep
+	// their own oldIndexUid/newIndexUid, which swaps leave alone.
+	newIndexUID *string
+	// batch is what the task's batch was made of, kept when a later swap
+	// rewrites the task: Meilisearch rewrites tasks, not batches.
+	batch *batchSnap
+}
+
+// batchSnap is a task's index and details as its batch recorded them.
+type batchSnap struct {
+	indexUID *string
+	details  map[string]any
+	indexes  []string
+}
+
+// withNewIndexUID marks an indexUpdate that renames its index to uid.
+func withNewIndexUID(uid string) func(*task) {
+	return func(t *task) { t.newIndexUID = &uid }
+}
+
+// indexes is KindWithContent::indexes, the indexes Meilisearch files a task
+// under (its index_tasks database), which GET /tasks?indexUids= reads: the
+// task's index, the new uid of a rename, every index a swap names.
+func (t *task) indexes() []string {
+	var out []string
+	if t.indexUID != nil {
+		out = append(out, *t.indexUID)
+	}
+	if t.newIndexUID != nil && (t.indexUID == nil || *t.newIndexUID != *t.indexUID) {
+		out = append(out, *t.newIndexUID)
+	}
+	if t.typ == "indexSwap" {
+		sw, _ := t.details["swaps"].([]any)
+		for _, s := range sw {
+			m, _ := s.(map[string]any)
+			ix, _ := m["indexes"].([]string)
+			out = append(out, ix...)
+		}
+	}
+	return out
+}
+
+// swapHistory is the task rewrite of Meilisearch's apply_index_swap, run
+// by a swap, a swap-indexes rename or a PATCH rename (task self) for each
+// pair it applies: every task enqueued before self and filed under lhs or
+// rhs gets the other uid wherever swap_index_uid_in_task puts one, namely
+// its index, a rename's new uid and the indexes of a swap (kind and
+// details alike). Since a task is filed under exactly the indexes it
+// names, the rewrite moves it between the indexUids filters too. Batches
+// are not rewritten. The caller holds s.mu. Views share the tasks' maps
+// and strings, so they are replaced, never modified.
+func (q *taskQueue) swapHistory(self int64, lhs, rhs string) {
+	other := func(u string) (string, bool) {
+		switch u {
+		case lhs:
+			return rhs, true
+		case rhs:
+			return lhs, true
+		}
+		return u, false
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, t := range q.all {
+		if t.uid >= self {
+			break // q.all is in uid order
+		}
+		indexUID, newIndexUID, details := t.indexUID, t.newIndexUID, t.details
+		changed := false
+		if indexUID != nil {
+			if u, ok := other(*indexUID); ok {
+				indexUID, changed = &u, true
+			}
+		}
+		if newIndexUID != nil {
+			if u, ok := other(*newIndexUID); ok {
+				newIndexUID, changed = &u, true
+			}
+		}
+		if t.typ == "indexSwap" {
+			if d, ok := swapDetailsRenamed(details, other); ok {
+				details, changed = d, true
+			}
+		}
+		if !changed {
+			continue
+		}
+		if t.batchUID != nil && t.batch == nil {
+			t.batch = &batchSnap{indexUID: t.indexUID, details: t.details, indexes: t.indexes()}
+		}
+		t.indexUID, t.newIndexUID, t.details = indexUID, newIndexUID, details
+	}
+}
+
+// swapDetailsRenamed returns a copy of a swap task's details with every
+// index uid passed through other, and whether any changed.
+func swapDetailsRenamed(d map[string]any, other func(string) (string, bool)) (map[string]any, bool) {
+	sw, _ := d["swaps"].([]any)
+	changed := false
+	out := make([]any, len(sw))
+	for i, s := range sw {
+		out[i] = s
+		m, _ := s.(map[string]any)
+		ix, _ := m["indexes"].([]string)
+		var renamed []string
+		for j, u := range ix {
+			if v, ok := other(u); ok {
+				if renamed == nil {
+					renamed = append([]string(nil), ix...)
+				}
+				renamed[j] = v
+			}
+		}
+		if renamed == nil {
+			continue
+		}
+		nm := make(map[string]any, len(m))
+		for k, v := range m {
+			nm[k] = v
+		}
+		nm["indexes"] = renamed
+		out[i] = nm
+		changed = true
+	}
+	if !changed {
+		return d, false
+	}
+	nd := make(map[string]any, len(d))
+	for k, v := range d {
+		nd[k] = v
+	}
+	nd["swaps"] = out
+	return nd, true
 }
 
 // runUnlocked makes a task run without Server.mu held.
