@@ -336,28 +336,17 @@ func (i *Index) Compact(ctx context.Context) (*meilisearch.TaskInfo, error) {
 
 // ---- reads (one healthy node, with fallback) ----
 
-// oneNode runs fn on the healthy nodes in turn (then the others) until one
-// answers; a Meilisearch error answer (4xx) is final, a transport error or
-// 5xx moves on.
+// oneNode runs fn on the healthy nodes in configuration order (then the
+// others) until one answers; a Meilisearch error answer (4xx) is final, a
+// transport error or 5xx moves on. The order is fixed, not rotating: each
+// node keeps its own createdAt/updatedAt for indexes and keys, and a caller
+// comparing two reads (as one Meilisearch allows) must see one node's.
 func (c *Cluster) oneNode(ctx context.Context, fn func(n *node) error) error {
 	if err := c.checkOpen(); err != nil {
 		return err
 	}
 	var last error
-	order := c.nodesByPreference()
-	start := int(c.seq.Add(1) % uint64(len(order)))
-	healthy := 0
-	for _, n := range order {
-		if n.isHealthy() {
-			healthy++
-		}
-	}
-	for k := range order {
-		idx := k
-		if k < healthy { // rotate among the healthy ones
-			idx = (start + k) % healthy
-		}
-		n := order[idx]
+	for _, n := range c.nodesByPreference() {
 		err := fn(n)
 		if err == nil {
 			return nil
