@@ -1,6 +1,7 @@
 package meilitest
 
 import (
+	"encoding/json"
 	"math"
 	"net/http"
 	"net/url"
@@ -231,26 +232,115 @@ type swapParams struct {
 	Rename  bool     `json:"rename"`
 }
 
-func (s *Server) handleSwapIndexes(w http.ResponseWriter, r *http.Request) {
-	var body []swapParams
-	if err := decodeJSONBody(r, &body); err != nil {
-		writeError(w, err)
-		return
+// parseSwapPayload reads a POST /swap-indexes body as deserr reads
+// Meilisearch's Vec<SwapIndexesPayload>: the first error in body order
+// wins, with the code of the field it is in. The route then checks each
+// swap in turn (swapLengthError, then the API key's indexes, see
+// authorizeBody), and the registration the whole request (swapDuplicates).
+func parseSwapPayload(raw json.RawMessage) ([]swapParams, *apiError) {
+	elems, ok := jsonArray(raw)
+	if !ok {
+		return nil, deserrTypeError("bad_request", "", "an array", raw)
 	}
-	swaps := make([]any, 0, len(body))
-	seen := map[string]bool{}
-	for _, sw := range body {
-		if len(sw.Indexes) != 2 {
-			writeError(w, newError("invalid_swap_indexes", "Two indexes must be given for each swap. The list `%v` contains %d indexes.", sw.Indexes, len(sw.Indexes)))
-			return
+	out := make([]swapParams, 0, len(elems))
+	for i, el := range elems {
+		at := "[" + strconv.Itoa(i) + "]"
+		fields, ok := jsonObjectFields(el)
+		if !ok {
+			return nil, deserrTypeError("bad_request", at, "an object", el)
 		}
+		var sw swapParams
+		seen := false
+		for _, f := range fields {
+			switch f.key {
+			case "indexes":
+				seen = true
+				list, ok := jsonArray(f.raw)
+				if !ok {
+					return nil, deserrTypeError("invalid_swap_indexes", at+".indexes", "an array", f.raw)
+				}
+				sw.Indexes = make([]string, 0, len(list))
+				for j, u := range list {
+					var uid string
+					if keyIsNull(u) || json.Unmarshal(u, &uid) != nil {
+						return nil, deserrTypeError("invalid_swap_indexes", at+".indexes["+strconv.Itoa(j)+"]", "a string", u)
+					}
+					if e := checkIndexUID(uid); e != nil {
+						return nil, newError("invalid_swap_indexes", "Invalid value at `%s.indexes[%d]`: %s", at, j, e.Message)
+					}
+					sw.Indexes = append(sw.Indexes, uid)
+				}
+			case "rename":
+				if json.Unmarshal(f.raw, &sw.Rename) != nil || keyIsNull(f.raw) {
+					return nil, deserrTypeError("invalid_swap_rename", at+".rename", "a boolean", f.raw)
+				}
+			default:
+				return nil, deserrUnknownField("bad_request", at, f.key, []string{"indexes", "rename"})
+			}
+		}
+		if !seen {
+			return nil, deserrMissingField("missing_swap_indexes", at, "indexes")
+		}
+		out = append(out, sw)
+	}
+	return out, nil
+}
+
+// swapLengthError is the route's SwapIndexPayloadWrongLength, which prints
+// the list with Rust's Debug formatting.
+func swapLengthError(sw swapParams) *apiError {
+	if len(sw.Indexes) == 2 {
+		return nil
+	}
+	return newError("invalid_swap_indexes", "Two indexes must be given for each swap. The list `%s` contains %d indexes.", keyRustList(sw.Indexes), len(sw.Indexes))
+}
+
+// swapDuplicates is check_index_swap_validity: no index may appear twice
+// in a request; the duplicates come sorted (a BTreeSet).
+func swapDuplicates(swaps []swapParams) *apiError {
+	seen := map[string]bool{}
+	var dup []string
+	for _, sw := range swaps {
 		for _, u := range sw.Indexes {
-			if seen[u] {
-				writeError(w, newError("invalid_swap_duplicate_index_found", "Indexes must be declared only once during a swap. `%s` was specified several times.", u))
-				return
+			if seen[u] && !slices.Contains(dup, u) {
+				dup = append(dup, u)
 			}
 			seen[u] = true
 		}
+	}
+	sort.Strings(dup)
+	switch len(dup) {
+	case 0:
+		return nil
+	case 1:
+		return newError("invalid_swap_duplicate_index_found", "Indexes must be declared only once during a swap. `%s` was specified several times.", dup[0])
+	}
+	return newError("invalid_swap_duplicate_index_found", "Indexes must be declared only once during a swap. %s were specified several times.", keyBackquoteList(dup))
+}
+
+func (s *Server) handleSwapIndexes(w http.ResponseWriter, r *http.Request) {
+	var raw json.RawMessage
+	if err := decodeJSONBody(r, &raw); err != nil {
+		writeError(w, err)
+		return
+	}
+	body, e := parseSwapPayload(raw)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	for _, sw := range body {
+		if e := swapLengthError(sw); e != nil {
+			writeError(w, e)
+			return
+		}
+	}
+	if e := swapDuplicates(body); e != nil {
+		writeError(w, e)
+		return
+	}
+	swaps := make([]any, 0, len(body))
+	for _, sw := range body {
 		swaps = append(swaps, map[string]any{"indexes": sw.Indexes, "rename": sw.Rename})
 	}
 	sum := s.tasks.enqueue(r, "", "indexSwap", map[string]any{"swaps": swaps}, func(self int64, _ map[string]any) *apiError {

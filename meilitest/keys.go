@@ -683,15 +683,20 @@ func (s *Server) authorizeBody(r *http.Request, pattern string) error {
 			}
 		}
 	case "POST /swap-indexes":
-		var req []struct {
-			Indexes []any `json:"indexes"`
+		// The route checks each swap's length, then its indexes against
+		// the key, in turn, once the body is read; the handler answers
+		// whatever comes before an index the key cannot reach.
+		swaps, e := parseSwapPayload(body)
+		if e != nil {
+			return nil
 		}
-		if json.Unmarshal(body, &req) == nil {
-			for _, sw := range req {
-				for _, v := range sw.Indexes {
-					if uid, ok := v.(string); ok && !indexAuthorized(r, uid) {
-						return errInvalidAPIKey()
-					}
+		for _, sw := range swaps {
+			if swapLengthError(sw) != nil {
+				return nil
+			}
+			for _, uid := range sw.Indexes {
+				if !indexAuthorized(r, uid) {
+					return errInvalidAPIKey()
 				}
 			}
 		}

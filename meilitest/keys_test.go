@@ -451,6 +451,21 @@ func TestActionAndIndexRestrictions(t *testing.T) {
 	if r.msg() != "Inside `.queries[1]`: The provided API key is invalid." {
 		t.Errorf("multi-search message: %v", r.body)
 	}
+	// Meilisearch's swap route reads the whole body first, then checks
+	// each swap's length and the key's access to its indexes in turn, and
+	// the duplicates of the request only when registering it.
+	for _, tc := range []struct{ body, code string }{
+		{`[{"indexes":["movies","books"],"rename":"x"}]`, "invalid_swap_rename"},
+		{`[{"indexes":["movies","books"]},{"indexes":"x"}]`, "invalid_swap_indexes"},
+		{`[{"indexes":["movies"]},{"indexes":["books","x"]}]`, "invalid_swap_indexes"},
+		{`[{"indexes":["books","x"]},{"indexes":["movies"]}]`, "invalid_api_key"},
+		{`[{"indexes":["books","books"]}]`, "invalid_api_key"},
+		{`[{"indexes":["movies","movies"]}]`, "invalid_swap_duplicate_index_found"},
+	} {
+		if r := keysRaw(t, srv, "POST", "/swap-indexes", creator, tc.body); r.code() != tc.code {
+			t.Errorf("swap %s with a movies-only key: %d %v", tc.body, r.status, r.body)
+		}
+	}
 }
 
 func TestTenantTokens(t *testing.T) {

@@ -512,3 +512,50 @@ func TestSwapRewritesTaskHistory(t *testing.T) {
 		t.Errorf("task 9 indexUid %v", indexOf(9))
 	}
 }
+
+// POST /swap-indexes reads its body as Meilisearch's deserr does (the
+// first error in body order wins, each with the field's code), then checks
+// each swap's length, printing the list with Rust's Debug formatting, then
+// the duplicates across the whole request (check_index_swap_validity).
+// Messages marked (ms) are Meilisearch's own test snapshots.
+func TestSwapIndexesPayloadErrors(t *testing.T) {
+	srv := RunT(t)
+	const badUID = "is not a valid index uid. Index uid can be an integer or a string containing only alphanumeric characters, hyphens (-) and underscores (_), and can not be more than 400 bytes."
+	for _, tc := range []struct{ body, code, msg string }{
+		{`"doggo"`, "bad_request", "Invalid value type: expected an array, but found a string: `\"doggo\"`"},                                                                             // (ms)
+		{`["doggo"]`, "bad_request", "Invalid value type at `[0]`: expected an object, but found a string: `\"doggo\"`"},                                                                 // (ms)
+		{`[{"indexes":"doggo"}]`, "invalid_swap_indexes", "Invalid value type at `[0].indexes`: expected an array, but found a string: `\"doggo\"`"},                                     // (ms)
+		{`[{"indexes":["doggo"]}]`, "invalid_swap_indexes", "Two indexes must be given for each swap. The list `[\"doggo\"]` contains 1 indexes."},                                       // (ms)
+		{`[{"indexes":["doggo","crabo","croco"]}]`, "invalid_swap_indexes", "Two indexes must be given for each swap. The list `[\"doggo\", \"crabo\", \"croco\"]` contains 3 indexes."}, // (ms)
+		{`[{"indexes":[]}]`, "invalid_swap_indexes", "Two indexes must be given for each swap. The list `[]` contains 0 indexes."},
+		{`[{"indexes":["doggo","doggo"]}]`, "invalid_swap_duplicate_index_found", "Indexes must be declared only once during a swap. `doggo` was specified several times."},                                // (ms)
+		{`[{"indexes":["doggo","catto"]},{"indexes":["girafo","doggo"]}]`, "invalid_swap_duplicate_index_found", "Indexes must be declared only once during a swap. `doggo` was specified several times."}, // (ms)
+		{`[{"indexes":["kefir","intel"],"rename":"hello"}]`, "invalid_swap_rename", "Invalid value type at `[0].rename`: expected a boolean, but found a string: `\"hello\"`"},                             // (ms)
+		{`[{"indexes":["a","b"],"rename":null}]`, "invalid_swap_rename", "Invalid value type at `[0].rename`: expected a boolean, but found null"},
+		{`[{"indexes":["a","b"]},{"indexes":["c","d"],"rename":1}]`, "invalid_swap_rename", "Invalid value type at `[1].rename`: expected a boolean, but found a positive integer: `1`"},
+		{`[{"rename":"x","indexes":"y"}]`, "invalid_swap_rename", "Invalid value type at `[0].rename`: expected a boolean, but found a string: `\"x\"`"},
+		{`[{}]`, "missing_swap_indexes", "Missing field `indexes` inside `[0]`"},
+		{`[{"rename":true}]`, "missing_swap_indexes", "Missing field `indexes` inside `[0]`"},
+		{`[{"indexes":["a","b"],"renam":true}]`, "bad_request", "Unknown field `renam` inside `[0]`: did you mean `rename`? expected one of `indexes`, `rename`"},
+		{`[{"indexes":["a","b"],"foo":1}]`, "bad_request", "Unknown field `foo` inside `[0]`: expected one of `indexes`, `rename`"},
+		{`[{"indexes":[1,"a"]}]`, "invalid_swap_indexes", "Invalid value type at `[0].indexes[0]`: expected a string, but found a positive integer: `1`"},
+		{`[{"indexes":["a",null]}]`, "invalid_swap_indexes", "Invalid value type at `[0].indexes[1]`: expected a string, but found null"},
+		{`[{"indexes":["a","b c"]}]`, "invalid_swap_indexes", "Invalid value at `[0].indexes[1]`: `b c` " + badUID},
+		// Each swap's length is checked before the duplicates of the whole
+		// request, and several duplicates are listed sorted.
+		{`[{"indexes":["a","a"]},{"indexes":["b"]}]`, "invalid_swap_indexes", "Two indexes must be given for each swap. The list `[\"b\"]` contains 1 indexes."},
+		{`[{"indexes":["b","a"]},{"indexes":["a","b"]}]`, "invalid_swap_duplicate_index_found", "Indexes must be declared only once during a swap. `a`, `b` were specified several times."},
+	} {
+		r := keysRaw(t, srv, "POST", "/swap-indexes", "", tc.body)
+		if r.status != 400 || r.code() != tc.code || r.msg() != tc.msg {
+			t.Errorf("%s: %d %s %q", tc.body, r.status, r.code(), r.msg())
+		}
+	}
+	// Nothing was enqueued.
+	if r := keysRaw(t, srv, "GET", "/tasks", "", ""); r.body["total"] != float64(0) {
+		t.Errorf("tasks after refused swaps: %v", r.body)
+	}
+	if r := keysRaw(t, srv, "POST", "/swap-indexes", "", `[{"indexes":["a","b"],"rename":false}]`); r.status != 202 {
+		t.Errorf("valid swap: %d %v", r.status, r.body)
+	}
+}
