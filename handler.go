@@ -149,6 +149,8 @@ func (c *Cluster) Handler(opts ...HandlerOption) http.Handler {
 type reply struct {
 	status int
 	body   any
+	// contentType overrides application/json (NDJSON task documents).
+	contentType string
 }
 
 type routeFunc func(r *http.Request) (reply, error)
@@ -255,6 +257,9 @@ func (h *handler) writeReply(w http.ResponseWriter, r *http.Request, res reply) 
 		return
 	case []byte:
 		b = v
+		if res.contentType != "" {
+			w.Header().Set("Content-Type", res.contentType)
+		}
 	case json.RawMessage:
 		b = v
 	default:
@@ -267,12 +272,14 @@ func (h *handler) writeReply(w http.ResponseWriter, r *http.Request, res reply) 
 	h.write(w, r, res.status, b)
 }
 
-// write sends a JSON body, encoded with the first coding the request
+// write sends a body (JSON unless the Content-Type is already set), encoded with the first coding the request
 // accepts (as Meilisearch compresses its answers; meilisearch-go configured
 // with a content encoding expects them so).
 func (h *handler) write(w http.ResponseWriter, r *http.Request, status int, b []byte) {
 	hd := w.Header()
-	hd.Set("Content-Type", "application/json")
+	if hd.Get("Content-Type") == "" {
+		hd.Set("Content-Type", "application/json")
+	}
 	if ae := r.Header.Get("Accept-Encoding"); ae != "" {
 		if name, enc := h.pickEncoding(ae); enc != nil {
 			var buf bytes.Buffer
@@ -370,7 +377,7 @@ func accepted(info *meilisearch.TaskInfo, err error) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	return reply{http.StatusAccepted, taskSummary{
+	return reply{status: http.StatusAccepted, body: taskSummary{
 		TaskUID: info.TaskUID, IndexUID: nullString(info.IndexUID), Status: info.Status, Type: info.Type, EnqueuedAt: info.EnqueuedAt,
 	}}, nil
 }

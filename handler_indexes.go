@@ -83,7 +83,7 @@ func (h *handler) features(r *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	return reply{resp.StatusCode, out}, nil
+	return reply{status: resp.StatusCode, body: out}, nil
 }
 
 func (h *handler) renderTemplate(r *http.Request) (reply, error) {
@@ -319,7 +319,7 @@ func (h *handler) createKey(r *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	return reply{http.StatusCreated, viewKey(res)}, nil
+	return reply{status: http.StatusCreated, body: viewKey(res)}, nil
 }
 
 // keyTime is a key's expiresAt: RFC 3339, or a date, or a date-time

@@ -1,6 +1,7 @@
 package miroir
 
 import (
+	"bytes"
 	"net/http"
 	"net/url"
 	"slices"
@@ -277,7 +278,11 @@ func (h *handler) taskDocuments(r *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	return reply{}, h.c.GetTaskDocuments(r.Context(), uid, nil)
+	docs, err := h.c.taskDocuments(r.Context(), uid)
+	if err != nil {
+		return reply{}, err
+	}
+	return reply{body: bytes.Join(append(docs, nil), []byte{'\n'}), contentType: "application/x-ndjson"}, nil
 }
 
 func (h *handler) cancelTasks(r *http.Request) (reply, error) {

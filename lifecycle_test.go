@@ -358,7 +358,6 @@ func TestServiceCalls(t *testing.T) {
 		"GetNetwork":       second(f.c.GetNetwork(ctx)),
 		"UpdateNetwork":    second(f.c.UpdateNetwork(ctx, nil)),
 		"Export":           second(f.c.Export(ctx, nil)),
-		"GetTaskDocuments": f.c.GetTaskDocuments(ctx, 1, nil),
 		"ChatStream":       second(f.c.ChatCompletionStream(ctx, "w", nil)),
 		"ListChat":         second(f.c.ListChatWorkspaces(ctx, nil)),
 		"AddWebhook":       second(f.c.AddWebhook(ctx, nil)),

@@ -42,12 +42,6 @@ func (c *Cluster) Export(context.Context, *meilisearch.ExportParams) (*meilisear
 	return nil, unsupported("Export", "each node would push its own shards (with the _miroir_shard attribute, once per replica) to the remote; read documents through the Cluster and write them to the target instead")
 }
 
-// GetTaskDocuments is unsupported: a cluster task's documents are spread
-// over the node tasks of several nodes, each with its shard attribute.
-func (c *Cluster) GetTaskDocuments(context.Context, int64, any) error {
-	return unsupported("GetTaskDocuments", "a cluster task's documents are spread over several nodes' tasks")
-}
-
 const chatWhy = "chat completions run a node's own search, which sees only that node's shards"
 
 // ChatCompletionStream is unsupported: a node's chat agent searches only

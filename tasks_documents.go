@@ -1,0 +1,140 @@
+package miroir
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"strconv"
+
+	"github.com/meilisearch/meilisearch-go"
+	"github.com/miroirsearch/miroir/internal/merge"
+)
+
+// GetTaskDocuments returns the documents of a cluster task, as
+// Meilisearch's GET /tasks/{uid}/documents does for one node: only while
+// the task is enqueued or processing (a node drops a task's payload once it
+// has processed it), and only with the getTaskDocumentsRoute experimental
+// feature on (the nodes judge that). Each document appears once, without
+// _miroir_shard; documents come grouped by node, not in the order they
+// were sent. dst must be a non-nil pointer to a slice, as in meilisearch-go.
+func (c *Cluster) GetTaskDocuments(ctx context.Context, taskUID int64, dst any) error {
+	if dst == nil || reflect.ValueOf(dst).Kind() != reflect.Pointer || reflect.ValueOf(dst).IsNil() ||
+		reflect.ValueOf(dst).Elem().Kind() != reflect.Slice {
+		return fmt.Errorf("GetTaskDocuments: dst must be a non-nil pointer to a slice")
+	}
+	docs, err := c.taskDocuments(ctx, taskUID)
+	if err != nil {
+		return err
+	}
+	arr := append([]byte{'['}, bytes.Join(docs, []byte{','})...)
+	return json.Unmarshal(append(arr, ']'), dst)
+}
+
+func taskFileNotFound(uid int64) error {
+	return newError(http.StatusNotFound, "task_file_not_found",
+		"Task `%d` does not contain any documents. Only `documentAdditionOrUpdate` tasks with the statuses `enqueued` or `processing` contain documents", uid)
+}
+
+// taskDocuments gathers the payloads of a cluster task's node tasks. A
+// document went to every replica of its shard; it is kept from one of
+// them only: the first node, in the task's node order, that holds the
+// shard (the shard is read from the document's _miroir_shard).
+func (c *Cluster) taskDocuments(ctx context.Context, taskUID int64) ([][]byte, error) {
+	if err := c.checkOpen(); err != nil {
+		return nil, err
+	}
+	t, err := c.tasks.get(ctx, taskUID)
+	if err != nil {
+		return nil, err
+	}
+	var nts []NodeTask
+	for _, nt := range t.Nodes {
+		if !nt.Aux {
+			nts = append(nts, nt)
+		}
+	}
+	if t.Local || len(nts) == 0 || t.Type != meilisearch.TaskTypeDocumentAdditionOrUpdate {
+		return nil, taskFileNotFound(taskUID)
+	}
+	byID := make(map[string]*node, len(c.nodes))
+	for _, n := range c.nodes {
+		byID[n.ID] = n
+	}
+	owner := make([]int, c.topo.shards) // shard -> node idx, -1 none
+	for s := range owner {
+		owner[s] = -1
+	}
+	for _, nt := range nts {
+		n := byID[nt.Node]
+		if n == nil {
+			continue
+		}
+		for _, s := range c.topo.shardsOf(n.idx) {
+			if owner[s] < 0 {
+				owner[s] = n.idx
+			}
+		}
+	}
+	bodies := make([][]byte, len(nts))
+	targets := make([]*node, 0, len(nts))
+	pos := map[*node]int{}
+	for i, nt := range nts {
+		if n := byID[nt.Node]; n != nil {
+			pos[n] = i
+			targets = append(targets, n)
+		}
+	}
+	errs := c.fanout(ctx, targets, func(ctx context.Context, n *node) error {
+		nt := nts[pos[n]]
+		resp, err := n.do(ctx, "getTaskDocuments", http.MethodGet, "/tasks/"+strconv.FormatInt(nt.TaskUID, 10)+"/documents", nil, "", nil)
+		if err != nil {
+			return err
+		}
+		bodies[pos[n]] = resp.Body
+		return nil
+	})
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if apiCode(err) == "task_file_not_found" {
+			return nil, taskFileNotFound(taskUID)
+		}
+		return nil, err
+	}
+	var out [][]byte
+	for i, body := range bodies {
+		n := byID[nts[i].Node]
+		if n == nil {
+			continue
+		}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		for {
+			var doc json.RawMessage
+			if err := dec.Decode(&doc); err != nil {
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				return nil, fmt.Errorf("miroir: node %s: reading task %d documents: %w", n.ID, nts[i].TaskUID, err)
+			}
+			shard := -1
+			merge.EachMember(doc, &merge.Strip{}, func(key string, val []byte) {
+				if key == shardField {
+					if v, err := strconv.Atoi(string(val)); err == nil {
+						shard = v
+					}
+				}
+			})
+			if shard >= 0 && shard < len(owner) && owner[shard] != n.idx {
+				continue // another replica's copy is kept
+			}
+			out = append(out, merge.AppendObjectWithout(nil, doc, []string{shardField}))
+		}
+	}
+	return out, nil
+}
