@@ -336,7 +336,11 @@ func TestServiceCalls(t *testing.T) {
 	}
 	f.start(t, 0)
 	f.start(t, 2)
-	f.wait(t, must(f.c.CreateDump(ctx)), meilisearch.TaskStatusSucceeded)
+	dump := f.wait(t, must(f.c.CreateDump(ctx)), meilisearch.TaskStatusSucceeded)
+	// one dump per node, each named: "n0:<uid>,n1:<uid>,..."
+	if parts := strings.Split(dump.Details.DumpUid, ","); len(parts) != len(f.srv) || !strings.HasPrefix(parts[0], "n0:") || len(parts[0]) <= 3 {
+		t.Fatalf("dump uids %q", dump.Details.DumpUid)
+	}
 	f.wait(t, must(f.c.CreateSnapshot(ctx)), meilisearch.TaskStatusSucceeded)
 	ef := f.c.ExperimentalFeatures()
 	ef.SetContainsFilter(true)

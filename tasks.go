@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -407,7 +408,25 @@ func aggregate(t *ClusterTask) {
 	}
 	if t.Status == meilisearch.TaskStatusSucceeded {
 		aggregateCounts(t)
+		aggregateDumpUIDs(t)
 	}
+}
+
+// aggregateDumpUIDs fills a dump task's dumpUid: every node writes its own
+// dump (of its own shards), so the cluster's is the list of them,
+// "node:dumpUid" comma-separated in node order; each node is restored
+// from its own.
+func aggregateDumpUIDs(t *ClusterTask) {
+	if t.Type != meilisearch.TaskTypeDumpCreation {
+		return
+	}
+	var parts []string
+	for _, nt := range t.Nodes {
+		if nt.Details.DumpUid != "" {
+			parts = append(parts, nt.Node+":"+nt.Details.DumpUid)
+		}
+	}
+	t.Details.DumpUid = strings.Join(parts, ",")
 }
 
 // benignAuxFailure: a helper task that lost a race to an equivalent one
