@@ -60,6 +60,51 @@ var benchSizes = []struct {
 	words int
 }{{"300B", 12}, {"1KB", 100}}
 
+// routeAll routes every document of body (a JSON array) into bat.
+func routeAll(b *testing.B, body []byte, rt *Router, bat *Batcher, tg [][]int) {
+	bat.Reset()
+	rd := ArrayBytes(body)
+	for {
+		doc, err := rd.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		r, err := rt.Route(doc, rd.Index(), 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bat.Add(r.Doc, r.Shard, tg[r.Shard])
+	}
+}
+
+// baselineAll is what a naive router pays: decode each document into
+// map[string]any, add the field, encode it, append it to its node's batch.
+func baselineAll(b *testing.B, raws []json.RawMessage, bufs [][]byte) {
+	for n := range bufs {
+		bufs[n] = append(bufs[n][:0], '[')
+	}
+	for _, raw := range raws {
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			b.Fatal(err)
+		}
+		shard := Shard([]byte(m["id"].(string)), 64)
+		m[ShardField] = shard
+		out, err := json.Marshal(m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := shard % 3
+		if len(bufs[n]) > 1 {
+			bufs[n] = append(bufs[n], ',')
+		}
+		bufs[n] = append(bufs[n], out...)
+	}
+}
+
 // BenchmarkRoute routes 10k documents through validation, shard, inject and
 // per-node batching for 3 nodes.
 func BenchmarkRoute(b *testing.B) {
@@ -72,22 +117,7 @@ func BenchmarkRoute(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			for b.Loop() {
-				bat.Reset()
-				rd := ArrayBytes(body)
-				for {
-					doc, err := rd.Next()
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-					r, err := rt.Route(doc, rd.Index(), 0)
-					if err != nil {
-						b.Fatal(err)
-					}
-					bat.Add(r.Doc, r.Shard, tg[r.Shard])
-				}
+				routeAll(b, body, rt, bat, tg)
 			}
 			b.ReportMetric(float64(b.N*10000)/b.Elapsed().Seconds(), "docs/s")
 		})
@@ -103,19 +133,7 @@ func BenchmarkRouteFields(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		bat.Reset()
-		rd := ArrayBytes(body)
-		for {
-			doc, err := rd.Next()
-			if err != nil {
-				break
-			}
-			r, err := rt.Route(doc, rd.Index(), 0)
-			if err != nil {
-				b.Fatal(err)
-			}
-			bat.Add(r.Doc, r.Shard, tg[r.Shard])
-		}
+		routeAll(b, body, rt, bat, tg)
 	}
 }
 
@@ -133,26 +151,7 @@ func BenchmarkBaselineDecodeEncode(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			for b.Loop() {
-				for n := range bufs {
-					bufs[n] = append(bufs[n][:0], '[')
-				}
-				for _, raw := range raws {
-					var m map[string]any
-					if err := json.Unmarshal(raw, &m); err != nil {
-						b.Fatal(err)
-					}
-					shard := Shard([]byte(m["id"].(string)), 64)
-					m[ShardField] = shard
-					out, err := json.Marshal(m)
-					if err != nil {
-						b.Fatal(err)
-					}
-					n := shard % 3
-					if len(bufs[n]) > 1 {
-						bufs[n] = append(bufs[n], ',')
-					}
-					bufs[n] = append(bufs[n], out...)
-				}
+				baselineAll(b, raws, bufs)
 			}
 			b.ReportMetric(float64(b.N*10000)/b.Elapsed().Seconds(), "docs/s")
 		})
@@ -308,43 +307,9 @@ func BenchmarkRouteRatio(b *testing.B) {
 			var routeT, baseT time.Duration
 			for range b.N {
 				t0 := time.Now()
-				bat.Reset()
-				rd := ArrayBytes(body)
-				for {
-					doc, err := rd.Next()
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-					r, err := rt.Route(doc, rd.Index(), 0)
-					if err != nil {
-						b.Fatal(err)
-					}
-					bat.Add(r.Doc, r.Shard, tg[r.Shard])
-				}
+				routeAll(b, body, rt, bat, tg)
 				t1 := time.Now()
-				for n := range bufs {
-					bufs[n] = append(bufs[n][:0], '[')
-				}
-				for _, raw := range raws {
-					var m map[string]any
-					if err := json.Unmarshal(raw, &m); err != nil {
-						b.Fatal(err)
-					}
-					shard := Shard([]byte(m["id"].(string)), 64)
-					m[ShardField] = shard
-					out, err := json.Marshal(m)
-					if err != nil {
-						b.Fatal(err)
-					}
-					n := shard % 3
-					if len(bufs[n]) > 1 {
-						bufs[n] = append(bufs[n], ',')
-					}
-					bufs[n] = append(bufs[n], out...)
-				}
+				baselineAll(b, raws, bufs)
 				routeT, baseT = routeT+t1.Sub(t0), baseT+time.Since(t1)
 			}
 			b.ReportMetric(float64(baseT)/float64(routeT), "baseline/route")
