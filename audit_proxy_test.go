@@ -1219,3 +1219,40 @@ func (w *auditSyncBuf) String() string {
 func auditLogger(w *auditSyncBuf) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+// TestAuditProxySearchParamErrors: error codes of invalid search
+// parameters are Meilisearch's ("status codes ... error bodies").
+func TestAuditProxySearchParamErrors(t *testing.T) {
+	t.Parallel()
+	pURL, _, _ := auditProxy(t, 1, 2, 1, 7, nil)
+	ref := meilitest.RunT(t, meilitest.WithTaskDuration(0))
+	p := &auditPair{t: t, proxy: pURL, ref: ref.URL(), pVars: map[string]string{}, rVars: map[string]string{}}
+	p.run(
+		auditStep{method: "POST", path: "/indexes", body: `{"uid":"e","primaryKey":"id"}`, wait: true},
+		auditStep{method: "POST", path: "/indexes/e/search", body: `{"limit": -1}`, mode: "exact"},
+		auditStep{method: "POST", path: "/indexes/e/search", body: `{"offset": -3}`, mode: "exact"},
+		auditStep{method: "POST", path: "/indexes/e/search", body: `{"page": -1}`, mode: "exact"},
+		auditStep{method: "POST", path: "/indexes/e/search", body: `{"hitsPerPage": -1}`, mode: "exact"},
+	)
+}
+
+// TestAuditProxyFilterErrorHidesShardField: DESIGN §7 "_miroir_shard
+// always stays in filterableAttributes ... reads hide it": an invalid
+// filter's error must read like one node's, without the reserved field.
+func TestAuditProxyFilterErrorHidesShardField(t *testing.T) {
+	t.Parallel()
+	pURL, c, _ := auditProxy(t, 1, 2, 1, 7, nil)
+	ref := meilitest.RunT(t, meilitest.WithTaskDuration(0))
+	p := &auditPair{strictErr: true, t: t, proxy: pURL, ref: ref.URL(), pVars: map[string]string{}, rVars: map[string]string{}}
+	p.run(
+		auditStep{method: "POST", path: "/indexes", body: `{"uid":"e","primaryKey":"id"}`, wait: true},
+		auditStep{method: "POST", path: "/indexes/e/search", body: `{"filter": "nofield = 3"}`, mode: "exact"},
+		auditStep{method: "PATCH", path: "/indexes/e/settings", body: `{"filterableAttributes":["genre"]}`, wait: true},
+		auditStep{method: "POST", path: "/indexes/e/search", body: `{"filter": "nofield = 3"}`, mode: "exact"},
+		auditStep{method: "POST", path: "/indexes/e/documents/delete", body: `{"filter": "nofield = 3"}`, mode: "exact"},
+	)
+	_, err := c.Index("e").Search(context.Background(), "", &meilisearch.SearchRequest{Filter: "nofield = 3"})
+	if err == nil || strings.Contains(err.Error(), "_miroir_shard") {
+		t.Errorf("Search with a filter on a non-filterable attribute: %v", err)
+	}
+}

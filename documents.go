@@ -240,8 +240,9 @@ func (c *Cluster) sendBatch(ctx context.Context, st *indexState, op, method, pat
 	}
 	out.degraded = res.Degraded
 	if !res.OK() {
-		// Every node refusing the same way (a request error of the
-		// caller's) is that error, not a quorum problem.
+		// Every node refusing the same way with a 4xx (a request error of
+		// the caller's) is that error, not a quorum problem; a 5xx is the
+		// node failing, which is a missed acknowledgement (DESIGN §3).
 		var nodeErrs []error
 		var first error
 		same := true
@@ -254,7 +255,7 @@ func (c *Cluster) sendBatch(ctx context.Context, st *indexState, op, method, pat
 			if first == nil {
 				first = err
 			}
-			if isTransportError(err) || apiCode(err) != apiCode(first) {
+			if isTransportError(err) || apiCode(err) != apiCode(first) || !isRequestError(err) {
 				same = false
 			}
 		}

@@ -151,3 +151,26 @@ func shardUnavailableError(shards []int) *Error {
 	e.Shards = shards
 	return e
 }
+
+// hideShardField removes _miroir_shard from a node's error message, which
+// lists an index's filterable attributes in some errors ("Available
+// filterable attribute patterns are: `_miroir_shard`, `genre`."): reads
+// hide the field, so the message reads as one node's would, including
+// Meilisearch's wording when no other attribute is filterable.
+func hideShardField(msg string) string {
+	if !strings.Contains(msg, shardField) {
+		return msg
+	}
+	q := "`" + shardField + "`"
+	for _, only := range []struct{ list, kind string }{
+		{"Available filterable attribute patterns are: " + q + ".", "filterable"},
+		{"Available filterable attributes patterns are: " + q + ".", "filterable"},
+		{"Available facet-searchable attributes patterns are: " + q + ".", "facet-searchable"},
+	} {
+		msg = strings.ReplaceAll(msg, only.list, "This index does not have configured "+only.kind+" attributes.")
+	}
+	return strings.NewReplacer(
+		q+", ", "", ", "+q, "", // `a`, `b` lists
+		shardField+", ", "", ", "+shardField, "", // `a, b` lists
+	).Replace(msg)
+}

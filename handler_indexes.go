@@ -368,7 +368,7 @@ func (h *handler) updateKey(r *http.Request) (reply, error) {
 		case "description":
 			_ = json.Unmarshal(v, &k.Description)
 		case "uid", "actions", "indexes", "expiresAt", "key", "createdAt", "updatedAt":
-			return reply{}, newError(http.StatusBadRequest, "immutable_api_key_"+snakeCase(name), "Immutable field `%s`: expected one of `description`, `name`", name)
+			return reply{}, newError(http.StatusBadRequest, "immutable_api_key_"+snake(name), "Immutable field `%s`: expected one of `description`, `name`", name)
 		default:
 			return reply{}, newError(http.StatusBadRequest, "bad_request", "Unknown field `%s`: expected one of `description`, `name`", name)
 		}
@@ -385,20 +385,6 @@ func (h *handler) deleteKey(r *http.Request) (reply, error) {
 		return reply{}, err
 	}
 	return reply{status: http.StatusNoContent}, nil
-}
-
-// snakeCase turns expiresAt into expires_at for error codes.
-func snakeCase(s string) string {
-	b := make([]byte, 0, len(s)+4)
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'A' && c <= 'Z' {
-			b = append(b, '_', c+'a'-'A')
-			continue
-		}
-		b = append(b, c)
-	}
-	return string(b)
 }
 
 // ---- dynamic search rules (read-only through miroir) ----

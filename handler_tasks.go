@@ -164,7 +164,7 @@ func parseTaskQuery(q url.Values, allowed map[string]bool) (*taskQuery, error) {
 			}
 		}
 		if err != nil {
-			return nil, newError(http.StatusBadRequest, "invalid_task_"+snakeCase(name),
+			return nil, newError(http.StatusBadRequest, "invalid_task_"+snake(name),
 				"`%s` is an invalid date-time. It should follow the YYYY-MM-DD or RFC 3339 date-time format.", v)
 		}
 		tq.dates[i] = t

@@ -139,8 +139,15 @@ func parseSearchQuery(body []byte) (*searchQuery, error) {
 	if err := it.Err(); err != nil {
 		return nil, badParam("bad_request", "Json deserialize error: %v", err)
 	}
-	if q.offset < 0 || q.limit < 0 || q.page < 0 || q.hitsPerPage < 0 {
-		return nil, badParam("invalid_search_offset", "Invalid value: pagination parameters must be non-negative integers")
+	// Each pagination parameter is an unsigned integer in Meilisearch,
+	// refused with its own code.
+	for _, p := range []struct {
+		name string
+		v    int64
+	}{{"offset", q.offset}, {"limit", q.limit}, {"page", q.page}, {"hitsPerPage", q.hitsPerPage}} {
+		if p.v < 0 {
+			return nil, badParam("invalid_search_"+snake(p.name), "Invalid value type at `.%s`: expected a positive integer, but found a negative integer: `%d`", p.name, p.v)
+		}
 	}
 	q.pageMode = hasPage || hasHPP
 	return q, nil

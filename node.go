@@ -124,6 +124,10 @@ func (n *node) apiError(method, path string, status int, body []byte) *meilisear
 	e = e.WithErrCode(meilisearch.APIError)
 	var d meilisearch.APIErrorDetails
 	if json.Unmarshal(body, &d) == nil && d.Code != "" {
+		if m := hideShardField(d.Message); m != d.Message {
+			d.Message = m
+			e.ResponseToString = hideShardField(e.ResponseToString)
+		}
 		e.APIError = d
 	} else {
 		e = e.WithErrCode(meilisearch.APIErrorWithoutMessage)
@@ -148,6 +152,13 @@ func (n *node) transportError(method, path string, err error) error {
 func isTransportError(err error) bool {
 	var me *meilisearch.Error
 	return errors.As(err, &me) && me.ErrCode == meilisearch.CommunicationError
+}
+
+// isRequestError reports whether err is a node's 4xx answer: the request
+// was refused, the node itself is fine.
+func isRequestError(err error) bool {
+	var me *meilisearch.Error
+	return errors.As(err, &me) && me.StatusCode >= 400 && me.StatusCode < 500
 }
 
 func (n *node) isHealthy() bool { return n.healthy.Load() }

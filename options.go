@@ -58,6 +58,7 @@ type options struct {
 	okThreshold    int
 	overFetch      float64
 	settings       SettingsStrategy
+	settingsWait   time.Duration
 	batchBytes     int
 }
 
@@ -155,6 +156,18 @@ func WithOverFetch(factor float64) Option {
 // WithSettingsStrategy chooses how settings changes roll out (default
 // Sequential).
 func WithSettingsStrategy(s SettingsStrategy) Option { return func(o *options) { o.settings = s } }
+
+// WithSettingsTimeout bounds how long a settings transaction waits for one
+// node's settings task (applying or restoring) before it counts as failed
+// and the transaction rolls back (default 10 minutes: a settings change
+// re-indexes, which takes long on a large index).
+func WithSettingsTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.settingsWait = d
+		}
+	}
+}
 
 // WithBatchBytes bounds the bytes buffered per node when streaming a reader
 // source (default 8 MiB); memory use of a streamed import is proportional

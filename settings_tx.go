@@ -238,7 +238,11 @@ const defaultSettingsTaskTimeout = 10 * time.Minute
 // settingsTx returns c's settings engine, created on first use.
 func (c *Cluster) settingsTx() *settingsEngine {
 	c.settingsOnce.Do(func() {
-		c.settingsEng = &settingsEngine{c: c, taskTimeout: defaultSettingsTaskTimeout, pollMin: 5 * time.Millisecond, pollMax: 250 * time.Millisecond, queues: map[string]*settingsQueue{}}
+		wait := c.opts.settingsWait
+		if wait == 0 {
+			wait = defaultSettingsTaskTimeout
+		}
+		c.settingsEng = &settingsEngine{c: c, taskTimeout: wait, pollMin: 5 * time.Millisecond, pollMax: 250 * time.Millisecond, queues: map[string]*settingsQueue{}}
 	})
 	return c.settingsEng
 }

@@ -282,10 +282,9 @@ func TestSettingsTxRollback(t *testing.T) {
 // TestSettingsTxTimeout: a node whose task does not finish in time fails
 // the transaction; the rollback is queued behind the pending change.
 func TestSettingsTxTimeout(t *testing.T) {
-	f := newSettingsFleet(t, 3)
+	f := newSettingsFleet(t, 3, WithSettingsTimeout(300*time.Millisecond))
 	ctx := context.Background()
 	e := f.c.settingsTx()
-	e.taskTimeout = 300 * time.Millisecond
 	orig := f.allSettings()
 	f.srvs[1].PauseTasks()
 	e.beforeRollback = func() { f.srvs[1].ResumeTasks() }

@@ -285,6 +285,7 @@ func (m *taskManager) refresh(ctx context.Context, t *ClusterTask) (*ClusterTask
 				nt.Status = got.Status
 				if got.Error.Code != "" {
 					e := got.Error
+					e.Message = hideShardField(e.Message)
 					nt.Error = &e
 				}
 				nt.EnqueuedAt, nt.StartedAt, nt.FinishedAt = got.EnqueuedAt, got.StartedAt, got.FinishedAt
