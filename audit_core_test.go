@@ -1,0 +1,3860 @@
+package miroir_test
+
+// Black-box acceptance audit of the cluster core (DESIGN.md §1-§4, §6, §8
+// and issue 3). Only the public API of miroir, meilisearch-go and meilitest
+// is used; node contents are checked over plain HTTP.
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"reflect"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/meilisearch/meilisearch-go"
+	"github.com/miroirsearch/miroir"
+	"github.com/miroirsearch/miroir/meilitest"
+)
+
+// The compile-time assertions the design requires.
+var (
+	_ meilisearch.ServiceManager = (*miroir.Cluster)(nil)
+	_ meilisearch.IndexManager   = (*miroir.Index)(nil)
+	_ miroir.TaskStore           = (*miroir.MemoryTaskStore)(nil)
+	_ miroir.Observer            = miroir.NopObserver{}
+)
+
+// ---------------------------------------------------------------------------
+// helpers
+
+type acFleet struct {
+	c     *miroir.Cluster
+	srv   []*meilitest.Server
+	nodes []miroir.Node
+	store *miroir.MemoryTaskStore
+	rf    int
+}
+
+func acFastOpts() []miroir.Option {
+	return []miroir.Option{
+		miroir.WithRetries(miroir.RetryPolicy{Max: 1, WaitMin: 5 * time.Millisecond, WaitMax: 20 * time.Millisecond}),
+		miroir.WithNodeTimeout(5 * time.Second),
+		miroir.WithHealthCheck(100*time.Millisecond, 500*time.Millisecond, 1, 1),
+	}
+}
+
+// acNewFleet starts one meilitest node per entry of groups (node i in
+// group groups[i], ID "n<i>") and a Cluster over them.
+func acNewFleet(t testing.TB, groups []int, rf, shards int, opts ...miroir.Option) *acFleet {
+	t.Helper()
+	return acNewFleetWith(t, nil, groups, rf, shards, opts...)
+}
+
+// acNewFleetWith is acNewFleet with options for the meilitest nodes.
+func acNewFleetWith(t testing.TB, srvOpts []meilitest.Option, groups []int, rf, shards int, opts ...miroir.Option) *acFleet {
+	t.Helper()
+	srv := meilitest.RunCluster(t, len(groups), srvOpts...)
+	nodes := make([]miroir.Node, len(groups))
+	for i, g := range groups {
+		nodes[i] = miroir.Node{ID: fmt.Sprintf("n%d", i), URL: srv[i].URL(), Group: g}
+	}
+	store := miroir.NewMemoryTaskStore(0)
+	all := append(acFastOpts(), miroir.WithShards(shards), miroir.WithReplicationFactor(rf), miroir.WithTaskStore(store))
+	c, err := miroir.New(nodes, append(all, opts...)...)
+	if err != nil {
+		t.Fatalf("miroir.New: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return &acFleet{c: c, srv: srv, nodes: nodes, store: store, rf: rf}
+}
+
+func acCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func acWait(t testing.TB, c *miroir.Cluster) func(info *meilisearch.TaskInfo, err error) *meilisearch.Task {
+	return func(info *meilisearch.TaskInfo, err error) *meilisearch.Task {
+		t.Helper()
+		return acWaitTask(t, c, info, err)
+	}
+}
+
+func acWaitTask(t testing.TB, c *miroir.Cluster, info *meilisearch.TaskInfo, err error) *meilisearch.Task {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("call failed: %v", err)
+	}
+	if info == nil {
+		t.Fatalf("nil TaskInfo")
+	}
+	task, err := c.WaitForTask(acCtx(t), info.TaskUID, 5*time.Millisecond)
+	if err != nil {
+		t.Fatalf("WaitForTask(%d): %v", info.TaskUID, err)
+	}
+	return task
+}
+
+func acWaitOK(t testing.TB, c *miroir.Cluster) func(info *meilisearch.TaskInfo, err error) *meilisearch.Task {
+	return func(info *meilisearch.TaskInfo, err error) *meilisearch.Task {
+		t.Helper()
+		return acWaitOKTask(t, c, info, err)
+	}
+}
+
+func acWaitOKTask(t testing.TB, c *miroir.Cluster, info *meilisearch.TaskInfo, err error) *meilisearch.Task {
+	t.Helper()
+	task := acWaitTask(t, c, info, err)
+	if task.Status != meilisearch.TaskStatusSucceeded {
+		t.Fatalf("task %d (%s) status %s, error %+v", task.UID, task.Type, task.Status, task.Error)
+	}
+	return task
+}
+
+func acEventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (f *acFleet) healthy(i int) bool {
+	for _, n := range f.c.Topology().Nodes {
+		if n.ID == f.nodes[i].ID {
+			return n.Healthy
+		}
+	}
+	return false
+}
+
+func (f *acFleet) stop(t testing.TB, i int) {
+	t.Helper()
+	f.srv[i].Stop()
+	acEventually(t, f.nodes[i].ID+" marked down", func() bool { return !f.healthy(i) })
+}
+
+func (f *acFleet) start(t testing.TB, i int) {
+	t.Helper()
+	if err := f.srv[i].Start(); err != nil {
+		t.Fatal(err)
+	}
+	acEventually(t, f.nodes[i].ID+" marked up", func() bool { return f.healthy(i) })
+}
+
+func (f *acFleet) create(t testing.TB, uid, pk string) meilisearch.IndexManager {
+	t.Helper()
+	ctx := acCtx(t)
+	acWaitOK(t, f.c)(f.c.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: uid, PrimaryKey: pk}))
+	return f.c.Index(uid)
+}
+
+func (f *acFleet) idle(t testing.TB) {
+	t.Helper()
+	ctx := acCtx(t)
+	for _, s := range f.srv {
+		if s.Running() {
+			if err := s.WaitIdle(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// acHTTP sends a request straight to a node and returns status and body.
+func acHTTP(t testing.TB, base, method, path string, body any, key string) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		switch b := body.(type) {
+		case []byte:
+			rd = bytes.NewReader(b)
+		case string:
+			rd = strings.NewReader(b)
+		default:
+			raw, err := json.Marshal(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rd = bytes.NewReader(raw)
+		}
+	}
+	req, err := http.NewRequest(method, base+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+// nodeDocs returns every document node i holds in index uid, by id.
+func (f *acFleet) nodeDocs(t testing.TB, i int, uid string) map[string]map[string]any {
+	t.Helper()
+	st, body := acHTTP(t, f.srv[i].URL(), "GET", "/indexes/"+uid+"/documents?limit=1000000", nil, "")
+	if st == 404 {
+		return map[string]map[string]any{}
+	}
+	if st != 200 {
+		t.Fatalf("node %d documents: %d %s", i, st, body)
+	}
+	var res struct {
+		Results []map[string]any `json:"results"`
+	}
+	if err := json.Unmarshal(body, &res); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]any{}
+	for _, d := range res.Results {
+		out[acIDString(d["id"])] = d
+	}
+	return out
+}
+
+// nodeSettings returns the settings of index uid on node i as raw JSON map.
+func (f *acFleet) nodeSettings(t testing.TB, i int, uid string) map[string]json.RawMessage {
+	t.Helper()
+	st, body := acHTTP(t, f.srv[i].URL(), "GET", "/indexes/"+uid+"/settings", nil, "")
+	if st != 200 {
+		t.Fatalf("node %d settings: %d %s", i, st, body)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func acIDString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatInt(int64(x), 10)
+	case json.Number:
+		return x.String()
+	}
+	return fmt.Sprint(v)
+}
+
+func acDocs(from, n int) []map[string]any {
+	out := make([]map[string]any, n)
+	for i := range out {
+		id := from + i
+		out[i] = map[string]any{"id": id, "title": fmt.Sprintf("title %d", id), "n": id % 7}
+	}
+	return out
+}
+
+// acRequestSpy records every request a node receives except health
+// probes, without interfering with them.
+type acRequestSpy struct {
+	mu   sync.Mutex
+	reqs []string
+}
+
+func (s *acRequestSpy) attach(srv *meilitest.Server, id string) func() {
+	return srv.FailRequests(func(r *http.Request) bool {
+		if r.URL.Path == "/health" {
+			return false
+		}
+		s.mu.Lock()
+		s.reqs = append(s.reqs, id+" "+r.Method+" "+r.URL.Path)
+		s.mu.Unlock()
+		return false
+	}, 500, "internal")
+}
+
+func (s *acRequestSpy) take() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.reqs
+	s.reqs = nil
+	return out
+}
+
+func (f *acFleet) spy() *acRequestSpy {
+	s := &acRequestSpy{}
+	for i, srv := range f.srv {
+		s.attach(srv, f.nodes[i].ID)
+	}
+	return s
+}
+
+// apiCode returns the Meilisearch code err reads as via errors.As.
+func acAPICode(err error) string {
+	var me *meilisearch.Error
+	if errors.As(err, &me) {
+		return string(me.APIError.Code)
+	}
+	return ""
+}
+
+// ---- independent reimplementation of DESIGN §2 hashing ----
+
+func acShard(pk string, shards int) int {
+	return int(xxhash.Sum64String(pk) % uint64(shards))
+}
+
+func acScore(shard int, id string) uint64 {
+	buf := make([]byte, 4, 4+len(id))
+	binary.LittleEndian.PutUint32(buf, uint32(shard))
+	buf = append(buf, id...)
+	return xxhash.Sum64(buf)
+}
+
+// acReplicas returns the RF nodes of ids with the highest scores for
+// shard, in descending score order (ties: smaller ID first).
+func acReplicas(shard int, ids []string, rf int) []string {
+	c := slices.Clone(ids)
+	sort.SliceStable(c, func(a, b int) bool {
+		sa, sb := acScore(shard, c[a]), acScore(shard, c[b])
+		if sa != sb {
+			return sa > sb
+		}
+		return c[a] < c[b]
+	})
+	if rf > len(c) {
+		rf = len(c)
+	}
+	return c[:rf]
+}
+
+func (f *acFleet) groupIDs() [][]string {
+	var out [][]string
+	for _, n := range f.nodes {
+		for len(out) <= n.Group {
+			out = append(out, nil)
+		}
+		out[n.Group] = append(out[n.Group], n.ID)
+	}
+	return out
+}
+
+func (f *acFleet) nodeIndex(id string) int {
+	for i, n := range f.nodes {
+		if n.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// ---------------------------------------------------------------------------
+// Public API shape
+
+func TestAuditCorePublicAPIShape(t *testing.T) {
+	f := acNewFleet(t, []int{0}, 1, 4)
+	im := f.c.Index("movies")
+	if _, ok := im.(*miroir.Index); !ok {
+		t.Fatalf("Cluster.Index returned %T, want *miroir.Index", im)
+	}
+	// The option constructors named by the issue exist with these types.
+	var _ func(int) miroir.Option = miroir.WithShards
+	var _ func(int) miroir.Option = miroir.WithReplicationFactor
+	var _ func(string) miroir.Option = miroir.WithAPIKey
+	var _ func(*http.Client) miroir.Option = miroir.WithHTTPClient
+	var _ func(time.Duration) miroir.Option = miroir.WithNodeTimeout
+	var _ func(*slog.Logger) miroir.Option = miroir.WithLogger
+	var _ func(miroir.TaskStore) miroir.Option = miroir.WithTaskStore
+	var _ func(miroir.Observer) miroir.Option = miroir.WithObserver
+	var _ func(string, int) int = miroir.ShardOf
+	var _ func(context.Context, *miroir.Report) context.Context = miroir.WithReport
+	_ = miroir.WithRetries
+	// Node has exactly the documented fields.
+	n := miroir.Node{ID: "a", URL: "http://x", Group: 1, APIKey: "k"}
+	if n.ID != "a" || n.Group != 1 {
+		t.Fatal("Node fields")
+	}
+	// Topology.Replicas has the documented signature.
+	var _ func(int, int) []string = f.c.Topology().Replicas
+	// The sentinels are distinct and usable with errors.Is.
+	sentinels := []error{miroir.ErrNoQuorum, miroir.ErrShardUnavailable, miroir.ErrUnsupported}
+	for i, a := range sentinels {
+		for j, b := range sentinels {
+			if (i == j) != errors.Is(a, b) {
+				t.Fatalf("errors.Is(%v, %v) = %v", a, b, errors.Is(a, b))
+			}
+		}
+	}
+}
+
+func TestAuditCoreNewRejectsBadTopology(t *testing.T) {
+	u := "http://127.0.0.1:7700"
+	cases := []struct {
+		name  string
+		nodes []miroir.Node
+		opts  []miroir.Option
+		word  string // the error names the problem
+	}{
+		{"duplicate IDs", []miroir.Node{{ID: "a", URL: u}, {ID: "a", URL: "http://127.0.0.1:7701"}}, nil, "duplicate"},
+		{"group gap", []miroir.Node{{ID: "a", URL: u, Group: 0}, {ID: "b", URL: u, Group: 2}}, nil, "group"},
+		{"group not starting at 0", []miroir.Node{{ID: "a", URL: u, Group: 1}}, nil, "group"},
+		{"negative group", []miroir.Node{{ID: "a", URL: u, Group: -1}, {ID: "b", URL: u, Group: 0}}, nil, "group"},
+		{"group smaller than RF", []miroir.Node{{ID: "a", URL: u, Group: 0}, {ID: "b", URL: u, Group: 0}, {ID: "c", URL: u, Group: 1}}, []miroir.Option{miroir.WithReplicationFactor(2)}, "replication"},
+		{"RF larger than only group", []miroir.Node{{ID: "a", URL: u}}, []miroir.Option{miroir.WithReplicationFactor(2)}, "replication"},
+		{"zero shards", []miroir.Node{{ID: "a", URL: u}}, []miroir.Option{miroir.WithShards(0)}, "shard"},
+		{"negative shards", []miroir.Node{{ID: "a", URL: u}}, []miroir.Option{miroir.WithShards(-3)}, "shard"},
+		{"URL without scheme", []miroir.Node{{ID: "a", URL: "127.0.0.1:7700"}}, nil, "url"},
+		{"URL not http", []miroir.Node{{ID: "a", URL: "ftp://127.0.0.1:7700"}}, nil, "url"},
+		{"URL garbage", []miroir.Node{{ID: "a", URL: "http://[::1"}}, nil, "url"},
+		{"URL empty", []miroir.Node{{ID: "a", URL: ""}}, nil, "url"},
+		{"empty ID", []miroir.Node{{ID: "", URL: u}}, nil, "id"},
+		{"no nodes", nil, nil, "node"},
+	}
+	for _, tc := range cases {
+		c, err := miroir.New(tc.nodes, tc.opts...)
+		if err == nil {
+			c.Close()
+			t.Errorf("%s: New accepted a bad topology", tc.name)
+			continue
+		}
+		if !strings.Contains(strings.ToLower(err.Error()), tc.word) {
+			t.Errorf("%s: error %q does not say what is wrong (%q)", tc.name, err, tc.word)
+		}
+	}
+	// Valid topologies are accepted and described by Topology().
+	c, err := miroir.New([]miroir.Node{
+		{ID: "a", URL: u, Group: 0}, {ID: "b", URL: "https://127.0.0.1:7701", Group: 0},
+		{ID: "c", URL: u, Group: 1}, {ID: "d", URL: u, Group: 1},
+	}, miroir.WithReplicationFactor(2), miroir.WithHealthCheck(0, 0, 0, 0))
+	if err != nil {
+		t.Fatalf("valid topology rejected: %v", err)
+	}
+	defer c.Close()
+	top := c.Topology()
+	if top.Groups != 2 || top.ReplicationFactor != 2 || len(top.Nodes) != 4 {
+		t.Fatalf("topology %+v", top)
+	}
+}
+
+func TestAuditCoreDefaults(t *testing.T) {
+	c, err := miroir.New([]miroir.Node{{ID: "a", URL: "http://127.0.0.1:1"}}, miroir.WithHealthCheck(0, 0, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	top := c.Topology()
+	if top.Shards != 64 {
+		t.Errorf("default shard count %d, want 64", top.Shards)
+	}
+	if top.ReplicationFactor != 1 {
+		t.Errorf("default RF %d, want 1", top.ReplicationFactor)
+	}
+	if top.Groups != 1 {
+		t.Errorf("groups %d, want 1", top.Groups)
+	}
+	// Every shard lives on the only node.
+	for s := 0; s < 64; s++ {
+		if r := top.Replicas(s, 0); !slices.Equal(r, []string{"a"}) {
+			t.Fatalf("shard %d replicas %v", s, r)
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Hashing and rendezvous (golden vectors)
+
+func TestAuditCoreShardOfMatchesDesignHash(t *testing.T) {
+	// Known xxh64 (seed 0) values, independent of the library.
+	known := map[string]uint64{
+		"":    0xef46db3751d8e999,
+		"a":   0xd24ec4f1a98c6e5b,
+		"abc": 0x44bc2cf5ad770999,
+	}
+	for s, want := range known {
+		if got := xxhash.Sum64String(s); got != want {
+			t.Fatalf("xxhash sanity %q: %x", s, got)
+		}
+	}
+	pks := []string{"0", "1", "2", "42", "-7", "123456789", "9007199254740993", "a", "abc", "doc-1", "user_42",
+		"AbCdEf", strings.Repeat("z", 511), "18446744073709551615", "x-y_z-0"}
+	for i := 0; i < 300; i++ {
+		pks = append(pks, strconv.Itoa(i*7919), fmt.Sprintf("k%05d", i))
+	}
+	for _, pk := range pks {
+		for _, s := range []int{1, 2, 3, 7, 16, 64, 100, 1000, 4096} {
+			if got, want := miroir.ShardOf(pk, s), acShard(pk, s); got != want {
+				t.Fatalf("ShardOf(%q, %d) = %d, want xxh64 mod S = %d", pk, s, got, want)
+			}
+		}
+	}
+}
+
+func TestAuditCoreTopologyRendezvous(t *testing.T) {
+	layouts := []struct {
+		groups []int
+		ids    []string
+		rf     int
+		shards int
+	}{
+		{[]int{0, 0, 0}, []string{"n0", "n1", "n2"}, 1, 64},
+		{[]int{0, 0, 0, 0, 0}, []string{"alpha", "beta", "gamma", "delta", "epsilon"}, 2, 32},
+		{[]int{0, 0, 0, 1, 1, 1}, []string{"a", "b", "c", "d", "e", "f"}, 2, 50},
+		{[]int{0, 1, 0, 1, 2, 2, 2}, []string{"z1", "z2", "z3", "z4", "z5", "z6", "z7"}, 2, 17},
+		{[]int{0, 0, 0, 0}, []string{"node-10", "node-2", "node-1", "node-3"}, 3, 64},
+	}
+	for _, l := range layouts {
+		nodes := make([]miroir.Node, len(l.ids))
+		for i, id := range l.ids {
+			nodes[i] = miroir.Node{ID: id, URL: "http://127.0.0.1:1", Group: l.groups[i]}
+		}
+		c, err := miroir.New(nodes, miroir.WithShards(l.shards), miroir.WithReplicationFactor(l.rf), miroir.WithHealthCheck(0, 0, 0, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		top := c.Topology()
+		c.Close()
+		groups := map[int][]string{}
+		for i, id := range l.ids {
+			groups[l.groups[i]] = append(groups[l.groups[i]], id)
+		}
+		if top.Shards != l.shards || top.Groups != len(groups) || top.ReplicationFactor != l.rf {
+			t.Fatalf("topology header %+v", top)
+		}
+		holds := map[string][]int{}
+		sm := top.ShardMap()
+		for s := 0; s < l.shards; s++ {
+			var all []string
+			for g := 0; g < len(groups); g++ {
+				want := acReplicas(s, groups[g], l.rf)
+				got := top.Replicas(s, g)
+				if !slices.Equal(got, want) {
+					t.Fatalf("layout %v shard %d group %d: Replicas %v, want %v", l.ids, s, g, got, want)
+				}
+				for _, id := range want {
+					holds[id] = append(holds[id], s)
+				}
+				all = append(all, want...)
+			}
+			if !slices.Equal(sm[s], all) {
+				t.Fatalf("ShardMap[%d] = %v, want %v", s, sm[s], all)
+			}
+		}
+		if top.Replicas(-1, 0) != nil || top.Replicas(l.shards, 0) != nil || top.Replicas(0, len(groups)) != nil {
+			t.Fatalf("out-of-range Replicas must be nil")
+		}
+		if len(top.Nodes) != len(l.ids) {
+			t.Fatalf("nodes %d", len(top.Nodes))
+		}
+		for _, ns := range top.Nodes {
+			want := holds[ns.ID]
+			if want == nil {
+				want = []int{}
+			}
+			got := ns.Shards
+			if got == nil {
+				got = []int{}
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("node %s Shards %v, want %v", ns.ID, got, want)
+			}
+			i := slices.Index(l.ids, ns.ID)
+			if i < 0 || ns.Group != l.groups[i] {
+				t.Fatalf("node status %+v", ns)
+			}
+		}
+	}
+}
+
+// The golden test-vector file shipped with the repository agrees with the
+// design's definition.
+func TestAuditCoreGoldenVectorFile(t *testing.T) {
+	paths := []string{"testdata/shard_vectors.json"}
+	var raw []byte
+	for _, p := range paths {
+		if b, err := os.ReadFile(p); err == nil {
+			raw = b
+			break
+		}
+	}
+	if raw == nil {
+		t.Fatal("no golden shard vector file shipped (testdata/shard_vectors.json)")
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatalf("vector file: %v", err)
+	}
+	// Walk every object in the file; check any (pk, xxh64, shards) and any
+	// rendezvous-like entry we can recognise.
+	var generic any
+	_ = json.Unmarshal(raw, &generic)
+	checked := 0
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		case map[string]any:
+			if pk, ok := x["pk"].(string); ok {
+				if h, ok := x["xxh64"].(string); ok {
+					if fmt.Sprintf("%016x", xxhash.Sum64String(pk)) != h {
+						t.Errorf("vector pk %q: xxh64 %s, design gives %016x", pk, h, xxhash.Sum64String(pk))
+					}
+					checked++
+				}
+				if sh, ok := x["shards"].(map[string]any); ok {
+					for k, v := range sh {
+						s, err := strconv.Atoi(k)
+						if err != nil {
+							continue
+						}
+						if int(v.(float64)) != acShard(pk, s) {
+							t.Errorf("vector pk %q S=%d: %v, design gives %d", pk, s, v, acShard(pk, s))
+						}
+						if miroir.ShardOf(pk, s) != acShard(pk, s) {
+							t.Errorf("ShardOf disagrees on %q", pk)
+						}
+						checked++
+					}
+				}
+			}
+			if sh, ok := x["shard"].(float64); ok {
+				if scores, ok := x["scores"].(map[string]any); ok {
+					for id, v := range scores {
+						if hs, ok := v.(string); ok && hs != fmt.Sprintf("%016x", acScore(int(sh), id)) {
+							t.Errorf("vector shard %v node %q score %s, design gives %016x", sh, id, hs, acScore(int(sh), id))
+						}
+						checked++
+					}
+				}
+				nodes, _ := x["nodes"].([]any)
+				order, _ := x["order"].([]any)
+				if len(nodes) > 0 && len(order) > 0 {
+					var ids, got []string
+					for _, n := range nodes {
+						ids = append(ids, n.(string))
+					}
+					for _, n := range order {
+						got = append(got, n.(string))
+					}
+					want := acReplicas(int(sh), ids, len(got))
+					if !slices.Equal(got, want) {
+						t.Errorf("vector shard %v nodes %v: order %v, design gives %v", sh, ids, got, want)
+					}
+					checked++
+				}
+			}
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(generic)
+	if checked < 20 {
+		t.Fatalf("only %d vectors recognised in the golden file", checked)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Canonical primary key, validation before any node is touched
+
+func TestAuditCoreIntegerAndStringIDAreOneDocument(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0, 0}, 1, 16)
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, []map[string]any{{"id": 42, "v": 1}}, nil))
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, []map[string]any{{"id": "42", "v": 2}}, nil))
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, []byte(`[{"id": 4242, "v": 3}]`), nil))
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, []byte(`[{"id": "4242", "v": 4}]`), nil))
+	total := 0
+	for i := range f.srv {
+		docs := f.nodeDocs(t, i, "docs")
+		total += len(docs)
+		for id, d := range docs {
+			if sh, _ := d["_miroir_shard"].(float64); int(sh) != acShard(id, 16) {
+				t.Errorf("node %d doc %s has _miroir_shard %v, want %d", i, id, d["_miroir_shard"], acShard(id, 16))
+			}
+		}
+	}
+	if total != 2 {
+		t.Fatalf("fleet holds %d documents, want 2 (42 and \"42\" are one document)", total)
+	}
+	var d map[string]any
+	if err := ix.GetDocument(ctx, "42", nil, &d); err != nil {
+		t.Fatal(err)
+	}
+	if d["v"] != float64(2) {
+		t.Fatalf("doc 42 = %v", d)
+	}
+}
+
+func TestAuditCoreInvalidDocumentIDsRejectedBeforeAnyNode(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	// warm up: first use of the index (meta read, caches).
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 3), nil))
+	spy := f.spy()
+
+	okID := strings.Repeat("a", 511)
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, []map[string]any{{"id": okID}}, nil))
+	spy.take()
+
+	bad := map[string]string{
+		"float":        `1.5`,
+		"float2":       `2.0`,
+		"bool":         `true`,
+		"null":         `null`,
+		"object":       `{"a":1}`,
+		"array":        `[1]`,
+		"empty":        `""`,
+		"space":        `"a b"`,
+		"slash":        `"a/b"`,
+		"dot":          `"a.b"`,
+		"unicode":      `"café"`,
+		"too long":     `"` + strings.Repeat("a", 512) + `"`,
+		"exponent int": `1e3`,
+	}
+	for name, idJSON := range bad {
+		// 30 good documents with the bad one at position 17.
+		var b strings.Builder
+		b.WriteString("[")
+		for i := 0; i < 30; i++ {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			if i == 17 {
+				fmt.Fprintf(&b, `{"id":%s,"title":"bad"}`, idJSON)
+			} else {
+				fmt.Fprintf(&b, `{"id":%d,"title":"good"}`, 1000+i)
+			}
+		}
+		b.WriteString("]")
+		_, err := ix.AddDocuments(ctx, []byte(b.String()), nil)
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+			continue
+		}
+		if code := acAPICode(err); code != "invalid_document_id" {
+			t.Errorf("%s: code %q (%v), want invalid_document_id", name, code, err)
+		}
+		var me *miroir.Error
+		if !errors.As(err, &me) || me.Code != "invalid_document_id" {
+			t.Errorf("%s: not a *miroir.Error with the code: %v", name, err)
+		}
+		if !strings.Contains(err.Error(), "17") && !strings.Contains(err.Error(), "18") {
+			t.Errorf("%s: error does not name the document's position (17): %v", name, err)
+		}
+		if reqs := spy.take(); len(reqs) != 0 {
+			t.Errorf("%s: nodes were contacted: %v", name, reqs)
+		}
+	}
+	// The same through UpdateDocuments, NDJSON and the delete-by-id path.
+	if _, err := ix.UpdateDocuments(ctx, []map[string]any{{"id": 1}, {"id": true}}, nil); acAPICode(err) != "invalid_document_id" {
+		t.Errorf("UpdateDocuments bool id: %v", err)
+	}
+	if _, err := ix.AddDocumentsNdjson(ctx, []byte("{\"id\":1}\n{\"id\":\"a b\"}\n"), nil); acAPICode(err) != "invalid_document_id" {
+		t.Errorf("NDJSON bad id: %v", err)
+	}
+	if _, err := ix.AddDocumentsCsv(ctx, []byte("id,title\n1,a\na b,c\n"), nil); acAPICode(err) != "invalid_document_id" {
+		t.Errorf("CSV bad id: %v", err)
+	}
+	if reqs := spy.take(); len(reqs) != 0 {
+		t.Errorf("nodes were contacted: %v", reqs)
+	}
+}
+
+func TestAuditCoreWriteValidationBeforeAnyNode(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0}, 1, 8)
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 3), nil))
+	spy := f.spy()
+
+	type call struct {
+		name string
+		code string // "" = any Meilisearch-shaped error
+		run  func() error
+	}
+	e2 := func(_ any, err error) error { return err }
+	calls := []call{
+		{"reserved field", miroir.CodeReservedField, func() error {
+			return e2(ix.AddDocuments(ctx, []map[string]any{{"id": 1}, {"id": 2, "_miroir_shard": 3}}, nil))
+		}},
+		{"reserved field update", miroir.CodeReservedField, func() error {
+			return e2(ix.UpdateDocuments(ctx, []map[string]any{{"id": 2, "_miroir_shard": 3}}, nil))
+		}},
+		{"reserved field ndjson", miroir.CodeReservedField, func() error {
+			return e2(ix.AddDocumentsNdjson(ctx, []byte("{\"id\":1,\"_miroir_shard\":0}\n"), nil))
+		}},
+		{"reserved field csv", miroir.CodeReservedField, func() error {
+			return e2(ix.AddDocumentsCsv(ctx, []byte("id,_miroir_shard\n1,0\n"), nil))
+		}},
+		{"not an object", "", func() error {
+			return e2(ix.AddDocuments(ctx, []byte(`[{"id":1},2]`), nil))
+		}},
+		{"string element", "", func() error {
+			return e2(ix.AddDocuments(ctx, []byte(`[{"id":1},"x"]`), nil))
+		}},
+		{"missing id", "", func() error {
+			return e2(ix.AddDocuments(ctx, []map[string]any{{"id": 1}, {"title": "no id"}}, nil))
+		}},
+		{"malformed json", "malformed_payload", func() error {
+			return e2(ix.AddDocuments(ctx, []byte(`[{"id":1},{"id":2`), nil))
+		}},
+		{"malformed ndjson", "malformed_payload", func() error {
+			return e2(ix.AddDocumentsNdjson(ctx, []byte("{\"id\":1}\n{\"id\":2\n"), nil))
+		}},
+		{"malformed csv", "malformed_payload", func() error {
+			return e2(ix.AddDocumentsCsv(ctx, []byte("id,title\n1,a\n2,b,c\n"), nil))
+		}},
+		{"malformed json reader", "malformed_payload", func() error {
+			return e2(ix.AddDocuments(ctx, strings.NewReader(`[{"id":1},{"id":`), nil))
+		}},
+	}
+	for _, c := range calls {
+		err := c.run()
+		if err == nil {
+			t.Errorf("%s: accepted", c.name)
+			continue
+		}
+		code := acAPICode(err)
+		if code == "" {
+			t.Errorf("%s: error does not read as *meilisearch.Error: %v", c.name, err)
+		}
+		if c.code != "" && code != c.code {
+			t.Errorf("%s: code %q, want %q (%v)", c.name, code, c.code, err)
+		}
+		if reqs := spy.take(); len(reqs) != 0 {
+			t.Errorf("%s: nodes were contacted: %v", c.name, reqs)
+		}
+	}
+	// The reserved-field error names the offending document (position 23).
+	rdocs := acDocs(500, 30)
+	rdocs[23]["_miroir_shard"] = 3
+	_, err := ix.AddDocuments(ctx, rdocs, nil)
+	if err == nil || !(strings.Contains(err.Error(), "23") || strings.Contains(err.Error(), "24")) {
+		t.Errorf("reserved-field error does not name the document's position: %v", err)
+	}
+	// A bad document in a later batch of an InBatches call: nothing is sent.
+	docs := acDocs(100, 20)
+	docs[15]["id"] = 1.5
+	if _, err := ix.AddDocumentsInBatches(ctx, docs, 5, nil); acAPICode(err) != "invalid_document_id" {
+		t.Errorf("InBatches: %v", err)
+	}
+	if reqs := spy.take(); len(reqs) != 0 {
+		t.Errorf("InBatches: nodes were contacted: %v", reqs)
+	}
+}
+
+func TestAuditCorePrimaryKeyInference(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
+	ctx := acCtx(t)
+	// A fresh index without a primary key: inferred from the single
+	// attribute ending in "id" (case-insensitively), then given to every node.
+	ix := f.create(t, "inferred", "")
+	docs := []map[string]any{}
+	for i := 0; i < 30; i++ {
+		docs = append(docs, map[string]any{"productID": fmt.Sprintf("p%d", i), "name": "x"})
+	}
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, docs, nil))
+	for i := range f.srv {
+		st, body := acHTTP(t, f.srv[i].URL(), "GET", "/indexes/inferred", nil, "")
+		if st != 200 || !strings.Contains(string(body), `"primaryKey":"productID"`) {
+			t.Errorf("node %d: %d %s", i, st, body)
+		}
+	}
+	var d map[string]any
+	if err := ix.GetDocument(ctx, "p7", nil, &d); err != nil {
+		t.Fatalf("GetDocument p7: %v", err)
+	}
+
+	// Zero or several candidates: miroir_primary_key_required, nothing sent.
+	f.create(t, "zero", "")
+	f.create(t, "several", "")
+	spy := f.spy()
+	if _, err := f.c.Index("zero").AddDocuments(ctx, []map[string]any{{"name": "a", "idea": 1}}, nil); acAPICode(err) != miroir.CodePrimaryKeyRequired {
+		t.Errorf("zero candidates: %v", err)
+	}
+	if _, err := f.c.Index("several").AddDocuments(ctx, []map[string]any{{"id": 1, "userId": 2}}, nil); acAPICode(err) != miroir.CodePrimaryKeyRequired {
+		t.Errorf("several candidates: %v", err)
+	}
+	for _, r := range spy.take() {
+		if !strings.Contains(r, " GET ") {
+			t.Errorf("a write reached a node: %s", r)
+		}
+	}
+	// The call's PrimaryKey option wins and is given to every node.
+	pk := "name"
+	acWaitOK(t, f.c)(f.c.Index("several").AddDocuments(ctx, []map[string]any{{"id": 1, "userId": 2, "name": "k1"}}, &meilisearch.DocumentOptions{PrimaryKey: &pk}))
+	for i := range f.srv {
+		st, body := acHTTP(t, f.srv[i].URL(), "GET", "/indexes/several", nil, "")
+		if st != 200 || !strings.Contains(string(body), `"primaryKey":"name"`) {
+			t.Errorf("node %d: %d %s", i, st, body)
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Placement: every document retrievable, every node holds exactly its shards
+
+func TestAuditCorePlacementAcrossTopologies(t *testing.T) {
+	layouts := []struct {
+		name   string
+		groups []int
+		rf     int
+	}{
+		{"1x1", []int{0, 0, 0}, 1},
+		{"1x2", []int{0, 0, 0}, 2},
+		{"1x3", []int{0, 0, 0, 0}, 3},
+		{"2x1", []int{0, 0, 1, 1}, 1},
+		{"2x2", []int{0, 0, 0, 1, 1, 1}, 2},
+	}
+	const S, N = 16, 1000
+	for _, l := range layouts {
+		t.Run(l.name, func(t *testing.T) {
+			t.Parallel()
+			f := acNewFleet(t, l.groups, l.rf, S)
+			ix := f.create(t, "docs", "id")
+			ctx := acCtx(t)
+			docs := acDocs(0, N)
+			for i := range docs {
+				if i%2 == 1 {
+					docs[i]["id"] = fmt.Sprintf("s-%d", i) // string ids too
+				}
+			}
+			acWaitOK(t, f.c)(ix.AddDocuments(ctx, docs, nil))
+			var wg sync.WaitGroup
+			for w := 0; w < 8; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for k := w; k < len(docs); k += 8 * 5 { // every 5th id; all ids below
+						d := docs[k]
+						id := acIDString(d["id"])
+						var got map[string]any
+						if err := ix.GetDocument(ctx, id, nil, &got); err != nil {
+							t.Errorf("GetDocument(%s): %v", id, err)
+							return
+						}
+						if _, ok := got["_miroir_shard"]; ok {
+							t.Errorf("GetDocument leaked _miroir_shard: %v", got)
+							return
+						}
+						if got["title"] != d["title"] {
+							t.Errorf("GetDocument(%s) = %v", id, got)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			// Every id, retrieved by id in bulk.
+			var ids []string
+			for _, d := range docs {
+				ids = append(ids, acIDString(d["id"]))
+			}
+			var res meilisearch.DocumentsResult
+			if err := ix.GetDocuments(ctx, &meilisearch.DocumentsQuery{Ids: ids, Limit: 2 * N}, &res); err != nil {
+				t.Fatal(err)
+			}
+			if res.Total != N || len(res.Results) != N {
+				t.Errorf("GetDocuments(ids=all): total %d, %d results, want %d", res.Total, len(res.Results), N)
+			}
+			seenIDs := map[string]bool{}
+			for _, h := range res.Results {
+				var id any
+				_ = json.Unmarshal(h["id"], &id)
+				seenIDs[acIDString(id)] = true
+				if _, ok := h["_miroir_shard"]; ok {
+					t.Fatalf("GetDocuments leaked _miroir_shard")
+				}
+			}
+			for _, id := range ids {
+				if !seenIDs[id] {
+					t.Errorf("document %s not retrievable by id", id)
+				}
+			}
+			groups := f.groupIDs()
+			for i, n := range f.nodes {
+				held := f.nodeDocs(t, i, "docs")
+				want := map[string]bool{}
+				for _, d := range docs {
+					id := acIDString(d["id"])
+					if slices.Contains(acReplicas(acShard(id, S), groups[n.Group], l.rf), n.ID) {
+						want[id] = true
+					}
+				}
+				if len(held) != len(want) {
+					t.Errorf("node %s holds %d documents, rendezvous assigns %d", n.ID, len(held), len(want))
+				}
+				for id, d := range held {
+					if !want[id] {
+						t.Errorf("node %s holds %s (shard %d) which is not assigned to it", n.ID, id, acShard(id, S))
+					}
+					if sh, ok := d["_miroir_shard"].(float64); !ok || int(sh) != acShard(id, S) {
+						t.Errorf("node %s doc %s _miroir_shard=%v, want %d", n.ID, id, d["_miroir_shard"], acShard(id, S))
+					}
+				}
+				// Filtering on _miroir_shard works on every node (it is filterable).
+				top := f.c.Topology()
+				var mine []string
+				for _, ns := range top.Nodes {
+					if ns.ID == n.ID {
+						for _, s := range ns.Shards {
+							mine = append(mine, strconv.Itoa(s))
+						}
+					}
+				}
+				filter := "_miroir_shard IN [" + strings.Join(mine, ",") + "]"
+				st, body := acHTTP(t, f.srv[i].URL(), "POST", "/indexes/docs/documents/fetch", map[string]any{"filter": filter, "limit": 1}, "")
+				if st != 200 {
+					t.Fatalf("node %s filter on _miroir_shard: %d %s", n.ID, st, body)
+				}
+				var res struct {
+					Total int `json:"total"`
+				}
+				_ = json.Unmarshal(body, &res)
+				if res.Total != len(want) {
+					t.Errorf("node %s: filter %s matched %d, want %d", n.ID, filter, res.Total, len(want))
+				}
+			}
+		})
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Quorum table (DESIGN §3)
+
+type acObserver struct {
+	miroir.NopObserver
+	mu       sync.Mutex
+	degraded [][]miroir.GroupShard
+	states   []string
+	requests int
+	unavail  [][]int
+}
+
+func (o *acObserver) DegradedWrite(_ string, pairs []miroir.GroupShard) {
+	o.mu.Lock()
+	o.degraded = append(o.degraded, slices.Clone(pairs))
+	o.mu.Unlock()
+}
+
+func (o *acObserver) NodeStateChanged(id string, healthy bool) {
+	o.mu.Lock()
+	o.states = append(o.states, fmt.Sprintf("%s=%v", id, healthy))
+	o.mu.Unlock()
+}
+
+func (o *acObserver) NodeRequest(string, string, time.Duration, error) {
+	o.mu.Lock()
+	o.requests++
+	o.mu.Unlock()
+}
+
+func (o *acObserver) UnavailableShards(_ string, shards []int) {
+	o.mu.Lock()
+	o.unavail = append(o.unavail, slices.Clone(shards))
+	o.mu.Unlock()
+}
+
+func acPairs(p []miroir.GroupShard) []string {
+	out := []string{}
+	for _, x := range p {
+		out = append(out, fmt.Sprintf("g%d/s%d", x.Group, x.Shard))
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+func TestAuditCoreQuorumTable(t *testing.T) {
+	cases := []struct {
+		name    string
+		groups  []int
+		rf      int
+		stopped []int
+	}{
+		{"1x1 node down", []int{0}, 1, []int{0}},
+		{"1x1 of 3, one down", []int{0, 0, 0}, 1, []int{1}},
+		{"1x2 one down", []int{0, 0}, 2, []int{0}},
+		{"1x2 of 3, one down", []int{0, 0, 0}, 2, []int{2}},
+		{"1x3 one down", []int{0, 0, 0}, 3, []int{1}},
+		{"1x3 two down", []int{0, 0, 0}, 3, []int{0, 2}},
+		{"2x1 one group down", []int{0, 1}, 1, []int{0}},
+		{"2x1 both down", []int{0, 1}, 1, []int{0, 1}},
+		{"2x1 of 4, one per group", []int{0, 0, 1, 1}, 1, []int{0, 3}},
+		{"2x3 two down in g0", []int{0, 0, 0, 1, 1, 1}, 3, []int{0, 1}},
+		{"2x3 one down in each", []int{0, 0, 0, 1, 1, 1}, 3, []int{0, 4}},
+		{"2x3 two down in each", []int{0, 0, 0, 1, 1, 1}, 3, []int{1, 2, 3, 5}},
+		{"2x2 of 6, mixed", []int{0, 0, 0, 1, 1, 1}, 2, []int{0, 5}},
+	}
+	const S = 8
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			obs := &acObserver{}
+			f := acNewFleet(t, tc.groups, tc.rf, S, miroir.WithObserver(obs))
+			ix := f.create(t, "docs", "id")
+			ctx := acCtx(t)
+			for _, i := range tc.stopped {
+				f.stop(t, i)
+			}
+			docs := acDocs(0, 60)
+			shards := map[int]bool{}
+			for _, d := range docs {
+				shards[acShard(acIDString(d["id"]), S)] = true
+			}
+			// Expected outcome from the quorum rule.
+			groups := f.groupIDs()
+			quorum := tc.rf/2 + 1
+			var wantDegraded []string
+			var wantFailed []int
+			for s := range S {
+				if !shards[s] {
+					continue
+				}
+				written := false
+				for g, ids := range groups {
+					acks := 0
+					for _, id := range acReplicas(s, ids, tc.rf) {
+						if !slices.Contains(tc.stopped, f.nodeIndex(id)) {
+							acks++
+						}
+					}
+					if acks >= quorum {
+						written = true
+					} else {
+						wantDegraded = append(wantDegraded, fmt.Sprintf("g%d/s%d", g, s))
+					}
+				}
+				if !written {
+					wantFailed = append(wantFailed, s)
+				}
+			}
+			sort.Strings(wantDegraded)
+
+			rep := &miroir.Report{}
+			info, err := ix.AddDocuments(miroir.WithReport(ctx, rep), docs, nil)
+			if len(wantFailed) > 0 {
+				if err == nil {
+					t.Fatalf("write succeeded (task %d), want miroir_no_quorum for shards %v", info.TaskUID, wantFailed)
+				}
+				if !errors.Is(err, miroir.ErrNoQuorum) {
+					t.Errorf("errors.Is(err, ErrNoQuorum) false: %v", err)
+				}
+				var me *meilisearch.Error
+				if !errors.As(err, &me) || me.APIError.Code != miroir.CodeNoQuorum {
+					t.Errorf("errors.As *meilisearch.Error: %v", err)
+				}
+				var me2 *miroir.Error
+				if !errors.As(err, &me2) {
+					t.Fatalf("not a *miroir.Error: %v", err)
+				}
+				got := slices.Clone(me2.Shards)
+				sort.Ints(got)
+				if !slices.Equal(slices.Compact(got), wantFailed) {
+					t.Errorf("no-quorum shards %v, want %v", me2.Shards, wantFailed)
+				}
+				if me2.Status != 503 {
+					t.Errorf("status %d, want 503", me2.Status)
+				}
+				if !strings.Contains(strings.ToLower(err.Error()), "retry") {
+					t.Errorf("no-quorum error does not say that retrying is safe: %v", err)
+				}
+				for _, s := range wantFailed {
+					if !strings.Contains(err.Error(), strconv.Itoa(s)) {
+						t.Errorf("message does not list shard %d: %v", s, err)
+					}
+				}
+			} else {
+				if err != nil {
+					t.Fatalf("write failed, want success: %v", err)
+				}
+				task := acWait(t, f.c)(info, nil)
+				_ = task
+				if got := acPairs(rep.Degraded); !slices.Equal(got, acNonNil(wantDegraded)) {
+					t.Errorf("Report.Degraded %v, want %v", got, wantDegraded)
+				}
+				if rep.IsDegraded() != (len(wantDegraded) > 0) {
+					t.Errorf("Report.IsDegraded() = %v", rep.IsDegraded())
+				}
+				ct, err := f.store.Get(ctx, info.TaskUID)
+				if err != nil || ct == nil {
+					t.Fatalf("task store: %v %v", ct, err)
+				}
+				if got := acPairs(ct.Degraded); !slices.Equal(got, acNonNil(wantDegraded)) {
+					t.Errorf("ClusterTask.Degraded %v, want %v", got, wantDegraded)
+				}
+				obs.mu.Lock()
+				var seen []miroir.GroupShard
+				for _, p := range obs.degraded {
+					seen = append(seen, p...)
+				}
+				obs.mu.Unlock()
+				if got := acPairs(seen); !slices.Equal(got, acNonNil(wantDegraded)) {
+					t.Errorf("Observer.DegradedWrite %v, want %v", got, wantDegraded)
+				}
+			}
+			// Restart, retry the same write: nothing acknowledged is missing,
+			// every replica holds its documents.
+			for _, i := range tc.stopped {
+				f.start(t, i)
+			}
+			acWaitOK(t, f.c)(ix.AddDocuments(ctx, docs, nil))
+			for i, n := range f.nodes {
+				held := f.nodeDocs(t, i, "docs")
+				for _, d := range docs {
+					id := acIDString(d["id"])
+					if slices.Contains(acReplicas(acShard(id, S), groups[n.Group], tc.rf), n.ID) && held[id] == nil {
+						t.Errorf("after restart and retry, node %s lacks %s", n.ID, id)
+					}
+				}
+			}
+			for _, d := range docs {
+				var got map[string]any
+				if err := ix.GetDocument(ctx, acIDString(d["id"]), nil, &got); err != nil {
+					t.Errorf("GetDocument after retry: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func acNonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func TestAuditCoreProxyNoQuorum503AndDegradedHeader(t *testing.T) {
+	f := acNewFleet(t, []int{0, 1}, 1, 4)
+	f.create(t, "docs", "id")
+	h := f.c.Handler()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	f.stop(t, 0)
+	st, body := acHTTP(t, srv.URL, "POST", "/indexes/docs/documents", `[{"id":1},{"id":2},{"id":3}]`, "")
+	if st != 202 {
+		t.Fatalf("degraded write: %d %s", st, body)
+	}
+	req, _ := http.NewRequest("POST", srv.URL+"/indexes/docs/documents", strings.NewReader(`[{"id":4}]`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 202 || resp.Header.Get("X-Miroir-Degraded") == "" {
+		t.Errorf("degraded write: status %d, X-Miroir-Degraded %q", resp.StatusCode, resp.Header.Get("X-Miroir-Degraded"))
+	}
+	f.stop(t, 1)
+	st, body = acHTTP(t, srv.URL, "POST", "/indexes/docs/documents", `[{"id":5}]`, "")
+	var e struct{ Message, Code, Type, Link string }
+	_ = json.Unmarshal(body, &e)
+	if st != 503 || e.Code != miroir.CodeNoQuorum || e.Message == "" || e.Type == "" {
+		t.Errorf("no quorum in proxy mode: %d %s", st, body)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Report and Observer
+
+func TestAuditCoreReportAndObserver(t *testing.T) {
+	obs := &acObserver{}
+	f := acNewFleet(t, []int{0, 0, 0, 0}, 2, 16, miroir.WithObserver(obs))
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 5), nil))
+
+	// A one-document write contacts exactly the shard's write targets.
+	rep := &miroir.Report{}
+	info, err := ix.AddDocuments(miroir.WithReport(ctx, rep), []map[string]any{{"id": "only-one"}}, nil)
+	acWaitOK(t, f.c)(info, err)
+	want := slices.Clone(f.c.Topology().Replicas(acShard("only-one", 16), 0))
+	sort.Strings(want)
+	if !slices.Equal(rep.NodesContacted, want) {
+		t.Errorf("NodesContacted %v, want %v", rep.NodesContacted, want)
+	}
+	if rep.TaskUID != info.TaskUID {
+		t.Errorf("Report.TaskUID %d, want %d", rep.TaskUID, info.TaskUID)
+	}
+	if rep.IsDegraded() || len(rep.Degraded) != 0 {
+		t.Errorf("healthy write reported degraded: %+v", rep)
+	}
+	// A search contacts nodes too.
+	rep2 := &miroir.Report{}
+	if _, err := ix.Search(miroir.WithReport(ctx, rep2), "title", &meilisearch.SearchRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep2.NodesContacted) == 0 || !slices.IsSorted(rep2.NodesContacted) {
+		t.Errorf("search NodesContacted %v", rep2.NodesContacted)
+	}
+	// Node state changes and per-node requests reach the observer.
+	f.stop(t, 2)
+	acEventually(t, "observer NodeStateChanged(n2,false)", func() bool {
+		obs.mu.Lock()
+		defer obs.mu.Unlock()
+		return slices.Contains(obs.states, "n2=false")
+	})
+	f.start(t, 2)
+	acEventually(t, "observer NodeStateChanged(n2,true)", func() bool {
+		obs.mu.Lock()
+		defer obs.mu.Unlock()
+		return slices.Contains(obs.states, "n2=true")
+	})
+	obs.mu.Lock()
+	n := obs.requests
+	obs.mu.Unlock()
+	if n == 0 {
+		t.Errorf("Observer.NodeRequest never called")
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Shard count recorded on the fleet
+
+func TestAuditCoreShardCountMismatch(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 50), nil))
+	f.idle(t)
+
+	// miroir_meta lives on every node and records the shard count.
+	for i := range f.srv {
+		st, body := acHTTP(t, f.srv[i].URL(), "GET", "/indexes/miroir_meta/documents?limit=1000", nil, "")
+		if st != 200 || !strings.Contains(string(body), `"docs"`) {
+			t.Fatalf("node %d miroir_meta: %d %s", i, st, body)
+		}
+		var res struct {
+			Results []map[string]any `json:"results"`
+		}
+		_ = json.Unmarshal(body, &res)
+		found := false
+		for _, d := range res.Results {
+			hasUID, has8, hasTime := false, false, false
+			for _, v := range d {
+				if v == "docs" {
+					hasUID = true
+				}
+				if v == float64(8) {
+					has8 = true
+				}
+				if s, ok := v.(string); ok {
+					if _, err := time.Parse(time.RFC3339Nano, s); err == nil {
+						hasTime = true
+					}
+				}
+				if n, ok := v.(float64); ok && n > 1e9 {
+					hasTime = true // epoch seconds or millis
+				}
+			}
+			found = found || (hasUID && has8 && hasTime)
+		}
+		if !found {
+			t.Errorf("node %d: no miroir_meta record with uid docs, S=8 and a creation time: %s", i, body)
+		}
+	}
+
+	for _, otherS := range []int{16, 64} {
+		opts := append(acFastOpts(), miroir.WithShards(otherS))
+		other, err := miroir.New(f.nodes, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		spy := f.spy()
+		oix := other.Index("docs")
+		var m map[string]any
+		var res meilisearch.DocumentsResult
+		pk := "id"
+		calls := map[string]error{
+			"AddDocuments":     acErr(oix.AddDocuments(ctx, acDocs(1000, 5), nil)),
+			"UpdateDocuments":  acErr(oix.UpdateDocuments(ctx, acDocs(1000, 5), &meilisearch.DocumentOptions{PrimaryKey: &pk})),
+			"AddNdjson":        acErr(oix.AddDocumentsNdjson(ctx, []byte("{\"id\":5000}\n"), nil)),
+			"GetDocument":      oix.GetDocument(ctx, "1", nil, &m),
+			"GetDocuments":     oix.GetDocuments(ctx, &meilisearch.DocumentsQuery{Limit: 5}, &res),
+			"Search":           acErr(oix.Search(ctx, "title", &meilisearch.SearchRequest{})),
+			"DeleteDocument":   acErr(oix.DeleteDocument(ctx, "1", nil)),
+			"DeleteDocuments":  acErr(oix.DeleteDocuments(ctx, []string{"1", "2"}, nil)),
+			"DeleteByFilter":   acErr(oix.DeleteDocumentsByFilter(ctx, "n = 1", nil)),
+			"DeleteAll":        acErr(oix.DeleteAllDocuments(ctx, nil)),
+			"UpdateSettings":   acErr(oix.UpdateSettings(ctx, &meilisearch.Settings{StopWords: []string{"x"}})),
+			"Stats":            acErr(oix.GetStats(ctx, nil)),
+			"GetIndex":         acErr(other.GetIndex(ctx, "docs")),
+			"FetchInfo":        acErr(oix.FetchInfo(ctx)),
+			"GetSettings":      acErr(oix.GetSettings(ctx)),
+			"AddCsv":           acErr(oix.AddDocumentsCsv(ctx, []byte("id\n9001\n"), nil)),
+			"FacetSearch":      acErr(oix.FacetSearch(ctx, &meilisearch.FacetSearchRequest{FacetName: "n"})),
+			"UpdateByFunction": acErr(oix.UpdateDocumentsByFunction(ctx, &meilisearch.UpdateDocumentByFunctionRequest{Function: "doc.x = 1"})),
+			"UpdateIndex":      acErr(oix.UpdateIndex(ctx, &meilisearch.UpdateIndexRequestParams{PrimaryKey: "id"})),
+			"MultiSearch":      acErr(other.MultiSearch(ctx, &meilisearch.MultiSearchRequest{Queries: []*meilisearch.SearchRequest{{IndexUID: "docs", Query: "title"}}})),
+		}
+		for name, err := range calls {
+			if err == nil {
+				t.Errorf("S=%d %s: accepted on an index created with S=8", otherS, name)
+				continue
+			}
+			if !errors.Is(err, miroir.ErrShardCountMismatch) || acAPICode(err) != miroir.CodeShardCountMismatch {
+				t.Errorf("S=%d %s: %v (code %q)", otherS, name, err, acAPICode(err))
+			}
+		}
+		for _, r := range spy.take() {
+			if !strings.Contains(r, " GET ") {
+				t.Errorf("S=%d: a write reached a node: %s", otherS, r)
+			}
+		}
+	}
+	// Nothing changed on the fleet.
+	total := 0
+	for i := range f.srv {
+		total += len(f.nodeDocs(t, i, "docs"))
+	}
+	if total != 50 {
+		t.Fatalf("fleet holds %d documents after refused calls, want 50", total)
+	}
+	// A Cluster with the right count (a new process) reads S from the fleet.
+	same, err := miroir.New(f.nodes, append(acFastOpts(), miroir.WithShards(8))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer same.Close()
+	acWaitOK(t, same)(same.Index("docs").AddDocuments(ctx, acDocs(50, 10), nil))
+	var d map[string]any
+	if err := same.Index("docs").GetDocument(ctx, "55", nil, &d); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func acErr[T any](_ T, err error) error { return err }
+
+func TestAuditCoreMetaIndexHidden(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0}, 1, 4)
+	ctx := acCtx(t)
+	f.create(t, "alpha", "id")
+	ix := f.create(t, "beta", "id")
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 20), nil))
+	f.idle(t)
+	list, err := f.c.ListIndexes(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uids []string
+	for _, r := range list.Results {
+		uids = append(uids, r.UID)
+	}
+	if !slices.Equal(uids, []string{"alpha", "beta"}) || list.Total != 2 {
+		t.Errorf("ListIndexes: %v total %d", uids, list.Total)
+	}
+	// Pagination around the reserved index's place in uid order.
+	f.create(t, "nu", "id")
+	f.create(t, "zeta", "id")
+	page, err := f.c.ListIndexes(ctx, &meilisearch.IndexesQuery{Offset: 1, Limit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uids = nil
+	for _, r := range page.Results {
+		uids = append(uids, r.UID)
+	}
+	if !slices.Equal(uids, []string{"beta", "nu"}) || page.Total != 4 {
+		t.Errorf("ListIndexes offset 1 limit 2: %v total %d, want [beta nu] total 4", uids, page.Total)
+	}
+	raw, err := f.c.GetRawIndexes(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(raw); strings.Contains(string(b), "miroir_meta") {
+		t.Errorf("GetRawIndexes shows miroir_meta: %s", b)
+	}
+	stats, err := f.c.GetStats(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := stats.Indexes["miroir_meta"]; ok {
+		t.Errorf("GetStats shows miroir_meta")
+	}
+	if stats.Indexes["beta"].NumberOfDocuments != 20 {
+		t.Errorf("global stats beta: %+v", stats.Indexes["beta"])
+	}
+	if _, ok := stats.Indexes["beta"].FieldDistribution["_miroir_shard"]; ok {
+		t.Errorf("global stats fieldDistribution shows _miroir_shard")
+	}
+	srv := httptest.NewServer(f.c.Handler())
+	defer srv.Close()
+	for _, p := range []string{"/indexes", "/stats"} {
+		st, body := acHTTP(t, srv.URL, "GET", p, nil, "")
+		if st != 200 || strings.Contains(string(body), "miroir_meta") {
+			t.Errorf("proxy %s: %d %s", p, st, body)
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Index lifecycle
+
+// acFailsNaming checks that a broadcast with a node unreachable fails
+// (synchronously or through its task) with an error naming the node.
+func acFailsNaming(t *testing.T, c *miroir.Cluster, what, node string, info *meilisearch.TaskInfo, err error) {
+	t.Helper()
+	if err != nil {
+		if !strings.Contains(err.Error(), node) {
+			t.Errorf("%s: error does not name %s: %v", what, node, err)
+		}
+		return
+	}
+	task := acWait(t, c)(info, nil)
+	if task.Status != meilisearch.TaskStatusFailed {
+		t.Errorf("%s with %s down: task %s, want failed", what, node, task.Status)
+		return
+	}
+	if !strings.Contains(task.Error.Message, node) {
+		t.Errorf("%s: task error does not name %s: %+v", what, node, task.Error)
+	}
+}
+
+func TestAuditCoreIndexLifecycle(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
+	ctx := acCtx(t)
+
+	// Create: every node has the index and _miroir_shard filterable.
+	info, err := f.c.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "movies", PrimaryKey: "id"})
+	task := acWaitOK(t, f.c)(info, err)
+	if task.Type != meilisearch.TaskTypeIndexCreation || task.IndexUID != "movies" {
+		t.Errorf("creation task %+v", task)
+	}
+	for i := range f.srv {
+		st, body := acHTTP(t, f.srv[i].URL(), "GET", "/indexes/movies", nil, "")
+		if st != 200 || !strings.Contains(string(body), `"primaryKey":"id"`) {
+			t.Errorf("node %d index: %d %s", i, st, body)
+		}
+		var fa []any
+		_ = json.Unmarshal(f.nodeSettings(t, i, "movies")["filterableAttributes"], &fa)
+		if !slices.Contains(fa, any("_miroir_shard")) {
+			t.Errorf("node %d: _miroir_shard not filterable after creation: %v", i, fa)
+		}
+	}
+	// Created a acErr time: fails as on one Meilisearch.
+	task = acWait(t, f.c)(f.c.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "movies", PrimaryKey: "id"}))
+	if task.Status != meilisearch.TaskStatusFailed || task.Error.Code != "index_already_exists" {
+		t.Errorf("acErr creation: %s %+v", task.Status, task.Error)
+	}
+	// GetIndex from the fleet.
+	res, err := f.c.GetIndex(ctx, "movies")
+	if err != nil || res.UID != "movies" || res.PrimaryKey != "id" {
+		t.Errorf("GetIndex: %+v %v", res, err)
+	}
+
+	// A node down: creation needs every node and names the missing one;
+	// after the node returns, retrying converges.
+	f.stop(t, 1)
+	info, err = f.c.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "books", PrimaryKey: "isbn"})
+	acFailsNaming(t, f.c, "CreateIndex", "n1", info, err)
+	f.start(t, 1)
+	acWaitOK(t, f.c)(f.c.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "books", PrimaryKey: "isbn"}))
+	for i := range f.srv {
+		st, body := acHTTP(t, f.srv[i].URL(), "GET", "/indexes/books", nil, "")
+		if st != 200 || !strings.Contains(string(body), `"primaryKey":"isbn"`) {
+			t.Errorf("node %d after converging create: %d %s", i, st, body)
+		}
+		var fa []any
+		_ = json.Unmarshal(f.nodeSettings(t, i, "books")["filterableAttributes"], &fa)
+		if !slices.Contains(fa, any("_miroir_shard")) {
+			t.Errorf("node %d: _miroir_shard not filterable after converging create: %v", i, fa)
+		}
+	}
+
+	// A half-failed creation (the index exists on some node only) converges.
+	st, body := acHTTP(t, f.srv[2].URL(), "POST", "/indexes", map[string]any{"uid": "half", "primaryKey": "id"}, "")
+	if st != 202 {
+		t.Fatalf("direct create: %d %s", st, body)
+	}
+	f.idle(t)
+	acWaitOK(t, f.c)(f.c.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "half", PrimaryKey: "id"}))
+	for i := range f.srv {
+		if st, _ := acHTTP(t, f.srv[i].URL(), "GET", "/indexes/half", nil, ""); st != 200 {
+			t.Errorf("node %d lacks half after converging create", i)
+		}
+		var fa []any
+		_ = json.Unmarshal(f.nodeSettings(t, i, "half")["filterableAttributes"], &fa)
+		if !slices.Contains(fa, any("_miroir_shard")) {
+			t.Errorf("node %d: _miroir_shard not filterable on half: %v", i, fa)
+		}
+	}
+	acWaitOK(t, f.c)(f.c.Index("half").AddDocuments(ctx, acDocs(0, 10), nil))
+
+	// Update the primary key (empty index) on every node.
+	acWaitOK(t, f.c)(f.c.Index("books").UpdateIndex(ctx, &meilisearch.UpdateIndexRequestParams{PrimaryKey: "code"}))
+	for i := range f.srv {
+		_, body := acHTTP(t, f.srv[i].URL(), "GET", "/indexes/books", nil, "")
+		if !strings.Contains(string(body), `"primaryKey":"code"`) {
+			t.Errorf("node %d after UpdateIndex: %s", i, body)
+		}
+	}
+
+	// Swap: documents follow on every node.
+	mix := f.c.Index("movies")
+	acWaitOK(t, f.c)(mix.AddDocuments(ctx, acDocs(0, 30), nil))
+	acWaitOK(t, f.c)(f.c.SwapIndexes(ctx, []*meilisearch.SwapIndexesParams{{Indexes: []string{"movies", "half"}}}))
+	var d map[string]any
+	if err := f.c.Index("half").GetDocument(ctx, "25", nil, &d); err != nil {
+		t.Errorf("after swap, half lacks movies' document 25: %v", err)
+	}
+	stats, err := f.c.Index("half").GetStats(ctx, nil)
+	if err != nil || stats.NumberOfDocuments != 30 {
+		t.Errorf("after swap, half stats %+v %v", stats, err)
+	}
+
+	// Delete on every node; then gone.
+	f.stop(t, 0)
+	info, err = f.c.DeleteIndex(ctx, "books")
+	acFailsNaming(t, f.c, "DeleteIndex", "n0", info, err)
+	f.start(t, 0)
+	acWaitOK(t, f.c)(f.c.DeleteIndex(ctx, "books"))
+	for i := range f.srv {
+		if st, _ := acHTTP(t, f.srv[i].URL(), "GET", "/indexes/books", nil, ""); st != 404 {
+			t.Errorf("node %d still has books (%d)", i, st)
+		}
+	}
+	if _, err := f.c.GetIndex(ctx, "books"); acAPICode(err) != "index_not_found" {
+		t.Errorf("GetIndex after delete: %v", err)
+	}
+}
+
+func TestAuditCoreBroadcastUnreachableNamesNode(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 30), nil))
+	f.stop(t, 2)
+	info, err := ix.DeleteDocumentsByFilter(ctx, "n = 1", nil)
+	acFailsNaming(t, f.c, "DeleteDocumentsByFilter", "n2", info, err)
+	info, err = ix.DeleteAllDocuments(ctx, nil)
+	acFailsNaming(t, f.c, "DeleteAllDocuments", "n2", info, err)
+	info, err = ix.UpdateIndex(ctx, &meilisearch.UpdateIndexRequestParams{PrimaryKey: "id"})
+	acFailsNaming(t, f.c, "UpdateIndex", "n2", info, err)
+	info, err = f.c.CreateDump(ctx)
+	acFailsNaming(t, f.c, "CreateDump", "n2", info, err)
+	info, err = ix.UpdateDocumentsByFunction(ctx, &meilisearch.UpdateDocumentByFunctionRequest{Function: "doc.x = 1"})
+	acFailsNaming(t, f.c, "UpdateDocumentsByFunction", "n2", info, err)
+	// Retrying after the node returns converges.
+	f.start(t, 2)
+	acWaitOK(t, f.c)(ix.DeleteAllDocuments(ctx, nil))
+	for i := range f.srv {
+		if n := len(f.nodeDocs(t, i, "docs")); n != 0 {
+			t.Errorf("node %d holds %d documents after DeleteAllDocuments", i, n)
+		}
+	}
+}
+
+// A node that comes back from being unhealthy is re-verified (index present,
+// settings equal) before documents are routed to it again.
+func TestAuditCoreNodeReverifiedBeforeRouting(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0}, 1, 8)
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	acWaitOK(t, f.c)(ix.UpdateRankingRules(ctx, &[]string{"words", "typo", "n:desc", "proximity", "attribute", "sort", "exactness"}))
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 20), nil))
+	// Node 1 looks down to the cluster while it loses its index
+	// (as after a disk loss).
+	clear := f.srv[1].FailRequests(func(r *http.Request) bool { return r.URL.Path == "/health" }, 503, "internal")
+	acEventually(t, "n1 marked down", func() bool { return !f.healthy(1) })
+	st, body := acHTTP(t, f.srv[1].URL(), "DELETE", "/indexes/docs", nil, "")
+	if st != 202 {
+		t.Fatalf("%d %s", st, body)
+	}
+	_ = f.srv[1].WaitIdle(ctx)
+	clear()
+	acEventually(t, "n1 marked up", func() bool { return f.healthy(1) })
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(100, 50), nil))
+	f.idle(t)
+	s := f.nodeSettings(t, 1, "docs")
+	var rr []string
+	_ = json.Unmarshal(s["rankingRules"], &rr)
+	if !slices.Contains(rr, "n:desc") {
+		t.Errorf("node 1 received documents into an index without the fleet's ranking rules: %s", s["rankingRules"])
+	}
+	var fa []any
+	_ = json.Unmarshal(s["filterableAttributes"], &fa)
+	if !slices.Contains(fa, any("_miroir_shard")) {
+		t.Errorf("node 1 index lacks _miroir_shard filterable: %s", s["filterableAttributes"])
+	}
+	_, body = acHTTP(t, f.srv[1].URL(), "GET", "/indexes/docs", nil, "")
+	if !strings.Contains(string(body), `"primaryKey":"id"`) {
+		t.Errorf("node 1 index: %s", body)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Write forms
+
+func TestAuditCoreWriteForms(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0, 1, 1}, 1, 8)
+	ctx := acCtx(t)
+	ix := f.create(t, "docs", "id")
+	fleetDoc := func(id string) map[string]any {
+		var d map[string]any
+		if err := ix.GetDocument(ctx, id, nil, &d); err != nil {
+			return nil
+		}
+		return d
+	}
+	countDocs := func() int {
+		var res meilisearch.DocumentsResult
+		if err := ix.GetDocuments(ctx, &meilisearch.DocumentsQuery{Limit: 1000}, &res); err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range res.Results {
+			if _, ok := h["_miroir_shard"]; ok {
+				t.Fatalf("GetDocuments leaked _miroir_shard")
+			}
+		}
+		return int(res.Total)
+	}
+	// every replica of every document carries the right _miroir_shard.
+	checkPlacement := func(what string) {
+		t.Helper()
+		groups := f.groupIDs()
+		for i, n := range f.nodes {
+			for id, d := range f.nodeDocs(t, i, "docs") {
+				s := acShard(id, 8)
+				if sh, _ := d["_miroir_shard"].(float64); int(sh) != s || !slices.Contains(acReplicas(s, groups[n.Group], 1), n.ID) {
+					t.Errorf("%s: node %s holds %s with _miroir_shard %v (shard %d)", what, n.ID, id, d["_miroir_shard"], s)
+				}
+			}
+		}
+	}
+
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 20), nil))
+	tasks, err := ix.AddDocumentsInBatches(ctx, acDocs(20, 20), 6, nil)
+	if err != nil || len(tasks) != 4 {
+		t.Fatalf("AddDocumentsInBatches: %d tasks, %v", len(tasks), err)
+	}
+	for i := range tasks {
+		acWaitOK(t, f.c)(&tasks[i], nil)
+	}
+	acWaitOK(t, f.c)(ix.AddDocumentsNdjson(ctx, []byte("{\"id\":40,\"title\":\"nd\"}\n{\"id\":\"41\",\"title\":\"nd\"}\n"), nil))
+	acWaitOK(t, f.c)(ix.AddDocumentsNdjsonFromReader(ctx, strings.NewReader("{\"id\":42,\"title\":\"ndr\"}\n{\"id\":43,\"title\":\"ndr\"}\n"), nil))
+	tasks, err = ix.AddDocumentsNdjsonInBatches(ctx, []byte("{\"id\":44}\n{\"id\":45}\n{\"id\":46}\n"), 2, nil)
+	if err != nil || len(tasks) != 2 {
+		t.Fatalf("AddDocumentsNdjsonInBatches: %d %v", len(tasks), err)
+	}
+	for i := range tasks {
+		acWaitOK(t, f.c)(&tasks[i], nil)
+	}
+	acWaitOK(t, f.c)(ix.AddDocumentsCsv(ctx, []byte("id,title,n:number\n50,csv,1\n51,csv,2\n"), nil))
+	acWaitOK(t, f.c)(ix.AddDocumentsCsvFromReader(ctx, strings.NewReader("id;title\n52;csvr\n53;csvr\n"), &meilisearch.CsvDocumentsQuery{CsvDelimiter: ";"}))
+	tasks, err = ix.AddDocumentsCsvInBatches(ctx, []byte("id,title\n54,a\n55,b\n56,c\n"), 2, nil)
+	if err != nil || len(tasks) != 2 {
+		t.Fatalf("AddDocumentsCsvInBatches: %d %v", len(tasks), err)
+	}
+	for i := range tasks {
+		acWaitOK(t, f.c)(&tasks[i], nil)
+	}
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, strings.NewReader(`[{"id":60,"title":"reader"},{"id":61,"title":"reader"}]`), nil))
+	tasks, err = ix.AddDocumentsNdjsonFromReaderInBatches(ctx, strings.NewReader("{\"id\":70}\n{\"id\":71}\n{\"id\":72}\n"), 2, nil)
+	if err != nil || len(tasks) != 2 {
+		t.Fatalf("AddDocumentsNdjsonFromReaderInBatches: %d %v", len(tasks), err)
+	}
+	for i := range tasks {
+		acWaitOK(t, f.c)(&tasks[i], nil)
+	}
+	tasks, err = ix.AddDocumentsCsvFromReaderInBatches(ctx, strings.NewReader("id,title\n73,a\n74,b\n75,c\n"), 2, nil)
+	if err != nil || len(tasks) != 2 {
+		t.Fatalf("AddDocumentsCsvFromReaderInBatches: %d %v", len(tasks), err)
+	}
+	for i := range tasks {
+		acWaitOK(t, f.c)(&tasks[i], nil)
+	}
+	if n := countDocs(); n != 62 {
+		t.Fatalf("after adds: %d documents, want 62", n)
+	}
+	if d := fleetDoc("51"); d == nil || d["title"] != "csv" || d["n"] != float64(2) {
+		t.Errorf("csv doc 51 = %v", d)
+	}
+	if d := fleetDoc("53"); d == nil || d["title"] != "csvr" {
+		t.Errorf("csv reader doc 53 = %v", d)
+	}
+	checkPlacement("adds")
+
+	// Partial updates keep other fields.
+	acWaitOK(t, f.c)(ix.UpdateDocuments(ctx, []map[string]any{{"id": 3, "extra": "x"}}, nil))
+	if d := fleetDoc("3"); d == nil || d["title"] != "title 3" || d["extra"] != "x" {
+		t.Errorf("partial update: %v", d)
+	}
+	tasks, err = ix.UpdateDocumentsInBatches(ctx, []map[string]any{{"id": 4, "extra": "y"}, {"id": 5, "extra": "y"}}, 1, nil)
+	if err != nil || len(tasks) != 2 {
+		t.Fatalf("UpdateDocumentsInBatches: %v", err)
+	}
+	for i := range tasks {
+		acWaitOK(t, f.c)(&tasks[i], nil)
+	}
+	acWaitOK(t, f.c)(ix.UpdateDocumentsNdjson(ctx, []byte("{\"id\":6,\"extra\":\"z\"}\n"), nil))
+	acWaitOK(t, f.c)(ix.UpdateDocumentsCsv(ctx, []byte("id,extra\n7,w\n"), nil))
+	tasks, err = ix.UpdateDocumentsNdjsonInBatches(ctx, []byte("{\"id\":8,\"extra\":\"v\"}\n{\"id\":9,\"extra\":\"v\"}\n"), 1, nil)
+	if err != nil || len(tasks) != 2 {
+		t.Fatalf("UpdateDocumentsNdjsonInBatches: %d %v", len(tasks), err)
+	}
+	for i := range tasks {
+		acWaitOK(t, f.c)(&tasks[i], nil)
+	}
+	tasks, err = ix.UpdateDocumentsCsvInBatches(ctx, []byte("id,extra\n10,u\n11,u\n"), 1, nil)
+	if err != nil || len(tasks) != 2 {
+		t.Fatalf("UpdateDocumentsCsvInBatches: %d %v", len(tasks), err)
+	}
+	for i := range tasks {
+		acWaitOK(t, f.c)(&tasks[i], nil)
+	}
+	for id, want := range map[string]string{"4": "y", "5": "y", "6": "z", "7": "w", "8": "v", "9": "v", "10": "u", "11": "u"} {
+		if d := fleetDoc(id); d == nil || d["extra"] != want || d["title"] == nil {
+			t.Errorf("update %s: %v", id, d)
+		}
+	}
+	checkPlacement("updates")
+
+	// Deletes by id.
+	task := acWaitOK(t, f.c)(ix.DeleteDocument(ctx, "0", nil))
+	if task.Type != meilisearch.TaskTypeDocumentDeletion {
+		t.Errorf("DeleteDocument task type %s", task.Type)
+	}
+	acWaitOK(t, f.c)(ix.DeleteDocuments(ctx, []string{"1", "2", "41"}, nil))
+	for _, id := range []string{"0", "1", "2", "41"} {
+		if fleetDoc(id) != nil {
+			t.Errorf("document %s not deleted", id)
+		}
+	}
+	// Delete by filter (broadcast).
+	acWaitOK(t, f.c)(ix.UpdateFilterableAttributes(ctx, &[]any{"title"}))
+	acWaitOK(t, f.c)(ix.DeleteDocumentsByFilter(ctx, "title = csv", nil))
+	if fleetDoc("50") != nil || fleetDoc("51") != nil {
+		t.Errorf("delete by filter left csv documents")
+	}
+	// Update by function (broadcast).
+	if _, err := f.c.ExperimentalFeatures().SetEditDocumentsByFunction(true).Update(ctx); err != nil {
+		t.Fatalf("enable editDocumentsByFunction: %v", err)
+	}
+	acWaitOK(t, f.c)(ix.UpdateDocumentsByFunction(ctx, &meilisearch.UpdateDocumentByFunctionRequest{
+		Filter: "title = reader", Function: "doc.title = \"edited\"",
+	}))
+	if d := fleetDoc("60"); d == nil || d["title"] != "edited" {
+		t.Errorf("update by function: %v", d)
+	}
+	checkPlacement("function")
+	// Delete all (broadcast).
+	acWaitOK(t, f.c)(ix.DeleteAllDocuments(ctx, nil))
+	if n := countDocs(); n != 0 {
+		t.Errorf("after DeleteAllDocuments: %d", n)
+	}
+}
+
+// A reader source is streamed in bounded batches, never read whole.
+func TestAuditCoreReaderStreamedInBatches(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0}, 1, 8, miroir.WithBatchBytes(4<<10))
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	var nd bytes.Buffer
+	for i := 0; i < 2000; i++ {
+		fmt.Fprintf(&nd, "{\"id\":%d,\"body\":%q}\n", i, strings.Repeat("x", 100))
+	}
+	// A reader that fails after the data: if the whole input were read
+	// before the first node request, the library could not tell; instead
+	// we count node requests, which must be several per node.
+	spy := f.spy()
+	acWaitOK(t, f.c)(ix.AddDocumentsNdjsonFromReader(ctx, bytes.NewReader(nd.Bytes()), nil))
+	posts := 0
+	for _, r := range spy.take() {
+		if strings.Contains(r, " POST ") || strings.Contains(r, " PUT ") {
+			posts++
+		}
+	}
+	if posts < 4 {
+		t.Errorf("a 240 KB reader with 4 KiB batches produced %d document requests; want streaming in several batches", posts)
+	}
+	total := 0
+	for i := range f.srv {
+		total += len(f.nodeDocs(t, i, "docs"))
+	}
+	if total != 2000 {
+		t.Fatalf("%d documents", total)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Document reads
+
+func TestAuditCoreGetDocumentFallback(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0}, 2, 4)
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 20), nil))
+	// A replica that lacks the document (missed a write) is not the answer.
+	st, _ := acHTTP(t, f.srv[0].URL(), "DELETE", "/indexes/docs/documents/5", nil, "")
+	if st != 202 {
+		t.Fatal(st)
+	}
+	_ = f.srv[0].WaitIdle(ctx)
+	for range 6 {
+		var d map[string]any
+		if err := ix.GetDocument(ctx, "5", nil, &d); err != nil || d["title"] != "title 5" {
+			t.Fatalf("GetDocument(5) with one replica lacking it: %v %v", d, err)
+		}
+	}
+	// A stopped replica: reads fall back to the other.
+	f.srv[1].Stop()
+	for i := 0; i < 20; i++ {
+		if i == 5 {
+			continue
+		}
+		var d map[string]any
+		if err := ix.GetDocument(ctx, strconv.Itoa(i), nil, &d); err != nil {
+			t.Fatalf("GetDocument(%d) with a replica down: %v", i, err)
+		}
+		if _, ok := d["_miroir_shard"]; ok {
+			t.Fatal("_miroir_shard leaked")
+		}
+	}
+	// Absent everywhere: Meilisearch's document_not_found.
+	var d map[string]any
+	if err := ix.GetDocument(ctx, "99999", nil, &d); acAPICode(err) != "document_not_found" {
+		t.Errorf("missing document: %v", err)
+	}
+}
+
+func TestAuditCoreShardFieldNeverReachesCaller(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 40), nil))
+	check := func(what string, v any) {
+		t.Helper()
+		b, _ := json.Marshal(v)
+		if strings.Contains(string(b), "_miroir_shard") {
+			t.Errorf("%s leaks _miroir_shard: %.300s", what, b)
+		}
+	}
+	var d map[string]any
+	_ = ix.GetDocument(ctx, "3", nil, &d)
+	check("GetDocument", d)
+	_ = ix.GetDocument(ctx, "3", &meilisearch.DocumentQuery{Fields: []string{"*"}}, &d)
+	check("GetDocument fields *", d)
+	d = nil
+	_ = ix.GetDocument(ctx, "3", &meilisearch.DocumentQuery{Fields: []string{"id", "_miroir_shard"}}, &d)
+	check("GetDocument fields [id _miroir_shard]", d)
+	var res2 meilisearch.DocumentsResult
+	_ = ix.GetDocuments(ctx, &meilisearch.DocumentsQuery{Limit: 100, Fields: []string{"_miroir_shard", "id"}}, &res2)
+	check("GetDocuments fields [_miroir_shard id]", res2)
+	sr2, _ := ix.Search(ctx, "", &meilisearch.SearchRequest{Limit: 5, AttributesToRetrieve: []string{"id", "_miroir_shard"}})
+	check("Search attributesToRetrieve [_miroir_shard]", sr2)
+	var res meilisearch.DocumentsResult
+	_ = ix.GetDocuments(ctx, &meilisearch.DocumentsQuery{Limit: 100, Fields: []string{"*"}}, &res)
+	check("GetDocuments", res)
+	if res.Total != 40 {
+		t.Errorf("GetDocuments total %d", res.Total)
+	}
+	sr, err := ix.Search(ctx, "title", &meilisearch.SearchRequest{Limit: 50, AttributesToHighlight: []string{"*"}, AttributesToRetrieve: []string{"*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("Search", sr)
+	if len(sr.Hits) != 40 {
+		t.Errorf("search hits %d", len(sr.Hits))
+	}
+	raw, _ := ix.SearchRaw(ctx, "title", &meilisearch.SearchRequest{Limit: 50, Facets: []string{"*"}})
+	check("SearchRaw", raw)
+	st, _ := ix.GetStats(ctx, nil)
+	check("GetStats", st)
+	stg, _ := ix.GetSettings(ctx)
+	check("GetSettings", stg)
+	// A numeric query word does not match the shard field.
+	words := []map[string]any{}
+	for i := 0; i < 30; i++ {
+		words = append(words, map[string]any{"id": fmt.Sprintf("w%d", i), "title": "plain words only"})
+	}
+	acWaitOK(t, f.c)(f.c.Index("words").AddDocuments(ctx, words, nil))
+	for _, q := range []string{"0", "3", "7"} {
+		sr, err = f.c.Index("words").Search(ctx, q, &meilisearch.SearchRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sr.EstimatedTotalHits != 0 || len(sr.Hits) != 0 {
+			t.Errorf("query %q matched %d documents through _miroir_shard", q, sr.EstimatedTotalHits)
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Cluster tasks
+
+func TestAuditCoreTaskFailsWhenOneNodeTaskFails(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	clear := f.srv[1].FailTasks(func(r *http.Request) bool {
+		return strings.HasSuffix(r.URL.Path, "/documents")
+	}, "internal")
+	defer clear()
+	task := acWait(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 60), nil))
+	if task.Status != meilisearch.TaskStatusFailed {
+		t.Fatalf("status %s, want failed", task.Status)
+	}
+	if !strings.Contains(task.Error.Message, "n1") {
+		t.Errorf("task error does not name the node: %+v", task.Error)
+	}
+	if task.Error.Code != "internal" {
+		t.Errorf("task error does not carry the node's error code: %+v", task.Error)
+	}
+	got, err := f.c.GetTask(ctx, task.UID)
+	if err != nil || got.Status != meilisearch.TaskStatusFailed {
+		t.Errorf("GetTask: %+v %v", got, err)
+	}
+}
+
+func TestAuditCoreTaskStatusAggregation(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	docs := acDocs(0, 60) // touches every node
+
+	// All node tasks enqueued -> enqueued.
+	for _, s := range f.srv {
+		s.PauseTasks()
+	}
+	info, err := ix.AddDocuments(ctx, docs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Status != meilisearch.TaskStatusEnqueued {
+		t.Errorf("TaskInfo status %s", info.Status)
+	}
+	if got, _ := f.c.GetTask(ctx, info.TaskUID); got == nil || got.Status != meilisearch.TaskStatusEnqueued {
+		t.Errorf("all node tasks enqueued: %+v", got)
+	}
+	// Some succeeded, one still enqueued -> processing.
+	f.srv[0].ResumeTasks()
+	f.srv[1].ResumeTasks()
+	_ = f.srv[0].WaitIdle(ctx)
+	_ = f.srv[1].WaitIdle(ctx)
+	if got, _ := f.c.GetTask(ctx, info.TaskUID); got == nil || got.Status != meilisearch.TaskStatusProcessing {
+		t.Errorf("mixed succeeded/enqueued: %+v, want processing", got)
+	}
+	f.srv[2].ResumeTasks()
+	acWaitOK(t, f.c)(info, nil)
+
+	// One node task canceled, others succeeded -> canceled.
+	f.srv[2].PauseTasks()
+	info, err = ix.AddDocuments(ctx, docs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = f.srv[0].WaitIdle(ctx)
+	_ = f.srv[1].WaitIdle(ctx)
+	ci, err := f.c.CancelTasks(ctx, &meilisearch.CancelTasksQuery{UIDS: []int64{info.TaskUID}})
+	f.srv[2].ResumeTasks()
+	acWaitOK(t, f.c)(ci, err)
+	task := acWait(t, f.c)(info, nil)
+	if task.Status != meilisearch.TaskStatusCanceled {
+		t.Errorf("one node task canceled: %s, want canceled", task.Status)
+	}
+
+	// One failed, one canceled -> failed.
+	clear := f.srv[0].FailTasks(func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/documents") }, "internal")
+	f.srv[2].PauseTasks()
+	info, err = ix.AddDocuments(ctx, docs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = f.srv[0].WaitIdle(ctx)
+	_ = f.srv[1].WaitIdle(ctx)
+	ci, err = f.c.CancelTasks(ctx, &meilisearch.CancelTasksQuery{UIDS: []int64{info.TaskUID}})
+	f.srv[2].ResumeTasks()
+	acWaitOK(t, f.c)(ci, err)
+	clear()
+	task = acWait(t, f.c)(info, nil)
+	if task.Status != meilisearch.TaskStatusFailed {
+		t.Errorf("failed + canceled: %s, want failed", task.Status)
+	}
+}
+
+func TestAuditCoreTaskDetailsAndTimes(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	docs := acDocs(0, 90)
+	info, err := ix.AddDocuments(ctx, docs, nil)
+	task := acWaitOK(t, f.c)(info, err)
+	if task.Details.ReceivedDocuments != 90 || task.Details.IndexedDocuments != 90 {
+		t.Errorf("add details %+v, want received=indexed=90", task.Details)
+	}
+	if task.Type != meilisearch.TaskTypeDocumentAdditionOrUpdate || task.IndexUID != "docs" || task.UID != info.TaskUID {
+		t.Errorf("task header %+v", task)
+	}
+	// Times: enqueuedAt/startedAt earliest, finishedAt latest over node tasks.
+	ct, err := f.store.Get(ctx, info.TaskUID)
+	if err != nil || ct == nil {
+		t.Fatalf("store: %v %v", ct, err)
+	}
+	if len(ct.Nodes) != 3 {
+		t.Fatalf("cluster task maps to %d node tasks, want 3: %+v", len(ct.Nodes), ct.Nodes)
+	}
+	var minE, minS, maxF time.Time
+	for _, nt := range ct.Nodes {
+		i := f.nodeIndex(nt.Node)
+		if i < 0 {
+			t.Fatalf("unknown node %q", nt.Node)
+		}
+		nodeTask, err := meilisearch.New(f.srv[i].URL()).GetTask(ctx, nt.TaskUID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if nodeTask.Type != meilisearch.TaskTypeDocumentAdditionOrUpdate {
+			t.Errorf("node task %d on %s is %s", nt.TaskUID, nt.Node, nodeTask.Type)
+		}
+		if minE.IsZero() || nodeTask.EnqueuedAt.Before(minE) {
+			minE = nodeTask.EnqueuedAt
+		}
+		if minS.IsZero() || nodeTask.StartedAt.Before(minS) {
+			minS = nodeTask.StartedAt
+		}
+		if nodeTask.FinishedAt.After(maxF) {
+			maxF = nodeTask.FinishedAt
+		}
+	}
+	if !task.EnqueuedAt.Equal(minE) {
+		t.Errorf("enqueuedAt %v, want earliest node enqueuedAt %v", task.EnqueuedAt, minE)
+	}
+	if !task.StartedAt.Equal(minS) {
+		t.Errorf("startedAt %v, want earliest node startedAt %v", task.StartedAt, minS)
+	}
+	if !task.FinishedAt.Equal(maxF) {
+		t.Errorf("finishedAt %v, want latest node finishedAt %v", task.FinishedAt, maxF)
+	}
+	// Deletion counts.
+	task = acWaitOK(t, f.c)(ix.DeleteDocuments(ctx, []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "100000"}, nil))
+	if task.Details.ProvidedIds != 11 || task.Details.DeletedDocuments != 10 {
+		t.Errorf("delete details %+v, want providedIds=11 deletedDocuments=10", task.Details)
+	}
+	task = acWaitOK(t, f.c)(ix.DeleteAllDocuments(ctx, nil))
+	if task.Details.DeletedDocuments != 80 {
+		t.Errorf("delete all details %+v, want deletedDocuments=80", task.Details)
+	}
+}
+
+func TestAuditCoreGetTasksFilters(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0}, 1, 4)
+	ctx := acCtx(t)
+	a := f.create(t, "a", "id")
+	b := f.create(t, "b", "id")
+	var aUIDs, bUIDs []int64
+	for i := 0; i < 3; i++ {
+		aUIDs = append(aUIDs, acWaitOK(t, f.c)(a.AddDocuments(ctx, acDocs(i*10, 10), nil)).UID)
+		bUIDs = append(bUIDs, acWaitOK(t, f.c)(b.AddDocuments(ctx, acDocs(i*10, 10), nil)).UID)
+	}
+	clear := f.srv[0].FailTasks(nil, "internal")
+	failed := acWait(t, f.c)(b.DeleteAllDocuments(ctx, nil))
+	clear()
+	if failed.Status != meilisearch.TaskStatusFailed {
+		t.Fatalf("expected a failed task, got %s", failed.Status)
+	}
+	uidsOf := func(r *meilisearch.TaskResult) []int64 {
+		var out []int64
+		for _, t := range r.Results {
+			out = append(out, t.UID)
+		}
+		return out
+	}
+	res, err := f.c.GetTasks(ctx, &meilisearch.TasksQuery{IndexUIDS: []string{"a"}, Types: []meilisearch.TaskType{meilisearch.TaskTypeDocumentAdditionOrUpdate}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Clone(aUIDs)
+	slices.Reverse(want)
+	if got := uidsOf(res); !slices.Equal(got, want) {
+		t.Errorf("indexUids=a types=add: %v, want %v (newest first)", got, want)
+	}
+	res, _ = f.c.GetTasks(ctx, &meilisearch.TasksQuery{Statuses: []meilisearch.TaskStatus{meilisearch.TaskStatusFailed}})
+	if got := uidsOf(res); !slices.Equal(got, []int64{failed.UID}) {
+		t.Errorf("statuses=failed: %v, want [%d]", got, failed.UID)
+	}
+	res, _ = f.c.GetTasks(ctx, &meilisearch.TasksQuery{UIDS: []int64{aUIDs[1], bUIDs[2]}})
+	if got := uidsOf(res); !slices.Equal(got, []int64{bUIDs[2], aUIDs[1]}) {
+		t.Errorf("uids filter: %v", got)
+	}
+	res, _ = f.c.GetTasks(ctx, &meilisearch.TasksQuery{Types: []meilisearch.TaskType{meilisearch.TaskTypeIndexCreation}})
+	if len(res.Results) != 2 {
+		t.Errorf("types=indexCreation: %v", uidsOf(res))
+	}
+	res, _ = f.c.GetTasks(ctx, &meilisearch.TasksQuery{IndexUIDS: []string{"b"}, Limit: 2})
+	if len(res.Results) != 2 || res.Results[0].UID != failed.UID || res.Next == 0 {
+		t.Errorf("limit=2: %v next %d", uidsOf(res), res.Next)
+	}
+	// from: start at that uid (inclusive), newest first.
+	res2, _ := f.c.GetTasks(ctx, &meilisearch.TasksQuery{IndexUIDS: []string{"b"}, Limit: 2, From: res.Next})
+	if len(res2.Results) == 0 || res2.Results[0].UID != res.Next {
+		t.Errorf("from=%d: %v", res.Next, uidsOf(res2))
+	}
+	for _, r := range res2.Results {
+		if r.UID > res.Next {
+			t.Errorf("from=%d returned newer uid %d", res.Next, r.UID)
+		}
+	}
+	// Index.GetTasks scopes to the index.
+	ir, err := a.GetTasks(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range ir.Results {
+		if r.IndexUID != "a" {
+			t.Errorf("Index(a).GetTasks returned a task of %q", r.IndexUID)
+		}
+	}
+	// All tasks newest first.
+	all, _ := f.c.GetTasks(ctx, &meilisearch.TasksQuery{Limit: 100})
+	u := uidsOf(all)
+	if !slices.IsSortedFunc(u, func(x, y int64) int { return int(y - x) }) || len(u) < 9 {
+		t.Errorf("GetTasks order %v", u)
+	}
+}
+
+func TestAuditCoreCancelAndDeleteTasks(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0}, 1, 4)
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	done := acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 10), nil))
+	for _, s := range f.srv {
+		s.PauseTasks()
+	}
+	pending, err := ix.AddDocuments(ctx, acDocs(100, 10), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci, err := f.c.CancelTasks(ctx, &meilisearch.CancelTasksQuery{UIDS: []int64{pending.TaskUID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range f.srv {
+		s.ResumeTasks()
+	}
+	cancelTask := acWaitOK(t, f.c)(ci, nil)
+	if cancelTask.Type != meilisearch.TaskTypeTaskCancelation {
+		t.Errorf("cancel task type %s", cancelTask.Type)
+	}
+	pt := acWait(t, f.c)(pending, nil)
+	if pt.Status != meilisearch.TaskStatusCanceled {
+		t.Errorf("canceled task status %s", pt.Status)
+	}
+	if pt.CanceledBy != ci.TaskUID {
+		t.Errorf("canceledBy %d, want %d", pt.CanceledBy, ci.TaskUID)
+	}
+	var d map[string]any
+	if err := ix.GetDocument(ctx, "105", nil, &d); err == nil {
+		t.Errorf("document of a canceled write exists")
+	}
+	// Delete a finished task: gone from GetTask and from the nodes.
+	ct, _ := f.store.Get(ctx, done.UID)
+	di, err := f.c.DeleteTasks(ctx, &meilisearch.DeleteTasksQuery{UIDS: []int64{done.UID}})
+	dt := acWaitOK(t, f.c)(di, err)
+	if dt.Type != meilisearch.TaskTypeTaskDeletion {
+		t.Errorf("deletion task type %s", dt.Type)
+	}
+	if _, err := f.c.GetTask(ctx, done.UID); acAPICode(err) != "task_not_found" {
+		t.Errorf("GetTask of a deleted task: %v", err)
+	}
+	if ct != nil {
+		for _, nt := range ct.Nodes {
+			if _, err := meilisearch.New(f.srv[f.nodeIndex(nt.Node)].URL()).GetTask(ctx, nt.TaskUID); err == nil {
+				t.Errorf("node task %d on %s survived DeleteTasks", nt.TaskUID, nt.Node)
+			}
+		}
+	}
+}
+
+func TestAuditCoreTaskUIDsUniqueAndBelow2p53(t *testing.T) {
+	srv := meilitest.RunCluster(t, 2)
+	nodes := []miroir.Node{{ID: "a", URL: srv[0].URL()}, {ID: "b", URL: srv[1].URL()}}
+	ctx := acCtx(t)
+	seen := map[int64]bool{}
+	record := func(uid int64) {
+		if uid <= 0 || uid >= 1<<53 {
+			t.Errorf("task uid %d outside (0, 2^53)", uid)
+		}
+		if seen[uid] {
+			t.Errorf("task uid %d reused", uid)
+		}
+		seen[uid] = true
+	}
+	run := func(c *miroir.Cluster, n int) {
+		for i := 0; i < n; i++ {
+			info, err := c.Index("docs").AddDocuments(ctx, acDocs(i, 1), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			record(info.TaskUID)
+		}
+	}
+	c1, err := miroir.New(nodes, append(acFastOpts(), miroir.WithShards(4))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acWaitOK(t, c1)(c1.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "docs", PrimaryKey: "id"}))
+	run(c1, 5)
+	// Two "processes" at once, then a restart.
+	c2, err := miroir.New(nodes, append(acFastOpts(), miroir.WithShards(4))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, c := range []*miroir.Cluster{c1, c2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				info, err := c.Index("docs").AddDocuments(ctx, acDocs(i, 1), nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				record(info.TaskUID)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	c1.Close()
+	c2.Close()
+	c3, err := miroir.New(nodes, append(acFastOpts(), miroir.WithShards(4))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c3.Close()
+	run(c3, 5)
+	// Settings transactions (cluster-local tasks) get uids by the same rule.
+	info, err := c3.Index("docs").UpdateStopWords(ctx, &[]string{"the"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	record(info.TaskUID)
+	acWaitOK(t, c3)(info, nil)
+}
+
+// countingStore wraps a MemoryTaskStore and counts calls.
+type acCountingStore struct {
+	*miroir.MemoryTaskStore
+	puts atomic.Int64
+}
+
+func (s *acCountingStore) Put(ctx context.Context, t *miroir.ClusterTask) error {
+	s.puts.Add(1)
+	return s.MemoryTaskStore.Put(ctx, t)
+}
+
+func TestAuditCoreTaskStoreSharedAndBounded(t *testing.T) {
+	store := &acCountingStore{MemoryTaskStore: miroir.NewMemoryTaskStore(100)}
+	srv := meilitest.RunCluster(t, 2)
+	nodes := []miroir.Node{{ID: "a", URL: srv[0].URL()}, {ID: "b", URL: srv[1].URL()}}
+	ctx := acCtx(t)
+	c1, err := miroir.New(nodes, append(acFastOpts(), miroir.WithShards(4), miroir.WithTaskStore(store))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Close()
+	c2, err := miroir.New(nodes, append(acFastOpts(), miroir.WithShards(4), miroir.WithTaskStore(store))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	acWaitOK(t, c1)(c1.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "docs", PrimaryKey: "id"}))
+	info, err := c1.Index("docs").AddDocuments(ctx, acDocs(0, 10), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if store.puts.Load() == 0 {
+		t.Fatal("the configured TaskStore was not used")
+	}
+	// Another app instance answers for the write.
+	task := acWaitOK(t, c2)(info, nil)
+	if task.Details.ReceivedDocuments != 10 {
+		t.Errorf("shared store: %+v", task.Details)
+	}
+
+	// The in-memory store is bounded and evicts the oldest finished first.
+	ms := miroir.NewMemoryTaskStore(3)
+	put := func(uid int64, st meilisearch.TaskStatus) {
+		if err := ms.Put(ctx, &miroir.ClusterTask{UID: uid, Status: st, Type: meilisearch.TaskTypeDocumentAdditionOrUpdate}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(1, meilisearch.TaskStatusProcessing)
+	put(2, meilisearch.TaskStatusSucceeded)
+	put(3, meilisearch.TaskStatusFailed)
+	put(4, meilisearch.TaskStatusEnqueued)
+	if ms.Len() != 3 {
+		t.Fatalf("Len %d, want 3", ms.Len())
+	}
+	if g, _ := ms.Get(ctx, 2); g != nil {
+		t.Errorf("oldest finished task 2 was not evicted")
+	}
+	for _, uid := range []int64{1, 3, 4} {
+		if g, _ := ms.Get(ctx, uid); g == nil {
+			t.Errorf("task %d evicted", uid)
+		}
+	}
+	put(5, meilisearch.TaskStatusSucceeded)
+	if g, _ := ms.Get(ctx, 3); g != nil {
+		t.Errorf("finished task 3 should go before unfinished 1")
+	}
+	if g, _ := ms.Get(ctx, 1); g == nil {
+		t.Errorf("unfinished task 1 evicted while finished ones remained")
+	}
+	var order []int64
+	_ = ms.List(ctx, func(ct *miroir.ClusterTask) bool { order = append(order, ct.UID); return true })
+	if !slices.Equal(order, []int64{5, 4, 1}) {
+		t.Errorf("List order %v, want newest first [5 4 1]", order)
+	}
+	_ = ms.Delete(ctx, 4, 99)
+	if g, _ := ms.Get(ctx, 4); g != nil || ms.Len() != 2 {
+		t.Errorf("Delete")
+	}
+	// Default store is bounded too (constructor with max<=0).
+	if miroir.NewMemoryTaskStore(0) == nil {
+		t.Fatal("nil default store")
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Keys, tenant tokens, version, health
+
+func TestAuditCoreKeysAndTenantTokens(t *testing.T) {
+	const master = "audit-master-key-0123456789"
+	srv := meilitest.RunCluster(t, 3, meilitest.WithMasterKey(master))
+	nodes := make([]miroir.Node, 3)
+	for i := range nodes {
+		nodes[i] = miroir.Node{ID: fmt.Sprintf("n%d", i), URL: srv[i].URL()}
+	}
+	c, err := miroir.New(nodes, append(acFastOpts(), miroir.WithShards(8), miroir.WithAPIKey(master))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := acCtx(t)
+	acWaitOK(t, c)(c.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "docs", PrimaryKey: "id"}))
+	acWaitOK(t, c)(c.Index("docs").AddDocuments(ctx, acDocs(0, 30), nil))
+
+	key, err := c.CreateKey(ctx, &meilisearch.Key{Name: "search", Actions: []string{"search", "documents.get"}, Indexes: []string{"docs"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key.UID == "" || key.Key == "" {
+		t.Fatalf("key %+v", key)
+	}
+	for i := range srv {
+		st, body := acHTTP(t, srv[i].URL(), "GET", "/keys/"+key.UID, nil, master)
+		if st != 200 || !strings.Contains(string(body), key.Key) {
+			t.Errorf("node %d does not hold key %s with value %s: %d %s", i, key.UID, key.Key, st, body)
+		}
+	}
+	// The key value works on every node.
+	for i := range srv {
+		if st, body := acHTTP(t, srv[i].URL(), "POST", "/indexes/docs/search", map[string]any{"q": "title"}, key.Key); st != 200 {
+			t.Errorf("node %d rejects the broadcast key: %d %s", i, st, body)
+		}
+	}
+	// An explicit uid is kept.
+	uid := "0f0e0d0c-0b0a-4908-8706-050403020100"
+	k2, err := c.CreateKey(ctx, &meilisearch.Key{UID: uid, Name: "fixed", Actions: []string{"search"}, Indexes: []string{"*"}})
+	if err != nil || k2.UID != uid {
+		t.Fatalf("explicit uid: %+v %v", k2, err)
+	}
+	// Tenant token computed locally works on every node.
+	tok, err := c.GenerateTenantToken(key.UID, map[string]any{"docs": map[string]any{"filter": ""}}, &meilisearch.TenantTokenOptions{APIKey: key.Key, ExpiresAt: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range srv {
+		if st, body := acHTTP(t, srv[i].URL(), "POST", "/indexes/docs/search", map[string]any{"q": "title"}, tok); st != 200 {
+			t.Errorf("node %d rejects the tenant token: %d %s", i, st, body)
+		}
+	}
+	// Update and delete are broadcast.
+	if _, err := c.UpdateKey(ctx, key.UID, &meilisearch.Key{Name: "renamed", Description: "d"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range srv {
+		_, body := acHTTP(t, srv[i].URL(), "GET", "/keys/"+key.UID, nil, master)
+		if !strings.Contains(string(body), `"renamed"`) {
+			t.Errorf("node %d: key not renamed: %s", i, body)
+		}
+	}
+	got, err := c.GetKey(ctx, key.UID)
+	if err != nil || got.Name != "renamed" {
+		t.Errorf("GetKey %+v %v", got, err)
+	}
+	if ok, err := c.DeleteKey(ctx, key.UID); err != nil || !ok {
+		t.Fatalf("DeleteKey %v %v", ok, err)
+	}
+	for i := range srv {
+		if st, _ := acHTTP(t, srv[i].URL(), "GET", "/keys/"+key.UID, nil, master); st != 404 {
+			t.Errorf("node %d still has the deleted key (%d)", i, st)
+		}
+	}
+	// With a node unreachable the key calls fail naming it; retrying converges.
+	srv[2].Stop()
+	keyUID := "11111111-2222-4333-8444-555555555555"
+	if _, err := c.CreateKey(ctx, &meilisearch.Key{UID: keyUID, Name: "k", Actions: []string{"search"}, Indexes: []string{"*"}}); err == nil || !strings.Contains(err.Error(), "n2") {
+		t.Errorf("CreateKey with n2 down: %v", err)
+	}
+	if err := srv[2].Start(); err != nil {
+		t.Fatal(err)
+	}
+	acEventually(t, "n2 healthy", func() bool {
+		for _, n := range c.Topology().Nodes {
+			if n.ID == "n2" {
+				return n.Healthy
+			}
+		}
+		return false
+	})
+	k3, err := c.CreateKey(ctx, &meilisearch.Key{UID: keyUID, Name: "k", Actions: []string{"search"}, Indexes: []string{"*"}})
+	if err != nil {
+		t.Fatalf("CreateKey retried after the node returned: %v", err)
+	}
+	for i := range srv {
+		st, body := acHTTP(t, srv[i].URL(), "GET", "/keys/"+keyUID, nil, master)
+		if st != 200 || !strings.Contains(string(body), k3.Key) {
+			t.Errorf("node %d after CreateKey retry: %d %s", i, st, body)
+		}
+	}
+	srv[1].Stop()
+	if _, err := c.DeleteKey(ctx, keyUID); err == nil || !strings.Contains(err.Error(), "n1") {
+		t.Errorf("DeleteKey with n1 down: %v", err)
+	}
+	if _, err := c.UpdateKey(ctx, keyUID, &meilisearch.Key{Name: "z"}); err == nil || !strings.Contains(err.Error(), "n1") {
+		t.Errorf("UpdateKey with n1 down: %v", err)
+	}
+}
+
+func TestAuditCoreVersionAndHealth(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0, 1, 1}, 1, 8)
+	ctx := acCtx(t)
+	v, err := f.c.Version(ctx)
+	if err != nil || v.PkgVersion != meilitest.Version {
+		t.Errorf("Version %+v %v", v, err)
+	}
+	h, err := f.c.Health(ctx)
+	if err != nil || h.Status != "available" {
+		t.Errorf("Health %+v %v", h, err)
+	}
+	if !f.c.IsHealthy() {
+		t.Errorf("IsHealthy false on a healthy fleet")
+	}
+	// One node of each group down: shards may still have a healthy
+	// replica somewhere.
+	f.stop(t, 0)
+	h, err = f.c.Health(ctx)
+	if err != nil || h.Status != "available" {
+		t.Errorf("Health with one group's node down: %+v %v", h, err)
+	}
+	// Both holders of some shard down: unhealthy, listing the shards.
+	f.stop(t, 2)
+	top := f.c.Topology()
+	var want []int
+	for s := 0; s < 8; s++ {
+		r0, r1 := top.Replicas(s, 0), top.Replicas(s, 1)
+		if r0[0] == "n0" && r1[0] == "n2" {
+			want = append(want, s)
+		}
+	}
+	_, err = f.c.Health(ctx)
+	if len(want) == 0 {
+		t.Fatal("test layout has no shard on n0 and n2 together")
+	}
+	if err == nil || !errors.Is(err, miroir.ErrShardUnavailable) || acAPICode(err) != miroir.CodeShardUnavailable {
+		t.Fatalf("Health with shards %v unavailable: %v", want, err)
+	}
+	var me *miroir.Error
+	if errors.As(err, &me) {
+		got := slices.Clone(me.Shards)
+		sort.Ints(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("unavailable shards %v, want %v", got, want)
+		}
+	}
+	if f.c.IsHealthy() {
+		t.Errorf("IsHealthy true with shards unavailable")
+	}
+}
+
+func TestAuditCoreUnavailableShardPolicy(t *testing.T) {
+	for _, policy := range []miroir.UnavailableShardPolicy{miroir.Partial, miroir.FailFast} {
+		obs := &acObserver{}
+		f := acNewFleet(t, []int{0, 0}, 1, 8, miroir.WithUnavailableShardPolicy(policy), miroir.WithObserver(obs))
+		ix := f.create(t, "docs", "id")
+		ctx := acCtx(t)
+		docs := acDocs(0, 40)
+		acWaitOK(t, f.c)(ix.AddDocuments(ctx, docs, nil))
+		f.stop(t, 1)
+		var lost []int
+		for _, ns := range f.c.Topology().Nodes {
+			if ns.ID == "n1" {
+				lost = ns.Shards
+			}
+		}
+		onN0 := 0
+		for _, d := range docs {
+			if !slices.Contains(lost, acShard(acIDString(d["id"]), 8)) {
+				onN0++
+			}
+		}
+		rep := &miroir.Report{}
+		res, err := ix.Search(miroir.WithReport(ctx, rep), "title", &meilisearch.SearchRequest{Limit: 100})
+		if policy == miroir.Partial {
+			if err != nil {
+				t.Fatalf("Partial: %v", err)
+			}
+			if len(res.Hits) != onN0 {
+				t.Errorf("Partial: %d hits, want %d from the available shards", len(res.Hits), onN0)
+			}
+			got := slices.Clone(rep.UnavailableShards)
+			sort.Ints(got)
+			if !slices.Equal(got, lost) {
+				t.Errorf("Report.UnavailableShards %v, want %v", got, lost)
+			}
+			obs.mu.Lock()
+			n := len(obs.unavail)
+			obs.mu.Unlock()
+			if n == 0 {
+				t.Errorf("Observer.UnavailableShards not called")
+			}
+			hs := httptest.NewServer(f.c.Handler())
+			req, _ := http.NewRequest("POST", hs.URL+"/indexes/docs/search", strings.NewReader(`{"q":"title"}`))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			hs.Close()
+			if resp.StatusCode != 200 || resp.Header.Get("X-Miroir-Degraded") == "" {
+				t.Errorf("Partial read in proxy mode: status %d, X-Miroir-Degraded %q", resp.StatusCode, resp.Header.Get("X-Miroir-Degraded"))
+			}
+		} else {
+			if !errors.Is(err, miroir.ErrShardUnavailable) || acAPICode(err) != miroir.CodeShardUnavailable {
+				t.Errorf("FailFast: %v", err)
+			}
+			hs := httptest.NewServer(f.c.Handler())
+			st, body := acHTTP(t, hs.URL, "POST", "/indexes/docs/search", map[string]any{"q": "title"}, "")
+			hs.Close()
+			if st != 503 || !strings.Contains(string(body), miroir.CodeShardUnavailable) {
+				t.Errorf("FailFast proxy: %d %s", st, body)
+			}
+		}
+	}
+}
+
+func TestAuditCoreUnsupportedMethods(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0}, 1, 4)
+	ctx := acCtx(t)
+	calls := map[string]func() error{
+		"GetNetwork":           func() error { return acErr(f.c.GetNetwork(ctx)) },
+		"UpdateNetwork":        func() error { return acErr(f.c.UpdateNetwork(ctx, &meilisearch.UpdateNetworkRequest{})) },
+		"GetBatches":           func() error { return acErr(f.c.GetBatches(ctx, nil)) },
+		"GetBatch":             func() error { return acErr(f.c.GetBatch(ctx, 1)) },
+		"AddWebhook":           func() error { return acErr(f.c.AddWebhook(ctx, &meilisearch.AddWebhookRequest{URL: "http://x"})) },
+		"ListWebhooks":         func() error { return acErr(f.c.ListWebhooks(ctx)) },
+		"Export":               func() error { return acErr(f.c.Export(ctx, &meilisearch.ExportParams{URL: "http://x"})) },
+		"ChatCompletionStream": func() error { return acErr(f.c.ChatCompletionStream(ctx, "w", &meilisearch.ChatCompletionQuery{})) },
+		"ListChatWorkspaces":   func() error { return acErr(f.c.ListChatWorkspaces(ctx, nil)) },
+	}
+	for name, call := range calls {
+		var err error
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("panic: %v", r)
+				}
+			}()
+			err = call()
+		}()
+		if !errors.Is(err, miroir.ErrUnsupported) {
+			t.Errorf("%s: %v, want an error matching ErrUnsupported", name, err)
+			continue
+		}
+		if acAPICode(err) == "" {
+			t.Errorf("%s: the unsupported error does not read as *meilisearch.Error", name)
+		}
+		if len(err.Error()) < 20 {
+			t.Errorf("%s: message not clear: %q", name, err)
+		}
+	}
+}
+
+func TestAuditCoreStatsAggregated(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	docs := acDocs(0, 70)
+	docs[3]["only_here"] = true
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, docs, nil))
+	f.idle(t)
+	st, err := ix.GetStats(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.NumberOfDocuments != 70 {
+		t.Errorf("numberOfDocuments %d, want 70", st.NumberOfDocuments)
+	}
+	if st.FieldDistribution["id"] != 70 || st.FieldDistribution["title"] != 70 || st.FieldDistribution["only_here"] != 1 {
+		t.Errorf("fieldDistribution %v", st.FieldDistribution)
+	}
+	if _, ok := st.FieldDistribution["_miroir_shard"]; ok {
+		t.Errorf("fieldDistribution shows _miroir_shard")
+	}
+	if st.IsIndexing {
+		t.Errorf("isIndexing on an idle fleet")
+	}
+	// isIndexing = any.
+	f.srv[2].PauseTasks()
+	if _, err := ix.AddDocuments(ctx, acDocs(100, 30), nil); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = ix.GetStats(ctx, nil)
+	if !st.IsIndexing {
+		t.Errorf("isIndexing false while a node has an enqueued task")
+	}
+	f.srv[2].ResumeTasks()
+	gs, err := f.c.GetStats(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := gs.Indexes["docs"]; !ok {
+		t.Errorf("global stats lack docs")
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Close stops background goroutines
+
+func TestAuditCoreCloseStopsGoroutines(t *testing.T) {
+	srv := meilitest.RunCluster(t, 3)
+	nodes := make([]miroir.Node, 3)
+	for i := range nodes {
+		nodes[i] = miroir.Node{ID: fmt.Sprintf("n%d", i), URL: srv[i].URL()}
+	}
+	ctx := acCtx(t)
+	c, err := miroir.New(nodes, miroir.WithShards(8), miroir.WithHealthCheck(10*time.Millisecond, time.Second, 1, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	acWaitOK(t, c)(c.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "docs", PrimaryKey: "id"}))
+	acWaitOK(t, c)(c.Index("docs").AddDocuments(ctx, acDocs(0, 30), nil))
+	info, err := c.Index("docs").UpdateStopWords(ctx, &[]string{"a"})
+	acWaitOK(t, c)(info, err)
+	if _, err := c.Index("docs").Search(ctx, "title", &meilisearch.SearchRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if live := acMiroirGoroutines(); live == 0 {
+		t.Fatalf("no miroir goroutine seen while running (health checks should be running)")
+	}
+	c.Close()
+	var live int
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		live = acMiroirGoroutines()
+		if live == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if live != 0 {
+		buf := make([]byte, 1<<20)
+		n := runtime.Stack(buf, true)
+		t.Fatalf("%d miroir goroutines still running after Close:\n%s", live, acFilterStacks(string(buf[:n])))
+	}
+	// Calls after Close fail instead of hanging.
+	if _, err := c.Index("docs").Search(ctx, "x", &meilisearch.SearchRequest{}); err == nil {
+		t.Errorf("Search after Close succeeded")
+	}
+	c.Close() // idempotent
+}
+
+func acMiroirStack(g string) bool {
+	for _, line := range strings.Split(g, "\n") {
+		if strings.HasPrefix(line, "github.com/miroirsearch/miroir.") || strings.HasPrefix(line, "github.com/miroirsearch/miroir/internal") {
+			if strings.Contains(line, "TestAudit") || strings.Contains(line, "_test.") {
+				return false
+			}
+			return true
+		}
+	}
+	return false
+}
+
+func acMiroirGoroutines() int {
+	buf := make([]byte, 4<<20)
+	n := runtime.Stack(buf, true)
+	count := 0
+	for _, g := range strings.Split(string(buf[:n]), "\n\n") {
+		if acMiroirStack(g) {
+			count++
+		}
+	}
+	return count
+}
+
+func acFilterStacks(all string) string {
+	var out []string
+	for _, g := range strings.Split(all, "\n\n") {
+		if acMiroirStack(g) {
+			out = append(out, g)
+		}
+	}
+	return strings.Join(out, "\n\n")
+}
+
+// ---------------------------------------------------------------------------
+// Drop-in: the same application code on one node and on a fleet
+
+func acApp(ctx context.Context, svc meilisearch.ServiceManager) ([]string, error) {
+	var out []string
+	say := func(f string, a ...any) { out = append(out, fmt.Sprintf(f, a...)) }
+	wait := func(info *meilisearch.TaskInfo, err error) (*meilisearch.Task, error) {
+		if err != nil {
+			return nil, err
+		}
+		say("info %s %s %s", info.Status, info.Type, info.IndexUID)
+		task, err := svc.WaitForTask(ctx, info.TaskUID, 5*time.Millisecond)
+		if err != nil {
+			return nil, err
+		}
+		say("task %s %s %s recv=%d idx=%d del=%d ids=%d err=%s", task.Type, task.Status, task.IndexUID,
+			task.Details.ReceivedDocuments, task.Details.IndexedDocuments, task.Details.DeletedDocuments,
+			task.Details.ProvidedIds, task.Error.Code)
+		got, err := svc.GetTask(ctx, info.TaskUID)
+		if err != nil {
+			return nil, err
+		}
+		say("gettask %s %s", got.Status, got.Type)
+		return task, nil
+	}
+	code := func(err error) string {
+		var me *meilisearch.Error
+		if err == nil {
+			return "ok"
+		}
+		if errors.As(err, &me) {
+			return fmt.Sprintf("%s/%d", me.APIError.Code, me.StatusCode)
+		}
+		return "non-meilisearch error"
+	}
+	if _, err := wait(svc.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "books", PrimaryKey: "id"})); err != nil {
+		return out, err
+	}
+	ix := svc.Index("books")
+	docs := make([]map[string]any, 200)
+	for i := range docs {
+		docs[i] = map[string]any{"id": i, "title": fmt.Sprintf("book %d about %s", i, []string{"cats", "dogs", "birds"}[i%3]), "year": 1900 + i}
+	}
+	if _, err := wait(ix.AddDocuments(ctx, docs, nil)); err != nil {
+		return out, err
+	}
+	if _, err := wait(ix.UpdateDocuments(ctx, []map[string]any{{"id": 5, "title": "updated five"}}, nil)); err != nil {
+		return out, err
+	}
+	if _, err := wait(ix.AddDocumentsNdjson(ctx, []byte("{\"id\":500,\"title\":\"ndjson cats\"}\n"), nil)); err != nil {
+		return out, err
+	}
+	for _, id := range []string{"0", "5", "199", "500", "9999"} {
+		var d map[string]any
+		err := ix.GetDocument(ctx, id, nil, &d)
+		say("get %s %s %v", id, code(err), d["title"])
+	}
+	var dr meilisearch.DocumentsResult
+	err := ix.GetDocuments(ctx, &meilisearch.DocumentsQuery{Limit: 5, Offset: 3}, &dr)
+	say("list %s total=%d n=%d", code(err), dr.Total, len(dr.Results))
+	for _, q := range []string{"cats", "dogs", "book", "zzz", "5"} {
+		res, err := ix.Search(ctx, q, &meilisearch.SearchRequest{Limit: 1000})
+		if err != nil {
+			say("search %s %s", q, code(err))
+			continue
+		}
+		var ids []string
+		for _, h := range res.Hits {
+			ids = append(ids, string(h["id"]))
+		}
+		sort.Strings(ids)
+		say("search %q est=%d hits=%v", q, res.EstimatedTotalHits, ids)
+	}
+	if _, err := wait(ix.DeleteDocument(ctx, "0", nil)); err != nil {
+		return out, err
+	}
+	if _, err := wait(ix.DeleteDocuments(ctx, []string{"1", "2", "77777"}, nil)); err != nil {
+		return out, err
+	}
+	st, err := ix.GetStats(ctx, nil)
+	if err != nil {
+		return out, err
+	}
+	say("stats %d", st.NumberOfDocuments)
+	_, err = svc.GetIndex(ctx, "nope")
+	say("missing index %s", code(err))
+	_, err = svc.GetTask(ctx, 987654321)
+	say("missing task %s", code(err))
+	_, err = svc.CancelTasks(ctx, &meilisearch.CancelTasksQuery{})
+	say("cancel without filter %s", code(err))
+	pk, err := ix.FetchPrimaryKey(ctx)
+	if err == nil && pk != nil {
+		say("pk %s", *pk)
+	} else {
+		say("pk %s", code(err))
+	}
+	list, err := svc.ListIndexes(ctx, &meilisearch.IndexesQuery{Limit: 10})
+	if err == nil {
+		var uids []string
+		for _, r := range list.Results {
+			uids = append(uids, r.UID)
+		}
+		say("indexes %v total=%d", uids, list.Total)
+	}
+	var part map[string]any
+	err = ix.GetDocument(ctx, "7", &meilisearch.DocumentQuery{Fields: []string{"title"}}, &part)
+	say("fields %s %v", code(err), part)
+	if _, err := wait(svc.DeleteIndex(ctx, "never-created")); err != nil {
+		return out, err
+	}
+	if _, err := wait(svc.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "books"})); err != nil {
+		return out, err
+	}
+	if _, err := wait(svc.DeleteIndex(ctx, "books")); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+func TestAuditCoreDropIn(t *testing.T) {
+	ctx := acCtx(t)
+	single := meilitest.RunT(t)
+	want, err := acApp(ctx, meilisearch.New(single.URL()))
+	if err != nil {
+		t.Fatalf("single node: %v", err)
+	}
+	f := acNewFleet(t, []int{0, 0, 1, 1}, 1, 16)
+	var svc meilisearch.ServiceManager = f.c
+	got, err := acApp(ctx, svc)
+	if err != nil {
+		t.Fatalf("cluster: %v\n%s", err, strings.Join(got, "\n"))
+	}
+	if !slices.Equal(got, want) {
+		for i := 0; i < max(len(got), len(want)); i++ {
+			var g, w string
+			if i < len(got) {
+				g = got[i]
+			}
+			if i < len(want) {
+				w = want[i]
+			}
+			if g != w {
+				t.Errorf("line %d:\n  cluster: %s\n  single:  %s", i, g, w)
+			}
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Concurrency: the Cluster is safe for concurrent use
+
+func TestAuditCoreConcurrentWritesAndReads(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0, 1, 1}, 1, 16)
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	var wg sync.WaitGroup
+	var uids sync.Map
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 5; i++ {
+				info, err := ix.AddDocuments(ctx, acDocs(w*1000+i*10, 10), nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if _, dup := uids.LoadOrStore(info.TaskUID, true); dup {
+					t.Errorf("duplicate task uid %d", info.TaskUID)
+				}
+				_, _ = ix.Search(ctx, "title", &meilisearch.SearchRequest{})
+				_ = f.c.Topology()
+			}
+		}()
+	}
+	wg.Wait()
+	uids.Range(func(k, _ any) bool {
+		task, err := f.c.WaitForTask(ctx, k.(int64), 5*time.Millisecond)
+		if err != nil || task.Status != meilisearch.TaskStatusSucceeded {
+			t.Errorf("task %v: %+v %v", k, task, err)
+		}
+		return true
+	})
+	st, _ := ix.GetStats(ctx, nil)
+	if st.NumberOfDocuments != 400 {
+		t.Errorf("%d documents, want 400", st.NumberOfDocuments)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Repository deliverables: README table, quickstart, dependencies
+
+func TestAuditCoreReadmeCompatibilityTable(t *testing.T) {
+	raw, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(raw)
+	for _, iface := range []reflect.Type{
+		reflect.TypeOf((*meilisearch.ServiceManager)(nil)).Elem(),
+		reflect.TypeOf((*meilisearch.IndexManager)(nil)).Elem(),
+	} {
+		settings := reflect.TypeOf((*meilisearch.SettingsManager)(nil)).Elem()
+		for i := 0; i < iface.NumMethod(); i++ {
+			name := iface.Method(i).Name
+			if strings.Contains(readme, "`"+name+"`") || strings.Contains(readme, "`"+name+"(") {
+				continue
+			}
+			// Rows may name a family: "every `Update…`/`Reset…` setting",
+			// "`…NdjsonInBatches`".
+			covered := false
+			for j := 1; j < len(name); j++ {
+				if strings.Contains(readme, "`…"+name[j:]+"`") {
+					covered = true
+				}
+			}
+			if _, ok := settings.MethodByName(name); ok {
+				for _, p := range []string{"Get", "Update", "Reset"} {
+					if strings.HasPrefix(name, p) && strings.Contains(readme, "every `"+p+"…`") || strings.Contains(readme, "`"+p+"…` setting") && strings.HasPrefix(name, p) {
+						covered = true
+					}
+				}
+			}
+			if !covered {
+				t.Errorf("README compatibility table lacks %s.%s", iface.Name(), name)
+			}
+		}
+	}
+	// The quickstart is the README's first command.
+	i := strings.Index(readme, "```sh")
+	if i < 0 {
+		i = strings.Index(readme, "```bash")
+	}
+	if i < 0 {
+		t.Fatal("no shell block in README")
+	}
+	block := readme[i:]
+	block = block[strings.Index(block, "\n")+1:]
+	first := strings.TrimSpace(strings.SplitN(block, "\n", 2)[0])
+	if !strings.HasPrefix(first, "go run ./examples/quickstart") {
+		t.Errorf("README's first command is %q, want go run ./examples/quickstart", first)
+	}
+}
+
+func TestAuditCoreDependencies(t *testing.T) {
+	raw, err := os.ReadFile("go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, _ := os.ReadFile("README.md")
+	allowed := []string{"github.com/meilisearch/meilisearch-go", "github.com/cespare/xxhash/v2", "golang.org/x/sync", "github.com/hashicorp/go-retryablehttp"}
+	inRequire := false
+	for _, line := range strings.Split(string(raw), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "require ("):
+			inRequire = true
+			continue
+		case line == ")":
+			inRequire = false
+			continue
+		}
+		var mod string
+		if strings.HasPrefix(line, "require ") && !strings.HasSuffix(line, "(") {
+			mod = strings.Fields(line)[1]
+		} else if inRequire && line != "" {
+			mod = strings.Fields(line)[0]
+		}
+		if mod == "" || strings.Contains(line, "// indirect") || slices.Contains(allowed, mod) {
+			continue
+		}
+		if !strings.Contains(string(readme), mod) {
+			t.Errorf("go.mod requires %s without a written reason in the README", mod)
+		}
+	}
+	if !strings.Contains(string(raw), "github.com/meilisearch/meilisearch-go v0.37.") {
+		t.Errorf("meilisearch-go is not v0.37.x")
+	}
+}
+
+func TestAuditCoreQuickstartRuns(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Fatal("go tool not found")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "run", "./examples/quickstart")
+	env := []string{}
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "MEILI_URLS=") {
+			env = append(env, e)
+		}
+	}
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("quickstart: %v\n%s", err, out)
+	}
+	s := string(out)
+	if !strings.Contains(s, "succeeded") || strings.Count(s, "shards=") < 3 {
+		t.Errorf("quickstart output lacks the task outcome or the per-node shard distribution:\n%s", s)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Read routing: covering sets, fallbacks, no duplicates
+
+func TestAuditCoreCoveringFallbackPerShard(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0, 1, 1}, 1, 8)
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	docs := acDocs(0, 80)
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, docs, nil))
+	f.stop(t, 0)
+	top := f.c.Topology()
+	var n0Shards []int
+	for _, ns := range top.Nodes {
+		if ns.ID == "n0" {
+			n0Shards = ns.Shards
+		}
+	}
+	sawFallback, sawNone := false, false
+	for k := 0; k < 6; k++ {
+		rep := &miroir.Report{}
+		res, err := ix.Search(miroir.WithReport(ctx, rep), "title", &meilisearch.SearchRequest{Limit: 200})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Hits) != len(docs) || res.EstimatedTotalHits != int64(len(docs)) {
+			t.Errorf("search %d: %d hits (est %d), want %d", k, len(res.Hits), res.EstimatedTotalHits, len(docs))
+		}
+		if slices.Contains(rep.NodesContacted, "n0") {
+			t.Errorf("search %d contacted the stopped node: %v", k, rep.NodesContacted)
+		}
+		if len(rep.UnavailableShards) != 0 {
+			t.Errorf("search %d: unavailable %v", k, rep.UnavailableShards)
+		}
+		if len(rep.Fallbacks) == 0 {
+			sawNone = true
+			continue
+		}
+		sawFallback = true
+		var fs []int
+		for _, fb := range rep.Fallbacks {
+			fs = append(fs, fb.Shard)
+			if fb.Preferred != 0 || fb.Group != 1 || fb.Node != top.Replicas(fb.Shard, 1)[0] {
+				t.Errorf("fallback %+v", fb)
+			}
+		}
+		sort.Ints(fs)
+		if !slices.Equal(fs, n0Shards) {
+			t.Errorf("fallback shards %v, want exactly n0's shards %v (per shard, not per group)", fs, n0Shards)
+		}
+		if !slices.Contains(rep.NodesContacted, "n1") {
+			t.Errorf("preferred group 0 but n1's shards not served by n1: %v", rep.NodesContacted)
+		}
+	}
+	if !sawFallback || !sawNone {
+		t.Errorf("preferred group does not rotate across reads (fallback seen %v, none seen %v)", sawFallback, sawNone)
+	}
+}
+
+func TestAuditCoreReplicasNoDuplicatesAndRotation(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0, 0}, 2, 8)
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	docs := acDocs(0, 90)
+	acWaitOK(t, f.c)(ix.UpdateFilterableAttributes(ctx, &[]any{"n"}))
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, docs, nil))
+	contacted := map[string]bool{}
+	wantN1 := 0
+	for _, d := range docs {
+		if d["n"] == 1 || d["n"] == 2 {
+			wantN1++
+		}
+	}
+	for k := 0; k < 6; k++ {
+		rep := &miroir.Report{}
+		res, err := ix.Search(miroir.WithReport(ctx, rep), "title", &meilisearch.SearchRequest{Limit: 500})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]int{}
+		for _, h := range res.Hits {
+			seen[string(h["id"])]++
+		}
+		if len(res.Hits) != len(docs) || len(seen) != len(docs) || res.EstimatedTotalHits != int64(len(docs)) {
+			t.Errorf("RF2 search: %d hits, %d distinct, est %d; want %d each (no duplicates)", len(res.Hits), len(seen), res.EstimatedTotalHits, len(docs))
+		}
+		for _, n := range rep.NodesContacted {
+			contacted[n] = true
+		}
+		// String and array filters keep working with the shard filter added.
+		for _, filter := range []any{"n = 1 OR n = 2", []any{[]any{"n = 1", "n = 2"}}, []string{"n >= 1", "n <= 2"}} {
+			res, err := ix.Search(ctx, "", &meilisearch.SearchRequest{Filter: filter, Limit: 500})
+			if err != nil {
+				t.Fatalf("filter %v: %v", filter, err)
+			}
+			if len(res.Hits) != wantN1 {
+				t.Errorf("filter %v: %d hits, want %d", filter, len(res.Hits), wantN1)
+			}
+		}
+	}
+	if len(contacted) != 3 {
+		t.Errorf("reads over 6 searches used nodes %v; replicas should rotate", contacted)
+	}
+	// GetDocument round-robins over the shard's replicas.
+	reps := map[string]bool{}
+	for k := 0; k < 8; k++ {
+		rep := &miroir.Report{}
+		var d map[string]any
+		if err := ix.GetDocument(miroir.WithReport(ctx, rep), "17", nil, &d); err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.NodesContacted) != 1 {
+			t.Errorf("GetDocument contacted %v, want one replica", rep.NodesContacted)
+		}
+		for _, n := range rep.NodesContacted {
+			reps[n] = true
+		}
+	}
+	want := f.c.Topology().Replicas(acShard("17", 8), 0)
+	if len(reps) != 2 {
+		t.Errorf("GetDocument used %v over 8 reads; want both replicas %v (round-robin)", reps, want)
+	}
+	for n := range reps {
+		if !slices.Contains(want, n) {
+			t.Errorf("GetDocument read from %s, not a replica of the shard (%v)", n, want)
+		}
+	}
+}
+
+// Delete by id goes only to the id's shard targets.
+func TestAuditCoreDeleteByIDRoutedToTargets(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0, 0, 1, 1, 1}, 1, 16)
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 50), nil))
+	spy := f.spy()
+	rep := &miroir.Report{}
+	acWaitOK(t, f.c)(ix.DeleteDocument(miroir.WithReport(ctx, rep), "13", nil))
+	want := slices.Clone(f.c.Topology().ShardMap()[acShard("13", 16)])
+	sort.Strings(want)
+	var got []string
+	for _, r := range spy.take() {
+		if strings.Contains(r, "/documents") && !strings.Contains(r, " GET ") {
+			got = append(got, strings.Fields(r)[0])
+		}
+	}
+	sort.Strings(got)
+	if !slices.Equal(slices.Compact(got), want) {
+		t.Errorf("DeleteDocument(13) wrote to %v, want the shard's targets %v", got, want)
+	}
+	if !slices.Equal(rep.NodesContacted, want) {
+		t.Errorf("Report.NodesContacted %v, want %v", rep.NodesContacted, want)
+	}
+	for i := range f.srv {
+		if f.nodeDocs(t, i, "docs")["13"] != nil {
+			t.Errorf("node %d still holds 13", i)
+		}
+	}
+}
+
+// A node that answers with an error (not a 202) does not acknowledge.
+func TestAuditCoreQuorumErrorAnswerIsNoAck(t *testing.T) {
+	f := acNewFleet(t, []int{0, 1}, 1, 4)
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	clear := f.srv[0].FailRequests(func(r *http.Request) bool {
+		return r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/documents")
+	}, 500, "internal")
+	docs := acDocs(0, 20)
+	rep := &miroir.Report{}
+	info, err := ix.AddDocuments(miroir.WithReport(ctx, rep), docs, nil)
+	acWaitOK(t, f.c)(info, err)
+	var want []string
+	for s := 0; s < 4; s++ {
+		for _, d := range docs {
+			if acShard(acIDString(d["id"]), 4) == s {
+				want = append(want, fmt.Sprintf("g0/s%d", s))
+				break
+			}
+		}
+	}
+	sort.Strings(want)
+	if got := acPairs(rep.Degraded); !slices.Equal(got, want) {
+		t.Errorf("degraded %v, want %v", got, want)
+	}
+	clear()
+}
+
+// Node options: per-node key wins over WithAPIKey; the HTTP client is used;
+// the node timeout bounds a slow node; retries recover a transient failure.
+func TestAuditCoreNodeOptions(t *testing.T) {
+	ctx := acCtx(t)
+	s0 := meilitest.RunT(t, meilitest.WithMasterKey("key-zero-0123456789"))
+	s1 := meilitest.RunT(t, meilitest.WithMasterKey("key-one-0123456789"))
+	var trips atomic.Int64
+	client := &http.Client{Transport: acRoundTripper(func(r *http.Request) (*http.Response, error) {
+		trips.Add(1)
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	c, err := miroir.New([]miroir.Node{
+		{ID: "a", URL: s0.URL(), APIKey: "key-zero-0123456789"},
+		{ID: "b", URL: s1.URL()},
+	}, append(acFastOpts(), miroir.WithShards(4), miroir.WithAPIKey("key-one-0123456789"), miroir.WithHTTPClient(client))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	acWaitOK(t, c)(c.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "docs", PrimaryKey: "id"}))
+	acWaitOK(t, c)(c.Index("docs").AddDocuments(ctx, acDocs(0, 20), nil))
+	if trips.Load() == 0 {
+		t.Errorf("WithHTTPClient's transport was not used")
+	}
+
+	// Node timeout: a node slower than the timeout does not acknowledge.
+	f := acNewFleet(t, []int{0, 1}, 1, 4, miroir.WithNodeTimeout(300*time.Millisecond), miroir.WithRetries(miroir.RetryPolicy{}))
+	ix := f.create(t, "docs", "id")
+	f.srv[0].SetLatency(3 * time.Second)
+	rep := &miroir.Report{}
+	info, err := ix.AddDocuments(miroir.WithReport(ctx, rep), acDocs(0, 20), nil)
+	if err != nil {
+		t.Fatalf("write with one slow group: %v", err)
+	}
+	if len(rep.Degraded) == 0 {
+		t.Errorf("slow node past the timeout counted as acknowledged")
+	}
+	f.srv[0].SetLatency(0)
+	_ = info
+
+	// Retries: a transient 503 on a read is retried.
+	g := acNewFleet(t, []int{0}, 1, 4, miroir.WithRetries(miroir.RetryPolicy{Max: 2, WaitMin: time.Millisecond, WaitMax: 5 * time.Millisecond}))
+	gix := g.create(t, "docs", "id")
+	acWaitOK(t, g.c)(gix.AddDocuments(ctx, acDocs(0, 5), nil))
+	var failed atomic.Int64
+	g.srv[0].FailRequests(func(r *http.Request) bool {
+		return r.Method == "GET" && strings.HasSuffix(r.URL.Path, "/documents/3") && failed.Add(1) == 1
+	}, 503, "internal")
+	var d map[string]any
+	if err := gix.GetDocument(ctx, "3", nil, &d); err != nil {
+		t.Errorf("GetDocument after one transient 503 with retries on: %v", err)
+	}
+	if failed.Load() < 2 {
+		t.Errorf("the read was not retried (%d attempts)", failed.Load())
+	}
+}
+
+type acRoundTripper func(*http.Request) (*http.Response, error)
+
+func (f acRoundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestAuditCoreProxyTopologyRoutes(t *testing.T) {
+	const master = "proxy-master-key-000000"
+	srv := meilitest.RunCluster(t, 2, meilitest.WithMasterKey(master))
+	c, err := miroir.New([]miroir.Node{{ID: "a", URL: srv[0].URL()}, {ID: "b", URL: srv[1].URL()}},
+		append(acFastOpts(), miroir.WithShards(8), miroir.WithAPIKey(master))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	hs := httptest.NewServer(c.Handler(miroir.WithMasterKey("front-key"), miroir.WithAdminKey("admin-key")))
+	defer hs.Close()
+	for _, p := range []string{"/_miroir/topology", "/_miroir/shards"} {
+		st, body := acHTTP(t, hs.URL, "GET", p, nil, "admin-key")
+		if st != 200 || !json.Valid(body) {
+			t.Errorf("%s: %d %s", p, st, body)
+		}
+		if strings.Contains(string(body), master) {
+			t.Errorf("%s leaks the node key", p)
+		}
+		if st, _ := acHTTP(t, hs.URL, "GET", p, nil, "front-key"); st != 403 {
+			t.Errorf("%s with the master key instead of the admin key: %d, want 403", p, st)
+		}
+	}
+	if st, body := acHTTP(t, hs.URL, "GET", "/indexes", nil, ""); st != 401 || !strings.Contains(string(body), "missing_authorization_header") {
+		t.Errorf("no auth: %d %s", st, body)
+	}
+	if st, body := acHTTP(t, hs.URL, "GET", "/indexes", nil, "wrong"); st != 403 || !strings.Contains(string(body), "invalid_api_key") {
+		t.Errorf("wrong key: %d %s", st, body)
+	}
+	if st, _ := acHTTP(t, hs.URL, "GET", "/health", nil, ""); st != 200 {
+		t.Errorf("/health must be open: %d", st)
+	}
+	var top map[string]any
+	_, body := acHTTP(t, hs.URL, "GET", "/_miroir/topology", nil, "admin-key")
+	_ = json.Unmarshal(body, &top)
+	if top["shards"] != float64(8) {
+		t.Errorf("topology JSON: %s", body)
+	}
+}
+
+func TestAuditCoreDumpsSnapshotsCompact(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0}, 1, 4)
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 10), nil))
+	spy := f.spy()
+	acWaitOK(t, f.c)(f.c.CreateDump(ctx))
+	acWaitOK(t, f.c)(f.c.CreateSnapshot(ctx))
+	acWaitOK(t, f.c)(ix.Compact(ctx))
+	per := map[string][]string{}
+	for _, r := range spy.take() {
+		parts := strings.Fields(r)
+		if parts[1] == "POST" {
+			per[parts[0]] = append(per[parts[0]], parts[2])
+		}
+	}
+	for _, n := range []string{"n0", "n1"} {
+		for _, p := range []string{"/dumps", "/snapshots", "/indexes/docs/compact"} {
+			if !slices.Contains(per[n], p) {
+				t.Errorf("%s did not receive POST %s (broadcast): %v", n, p, per[n])
+			}
+		}
+	}
+}
+
+// An integer id hashes its exact decimal text, also beyond 2^53.
+func TestAuditCoreLargeIntegerIDs(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0, 0}, 1, 64)
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	ids := []string{"9007199254740993", "18446744073709551615", "12345678901234567890", "0"}
+	var b strings.Builder
+	b.WriteString("[")
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"id":%s,"v":%d}`, id, i)
+	}
+	b.WriteString("]")
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, []byte(b.String()), nil))
+	top := f.c.Topology()
+	for _, id := range ids {
+		want := top.Replicas(acShard(id, 64), 0)[0]
+		st, body := acHTTP(t, f.srv[f.nodeIndex(want)].URL(), "GET", "/indexes/docs/documents/"+id, nil, "")
+		if st != 200 {
+			t.Errorf("id %s not on %s (its shard %d's replica): %d %s", id, want, acShard(id, 64), st, body)
+			continue
+		}
+		if !strings.Contains(string(body), fmt.Sprintf(`"_miroir_shard":%d`, acShard(id, 64))) {
+			t.Errorf("id %s: %s", id, body)
+		}
+		var d map[string]any
+		if err := ix.GetDocument(ctx, id, nil, &d); err != nil {
+			t.Errorf("GetDocument(%s): %v", id, err)
+		}
+	}
+}
+
+// One request per target node per write, all documents of the node batched.
+func TestAuditCoreOneRequestPerTargetNode(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0, 0, 1, 1, 1}, 2, 16)
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 3), nil))
+	spy := f.spy()
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 300), nil))
+	per := map[string]int{}
+	for _, r := range spy.take() {
+		if strings.Contains(r, " POST /indexes/docs/documents") {
+			per[strings.Fields(r)[0]]++
+		}
+	}
+	for _, n := range f.nodes {
+		if per[n.ID] != 1 {
+			t.Errorf("node %s got %d document requests for one write, want 1", n.ID, per[n.ID])
+		}
+	}
+}
+
+// A node whose settings drifted while it was unhealthy must not receive
+// documents into an index without the fleet's settings.
+func TestAuditCoreReverifySettingsOnComeback(t *testing.T) {
+	f := acNewFleet(t, []int{0, 1}, 1, 4)
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	acWaitOK(t, f.c)(ix.UpdateRankingRules(ctx, &[]string{"words", "n:desc", "typo", "proximity", "attribute", "sort", "exactness"}))
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 10), nil))
+	clear := f.srv[1].FailRequests(func(r *http.Request) bool { return r.URL.Path == "/health" }, 503, "internal")
+	acEventually(t, "n1 marked down", func() bool { return !f.healthy(1) })
+	st, body := acHTTP(t, f.srv[1].URL(), "DELETE", "/indexes/docs/settings/ranking-rules", nil, "")
+	if st != 202 {
+		t.Fatalf("%d %s", st, body)
+	}
+	_ = f.srv[1].WaitIdle(ctx)
+	clear()
+	acEventually(t, "n1 marked up", func() bool { return f.healthy(1) })
+	info, err := ix.AddDocuments(ctx, acDocs(100, 40), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acWait(t, f.c)(info, nil)
+	f.idle(t)
+	got := f.nodeDocs(t, 1, "docs")
+	received := false
+	for id := range got {
+		if n, _ := strconv.Atoi(id); n >= 100 {
+			received = true
+		}
+	}
+	rr := f.nodeSettings(t, 1, "docs")["rankingRules"]
+	if received && !strings.Contains(string(rr), "n:desc") {
+		t.Errorf("n1 received documents while its ranking rules differ from the fleet's: %s", rr)
+	}
+}
+
+// Routing uses the index's known primary key (not inference), also in a
+// Cluster that did not create the index; a key given or inferred reaches
+// every node even when a node gets no document.
+func TestAuditCorePrimaryKeyResolution(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0, 0}, 1, 16)
+	ctx := acCtx(t)
+	ix := f.create(t, "skus", "sku")
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, []map[string]any{{"sku": "a1", "id": 5}, {"sku": "a2", "id": 5}}, nil))
+	other, err := miroir.New(f.nodes, append(acFastOpts(), miroir.WithShards(16))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	acWaitOK(t, other)(other.Index("skus").AddDocuments(ctx, []map[string]any{{"sku": "b2", "id": 6}}, nil))
+	top := f.c.Topology()
+	for _, sku := range []string{"a1", "a2", "b2"} {
+		holder := top.Replicas(acShard(sku, 16), 0)[0]
+		st, body := acHTTP(t, f.srv[f.nodeIndex(holder)].URL(), "GET", "/indexes/skus/documents/"+sku, nil, "")
+		if st != 200 {
+			t.Errorf("sku %s not on %s (replica of its shard): %d %s", sku, holder, st, body)
+		}
+		var d map[string]any
+		if err := ix.GetDocument(ctx, sku, nil, &d); err != nil {
+			t.Errorf("GetDocument(%s): %v", sku, err)
+		}
+	}
+	// One document: every node learns the inferred key.
+	f.create(t, "single", "")
+	acWaitOK(t, f.c)(f.c.Index("single").AddDocuments(ctx, []map[string]any{{"bookId": "x1", "t": "a"}}, nil))
+	for i := range f.srv {
+		_, body := acHTTP(t, f.srv[i].URL(), "GET", "/indexes/single", nil, "")
+		if !strings.Contains(string(body), `"primaryKey":"bookId"`) {
+			t.Errorf("node %d did not get the inferred primary key: %s", i, body)
+		}
+	}
+}
+
+// A write to an index that does not exist creates it on the whole fleet with
+// the fleet's settings and record, not with a node's defaults.
+func TestAuditCoreWriteToMissingIndex(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
+	ctx := acCtx(t)
+	acWaitOK(t, f.c)(f.c.Index("fresh").AddDocuments(ctx, []map[string]any{{"id": 1}, {"id": 2}}, nil))
+	for i := range f.srv {
+		if st, body := acHTTP(t, f.srv[i].URL(), "GET", "/indexes/fresh", nil, ""); st != 200 {
+			t.Errorf("node %d lacks the index: %d %s", i, st, body)
+			continue
+		}
+		fa := asStrings(f.nodeSettings(t, i, "fresh")["filterableAttributes"])
+		if !slices.Contains(fa, "_miroir_shard") {
+			t.Errorf("node %d: index created without _miroir_shard filterable: %v", i, fa)
+		}
+		_, body := acHTTP(t, f.srv[i].URL(), "GET", "/indexes/miroir_meta/documents?limit=100", nil, "")
+		if !strings.Contains(string(body), `"fresh"`) {
+			t.Errorf("node %d: no miroir_meta record for fresh: %s", i, body)
+		}
+	}
+	// A cluster with another S refuses it now.
+	other, err := miroir.New(f.nodes, append(acFastOpts(), miroir.WithShards(9))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Index("fresh").AddDocuments(ctx, []map[string]any{{"id": 3}}, nil); !errors.Is(err, miroir.ErrShardCountMismatch) {
+		t.Errorf("other S on an index created by a write: %v", err)
+	}
+}
+
+// acJSONStore keeps tasks as JSON, as a shared external store (a database
+// table, Redis) would: nothing survives a Put/Get but the serialised data.
+type acJSONStore struct {
+	mu   sync.Mutex
+	data map[int64][]byte
+}
+
+func (s *acJSONStore) Put(_ context.Context, t *miroir.ClusterTask) error {
+	b, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.data == nil {
+		s.data = map[int64][]byte{}
+	}
+	s.data[t.UID] = b
+	return nil
+}
+
+func (s *acJSONStore) Get(_ context.Context, uid int64) (*miroir.ClusterTask, error) {
+	s.mu.Lock()
+	b, ok := s.data[uid]
+	s.mu.Unlock()
+	if !ok {
+		return nil, nil
+	}
+	var t miroir.ClusterTask
+	if err := json.Unmarshal(b, &t); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+func (s *acJSONStore) List(_ context.Context, fn func(*miroir.ClusterTask) bool) error {
+	s.mu.Lock()
+	var uids []int64
+	for u := range s.data {
+		uids = append(uids, u)
+	}
+	s.mu.Unlock()
+	sort.Slice(uids, func(a, b int) bool { return uids[a] > uids[b] })
+	for _, u := range uids {
+		t, err := s.Get(context.Background(), u)
+		if err != nil {
+			return err
+		}
+		if t != nil && !fn(t) {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (s *acJSONStore) Delete(_ context.Context, uids ...int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, u := range uids {
+		delete(s.data, u)
+	}
+	return nil
+}
+
+func TestAuditCoreSerialisedTaskStore(t *testing.T) {
+	store := &acJSONStore{}
+	f := acNewFleet(t, []int{0, 0, 1}, 1, 8, miroir.WithTaskStore(store))
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	task := acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 40), nil))
+	if task.Details.ReceivedDocuments != 40 {
+		t.Errorf("details through a serialising store: %+v", task.Details)
+	}
+	acWaitOK(t, f.c)(ix.UpdateStopWords(ctx, &[]string{"x"}))
+	f.stop(t, 2)
+	rep := &miroir.Report{}
+	info, err := ix.AddDocuments(miroir.WithReport(ctx, rep), acDocs(100, 20), nil)
+	acWaitOK(t, f.c)(info, err)
+	ct, _ := store.Get(ctx, info.TaskUID)
+	if ct == nil || len(ct.Degraded) == 0 {
+		t.Errorf("degraded pairs not recorded in the stored task: %+v", ct)
+	}
+	f.start(t, 2)
+	for _, s := range f.srv {
+		s.PauseTasks()
+	}
+	pending, err := ix.AddDocuments(ctx, acDocs(200, 10), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci, err := f.c.CancelTasks(ctx, &meilisearch.CancelTasksQuery{UIDS: []int64{pending.TaskUID}})
+	for _, s := range f.srv {
+		s.ResumeTasks()
+	}
+	acWaitOK(t, f.c)(ci, err)
+	if pt := acWait(t, f.c)(pending, nil); pt.Status != meilisearch.TaskStatusCanceled {
+		t.Errorf("cancel through a serialising store: %s", pt.Status)
+	}
+	res, err := f.c.GetTasks(ctx, &meilisearch.TasksQuery{IndexUIDS: []string{"docs"}})
+	if err != nil || len(res.Results) < 4 {
+		t.Errorf("GetTasks through a serialising store: %v %v", res, err)
+	}
+}
+
+// DESIGN §6 applies the status rules in order: failed if any node task
+// failed, else canceled if any was canceled, even while others are still
+// enqueued.
+func TestAuditCoreTaskStatusRuleOrder(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0}, 1, 8)
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	docs := acDocs(0, 40) // both nodes get documents
+	// n0's node task fails, n1's stays enqueued -> failed.
+	clear := f.srv[0].FailTasks(func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/documents") }, "internal")
+	f.srv[1].PauseTasks()
+	info, err := ix.AddDocuments(ctx, docs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = f.srv[0].WaitIdle(ctx)
+	clear()
+	got, err := f.c.GetTask(ctx, info.TaskUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != meilisearch.TaskStatusFailed {
+		t.Errorf("one node task failed, one enqueued: %s, want failed", got.Status)
+	}
+	f.srv[1].ResumeTasks()
+	_ = f.srv[1].WaitIdle(ctx)
+
+	// n0's node task canceled on the node, n1's still enqueued -> canceled.
+	f.srv[0].PauseTasks()
+	f.srv[1].PauseTasks()
+	info, err = ix.AddDocuments(ctx, docs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, err := f.store.Get(ctx, info.TaskUID)
+	if err != nil || ct == nil {
+		t.Fatal(ct, err)
+	}
+	var n0task int64 = -1
+	for _, nt := range ct.Nodes {
+		if nt.Node == "n0" {
+			n0task = nt.TaskUID
+		}
+	}
+	if n0task < 0 {
+		t.Fatalf("no node task on n0: %+v", ct.Nodes)
+	}
+	if _, err := meilisearch.New(f.srv[0].URL()).CancelTasks(ctx, &meilisearch.CancelTasksQuery{UIDS: []int64{n0task}}); err != nil {
+		t.Fatal(err)
+	}
+	f.srv[0].ResumeTasks()
+	_ = f.srv[0].WaitIdle(ctx)
+	got, err = f.c.GetTask(ctx, info.TaskUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != meilisearch.TaskStatusCanceled {
+		t.Errorf("one node task canceled, one enqueued: %s, want canceled", got.Status)
+	}
+	f.srv[1].ResumeTasks()
+}
+
+// Close while calls are in flight: no panic, no race, nothing left running.
+func TestAuditCoreCloseDuringTraffic(t *testing.T) {
+	srv := meilitest.RunCluster(t, 3)
+	nodes := make([]miroir.Node, 3)
+	for i := range nodes {
+		nodes[i] = miroir.Node{ID: fmt.Sprintf("n%d", i), URL: srv[i].URL(), Group: i % 2}
+	}
+	nodes[2].Group = 0
+	c, err := miroir.New(nodes, append(acFastOpts(), miroir.WithShards(8))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := acCtx(t)
+	acWaitOK(t, c)(c.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "docs", PrimaryKey: "id"}))
+	ix := c.Index("docs")
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if info, err := ix.AddDocuments(ctx, acDocs(w*10000+i, 3), nil); err == nil {
+					_, _ = c.GetTask(ctx, info.TaskUID)
+				}
+				_, _ = ix.Search(ctx, "title", &meilisearch.SearchRequest{})
+				_, _ = ix.UpdateStopWords(ctx, &[]string{fmt.Sprint(i)})
+				_ = c.Topology()
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	c.Close()
+	close(stop)
+	wg.Wait()
+	if _, err := ix.AddDocuments(ctx, acDocs(0, 1), nil); err == nil {
+		t.Errorf("AddDocuments after Close succeeded")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for acMiroirGoroutines() != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := acMiroirGoroutines(); n != 0 {
+		buf := make([]byte, 1<<20)
+		k := runtime.Stack(buf, true)
+		t.Fatalf("%d miroir goroutines still running after Close:\n%s", n, acFilterStacks(string(buf[:k])))
+	}
+}
+
+// DESIGN §3: "When some shard met quorum in no group, the call fails with
+// miroir_no_quorum (HTTP 503 in proxy mode), listing the shards." An
+// acknowledgement is the node's 202 with a task uid; a node answering 500
+// did not acknowledge.
+func TestAuditCoreNoQuorumWhenEveryNodeAnswers5xx(t *testing.T) {
+	f := acNewFleet(t, []int{0, 1}, 1, 4)
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	for _, s := range f.srv {
+		s.FailRequests(func(r *http.Request) bool {
+			return r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/documents")
+		}, 500, "internal")
+	}
+	_, err := ix.AddDocuments(ctx, acDocs(0, 20), nil)
+	if !errors.Is(err, miroir.ErrNoQuorum) || acAPICode(err) != miroir.CodeNoQuorum {
+		t.Errorf("every replica answering 500 internal: %v (code %q), want miroir_no_quorum", err, acAPICode(err))
+	}
+	var me *miroir.Error
+	if errors.As(err, &me) && len(me.Shards) == 0 {
+		t.Errorf("no-quorum error lists no shards")
+	}
+}
