@@ -954,7 +954,7 @@ func TestAuditCorePlacementAcrossTopologies(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					for k := w; k < len(docs); k += 8 * 5 { // every 5th id; all ids below
+					for k := w; k < len(docs); k += 8 * 10 { // every 10th id; all ids below
 						d := docs[k]
 						id := acIDString(d["id"])
 						var got map[string]any
