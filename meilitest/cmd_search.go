@@ -1239,52 +1239,26 @@ func (s *Server) federate(raw any, execs []*searchExec, start time.Time, metadat
 			hpp = &n
 		}
 	}
-	type fedHit struct {
-		h        *scored
-		ex       *searchExec
-		pos      int
-		weighted float64
-		rank     int
-	}
-	var all []fedHit
-	seen := map[string]bool{}
-	for qi, ex := range execs {
-		for r, h := range ex.hits {
-			all = append(all, fedHit{h: h, ex: ex, pos: qi, weighted: h.score * ex.p.weight, rank: r})
-		}
-	}
-	sort.SliceStable(all, func(i, j int) bool {
-		if all[i].weighted != all[j].weighted {
-			return all[i].weighted > all[j].weighted
-		}
-		if all[i].pos != all[j].pos {
-			return all[i].pos < all[j].pos
-		}
-		return all[i].rank < all[j].rank
-	})
-	merged := all[:0:0]
-	for _, fh := range all {
-		key := fh.ex.ix.uid + "\x00" + fh.h.doc.id
-		if seen[key] {
-			continue
-		}
-		seen[key] = true
-		merged = append(merged, fh)
-	}
-	n := len(merged)
-	out := &orderedObject{}
-	from, to := offset, offset+limit
-	info := &orderedObject{}
+	// skip/take of the merged list; every query and every index
+	// contributes at most skip+take hits (required_hit_count)
+	skip, take := offset, limit
+	pg, hp := 1, defaultLimit
 	if page != nil || hpp != nil {
-		pg, hp := 1, defaultLimit
 		if page != nil {
 			pg = *page
 		}
 		if hpp != nil {
 			hp = *hpp
 		}
-		from = max(pg-1, 0) * hp
-		to = from + hp
+		skip, take = (pg-1)*hp, hp
+		if pg == 0 {
+			skip, take = 0, 0
+		}
+	}
+	merged, n := federatedMerge(execs, skip+take)
+	out := &orderedObject{}
+	info := &orderedObject{}
+	if page != nil || hpp != nil {
 		tp := 0
 		if hp > 0 {
 			tp = (n + hp - 1) / hp
@@ -1298,12 +1272,12 @@ func (s *Server) federate(raw any, execs []*searchExec, start time.Time, metadat
 		info.set("offset", offset)
 		info.set("estimatedTotalHits", n)
 	}
-	from = min(from, n)
-	to = max(min(to, n), from)
+	from := min(skip, len(merged))
+	to := max(min(skip+take, len(merged)), from)
 	hits := make([]any, 0, to-from)
 	for _, fh := range merged[from:to] {
 		hit := fh.ex.renderHit(fh.h, fh.ex.p.formatOptions())
-		hit["_federation"] = map[string]any{"indexUid": fh.ex.ix.uid, "queriesPosition": fh.pos, "weightedRankingScore": fh.weighted}
+		hit["_federation"] = map[string]any{"indexUid": fh.ex.ix.uid, "queriesPosition": fh.pos, "weightedRankingScore": fh.global}
 		hits = append(hits, hit)
 	}
 	out.set("hits", hits)

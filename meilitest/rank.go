@@ -1013,6 +1013,7 @@ type detail struct {
 // sortKey is one element of the engine's lexicographic order.
 type sortKey struct {
 	isScore bool
+	geo     bool // a _geoPoint sort: val is the distance (or none)
 	score   float64
 	val     sortValue
 	asc     bool
@@ -1343,7 +1344,7 @@ func (m *matcher) score(s *scored, rules []rankRule, st *settings) {
 				v["distance"] = nil
 			}
 			s.details = append(s.details, detail{key: r.geoS + ":" + ascDesc(r.asc), value: v})
-			s.keys = append(s.keys, sortKey{val: val, asc: r.asc})
+			s.keys = append(s.keys, sortKey{geo: true, val: val, asc: r.asc})
 		}
 	}
 	flush()
