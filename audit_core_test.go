@@ -3858,3 +3858,41 @@ func TestAuditCoreNoQuorumWhenEveryNodeAnswers5xx(t *testing.T) {
 		t.Errorf("no-quorum error lists no shards")
 	}
 }
+
+// DESIGN §2: "A Cluster configured with another S refuses every call on that
+// index with miroir_shard_count_mismatch." (issue 3: "refuses to touch that
+// index"). DeleteIndex / Index.Delete from a Cluster with another shard count
+// must be refused too.
+func TestAuditCoreShardCountMismatchDelete(t *testing.T) {
+	f := acNewFleet(t, []int{0, 0}, 1, 8)
+	ix := f.create(t, "docs", "id")
+	ctx := acCtx(t)
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 20), nil))
+	for _, how := range []string{"Index.Delete", "DeleteIndex"} {
+		other, err := miroir.New(f.nodes, append(acFastOpts(), miroir.WithShards(16))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if how == "DeleteIndex" {
+			info, err := other.DeleteIndex(ctx, "docs")
+			if err == nil {
+				task, _ := other.WaitForTask(ctx, info.TaskUID, 5*time.Millisecond)
+				t.Errorf("DeleteIndex with another shard count accepted (task %v)", task.Status)
+			} else if !errors.Is(err, miroir.ErrShardCountMismatch) {
+				t.Errorf("DeleteIndex with another shard count: %v", err)
+			}
+		} else {
+			ok, err := other.Index("docs").Delete(ctx, "docs")
+			if err == nil {
+				t.Errorf("Index.Delete with another shard count accepted (%v)", ok)
+			} else if !errors.Is(err, miroir.ErrShardCountMismatch) {
+				t.Errorf("Index.Delete with another shard count: %v", err)
+			}
+		}
+		other.Close()
+		f.idle(t)
+		if _, err := f.c.GetIndex(ctx, "docs"); err != nil {
+			t.Fatalf("%s from a Cluster with S=16 deleted the S=8 index: %v", how, err)
+		}
+	}
+}

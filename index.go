@@ -142,6 +142,11 @@ func (c *Cluster) DeleteIndex(ctx context.Context, uid string) (*meilisearch.Tas
 	if err := c.requireAllHealthy(); err != nil {
 		return nil, err
 	}
+	// A Cluster with another shard count refuses the index, deletion
+	// included (DESIGN §2): it is most likely pointed at the wrong fleet.
+	if err := c.checkShards(ctx, uid); err != nil {
+		return nil, err
+	}
 	has := make([]bool, len(c.nodes))
 	errs := c.fanout(ctx, c.nodes, func(ctx context.Context, n *node) error {
 		info, err := n.getIndex(ctx, uid)
@@ -295,6 +300,13 @@ func (i *Index) UpdateIndex(ctx context.Context, params *meilisearch.UpdateIndex
 		return nil, err
 	}
 	t := &ClusterTask{IndexUID: i.uid, Type: meilisearch.TaskTypeIndexUpdate, Details: meilisearch.Details{PrimaryKey: params.PrimaryKey}}
+	if params.UID != "" {
+		d := map[string]json.RawMessage{"primaryKey": rawNull, "oldIndexUid": rawJSON(i.uid), "newIndexUid": rawJSON(params.UID)}
+		if params.PrimaryKey != "" {
+			d["primaryKey"] = rawJSON(params.PrimaryKey)
+		}
+		t.RawDetails = rawObject(d)
+	}
 	info, err := c.broadcastIndexTask(ctx, st, "updateIndex", http.MethodPatch, "/indexes/"+i.uid, nil, params, t)
 	if err != nil {
 		return nil, err
