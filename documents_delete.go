@@ -195,7 +195,8 @@ func (i *Index) DeleteAllDocuments(ctx context.Context, opts *meilisearch.Docume
 		return nil, err
 	}
 	p := fromDocOptions(opts)
-	t := &ClusterTask{IndexUID: i.uid, Type: meilisearch.TaskTypeDocumentDeletion, Copies: i.c.copies(), CustomMetadata: p.metadata}
+	t := &ClusterTask{IndexUID: i.uid, Type: meilisearch.TaskTypeDocumentDeletion, Copies: i.c.copies(), CustomMetadata: p.metadata,
+		RawDetails: rawObject(map[string]json.RawMessage{"providedIds": rawInt(0), "deletedDocuments": rawNull, "originalFilter": rawNull})}
 	return i.c.broadcastIndexTask(ctx, st, "deleteAllDocuments", http.MethodDelete, "/indexes/"+i.uid+"/documents", p.query(""), nil, t)
 }
 
@@ -214,7 +215,14 @@ func (i *Index) UpdateDocumentsByFunction(ctx context.Context, req *meilisearch.
 	if req.TaskCustomMetadata != "" {
 		q.Set("customMetadata", req.TaskCustomMetadata)
 	}
-	t := &ClusterTask{IndexUID: i.uid, Type: "documentEdition", Copies: i.c.copies(), CustomMetadata: req.TaskCustomMetadata}
+	t := &ClusterTask{IndexUID: i.uid, Type: taskTypeDocumentEdition, Copies: i.c.copies(), CustomMetadata: req.TaskCustomMetadata}
+	d := map[string]json.RawMessage{"editedDocuments": rawNull, "deletedDocuments": rawNull,
+		"function": rawJSON(req.Function), "context": rawJSON(req.Context), "originalFilter": rawNull}
+	if req.Filter != "" {
+		// Meilisearch shows the filter as JSON text
+		d["originalFilter"] = rawJSON(string(rawJSON(req.Filter)))
+	}
+	t.RawDetails = rawObject(d)
 	return i.c.broadcastIndexTask(ctx, st, "updateDocumentsByFunction", http.MethodPost, "/indexes/"+i.uid+"/documents/edit", q, req, t)
 }
 

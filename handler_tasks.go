@@ -2,6 +2,7 @@ package miroir
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -24,7 +25,7 @@ type taskView struct {
 	Status         meilisearch.TaskStatus       `json:"status"`
 	Type           meilisearch.TaskType         `json:"type"`
 	CanceledBy     *int64                       `json:"canceledBy"`
-	Details        *meilisearch.Details         `json:"details,omitempty"`
+	Details        json.RawMessage              `json:"details,omitempty"`
 	Error          *meilisearch.APIErrorDetails `json:"error"`
 	Duration       *string                      `json:"duration"`
 	EnqueuedAt     time.Time                    `json:"enqueuedAt"`
@@ -39,8 +40,7 @@ func viewTask(t *meilisearch.Task) taskView {
 	if t.UID == 0 {
 		v.UID = t.TaskUID
 	}
-	d := t.Details
-	v.Details = &d
+	v.Details, _ = json.Marshal(t.Details)
 	if t.CanceledBy != 0 {
 		cb := t.CanceledBy
 		v.CanceledBy = &cb
@@ -60,6 +60,20 @@ func viewTask(t *meilisearch.Task) taskView {
 	if !t.FinishedAt.IsZero() {
 		f := t.FinishedAt
 		v.FinishedAt = &f
+	}
+	return v
+}
+
+// viewClusterTask renders a cluster task with its details exactly as one
+// Meilisearch node shows them (the raw details; a task without details,
+// such as a snapshot, has no details field).
+func viewClusterTask(t *ClusterTask) taskView {
+	v := viewTask(t.view())
+	switch {
+	case string(t.RawDetails) == "null":
+		v.Details = nil
+	case len(t.RawDetails) > 0:
+		v.Details = t.RawDetails
 	}
 	return v
 }
@@ -226,7 +240,7 @@ func (h *handler) listTasks(r *http.Request) (reply, error) {
 	p := &meilisearch.TasksQuery{UIDS: tq.uids, IndexUIDS: tq.indexUIDs, Statuses: tq.statuses, Types: tq.types, CanceledBy: tq.canceledBy,
 		BeforeEnqueuedAt: tq.dates[0], AfterEnqueuedAt: tq.dates[1], BeforeStartedAt: tq.dates[2], AfterStartedAt: tq.dates[3],
 		BeforeFinishedAt: tq.dates[4], AfterFinishedAt: tq.dates[5], Limit: tq.limit, From: tq.from, Reverse: tq.reverse}
-	res, err := h.c.listTasks(r.Context(), p, tq.limitGiven)
+	res, err := h.c.listClusterTasks(r.Context(), p, tq.limitGiven)
 	if err != nil {
 		return reply{}, err
 	}
@@ -236,16 +250,16 @@ func (h *handler) listTasks(r *http.Request) (reply, error) {
 		Limit   int64      `json:"limit"`
 		From    *int64     `json:"from"`
 		Next    *int64     `json:"next"`
-	}{Results: make([]taskView, 0, len(res.Results)), Total: res.Total, Limit: res.Limit}
-	for i := range res.Results {
-		out.Results = append(out.Results, viewTask(&res.Results[i]))
+	}{Results: make([]taskView, 0, len(res.tasks)), Total: res.total, Limit: res.limit}
+	for _, t := range res.tasks {
+		out.Results = append(out.Results, viewClusterTask(t))
 	}
-	if len(res.Results) > 0 {
-		f := res.From
+	if len(res.tasks) > 0 {
+		f := res.from
 		out.From = &f
 	}
-	if res.Next != 0 {
-		n := res.Next
+	if res.next != 0 {
+		n := res.next
 		out.Next = &n
 	}
 	return reply{body: out}, nil
@@ -266,11 +280,11 @@ func (h *handler) getTask(r *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	t, err := h.c.GetTask(r.Context(), uid)
+	t, err := h.c.getClusterTask(r.Context(), uid)
 	if err != nil {
 		return reply{}, err
 	}
-	return reply{body: viewTask(t)}, nil
+	return reply{body: viewClusterTask(t)}, nil
 }
 
 func (h *handler) taskDocuments(r *http.Request) (reply, error) {
@@ -322,7 +336,10 @@ func (h *handler) taskOp(r *http.Request, info *meilisearch.TaskInfo, err error)
 		return reply{}, err
 	}
 	if r.URL.RawQuery != "" {
-		h.c.tasks.updateLocal(info.TaskUID, func(t *ClusterTask) { t.Details.OriginalFilter = "?" + r.URL.RawQuery })
+		h.c.tasks.updateLocal(info.TaskUID, func(t *ClusterTask) {
+			t.Details.OriginalFilter = "?" + r.URL.RawQuery
+			t.RawDetails = setRawDetail(t.RawDetails, "originalFilter", t.Details.OriginalFilter)
+		})
 	}
 	res, err := accepted(info, nil)
 	res.status = http.StatusOK

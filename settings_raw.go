@@ -32,6 +32,7 @@ func (c *Cluster) updateSettingsRaw(ctx context.Context, uid, route, method stri
 		if !json.Valid(body) {
 			return nil, newError(http.StatusBadRequest, "bad_request", "miroir: the settings payload is not valid JSON")
 		}
+		op.sent = body
 		var err error
 		if op.body, err = prepareSettingsBody(op.key, body); err != nil {
 			return nil, err

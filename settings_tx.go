@@ -1,6 +1,7 @@
 package miroir
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -113,6 +114,9 @@ type settingsOp struct {
 	key   string          // setting key; "" for the whole settings object
 	reset bool            // reset instead of update
 	body  json.RawMessage // update value (the setting's value, or the settings object); _miroir_shard already added
+	// sent is the update value as the caller sent it (before _miroir_shard
+	// was added): the task details echo it.
+	sent json.RawMessage
 	// repair: bring every node to the majority (overridden by want) on
 	// every setting where it differs. Only RepairSettings and the
 	// re-verification of a returning node set it.
@@ -289,7 +293,7 @@ func (c *Cluster) submitSettings(ctx context.Context, uid string, op *settingsOp
 		return nil, err
 	}
 	e := c.settingsTx()
-	lt, err := c.tasks.newLocal(ctx, uid, meilisearch.TaskTypeSettingsUpdate, opDetails(op))
+	lt, err := c.tasks.newLocalRaw(ctx, uid, meilisearch.TaskTypeSettingsUpdate, opDetails(op), opRawDetails(op))
 	if err != nil {
 		return nil, err
 	}
@@ -313,6 +317,172 @@ func opDetails(op *settingsOp) meilisearch.Details {
 	_ = json.Unmarshal(obj, &d) // best effort: details are informational
 	d.FilterableAttributes = slices.DeleteFunc(d.FilterableAttributes, func(v any) bool { return v == shardField })
 	return d
+}
+
+// opRawDetails is the details object Meilisearch shows for a settings
+// update (meilitest's rendering): every setting the caller sent, as
+// Meilisearch normalises it (sets sorted and deduplicated, a wildcard
+// list reduced to ["*"], filterable rules with their default features,
+// embedder API keys masked), _miroir_shard never shown; a reset setting
+// is shown as a reset (null; ["*"] for displayed and searchable
+// attributes), and a reset of the whole object resets every setting.
+// A repair shows {}.
+func opRawDetails(op *settingsOp) json.RawMessage {
+	m := map[string]json.RawMessage{}
+	switch {
+	case op.repair:
+	case op.reset && op.key == "":
+		for _, d := range settingDescs {
+			m[d.key] = settingResetDetail(d.key)
+		}
+	case op.reset:
+		m[op.key] = settingResetDetail(op.key)
+	default:
+		body := op.sent
+		if body == nil {
+			body = op.body
+		}
+		obj := rawSettings{op.key: body}
+		if op.key == "" {
+			obj = nil
+			_ = json.Unmarshal(body, &obj) // validated at submission
+		}
+		for k, v := range obj {
+			m[k] = settingDetail(k, v)
+		}
+	}
+	return rawObject(m)
+}
+
+// settingResetDetail is how task details show a reset of setting key.
+func settingResetDetail(key string) json.RawMessage {
+	if key == "displayedAttributes" || key == "searchableAttributes" {
+		return json.RawMessage(`["*"]`)
+	}
+	return rawNull
+}
+
+// settingDetail is how task details show the value v sent for setting key.
+func settingDetail(key string, v json.RawMessage) json.RawMessage {
+	dec := json.NewDecoder(bytes.NewReader(v))
+	dec.UseNumber()
+	var x any
+	if dec.Decode(&x) != nil {
+		return v
+	}
+	if x == nil {
+		return settingResetDetail(key)
+	}
+	switch key {
+	case "displayedAttributes", "searchableAttributes":
+		if l, ok := x.([]any); ok && slices.Contains(l, any("*")) {
+			x = []any{"*"}
+		}
+	case "filterableAttributes":
+		x = filterableDetail(x)
+	case "sortableAttributes", "stopWords", "nonSeparatorTokens", "separatorTokens", "dictionary":
+		x = stringSetDetail(x)
+	case "typoTolerance":
+		if o, ok := x.(map[string]any); ok {
+			for _, f := range []string{"disableOnWords", "disableOnAttributes"} {
+				if l, ok := o[f]; ok && l != nil {
+					o[f] = stringSetDetail(l)
+				}
+			}
+		}
+	case "embedders":
+		if o, ok := x.(map[string]any); ok {
+			for _, cfg := range o {
+				if c, ok := cfg.(map[string]any); ok {
+					if k, ok := c["apiKey"].(string); ok {
+						c["apiKey"] = maskSecret(k)
+					}
+				}
+			}
+		}
+	}
+	return rawJSON(x)
+}
+
+// stringSetDetail sorts and deduplicates a list of strings.
+func stringSetDetail(x any) any {
+	l, ok := x.([]any)
+	if !ok {
+		return x
+	}
+	ss := make([]string, 0, len(l))
+	for _, e := range l {
+		s, ok := e.(string)
+		if !ok {
+			return x
+		}
+		ss = append(ss, s)
+	}
+	slices.Sort(ss)
+	ss = slices.Compact(ss)
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// filterableDetail drops _miroir_shard and completes attribute-pattern
+// rules with Meilisearch's default features (facetSearch false, equality
+// true, comparison false).
+func filterableDetail(x any) any {
+	l, ok := x.([]any)
+	if !ok {
+		return x
+	}
+	out := make([]any, 0, len(l))
+	for _, e := range l {
+		switch r := e.(type) {
+		case string:
+			if r == shardField {
+				continue
+			}
+		case map[string]any:
+			facetSearch, equality, comparison := any(false), any(true), any(false)
+			if f, ok := r["features"].(map[string]any); ok {
+				if b, ok := f["facetSearch"]; ok && b != nil {
+					facetSearch = b
+				}
+				if ff, ok := f["filter"].(map[string]any); ok {
+					if b, ok := ff["equality"]; ok && b != nil {
+						equality = b
+					}
+					if b, ok := ff["comparison"]; ok && b != nil {
+						comparison = b
+					}
+				}
+			}
+			e = map[string]any{
+				"attributePatterns": r["attributePatterns"],
+				"features": map[string]any{
+					"facetSearch": facetSearch,
+					"filter":      map[string]any{"equality": equality, "comparison": comparison},
+				},
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// maskSecret hides a secret as Meilisearch does in task details: a few
+// leading characters are kept depending on its length.
+func maskSecret(s string) string {
+	switch n := len(s); {
+	case n < 10:
+		return "XXX..."
+	case n < 20:
+		return s[:2] + "XXXX..."
+	case n < 30:
+		return s[:3] + "XXXXX..."
+	default:
+		return s[:5] + "XXXXXX..."
+	}
 }
 
 func (e *settingsEngine) enqueue(j *settingsJob) {

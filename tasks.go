@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -99,6 +100,13 @@ func (m *taskManager) register(ctx context.Context, t *ClusterTask) (*meilisearc
 	if t.Status == "" {
 		t.Status = meilisearch.TaskStatusEnqueued
 	}
+	if t.RawDetails == nil {
+		t.RawDetails = enqueueDetails(t)
+	}
+	if !t.Local && isFinal(t.Status) {
+		// decided at once (no node task): the counts are final too
+		t.RawDetails = buildRawDetails(t)
+	}
 	if err := m.store.Put(context.WithoutCancel(ctx), t); err != nil {
 		return nil, fmt.Errorf("miroir: storing cluster task: %w", err)
 	}
@@ -143,7 +151,13 @@ func (m *taskManager) startLocal(indexUID string, typ meilisearch.TaskType) (uid
 
 // newLocal registers a cluster-local task with base details.
 func (m *taskManager) newLocal(ctx context.Context, indexUID string, typ meilisearch.TaskType, details meilisearch.Details) (*localTask, error) {
-	t := &ClusterTask{IndexUID: indexUID, Type: typ, Local: true, Details: details}
+	return m.newLocalRaw(ctx, indexUID, typ, details, nil)
+}
+
+// newLocalRaw is newLocal with the details object the REST API shows
+// (raw; nil: derived from details).
+func (m *taskManager) newLocalRaw(ctx context.Context, indexUID string, typ meilisearch.TaskType, details meilisearch.Details, raw json.RawMessage) (*localTask, error) {
+	t := &ClusterTask{IndexUID: indexUID, Type: typ, Local: true, Details: details, RawDetails: raw}
 	info, err := m.register(ctx, t)
 	if err != nil {
 		return nil, err
@@ -269,8 +283,21 @@ func (m *taskManager) refresh(ctx context.Context, t *ClusterTask) (*ClusterTask
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				var body json.RawMessage
+				err := n.doJSON(ctx, "getTask", http.MethodGet, "/tasks/"+strconv.FormatInt(nt.TaskUID, 10), nil, nil, &body)
 				var got meilisearch.Task
-				err := n.doJSON(ctx, "getTask", http.MethodGet, "/tasks/"+strconv.FormatInt(nt.TaskUID, 10), nil, nil, &got)
+				var rawGot struct {
+					Details json.RawMessage `json:"details"`
+				}
+				if err == nil {
+					// The typed Details drops what it lacks; the raw
+					// object keeps the node's details as it shows them.
+					if err = json.Unmarshal(body, &rawGot); err == nil {
+						if uerr := json.Unmarshal(body, &got); uerr != nil && !isTypeError(uerr) {
+							err = uerr
+						}
+					}
+				}
 				if err != nil {
 					if apiCode(err) == "task_not_found" {
 						nt.Status = meilisearch.TaskStatusFailed
@@ -290,6 +317,10 @@ func (m *taskManager) refresh(ctx context.Context, t *ClusterTask) (*ClusterTask
 				}
 				nt.EnqueuedAt, nt.StartedAt, nt.FinishedAt = got.EnqueuedAt, got.StartedAt, got.FinishedAt
 				nt.Details = got.Details
+				nt.RawDetails = rawGot.Details
+				if nt.RawDetails == nil {
+					nt.RawDetails = json.RawMessage("null") // the node shows no details
+				}
 			}()
 		}
 		wg.Wait()
@@ -314,6 +345,7 @@ func (m *taskManager) refresh(ctx context.Context, t *ClusterTask) (*ClusterTask
 	aggregate(cp)
 	if cp.Status == meilisearch.TaskStatusSucceeded && (cp.Type == meilisearch.TaskTypeTaskCancelation) {
 		m.countCanceled(ctx, cp)
+		cp.RawDetails = buildRawDetails(cp)
 	}
 	if !slices.EqualFunc(cp.Nodes, t.Nodes, func(a, b NodeTask) bool { return a.Status == b.Status }) || cp.Status != t.Status {
 		if err := m.store.Put(context.WithoutCancel(ctx), cp); err != nil {
@@ -411,6 +443,7 @@ func aggregate(t *ClusterTask) {
 		aggregateCounts(t)
 		aggregateDumpUIDs(t)
 	}
+	t.RawDetails = buildRawDetails(t)
 }
 
 // aggregateDumpUIDs fills a dump task's dumpUid: every node writes its own
@@ -436,17 +469,41 @@ func benignAuxFailure(code string) bool {
 	return code == "index_already_exists" || code == "index_primary_key_already_exists"
 }
 
-// aggregateCounts turns node document counts into cluster counts: a
-// routed write scales by Documents/sum(Docs) (each document went to
-// several nodes), a broadcast divides by Copies.
+// aggregateCounts turns node document counts into cluster counts (see
+// clusterCounts) in the typed details.
 func aggregateCounts(t *ClusterTask) {
-	var indexed, deleted, docs float64
+	c, ok := clusterCounts(t)
+	if !ok {
+		return
+	}
+	switch t.Type {
+	case meilisearch.TaskTypeDocumentAdditionOrUpdate:
+		t.Details.IndexedDocuments = c.indexed
+	case meilisearch.TaskTypeDocumentDeletion, meilisearch.TaskTypeIndexDeletion, taskTypeDocumentEdition:
+		t.Details.DeletedDocuments = c.deleted
+	}
+}
+
+// taskTypeDocumentEdition is Meilisearch's type of an edition by function
+// (meilisearch-go has no constant for it).
+const taskTypeDocumentEdition meilisearch.TaskType = "documentEdition"
+
+// docCounts are the document counts of a cluster task.
+type docCounts struct{ indexed, deleted, edited int64 }
+
+// clusterCounts turns node document counts into cluster counts: a routed
+// write scales by Documents/sum(Docs) (each document went to several
+// nodes), a broadcast divides by Copies. ok is false when there is no
+// scale (no node task counted).
+func clusterCounts(t *ClusterTask) (c docCounts, ok bool) {
+	var indexed, deleted, edited, docs float64
 	for _, nt := range t.Nodes {
 		if nt.Aux {
 			continue
 		}
 		indexed += float64(nt.Details.IndexedDocuments)
 		deleted += float64(nt.Details.DeletedDocuments)
+		edited += float64(rawCount(nt.RawDetails, "editedDocuments"))
 		docs += float64(nt.Docs)
 	}
 	scale := 0.0
@@ -457,14 +514,33 @@ func aggregateCounts(t *ClusterTask) {
 		scale = 1 / float64(t.Copies)
 	}
 	if scale == 0 {
-		return
+		return c, false
 	}
-	switch t.Type {
-	case meilisearch.TaskTypeDocumentAdditionOrUpdate:
-		t.Details.IndexedDocuments = int64(math.Round(indexed * scale))
-	case meilisearch.TaskTypeDocumentDeletion, meilisearch.TaskTypeIndexDeletion:
-		t.Details.DeletedDocuments = int64(math.Round(deleted * scale))
+	return docCounts{
+		indexed: int64(math.Round(indexed * scale)),
+		deleted: int64(math.Round(deleted * scale)),
+		edited:  int64(math.Round(edited * scale)),
+	}, true
+}
+
+// rawCount reads a count from a raw details object (0 when absent or null).
+func rawCount(raw json.RawMessage, key string) int64 {
+	var m map[string]json.RawMessage
+	if len(raw) == 0 || json.Unmarshal(raw, &m) != nil {
+		return 0
 	}
+	var n float64
+	if v, ok := m[key]; !ok || json.Unmarshal(v, &n) != nil {
+		return 0
+	}
+	return int64(n)
+}
+
+// isTypeError reports whether a decoding error is only a value of an
+// unexpected type (the rest of the value is decoded).
+func isTypeError(err error) bool {
+	var te *json.UnmarshalTypeError
+	return errors.As(err, &te)
 }
 
 // view turns a cluster task into what GetTask returns.
@@ -472,7 +548,7 @@ func (t *ClusterTask) view() *meilisearch.Task {
 	out := &meilisearch.Task{
 		Status: t.Status, UID: t.UID, IndexUID: t.IndexUID, Type: t.Type,
 		EnqueuedAt: t.EnqueuedAt, StartedAt: t.StartedAt, FinishedAt: t.FinishedAt,
-		Details: t.Details, CustomMetadata: t.CustomMetadata,
+		Details: t.typedDetails(), CustomMetadata: t.CustomMetadata,
 	}
 	if t.Error != nil {
 		out.Error = *t.Error
@@ -505,4 +581,185 @@ func apiCode(err error) string {
 		return string(me.APIError.Code)
 	}
 	return ""
+}
+
+// ---- details as the REST API shows them ----
+
+var rawNull = json.RawMessage("null")
+
+func rawInt(n int64) json.RawMessage { return strconv.AppendInt(nil, n, 10) }
+
+func rawJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return rawNull
+	}
+	return b
+}
+
+// rawObject marshals a details object (keys sorted, as a node renders
+// them).
+func rawObject(m map[string]json.RawMessage) json.RawMessage { return rawJSON(m) }
+
+// enqueueDetails is the details object Meilisearch shows for t when it is
+// enqueued (counts not known yet are null), from what t records.
+func enqueueDetails(t *ClusterTask) json.RawMessage {
+	d := t.Details
+	m := map[string]json.RawMessage{}
+	switch t.Type {
+	case meilisearch.TaskTypeDocumentAdditionOrUpdate:
+		m["receivedDocuments"] = rawInt(d.ReceivedDocuments)
+		m["indexedDocuments"] = rawNull
+	case meilisearch.TaskTypeDocumentDeletion:
+		m["providedIds"] = rawInt(d.ProvidedIds)
+		m["deletedDocuments"] = rawNull
+		if d.OriginalFilter != "" {
+			m["originalFilter"] = rawJSON(d.OriginalFilter)
+		}
+	case taskTypeDocumentEdition:
+		m["editedDocuments"], m["deletedDocuments"] = rawNull, rawNull
+		m["function"], m["context"], m["originalFilter"] = rawNull, rawNull, rawNull
+		if d.OriginalFilter != "" {
+			m["originalFilter"] = rawJSON(d.OriginalFilter)
+		}
+	case meilisearch.TaskTypeIndexCreation, meilisearch.TaskTypeIndexUpdate:
+		m["primaryKey"] = rawNull
+		if d.PrimaryKey != "" {
+			m["primaryKey"] = rawJSON(d.PrimaryKey)
+		}
+	case meilisearch.TaskTypeIndexDeletion:
+		m["deletedDocuments"] = rawNull
+	case meilisearch.TaskTypeIndexSwap:
+		swaps := make([]meilisearch.SwapIndexesParams, 0, len(d.Swaps))
+		for _, p := range d.Swaps {
+			if p.Indexes == nil {
+				p.Indexes = []string{}
+			}
+			swaps = append(swaps, p)
+		}
+		m["swaps"] = rawJSON(swaps)
+	case meilisearch.TaskTypeTaskCancelation:
+		m["matchedTasks"] = rawInt(d.MatchedTasks)
+		m["canceledTasks"] = rawNull
+		m["originalFilter"] = rawJSON(d.OriginalFilter)
+	case meilisearch.TaskTypeTaskDeletion:
+		m["matchedTasks"] = rawInt(d.MatchedTasks)
+		m["deletedTasks"] = rawNull
+		m["originalFilter"] = rawJSON(d.OriginalFilter)
+	case meilisearch.TaskTypeDumpCreation:
+		m["dumpUid"] = rawNull
+	case meilisearch.TaskTypeSnapshotCreation:
+		return rawNull // Meilisearch shows no details
+	default:
+		// settings (a cluster-local task registered without raw
+		// details), compaction, ...: what the typed details hold.
+		return rawJSON(d)
+	}
+	return rawObject(m)
+}
+
+// buildRawDetails computes the details object of a node-backed cluster
+// task: a node task's own details (the first non-helper node task that
+// answered, a finished one preferably; before any did, the details the
+// task was registered with), _miroir_shard hidden, with the counts
+// replaced by the cluster's: received/provided as the caller sent them,
+// and the counts only the nodes know (indexed, deleted, edited, canceled,
+// deleted tasks) aggregated once the task succeeded, 0 when it failed,
+// null while it runs.
+func buildRawDetails(t *ClusterTask) json.RawMessage {
+	var base json.RawMessage
+	for _, nt := range t.Nodes {
+		if nt.Aux || len(nt.RawDetails) == 0 {
+			continue
+		}
+		if base == nil || isFinal(nt.Status) {
+			base = nt.RawDetails
+		}
+		if isFinal(nt.Status) {
+			break
+		}
+	}
+	if base == nil {
+		base = t.RawDetails
+	}
+	if base == nil {
+		base = enqueueDetails(t)
+	}
+	var m map[string]json.RawMessage
+	if string(base) == "null" || json.Unmarshal(base, &m) != nil || m == nil {
+		return base
+	}
+	if v, ok := m["filterableAttributes"]; ok {
+		m["filterableAttributes"] = hideShardFilterable(v)
+	}
+	counts, ok := clusterCounts(t)
+	if !ok {
+		counts = docCounts{indexed: t.Details.IndexedDocuments, deleted: t.Details.DeletedDocuments}
+	}
+	done := func(key string, n int64) {
+		switch t.Status {
+		case meilisearch.TaskStatusSucceeded:
+			m[key] = rawInt(n)
+		case meilisearch.TaskStatusFailed:
+			m[key] = rawInt(0)
+		case meilisearch.TaskStatusCanceled:
+			if _, ok := m[key]; !ok {
+				m[key] = rawNull
+			}
+		default:
+			m[key] = rawNull
+		}
+	}
+	d := t.Details
+	switch t.Type {
+	case meilisearch.TaskTypeDocumentAdditionOrUpdate:
+		m["receivedDocuments"] = rawInt(d.ReceivedDocuments)
+		done("indexedDocuments", counts.indexed)
+	case meilisearch.TaskTypeDocumentDeletion:
+		m["providedIds"] = rawInt(d.ProvidedIds)
+		done("deletedDocuments", counts.deleted)
+	case taskTypeDocumentEdition:
+		done("editedDocuments", counts.edited)
+		done("deletedDocuments", counts.deleted)
+	case meilisearch.TaskTypeIndexDeletion:
+		done("deletedDocuments", counts.deleted)
+	case meilisearch.TaskTypeTaskCancelation:
+		m["matchedTasks"] = rawInt(d.MatchedTasks)
+		m["originalFilter"] = rawJSON(d.OriginalFilter)
+		done("canceledTasks", d.CanceledTasks)
+	case meilisearch.TaskTypeTaskDeletion:
+		m["matchedTasks"] = rawInt(d.MatchedTasks)
+		m["originalFilter"] = rawJSON(d.OriginalFilter)
+		done("deletedTasks", d.DeletedTasks)
+	case meilisearch.TaskTypeDumpCreation:
+		if t.Status == meilisearch.TaskStatusSucceeded {
+			m["dumpUid"] = rawJSON(d.DumpUid)
+		}
+	}
+	return rawObject(m)
+}
+
+// setRawDetail sets one key of a raw details object (a non-object is
+// replaced by {key: v}).
+func setRawDetail(raw json.RawMessage, key string, v any) json.RawMessage {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil || m == nil {
+		m = map[string]json.RawMessage{}
+	}
+	m[key] = rawJSON(v)
+	return rawObject(m)
+}
+
+// typedDetails is the details meilisearch-go decodes from what the REST
+// API shows (RawDetails), so that GetTask and GET /tasks agree; a record
+// without raw details keeps its typed ones.
+func (t *ClusterTask) typedDetails() meilisearch.Details {
+	if len(t.RawDetails) == 0 || string(t.RawDetails) == "null" {
+		return t.Details
+	}
+	var d meilisearch.Details
+	if err := json.Unmarshal(t.RawDetails, &d); err != nil && !isTypeError(err) {
+		return t.Details
+	}
+	return d
 }

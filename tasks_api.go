@@ -21,11 +21,20 @@ func (c *Cluster) GetTask(ctx context.Context, taskUID int64) (*meilisearch.Task
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
-	t, err := c.tasks.get(ctx, taskUID)
+	t, err := c.getClusterTask(ctx, taskUID)
 	if err != nil {
 		return nil, err
 	}
 	return t.view(), nil
+}
+
+// getClusterTask returns the cluster task taskUID, refreshed (the proxy
+// renders its raw details).
+func (c *Cluster) getClusterTask(ctx context.Context, taskUID int64) (*ClusterTask, error) {
+	if err := c.checkOpen(); err != nil {
+		return nil, err
+	}
+	return c.tasks.get(ctx, taskUID)
 }
 
 // taskFilter is the common part of the tasks queries.
@@ -36,7 +45,6 @@ type taskFilter struct {
 	types                                  []meilisearch.TaskType
 	beforeEnq, afterEnq, beforeSt, afterSt time.Time
 	beforeFin, afterFin                    time.Time
-	finishedOnly                           bool
 	hasAny                                 bool
 	original                               string
 }
@@ -149,9 +157,6 @@ func (f *taskFilter) dynamic(t *ClusterTask) bool {
 	if !f.afterFin.IsZero() && (t.FinishedAt.IsZero() || !t.FinishedAt.After(f.afterFin)) {
 		return false
 	}
-	if f.finishedOnly && !isFinal(t.Status) {
-		return false
-	}
 	return true
 }
 
@@ -218,10 +223,30 @@ func (c *Cluster) GetTasks(ctx context.Context, param *meilisearch.TasksQuery) (
 	return c.listTasks(ctx, param, false)
 }
 
+// taskPage is one page of a tasks listing.
+type taskPage struct {
+	tasks        []*ClusterTask
+	limit, total int64
+	from, next   int64
+}
+
 // listTasks is GetTasks; with zeroLimit, a Limit of 0 is an explicit
 // limit=0 (the proxy's query string), which lists nothing but the total
 // and next, as Meilisearch does.
 func (c *Cluster) listTasks(ctx context.Context, param *meilisearch.TasksQuery, zeroLimit bool) (*meilisearch.TaskResult, error) {
+	page, err := c.listClusterTasks(ctx, param, zeroLimit)
+	if err != nil {
+		return nil, err
+	}
+	res := &meilisearch.TaskResult{Results: make([]meilisearch.Task, 0, len(page.tasks)), Limit: page.limit, Total: page.total, From: page.from, Next: page.next}
+	for _, t := range page.tasks {
+		res.Results = append(res.Results, *t.view())
+	}
+	return res, nil
+}
+
+// listClusterTasks selects one page of cluster tasks (refreshed).
+func (c *Cluster) listClusterTasks(ctx context.Context, param *meilisearch.TasksQuery, zeroLimit bool) (*taskPage, error) {
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -241,7 +266,7 @@ func (c *Cluster) listTasks(ctx context.Context, param *meilisearch.TasksQuery, 
 	if limit < 0 || limit == 0 && !zeroLimit {
 		limit = 20
 	}
-	res := &meilisearch.TaskResult{Results: []meilisearch.Task{}, Limit: limit, Total: int64(len(all))}
+	page := &taskPage{limit: limit, total: int64(len(all))}
 	start := 0
 	if param.From != 0 {
 		start = len(all)
@@ -253,16 +278,14 @@ func (c *Cluster) listTasks(ctx context.Context, param *meilisearch.TasksQuery, 
 		}
 	}
 	end := min(len(all), start+int(limit))
-	for _, t := range all[start:end] {
-		res.Results = append(res.Results, *t.view())
-	}
-	if len(res.Results) > 0 {
-		res.From = res.Results[0].UID
+	page.tasks = all[start:end]
+	if len(page.tasks) > 0 {
+		page.from = page.tasks[0].UID
 	}
 	if end < len(all) {
-		res.Next = all[end].UID
+		page.next = all[end].UID
 	}
-	return res, nil
+	return page, nil
 }
 
 // DefaultPollInterval is WaitForTask's interval when given 0.
@@ -325,7 +348,7 @@ func (c *Cluster) CancelTasks(ctx context.Context, param *meilisearch.CancelTask
 	var targets []int64
 	for _, t := range matched {
 		if isFinal(t.Status) {
-			continue
+			continue // matched (as Meilisearch counts it), nothing to cancel
 		}
 		targets = append(targets, t.UID)
 		for _, nt := range t.Nodes {
@@ -335,7 +358,7 @@ func (c *Cluster) CancelTasks(ctx context.Context, param *meilisearch.CancelTask
 		}
 	}
 	ct := &ClusterTask{Type: meilisearch.TaskTypeTaskCancelation, Targets: targets,
-		Details: meilisearch.Details{MatchedTasks: int64(len(targets)), OriginalFilter: f.original}}
+		Details: meilisearch.Details{MatchedTasks: int64(len(matched)), OriginalFilter: f.original}}
 	nts, err := c.nodeTaskCalls(ctx, "cancelTasks", perNode, func(ids []int64) (string, string) {
 		return http.MethodPost, "/tasks/cancel"
 	})
@@ -372,7 +395,6 @@ func (c *Cluster) DeleteTasks(ctx context.Context, param *meilisearch.DeleteTask
 	if !f.hasAny {
 		return nil, missingTaskFilters("delete")
 	}
-	f.finishedOnly = true
 	matched, err := c.tasks.match(ctx, f)
 	if err != nil {
 		return nil, err
@@ -380,13 +402,16 @@ func (c *Cluster) DeleteTasks(ctx context.Context, param *meilisearch.DeleteTask
 	perNode := map[string][]int64{}
 	var targets []int64
 	for _, t := range matched {
+		if !isFinal(t.Status) {
+			continue // matched (as Meilisearch counts it), not deletable yet
+		}
 		targets = append(targets, t.UID)
 		for _, nt := range t.Nodes {
 			perNode[nt.Node] = append(perNode[nt.Node], nt.TaskUID)
 		}
 	}
 	ct := &ClusterTask{Type: meilisearch.TaskTypeTaskDeletion, Targets: targets,
-		Details: meilisearch.Details{MatchedTasks: int64(len(targets)), DeletedTasks: int64(len(targets)), OriginalFilter: f.original}}
+		Details: meilisearch.Details{MatchedTasks: int64(len(matched)), DeletedTasks: int64(len(targets)), OriginalFilter: f.original}}
 	nts, err := c.nodeTaskCalls(ctx, "deleteTasks", perNode, func(ids []int64) (string, string) {
 		return http.MethodDelete, "/tasks"
 	})

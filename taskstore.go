@@ -2,6 +2,7 @@ package miroir
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"sync"
 	"time"
@@ -28,6 +29,14 @@ type ClusterTask struct {
 	// (receivedDocuments, providedIds, primaryKey, settings, ...); document
 	// counts that only the nodes know are aggregated into it on read.
 	Details meilisearch.Details `json:"details"`
+	// RawDetails is the details object exactly as the REST API shows it
+	// (what one Meilisearch node would show for the same request): built
+	// from a node task's own details with the cluster's document counts,
+	// or, for a cluster-local task or before any node answered, the shape
+	// Meilisearch shows at enqueue time. JSON null means the task has no
+	// details (a snapshot); nil, a record stored before this field
+	// existed, falls back to Details.
+	RawDetails json.RawMessage `json:"rawDetails,omitempty"`
 	// Documents is the number of documents (or ids) the caller gave to a
 	// routed write; node counts are scaled by Documents/sum(NodeTask.Docs).
 	Documents int64 `json:"documents,omitempty"`
@@ -66,6 +75,8 @@ type NodeTask struct {
 	StartedAt  time.Time                    `json:"startedAt,omitzero"`
 	FinishedAt time.Time                    `json:"finishedAt,omitzero"`
 	Details    meilisearch.Details          `json:"details"`
+	// RawDetails is the node task's details object as the node sent it.
+	RawDetails json.RawMessage `json:"rawDetails,omitempty"`
 }
 
 // TaskStore keeps cluster tasks. The default (NewMemoryTaskStore) is

@@ -1,0 +1,468 @@
+package miroir_test
+
+// Task details in proxy mode: the `details` object of GET /tasks/{uid} and
+// GET /tasks must be what one Meilisearch node (meilitest) shows for the
+// same request: same keys, same values (task uids aside), for every kind
+// of task, finished or still enqueued.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/meilisearch/meilisearch-go"
+	"github.com/miroirsearch/miroir"
+	"github.com/miroirsearch/miroir/meilitest"
+)
+
+// tdEnv is a 2-node fleet behind the proxy, and one reference node.
+type tdEnv struct {
+	t          *testing.T
+	proxy, ref string
+	c          *miroir.Cluster
+	nodes      []*meilitest.Server
+	refSrv     *meilitest.Server
+}
+
+func tdSetup(t *testing.T, rf int, copts ...miroir.Option) *tdEnv {
+	t.Helper()
+	srvs := meilitest.RunCluster(t, 2, meilitest.WithTaskDuration(0))
+	nodes := make([]miroir.Node, len(srvs))
+	for i, s := range srvs {
+		nodes[i] = miroir.Node{ID: fmt.Sprintf("n%d", i), URL: s.URL()}
+	}
+	c, err := miroir.New(nodes, append([]miroir.Option{miroir.WithShards(4), miroir.WithReplicationFactor(rf)}, copts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(c.Handler())
+	t.Cleanup(hs.Close)
+	t.Cleanup(c.Close)
+	ref := meilitest.RunT(t, meilitest.WithTaskDuration(0))
+	return &tdEnv{t: t, proxy: hs.URL, ref: ref.URL(), c: c, nodes: srvs, refSrv: ref}
+}
+
+// tdDo sends one request and decodes the JSON answer (nil when empty).
+func tdDo(t *testing.T, base, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, base+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	if len(bytes.TrimSpace(b)) > 0 {
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%s %s: answer %d is not a JSON object: %s", method, path, resp.StatusCode, b)
+		}
+	}
+	return resp.StatusCode, m
+}
+
+func tdUID(t *testing.T, m map[string]any) int64 {
+	t.Helper()
+	f, ok := m["taskUid"].(float64)
+	if !ok {
+		t.Fatalf("no taskUid in %v", m)
+	}
+	return int64(f)
+}
+
+// tdWait polls GET /tasks/{uid} until the task is finished.
+func tdWait(t *testing.T, base string, uid int64) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, m := tdDo(t, base, "GET", "/tasks/"+strconv.FormatInt(uid, 10), "")
+		if st != http.StatusOK {
+			t.Fatalf("GET /tasks/%d: %d %v", uid, st, m)
+		}
+		switch m["status"] {
+		case "succeeded", "failed", "canceled":
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task %d never finished: %v", uid, m)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func tdJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// tdCompare checks that two tasks have the same details object (present
+// or absent alike), the same status and the same error code.
+func tdCompare(t *testing.T, label string, got, want map[string]any) {
+	t.Helper()
+	if got["status"] != want["status"] || got["type"] != want["type"] {
+		t.Errorf("%s: task %v/%v, reference %v/%v (error %v, reference error %v)", label, got["type"], got["status"], want["type"], want["status"], got["error"], want["error"])
+	}
+	ge, _ := got["error"].(map[string]any)
+	we, _ := want["error"].(map[string]any)
+	if (ge == nil) != (we == nil) || (ge != nil && ge["code"] != we["code"]) {
+		t.Errorf("%s: error %v, reference %v", label, got["error"], want["error"])
+	}
+	gd, gok := got["details"]
+	wd, wok := want["details"]
+	if gok != wok || !reflect.DeepEqual(gd, wd) {
+		t.Errorf("%s: details\n  proxy     %s\n  reference %s", label, tdJSON(gd), tdJSON(wd))
+	}
+}
+
+// tdStep is one request sent to both servers. fix, if set, rewrites the
+// proxy task (its details) before the comparison: task uids differ.
+type tdStep struct {
+	method, path, body string
+	// path on the proxy when it names task uids (the reference's is path)
+	proxyPath string
+	fix       func(proxyTask map[string]any)
+}
+
+// run sends the step to both servers, waits for both tasks and compares
+// them. It returns the two task uids.
+func (e *tdEnv) run(s tdStep) (proxyUID, refUID int64) {
+	t := e.t
+	t.Helper()
+	label := s.method + " " + s.path
+	pp := s.path
+	if s.proxyPath != "" {
+		pp = s.proxyPath
+	}
+	ps, pm := tdDo(t, e.proxy, s.method, pp, s.body)
+	rs, rm := tdDo(t, e.ref, s.method, s.path, s.body)
+	if ps != rs || ps >= 300 {
+		t.Fatalf("%s: proxy %d %v, reference %d %v", label, ps, pm, rs, rm)
+	}
+	proxyUID, refUID = tdUID(t, pm), tdUID(t, rm)
+	pt, rt := tdWait(t, e.proxy, proxyUID), tdWait(t, e.ref, refUID)
+	if s.fix != nil {
+		s.fix(pt)
+	}
+	tdCompare(t, label, pt, rt)
+	return proxyUID, refUID
+}
+
+// both sends a request that is not a task to both servers.
+func (e *tdEnv) both(method, path, body string) {
+	e.t.Helper()
+	for _, base := range []string{e.proxy, e.ref} {
+		if st, m := tdDo(e.t, base, method, path, body); st >= 300 {
+			e.t.Fatalf("%s %s on %s: %d %v", method, path, base, st, m)
+		}
+	}
+}
+
+func tdMovies(n int) string {
+	genres := []string{"drama", "comedy", "horror"}
+	docs := make([]map[string]any, n)
+	for i := range docs {
+		docs[i] = map[string]any{"id": i + 1, "title": fmt.Sprintf("Movie %d", i+1), "genre": genres[i%3], "year": 1995 + i}
+	}
+	return tdJSON(docs)
+}
+
+// tdReplaceFilterUIDs rewrites the uids of a task's originalFilter from
+// the proxy's to the reference's.
+func tdReplaceFilterUIDs(from, to int64) func(map[string]any) {
+	return func(task map[string]any) {
+		if d, ok := task["details"].(map[string]any); ok {
+			if f, ok := d["originalFilter"].(string); ok {
+				d["originalFilter"] = strings.ReplaceAll(f, strconv.FormatInt(from, 10), strconv.FormatInt(to, 10))
+			}
+		}
+	}
+}
+
+func TestTaskDetailsProxyMatchOneNode(t *testing.T) {
+	for _, rf := range []int{1, 2} {
+		t.Run(fmt.Sprintf("rf%d", rf), func(t *testing.T) {
+			e := tdSetup(t, rf)
+			e.both("PATCH", "/experimental-features", `{"editDocumentsByFunction": true}`)
+			steps := []tdStep{
+				// indexes
+				{method: "POST", path: "/indexes", body: `{"uid": "movies", "primaryKey": "id"}`},
+				{method: "POST", path: "/indexes", body: `{"uid": "movies"}`}, // fails: already exists
+				{method: "POST", path: "/indexes", body: `{"uid": "other"}`},
+				// documents
+				{method: "POST", path: "/indexes/movies/documents", body: tdMovies(12)},
+				{method: "PUT", path: "/indexes/movies/documents", body: `[{"id": 1, "title": "Changed"}, {"id": 40, "title": "New", "genre": "drama", "year": 2001}]`},
+				{method: "POST", path: "/indexes/movies/documents", body: `[]`},
+				// settings: the whole object, with normalisations
+				{method: "PATCH", path: "/indexes/movies/settings", body: `{
+					"filterableAttributes": ["genre", "year", {"attributePatterns": ["tag*"], "features": {"facetSearch": true}}],
+					"sortableAttributes": ["year", "title", "year"],
+					"stopWords": ["the", "a", "the"],
+					"rankingRules": ["words", "typo", "year:desc", "proximity", "attribute", "sort", "exactness"],
+					"displayedAttributes": ["title", "*"],
+					"synonyms": {"film": ["movie", "picture"]},
+					"distinctAttribute": "title",
+					"typoTolerance": {"minWordSizeForTypos": {"oneTypo": 4}},
+					"faceting": {"maxValuesPerFacet": 50, "sortFacetValuesBy": {"genre": "count"}},
+					"pagination": {"maxTotalHits": 500}}`},
+				// settings: one at a time
+				{method: "PUT", path: "/indexes/movies/settings/dictionary", body: `["foo", "bar", "foo"]`},
+				{method: "PUT", path: "/indexes/movies/settings/separator-tokens", body: `["&", "#"]`},
+				{method: "PUT", path: "/indexes/movies/settings/non-separator-tokens", body: `["-"]`},
+				{method: "PUT", path: "/indexes/movies/settings/proximity-precision", body: `"byAttribute"`},
+				{method: "PUT", path: "/indexes/movies/settings/search-cutoff-ms", body: `150`},
+				{method: "PUT", path: "/indexes/movies/settings/localized-attributes", body: `[{"attributePatterns": ["title"], "locales": ["eng"]}]`},
+				{method: "PATCH", path: "/indexes/movies/settings/embedders", body: `{"default": {"source": "userProvided", "dimensions": 3}}`},
+				{method: "PUT", path: "/indexes/movies/settings/facet-search", body: `false`},
+				{method: "PUT", path: "/indexes/movies/settings/prefix-search", body: `"disabled"`},
+				{method: "PATCH", path: "/indexes/movies/settings/typo-tolerance", body: `{"disableOnWords": ["b", "a"]}`},
+				{method: "PUT", path: "/indexes/movies/settings/searchable-attributes", body: `["title", "genre"]`},
+				{method: "PUT", path: "/indexes/movies/settings/synonyms", body: `{"sf": ["science fiction"]}`},
+				// settings: resets
+				{method: "DELETE", path: "/indexes/movies/settings/stop-words"},
+				{method: "DELETE", path: "/indexes/movies/settings/displayed-attributes"},
+				{method: "DELETE", path: "/indexes/movies/settings/filterable-attributes"},
+				{method: "DELETE", path: "/indexes/movies/settings/typo-tolerance"},
+				{method: "PATCH", path: "/indexes/movies/settings", body: `{"rankingRules": null, "searchableAttributes": null, "filterableAttributes": null}`},
+				{method: "PUT", path: "/indexes/movies/settings/filterable-attributes", body: `["genre", "year"]`},
+				// deletions and edition
+				{method: "DELETE", path: "/indexes/movies/documents/3"},
+				{method: "POST", path: "/indexes/movies/documents/delete-batch", body: `["1", "2", 999]`},
+				{method: "POST", path: "/indexes/movies/documents/delete", body: `{"filter": "genre = drama"}`},
+				{method: "POST", path: "/indexes/movies/documents/delete", body: `{"filter": ["genre = horror", "year > 2003"]}`},
+				{method: "POST", path: "/indexes/movies/documents/edit", body: `{"function": "doc.title = doc.title + \"!\"", "filter": "year > 2000", "context": {"x": 1}}`},
+				{method: "POST", path: "/indexes/movies/documents/edit", body: `{"function": "doc.seen = true"}`},
+				// key-less task cancelation and deletion
+				{method: "POST", path: "/tasks/cancel?types=documentDeletion"},
+				{method: "POST", path: "/tasks/cancel?statuses=enqueued,processing"},
+				{method: "DELETE", path: "/tasks?types=taskCancelation"},
+				// the whole settings object reset
+				{method: "DELETE", path: "/indexes/movies/settings"},
+				{method: "PATCH", path: "/indexes/other", body: `{"primaryKey": "key"}`},
+				{method: "POST", path: "/indexes/other/documents", body: `[{"key": "a"}, {"key": "b"}]`},
+				{method: "POST", path: "/swap-indexes", body: `[{"indexes": ["movies", "other"]}]`},
+				{method: "POST", path: "/swap-indexes", body: `[{"indexes": ["other", "renamed"], "rename": true}]`},
+				{method: "PATCH", path: "/indexes/renamed", body: `{"uid": "other"}`},
+				{method: "POST", path: "/indexes/movies/compact"},
+				{method: "POST", path: "/snapshots"},
+			}
+			var firstWrite [2]int64
+			for i, s := range steps {
+				p, r := e.run(s)
+				if i == 3 {
+					firstWrite = [2]int64{p, r}
+				}
+			}
+			// Tasks named by uid (which differ between the two servers).
+			p, r := e.run(tdStep{method: "POST", path: fmt.Sprintf("/tasks/cancel?uids=%d", firstWrite[1]),
+				proxyPath: fmt.Sprintf("/tasks/cancel?uids=%d", firstWrite[0]), fix: tdReplaceFilterUIDs(firstWrite[0], firstWrite[1])})
+			e.run(tdStep{method: "DELETE", path: fmt.Sprintf("/tasks?uids=%d,%d", r, firstWrite[1]),
+				proxyPath: fmt.Sprintf("/tasks?uids=%d,%d", p, firstWrite[0]), fix: func(task map[string]any) {
+					tdReplaceFilterUIDs(p, r)(task)
+					tdReplaceFilterUIDs(firstWrite[0], firstWrite[1])(task)
+				}})
+			for _, s := range []tdStep{
+				{method: "DELETE", path: "/indexes/other/documents"},
+				{method: "DELETE", path: "/indexes/movies"},
+				{method: "DELETE", path: "/indexes/other"},
+				{method: "DELETE", path: "/indexes/nope"}, // fails: index_not_found
+			} {
+				e.run(s)
+			}
+			tdCheckListing(t, e)
+		})
+	}
+}
+
+// tdCheckListing checks that GET /tasks shows every task's details as GET
+// /tasks/{uid} does, and that GetTask's typed details are what
+// meilisearch-go decodes from them.
+func tdCheckListing(t *testing.T, e *tdEnv) {
+	t.Helper()
+	st, list := tdDo(t, e.proxy, "GET", "/tasks?limit=1000", "")
+	if st != http.StatusOK {
+		t.Fatalf("GET /tasks: %d %v", st, list)
+	}
+	results, _ := list["results"].([]any)
+	if len(results) < 40 {
+		t.Fatalf("GET /tasks: %d tasks", len(results))
+	}
+	for _, x := range results {
+		lt := x.(map[string]any)
+		uid := int64(lt["uid"].(float64))
+		_, one := tdDo(t, e.proxy, "GET", "/tasks/"+strconv.FormatInt(uid, 10), "")
+		if !reflect.DeepEqual(lt["details"], one["details"]) {
+			t.Errorf("task %d: listed details %s, alone %s", uid, tdJSON(lt["details"]), tdJSON(one["details"]))
+		}
+		task, err := e.c.GetTask(context.Background(), uid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want meilisearch.Details
+		if d, ok := one["details"]; ok {
+			b, _ := json.Marshal(d)
+			_ = json.Unmarshal(b, &want) // type mismatches are meilisearch-go's
+		}
+		if !reflect.DeepEqual(task.Details, want) {
+			t.Errorf("task %d (%s): GetTask details %+v, REST details decode to %+v", uid, task.Type, task.Details, want)
+		}
+	}
+}
+
+// TestTaskDetailsEnqueued compares the details of tasks still enqueued
+// (no node processed them) with the reference's enqueued tasks.
+func TestTaskDetailsEnqueued(t *testing.T) {
+	e := tdSetup(t, 1)
+	e.both("PATCH", "/experimental-features", `{"editDocumentsByFunction": true}`)
+	e.run(tdStep{method: "POST", path: "/indexes", body: `{"uid": "movies", "primaryKey": "id"}`})
+	e.run(tdStep{method: "POST", path: "/indexes/movies/documents", body: tdMovies(6)})
+	e.run(tdStep{method: "PUT", path: "/indexes/movies/settings/filterable-attributes", body: `["genre"]`})
+	for _, s := range append(e.nodes, e.refSrv) {
+		s.PauseTasks()
+	}
+	resumed := false
+	resume := func() {
+		if !resumed {
+			resumed = true
+			for _, s := range append(e.nodes, e.refSrv) {
+				s.ResumeTasks()
+			}
+		}
+	}
+	defer resume()
+	type pair struct {
+		label    string
+		pUID, rU int64
+	}
+	var pairs []pair
+	for _, s := range []tdStep{
+		{method: "POST", path: "/indexes/movies/documents", body: tdMovies(4)},
+		{method: "DELETE", path: "/indexes/movies/documents/3"},
+		{method: "POST", path: "/indexes/movies/documents/delete-batch", body: `["1", "2"]`},
+		{method: "POST", path: "/indexes/movies/documents/delete", body: `{"filter": "genre = drama"}`},
+		{method: "DELETE", path: "/indexes/movies/documents"},
+		{method: "POST", path: "/indexes/movies/documents/edit", body: `{"function": "doc.seen = true", "filter": "genre = comedy"}`},
+		{method: "POST", path: "/indexes/movies/documents/edit", body: `{"function": "doc.seen = false", "context": {"a": [1, 2]}}`},
+		{method: "POST", path: "/indexes", body: `{"uid": "other"}`},
+		{method: "POST", path: "/indexes", body: `{"uid": "third", "primaryKey": "pk"}`},
+		{method: "PATCH", path: "/indexes/movies", body: `{"primaryKey": "id"}`},
+		{method: "POST", path: "/swap-indexes", body: `[{"indexes": ["movies", "other"]}]`},
+		{method: "DELETE", path: "/indexes/movies"},
+		{method: "POST", path: "/snapshots"},
+	} {
+		ps, pm := tdDo(t, e.proxy, s.method, s.path, s.body)
+		rs, rm := tdDo(t, e.ref, s.method, s.path, s.body)
+		if ps != rs || ps >= 300 {
+			t.Fatalf("%s %s: proxy %d %v, reference %d %v", s.method, s.path, ps, pm, rs, rm)
+		}
+		pairs = append(pairs, pair{s.method + " " + s.path, tdUID(t, pm), tdUID(t, rm)})
+	}
+	for _, p := range pairs {
+		_, pt := tdDo(t, e.proxy, "GET", "/tasks/"+strconv.FormatInt(p.pUID, 10), "")
+		_, rt := tdDo(t, e.ref, "GET", "/tasks/"+strconv.FormatInt(p.rU, 10), "")
+		if rt["status"] != "enqueued" || pt["status"] != "enqueued" {
+			t.Fatalf("%s: proxy %v, reference %v: not enqueued", p.label, pt["status"], rt["status"])
+		}
+		tdCompare(t, p.label+" (enqueued)", pt, rt)
+	}
+	resume()
+	for _, p := range pairs {
+		tdCompare(t, p.label, tdWait(t, e.proxy, p.pUID), tdWait(t, e.ref, p.rU))
+	}
+}
+
+// tdJSONStore is a TaskStore that keeps tasks only as JSON, like a shared
+// database would.
+type tdJSONStore struct {
+	mu    sync.Mutex
+	tasks map[int64][]byte
+}
+
+func (s *tdJSONStore) Put(_ context.Context, t *miroir.ClusterTask) error {
+	b, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tasks[t.UID] = b
+	return nil
+}
+
+func (s *tdJSONStore) Get(_ context.Context, uid int64) (*miroir.ClusterTask, error) {
+	s.mu.Lock()
+	b, ok := s.tasks[uid]
+	s.mu.Unlock()
+	if !ok {
+		return nil, nil
+	}
+	var t miroir.ClusterTask
+	return &t, json.Unmarshal(b, &t)
+}
+
+func (s *tdJSONStore) List(ctx context.Context, fn func(*miroir.ClusterTask) bool) error {
+	s.mu.Lock()
+	var uids []int64
+	for uid := range s.tasks {
+		uids = append(uids, uid)
+	}
+	s.mu.Unlock()
+	for i := range uids {
+		for j := i + 1; j < len(uids); j++ {
+			if uids[j] > uids[i] {
+				uids[i], uids[j] = uids[j], uids[i]
+			}
+		}
+	}
+	for _, uid := range uids {
+		t, err := s.Get(ctx, uid)
+		if err != nil {
+			return err
+		}
+		if t != nil && !fn(t) {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (s *tdJSONStore) Delete(_ context.Context, uids ...int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, uid := range uids {
+		delete(s.tasks, uid)
+	}
+	return nil
+}
+
+// TestTaskDetailsSerialisingStore: the raw details survive a store that
+// keeps tasks as JSON (a snapshot's absent details included).
+func TestTaskDetailsSerialisingStore(t *testing.T) {
+	e := tdSetup(t, 1, miroir.WithTaskStore(&tdJSONStore{tasks: map[int64][]byte{}}))
+	e.run(tdStep{method: "POST", path: "/indexes", body: `{"uid": "movies"}`})
+	e.run(tdStep{method: "POST", path: "/indexes/movies/documents", body: tdMovies(5)})
+	e.run(tdStep{method: "PATCH", path: "/indexes/movies/settings/typo-tolerance", body: `{"disableOnWords": ["b", "a"]}`})
+	e.run(tdStep{method: "DELETE", path: "/indexes/movies/settings"})
+	e.run(tdStep{method: "POST", path: "/indexes/movies/documents/delete", body: `{"filter": "id > 2"}`})
+	e.run(tdStep{method: "POST", path: "/snapshots"})
+	e.run(tdStep{method: "DELETE", path: "/indexes/movies"})
+}
