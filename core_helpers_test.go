@@ -29,7 +29,10 @@ func newCoreFleet(t testing.TB, groups []int, rf, shards int, opts ...Option) *c
 	base := []Option{
 		WithShards(shards), WithReplicationFactor(rf),
 		WithRetries(RetryPolicy{}), WithNodeTimeout(3 * time.Second),
-		WithHealthCheck(20*time.Millisecond, 200*time.Millisecond, 1, 1),
+		// A stopped node refuses connections at once; the long probe timeout
+		// and threshold 2 keep a busy machine (slow probes) from marking a
+		// running node down.
+		WithHealthCheck(20*time.Millisecond, 2*time.Second, 2, 1),
 	}
 	c, err := New(nodes, append(base, opts...)...)
 	if err != nil {
