@@ -1614,7 +1614,7 @@ func TestAuditReadFallbackToOtherGroup(t *testing.T) {
 func TestAuditReadHealthChecks(t *testing.T) {
 	t.Parallel()
 	obs := newAuditObserver()
-	c, srvs, _ := auditFleet(t, 1, 3, 2, 7, miroir.WithObserver(obs), miroir.WithHealthCheck(10*time.Millisecond, 200*time.Millisecond, 2, 2))
+	c, srvs, _ := auditFleet(t, 1, 3, 2, 7, miroir.WithObserver(obs), miroir.WithHealthCheck(10*time.Millisecond, 2*time.Second, 2, 2))
 	docs := auditDocs(60, 1)
 	auditLoad(t, c, "h", nil, docs)
 	ctx := context.Background()

@@ -162,7 +162,7 @@ func TestFaultUnavailableShards(t *testing.T) {
 
 func TestHealthCheckSkipsAndRecovers(t *testing.T) {
 	docs := genDocs(200, 23)
-	f := newFleet(t, 2, 1, 1, 7, WithHealthCheck(15*time.Millisecond, 200*time.Millisecond, 1, 1))
+	f := newFleet(t, 2, 1, 1, 7, WithHealthCheck(15*time.Millisecond, 2*time.Second, 2, 1))
 	f.load(t, "items", testSettings(false), docs)
 	f.srvs[0].Stop()
 	waitFor(t, func() bool { return !f.c.nodes[0].isHealthy() })
