@@ -1,6 +1,7 @@
 package meilitest
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -18,6 +19,34 @@ func decodeResp(resp *http.Response, v any) error {
 // Meilisearch's wire format (serde writes struct fields in declaration
 // order), which a decoded map cannot show.
 func topKeys(t *testing.T, srv *Server, method, path, auth, body string) []string {
+	t.Helper()
+	status, b := rawRequest(t, srv, method, path, auth, body)
+	if status != http.StatusOK {
+		t.Fatalf("%s %s: %d %s", method, path, status, b)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("%s %s: not an object (%v %v)", method, path, tok, err)
+	}
+	var keys []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, tok.(string))
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keys
+}
+
+// rawRequest sends one HTTP request (auth is the whole Authorization
+// header value, "" sends none; a body is sent as JSON) and returns the
+// status and the body.
+func rawRequest(t *testing.T, srv *Server, method, path, auth, body string) (int, []byte) {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -38,27 +67,11 @@ func topKeys(t *testing.T, srv *Server, method, path, auth, body string) []strin
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
 	}
-	dec := json.NewDecoder(resp.Body)
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		t.Fatalf("%s %s: not an object (%v %v)", method, path, tok, err)
-	}
-	var keys []string
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys = append(keys, tok.(string))
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return keys
+	return resp.StatusCode, b
 }
 
 // keyOrder reports whether keys is exactly want, for error messages.

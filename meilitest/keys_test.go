@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -40,27 +39,8 @@ type rawResp struct {
 // value ("" sends none).
 func keysRaw(t *testing.T, srv *Server, method, path, auth, body string) rawResp {
 	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, srv.URL()+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out := rawResp{status: resp.StatusCode}
-	b, _ := io.ReadAll(resp.Body)
+	status, b := rawRequest(t, srv, method, path, auth, body)
+	out := rawResp{status: status}
 	if len(b) > 0 && b[0] == '{' {
 		_ = json.Unmarshal(b, &out.body)
 	}
