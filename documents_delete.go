@@ -196,7 +196,7 @@ func (i *Index) DeleteAllDocuments(ctx context.Context, opts *meilisearch.Docume
 	}
 	p := fromDocOptions(opts)
 	t := &ClusterTask{IndexUID: i.uid, Type: meilisearch.TaskTypeDocumentDeletion, Copies: i.c.copies(), CustomMetadata: p.metadata,
-		RawDetails: rawObject(map[string]json.RawMessage{"providedIds": rawInt(0), "deletedDocuments": rawNull, "originalFilter": rawNull})}
+		RawDetails: rawJSON(map[string]json.RawMessage{"providedIds": rawInt(0), "deletedDocuments": rawNull, "originalFilter": rawNull})}
 	return i.c.broadcastIndexTask(ctx, st, "deleteAllDocuments", http.MethodDelete, "/indexes/"+i.uid+"/documents", p.query(""), nil, t)
 }
 
@@ -222,7 +222,7 @@ func (i *Index) UpdateDocumentsByFunction(ctx context.Context, req *meilisearch.
 		// Meilisearch shows the filter as JSON text
 		d["originalFilter"] = rawJSON(string(rawJSON(req.Filter)))
 	}
-	t.RawDetails = rawObject(d)
+	t.RawDetails = rawJSON(d)
 	return i.c.broadcastIndexTask(ctx, st, "updateDocumentsByFunction", http.MethodPost, "/indexes/"+i.uid+"/documents/edit", q, req, t)
 }
 

@@ -305,7 +305,7 @@ func (i *Index) UpdateIndex(ctx context.Context, params *meilisearch.UpdateIndex
 		if params.PrimaryKey != "" {
 			d["primaryKey"] = rawJSON(params.PrimaryKey)
 		}
-		t.RawDetails = rawObject(d)
+		t.RawDetails = rawJSON(d)
 	}
 	info, err := c.broadcastIndexTask(ctx, st, "updateIndex", http.MethodPatch, "/indexes/"+i.uid, nil, params, t)
 	if err != nil {

@@ -18,9 +18,6 @@ import (
 // GetTask returns the cluster task taskUID with its status aggregated from
 // its node tasks (DESIGN §6).
 func (c *Cluster) GetTask(ctx context.Context, taskUID int64) (*meilisearch.Task, error) {
-	if err := c.checkOpen(); err != nil {
-		return nil, err
-	}
 	t, err := c.getClusterTask(ctx, taskUID)
 	if err != nil {
 		return nil, err
@@ -220,21 +217,7 @@ func cmpErr(a, b error) error {
 // 20), from (a task UID: start there) and reverse.
 func (c *Cluster) GetTasks(ctx context.Context, param *meilisearch.TasksQuery) (*meilisearch.TaskResult, error) {
 	// meilisearch-go omits a zero Limit, so 0 here means "not given".
-	return c.listTasks(ctx, param, false)
-}
-
-// taskPage is one page of a tasks listing.
-type taskPage struct {
-	tasks        []*ClusterTask
-	limit, total int64
-	from, next   int64
-}
-
-// listTasks is GetTasks; with zeroLimit, a Limit of 0 is an explicit
-// limit=0 (the proxy's query string), which lists nothing but the total
-// and next, as Meilisearch does.
-func (c *Cluster) listTasks(ctx context.Context, param *meilisearch.TasksQuery, zeroLimit bool) (*meilisearch.TaskResult, error) {
-	page, err := c.listClusterTasks(ctx, param, zeroLimit)
+	page, err := c.listClusterTasks(ctx, param, false)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +228,17 @@ func (c *Cluster) listTasks(ctx context.Context, param *meilisearch.TasksQuery, 
 	return res, nil
 }
 
-// listClusterTasks selects one page of cluster tasks (refreshed).
+// taskPage is one page of a tasks listing.
+type taskPage struct {
+	tasks        []*ClusterTask
+	limit, total int64
+	from, next   int64
+}
+
+// listClusterTasks selects one page of cluster tasks (refreshed). With
+// zeroLimit, a Limit of 0 is an explicit limit=0 (the proxy's query
+// string), which lists nothing but the total and next, as Meilisearch
+// does.
 func (c *Cluster) listClusterTasks(ctx context.Context, param *meilisearch.TasksQuery, zeroLimit bool) (*taskPage, error) {
 	if err := c.checkOpen(); err != nil {
 		return nil, err
