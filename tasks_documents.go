@@ -23,8 +23,7 @@ import (
 // _miroir_shard; documents come grouped by node, not in the order they
 // were sent. dst must be a non-nil pointer to a slice, as in meilisearch-go.
 func (c *Cluster) GetTaskDocuments(ctx context.Context, taskUID int64, dst any) error {
-	if dst == nil || reflect.ValueOf(dst).Kind() != reflect.Pointer || reflect.ValueOf(dst).IsNil() ||
-		reflect.ValueOf(dst).Elem().Kind() != reflect.Slice {
+	if v := reflect.ValueOf(dst); v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Slice {
 		return fmt.Errorf("GetTaskDocuments: dst must be a non-nil pointer to a slice")
 	}
 	docs, err := c.taskDocuments(ctx, taskUID)
@@ -61,16 +60,12 @@ func (c *Cluster) taskDocuments(ctx context.Context, taskUID int64) ([][]byte, e
 	if t.Local || len(nts) == 0 || t.Type != meilisearch.TaskTypeDocumentAdditionOrUpdate {
 		return nil, taskFileNotFound(taskUID)
 	}
-	byID := make(map[string]*node, len(c.nodes))
-	for _, n := range c.nodes {
-		byID[n.ID] = n
-	}
 	owner := make([]int, c.topo.shards) // shard -> node idx, -1 none
 	for s := range owner {
 		owner[s] = -1
 	}
 	for _, nt := range nts {
-		n := byID[nt.Node]
+		n := c.nodeByID(nt.Node)
 		if n == nil {
 			continue
 		}
@@ -84,7 +79,7 @@ func (c *Cluster) taskDocuments(ctx context.Context, taskUID int64) ([][]byte, e
 	targets := make([]*node, 0, len(nts))
 	pos := map[*node]int{}
 	for i, nt := range nts {
-		if n := byID[nt.Node]; n != nil {
+		if n := c.nodeByID(nt.Node); n != nil {
 			pos[n] = i
 			targets = append(targets, n)
 		}
@@ -109,7 +104,7 @@ func (c *Cluster) taskDocuments(ctx context.Context, taskUID int64) ([][]byte, e
 	}
 	var out [][]byte
 	for i, body := range bodies {
-		n := byID[nts[i].Node]
+		n := c.nodeByID(nts[i].Node)
 		if n == nil {
 			continue
 		}
