@@ -34,13 +34,13 @@ type taskView struct {
 	CustomMetadata string                       `json:"customMetadata,omitempty"`
 }
 
+// viewTask renders a task's fields as Meilisearch does, details aside.
 func viewTask(t *meilisearch.Task) taskView {
 	v := taskView{UID: t.UID, IndexUID: nullString(t.IndexUID), Status: t.Status, Type: t.Type,
 		EnqueuedAt: t.EnqueuedAt, CustomMetadata: t.CustomMetadata}
 	if t.UID == 0 {
 		v.UID = t.TaskUID
 	}
-	v.Details, _ = json.Marshal(t.Details)
 	if t.CanceledBy != 0 {
 		cb := t.CanceledBy
 		v.CanceledBy = &cb
@@ -68,12 +68,13 @@ func viewTask(t *meilisearch.Task) taskView {
 // Meilisearch node shows them (the raw details; a task without details,
 // such as a snapshot, has no details field).
 func viewClusterTask(t *ClusterTask) taskView {
-	v := viewTask(t.view())
+	v := viewTask(t.viewBase())
 	switch {
 	case string(t.RawDetails) == "null":
-		v.Details = nil
 	case len(t.RawDetails) > 0:
 		v.Details = t.RawDetails
+	default: // a record stored before raw details existed
+		v.Details, _ = json.Marshal(t.Details)
 	}
 	return v
 }

@@ -545,10 +545,17 @@ func isTypeError(err error) bool {
 
 // view turns a cluster task into what GetTask returns.
 func (t *ClusterTask) view() *meilisearch.Task {
+	out := t.viewBase()
+	out.Details = t.typedDetails()
+	return out
+}
+
+// viewBase is view without the details (the proxy renders the raw ones).
+func (t *ClusterTask) viewBase() *meilisearch.Task {
 	out := &meilisearch.Task{
 		Status: t.Status, UID: t.UID, IndexUID: t.IndexUID, Type: t.Type,
 		EnqueuedAt: t.EnqueuedAt, StartedAt: t.StartedAt, FinishedAt: t.FinishedAt,
-		Details: t.typedDetails(), CustomMetadata: t.CustomMetadata,
+		CustomMetadata: t.CustomMetadata,
 	}
 	if t.Error != nil {
 		out.Error = *t.Error
