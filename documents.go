@@ -444,6 +444,7 @@ func (w *writeOp) register(ctx context.Context, acc *taskAcc) (*meilisearch.Task
 // spreadPrimaryKey sets pk on the verified healthy nodes that received no
 // document in nts (their tasks are helpers of the write's cluster task).
 func (c *Cluster) spreadPrimaryKey(ctx context.Context, st *indexState, pk string, nts []NodeTask) []NodeTask {
+	ctx = withNodeKeys(ctx)
 	got := map[string]bool{}
 	for _, nt := range nts {
 		got[nt.Node] = true
@@ -491,6 +492,7 @@ func dedupPairs(p []GroupShard) []GroupShard {
 // every node). The creation's node tasks are returned to be folded into
 // the write's cluster task.
 func (c *Cluster) writeState(ctx context.Context, uid, pk string) (*indexState, []NodeTask, error) {
+	ctx = withNodeKeys(ctx)
 	st, err := c.state(ctx, uid)
 	if err == nil {
 		return st, nil, nil

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/meilisearch/meilisearch-go"
+	"github.com/miroirsearch/miroir/internal/keyauth"
 )
 
 // Proxy mode (DESIGN §9): Cluster.Handler serves Meilisearch's REST API on
@@ -116,6 +117,7 @@ type handler struct {
 	master [32]byte // sha256 of the master key
 	admin  [32]byte // sha256 of the admin key (or the master key)
 	hasAdm bool
+	keys   keyCache // pass-through: API keys read from the fleet
 }
 
 // Handler returns an http.Handler serving Meilisearch's REST API over the
@@ -127,7 +129,7 @@ type handler struct {
 // Mount it at the root of a server or under a prefix with
 // http.StripPrefix.
 func (c *Cluster) Handler(opts ...HandlerOption) http.Handler {
-	h := &handler{c: c, cfg: handlerConfig{maxBody: DefaultMaxBodyBytes}, mux: http.NewServeMux()}
+	h := &handler{c: c, cfg: handlerConfig{maxBody: DefaultMaxBodyBytes}, mux: http.NewServeMux(), keys: keyCache{c: c}}
 	for _, o := range opts {
 		if o != nil {
 			o(&h.cfg)
@@ -161,18 +163,17 @@ type routeOpts struct {
 	// write: the call continues when the client goes away (a write that
 	// reached some nodes should reach them all, not be cut by a hang-up).
 	write bool
-	// search: the route searches index {uid} (pass-through warm-up of the
-	// field list too).
-	search bool
-	// index: the route works on an existing index {uid} (pass-through
-	// warm-up of its state).
-	index bool
-	// tasks: the route is answered from the cluster task store
-	// (pass-through tokens are checked on a node first).
-	tasks bool
+	// action is the Meilisearch action the route requires of an API key
+	// ("" for a route only the master key or a "*" key may call), and
+	// indexParam whether its path names the index the key must allow; both
+	// derived from the pattern (internal/keyauth).
+	action     string
+	indexParam bool
 }
 
 func (h *handler) handle(pattern string, o routeOpts, fn routeFunc) {
+	o.action, _ = keyauth.RouteAction(pattern)
+	o.indexParam = keyauth.IndexParam(pattern)
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		h.serve(w, r, o, fn)
 	})
@@ -185,7 +186,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) serve(w http.ResponseWriter, r *http.Request, o routeOpts, fn routeFunc) {
-	ctx, err := h.authorize(r, o.level)
+	ctx, err := h.authorize(r, o)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -196,17 +197,6 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, o routeOpts, fn 
 	rep := &Report{}
 	ctx = WithReport(ctx, rep)
 	r = r.WithContext(ctx)
-	if passthrough(r) {
-		if o.index || o.search {
-			h.warm(r, r.PathValue("uid"), o.search)
-		}
-		if o.tasks {
-			if err := h.checkTaskAccess(r); err != nil {
-				h.writeError(w, r, err)
-				return
-			}
-		}
-	}
 	res, err := fn(r)
 	if deg := degradedHeader(rep); deg != "" {
 		w.Header().Set("X-Miroir-Degraded", deg)
@@ -387,11 +377,6 @@ func accepted(info *meilisearch.TaskInfo, err error) (reply, error) {
 func (h *handler) routes() {
 	m := routeOpts{level: authMaster}
 	wr := routeOpts{level: authMaster, write: true}
-	ix := routeOpts{level: authMaster, index: true}
-	wix := routeOpts{level: authMaster, write: true, index: true}
-	se := routeOpts{level: authMaster, search: true}
-	tk := routeOpts{level: authMaster, tasks: true}
-	wtk := routeOpts{level: authMaster, tasks: true, write: true}
 
 	h.handle("GET /health", routeOpts{level: authPublic}, h.health)
 	h.handle("GET /version", m, h.version)
@@ -404,44 +389,44 @@ func (h *handler) routes() {
 
 	h.handle("GET /indexes", m, h.listIndexes)
 	h.handle("POST /indexes", wr, h.createIndex)
-	h.handle("GET /indexes/{uid}", ix, h.getIndex)
-	h.handle("PATCH /indexes/{uid}", wix, h.updateIndex)
+	h.handle("GET /indexes/{uid}", m, h.getIndex)
+	h.handle("PATCH /indexes/{uid}", wr, h.updateIndex)
 	h.handle("DELETE /indexes/{uid}", wr, h.deleteIndex)
-	h.handle("GET /indexes/{uid}/stats", ix, h.indexStats)
-	h.handle("POST /indexes/{uid}/compact", wix, h.compact)
+	h.handle("GET /indexes/{uid}/stats", m, h.indexStats)
+	h.handle("POST /indexes/{uid}/compact", wr, h.compact)
 	h.handle("POST /swap-indexes", wr, h.swapIndexes)
 
-	h.handle("GET /indexes/{uid}/documents", ix, h.listDocuments)
-	h.handle("POST /indexes/{uid}/documents/fetch", ix, h.fetchDocuments)
-	h.handle("POST /indexes/{uid}/documents", wix, h.addDocuments)
-	h.handle("PUT /indexes/{uid}/documents", wix, h.updateDocuments)
-	h.handle("DELETE /indexes/{uid}/documents", wix, h.deleteAllDocuments)
-	h.handle("GET /indexes/{uid}/documents/{id}", ix, h.getDocument)
-	h.handle("DELETE /indexes/{uid}/documents/{id}", wix, h.deleteDocument)
-	h.handle("POST /indexes/{uid}/documents/delete-batch", wix, h.deleteBatch)
-	h.handle("POST /indexes/{uid}/documents/delete", wix, h.deleteByFilter)
-	h.handle("POST /indexes/{uid}/documents/edit", wix, h.editDocuments)
+	h.handle("GET /indexes/{uid}/documents", m, h.listDocuments)
+	h.handle("POST /indexes/{uid}/documents/fetch", m, h.fetchDocuments)
+	h.handle("POST /indexes/{uid}/documents", wr, h.addDocuments)
+	h.handle("PUT /indexes/{uid}/documents", wr, h.updateDocuments)
+	h.handle("DELETE /indexes/{uid}/documents", wr, h.deleteAllDocuments)
+	h.handle("GET /indexes/{uid}/documents/{id}", m, h.getDocument)
+	h.handle("DELETE /indexes/{uid}/documents/{id}", wr, h.deleteDocument)
+	h.handle("POST /indexes/{uid}/documents/delete-batch", wr, h.deleteBatch)
+	h.handle("POST /indexes/{uid}/documents/delete", wr, h.deleteByFilter)
+	h.handle("POST /indexes/{uid}/documents/edit", wr, h.editDocuments)
 
-	h.handle("GET /indexes/{uid}/search", se, h.search)
-	h.handle("POST /indexes/{uid}/search", se, h.search)
-	h.handle("POST /indexes/{uid}/facet-search", se, h.facetSearch)
-	h.handle("GET /indexes/{uid}/similar", se, h.similar)
-	h.handle("POST /indexes/{uid}/similar", se, h.similar)
+	h.handle("GET /indexes/{uid}/search", m, h.search)
+	h.handle("POST /indexes/{uid}/search", m, h.search)
+	h.handle("POST /indexes/{uid}/facet-search", m, h.facetSearch)
+	h.handle("GET /indexes/{uid}/similar", m, h.similar)
+	h.handle("POST /indexes/{uid}/similar", m, h.similar)
 	h.handle("POST /multi-search", m, h.multiSearch)
 
-	h.handle("GET /indexes/{uid}/settings", ix, h.getSettings)
-	h.handle("PATCH /indexes/{uid}/settings", wix, h.updateSettings)
-	h.handle("DELETE /indexes/{uid}/settings", wix, h.updateSettings)
-	h.handle("GET /indexes/{uid}/settings/{name}", ix, h.getSetting)
+	h.handle("GET /indexes/{uid}/settings", m, h.getSettings)
+	h.handle("PATCH /indexes/{uid}/settings", wr, h.updateSettings)
+	h.handle("DELETE /indexes/{uid}/settings", wr, h.updateSettings)
+	h.handle("GET /indexes/{uid}/settings/{name}", m, h.getSetting)
 	for _, verb := range []string{"PUT", "PATCH", "POST", "DELETE"} {
-		h.handle(verb+" /indexes/{uid}/settings/{name}", wix, h.updateSetting)
+		h.handle(verb+" /indexes/{uid}/settings/{name}", wr, h.updateSetting)
 	}
 
-	h.handle("GET /tasks", tk, h.listTasks)
-	h.handle("GET /tasks/{uid}", tk, h.getTask)
+	h.handle("GET /tasks", m, h.listTasks)
+	h.handle("GET /tasks/{uid}", m, h.getTask)
 	h.handle("GET /tasks/{uid}/documents", m, h.taskDocuments)
-	h.handle("POST /tasks/cancel", wtk, h.cancelTasks)
-	h.handle("DELETE /tasks", wtk, h.deleteTasks)
+	h.handle("POST /tasks/cancel", wr, h.cancelTasks)
+	h.handle("DELETE /tasks", wr, h.deleteTasks)
 	h.handle("GET /batches", m, h.unsupportedRoute("GetBatches"))
 	h.handle("GET /batches/{uid}", m, h.unsupportedRoute("GetBatch"))
 

@@ -149,6 +149,9 @@ func (h *handler) createIndex(r *http.Request) (reply, error) {
 	if req.UID == nil {
 		return reply{}, newError(http.StatusBadRequest, "missing_index_uid", "Missing field `uid`")
 	}
+	if !grantFrom(r.Context()).AllowIndexCreation(*req.UID) {
+		return reply{}, invalidKey()
+	}
 	cfg := &meilisearch.IndexConfig{Uid: *req.UID}
 	if req.PrimaryKey != nil {
 		cfg.PrimaryKey = *req.PrimaryKey
@@ -213,7 +216,10 @@ func (h *handler) swapIndexes(r *http.Request) (reply, error) {
 	if err := h.decodeBody(r, &req, false); err != nil {
 		return reply{}, err
 	}
-	// The uids go into node paths: check them first.
+	// The uids go into node paths: check them first. A key must allow
+	// every index of every swap (checked swap by swap, as Meilisearch does
+	// once each swap's length is known to be right).
+	g := grantFrom(r.Context())
 	for i, p := range req {
 		if p == nil {
 			continue
@@ -221,6 +227,14 @@ func (h *handler) swapIndexes(r *http.Request) (reply, error) {
 		for _, uid := range p.Indexes {
 			if err := checkUID(uid); err != nil {
 				return reply{}, newError(http.StatusBadRequest, "invalid_index_uid", "Inside `.[%d].indexes`: %s", i, apiErrorDetails(err).Message)
+			}
+		}
+		if len(p.Indexes) != 2 {
+			break // the Cluster reports the swap's length
+		}
+		for _, uid := range p.Indexes {
+			if !g.IndexAuthorized(uid) {
+				return reply{}, invalidKey()
 			}
 		}
 	}
@@ -381,7 +395,9 @@ func (h *handler) updateKey(r *http.Request) (reply, error) {
 }
 
 func (h *handler) deleteKey(r *http.Request) (reply, error) {
-	if _, err := h.c.DeleteKey(r.Context(), r.PathValue("key")); err != nil {
+	_, err := h.c.DeleteKey(r.Context(), r.PathValue("key"))
+	h.keys.forget() // a deleted key stops working here at once
+	if err != nil {
 		return reply{}, err
 	}
 	return reply{status: http.StatusNoContent}, nil

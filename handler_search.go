@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/miroirsearch/miroir/internal/keyauth"
 )
 
 // Proxy routes: search, facet search, similar documents, multi-search.
@@ -163,7 +165,7 @@ func (h *handler) metadata(r *http.Request, uid string) []byte {
 	var md jsonObject
 	md.add("queryUid", newUUIDv4())
 	md.add("indexUid", uid)
-	if st, err := h.c.state(withNodeKeys(r.Context()), uid); err == nil && st.PrimaryKey() != "" {
+	if st, err := h.c.state(r.Context(), uid); err == nil && st.PrimaryKey() != "" {
 		md.add("primaryKey", st.PrimaryKey())
 	}
 	return md.bytes()
@@ -276,8 +278,10 @@ func (h *handler) multiSearch(r *http.Request) (reply, error) {
 		if err := checkUID(uid); err != nil {
 			return reply{}, newError(http.StatusBadRequest, "invalid_index_uid", "Inside `.queries[%d]`: %s", i, apiErrorDetails(err).Message)
 		}
+		if !grantFrom(r.Context()).IndexAuthorized(uid) {
+			return reply{}, newError(http.StatusForbidden, keyauth.Code, "Inside `.queries[%d]`: The provided API key is invalid.", i)
+		}
 		uids = append(uids, uid)
-		h.warm(r, uid, true)
 	}
 	out, err := h.c.multiSearchBody(r.Context(), body)
 	if err != nil {

@@ -268,12 +268,14 @@ func TestHandlerAuth(t *testing.T) {
 		{"health needs nothing", req{method: "GET", path: "/health", noAuth: true}, 200, ""},
 		{"missing header", req{method: "GET", path: "/version", noAuth: true}, 401, "missing_authorization_header"},
 		{"other scheme", req{method: "GET", path: "/version", noAuth: true, hdr: map[string]string{"Authorization": "Basic cHJveHk6bWFzdGVy"}}, 401, "missing_authorization_header"},
-		{"empty bearer", req{method: "GET", path: "/version", noAuth: true, hdr: map[string]string{"Authorization": "Bearer "}}, 401, "missing_authorization_header"},
+		// As Meilisearch's extractor: an empty token is an invalid key, and
+		// the scheme is case-sensitive.
+		{"empty bearer", req{method: "GET", path: "/version", noAuth: true, hdr: map[string]string{"Authorization": "Bearer "}}, 403, "invalid_api_key"},
 		{"wrong key", req{method: "GET", path: "/version", token: "proxy-mastex"}, 403, "invalid_api_key"},
 		{"prefix of the key", req{method: "GET", path: "/version", token: "proxy"}, 403, "invalid_api_key"},
 		{"node key is not the proxy key", req{method: "GET", path: "/version", token: "node-master"}, 403, "invalid_api_key"},
 		{"master key", req{method: "GET", path: "/version", token: "proxy-master"}, 200, ""},
-		{"lower-case scheme", req{method: "GET", path: "/version", noAuth: true, hdr: map[string]string{"Authorization": "bearer proxy-master"}}, 200, ""},
+		{"lower-case scheme", req{method: "GET", path: "/version", noAuth: true, hdr: map[string]string{"Authorization": "bearer proxy-master"}}, 401, "missing_authorization_header"},
 		{"write with master key", req{method: "POST", path: "/indexes", token: "proxy-master", body: map[string]any{"uid": "a"}}, 202, ""},
 		{"write without key", req{method: "POST", path: "/indexes", noAuth: true, body: map[string]any{"uid": "a"}}, 401, "missing_authorization_header"},
 		{"tasks without key", req{method: "GET", path: "/tasks", noAuth: true}, 401, "missing_authorization_header"},

@@ -60,6 +60,7 @@ func indexNotFound(uid string) error {
 // index is complete everywhere the task fails with index_already_exists,
 // as on one Meilisearch. Every node must be reachable.
 func (c *Cluster) CreateIndex(ctx context.Context, config *meilisearch.IndexConfig) (*meilisearch.TaskInfo, error) {
+	ctx = withNodeKeys(ctx) // index lifecycle is bookkeeping too: it rewrites miroir_meta
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -133,6 +134,7 @@ func (c *Cluster) CreateIndex(ctx context.Context, config *meilisearch.IndexConf
 // Nodes that already lack it are skipped, so a retry converges; on a fleet
 // where no node has it the task fails with index_not_found.
 func (c *Cluster) DeleteIndex(ctx context.Context, uid string) (*meilisearch.TaskInfo, error) {
+	ctx = withNodeKeys(ctx) // index lifecycle is bookkeeping too: it rewrites miroir_meta
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -198,6 +200,7 @@ func (c *Cluster) DeleteIndex(ctx context.Context, uid string) (*meilisearch.Tas
 // moves their miroir_meta records along. Both indexes of a swap must be
 // managed with this Cluster's shard count.
 func (c *Cluster) SwapIndexes(ctx context.Context, param []*meilisearch.SwapIndexesParams) (*meilisearch.TaskInfo, error) {
+	ctx = withNodeKeys(ctx) // index lifecycle is bookkeeping too: it rewrites miroir_meta
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -286,6 +289,7 @@ func (c *Cluster) moveMeta(ctx context.Context, from, to string) ([]NodeTask, er
 // node. A rename moves the miroir_meta record along, and this Index then
 // names the new uid, as meilisearch-go's does.
 func (i *Index) UpdateIndex(ctx context.Context, params *meilisearch.UpdateIndexRequestParams) (*meilisearch.TaskInfo, error) {
+	ctx = withNodeKeys(ctx) // index lifecycle is bookkeeping too: it rewrites miroir_meta
 	c := i.c
 	if params == nil {
 		params = &meilisearch.UpdateIndexRequestParams{}

@@ -116,6 +116,7 @@ func (st *indexState) setVerified(ni int, ok bool) {
 // it holds no document on any node, else refused with
 // miroir_index_not_managed.
 func (c *Cluster) state(ctx context.Context, uid string) (*indexState, error) {
+	ctx = withNodeKeys(ctx)
 	if uid == metaIndex {
 		return nil, reservedIndexError()
 	}
@@ -337,6 +338,7 @@ func (c *Cluster) adopt(ctx context.Context, uid string, present []*node) (*inde
 // miroir_meta record. It returns the node tasks it enqueued. wait makes it
 // wait until those node tasks succeeded.
 func (c *Cluster) converge(ctx context.Context, st *indexState, targets []*node, wait bool) ([]NodeTask, error) {
+	ctx = withNodeKeys(ctx)
 	type probe struct {
 		info *indexInfo
 		rec  *metaRecord
@@ -495,6 +497,7 @@ func hasShardFilterable(attrs []any) bool {
 // an error naming its node (index_already_exists is fine: a concurrent
 // creator won).
 func (c *Cluster) waitNodeTasks(ctx context.Context, nts []NodeTask) error {
+	ctx = withNodeKeys(ctx)
 	deadline := time.Now().Add(max(c.opts.nodeTimeout, 5*time.Second))
 	for _, nt := range nts {
 		n := c.nodeByID(nt.Node)
@@ -532,6 +535,7 @@ func (c *Cluster) waitNodeTasks(ctx context.Context, nts []NodeTask) error {
 // auto-create the index with default settings). A node that fails
 // verification is left out, as if it were down.
 func (c *Cluster) verifiedTargets(ctx context.Context, st *indexState, idxs []int) []bool {
+	ctx = withNodeKeys(ctx)
 	ok := make([]bool, len(c.nodes))
 	var todo []*node
 	for _, ni := range idxs {

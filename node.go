@@ -205,16 +205,3 @@ func (n *node) probe(ctx context.Context) {
 		n.markFailure()
 	}
 }
-
-type authTokenKey struct{}
-
-// withAuthToken makes node requests carry the caller's own token instead of
-// the node key (proxy pass-through mode).
-func withAuthToken(ctx context.Context, tok string) context.Context {
-	return context.WithValue(ctx, authTokenKey{}, tok)
-}
-
-func authTokenFrom(ctx context.Context) string {
-	s, _ := ctx.Value(authTokenKey{}).(string)
-	return s
-}

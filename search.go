@@ -117,6 +117,7 @@ func (c *Cluster) searchRaw(ctx context.Context, uid, query string, req *meilise
 
 // mergeSettingsFor returns what merging needs from uid's settings.
 func (c *Cluster) mergeSettingsFor(ctx context.Context, uid string) (mergeSettings, error) {
+	ctx = withNodeKeys(ctx)
 	s, err := c.indexSettings(ctx, uid)
 	if err != nil {
 		return mergeSettings{}, err
@@ -205,6 +206,7 @@ func fieldCacheFor(st *indexState) *fieldCache {
 // sent with this list as attributesToSearchOn searches exactly what it
 // would search without the shard field.
 func (c *Cluster) searchFields(ctx context.Context, st *indexState, uid string) []string {
+	ctx = withNodeKeys(ctx)
 	fc := fieldCacheFor(st)
 	seen := st.Fields()
 	fc.mu.Lock()

@@ -239,7 +239,7 @@ func (c *Cluster) verifyNodeSettings(ctx context.Context, st *indexState, n *nod
 	if err != nil {
 		return err
 	}
-	e.enqueue(&settingsJob{uid: st.uid, op: op, task: lt, tok: authTokenFrom(ctx)})
+	e.enqueue(&settingsJob{uid: st.uid, op: op, task: lt})
 	select {
 	case err := <-op.done:
 		return err

@@ -200,7 +200,6 @@ type settingsJob struct {
 	uid  string
 	op   *settingsOp
 	task *localTask // nil for a synchronous repair without a task
-	tok  string     // pass-through auth token of the caller
 	pre  []NodeTask // node tasks to wait for first (the index's creation)
 }
 
@@ -298,7 +297,7 @@ func (c *Cluster) submitSettings(ctx context.Context, uid string, op *settingsOp
 	if e.onSubmit != nil {
 		e.onSubmit(uid, op)
 	}
-	e.enqueue(&settingsJob{uid: uid, op: op, task: lt, tok: authTokenFrom(ctx), pre: pre})
+	e.enqueue(&settingsJob{uid: uid, op: op, task: lt, pre: pre})
 	return lt.Info(), nil
 }
 
@@ -341,9 +340,6 @@ func (e *settingsEngine) runJob(j *settingsJob) {
 		case <-ctx.Done():
 		}
 	}()
-	if j.tok != "" {
-		ctx = withAuthToken(ctx, j.tok)
-	}
 	if j.task != nil {
 		j.task.Processing()
 	}

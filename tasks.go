@@ -253,15 +253,20 @@ func (m *taskManager) get(ctx context.Context, uid int64) (*ClusterTask, error) 
 		return nil, fmt.Errorf("miroir: reading cluster task %d: %w", uid, err)
 	}
 	if t == nil {
-		return nil, newError(http.StatusNotFound, "task_not_found", "Task `%d` not found.", uid)
+		return nil, taskNotFound(uid)
 	}
 	return m.refresh(ctx, t)
+}
+
+func taskNotFound(uid int64) error {
+	return newError(http.StatusNotFound, "task_not_found", "Task `%d` not found.", uid)
 }
 
 // refresh polls the unfinished node tasks of t, re-aggregates and stores
 // the result when it changed. Unreachable nodes leave their node tasks as
 // they were.
 func (m *taskManager) refresh(ctx context.Context, t *ClusterTask) (*ClusterTask, error) {
+	ctx = withNodeKeys(ctx)
 	if isFinal(t.Status) || len(t.Nodes) == 0 {
 		return t, nil
 	}

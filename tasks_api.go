@@ -31,7 +31,12 @@ func (c *Cluster) getClusterTask(ctx context.Context, taskUID int64) (*ClusterTa
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
-	return c.tasks.get(ctx, taskUID)
+	t, err := c.tasks.get(ctx, taskUID)
+	if err == nil && !grantFrom(ctx).TaskVisible(string(t.Type), t.IndexUID) {
+		// A key limited to some indexes does not see other tasks.
+		return nil, taskNotFound(taskUID)
+	}
+	return t, err
 }
 
 // taskFilter is the common part of the tasks queries.
@@ -426,6 +431,7 @@ func (c *Cluster) DeleteTasks(ctx context.Context, param *meilisearch.DeleteTask
 // uids (?uids=...) and returns the node tasks they enqueued (Aux: their
 // details are the nodes' own).
 func (c *Cluster) nodeTaskCalls(ctx context.Context, op string, perNode map[string][]int64, route func([]int64) (string, string)) ([]NodeTask, error) {
+	ctx = withNodeKeys(ctx) // the proxy judged tasks.cancel / tasks.delete itself
 	var targets []*node
 	for _, n := range c.nodes {
 		if len(perNode[n.ID]) > 0 {

@@ -47,11 +47,17 @@ func (s *Server) writeDocuments(w http.ResponseWriter, r *http.Request, partial 
 	// only existing ones are replaced or updated.
 	skipCreation := q.Get("skipCreation") == "true"
 	details := map[string]any{"receivedDocuments": len(docs), "indexedDocuments": nil}
+	// A key that may not create the index fails the task when the index
+	// is missing (Meilisearch's allow_index_creation, fixed at enqueue).
+	mayCreate := allowIndexCreation(r, uid)
 	sum := s.tasks.enqueue(r, uid, "documentAdditionOrUpdate", details, func(_ int64, d map[string]any) *apiError {
 		now := time.Now().UTC()
 		ix, ok := s.indexes[uid]
 		created := false
 		if !ok {
+			if !mayCreate {
+				return newError("index_not_found", "Index `%s` not found.", uid)
+			}
 			ix = newIndex(uid, "", now)
 			created = true
 		}

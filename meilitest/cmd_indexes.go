@@ -95,8 +95,10 @@ func (s *Server) handleListIndexes(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.RLock()
 	all := make([]indexJSON, 0, len(s.indexes))
-	for _, ix := range s.indexes {
-		all = append(all, ix.view())
+	for uid, ix := range s.indexes {
+		if indexAuthorized(r, uid) { // a key sees only its indexes
+			all = append(all, ix.view())
+		}
 	}
 	s.mu.RUnlock()
 	sort.Slice(all, func(i, j int) bool { return all[i].UID < all[j].UID })

@@ -5,9 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/miroirsearch/miroir/internal/keyauth"
 )
 
 // The /keys routes (crates/meilisearch/src/routes/api_key.rs). authorize
@@ -76,7 +79,7 @@ func parseCreateKey(r *http.Request) (*apiKey, error) {
 		return nil, newError("bad_request", "Invalid value type: expected an object, but found null")
 	}
 	for f := range body {
-		if !keyContains(createKeyFields, f) {
+		if !slices.Contains(createKeyFields, f) {
 			return nil, newError("bad_request", "Unknown field `%s`: expected one of %s", f, keyBackquoteList(createKeyFields))
 		}
 	}
@@ -110,7 +113,7 @@ func parseCreateKey(r *http.Request) (*apiKey, error) {
 			if json.Unmarshal(item, &a) != nil {
 				return nil, keyTypeErrorAt(".actions", i, "a string", item, "invalid_api_key_actions")
 			}
-			if !validActionSet[a] {
+			if !keyauth.ValidAction(a) {
 				return nil, newError("invalid_api_key_actions", "Unknown value `%s` at `.actions[%d]`: expected one of %s", a, i, keyBackquoteList(validActions))
 			}
 			k.actions = append(k.actions, a)

@@ -212,9 +212,13 @@ func (s *Server) handleResetSetting(w http.ResponseWriter, r *http.Request) {
 // creating the index if it does not exist, as Meilisearch does. A change
 // that fails leaves the index (and its existence) untouched.
 func (s *Server) enqueueSettings(w http.ResponseWriter, r *http.Request, uid string, details map[string]any, changes []settingChange) {
+	mayCreate := allowIndexCreation(r, uid) // see handleAddDocuments
 	sum := s.tasks.enqueue(r, uid, "settingsUpdate", details, func(_ int64, _ map[string]any) *apiError {
 		now := time.Now().UTC()
 		ix, exists := s.indexes[uid]
+		if !exists && !mayCreate {
+			return newError("index_not_found", "Index `%s` not found.", uid)
+		}
 		var st settings
 		if exists {
 			st = *ix.settings

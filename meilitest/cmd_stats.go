@@ -191,6 +191,9 @@ func (s *Server) handleGlobalStats(w http.ResponseWriter, r *http.Request) {
 	size := 0
 	var last *time.Time
 	for uid, ix := range s.indexes {
+		if !indexAuthorized(r, uid) { // a key sees only its indexes
+			continue
+		}
 		st, total := s.indexStats(ix, o)
 		idx[uid] = st
 		size += total

@@ -210,7 +210,7 @@ func (s *Server) handleGetTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t, ok := s.tasks.get(uid)
-	if !ok {
+	if !ok || !taskVisible(r, t.Type, t.IndexUID) {
 		writeError(w, newError("task_not_found", "Task `%d` not found.", uid))
 		return
 	}

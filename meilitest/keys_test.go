@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/meilisearch/meilisearch-go"
+	"github.com/miroirsearch/miroir/internal/keyauth"
 )
 
 const testMaster = "masterKey"
@@ -67,8 +68,8 @@ func TestKeyDerivationMatchesMeilisearch(t *testing.T) {
 		{"MASTER_KEY", "4bc0887a-0e41-4f3b-935d-0c451dcee9c8", "d9e776b8412f1db6974c9a5556b961c3559440b6588216f4ea5d9ed49f7c8f3c"},
 	}
 	for _, tc := range cases {
-		if got := deriveKey(tc.master, tc.uid); got != tc.key {
-			t.Errorf("deriveKey(%s) = %s, want %s", tc.uid, got, tc.key)
+		if got := keyauth.DeriveKey(tc.master, tc.uid); got != tc.key {
+			t.Errorf("DeriveKey(%s) = %s, want %s", tc.uid, got, tc.key)
 		}
 	}
 	// And through the API, with the uid given in simple form.
@@ -99,7 +100,7 @@ func TestKeysSameValueAcrossServers(t *testing.T) {
 			t.Fatalf("key rejected: %v", err)
 		}
 	}
-	if vals[0] != vals[1] || vals[0] != deriveKey(testMaster, "9aec34f4-e44c-4917-86c2-9c9403abb3b6") {
+	if vals[0] != vals[1] || vals[0] != keyauth.DeriveKey(testMaster, "9aec34f4-e44c-4917-86c2-9c9403abb3b6") {
 		t.Fatalf("key values differ: %v", vals)
 	}
 	if len(defaults[0]) != 4 || len(defaults[1]) != 4 {
@@ -117,7 +118,7 @@ func TestKeysSameValueAcrossServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A different master key gives another value.
-	if deriveKey("otherMaster", "9aec34f4-e44c-4917-86c2-9c9403abb3b6") == vals[0] {
+	if keyauth.DeriveKey("otherMaster", "9aec34f4-e44c-4917-86c2-9c9403abb3b6") == vals[0] {
 		t.Fatal("value does not depend on the master key")
 	}
 }
@@ -144,7 +145,7 @@ func TestDefaultKeys(t *testing.T) {
 		k := list.Results[i]
 		if k.Name != w.name || strings.Join(k.Actions, ",") != strings.Join(w.actions, ",") ||
 			strings.Join(k.Indexes, ",") != "*" || !k.ExpiresAt.IsZero() || k.CreatedAt.IsZero() || k.UpdatedAt.IsZero() ||
-			k.Key != deriveKey(testMaster, k.UID) || k.Description == "" {
+			k.Key != keyauth.DeriveKey(testMaster, k.UID) || k.Description == "" {
 			t.Errorf("key %d: %+v", i, k)
 		}
 	}
