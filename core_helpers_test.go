@@ -21,7 +21,13 @@ type coreFleet struct {
 // Cluster over them with fast health checks and no retries.
 func newCoreFleet(t testing.TB, groups []int, rf, shards int, opts ...Option) *coreFleet {
 	t.Helper()
-	srv := meilitest.RunCluster(t, len(groups))
+	return newCoreFleetWith(t, groups, rf, shards, nil, opts...)
+}
+
+// newCoreFleetWith is newCoreFleet with options for the nodes.
+func newCoreFleetWith(t testing.TB, groups []int, rf, shards int, nodeOpts []meilitest.Option, opts ...Option) *coreFleet {
+	t.Helper()
+	srv := meilitest.RunCluster(t, len(groups), nodeOpts...)
 	nodes := make([]Node, len(groups))
 	for i, g := range groups {
 		nodes[i] = Node{ID: fmt.Sprintf("n%d", i), URL: srv[i].URL(), Group: g}

@@ -492,7 +492,6 @@ func dedupPairs(p []GroupShard) []GroupShard {
 // every node). The creation's node tasks are returned to be folded into
 // the write's cluster task.
 func (c *Cluster) writeState(ctx context.Context, uid, pk string) (*indexState, []NodeTask, error) {
-	ctx = withNodeKeys(ctx)
 	st, err := c.state(ctx, uid)
 	if err == nil {
 		return st, nil, nil
@@ -500,6 +499,14 @@ func (c *Cluster) writeState(ctx context.Context, uid, pk string) (*indexState, 
 	if apiCode(err) != "index_not_found" {
 		return nil, nil, err
 	}
+	if !grantFrom(ctx).AllowIndexCreation(uid) {
+		// A key that may not create indexes: Meilisearch accepts the write
+		// and fails its task with index_not_found.
+		e := newError(http.StatusNotFound, "index_not_found", "Index `%s` not found.", uid)
+		e.Err = errIndexCreationRefused
+		return nil, nil, e
+	}
+	ctx = withNodeKeys(ctx)
 	type created struct {
 		st  *indexState
 		nts []NodeTask

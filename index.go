@@ -71,6 +71,16 @@ func (c *Cluster) CreateIndex(ctx context.Context, config *meilisearch.IndexConf
 	if err := checkIndexUID(uid); err != nil {
 		return nil, err
 	}
+	cfg := *config
+	placeholder := &ClusterTask{IndexUID: uid, Type: meilisearch.TaskTypeIndexCreation, Details: meilisearch.Details{PrimaryKey: cfg.PrimaryKey}}
+	return c.sequenced(ctx, []string{uid}, false, placeholder, func(ctx context.Context) (*meilisearch.TaskInfo, error) {
+		return c.createIndex(ctx, &cfg)
+	})
+}
+
+// createIndex is CreateIndex's turn (sequence.go).
+func (c *Cluster) createIndex(ctx context.Context, config *meilisearch.IndexConfig) (*meilisearch.TaskInfo, error) {
+	uid := config.Uid
 	if err := c.requireAllHealthy(); err != nil {
 		return nil, err
 	}
@@ -141,6 +151,14 @@ func (c *Cluster) DeleteIndex(ctx context.Context, uid string) (*meilisearch.Tas
 	if err := checkIndexUID(uid); err != nil {
 		return nil, err
 	}
+	placeholder := &ClusterTask{IndexUID: uid, Type: meilisearch.TaskTypeIndexDeletion}
+	return c.sequenced(ctx, []string{uid}, true, placeholder, func(ctx context.Context) (*meilisearch.TaskInfo, error) {
+		return c.deleteIndex(ctx, uid)
+	})
+}
+
+// deleteIndex is DeleteIndex's turn (sequence.go).
+func (c *Cluster) deleteIndex(ctx context.Context, uid string) (*meilisearch.TaskInfo, error) {
 	if err := c.requireAllHealthy(); err != nil {
 		return nil, err
 	}
@@ -204,20 +222,42 @@ func (c *Cluster) SwapIndexes(ctx context.Context, param []*meilisearch.SwapInde
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
-	if err := c.requireAllHealthy(); err != nil {
-		return nil, err
-	}
-	var renames [][2]string
 	var involved []string
 	for _, p := range param {
 		if p == nil {
 			continue
 		}
-		for k, uid := range p.Indexes {
+		for _, uid := range p.Indexes {
 			if err := checkIndexUID(uid); err != nil {
 				return nil, err
 			}
-			involved = append(involved, uid)
+			if !slices.Contains(involved, uid) {
+				involved = append(involved, uid)
+			}
+		}
+	}
+	placeholder := &ClusterTask{Type: meilisearch.TaskTypeIndexSwap}
+	for _, p := range param {
+		if p != nil {
+			placeholder.Details.Swaps = append(placeholder.Details.Swaps, *p)
+		}
+	}
+	return c.sequenced(ctx, involved, true, placeholder, func(ctx context.Context) (*meilisearch.TaskInfo, error) {
+		return c.swapIndexes(ctx, param, involved)
+	})
+}
+
+// swapIndexes is SwapIndexes's turn (sequence.go).
+func (c *Cluster) swapIndexes(ctx context.Context, param []*meilisearch.SwapIndexesParams, involved []string) (*meilisearch.TaskInfo, error) {
+	if err := c.requireAllHealthy(); err != nil {
+		return nil, err
+	}
+	var renames [][2]string
+	for _, p := range param {
+		if p == nil {
+			continue
+		}
+		for k, uid := range p.Indexes {
 			if k == 1 && p.Rename {
 				continue // the new name of a rename does not exist yet
 			}
@@ -299,34 +339,52 @@ func (i *Index) UpdateIndex(ctx context.Context, params *meilisearch.UpdateIndex
 			return nil, err
 		}
 	}
-	st, err := c.state(ctx, i.uid)
+	uid, p := i.uid, *params
+	newTask := func() *ClusterTask {
+		t := &ClusterTask{IndexUID: uid, Type: meilisearch.TaskTypeIndexUpdate, Details: meilisearch.Details{PrimaryKey: p.PrimaryKey}}
+		if p.UID != "" {
+			d := map[string]json.RawMessage{"primaryKey": rawNull, "oldIndexUid": rawJSON(uid), "newIndexUid": rawJSON(p.UID)}
+			if p.PrimaryKey != "" {
+				d["primaryKey"] = rawJSON(p.PrimaryKey)
+			}
+			t.RawDetails = rawJSON(d)
+		}
+		return t
+	}
+	uids := []string{uid}
+	if p.UID != "" && p.UID != uid {
+		uids = append(uids, p.UID)
+	}
+	info, err := c.sequenced(ctx, uids, true, newTask(), func(ctx context.Context) (*meilisearch.TaskInfo, error) {
+		return c.updateIndex(ctx, uid, &p, newTask())
+	})
+	if err == nil && p.UID != "" {
+		i.uid = p.UID // as meilisearch-go's index, once the call is accepted
+	}
+	return info, err
+}
+
+// updateIndex is UpdateIndex's turn (sequence.go).
+func (c *Cluster) updateIndex(ctx context.Context, uid string, params *meilisearch.UpdateIndexRequestParams, t *ClusterTask) (*meilisearch.TaskInfo, error) {
+	st, err := c.state(ctx, uid)
 	if err != nil {
 		return nil, err
 	}
-	t := &ClusterTask{IndexUID: i.uid, Type: meilisearch.TaskTypeIndexUpdate, Details: meilisearch.Details{PrimaryKey: params.PrimaryKey}}
-	if params.UID != "" {
-		d := map[string]json.RawMessage{"primaryKey": rawNull, "oldIndexUid": rawJSON(i.uid), "newIndexUid": rawJSON(params.UID)}
-		if params.PrimaryKey != "" {
-			d["primaryKey"] = rawJSON(params.PrimaryKey)
-		}
-		t.RawDetails = rawJSON(d)
-	}
-	info, err := c.broadcastIndexTask(ctx, st, "updateIndex", http.MethodPatch, "/indexes/"+i.uid, nil, params, t)
+	info, err := c.broadcastIndexTask(ctx, st, "updateIndex", http.MethodPatch, "/indexes/"+uid, nil, params, t)
 	if err != nil {
 		return nil, err
 	}
 	if params.PrimaryKey != "" {
 		st.setPrimaryKey(params.PrimaryKey)
 	}
-	if params.UID != "" && params.UID != i.uid {
-		aux, err := c.moveMeta(ctx, i.uid, params.UID)
-		c.forgetIndex(i.uid)
+	if params.UID != "" && params.UID != uid {
+		aux, err := c.moveMeta(ctx, uid, params.UID)
+		c.forgetIndex(uid)
 		c.forgetIndex(params.UID)
 		if err != nil {
 			return nil, err
 		}
 		c.tasks.updateLocal(info.TaskUID, func(t *ClusterTask) { t.Nodes = append(t.Nodes, aux...) })
-		i.uid = params.UID
 	}
 	return info, nil
 }
@@ -342,12 +400,15 @@ func (i *Index) Delete(ctx context.Context, uid string) (bool, error) {
 
 // Compact compacts the index's storage on every node (broadcast).
 func (i *Index) Compact(ctx context.Context) (*meilisearch.TaskInfo, error) {
-	st, err := i.c.state(ctx, i.uid)
-	if err != nil {
-		return nil, err
-	}
-	t := &ClusterTask{IndexUID: i.uid, Type: "indexCompaction"}
-	return i.c.broadcastIndexTask(ctx, st, "compact", http.MethodPost, "/indexes/"+i.uid+"/compact", nil, nil, t)
+	uid := i.uid
+	return i.c.sequenced(ctx, []string{uid}, false, &ClusterTask{IndexUID: uid, Type: "indexCompaction"}, func(ctx context.Context) (*meilisearch.TaskInfo, error) {
+		st, err := i.c.state(ctx, uid)
+		if err != nil {
+			return nil, err
+		}
+		t := &ClusterTask{IndexUID: uid, Type: "indexCompaction"}
+		return i.c.broadcastIndexTask(ctx, st, "compact", http.MethodPost, "/indexes/"+uid+"/compact", nil, nil, t)
+	})
 }
 
 // ---- reads (one healthy node, with fallback) ----

@@ -56,6 +56,9 @@ type Cluster struct {
 	mismatch map[string]error       // indexes refused for their shard count
 	loads    singleflight.Group     // one state load / auto-creation per index at a time
 
+	orderMu sync.Mutex
+	orders  map[string]*indexOrder // per-index call order, see sequence.go
+
 	closeOnce sync.Once
 	closed    chan struct{}
 	wg        sync.WaitGroup

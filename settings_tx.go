@@ -3,6 +3,7 @@ package miroir
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -201,6 +202,12 @@ type settingsJob struct {
 	op   *settingsOp
 	task *localTask // nil for a synchronous repair without a task
 	pre  []NodeTask // node tasks to wait for first (the index's creation)
+	// ticket is the caller's place in the index's order (nil for internal
+	// repairs); prepare, when set, checks the index's state when the turn
+	// comes (a call deferred behind an unfinished barrier), with ctx.
+	ticket  *ticket
+	prepare func(ctx context.Context) ([]NodeTask, error)
+	ctx     context.Context
 }
 
 // settingsQueue serialises the transactions of one index.
@@ -277,27 +284,52 @@ func (c *Cluster) submitSettings(ctx context.Context, uid string, op *settingsOp
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
-	var pre []NodeTask
 	if create {
 		if err := checkIndexUID(uid); err != nil {
 			return nil, err
 		}
-		var err error
-		if _, pre, err = c.writeState(ctx, uid, ""); err != nil {
+	}
+	// The index's state is checked in the call when nothing is ahead of
+	// it, when its turn comes otherwise (sequence.go).
+	prepare := func(ctx context.Context) ([]NodeTask, error) {
+		if create {
+			_, pre, err := c.writeState(ctx, uid, "")
+			return pre, err
+		}
+		_, err := c.state(ctx, uid)
+		return nil, err
+	}
+	t := c.enter(true, uid)
+	job := &settingsJob{uid: uid, op: op, ticket: t}
+	if t.blocked {
+		job.prepare = prepare
+	} else {
+		err := t.wait(ctx)
+		if err == nil {
+			job.pre, err = prepare(ctx)
+		}
+		if errors.Is(err, errIndexCreationRefused) {
+			// Meilisearch accepts the call and fails its task.
+			t.release()
+			return c.tasks.registerFailed(ctx, &ClusterTask{IndexUID: uid, Type: meilisearch.TaskTypeSettingsUpdate, Details: opDetails(op), RawDetails: opRawDetails(op)}, err)
+		}
+		if err != nil {
+			t.release()
 			return nil, err
 		}
-	} else if _, err := c.state(ctx, uid); err != nil {
-		return nil, err
 	}
 	e := c.settingsTx()
 	lt, err := c.tasks.newLocalRaw(ctx, uid, meilisearch.TaskTypeSettingsUpdate, opDetails(op), opRawDetails(op))
 	if err != nil {
+		t.release()
 		return nil, err
 	}
+	job.task = lt
 	if e.onSubmit != nil {
 		e.onSubmit(uid, op)
 	}
-	e.enqueue(&settingsJob{uid: uid, op: op, task: lt, pre: pre})
+	job.ctx = context.WithoutCancel(ctx)
+	e.enqueue(job)
 	return lt.Info(), nil
 }
 
@@ -340,13 +372,24 @@ func (e *settingsEngine) runJob(j *settingsJob) {
 		case <-ctx.Done():
 		}
 	}()
+	if j.ticket != nil {
+		defer j.ticket.release()
+	}
+	var err error
+	switch {
+	case e.c.isClosed():
+		err = fmt.Errorf("%w", ErrClosed)
+	case j.ticket != nil:
+		if err = j.ticket.wait(ctx); err == nil && j.prepare != nil {
+			// The caller's values (its grant) with this job's lifetime.
+			pctx := mergeCancel(j.ctx, ctx)
+			j.pre, err = j.prepare(pctx)
+		}
+	}
 	if j.task != nil {
 		j.task.Processing()
 	}
-	var err error
-	if e.c.isClosed() {
-		err = fmt.Errorf("%w", ErrClosed)
-	} else {
+	if err == nil && !e.c.isClosed() {
 		err = e.run(ctx, j)
 	}
 	if err != nil {

@@ -85,14 +85,23 @@ func (m *taskManager) nextUID() int64 {
 // register stores a new cluster task (UID and enqueue time assigned here)
 // and returns the TaskInfo the caller gets.
 func (m *taskManager) register(ctx context.Context, t *ClusterTask) (*meilisearch.TaskInfo, error) {
-	t.UID = m.nextUID()
-	// A store shared by several processes may already hold this UID (two
-	// processes in the same millisecond): take another.
-	for range 8 {
-		if old, err := m.store.Get(ctx, t.UID); err != nil || old == nil {
-			break
+	if uid := takeReservation(ctx); uid != 0 {
+		// A deferred call (sequence.go) completes the task it was given
+		// when it was made: same UID, same enqueue time.
+		t.UID = uid
+		if old, err := m.store.Get(ctx, uid); err == nil && old != nil {
+			t.EnqueuedAt = old.EnqueuedAt
 		}
+	} else {
 		t.UID = m.nextUID()
+		// A store shared by several processes may already hold this UID
+		// (two processes in the same millisecond): take another.
+		for range 8 {
+			if old, err := m.store.Get(ctx, t.UID); err != nil || old == nil {
+				break
+			}
+			t.UID = m.nextUID()
+		}
 	}
 	if t.EnqueuedAt.IsZero() {
 		t.EnqueuedAt = time.Now().UTC()
@@ -112,6 +121,24 @@ func (m *taskManager) register(ctx context.Context, t *ClusterTask) (*meilisearc
 	}
 	reportFrom(ctx).task(t.UID)
 	return taskInfo(t), nil
+}
+
+// errIndexCreationRefused marks a write that would create an index the
+// caller's key may not create: the call is accepted and its task fails
+// (registerFailed), as on one Meilisearch.
+var errIndexCreationRefused = errors.New("miroir: the caller's key may not create this index")
+
+// registerFailed registers t as a task that failed at once with err: what
+// Meilisearch does with a call it accepts but cannot carry out (a document
+// without a valid id, a primary key it cannot infer, an index the key may
+// not create). No node is touched.
+func (m *taskManager) registerFailed(ctx context.Context, t *ClusterTask, err error) (*meilisearch.TaskInfo, error) {
+	now := time.Now().UTC()
+	t.Status, t.StartedAt, t.FinishedAt = meilisearch.TaskStatusFailed, now, now
+	d := apiErrorDetails(err)
+	t.Error = &d
+	t.Local = false
+	return m.register(ctx, t)
 }
 
 // taskInfo is the summary a write returns; like Meilisearch's 202 it
@@ -178,6 +205,39 @@ func (lt *localTask) Processing() {
 			t.Status = meilisearch.TaskStatusProcessing
 			t.StartedAt = time.Now().UTC()
 		}
+	})
+}
+
+// claimReserved marks a deferred call's task processing when its turn
+// comes; false when it was canceled while it waited.
+func (m *taskManager) claimReserved(uid int64) bool {
+	ok := false
+	m.updateLocal(uid, func(t *ClusterTask) {
+		if t.Status == meilisearch.TaskStatusEnqueued {
+			t.Status = meilisearch.TaskStatusProcessing
+			t.StartedAt = time.Now().UTC()
+			ok = true
+		}
+	})
+	return ok
+}
+
+// finishReserved fails a deferred call's task with err, unless it is
+// already finished.
+func (m *taskManager) finishReserved(uid int64, err error) {
+	m.updateLocal(uid, func(t *ClusterTask) {
+		if isFinal(t.Status) {
+			return
+		}
+		now := time.Now().UTC()
+		if t.StartedAt.IsZero() {
+			t.StartedAt = now
+		}
+		t.FinishedAt = now
+		t.Status = meilisearch.TaskStatusFailed
+		d := apiErrorDetails(err)
+		t.Error = &d
+		t.RawDetails = buildRawDetails(t)
 	})
 }
 

@@ -176,6 +176,55 @@ try {
     await assert.rejects(client.getIndex("no_such_index"), (e) => e.cause?.code === "index_not_found");
   });
 
+  // Calls fired without awaiting their tasks (or even their answers):
+  // Meilisearch processes one index's tasks in the order they came, and so
+  // must the fleet.
+  const docs = movies.slice(0, 30);
+  await check("un-awaited: delete the index, then add documents", async () => {
+    const u = `${uid}_del`;
+    await client.createIndex(u, { primaryKey: "id" }).waitTask();
+    await client.index(u).addDocuments(movies.slice(50, 60)).waitTask();
+    const del = client.deleteIndex(u);
+    const add = client.index(u).addDocuments(docs);
+    const [td, ta] = await Promise.all([del.waitTask(), add.waitTask()]);
+    assert.equal(td.status, "succeeded", JSON.stringify(td));
+    assert.equal(ta.status, "succeeded", JSON.stringify(ta));
+    assert.equal((await client.index(u).getStats()).numberOfDocuments, docs.length);
+    const res = await client.index(u).search("", { limit: 100 });
+    assert.equal(res.hits.length, docs.length);
+    await client.deleteIndex(u).waitTask();
+  });
+
+  await check("un-awaited: create, filterable attributes, add, delete by filter", async () => {
+    const u = `${uid}_seq`;
+    const idx = client.index(u);
+    const calls = [
+      client.createIndex(u, { primaryKey: "id" }),
+      idx.updateFilterableAttributes(["genre"]),
+      idx.addDocuments(docs),
+      idx.deleteDocuments({ filter: "genre = comedy" }),
+    ];
+    const tasks = [];
+    for (const c of calls) tasks.push(await c.waitTask());
+    for (const t of tasks) assert.equal(t.status, "succeeded", JSON.stringify(t));
+    const comedies = docs.filter((m) => m.genre === "comedy").length;
+    assert.equal(tasks[3].details.deletedDocuments, comedies, JSON.stringify(tasks[3]));
+    const res = await idx.search("", { filter: "genre = drama", limit: 100 });
+    assert.equal(res.hits.length, docs.filter((m) => m.genre === "drama").length);
+    assert.equal((await idx.getStats()).numberOfDocuments, docs.length - comedies);
+    await client.deleteIndex(u).waitTask();
+  });
+
+  await check("a search key cannot change settings", async () => {
+    const { results } = await client.getKeys();
+    const searchKey = results.find((k) => k.name === "Default Search API Key");
+    assert.ok(searchKey, "no default search key");
+    const limited = new Meilisearch({ host, apiKey: searchKey.key });
+    await assert.rejects(limited.index(uid).updateSettings({ sortableAttributes: ["title"] }), (e) => e.cause?.code === "invalid_api_key");
+    await assert.rejects(limited.index(uid).resetSettings(), (e) => e.cause?.code === "invalid_api_key");
+    const res = await limited.index(uid).search("love", { limit: 1 });
+    assert.equal(res.hits.length, 1);
+  });
   await check("delete documents and the index", async () => {
     const t = await index.deleteDocuments({ filter: "genre = comedy" }).waitTask();
     assert.equal(t.status, "succeeded", JSON.stringify(t));
