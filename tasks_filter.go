@@ -154,7 +154,9 @@ func within(v, after, before time.Time) bool {
 
 // visible reports whether a selected task is returned: a query naming
 // indexes returns only the tasks of one index. Meilisearch applies this
-// after the limit and leaves the total alone; so does taskPage.
+// after the limit and leaves the total alone (page does the same), at the
+// point where it also drops the tasks of indexes the caller's API key may
+// not see: such a restriction belongs here too.
 func (f *taskFilter) visible(t *ClusterTask) bool {
 	return f.indexUIDs == nil || relatedToOneIndex(t.Type)
 }

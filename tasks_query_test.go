@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/meilisearch/meilisearch-go"
+	"github.com/miroirsearch/miroir"
 	"github.com/miroirsearch/miroir/meilitest"
 )
 
@@ -582,5 +583,32 @@ func TestTasksQueryLibrary(t *testing.T) {
 		t.Error("limit -1: no error")
 	} else if _, rerr := ref.GetTasks(ctx, &meilisearch.TasksQuery{Limit: -1}); rerr == nil || !strings.Contains(rerr.Error(), "invalid_task_limit") || !strings.Contains(err.Error(), "invalid_task_limit") {
 		t.Errorf("limit -1: cluster %v, node %v", err, rerr)
+	}
+}
+
+// TestTasksDeletedDocumentsCountedOnce: a deletion's deletedDocuments is
+// the number of documents deleted, once each, not once per copy, on a
+// fleet of two replica groups of two nodes each (four copies of each
+// document), as one node counts it.
+func TestTasksDeletedDocumentsCountedOnce(t *testing.T) {
+	pURL, _, _ := auditProxy(t, 2, 2, 2, 4, nil, miroir.WithMasterKey(auditProxyKey))
+	ref := meilitest.RunT(t, meilitest.WithTaskDuration(0), meilitest.WithMasterKey(auditProxyKey))
+	p := &auditPair{t: t, proxy: pURL, ref: ref.URL(), pTok: auditProxyKey, rTok: auditProxyKey, pVars: map[string]string{}, rVars: map[string]string{}}
+	p.run(
+		auditStep{method: "POST", path: "/indexes", body: `{"uid":"movies","primaryKey":"id"}`, wait: true},
+		auditStep{method: "PATCH", path: "/indexes/movies/settings", body: `{"filterableAttributes":["genre","year"]}`, wait: true},
+		auditStep{method: "POST", path: "/indexes/movies/documents", body: auditMust(auditMovies(40)), wait: true},
+		auditStep{method: "POST", path: "/indexes/movies/documents/delete", body: `{"filter":"genre = drama"}`, wait: true},
+		auditStep{method: "POST", path: "/indexes/movies/documents/delete", body: `{"filter":["genre = comedy", "year > 2005"]}`, wait: true},
+		auditStep{method: "POST", path: "/indexes/movies/documents/delete-batch", body: `[2, 3, 4, 999]`, wait: true},
+		auditStep{method: "DELETE", path: "/indexes/movies/documents/6", wait: true},
+		auditStep{method: "DELETE", path: "/indexes/movies/documents", wait: true},
+		auditStep{method: "POST", path: "/indexes/movies/documents", body: auditMust(auditMovies(7)), wait: true},
+		auditStep{method: "DELETE", path: "/indexes/movies", wait: true},
+	)
+	for _, task := range []map[string]any{p.lastPTask, p.lastRT} {
+		if d, _ := task["details"].(map[string]any); d["deletedDocuments"] != float64(7) {
+			t.Errorf("index deletion details %v", d)
+		}
 	}
 }
