@@ -100,58 +100,30 @@ func parseTaskQuery(rawQuery string, list bool) (taskFilter, taskPaging, error) 
 				err = newError(http.StatusBadRequest, "invalid_task_reverse",
 					"Invalid value in parameter `reverse`: could not parse `%s` as a boolean, expected either `true` or `false`", kv.value)
 			}
-		case "uids", "canceledBy", "batchUids":
-			code := map[string]string{"uids": "invalid_task_uids", "canceledBy": "invalid_task_canceled_by", "batchUids": "invalid_batch_uids"}[kv.key]
-			ids := []int64{}
-			star := false
-			err = starList(kv, func(at, item string) error {
-				n, err := queryUint(queryPair{at, item}, code, math.MaxInt64)
-				ids = append(ids, int64(n))
-				return err
-			}, &star)
-			switch {
-			case err != nil, star:
-			case kv.key == "uids":
-				f.uids = ids
-			case kv.key == "canceledBy":
-				f.canceledBy = ids
-			default:
-				batchFilter = true
-			}
+		case "uids":
+			f.uids, err = listParam(kv, uidItem("invalid_task_uids"))
+		case "canceledBy":
+			f.canceledBy, err = listParam(kv, uidItem("invalid_task_canceled_by"))
+		case "batchUids":
+			var b []int64
+			b, err = listParam(kv, uidItem("invalid_batch_uids"))
+			batchFilter = b != nil
 		case "statuses":
-			sts := []meilisearch.TaskStatus{}
-			star := false
-			err = starList(kv, func(at, item string) error {
-				sts = append(sts, meilisearch.TaskStatus(item))
-				return enumValue(at, item, "invalid_task_statuses", "status", "statuses", taskStatuses)
-			}, &star)
-			if err == nil && !star {
-				f.statuses = sts
-			}
+			f.statuses, err = listParam(kv, func(at, v string) (meilisearch.TaskStatus, error) {
+				return meilisearch.TaskStatus(v), enumValue(at, v, "invalid_task_statuses", "status", "statuses", taskStatuses)
+			})
 		case "types":
-			tys := []meilisearch.TaskType{}
-			star := false
-			err = starList(kv, func(at, item string) error {
-				tys = append(tys, meilisearch.TaskType(item))
-				return enumValue(at, item, "invalid_task_types", "type", "types", taskTypes)
-			}, &star)
-			if err == nil && !star {
-				f.types = tys
-			}
+			f.types, err = listParam(kv, func(at, v string) (meilisearch.TaskType, error) {
+				return meilisearch.TaskType(v), enumValue(at, v, "invalid_task_types", "type", "types", taskTypes)
+			})
 		case "indexUids":
-			uids := []string{}
-			star := false
-			err = starList(kv, func(at, item string) error {
-				uids = append(uids, item)
-				if !validIndexUID.MatchString(item) {
-					return newError(http.StatusBadRequest, "invalid_index_uid",
-						"Invalid value in parameter `%s`: `%s` is not a valid index uid. Index uid can be an integer or a string containing only alphanumeric characters, hyphens (-) and underscores (_), and can not be more than 400 bytes.", at, item)
+			f.indexUIDs, err = listParam(kv, func(at, v string) (string, error) {
+				if !validIndexUID.MatchString(v) {
+					return v, newError(http.StatusBadRequest, "invalid_index_uid",
+						"Invalid value in parameter `%s`: `%s` is not a valid index uid. Index uid can be an integer or a string containing only alphanumeric characters, hyphens (-) and underscores (_), and can not be more than 400 bytes.", at, v)
 				}
-				return nil
-			}, &star)
-			if err == nil && !star {
-				f.indexUIDs = uids
-			}
+				return v, nil
+			})
 		default: // the dates
 			err = taskDate(kv, &f)
 		}
@@ -181,26 +153,43 @@ func queryUint(kv queryPair, code string, max uint64) (uint64, error) {
 	return n, nil
 }
 
-// starList reads a comma-separated list parameter (OptionStarOrList over
-// serde_cs: empty elements dropped, nothing trimmed): item checks each
-// element, named `key[i]` in errors when the list has more than one; a `*`
-// anywhere sets star. An empty list is a filter that nothing passes.
-func starList(kv queryPair, item func(at, v string) error, star *bool) error {
+// listParam reads a comma-separated list parameter (OptionStarOrList
+// over serde_cs: empty elements dropped, nothing trimmed): item converts
+// and checks each element, named `key[i]` in errors when the list has more
+// than one. A `*` anywhere makes it nil (no filter); an empty list is a
+// filter that nothing passes.
+func listParam[T any](kv queryPair, item func(at, v string) (T, error)) ([]T, error) {
 	parts := slices.DeleteFunc(strings.Split(kv.value, ","), func(s string) bool { return s == "" })
+	out := []T{}
+	star := false
 	for i, v := range parts {
 		if v == "*" {
-			*star = true
+			star = true
 			continue
 		}
 		at := kv.key
 		if len(parts) > 1 {
 			at = fmt.Sprintf("%s[%d]", kv.key, i)
 		}
-		if err := item(at, v); err != nil {
-			return err
+		x, err := item(at, v)
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, x)
 	}
-	return nil
+	if star {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// uidItem reads a task or batch uid of a list (a cluster task uid is no
+// u32: any uid up to 2^63).
+func uidItem(code string) func(at, v string) (int64, error) {
+	return func(at, v string) (int64, error) {
+		n, err := queryUint(queryPair{at, v}, code, math.MaxInt64)
+		return int64(n), err
+	}
 }
 
 // enumValue checks one status or type against the names Meilisearch knows.

@@ -14,6 +14,8 @@ import (
 // cluster tasks over the nodes' own cancelations and deletions of the
 // node tasks concerned.
 
+// missingTaskFilters is Meilisearch's refusal of a cancelation or deletion
+// without any filter (op: "cancel" or "delete").
 func missingTaskFilters(op string) error {
 	return newError(http.StatusBadRequest, "missing_task_filters",
 		"Query parameters to filter the tasks to %s are missing. Available query parameters are: `uids`, `indexUids`, `statuses`, `types`, `canceledBy`, `beforeEnqueuedAt`, `afterEnqueuedAt`, `beforeStartedAt`, `afterStartedAt`, `beforeFinishedAt`, `afterFinishedAt`.", op)
@@ -262,4 +264,3 @@ func (m *taskManager) countCanceled(ctx context.Context, t *ClusterTask) {
 	}
 	t.Details.CanceledTasks = n
 }
-
