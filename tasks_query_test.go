@@ -310,7 +310,7 @@ func TestTasksQueryDates(t *testing.T) {
 	// The bare-day filters below name today: start clear of midnight UTC
 	// so that both sides' tasks are enqueued on the same day.
 	if now := time.Now().UTC(); now.Add(2*time.Minute).Day() != now.Day() {
-		time.Sleep(time.Until(now.Truncate(24*time.Hour).Add(24*time.Hour + time.Second)))
+		time.Sleep(time.Until(now.Truncate(24 * time.Hour).Add(24*time.Hour + time.Second)))
 	}
 	e := tqSetup(t, 1)
 	tqHistory(e)
