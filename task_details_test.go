@@ -36,7 +36,14 @@ type tdEnv struct {
 
 func tdSetup(t *testing.T, rf int, copts ...miroir.Option) *tdEnv {
 	t.Helper()
-	srvs := meilitest.RunCluster(t, 2, meilitest.WithTaskDuration(0))
+	return tdSetupWith(t, rf, []meilitest.Option{meilitest.WithTaskDuration(0)}, copts...)
+}
+
+// tdSetupWith is tdSetup with these options for every node, the reference
+// included.
+func tdSetupWith(t *testing.T, rf int, srvOpts []meilitest.Option, copts ...miroir.Option) *tdEnv {
+	t.Helper()
+	srvs := meilitest.RunCluster(t, 2, srvOpts...)
 	nodes := make([]miroir.Node, len(srvs))
 	for i, s := range srvs {
 		nodes[i] = miroir.Node{ID: fmt.Sprintf("n%d", i), URL: s.URL()}
@@ -48,7 +55,7 @@ func tdSetup(t *testing.T, rf int, copts ...miroir.Option) *tdEnv {
 	hs := httptest.NewServer(c.Handler())
 	t.Cleanup(hs.Close)
 	t.Cleanup(c.Close)
-	ref := meilitest.RunT(t, meilitest.WithTaskDuration(0))
+	ref := meilitest.RunT(t, srvOpts...)
 	return &tdEnv{t: t, proxy: hs.URL, ref: ref.URL(), c: c, nodes: srvs, refSrv: ref}
 }
 

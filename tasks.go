@@ -40,6 +40,8 @@ type taskManager struct {
 	// Processing, AddNodeTask, Finish and refresh never lose each other's
 	// updates.
 	localMu sync.Mutex
+	// settleMu serialises the running of deletions (settle).
+	settleMu sync.Mutex
 }
 
 func newTaskManager(c *Cluster) *taskManager {
@@ -303,6 +305,7 @@ func cloneTask(t *ClusterTask) *ClusterTask {
 	cp.Nodes = slices.Clone(t.Nodes)
 	cp.Degraded = slices.Clone(t.Degraded)
 	cp.Targets = slices.Clone(t.Targets)
+	cp.Pending = slices.Clone(t.Pending)
 	return &cp
 }
 
@@ -327,7 +330,7 @@ func taskNotFound(uid int64) error {
 // they were.
 func (m *taskManager) refresh(ctx context.Context, t *ClusterTask) (*ClusterTask, error) {
 	ctx = withNodeKeys(ctx)
-	if isFinal(t.Status) || len(t.Nodes) == 0 {
+	if isFinal(t.Status) || (len(t.Nodes) == 0 && len(t.Pending) == 0) {
 		return t, nil
 	}
 	cp := cloneTask(t)
@@ -407,10 +410,17 @@ func (m *taskManager) refresh(ctx context.Context, t *ClusterTask) (*ClusterTask
 		}
 		return cp, nil
 	}
-	aggregate(cp)
+	if len(cp.Nodes) > 0 {
+		aggregate(cp)
+	} else {
+		cp.Status = meilisearch.TaskStatusSucceeded // only pending tasks to wait for
+	}
 	if cp.Status == meilisearch.TaskStatusSucceeded && (cp.Type == meilisearch.TaskTypeTaskCancelation) {
 		m.countCanceled(ctx, cp)
 		cp.RawDetails = buildRawDetails(cp)
+	}
+	if cp.Status == meilisearch.TaskStatusSucceeded && cp.Type == meilisearch.TaskTypeTaskDeletion {
+		return m.settle(ctx, cp)
 	}
 	if !slices.EqualFunc(cp.Nodes, t.Nodes, func(a, b NodeTask) bool { return a.Status == b.Status }) || cp.Status != t.Status {
 		if err := m.store.Put(context.WithoutCancel(ctx), cp); err != nil {
@@ -418,19 +428,6 @@ func (m *taskManager) refresh(ctx context.Context, t *ClusterTask) (*ClusterTask
 		}
 	}
 	return cp, nil
-}
-
-// countCanceled fills canceledTasks of a finished cancelation.
-func (m *taskManager) countCanceled(ctx context.Context, t *ClusterTask) {
-	var n int64
-	for _, uid := range t.Targets {
-		if tt, err := m.store.Get(ctx, uid); err == nil && tt != nil {
-			if tt, err = m.refresh(ctx, tt); err == nil && tt.Status == meilisearch.TaskStatusCanceled {
-				n++
-			}
-		}
-	}
-	t.Details.CanceledTasks = n
 }
 
 // aggregate computes the status, error, times and document counts of a

@@ -52,6 +52,10 @@ type ClusterTask struct {
 	Local bool `json:"local,omitempty"`
 	// Targets are the cluster tasks a cancelation or deletion matched.
 	Targets []int64 `json:"targets,omitempty"`
+	// Pending are the tasks a deletion matched while they were in
+	// progress: deleted once they finish (the deletion is processing until
+	// then), as a node deletes the batch it runs after.
+	Pending []int64 `json:"pending,omitempty"`
 	// CancelRequestedBy is the cancelation task that targeted this task;
 	// it is reported as canceledBy once the task is canceled.
 	CancelRequestedBy int64  `json:"cancelRequestedBy,omitempty"`

@@ -7,11 +7,13 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // taskFilter is the query of GET /tasks, POST /tasks/cancel and DELETE /tasks.
+// A nil list filters nothing; an empty one lets nothing through.
 type taskFilter struct {
 	uids, batchUIDs, canceledBy []int64
 	statuses, types, indexUIDs  []string
@@ -39,23 +41,52 @@ func splitList(v string) []string {
 
 func parseTaskFilter(q url.Values) (*taskFilter, *apiError) {
 	f := &taskFilter{}
-	ints := func(name, code string, dst *[]int64) *apiError {
-		v := q.Get(name)
-		if v == "" {
-			return nil
+	// list reads an OptionStarOrList parameter: serde_cs splits on commas
+	// and drops empty elements without trimming, a `*` anywhere is no
+	// filter, an empty list is a filter nothing passes, and an element's
+	// error names it `name[i]` when the list has several.
+	list := func(name string, item func(at, v string) *apiError) (given bool, e *apiError) {
+		vs, ok := q[name]
+		if !ok {
+			return false, nil
 		}
 		f.any = true
-		if v == "*" {
-			return nil
+		var parts []string
+		for _, p := range strings.Split(vs[0], ",") {
+			if p != "" {
+				parts = append(parts, p)
+			}
 		}
-		for _, p := range splitList(v) {
+		star := false
+		for i, p := range parts {
+			if p == "*" {
+				star = true
+				continue
+			}
+			at := name
+			if len(parts) > 1 {
+				at = name + "[" + strconv.Itoa(i) + "]"
+			}
+			if e := item(at, p); e != nil {
+				return false, e
+			}
+		}
+		return !star, nil
+	}
+	ints := func(name, code string, dst *[]int64) *apiError {
+		vals := []int64{}
+		given, e := list(name, func(at, p string) *apiError {
 			n, ok := parseParamUint(p, math.MaxUint32) // task and batch uids are u32
 			if !ok {
-				return newError(code, "Invalid value in parameter `%s`: could not parse `%s` as a positive integer", name, p)
+				return newError(code, "Invalid value in parameter `%s`: could not parse `%s` as a positive integer", at, p)
 			}
-			*dst = append(*dst, int64(n))
+			vals = append(vals, int64(n))
+			return nil
+		})
+		if given {
+			*dst = vals
 		}
-		return nil
+		return e
 	}
 	if e := ints("uids", "invalid_task_uids", &f.uids); e != nil {
 		return nil, e
@@ -66,30 +97,30 @@ func parseTaskFilter(q url.Values) (*taskFilter, *apiError) {
 	if e := ints("canceledBy", "invalid_task_canceled_by", &f.canceledBy); e != nil {
 		return nil, e
 	}
-	enum := func(name, code string, allowed []string, dst *[]string) *apiError {
-		v := q.Get(name)
-		if v == "" {
-			return nil
-		}
-		f.any = true
-		if v == "*" {
-			return nil
-		}
-		for _, p := range splitList(v) {
+	enum := func(name, code, what, plural string, allowed []string, dst *[]string) *apiError {
+		vals := []string{}
+		given, e := list(name, func(at, p string) *apiError {
 			if allowed != nil && !slices.Contains(allowed, p) {
-				return newError(code, "Invalid value in parameter `%s`: `%s` is not a valid task %s. Available %ss are %s.", name, p, strings.TrimSuffix(name, "es"), strings.TrimSuffix(name, "es"), "`"+strings.Join(allowed, "`, `")+"`")
+				return newError(code, "Invalid value in parameter `%s`: `%s` is not a valid task %s. Available %s are %s.", at, p, what, plural, "`"+strings.Join(allowed, "`, `")+"`")
 			}
-			*dst = append(*dst, p)
+			if allowed == nil && !validIndexUID.MatchString(p) {
+				return newError(code, "Invalid value in parameter `%s`: `%s` is not a valid index uid. Index uid can be an integer or a string containing only alphanumeric characters, hyphens (-) and underscores (_), and can not be more than 400 bytes.", at, p)
+			}
+			vals = append(vals, p)
+			return nil
+		})
+		if given {
+			*dst = vals
 		}
-		return nil
+		return e
 	}
-	if e := enum("statuses", "invalid_task_statuses", taskStatuses, &f.statuses); e != nil {
+	if e := enum("statuses", "invalid_task_statuses", "status", "statuses", taskStatuses, &f.statuses); e != nil {
 		return nil, e
 	}
-	if e := enum("types", "invalid_task_types", taskTypes, &f.types); e != nil {
+	if e := enum("types", "invalid_task_types", "type", "types", taskTypes, &f.types); e != nil {
 		return nil, e
 	}
-	if e := enum("indexUids", "invalid_task_index_uids", nil, &f.indexUIDs); e != nil {
+	if e := enum("indexUids", "invalid_index_uid", "", "", nil, &f.indexUIDs); e != nil {
 		return nil, e
 	}
 	dates := []struct {
@@ -102,10 +133,11 @@ func parseTaskFilter(q url.Values) (*taskFilter, *apiError) {
 		{"beforeFinishedAt", false, &f.beforeFinish}, {"afterFinishedAt", true, &f.afterFinish},
 	}
 	for _, d := range dates {
-		v := q.Get(d.name)
-		if v == "" {
+		vs, ok := q[d.name]
+		if !ok {
 			continue
 		}
+		v := vs[0]
 		f.any = true
 		if v == "*" { // OptionStarOr: a star filters nothing
 			continue
@@ -166,22 +198,22 @@ func (f *taskFilter) matchBatch(t *task) bool {
 
 // matchWith matches t filed under the given indexes.
 func (f *taskFilter) matchWith(t *task, indexes []string) bool {
-	if len(f.uids) > 0 && !slices.Contains(f.uids, t.uid) {
+	if f.uids != nil && !slices.Contains(f.uids, t.uid) {
 		return false
 	}
-	if len(f.batchUIDs) > 0 && (t.batchUID == nil || !slices.Contains(f.batchUIDs, *t.batchUID)) {
+	if f.batchUIDs != nil && (t.batchUID == nil || !slices.Contains(f.batchUIDs, *t.batchUID)) {
 		return false
 	}
-	if len(f.canceledBy) > 0 && (t.canceledBy == nil || !slices.Contains(f.canceledBy, *t.canceledBy)) {
+	if f.canceledBy != nil && (t.canceledBy == nil || !slices.Contains(f.canceledBy, *t.canceledBy)) {
 		return false
 	}
-	if len(f.statuses) > 0 && !slices.Contains(f.statuses, t.status) {
+	if f.statuses != nil && !slices.Contains(f.statuses, t.status) {
 		return false
 	}
-	if len(f.types) > 0 && !slices.Contains(f.types, t.typ) {
+	if f.types != nil && !slices.Contains(f.types, t.typ) {
 		return false
 	}
-	if len(f.indexUIDs) > 0 && !slices.ContainsFunc(indexes, func(u string) bool { return slices.Contains(f.indexUIDs, u) }) {
+	if f.indexUIDs != nil && !slices.ContainsFunc(indexes, func(u string) bool { return slices.Contains(f.indexUIDs, u) }) {
 		return false
 	}
 	before := func(limit *time.Time, v *time.Time) bool { return limit == nil || (v != nil && v.Before(*limit)) }
@@ -190,6 +222,47 @@ func (f *taskFilter) matchWith(t *task, indexes []string) bool {
 	return before(f.beforeEnq, &enq) && after(f.afterEnq, &enq) &&
 		before(f.beforeStart, t.startedAt) && after(f.afterStart, t.startedAt) &&
 		before(f.beforeFinish, t.finishedAt) && after(f.afterFinish, t.finishedAt)
+}
+
+// visible reports whether a matched task is returned: Meilisearch's
+// get_task_ids_from_authorized_indexes drops the tasks of no single index
+// (swaps, cancelations, dumps...) when indexUids is given, after the limit
+// and without touching the total.
+func (f *taskFilter) visible(t *task) bool {
+	if f.indexUIDs == nil {
+		return true
+	}
+	switch t.typ {
+	case "documentAdditionOrUpdate", "documentEdition", "documentDeletion", "settingsUpdate",
+		"indexCreation", "indexDeletion", "indexUpdate", "indexCompaction":
+		return true
+	}
+	return false
+}
+
+var (
+	// listTaskParams and bulkTaskParams are TasksFilterQuery's and
+	// TaskDeletionOrCancelationQuery's fields in declaration order.
+	listTaskParams = []string{"limit", "from", "reverse", "batchUids", "uids", "canceledBy", "types", "statuses", "indexUids",
+		"afterEnqueuedAt", "beforeEnqueuedAt", "afterStartedAt", "beforeStartedAt", "afterFinishedAt", "beforeFinishedAt"}
+	bulkTaskParams = []string{"uids", "batchUids", "canceledBy", "types", "statuses", "indexUids",
+		"afterEnqueuedAt", "beforeEnqueuedAt", "afterStartedAt", "beforeStartedAt", "afterFinishedAt", "beforeFinishedAt"}
+)
+
+// unknownTaskParam refuses the first parameter of the query string (in
+// order) that the route does not take, as deserr's deny_unknown_fields.
+func unknownTaskParam(rawQuery string, accepted []string) *apiError {
+	for _, part := range strings.Split(rawQuery, "&") {
+		k, _, _ := strings.Cut(part, "=")
+		if uk, err := url.QueryUnescape(k); err == nil {
+			k = uk
+		}
+		if part == "" || slices.Contains(accepted, k) {
+			continue
+		}
+		return newError("bad_request", "Unknown parameter `%s`: %sexpected one of %s", k, deserrDidYouMean(k, accepted), keyBackquoteList(accepted))
+	}
+	return nil
 }
 
 // pathTaskUID reads the {uid} of /tasks/{uid} as Meilisearch does: a u32
@@ -219,6 +292,10 @@ func (s *Server) handleGetTask(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleListTasks(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if e := unknownTaskParam(r.URL.RawQuery, listTaskParams); e != nil {
+		writeError(w, e)
+		return
+	}
 	f, e := parseTaskFilter(q)
 	if e != nil {
 		writeError(w, e)
@@ -229,7 +306,16 @@ func (s *Server) handleListTasks(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	reverse := q.Get("reverse") == "true"
+	reverse := false
+	if vs, ok := q["reverse"]; ok {
+		switch vs[0] {
+		case "true", "false":
+			reverse = vs[0] == "true"
+		default:
+			writeError(w, newError("invalid_task_reverse", "Invalid value in parameter `reverse`: could not parse `%s` as a boolean, expected either `true` or `false`", vs[0]))
+			return
+		}
+	}
 
 	s.tasks.mu.Lock()
 	matched := make([]*task, 0)
@@ -252,15 +338,19 @@ func (s *Server) handleListTasks(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	results := make([]taskJSON, 0, min(limit, len(matched)))
-	var next *int64
-	for i := start; i < len(matched); i++ {
-		if len(results) == limit {
-			n := matched[i].uid
-			next = &n
-			break
+	// Meilisearch takes limit+1 tasks, drops the invisible ones, and has a
+	// next page only when limit+1 remain.
+	results := make([]taskJSON, 0, min(limit+1, len(matched)))
+	for _, t := range matched[start:min(len(matched), start+limit+1)] {
+		if f.visible(t) {
+			results = append(results, t.view())
 		}
-		results = append(results, matched[i].view())
+	}
+	var next *int64
+	if len(results) == limit+1 {
+		n := results[limit].UID
+		next = &n
+		results = results[:limit]
 	}
 	s.tasks.mu.Unlock()
 	writeJSON(w, http.StatusOK, taskPageJSON[taskJSON]{Results: results, Total: total, Limit: limit, From: firstUID(results), Next: next})
@@ -307,9 +397,15 @@ func (s *Server) handleDeleteTasks(w http.ResponseWriter, r *http.Request) {
 }
 
 // taskBulk enqueues a cancelation or deletion of the tasks matching the
-// query. The match is evaluated when the task runs, as in Meilisearch, but
-// limited to tasks enqueued before it.
+// query. As in Meilisearch, the tasks are matched when the call is made
+// (matchedTasks counts them from the start) and acted on when the task
+// runs: a cancelation cancels those still enqueued, a deletion deletes
+// those finished by then.
 func (s *Server) taskBulk(w http.ResponseWriter, r *http.Request, typ string) {
+	if e := unknownTaskParam(r.URL.RawQuery, bulkTaskParams); e != nil {
+		writeError(w, e)
+		return
+	}
 	f, e := parseTaskFilter(r.URL.Query())
 	if e != nil {
 		writeError(w, e)
@@ -323,26 +419,33 @@ func (s *Server) taskBulk(w http.ResponseWriter, r *http.Request, typ string) {
 		writeError(w, newError("missing_task_filters", "Query parameters to filter the tasks to %s are missing. Available query parameters are: `uids`, `indexUids`, `statuses`, `types`, `canceledBy`, `beforeEnqueuedAt`, `afterEnqueuedAt`, `beforeStartedAt`, `afterStartedAt`, `beforeFinishedAt`, `afterFinishedAt`.", verb))
 		return
 	}
+	q := s.tasks
+	q.mu.Lock()
+	matched := map[int64]bool{}
+	for _, t := range q.all {
+		if f.match(t) && f.visible(t) {
+			matched[t.uid] = true
+		}
+	}
+	q.mu.Unlock()
 	origin := "?" + r.URL.RawQuery
-	details := map[string]any{"matchedTasks": 0, "originalFilter": origin}
+	details := map[string]any{"matchedTasks": len(matched), "originalFilter": origin}
 	if typ == "taskCancelation" {
 		details["canceledTasks"] = nil
 	} else {
 		details["deletedTasks"] = nil
 	}
-	q := s.tasks
 	sum := q.enqueue(r, "", typ, details, func(self int64, d map[string]any) *apiError {
 		// s.mu is held; take the queue lock to touch other tasks.
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		matched, done := 0, 0
+		done := 0
 		kept := q.all[:0]
 		for _, t := range q.all {
-			if t.uid >= self || !f.match(t) {
+			if t.uid >= self || !matched[t.uid] {
 				kept = append(kept, t)
 				continue
 			}
-			matched++
 			if typ == "taskCancelation" {
 				if t.status == "enqueued" {
 					now := time.Now().UTC()
@@ -367,7 +470,6 @@ func (s *Server) taskBulk(w http.ResponseWriter, r *http.Request, typ string) {
 			q.all[i] = nil
 		}
 		q.all = kept
-		d["matchedTasks"] = matched
 		if typ == "taskCancelation" {
 			d["canceledTasks"] = done
 		} else {

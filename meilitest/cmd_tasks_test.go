@@ -2,6 +2,7 @@ package meilitest
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -285,5 +286,126 @@ func TestTaskListsKeyOrder(t *testing.T) {
 		if keys := topKeys(t, srv, "GET", path, "", ""); !keyOrder(keys, "results", "total", "limit", "from", "next") {
 			t.Errorf("%s: keys %v", path, keys)
 		}
+	}
+}
+
+// The task routes read their query as Meilisearch's deserr does. Messages
+// marked (ms) are Meilisearch's own test snapshots (tests/tasks/errors.rs).
+func TestTaskQueryErrorsAsMeilisearch(t *testing.T) {
+	srv := RunT(t)
+	bulk := "Unknown parameter `limit`: expected one of `uids`, `batchUids`, `canceledBy`, `types`, `statuses`, `indexUids`, `afterEnqueuedAt`, `beforeEnqueuedAt`, `afterStartedAt`, `beforeStartedAt`, `afterFinishedAt`, `beforeFinishedAt`"
+	cases := []struct{ method, path, code, msg string }{
+		{"POST", "/tasks/cancel?limit=doggo", "bad_request", bulk},                                               // (ms)
+		{"DELETE", "/tasks?limit=doggo", "bad_request", bulk},                                                    // (ms)
+		{"POST", "/tasks/cancel?reverse=doggo", "bad_request", strings.Replace(bulk, "`limit`", "`reverse`", 1)}, // (ms)
+		{"GET", "/tasks?doggo=1", "bad_request", "Unknown parameter `doggo`: expected one of `limit`, `from`, `reverse`, `batchUids`, `uids`, `canceledBy`, `types`, `statuses`, `indexUids`, `afterEnqueuedAt`, `beforeEnqueuedAt`, `afterStartedAt`, `beforeStartedAt`, `afterFinishedAt`, `beforeFinishedAt`"},
+		{"GET", "/tasks?limt=1", "bad_request", "Unknown parameter `limt`: did you mean `limit`? expected one of `limit`, `from`, `reverse`, `batchUids`, `uids`, `canceledBy`, `types`, `statuses`, `indexUids`, `afterEnqueuedAt`, `beforeEnqueuedAt`, `afterStartedAt`, `beforeStartedAt`, `afterFinishedAt`, `beforeFinishedAt`"},
+		{"GET", "/tasks?reverse=doggo", "invalid_task_reverse", "Invalid value in parameter `reverse`: could not parse `doggo` as a boolean, expected either `true` or `false`"}, // (ms)
+		{"GET", "/tasks?reverse=*", "invalid_task_reverse", "Invalid value in parameter `reverse`: could not parse `*` as a boolean, expected either `true` or `false`"},         // (ms)
+		{"DELETE", "/tasks?uids=1,dogo", "invalid_task_uids", "Invalid value in parameter `uids[1]`: could not parse `dogo` as a positive integer"},                              // (ms)
+		{"GET", "/tasks?uids=1,%202", "invalid_task_uids", "Invalid value in parameter `uids[1]`: could not parse ` 2` as a positive integer"},
+		{"GET", "/tasks?types=doggo", "invalid_task_types", "Invalid value in parameter `types`: `doggo` is not a valid task type. Available types are `" + strings.Join(taskTypes, "`, `") + "`."},
+		{"GET", "/tasks?statuses=failed,doggo", "invalid_task_statuses", "Invalid value in parameter `statuses[1]`: `doggo` is not a valid task status. Available statuses are `enqueued`, `processing`, `succeeded`, `failed`, `canceled`."},
+		{"POST", "/tasks/cancel?indexUids=the%20good%20doggo", "invalid_index_uid", "Invalid value in parameter `indexUids`: `the good doggo` is not a valid index uid. Index uid can be an integer or a string containing only alphanumeric characters, hyphens (-) and underscores (_), and can not be more than 400 bytes."},
+		{"GET", "/tasks?afterEnqueuedAt=", "invalid_task_after_enqueued_at", "Invalid value in parameter `afterEnqueuedAt`: `` is an invalid date-time. It should follow the YYYY-MM-DD or RFC 3339 date-time format."},
+	}
+	for _, tc := range cases {
+		r := keysRaw(t, srv, tc.method, tc.path, "", "")
+		if r.status != 400 || r.code() != tc.code || r.msg() != tc.msg {
+			t.Errorf("%s %s: %d %v", tc.method, tc.path, r.status, r.body)
+		}
+	}
+}
+
+// A `*` anywhere in a list is no filter; an empty list (serde_cs drops
+// empty elements) is a filter nothing passes, and counts as a filter for
+// a cancelation or a deletion.
+func TestTaskQueryListsAsMeilisearch(t *testing.T) {
+	srv, c := newClient(t)
+	ctx := context.Background()
+	for _, uid := range []string{"a", "b"} {
+		waitFor(t, c)(c.Index(uid).AddDocuments(ctx, []map[string]any{{"id": 1}}, nil))
+	}
+	for query, want := range map[string]float64{
+		"uids=0,*": 2, "statuses=*,failed": 2, "indexUids=a,*": 2, "types=*": 2, "uids=": 0, "uids=,": 0,
+		"statuses=": 0, "indexUids=,a": 1, "canceledBy=": 0, "afterFinishedAt=*": 2,
+	} {
+		if r := keysRaw(t, srv, "GET", "/tasks?"+query, "", ""); r.status != 200 || r.body["total"] != want {
+			t.Errorf("GET /tasks?%s: %d %v", query, r.status, r.body)
+		}
+	}
+	r := keysRaw(t, srv, "DELETE", "/tasks?uids=", "", "")
+	if r.status != 200 {
+		t.Fatalf("DELETE /tasks?uids=: %d %v", r.status, r.body)
+	}
+	if d := wait(t, c, &meilisearch.TaskInfo{TaskUID: int64(r.body["taskUid"].(float64))}, nil).Details; d.MatchedTasks != 0 || d.DeletedTasks != 0 {
+		t.Errorf("DELETE /tasks?uids=: %+v", d)
+	}
+}
+
+// A query on indexUids drops the tasks of no single index (a swap) from
+// its results, after the limit and without changing the total
+// (get_task_ids_from_authorized_indexes); a deletion on indexUids leaves
+// them alone.
+func TestTaskQueryIndexUidsDropsSwaps(t *testing.T) {
+	srv, c := newClient(t)
+	ctx := context.Background()
+	w := waitFor(t, c)
+	w(c.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "a"}))                              // 0
+	w(c.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "b"}))                              // 1
+	w(c.SwapIndexes(ctx, []*meilisearch.SwapIndexesParams{{Indexes: []string{"a", "b"}}})) // 2
+	for query, want := range map[string]string{
+		"indexUids=a,b":               "total 3 from 1 next <nil>: 1 0",
+		"indexUids=a,b&limit=1":       "total 3 from 1 next <nil>: 1", // limit+1 taken, the swap dropped: no next
+		"indexUids=a,b&limit=2":       "total 3 from 1 next <nil>: 1 0",
+		"indexUids=a&types=indexSwap": "total 1 from <nil> next <nil>:",
+		"types=indexSwap":             "total 1 from 2 next <nil>: 2",
+	} {
+		r := keysRaw(t, srv, "GET", "/tasks?"+query, "", "")
+		got := fmt.Sprintf("total %v from %v next %v:", r.body["total"], r.body["from"], r.body["next"])
+		for _, x := range r.body["results"].([]any) {
+			got += fmt.Sprintf(" %v", x.(map[string]any)["uid"])
+		}
+		if got != want {
+			t.Errorf("GET /tasks?%s: %s, want %s", query, got, want)
+		}
+	}
+	// After the swap, a's history is b's creation (task 1).
+	r := keysRaw(t, srv, "DELETE", "/tasks?indexUids=a", "", "")
+	if d := wait(t, c, &meilisearch.TaskInfo{TaskUID: int64(r.body["taskUid"].(float64))}, nil).Details; d.MatchedTasks != 1 || d.DeletedTasks != 1 {
+		t.Errorf("DELETE /tasks?indexUids=a: %+v", d)
+	}
+	if _, err := c.GetTask(ctx, 2); err != nil {
+		t.Errorf("the swap was deleted: %v", err)
+	}
+}
+
+// A cancelation or deletion matches its tasks when it is called: its
+// matchedTasks shows from the start, and a task that changes status before
+// it runs is judged by its status at the call.
+func TestTaskBulkMatchesAtCall(t *testing.T) {
+	srv, c := newClient(t)
+	ctx := context.Background()
+	waitFor(t, c)(c.Index("a").AddDocuments(ctx, []map[string]any{{"id": 1}}, nil))
+	srv.PauseTasks()
+	info, err := c.Index("a").AddDocuments(ctx, []map[string]any{{"id": 2}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := keysRaw(t, srv, "DELETE", "/tasks?statuses=succeeded,enqueued", "", "")
+	del := &meilisearch.TaskInfo{TaskUID: int64(r.body["taskUid"].(float64))}
+	if task, err := c.GetTask(ctx, del.TaskUID); err != nil || task.Details.MatchedTasks != 2 {
+		t.Errorf("enqueued deletion: %+v %v", task, err)
+	}
+	srv.ResumeTasks()
+	// The deletion runs first (priority): the enqueued write stays.
+	if d := wait(t, c, del, nil).Details; d.MatchedTasks != 2 || d.DeletedTasks != 1 {
+		t.Errorf("deletion: %+v", d)
+	}
+	wait(t, c, info, nil)
+	// Finished now, the write is matched by a new deletion.
+	r = keysRaw(t, srv, "DELETE", "/tasks?statuses=succeeded", "", "")
+	if d := wait(t, c, &meilisearch.TaskInfo{TaskUID: int64(r.body["taskUid"].(float64))}, nil).Details; d.MatchedTasks != 2 || d.DeletedTasks != 2 {
+		t.Errorf("second deletion: %+v", d)
 	}
 }

@@ -132,10 +132,12 @@ func Authenticate(l Lookup, action, index, token string, now time.Time) (*Grant,
 	return &Grant{Key: key, Rules: rules, AllowCreate: key.Authorized("indexes.create", "", now)}, nil
 }
 
-// oneIndexKinds are the task types Meilisearch relates to exactly one
-// index (Kind::related_to_one_index); the others (swaps, dumps, snapshots,
-// task cancelations and deletions, exports, upgrades) concern the whole
-// database.
+// RelatedToOneIndex is Meilisearch's Kind::related_to_one_index: the
+// task types that concern exactly one index; the others (swaps, dumps,
+// snapshots, task cancelations and deletions, exports, upgrades) concern
+// the whole database.
+func RelatedToOneIndex(typ string) bool { return oneIndexKinds[typ] }
+
 var oneIndexKinds = map[string]bool{
 	"documentAdditionOrUpdate": true, "documentEdition": true, "documentDeletion": true,
 	"settingsUpdate": true, "indexCreation": true, "indexDeletion": true, "indexUpdate": true,
