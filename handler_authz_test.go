@@ -311,9 +311,34 @@ func (m matrixClient) run(k matrixKey, steps []matrixStep, tasks map[string]any)
 		if r.status == 200 && s.method == "GET" && (strings.HasPrefix(path, "/indexes?") || path == "/indexes" || path == "/stats") {
 			c.list = listedIndexes(r.body)
 		}
+		if r.status == 200 && s.method == "GET" && strings.HasPrefix(path, "/tasks?") {
+			c.list = listedTasks(r.body)
+		}
 		out[i] = c
 	}
 	return out
+}
+
+// listedTasks returns the type and index of each task of a listing, in
+// order, and the total.
+func listedTasks(body []byte) string {
+	var v struct {
+		Results []struct {
+			Type     string  `json:"type"`
+			IndexUID *string `json:"indexUid"`
+		} `json:"results"`
+		Total int `json:"total"`
+	}
+	_ = json.Unmarshal(body, &v)
+	var parts []string
+	for _, r := range v.Results {
+		ix := "-"
+		if r.IndexUID != nil {
+			ix = *r.IndexUID
+		}
+		parts = append(parts, r.Type+"@"+ix)
+	}
+	return fmt.Sprintf("%s total=%d", strings.Join(parts, ","), v.Total)
 }
 
 // listedIndexes returns the index uids an index listing or global stats

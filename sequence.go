@@ -128,10 +128,11 @@ func (t *ticket) releaseWhenFinished(info *meilisearch.TaskInfo) {
 		return
 	}
 	c := t.c
+	c.tasks.whenFinal(info.TaskUID, t.release) // whoever sees it finished first
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		defer t.release()
+		defer c.tasks.finished(info.TaskUID) // releases, and forgets the hook
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		go func() {

@@ -42,6 +42,33 @@ type taskManager struct {
 	localMu sync.Mutex
 	// settleMu serialises the running of deletions (settle).
 	settleMu sync.Mutex
+
+	// finalMu guards onFinal: what to run when a task is seen finished (a
+	// barrier's ticket, sequence.go), so that the next call goes as soon
+	// as any reader of the task notices, not at the next poll.
+	finalMu sync.Mutex
+	onFinal map[int64][]func()
+}
+
+// whenFinal runs fn once task uid is seen finished by a refresh.
+func (m *taskManager) whenFinal(uid int64, fn func()) {
+	m.finalMu.Lock()
+	defer m.finalMu.Unlock()
+	if m.onFinal == nil {
+		m.onFinal = map[int64][]func(){}
+	}
+	m.onFinal[uid] = append(m.onFinal[uid], fn)
+}
+
+// finished runs the hooks of a task seen finished.
+func (m *taskManager) finished(uid int64) {
+	m.finalMu.Lock()
+	fns := m.onFinal[uid]
+	delete(m.onFinal, uid)
+	m.finalMu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
 }
 
 func newTaskManager(c *Cluster) *taskManager {
@@ -426,6 +453,9 @@ func (m *taskManager) refresh(ctx context.Context, t *ClusterTask) (*ClusterTask
 		if err := m.store.Put(context.WithoutCancel(ctx), cp); err != nil {
 			return nil, fmt.Errorf("miroir: storing cluster task %d: %w", cp.UID, err)
 		}
+	}
+	if isFinal(cp.Status) {
+		m.finished(cp.UID)
 	}
 	return cp, nil
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/miroirsearch/miroir/internal/keyauth"
 )
 
 // taskFilter is the query of GET /tasks, POST /tasks/cancel and DELETE /tasks.
@@ -20,7 +22,8 @@ type taskFilter struct {
 	beforeEnq, afterEnq         *time.Time
 	beforeStart, afterStart     *time.Time
 	beforeFinish, afterFinish   *time.Time
-	any                         bool // at least one filter given
+	any                         bool           // at least one filter given
+	grant                       *keyauth.Grant // the caller's (nil: sees everything)
 }
 
 var taskStatuses = []string{"enqueued", "processing", "succeeded", "failed", "canceled"}
@@ -226,18 +229,18 @@ func (f *taskFilter) matchWith(t *task, indexes []string) bool {
 
 // visible reports whether a matched task is returned: Meilisearch's
 // get_task_ids_from_authorized_indexes drops the tasks of no single index
-// (swaps, cancelations, dumps...) when indexUids is given, after the limit
-// and without touching the total.
+// (swaps, cancelations, dumps...) when indexUids is given, and the tasks
+// of indexes the caller's key may not see, after the limit and without
+// touching the total.
 func (f *taskFilter) visible(t *task) bool {
-	if f.indexUIDs == nil {
-		return true
+	if f.indexUIDs != nil && !keyauth.RelatedToOneIndex(t.typ) {
+		return false
 	}
-	switch t.typ {
-	case "documentAdditionOrUpdate", "documentEdition", "documentDeletion", "settingsUpdate",
-		"indexCreation", "indexDeletion", "indexUpdate", "indexCompaction":
-		return true
+	uid := ""
+	if t.indexUID != nil {
+		uid = *t.indexUID
 	}
-	return false
+	return f.grant.TaskVisible(t.typ, uid)
 }
 
 var (
@@ -301,6 +304,7 @@ func (s *Server) handleListTasks(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	f.grant = requestGrant(r)
 	limit, from, e := taskPaging(q)
 	if e != nil {
 		writeError(w, e)
@@ -411,6 +415,7 @@ func (s *Server) taskBulk(w http.ResponseWriter, r *http.Request, typ string) {
 		writeError(w, e)
 		return
 	}
+	f.grant = requestGrant(r)
 	if !f.any {
 		verb := "cancel"
 		if typ == "taskDeletion" {

@@ -43,6 +43,18 @@ func TestKeyScopedListings(t *testing.T) {
 	if ix, _ := r.body["indexes"].(map[string]any); r.status != 200 || len(ix) != 1 || ix["movies"] == nil {
 		t.Fatalf("GET /stats with a mov* key: %d %v", r.status, r.body)
 	}
+	// GET /tasks shows the tasks of movies only, and counts them all in
+	// total, as Meilisearch does.
+	r = keysRaw(t, srv, "GET", "/tasks", auth, "")
+	res, _ := r.body["results"].([]any)
+	if r.status != 200 || len(res) == 0 || r.body["total"].(float64) <= float64(len(res)) {
+		t.Fatalf("GET /tasks with a mov* key: %d %v", r.status, r.body)
+	}
+	for _, x := range res {
+		if x.(map[string]any)["indexUid"] != "movies" {
+			t.Fatalf("GET /tasks with a mov* key lists %v", x)
+		}
+	}
 	// Tasks of books are not found; tasks of movies are.
 	all, err := c.GetTasks(context.Background(), &meilisearch.TasksQuery{})
 	if err != nil {
