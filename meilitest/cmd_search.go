@@ -22,6 +22,7 @@ import (
 // searchParams is a validated search request.
 type searchParams struct {
 	q                       string
+	qSet                    bool // q was given (an empty q is still a query for search_kind)
 	offset, limit           int
 	page, hitsPerPage       *int
 	attributesToRetrieve    []string
@@ -106,6 +107,7 @@ func parseSearchParams(m map[string]any, inMulti bool) (*searchParams, *apiError
 				if p.q, e = (vctx{"invalid_search_q", loc}).str(v); e != nil {
 					return nil, e
 				}
+				p.qSet = true
 			}
 		case "offset":
 			if v != nil {
@@ -240,7 +242,7 @@ func parseSearchParams(m map[string]any, inMulti bool) (*searchParams, *apiError
 					if !ok {
 						return nil, (vctx{"invalid_search_vector", loc}).elem(i).typeErr("a number", x)
 					}
-					p.vector = append(p.vector, f)
+					p.vector = append(p.vector, f32(f)) // Vec<f32>
 				}
 			}
 		case "hybrid":
@@ -391,7 +393,14 @@ type searchExec struct {
 	hits      []*scored // after threshold and distinct
 	facetDist *orderedObject
 	facetStat *orderedObject
-	hybrid    bool
+	fo        *formatOptions // formatting of the hits, see formatOptions
+	// total overrides len(hits) as the number of candidates: a semantic
+	// or hybrid search counts every filtered document
+	total *int
+	// semanticCount, when set, makes the response carry semanticHitCount
+	// (semantic and hybrid searches); allSemantic counts every hit
+	semanticCount *int
+	allSemantic   bool
 }
 
 func sortError(format string, args ...any) *apiError {
@@ -531,63 +540,6 @@ func searchableCheck(st *settings, list []string) *apiError {
 	return nil
 }
 
-// embedderSource returns the embedder's source, or "" when it is missing.
-func embedderSource(st *settings, name string) (string, bool) {
-	cfg, ok := st.Embedders[name]
-	if !ok {
-		return "", false
-	}
-	m, _ := cfg.(map[string]any)
-	src, _ := m["source"].(string)
-	return src, true
-}
-
-// docVector returns a document's first vector for embedder name.
-func docVector(fields map[string]any, name string) []float64 {
-	vs, _ := fields["_vectors"].(map[string]any)
-	if vs == nil {
-		return nil
-	}
-	v := vs[name]
-	if m, ok := v.(map[string]any); ok {
-		v = m["embeddings"]
-	}
-	a, ok := v.([]any)
-	if !ok || len(a) == 0 {
-		return nil
-	}
-	if inner, ok := a[0].([]any); ok {
-		a = inner
-	}
-	out := make([]float64, 0, len(a))
-	for _, x := range a {
-		f, ok := toFloat(x)
-		if !ok {
-			return nil
-		}
-		out = append(out, f)
-	}
-	return out
-}
-
-// similarity maps the cosine of two vectors to [0, 1].
-func similarity(a, b []float64) (float64, bool) {
-	if len(a) != len(b) || len(a) == 0 {
-		return 0, false
-	}
-	var dot, na, nb float64
-	for i := range a {
-		dot += a[i] * b[i]
-		na += a[i] * a[i]
-		nb += b[i] * b[i]
-	}
-	if na == 0 || nb == 0 {
-		return 0, false
-	}
-	c := dot / math.Sqrt(na*nb)
-	return math.Max(0, math.Min(1, (1+c)/2)), true
-}
-
 // execute runs p on ix. The caller holds s.mu for reading.
 func (s *Server) execute(ix *index, p *searchParams) (*searchExec, *apiError) {
 	st := ix.settings
@@ -634,16 +586,14 @@ func (s *Server) execute(ix *index, p *searchParams) (*searchExec, *apiError) {
 		}
 	}
 	ex := &searchExec{ix: ix, p: p}
-	var semantic map[*document]float64
+	kind := p.kind()
 	if p.hybrid != nil {
 		src, ok := embedderSource(st, p.hybrid.embedder)
 		if !ok {
 			return nil, newError("invalid_search_embedder", "Cannot find embedder with name `%s`.", p.hybrid.embedder)
 		}
-		_ = src
-		ex.hybrid = true
-		if p.vector != nil && p.hybrid.semanticRatio > 0 {
-			semantic = map[*document]float64{}
+		if dims := embedderDimensions(st, p.hybrid.embedder); src == "userProvided" && p.vector != nil && kind != kindKeyword && dims != len(p.vector) {
+			return nil, vectorDimensionsError(dims, len(p.vector))
 		}
 	}
 
@@ -662,24 +612,66 @@ func (s *Server) execute(ix *index, p *searchParams) (*searchExec, *apiError) {
 		query: p.q, strategy: p.matchingStrategy, searchOn: p.attributesToSearchOn, sorts: sorts,
 	})
 	ex.rr = rr
-	hits := rr.hits
-	if semantic != nil {
-		hits = mergeSemantic(rr, docs, p, sorts, st)
-	}
-	if p.rankingScoreThreshold != nil {
+	threshold := func(hits []*scored) []*scored {
+		if p.rankingScoreThreshold == nil {
+			return hits
+		}
 		kept := hits[:0:0]
 		for _, h := range hits {
 			if h.score >= *p.rankingScoreThreshold {
 				kept = append(kept, h)
 			}
 		}
-		hits = kept
+		return kept
+	}
+	withDistinct := func(hits []*scored) []*scored {
+		if distinct == "" {
+			return hits
+		}
+		return applyDistinct(hits, distinct)
+	}
+	// facetDocs are the candidates the facet distribution counts
+	var facetDocs []*document
+	var hits []*scored
+	switch {
+	case kind == kindKeyword || p.vector == nil:
+		// meilitest embeds no text: without a vector, a semantic or hybrid
+		// search is its keyword part, as Meilisearch falls back to when
+		// embedding the query fails
+		hits = threshold(rr.hits)
+		for _, h := range hits {
+			facetDocs = append(facetDocs, h.doc)
+		}
+		hits = withDistinct(hits)
+		if kind != kindKeyword {
+			ex.semanticCount = new(int)
+		}
+	case kind == kindSemantic:
+		hits = withDistinct(threshold(semanticRank(docs, p.hybrid.embedder, p.vector)))
+		facetDocs = docs
+		ex.total = new(int)
+		*ex.total = len(docs)
+		ex.semanticCount = new(int)
+		ex.allSemantic = true
+	default: // hybrid
+		n := p.requiredHits(st)
+		keyword := withDistinct(threshold(rr.hits))
+		ex.semanticCount = new(int)
+		if keywordGoodEnough(keyword, n, p.hybrid.semanticRatio) {
+			hits = keyword
+			for _, h := range threshold(rr.hits) {
+				facetDocs = append(facetDocs, h.doc)
+			}
+			break
+		}
+		vector := withDistinct(threshold(semanticRank(docs, p.hybrid.embedder, p.vector)))
+		hits = mergeHybrid(vector[:min(n, len(vector))], keyword[:min(n, len(keyword))], p.hybrid.semanticRatio, distinct, n)
+		facetDocs = docs
+		ex.total = new(int)
+		*ex.total = len(docs)
 	}
 	if p.facetsAsked {
-		hd := make([]*document, len(hits))
-		for i, h := range hits {
-			hd[i] = h.doc
-		}
+		hd := append([]*document(nil), facetDocs...)
 		sort.Slice(hd, func(i, j int) bool { return hd[i].seq < hd[j].seq })
 		for _, f := range p.facets {
 			if f == "*" {
@@ -691,11 +683,33 @@ func (s *Server) execute(ix *index, p *searchParams) (*searchExec, *apiError) {
 		facets = dedupe(facets)
 		ex.facetDist, ex.facetStat = facetDistribution(st, hd, facets)
 	}
-	if distinct != "" {
-		hits = applyDistinct(hits, distinct)
-	}
 	ex.hits = hits
 	return ex, nil
+}
+
+// requiredHits is offset+limit of the search (page*hitsPerPage), bounded
+// by maxTotalHits as prepare_search bounds it: how many hits each part of
+// a hybrid search ranks.
+func (p *searchParams) requiredHits(st *settings) int {
+	offset, limit := p.offset, p.limit
+	if p.page != nil || p.hitsPerPage != nil {
+		page, hpp := 1, defaultLimit
+		if p.page != nil {
+			page = *p.page
+		}
+		if p.hitsPerPage != nil {
+			hpp = *p.hitsPerPage
+		}
+		offset, limit = 0, 0
+		if page > 0 {
+			offset, limit = (page-1)*hpp, hpp
+		}
+	}
+	if m := st.Pagination.MaxTotalHits; m >= 0 {
+		offset = min(offset, m)
+		limit = min(limit, m-offset)
+	}
+	return offset + limit
 }
 
 func dedupe(l []string) []string {
@@ -753,52 +767,14 @@ func applyDistinct(hits []*scored, attr string) []*scored {
 	return out
 }
 
-// mergeSemantic combines keyword hits with vector similarity hits
-// (hybrid search): each document keeps the better of its keyword score
-// weighted by 1-semanticRatio and its similarity weighted by semanticRatio.
-func mergeSemantic(rr *rankResult, docs []*document, p *searchParams, sorts []sortSpec, st *settings) []*scored {
-	ratio := p.hybrid.semanticRatio
-	byDoc := map[*document]*scored{}
-	weighted := map[*document]float64{}
-	for _, h := range rr.hits {
-		if ratio < 1 {
-			byDoc[h.doc] = h
-			weighted[h.doc] = h.score * (1 - ratio)
-		}
-	}
-	for _, d := range docs {
-		v := docVector(d.fields, p.hybrid.embedder)
-		sim, ok := similarity(p.vector, v)
-		if !ok {
-			continue
-		}
-		if w, seen := weighted[d]; seen && w >= sim*ratio {
-			continue
-		}
-		s := &scored{doc: d, score: sim, semantic: true}
-		s.details = []detail{{key: "vectorSort", value: map[string]any{"order": 0, "similarity": sim}}}
-		byDoc[d] = s
-		weighted[d] = sim * ratio
-	}
-	out := make([]*scored, 0, len(byDoc))
-	for _, h := range byDoc {
-		out = append(out, h)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		wi, wj := weighted[out[i].doc], weighted[out[j].doc]
-		if wi != wj {
-			return wi > wj
-		}
-		return out[i].doc.seq < out[j].doc.seq
-	})
-	return out
-}
-
 // window returns the hits a page shows and the totals fields.
 func (ex *searchExec) window() (from, to int, info *orderedObject) {
 	p := ex.p
 	maxTotal := ex.ix.settings.Pagination.MaxTotalHits
 	n := len(ex.hits)
+	if ex.total != nil {
+		n = *ex.total
+	}
 	if maxTotal >= 0 && n > maxTotal {
 		n = maxTotal
 	}
@@ -833,6 +809,9 @@ func (ex *searchExec) window() (from, to int, info *orderedObject) {
 		info.set("offset", p.offset)
 		info.set("estimatedTotalHits", n)
 	}
+	// the page slices the ranked hits, which a hybrid search cuts short
+	// of its candidates count
+	n = min(n, len(ex.hits))
 	from = min(from, n)
 	to = max(min(to, n), from)
 	return from, to, info
@@ -909,73 +888,28 @@ func selectPaths(fields map[string]any, paths []string) map[string]any {
 	return sel("", fields)
 }
 
-// vectorsView renders _vectors as Meilisearch returns them with
-// retrieveVectors.
-func vectorsView(v any) any {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return v
-	}
-	out := map[string]any{}
-	for name, e := range m {
-		if em, ok := e.(map[string]any); ok {
-			emb := em["embeddings"]
-			if a, ok := emb.([]any); ok && len(a) > 0 {
-				if _, nested := a[0].([]any); !nested {
-					emb = []any{a}
-				}
-			}
-			regen, _ := em["regenerate"].(bool)
-			out[name] = map[string]any{"embeddings": emb, "regenerate": regen}
-			continue
-		}
-		emb := e
-		if a, ok := e.([]any); ok && len(a) > 0 {
-			if _, nested := a[0].([]any); !nested {
-				emb = []any{a}
-			}
-		}
-		out[name] = map[string]any{"embeddings": emb, "regenerate": false}
-	}
-	return out
-}
-
 // renderHit builds one hit of the response.
 func (ex *searchExec) renderHit(h *scored, fo *formatOptions) map[string]any {
 	st := ex.ix.settings
 	p := ex.p
 	fields := pickAttributes(h.doc.fields, st.DisplayedAttributes, p.attributesToRetrieve)
 	hit := make(map[string]any, len(fields)+4)
-	for k, v := range fields {
-		if k == "_vectors" {
-			if p.retrieveVectors {
-				hit[k] = vectorsView(v)
-			}
-			continue
-		}
+	for k, v := range withVectors(st, fields, h.doc.fields, p.retrieveVectors) {
 		hit[k] = v
-	}
-	if p.retrieveVectors {
-		if _, ok := hit["_vectors"]; !ok {
-			if v, ok := h.doc.fields["_vectors"]; ok && (p.attributesToRetrieve == nil || containsStar(p.attributesToRetrieve)) {
-				hit["_vectors"] = vectorsView(v)
-			}
-		}
 	}
 	q := ex.rr.query
 	tok := ex.rr.snap.tok
-	if fo.enabled() {
-		formatted := map[string]any{}
-		for k, v := range fields {
-			if k == "_vectors" {
-				continue
+	if fo.enabled() || p.showMatchesPosition {
+		disp := pickAttributes(h.doc.fields, st.DisplayedAttributes, nil)
+		if fo.enabled() {
+			// Meilisearch leaves an empty _formatted out
+			if f := fo.formatted(tok, q, disp); len(f) > 0 {
+				hit["_formatted"] = f
 			}
-			formatted[k] = formatValue(tok, q, k, v, fo)
 		}
-		hit["_formatted"] = formatted
-	}
-	if p.showMatchesPosition {
-		hit["_matchesPosition"] = matchesPosition(tok, q, fields)
+		if p.showMatchesPosition {
+			hit["_matchesPosition"] = matchesPosition(tok, q, disp)
+		}
 	}
 	if h.geoDist != nil {
 		hit["_geoDistance"] = int64(math.Round(*h.geoDist))
@@ -989,23 +923,18 @@ func (ex *searchExec) renderHit(h *scored, fo *formatOptions) map[string]any {
 	return hit
 }
 
-func (p *searchParams) formatOptions() *formatOptions {
-	fo := &formatOptions{cropLength: p.cropLength, cropMarker: p.cropMarker, preTag: p.preTag, postTag: p.postTag, highlight: map[string]bool{}}
-	for _, a := range p.attributesToHighlight {
-		if a == "*" {
-			fo.highlightAll = true
-		} else {
-			fo.highlight[a] = true
-		}
+// formatOptions is the formatting of this search's hits, computed once.
+func (ex *searchExec) formatOptions() *formatOptions {
+	if ex.fo == nil {
+		ex.fo = newFormatOptions(ex.ix, ex.p)
 	}
-	fo.crop, fo.cropAll = parseCropList(p.attributesToCrop, p.cropLength)
-	return fo
+	return ex.fo
 }
 
 // response renders the whole search response of one index.
 func (ex *searchExec) response(start time.Time, metadata bool) *orderedObject {
 	from, to, info := ex.window()
-	fo := ex.p.formatOptions()
+	fo := ex.formatOptions()
 	hits := make([]any, 0, to-from)
 	semanticCount := 0
 	for _, h := range ex.hits[from:to] {
@@ -1025,11 +954,14 @@ func (ex *searchExec) response(start time.Time, metadata bool) *orderedObject {
 		out.set("facetDistribution", ex.facetDist)
 		out.set("facetStats", ex.facetStat)
 	}
-	if ex.hybrid {
+	if ex.semanticCount != nil {
+		if ex.allSemantic {
+			semanticCount = len(hits)
+		}
 		out.set("semanticHitCount", semanticCount)
 	}
 	if ex.p.showPerformanceDetails {
-		out.set("performanceDetails", map[string]any{"search": time.Since(start).String()})
+		out.set("performanceDetails", map[string]any{"search": rustDuration(time.Since(start))})
 	}
 	if metadata {
 		out.set("metadata", ex.metadata())
@@ -1203,198 +1135,6 @@ func insideQuery(i int, e *apiError) *apiError {
 	return &c
 }
 
-// federate merges the hits of several queries by weighted ranking score.
-func (s *Server) federate(raw any, execs []*searchExec, start time.Time, metadata bool) (*orderedObject, *apiError) {
-	fm, e := (vctx{"invalid_multi_search_federation", ".federation"}).object(raw, []string{"offset", "limit", "page", "hitsPerPage", "facetsByIndex", "mergeFacets", "distinct"})
-	if e != nil {
-		return nil, e
-	}
-	offset, limit := 0, defaultLimit
-	var page, hpp *int
-	for _, k := range sortedKeys(fm) {
-		v := fm[k]
-		if v == nil {
-			continue
-		}
-		switch k {
-		case "offset":
-			if offset, e = intParam("invalid_multi_search_federation_offset", ".federation.offset", v); e != nil {
-				return nil, e
-			}
-		case "limit":
-			if limit, e = intParam("invalid_multi_search_federation_limit", ".federation.limit", v); e != nil {
-				return nil, e
-			}
-		case "page":
-			n, e := intParam("invalid_multi_search_federation_page", ".federation.page", v)
-			if e != nil {
-				return nil, e
-			}
-			page = &n
-		case "hitsPerPage":
-			n, e := intParam("invalid_multi_search_federation_hits_per_page", ".federation.hitsPerPage", v)
-			if e != nil {
-				return nil, e
-			}
-			hpp = &n
-		}
-	}
-	// skip/take of the merged list; every query and every index
-	// contributes at most skip+take hits (required_hit_count)
-	skip, take := offset, limit
-	pg, hp := 1, defaultLimit
-	if page != nil || hpp != nil {
-		if page != nil {
-			pg = *page
-		}
-		if hpp != nil {
-			hp = *hpp
-		}
-		skip, take = (pg-1)*hp, hp
-		if pg == 0 {
-			skip, take = 0, 0
-		}
-	}
-	merged, n := federatedMerge(execs, skip+take)
-	out := &orderedObject{}
-	info := &orderedObject{}
-	if page != nil || hpp != nil {
-		tp := 0
-		if hp > 0 {
-			tp = (n + hp - 1) / hp
-		}
-		info.set("hitsPerPage", hp)
-		info.set("page", pg)
-		info.set("totalPages", tp)
-		info.set("totalHits", n)
-	} else {
-		info.set("limit", limit)
-		info.set("offset", offset)
-		info.set("estimatedTotalHits", n)
-	}
-	from := min(skip, len(merged))
-	to := max(min(skip+take, len(merged)), from)
-	hits := make([]any, 0, to-from)
-	for _, fh := range merged[from:to] {
-		hit := fh.ex.renderHit(fh.h, fh.ex.p.formatOptions())
-		hit["_federation"] = map[string]any{"indexUid": fh.ex.ix.uid, "queriesPosition": fh.pos, "weightedRankingScore": fh.global}
-		hits = append(hits, hit)
-	}
-	out.set("hits", hits)
-	out.set("processingTimeMs", time.Since(start).Milliseconds())
-	for i, k := range info.keys {
-		out.set(k, info.values[i])
-	}
-	// facets by index
-	if fbi, ok := fm["facetsByIndex"].(map[string]any); ok {
-		byIndex := &orderedObject{}
-		mergedDist := map[string]map[string]int{}
-		mergedStats := map[string][2]float64{}
-		for _, uid := range sortedKeys(fbi) {
-			list, e := strListParam("invalid_multi_search_facets", ".federation.facetsByIndex."+uid, fbi[uid])
-			if e != nil {
-				return nil, e
-			}
-			var ix *index
-			var docs []*document
-			seenDoc := map[*document]bool{}
-			for _, ex := range execs {
-				if ex.ix.uid != uid {
-					continue
-				}
-				ix = ex.ix
-				for _, h := range ex.hits {
-					if !seenDoc[h.doc] {
-						seenDoc[h.doc] = true
-						docs = append(docs, h.doc)
-					}
-				}
-			}
-			if ix == nil {
-				found, err := s.readIndex(uid)
-				if err != nil {
-					return nil, err.(*apiError)
-				}
-				ix = found
-			}
-			for _, f := range list {
-				if f != "*" && !isFilterableAttr(ix.settings, f) {
-					return nil, newError("invalid_multi_search_facets", "Inside `.federation.facetsByIndex.%s`: Invalid facet distribution: Attribute `%s` is not filterable.", uid, f)
-				}
-			}
-			sort.Slice(docs, func(i, j int) bool { return docs[i].seq < docs[j].seq })
-			var names []string
-			for _, f := range list {
-				if f == "*" {
-					names = append(names, filterableNames(ix.settings, docs)...)
-				} else {
-					names = append(names, f)
-				}
-			}
-			dist, stats := facetDistribution(ix.settings, docs, dedupe(names))
-			o := &orderedObject{}
-			o.set("distribution", dist)
-			o.set("stats", stats)
-			byIndex.set(uid, o)
-			for i, attr := range dist.keys {
-				vals := dist.values[i].(*orderedObject)
-				if mergedDist[attr] == nil {
-					mergedDist[attr] = map[string]int{}
-				}
-				for j, v := range vals.keys {
-					mergedDist[attr][v] += vals.values[j].(int)
-				}
-			}
-			for i, attr := range stats.keys {
-				mm := stats.values[i].(map[string]float64)
-				cur, ok := mergedStats[attr]
-				if !ok {
-					cur = [2]float64{mm["min"], mm["max"]}
-				}
-				cur[0] = math.Min(cur[0], mm["min"])
-				cur[1] = math.Max(cur[1], mm["max"])
-				mergedStats[attr] = cur
-			}
-		}
-		if mf, ok := fm["mergeFacets"].(map[string]any); ok || fm["mergeFacets"] != nil {
-			maxVals := 100
-			if v, ok := mf["maxValuesPerFacet"]; ok {
-				if n, e := intParam("invalid_multi_search_merge_facets", ".federation.mergeFacets.maxValuesPerFacet", v); e == nil {
-					maxVals = n
-				}
-			}
-			dist := map[string]any{}
-			for attr, vals := range mergedDist {
-				keys := sortedKeys(vals)
-				if len(keys) > maxVals {
-					keys = keys[:maxVals]
-				}
-				m := map[string]int{}
-				for _, k := range keys {
-					m[k] = vals[k]
-				}
-				dist[attr] = m
-			}
-			stats := map[string]any{}
-			for attr, mm := range mergedStats {
-				stats[attr] = map[string]float64{"min": mm[0], "max": mm[1]}
-			}
-			out.set("facetDistribution", dist)
-			out.set("facetStats", stats)
-		} else {
-			out.set("facetsByIndex", byIndex)
-		}
-	}
-	if metadata {
-		var md []any
-		for _, ex := range execs {
-			md = append(md, ex.metadata())
-		}
-		out.set("metadata", md)
-	}
-	return out, nil
-}
-
 func (s *Server) handleFacetSearch(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	var body map[string]any
@@ -1552,20 +1292,26 @@ func (s *Server) handleSimilar(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	tv := docVector(target.fields, embedder)
+	tvs := docVectors(target.fields, embedder)
 	var hits []*scored
 	for _, d := range ix.documents() {
 		if d == target || (filter != nil && !filter(d.fields)) {
 			continue
 		}
-		sim, ok := similarity(tv, docVector(d.fields, embedder))
-		if !ok {
+		// the best pair of the target's and the document's embeddings
+		sim, found := 0.0, false
+		for _, tv := range tvs {
+			if s, ok := bestSimilarity(tv, docVectors(d.fields, embedder)); ok && (!found || s > sim) {
+				sim, found = s, true
+			}
+		}
+		if !found {
 			continue
 		}
 		if p.rankingScoreThreshold != nil && sim < *p.rankingScoreThreshold {
 			continue
 		}
-		hits = append(hits, &scored{doc: d, score: sim, semantic: true, details: []detail{{key: "vectorSort", value: map[string]any{"order": 0, "similarity": sim}}}})
+		hits = append(hits, vectorScored(d, sim, true))
 	}
 	sort.SliceStable(hits, func(i, j int) bool {
 		if hits[i].score != hits[j].score {
@@ -1588,7 +1334,7 @@ func (s *Server) handleSimilar(w http.ResponseWriter, r *http.Request) {
 		out.set(k, info.values[i])
 	}
 	if p.showPerformanceDetails {
-		out.set("performanceDetails", map[string]any{"search": time.Since(start).String()})
+		out.set("performanceDetails", map[string]any{"search": rustDuration(time.Since(start))})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
