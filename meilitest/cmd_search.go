@@ -1135,6 +1135,11 @@ func insideQuery(i int, e *apiError) *apiError {
 	return &c
 }
 
+// handleFacetSearch is POST /indexes/{uid}/facet-search. Its answer has
+// no remoteErrors: Meilisearch writes that member only for a facet search
+// over the network (useNetwork, sharding: Enterprise Edition features),
+// never for a local one (perform_facet_search sets it to None); useNetwork
+// is accepted and, as in search, runs the search locally.
 func (s *Server) handleFacetSearch(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	var body map[string]any
@@ -1142,7 +1147,7 @@ func (s *Server) handleFacetSearch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	m, e := (vctx{code: "bad_request"}).object(body, []string{"facetName", "facetQuery", "q", "filter", "matchingStrategy", "attributesToSearchOn", "exhaustiveFacetCount", "vector", "hybrid", "locales", "rankingScoreThreshold"})
+	m, e := (vctx{code: "bad_request"}).object(body, []string{"facetName", "facetQuery", "q", "filter", "matchingStrategy", "attributesToSearchOn", "exhaustiveFacetCount", "vector", "hybrid", "locales", "rankingScoreThreshold", "media", "useNetwork"})
 	if e != nil {
 		writeError(w, e)
 		return
