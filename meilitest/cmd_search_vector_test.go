@@ -217,6 +217,17 @@ func TestEmbedderDefaults(t *testing.T) {
 		t.Fatalf("%d %s", status, b)
 	}
 	tmpl, _ := json.Marshal(defaultDocumentTemplate)
+	// a rest embedder rendering fragments has no document template
+	status, b = rawRequest(t, srv, "PATCH", "/indexes/e/settings", "", `{"embedders":{"frag":{"source":"rest","url":"http://x","dimensions":2,"request":{"input":"{{fragment}}"},"response":{"e":"{{embedding}}"},"indexingFragments":{"t":{"value":"{{doc.title}}"}},"searchFragments":{"t":{"value":"{{q}}"}}}}}`)
+	var ft struct {
+		TaskUID int64 `json:"taskUid"`
+	}
+	_ = json.Unmarshal(b, &ft)
+	waitTask(t, c, ft.TaskUID)
+	status, b = rawRequest(t, srv, "GET", "/indexes/e/settings/embedders", "", "")
+	if status != 200 || !strings.Contains(string(b), `"frag":{"source":"rest","dimensions":2,"url":"http://x","indexingFragments"`) {
+		t.Errorf("fragments: %d %s", status, b)
+	}
 	for _, want := range []string{
 		`"hf":{"source":"huggingFace","model":"BAAI/bge-base-en-v1.5","revision":"617ca489d9e86b49b8167676d8220688b99db36e","pooling":"useModel","documentTemplate":` + string(tmpl) + `,"documentTemplateMaxBytes":400}`,
 		`"hf2":{"source":"huggingFace","model":"sentence-transformers/all-MiniLM-L6-v2","pooling":"useModel","documentTemplate":` + string(tmpl) + `,"documentTemplateMaxBytes":400}`,

@@ -60,9 +60,12 @@ func embedderView(cfg map[string]any, templates, top bool) *orderedObject {
 	case "openAi":
 		set("model", defaultOpenAIModel)
 	}
+	_, indexingFragments := c["indexingFragments"]
+	_, searchFragments := c["searchFragments"]
+	fragments := indexingFragments || searchFragments // fragments replace the template
 	switch src {
 	case "openAi", "huggingFace", "ollama", "rest":
-		if templates {
+		if templates && !fragments {
 			set("documentTemplate", defaultDocumentTemplate)
 			set("documentTemplateMaxBytes", defaultDocumentTemplateMaxBytes)
 		}
