@@ -352,6 +352,7 @@ func newSearchPlan(q *searchQuery, rs mergeSettings, fields func() []string, ove
 	}
 	p.strip.Keys = append(p.strip.Keys, shardField)
 	p.strip.Nested = append(p.strip.Nested, shardField)
+	p.strip.Matches = append(p.strip.Matches, shardField)
 	if !q.showScore {
 		p.strip.Keys = append(p.strip.Keys, "_rankingScore")
 	}
