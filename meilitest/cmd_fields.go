@@ -25,6 +25,8 @@ type fieldsFilter struct {
 
 var fieldsFilterKeys = []string{"attributePatterns", "displayed", "searchable", "sortable", "distinct", "rankingRule", "filterable"}
 
+// parseFieldsBody reads {offset, limit, filter} with ListFields' error
+// codes (deserr's, in the body's order).
 func parseFieldsBody(body map[string]any) (offset, limit uint64, f fieldsFilter, e *apiError) {
 	limit = defaultLimit
 	if _, e = (vctx{code: "bad_request"}).object(body, []string{"offset", "limit", "filter"}); e != nil {
@@ -86,6 +88,7 @@ func snakeCase(s string) string {
 	return b.String()
 }
 
+// handleListFields is POST /indexes/{uid}/fields.
 func (s *Server) handleListFields(w http.ResponseWriter, r *http.Request) {
 	var body map[string]any
 	if err := decodeJSONBody(r, &body); err != nil {

@@ -28,6 +28,7 @@ type textMatch struct {
 	hlEnd               int   // byte end of the highlighted part (a prefix match stops early)
 }
 
+// wordCount is the number of words the match covers.
 func (m *textMatch) wordCount() int { return m.lastWord - m.firstWord + 1 }
 
 // textTokens splits s into words (tokenize's) and separators. A separator
@@ -172,6 +173,7 @@ func intervalScore(ms []textMatch) [3]int {
 	return [3]int{len(ids), dist, order}
 }
 
+// minInt is the smallest element of a non-empty list.
 func minInt(l []int) int {
 	m := l[0]
 	for _, v := range l[1:] {
@@ -180,6 +182,7 @@ func minInt(l []int) int {
 	return m
 }
 
+// scoreGreater compares interval scores lexicographically.
 func scoreGreater(a, b [3]int) bool {
 	for i := range a {
 		if a[i] != b[i] {
