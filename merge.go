@@ -48,6 +48,9 @@ type searchQuery struct {
 	filter      []byte // raw, nil when absent or null
 	facets      bool
 	semantic    bool
+	hybrid      bool    // a hybrid member
+	qSet        bool    // a q member (even empty)
+	vector      bool    // a vector member
 	ratio       float64 // hybrid semanticRatio
 	weight      float64 // federationOptions.weight
 	indexUID    string
@@ -77,6 +80,7 @@ func parseSearchQuery(body []byte) (*searchQuery, error) {
 		var err error
 		switch key {
 		case "q":
+			q.qSet = true
 			err = json.Unmarshal(v, &q.q)
 		case "offset":
 			err = json.Unmarshal(v, &q.offset)
@@ -111,9 +115,9 @@ func parseSearchQuery(body []byte) (*searchQuery, error) {
 		case "facets":
 			q.facets = true
 		case "vector":
-			q.semantic = true
+			q.semantic, q.vector = true, true
 		case "hybrid":
-			q.semantic = true
+			q.semantic, q.hybrid = true, true
 			var h struct {
 				SemanticRatio *float64 `json:"semanticRatio"`
 			}
@@ -164,6 +168,53 @@ func snake(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// hybridKind reports whether one node runs q as a hybrid search
+// (Meilisearch's search_kind): a query and 0 < semanticRatio < 1, a
+// vector unless the query is blank. Such a search answers with its
+// keyword part alone when that part is good enough (hybrid.rs).
+func (q *searchQuery) hybridKind() bool {
+	return q.hybrid && q.qSet && q.ratio > 0 && q.ratio < 1 && (q.vector || strings.TrimSpace(q.q) != "")
+}
+
+// keywordPart is q asking for the keyword part of its hybrid search only:
+// semanticRatio 0 makes a node search by keywords alone.
+func (q *searchQuery) keywordPart() *searchQuery {
+	k := *q
+	k.semantic, k.ratio = false, 0
+	k.members = make([]rawMember, len(q.members))
+	for i, m := range q.members {
+		if m.key == "hybrid" {
+			var h map[string]json.RawMessage
+			if json.Unmarshal(m.value, &h) == nil && h != nil {
+				h["semanticRatio"] = json.RawMessage("0.0")
+				if v, err := json.Marshal(h); err == nil {
+					m.value = v
+				}
+			}
+		}
+		k.members[i] = m
+	}
+	return &k
+}
+
+// goodEnoughScore is hybrid.rs's GOOD_ENOUGH_SCORE.
+const goodEnoughScore = 0.45
+
+// keywordGoodEnough is hybrid.rs's results_good_enough over the merged
+// keyword hits: the n first hits exist and each scores at least
+// goodEnoughScore once weighted by 1-ratio.
+func (ms *mergedSearch) keywordGoodEnough(n int, ratio float64) bool {
+	if len(ms.ranked) < n {
+		return false
+	}
+	for _, ref := range ms.ranked[:n] {
+		if ms.hit(ref).Score*(1-ratio) < goodEnoughScore {
+			return false
+		}
+	}
+	return true
 }
 
 // window returns how many merged hits the caller's page needs, and where
@@ -301,6 +352,7 @@ func newSearchPlan(q *searchQuery, rs mergeSettings, fields func() []string, ove
 	}
 	p.strip.Keys = append(p.strip.Keys, shardField)
 	p.strip.Nested = append(p.strip.Nested, shardField)
+	p.strip.Matches = append(p.strip.Matches, shardField)
 	if !q.showScore {
 		p.strip.Keys = append(p.strip.Keys, "_rankingScore")
 	}
@@ -438,10 +490,14 @@ type mergedSearch struct {
 	took   int64
 	facets []byte
 	stats  []byte
-	// semantic counts the page's hits that came from semantic search.
-	semantic int
-	extra    []merge.Member
-	qvector  []byte
+	// semantic counts the page's hits that came from semantic search;
+	// hasSemantic: the nodes answered with semanticHitCount (a keyword
+	// only search, semanticRatio 0, does not)
+	semantic    int
+	hasSemantic bool
+	ranked      []merge.Ref // every merged hit, the page's first at plan.from
+	extra       []merge.Member
+	qvector     []byte
 }
 
 // mergeAnswers merges the nodes' answers; refill fetches more hits of a
@@ -477,6 +533,7 @@ func (p *searchPlan) mergeAnswers(resps []*merge.Response, refill func(i, offset
 		l.More = len(r.Hits) >= chunk
 	}
 	ms.lists = m.Lists
+	ms.ranked = m.Out
 	from := min(p.from, len(m.Out))
 	ms.page = m.Out[from:]
 	// totals, facets, time
@@ -497,6 +554,7 @@ func (p *searchPlan) mergeAnswers(resps []*merge.Response, refill func(i, offset
 		if ms.qvector == nil {
 			ms.qvector = r.QueryVector
 		}
+		ms.hasSemantic = ms.hasSemantic || r.HasSemantic
 	}
 	if mt := p.settings.maxTotalHits; mt >= 0 && ms.total > int64(mt) {
 		ms.total = int64(mt)
@@ -582,7 +640,7 @@ func (ms *mergedSearch) appendJSON(b []byte, indexUID string) []byte {
 		b = append(b, `,"facetStats":`...)
 		b = append(b, ms.stats...)
 	}
-	if q.semantic {
+	if ms.hasSemantic {
 		b = append(b, `,"semanticHitCount":`...)
 		b = strconv.AppendInt(b, int64(ms.semantic), 10)
 	}

@@ -143,7 +143,27 @@ func (c *Cluster) searchOne(ctx context.Context, uid string, q *searchQuery, fed
 	if federated {
 		pk = st.PrimaryKey()
 	}
-	plan := newSearchPlan(q, rs, func() []string { return c.searchFields(ctx, st, uid) }, c.opts.overFetch, pk)
+	fields := func() []string { return c.searchFields(ctx, st, uid) }
+	if q.hybridKind() {
+		// One node answers a hybrid search with its keyword part alone when
+		// that part is good enough; whether it is depends on every node's
+		// keyword hits, so the cluster asks for them first.
+		kp := newSearchPlan(q.keywordPart(), rs, fields, 1, pk)
+		ms, err := c.runSearchPlan(ctx, uid, kp)
+		if err != nil {
+			return nil, err
+		}
+		if ms.keywordGoodEnough(kp.to, q.ratio) {
+			ms.hasSemantic, ms.semantic = true, 0
+			return ms, nil
+		}
+	}
+	return c.runSearchPlan(ctx, uid, newSearchPlan(q, rs, fields, c.opts.overFetch, pk))
+}
+
+// runSearchPlan scatters plan's node requests and merges the answers.
+func (c *Cluster) runSearchPlan(ctx context.Context, uid string, plan *searchPlan) (*mergedSearch, error) {
+	q := plan.q
 	path := "/indexes/" + uid + "/search"
 	results, err := scatter(ctx, c, uid, false, func(ctx context.Context, cn coverNode) (*merge.Response, error) {
 		resp, err := cn.n.do(ctx, "search", http.MethodPost, path, nil, "application/json", plan.body(0, plan.nodeWindow, q.pageMode, cn.shardFilter()))

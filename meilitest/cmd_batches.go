@@ -41,7 +41,9 @@ func batchView(t *task) map[string]any {
 		"uid": *t.batchUID, "details": details, "progress": nil,
 		"stats": map[string]any{
 			"totalNbTasks": 1, "status": map[string]int{status: 1}, "types": map[string]int{t.typ: 1}, "indexUids": idx,
-			"progressTrace": map[string]string{}, "writeChannelCongestion": nil,
+			// writeChannelCongestion is left out: Meilisearch writes it
+			// only for batches that index documents, and never as null.
+			"progressTrace": map[string]string{},
 		},
 		"duration": v.Duration, "startedAt": v.StartedAt, "finishedAt": v.FinishedAt,
 		"batchStrategy": strategy,

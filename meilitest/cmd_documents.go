@@ -132,20 +132,7 @@ func (s *Server) handleGetDocument(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("fields"); v != "" {
 		fields = splitList(v)
 	}
-	writeJSON(w, http.StatusOK, stripVectors(displayed(ix.settings, d.fields, fields), r.URL.Query().Get("retrieveVectors") == "true"))
-}
-
-// stripVectors hides _vectors unless the caller asked for them.
-func stripVectors(doc map[string]any, keep bool) map[string]any {
-	if keep {
-		return doc
-	}
-	if _, ok := doc["_vectors"]; !ok {
-		return doc
-	}
-	out := maps.Clone(doc)
-	delete(out, "_vectors")
-	return out
+	writeJSON(w, http.StatusOK, withVectors(ix.settings, displayed(ix.settings, d.fields, fields), d.fields, r.URL.Query().Get("retrieveVectors") == "true"))
 }
 
 // documentsQuery is the body of POST /documents/fetch and the query of GET.
@@ -313,7 +300,7 @@ func (s *Server) listDocuments(w http.ResponseWriter, uid string, q documentsQue
 			continue
 		}
 		if total >= offset && len(results) < limit {
-			results = append(results, stripVectors(displayed(ix.settings, d.fields, q.Fields), q.RetrieveVectors))
+			results = append(results, withVectors(ix.settings, displayed(ix.settings, d.fields, q.Fields), d.fields, q.RetrieveVectors))
 		}
 		total++
 	}
@@ -380,6 +367,10 @@ func (s *Server) handleDeleteByFilter(w http.ResponseWriter, r *http.Request) {
 	expr, perr := parseFilter(body.Filter)
 	if perr != nil {
 		writeError(w, newError("invalid_document_filter", "%s", perr.Error()))
+		return
+	}
+	if isNilValue(expr) { // "", blanks, [] parse to no filter at all
+		writeError(w, newError("invalid_document_filter", "Sending an empty filter is forbidden."))
 		return
 	}
 	orig, _ := json.Marshal(body.Filter)

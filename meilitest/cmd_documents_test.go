@@ -2,6 +2,7 @@ package meilitest
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/meilisearch/meilisearch-go"
@@ -106,6 +107,18 @@ func TestDocumentListKeyOrder(t *testing.T) {
 	} {
 		if keys := topKeys(t, srv, req.method, req.path, "", req.body); !keyOrder(keys, "results", "offset", "limit", "total") {
 			t.Errorf("%s %s: keys %v", req.method, req.path, keys)
+		}
+	}
+}
+
+// A delete by filter with an empty filter is refused at once, as
+// Meilisearch's "Sending an empty filter is forbidden."
+func TestDeleteByEmptyFilter(t *testing.T) {
+	srv, _ := newClient(t)
+	for _, f := range []string{`""`, `"   "`, `[]`} {
+		status, b := rawRequest(t, srv, "POST", "/indexes/a/documents/delete", "", `{"filter":`+f+`}`)
+		if status != 400 || !strings.Contains(string(b), `"code":"invalid_document_filter"`) || !strings.Contains(string(b), "Sending an empty filter is forbidden.") {
+			t.Errorf("filter %s: %d %s", f, status, b)
 		}
 	}
 }

@@ -1,14 +1,8 @@
 package meilitest
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
-	"math"
 	"net/http"
-	"net/url"
 	"reflect"
 	"sort"
 	"strconv"
@@ -16,369 +10,9 @@ import (
 	"time"
 )
 
-// Search, multi-search (plain and federated), facet search and similar
-// documents.
-
-// searchParams is a validated search request.
-type searchParams struct {
-	q                       string
-	offset, limit           int
-	page, hitsPerPage       *int
-	attributesToRetrieve    []string
-	retrieveVectors         bool
-	attributesToCrop        []string
-	cropLength              int
-	cropMarker              string
-	attributesToHighlight   []string
-	preTag, postTag         string
-	showMatchesPosition     bool
-	showRankingScore        bool
-	showRankingScoreDetails bool
-	showPerformanceDetails  bool
-	filter                  any
-	sort                    []string
-	distinct                *string
-	facets                  []string
-	facetsAsked             bool
-	matchingStrategy        string
-	attributesToSearchOn    []string
-	rankingScoreThreshold   *float64
-	vector                  []float64
-	hybrid                  *hybridParams
-	weight                  float64
-	hasWeight               bool
-	indexUID                string
-	paginationFields        []string // which of offset/limit/page/hitsPerPage were given
-}
-
-type hybridParams struct {
-	embedder      string
-	semanticRatio float64
-}
-
-var searchFields = []string{"q", "vector", "offset", "limit", "page", "hitsPerPage", "attributesToRetrieve", "retrieveVectors", "attributesToCrop", "cropLength", "cropMarker", "attributesToHighlight", "showMatchesPosition", "showRankingScore", "showRankingScoreDetails", "showPerformanceDetails", "filter", "sort", "distinct", "facets", "highlightPreTag", "highlightPostTag", "matchingStrategy", "attributesToSearchOn", "hybrid", "rankingScoreThreshold", "locales", "media", "personalize", "useNetwork", "inlineRule"}
-
-var multiSearchExtraFields = []string{"indexUid", "federationOptions"}
-
-const (
-	defaultLimit       = 20
-	defaultCropLength  = 10
-	defaultCropMarker  = "…"
-	defaultPreTag      = "<em>"
-	defaultPostTag     = "</em>"
-	maxSearchIntParams = math.MaxInt32
-)
-
-func intParam(code string, loc string, v any) (int, *apiError) {
-	u, e := vctx{code, loc}.uint(v, maxSearchIntParams)
-	return int(u), e
-}
-
-func boolParam(code, loc string, v any) (bool, *apiError) {
-	return vctx{code, loc}.boolean(v)
-}
-
-func strListParam(code, loc string, v any) ([]string, *apiError) {
-	if v == nil {
-		return nil, nil
-	}
-	return vctx{code, loc}.strList(v)
-}
-
-// parseSearchParams validates a search body (already decoded with
-// UseNumber). inMulti allows indexUid/federationOptions.
-func parseSearchParams(m map[string]any, inMulti bool) (*searchParams, *apiError) {
-	allowed := searchFields
-	if inMulti {
-		allowed = append(append([]string(nil), searchFields...), multiSearchExtraFields...)
-	}
-	if _, e := (vctx{code: "bad_request"}).object(m, allowed); e != nil {
-		return nil, e
-	}
-	p := &searchParams{limit: defaultLimit, cropLength: defaultCropLength, cropMarker: defaultCropMarker, preTag: defaultPreTag, postTag: defaultPostTag, weight: 1}
-	var e *apiError
-	for _, k := range sortedKeys(m) {
-		v := m[k]
-		loc := "." + k
-		switch k {
-		case "q":
-			if v != nil {
-				if p.q, e = (vctx{"invalid_search_q", loc}).str(v); e != nil {
-					return nil, e
-				}
-			}
-		case "offset":
-			if v != nil {
-				p.paginationFields = append(p.paginationFields, k)
-				if p.offset, e = intParam("invalid_search_offset", loc, v); e != nil {
-					return nil, e
-				}
-			}
-		case "limit":
-			if v != nil {
-				p.paginationFields = append(p.paginationFields, k)
-				if p.limit, e = intParam("invalid_search_limit", loc, v); e != nil {
-					return nil, e
-				}
-			}
-		case "page":
-			if v != nil {
-				p.paginationFields = append(p.paginationFields, k)
-				n, e := intParam("invalid_search_page", loc, v)
-				if e != nil {
-					return nil, e
-				}
-				p.page = &n
-			}
-		case "hitsPerPage":
-			if v != nil {
-				p.paginationFields = append(p.paginationFields, k)
-				n, e := intParam("invalid_search_hits_per_page", loc, v)
-				if e != nil {
-					return nil, e
-				}
-				p.hitsPerPage = &n
-			}
-		case "attributesToRetrieve":
-			if p.attributesToRetrieve, e = strListParam("invalid_search_attributes_to_retrieve", loc, v); e != nil {
-				return nil, e
-			}
-		case "retrieveVectors":
-			if p.retrieveVectors, e = boolParam("invalid_search_retrieve_vectors", loc, v); e != nil {
-				return nil, e
-			}
-		case "attributesToCrop":
-			if p.attributesToCrop, e = strListParam("invalid_search_attributes_to_crop", loc, v); e != nil {
-				return nil, e
-			}
-		case "cropLength":
-			if p.cropLength, e = intParam("invalid_search_crop_length", loc, v); e != nil {
-				return nil, e
-			}
-		case "cropMarker":
-			if p.cropMarker, e = (vctx{"invalid_search_crop_marker", loc}).str(v); e != nil {
-				return nil, e
-			}
-		case "attributesToHighlight":
-			if p.attributesToHighlight, e = strListParam("invalid_search_attributes_to_highlight", loc, v); e != nil {
-				return nil, e
-			}
-		case "highlightPreTag":
-			if p.preTag, e = (vctx{"invalid_search_highlight_pre_tag", loc}).str(v); e != nil {
-				return nil, e
-			}
-		case "highlightPostTag":
-			if p.postTag, e = (vctx{"invalid_search_highlight_post_tag", loc}).str(v); e != nil {
-				return nil, e
-			}
-		case "showMatchesPosition":
-			if p.showMatchesPosition, e = boolParam("invalid_search_show_matches_position", loc, v); e != nil {
-				return nil, e
-			}
-		case "showRankingScore":
-			if p.showRankingScore, e = boolParam("invalid_search_show_ranking_score", loc, v); e != nil {
-				return nil, e
-			}
-		case "showRankingScoreDetails":
-			if p.showRankingScoreDetails, e = boolParam("invalid_search_show_ranking_score_details", loc, v); e != nil {
-				return nil, e
-			}
-		case "showPerformanceDetails":
-			if p.showPerformanceDetails, e = boolParam("invalid_search_show_performance_details", loc, v); e != nil {
-				return nil, e
-			}
-		case "filter":
-			p.filter = v
-		case "sort":
-			if p.sort, e = strListParam("invalid_search_sort", loc, v); e != nil {
-				return nil, e
-			}
-		case "distinct":
-			if v != nil {
-				s, e := (vctx{"invalid_search_distinct", loc}).str(v)
-				if e != nil {
-					return nil, e
-				}
-				p.distinct = &s
-			}
-		case "facets":
-			if v != nil {
-				p.facetsAsked = true
-				if p.facets, e = strListParam("invalid_search_facets", loc, v); e != nil {
-					return nil, e
-				}
-			}
-		case "matchingStrategy":
-			if v != nil {
-				if p.matchingStrategy, e = (vctx{"invalid_search_matching_strategy", loc}).enum(v, []string{"last", "all", "frequency"}); e != nil {
-					return nil, e
-				}
-			}
-		case "attributesToSearchOn":
-			if p.attributesToSearchOn, e = strListParam("invalid_search_attributes_to_search_on", loc, v); e != nil {
-				return nil, e
-			}
-		case "rankingScoreThreshold":
-			if v != nil {
-				f, ok := toFloat(v)
-				if !ok {
-					return nil, (vctx{"invalid_search_ranking_score_threshold", loc}).typeErr("a number", v)
-				}
-				if f < 0 || f > 1 {
-					return nil, newError("invalid_search_ranking_score_threshold", "Invalid value at `.rankingScoreThreshold`: the value of `rankingScoreThreshold` is invalid, expected a float between `0.0` and `1.0`.")
-				}
-				p.rankingScoreThreshold = &f
-			}
-		case "vector":
-			if v != nil {
-				a, ok := v.([]any)
-				if !ok {
-					return nil, (vctx{"invalid_search_vector", loc}).typeErr("an array", v)
-				}
-				for i, x := range a {
-					f, ok := toFloat(x)
-					if !ok {
-						return nil, (vctx{"invalid_search_vector", loc}).elem(i).typeErr("a number", x)
-					}
-					p.vector = append(p.vector, f)
-				}
-			}
-		case "hybrid":
-			if v != nil {
-				hm, e := (vctx{"invalid_search_hybrid_query", loc}).object(v, []string{"embedder", "semanticRatio"})
-				if e != nil {
-					return nil, e
-				}
-				h := &hybridParams{semanticRatio: 0.5}
-				if ev, ok := hm["embedder"]; ok {
-					if h.embedder, e = (vctx{"invalid_search_embedder", loc + ".embedder"}).str(ev); e != nil {
-						return nil, e
-					}
-				} else {
-					return nil, newError("missing_search_hybrid_embedder", "Missing field `embedder` inside `.hybrid`")
-				}
-				if rv, ok := hm["semanticRatio"]; ok && rv != nil {
-					f, ok := toFloat(rv)
-					if !ok || f < 0 || f > 1 {
-						return nil, newError("invalid_search_semantic_ratio", "Invalid value at `.hybrid.semanticRatio`: the value of `semanticRatio` is invalid, expected a float between `0.0` and `1.0`.")
-					}
-					h.semanticRatio = f
-				}
-				p.hybrid = h
-			}
-		case "inlineRule":
-			if v != nil {
-				return nil, newError("requires_enterprise_edition", "Meilisearch Enterprise Edition is required to use `inlineRule`.")
-			}
-		case "indexUid":
-			if p.indexUID, e = (vctx{"invalid_index_uid", loc}).str(v); e != nil {
-				return nil, e
-			}
-		case "federationOptions":
-			if v != nil {
-				fm, e := (vctx{"invalid_multi_search_federation_options", loc}).object(v, []string{"weight", "remote", "queryPosition"})
-				if e != nil {
-					return nil, e
-				}
-				if wv, ok := fm["weight"]; ok && wv != nil {
-					f, ok := toFloat(wv)
-					if !ok || f < 0 {
-						return nil, newError("invalid_multi_search_weight", "Invalid value at `.federationOptions.weight`: the value of `weight` is invalid, expected a positive float (>= 0.0).")
-					}
-					p.weight, p.hasWeight = f, true
-				}
-			}
-		}
-	}
-	if p.hybrid == nil && p.vector != nil {
-		return nil, newError("invalid_search_hybrid_query", "Passing `vector` as a parameter requires the `hybrid` parameter with an `embedder`.")
-	}
-	return p, nil
-}
-
-// searchParamsFromQuery converts GET query parameters into a body.
-func searchParamsFromQuery(vals url.Values) map[string]any {
-	m := map[string]any{}
-	lists := map[string]bool{"attributesToRetrieve": true, "attributesToCrop": true, "attributesToHighlight": true, "sort": true, "facets": true, "attributesToSearchOn": true, "locales": true}
-	bools := map[string]bool{"retrieveVectors": true, "showMatchesPosition": true, "showRankingScore": true, "showRankingScoreDetails": true, "showPerformanceDetails": true}
-	nums := map[string]bool{"offset": true, "limit": true, "page": true, "hitsPerPage": true, "cropLength": true, "rankingScoreThreshold": true}
-	for k, vs := range vals {
-		v := vs[len(vs)-1]
-		switch {
-		case lists[k]:
-			var l []any
-			for _, s := range strings.Split(v, ",") {
-				if s = strings.TrimSpace(s); s != "" {
-					l = append(l, s)
-				}
-			}
-			if l == nil {
-				l = []any{}
-			}
-			m[k] = l
-		case bools[k]:
-			switch strings.ToLower(v) {
-			case "true":
-				m[k] = true
-			case "false":
-				m[k] = false
-			default:
-				m[k] = v
-			}
-		case nums[k]:
-			if _, err := strconv.ParseFloat(v, 64); err == nil {
-				m[k] = json.Number(v)
-			} else {
-				m[k] = v
-			}
-		case k == "vector":
-			var l []any
-			for _, s := range strings.Split(strings.Trim(v, "[]"), ",") {
-				if s = strings.TrimSpace(s); s != "" {
-					l = append(l, json.Number(s))
-				}
-			}
-			m[k] = l
-		case k == "filter":
-			m[k] = queryFilter(v)
-		case k == "hybridEmbedder":
-			h, _ := m["hybrid"].(map[string]any)
-			if h == nil {
-				h = map[string]any{}
-				m["hybrid"] = h
-			}
-			h["embedder"] = v
-		case k == "hybridSemanticRatio":
-			h, _ := m["hybrid"].(map[string]any)
-			if h == nil {
-				h = map[string]any{}
-				m["hybrid"] = h
-			}
-			h["semanticRatio"] = json.Number(v)
-		default:
-			m[k] = v
-		}
-	}
-	return m
-}
-
-// queryFilter reads the filter query parameter as Meilisearch's GET routes
-// do: a value that parses as JSON is that JSON (so `["a = 1", "b = 2"]` is
-// the array form), anything else is a filter string. JSON null stays the
-// string "null": Meilisearch rejects it too, where nil here would mean no
-// filter at all.
-func queryFilter(v string) any {
-	dec := json.NewDecoder(strings.NewReader(v))
-	dec.UseNumber()
-	var out any
-	if err := dec.Decode(&out); err != nil || out == nil {
-		return v
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return v // trailing data: not one JSON value
-	}
-	return out
-}
+// Search and multi-search (federate.go holds the federation, search_params
+// the parameters, search_render the rendering, vectors.go the semantic and
+// hybrid parts, cmd_facet_search.go and cmd_similar.go the other routes).
 
 // ---------------------------------------------------------------------
 // execution
@@ -391,7 +25,14 @@ type searchExec struct {
 	hits      []*scored // after threshold and distinct
 	facetDist *orderedObject
 	facetStat *orderedObject
-	hybrid    bool
+	fo        *formatOptions // formatting of the hits, see formatOptions
+	// total overrides len(hits) as the number of candidates: a semantic
+	// or hybrid search counts every filtered document
+	total *int
+	// semanticCount, when set, makes the response carry semanticHitCount
+	// (semantic and hybrid searches); allSemantic counts every hit
+	semanticCount *int
+	allSemantic   bool
 }
 
 func sortError(format string, args ...any) *apiError {
@@ -531,63 +172,6 @@ func searchableCheck(st *settings, list []string) *apiError {
 	return nil
 }
 
-// embedderSource returns the embedder's source, or "" when it is missing.
-func embedderSource(st *settings, name string) (string, bool) {
-	cfg, ok := st.Embedders[name]
-	if !ok {
-		return "", false
-	}
-	m, _ := cfg.(map[string]any)
-	src, _ := m["source"].(string)
-	return src, true
-}
-
-// docVector returns a document's first vector for embedder name.
-func docVector(fields map[string]any, name string) []float64 {
-	vs, _ := fields["_vectors"].(map[string]any)
-	if vs == nil {
-		return nil
-	}
-	v := vs[name]
-	if m, ok := v.(map[string]any); ok {
-		v = m["embeddings"]
-	}
-	a, ok := v.([]any)
-	if !ok || len(a) == 0 {
-		return nil
-	}
-	if inner, ok := a[0].([]any); ok {
-		a = inner
-	}
-	out := make([]float64, 0, len(a))
-	for _, x := range a {
-		f, ok := toFloat(x)
-		if !ok {
-			return nil
-		}
-		out = append(out, f)
-	}
-	return out
-}
-
-// similarity maps the cosine of two vectors to [0, 1].
-func similarity(a, b []float64) (float64, bool) {
-	if len(a) != len(b) || len(a) == 0 {
-		return 0, false
-	}
-	var dot, na, nb float64
-	for i := range a {
-		dot += a[i] * b[i]
-		na += a[i] * a[i]
-		nb += b[i] * b[i]
-	}
-	if na == 0 || nb == 0 {
-		return 0, false
-	}
-	c := dot / math.Sqrt(na*nb)
-	return math.Max(0, math.Min(1, (1+c)/2)), true
-}
-
 // execute runs p on ix. The caller holds s.mu for reading.
 func (s *Server) execute(ix *index, p *searchParams) (*searchExec, *apiError) {
 	st := ix.settings
@@ -634,16 +218,14 @@ func (s *Server) execute(ix *index, p *searchParams) (*searchExec, *apiError) {
 		}
 	}
 	ex := &searchExec{ix: ix, p: p}
-	var semantic map[*document]float64
+	kind := p.kind()
 	if p.hybrid != nil {
 		src, ok := embedderSource(st, p.hybrid.embedder)
 		if !ok {
 			return nil, newError("invalid_search_embedder", "Cannot find embedder with name `%s`.", p.hybrid.embedder)
 		}
-		_ = src
-		ex.hybrid = true
-		if p.vector != nil && p.hybrid.semanticRatio > 0 {
-			semantic = map[*document]float64{}
+		if dims := embedderDimensions(st, p.hybrid.embedder); src == "userProvided" && p.vector != nil && kind != kindKeyword && dims != len(p.vector) {
+			return nil, vectorDimensionsError(dims, len(p.vector))
 		}
 	}
 
@@ -662,24 +244,66 @@ func (s *Server) execute(ix *index, p *searchParams) (*searchExec, *apiError) {
 		query: p.q, strategy: p.matchingStrategy, searchOn: p.attributesToSearchOn, sorts: sorts,
 	})
 	ex.rr = rr
-	hits := rr.hits
-	if semantic != nil {
-		hits = mergeSemantic(rr, docs, p, sorts, st)
-	}
-	if p.rankingScoreThreshold != nil {
+	threshold := func(hits []*scored) []*scored {
+		if p.rankingScoreThreshold == nil {
+			return hits
+		}
 		kept := hits[:0:0]
 		for _, h := range hits {
 			if h.score >= *p.rankingScoreThreshold {
 				kept = append(kept, h)
 			}
 		}
-		hits = kept
+		return kept
+	}
+	withDistinct := func(hits []*scored) []*scored {
+		if distinct == "" {
+			return hits
+		}
+		return applyDistinct(hits, distinct)
+	}
+	// facetDocs are the candidates the facet distribution counts
+	var facetDocs []*document
+	var hits []*scored
+	switch {
+	case kind == kindKeyword || p.vector == nil:
+		// meilitest embeds no text: without a vector, a semantic or hybrid
+		// search is its keyword part, as Meilisearch falls back to when
+		// embedding the query fails
+		hits = threshold(rr.hits)
+		for _, h := range hits {
+			facetDocs = append(facetDocs, h.doc)
+		}
+		hits = withDistinct(hits)
+		if kind != kindKeyword {
+			ex.semanticCount = new(int)
+		}
+	case kind == kindSemantic:
+		hits = withDistinct(threshold(semanticRank(docs, p.hybrid.embedder, p.vector)))
+		facetDocs = docs
+		ex.total = new(int)
+		*ex.total = len(docs)
+		ex.semanticCount = new(int)
+		ex.allSemantic = true
+	default: // hybrid
+		n := p.requiredHits(st)
+		keyword := withDistinct(threshold(rr.hits))
+		ex.semanticCount = new(int)
+		if keywordGoodEnough(keyword, n, p.hybrid.semanticRatio) {
+			hits = keyword
+			for _, h := range threshold(rr.hits) {
+				facetDocs = append(facetDocs, h.doc)
+			}
+			break
+		}
+		vector := withDistinct(threshold(semanticRank(docs, p.hybrid.embedder, p.vector)))
+		hits = mergeHybrid(vector[:min(n, len(vector))], keyword[:min(n, len(keyword))], p.hybrid.semanticRatio, distinct, n)
+		facetDocs = docs
+		ex.total = new(int)
+		*ex.total = len(docs)
 	}
 	if p.facetsAsked {
-		hd := make([]*document, len(hits))
-		for i, h := range hits {
-			hd[i] = h.doc
-		}
+		hd := append([]*document(nil), facetDocs...)
 		sort.Slice(hd, func(i, j int) bool { return hd[i].seq < hd[j].seq })
 		for _, f := range p.facets {
 			if f == "*" {
@@ -691,11 +315,33 @@ func (s *Server) execute(ix *index, p *searchParams) (*searchExec, *apiError) {
 		facets = dedupe(facets)
 		ex.facetDist, ex.facetStat = facetDistribution(st, hd, facets)
 	}
-	if distinct != "" {
-		hits = applyDistinct(hits, distinct)
-	}
 	ex.hits = hits
 	return ex, nil
+}
+
+// requiredHits is offset+limit of the search (page*hitsPerPage), bounded
+// by maxTotalHits as prepare_search bounds it: how many hits each part of
+// a hybrid search ranks.
+func (p *searchParams) requiredHits(st *settings) int {
+	offset, limit := p.offset, p.limit
+	if p.page != nil || p.hitsPerPage != nil {
+		page, hpp := 1, defaultLimit
+		if p.page != nil {
+			page = *p.page
+		}
+		if p.hitsPerPage != nil {
+			hpp = *p.hitsPerPage
+		}
+		offset, limit = 0, 0
+		if page > 0 {
+			offset, limit = (page-1)*hpp, hpp
+		}
+	}
+	if m := st.Pagination.MaxTotalHits; m >= 0 {
+		offset = min(offset, m)
+		limit = min(limit, m-offset)
+	}
+	return offset + limit
 }
 
 func dedupe(l []string) []string {
@@ -753,52 +399,14 @@ func applyDistinct(hits []*scored, attr string) []*scored {
 	return out
 }
 
-// mergeSemantic combines keyword hits with vector similarity hits
-// (hybrid search): each document keeps the better of its keyword score
-// weighted by 1-semanticRatio and its similarity weighted by semanticRatio.
-func mergeSemantic(rr *rankResult, docs []*document, p *searchParams, sorts []sortSpec, st *settings) []*scored {
-	ratio := p.hybrid.semanticRatio
-	byDoc := map[*document]*scored{}
-	weighted := map[*document]float64{}
-	for _, h := range rr.hits {
-		if ratio < 1 {
-			byDoc[h.doc] = h
-			weighted[h.doc] = h.score * (1 - ratio)
-		}
-	}
-	for _, d := range docs {
-		v := docVector(d.fields, p.hybrid.embedder)
-		sim, ok := similarity(p.vector, v)
-		if !ok {
-			continue
-		}
-		if w, seen := weighted[d]; seen && w >= sim*ratio {
-			continue
-		}
-		s := &scored{doc: d, score: sim, semantic: true}
-		s.details = []detail{{key: "vectorSort", value: map[string]any{"order": 0, "similarity": sim}}}
-		byDoc[d] = s
-		weighted[d] = sim * ratio
-	}
-	out := make([]*scored, 0, len(byDoc))
-	for _, h := range byDoc {
-		out = append(out, h)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		wi, wj := weighted[out[i].doc], weighted[out[j].doc]
-		if wi != wj {
-			return wi > wj
-		}
-		return out[i].doc.seq < out[j].doc.seq
-	})
-	return out
-}
-
 // window returns the hits a page shows and the totals fields.
 func (ex *searchExec) window() (from, to int, info *orderedObject) {
 	p := ex.p
 	maxTotal := ex.ix.settings.Pagination.MaxTotalHits
 	n := len(ex.hits)
+	if ex.total != nil {
+		n = *ex.total
+	}
 	if maxTotal >= 0 && n > maxTotal {
 		n = maxTotal
 	}
@@ -833,229 +441,12 @@ func (ex *searchExec) window() (from, to int, info *orderedObject) {
 		info.set("offset", p.offset)
 		info.set("estimatedTotalHits", n)
 	}
+	// the page slices the ranked hits, which a hybrid search cuts short
+	// of its candidates count
+	n = min(n, len(ex.hits))
 	from = min(from, n)
 	to = max(min(to, n), from)
 	return from, to, info
-}
-
-// ---------------------------------------------------------------------
-// rendering hits
-
-// pickAttributes returns fields restricted to the displayed attributes and
-// attributesToRetrieve (nil: all), supporting dotted paths.
-func pickAttributes(fields map[string]any, displayedAttrs []string, retrieve []string) map[string]any {
-	out := fields
-	if !containsStar(displayedAttrs) {
-		out = selectPaths(out, displayedAttrs)
-	}
-	if retrieve != nil && !containsStar(retrieve) {
-		out = selectPaths(out, retrieve)
-	}
-	return out
-}
-
-func containsStar(l []string) bool {
-	for _, s := range l {
-		if s == "*" {
-			return true
-		}
-	}
-	return false
-}
-
-// selectPaths keeps the fields whose dotted path is selected (or lies under
-// a selected path, or leads to one).
-func selectPaths(fields map[string]any, paths []string) map[string]any {
-	var sel func(prefix string, m map[string]any) map[string]any
-	sel = func(prefix string, m map[string]any) map[string]any {
-		out := map[string]any{}
-		for k, v := range m {
-			p := k
-			if prefix != "" {
-				p = prefix + "." + k
-			}
-			full, partial := false, false
-			for _, s := range paths {
-				if s == p || strings.HasPrefix(p, s+".") || matchPattern(s, p) {
-					full = true
-					break
-				}
-				if strings.HasPrefix(s, p+".") {
-					partial = true
-				}
-			}
-			switch {
-			case full:
-				out[k] = v
-			case partial:
-				switch x := v.(type) {
-				case map[string]any:
-					out[k] = sel(p, x)
-				case []any:
-					var arr []any
-					for _, e := range x {
-						if em, ok := e.(map[string]any); ok {
-							arr = append(arr, sel(p, em))
-						}
-					}
-					if arr != nil {
-						out[k] = arr
-					}
-				}
-			}
-		}
-		return out
-	}
-	return sel("", fields)
-}
-
-// vectorsView renders _vectors as Meilisearch returns them with
-// retrieveVectors.
-func vectorsView(v any) any {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return v
-	}
-	out := map[string]any{}
-	for name, e := range m {
-		if em, ok := e.(map[string]any); ok {
-			emb := em["embeddings"]
-			if a, ok := emb.([]any); ok && len(a) > 0 {
-				if _, nested := a[0].([]any); !nested {
-					emb = []any{a}
-				}
-			}
-			regen, _ := em["regenerate"].(bool)
-			out[name] = map[string]any{"embeddings": emb, "regenerate": regen}
-			continue
-		}
-		emb := e
-		if a, ok := e.([]any); ok && len(a) > 0 {
-			if _, nested := a[0].([]any); !nested {
-				emb = []any{a}
-			}
-		}
-		out[name] = map[string]any{"embeddings": emb, "regenerate": false}
-	}
-	return out
-}
-
-// renderHit builds one hit of the response.
-func (ex *searchExec) renderHit(h *scored, fo *formatOptions) map[string]any {
-	st := ex.ix.settings
-	p := ex.p
-	fields := pickAttributes(h.doc.fields, st.DisplayedAttributes, p.attributesToRetrieve)
-	hit := make(map[string]any, len(fields)+4)
-	for k, v := range fields {
-		if k == "_vectors" {
-			if p.retrieveVectors {
-				hit[k] = vectorsView(v)
-			}
-			continue
-		}
-		hit[k] = v
-	}
-	if p.retrieveVectors {
-		if _, ok := hit["_vectors"]; !ok {
-			if v, ok := h.doc.fields["_vectors"]; ok && (p.attributesToRetrieve == nil || containsStar(p.attributesToRetrieve)) {
-				hit["_vectors"] = vectorsView(v)
-			}
-		}
-	}
-	q := ex.rr.query
-	tok := ex.rr.snap.tok
-	if fo.enabled() {
-		formatted := map[string]any{}
-		for k, v := range fields {
-			if k == "_vectors" {
-				continue
-			}
-			formatted[k] = formatValue(tok, q, k, v, fo)
-		}
-		hit["_formatted"] = formatted
-	}
-	if p.showMatchesPosition {
-		hit["_matchesPosition"] = matchesPosition(tok, q, fields)
-	}
-	if h.geoDist != nil {
-		hit["_geoDistance"] = int64(math.Round(*h.geoDist))
-	}
-	if p.showRankingScore {
-		hit["_rankingScore"] = h.score
-	}
-	if p.showRankingScoreDetails {
-		hit["_rankingScoreDetails"] = detailsJSON(h.details)
-	}
-	return hit
-}
-
-func (p *searchParams) formatOptions() *formatOptions {
-	fo := &formatOptions{cropLength: p.cropLength, cropMarker: p.cropMarker, preTag: p.preTag, postTag: p.postTag, highlight: map[string]bool{}}
-	for _, a := range p.attributesToHighlight {
-		if a == "*" {
-			fo.highlightAll = true
-		} else {
-			fo.highlight[a] = true
-		}
-	}
-	fo.crop, fo.cropAll = parseCropList(p.attributesToCrop, p.cropLength)
-	return fo
-}
-
-// response renders the whole search response of one index.
-func (ex *searchExec) response(start time.Time, metadata bool) *orderedObject {
-	from, to, info := ex.window()
-	fo := ex.p.formatOptions()
-	hits := make([]any, 0, to-from)
-	semanticCount := 0
-	for _, h := range ex.hits[from:to] {
-		hits = append(hits, ex.renderHit(h, fo))
-		if h.semantic {
-			semanticCount++
-		}
-	}
-	out := &orderedObject{}
-	out.set("hits", hits)
-	out.set("query", ex.p.q)
-	out.set("processingTimeMs", time.Since(start).Milliseconds())
-	for i, k := range info.keys {
-		out.set(k, info.values[i])
-	}
-	if ex.p.facetsAsked {
-		out.set("facetDistribution", ex.facetDist)
-		out.set("facetStats", ex.facetStat)
-	}
-	if ex.hybrid {
-		out.set("semanticHitCount", semanticCount)
-	}
-	if ex.p.showPerformanceDetails {
-		out.set("performanceDetails", map[string]any{"search": time.Since(start).String()})
-	}
-	if metadata {
-		out.set("metadata", ex.metadata())
-	}
-	return out
-}
-
-func (ex *searchExec) metadata() map[string]any {
-	m := map[string]any{"queryUid": newUUID(), "indexUid": ex.ix.uid}
-	if ex.ix.primaryKey != "" {
-		m["primaryKey"] = ex.ix.primaryKey
-	}
-	return m
-}
-
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x70 // v7-looking
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
-func wantsMetadata(r *http.Request) bool {
-	return strings.EqualFold(r.Header.Get("Meili-Include-Metadata"), "true")
 }
 
 // ---------------------------------------------------------------------
@@ -1201,394 +592,4 @@ func insideQuery(i int, e *apiError) *apiError {
 	c := *e
 	c.Message = fmt.Sprintf("Inside `.queries[%d]`: %s", i, e.Message)
 	return &c
-}
-
-// federate merges the hits of several queries by weighted ranking score.
-func (s *Server) federate(raw any, execs []*searchExec, start time.Time, metadata bool) (*orderedObject, *apiError) {
-	fm, e := (vctx{"invalid_multi_search_federation", ".federation"}).object(raw, []string{"offset", "limit", "page", "hitsPerPage", "facetsByIndex", "mergeFacets", "distinct"})
-	if e != nil {
-		return nil, e
-	}
-	offset, limit := 0, defaultLimit
-	var page, hpp *int
-	for _, k := range sortedKeys(fm) {
-		v := fm[k]
-		if v == nil {
-			continue
-		}
-		switch k {
-		case "offset":
-			if offset, e = intParam("invalid_multi_search_federation_offset", ".federation.offset", v); e != nil {
-				return nil, e
-			}
-		case "limit":
-			if limit, e = intParam("invalid_multi_search_federation_limit", ".federation.limit", v); e != nil {
-				return nil, e
-			}
-		case "page":
-			n, e := intParam("invalid_multi_search_federation_page", ".federation.page", v)
-			if e != nil {
-				return nil, e
-			}
-			page = &n
-		case "hitsPerPage":
-			n, e := intParam("invalid_multi_search_federation_hits_per_page", ".federation.hitsPerPage", v)
-			if e != nil {
-				return nil, e
-			}
-			hpp = &n
-		}
-	}
-	// skip/take of the merged list; every query and every index
-	// contributes at most skip+take hits (required_hit_count)
-	skip, take := offset, limit
-	pg, hp := 1, defaultLimit
-	if page != nil || hpp != nil {
-		if page != nil {
-			pg = *page
-		}
-		if hpp != nil {
-			hp = *hpp
-		}
-		skip, take = (pg-1)*hp, hp
-		if pg == 0 {
-			skip, take = 0, 0
-		}
-	}
-	merged, n := federatedMerge(execs, skip+take)
-	out := &orderedObject{}
-	info := &orderedObject{}
-	if page != nil || hpp != nil {
-		tp := 0
-		if hp > 0 {
-			tp = (n + hp - 1) / hp
-		}
-		info.set("hitsPerPage", hp)
-		info.set("page", pg)
-		info.set("totalPages", tp)
-		info.set("totalHits", n)
-	} else {
-		info.set("limit", limit)
-		info.set("offset", offset)
-		info.set("estimatedTotalHits", n)
-	}
-	from := min(skip, len(merged))
-	to := max(min(skip+take, len(merged)), from)
-	hits := make([]any, 0, to-from)
-	for _, fh := range merged[from:to] {
-		hit := fh.ex.renderHit(fh.h, fh.ex.p.formatOptions())
-		hit["_federation"] = map[string]any{"indexUid": fh.ex.ix.uid, "queriesPosition": fh.pos, "weightedRankingScore": fh.global}
-		hits = append(hits, hit)
-	}
-	out.set("hits", hits)
-	out.set("processingTimeMs", time.Since(start).Milliseconds())
-	for i, k := range info.keys {
-		out.set(k, info.values[i])
-	}
-	// facets by index
-	if fbi, ok := fm["facetsByIndex"].(map[string]any); ok {
-		byIndex := &orderedObject{}
-		mergedDist := map[string]map[string]int{}
-		mergedStats := map[string][2]float64{}
-		for _, uid := range sortedKeys(fbi) {
-			list, e := strListParam("invalid_multi_search_facets", ".federation.facetsByIndex."+uid, fbi[uid])
-			if e != nil {
-				return nil, e
-			}
-			var ix *index
-			var docs []*document
-			seenDoc := map[*document]bool{}
-			for _, ex := range execs {
-				if ex.ix.uid != uid {
-					continue
-				}
-				ix = ex.ix
-				for _, h := range ex.hits {
-					if !seenDoc[h.doc] {
-						seenDoc[h.doc] = true
-						docs = append(docs, h.doc)
-					}
-				}
-			}
-			if ix == nil {
-				found, err := s.readIndex(uid)
-				if err != nil {
-					return nil, err.(*apiError)
-				}
-				ix = found
-			}
-			for _, f := range list {
-				if f != "*" && !isFilterableAttr(ix.settings, f) {
-					return nil, newError("invalid_multi_search_facets", "Inside `.federation.facetsByIndex.%s`: Invalid facet distribution: Attribute `%s` is not filterable.", uid, f)
-				}
-			}
-			sort.Slice(docs, func(i, j int) bool { return docs[i].seq < docs[j].seq })
-			var names []string
-			for _, f := range list {
-				if f == "*" {
-					names = append(names, filterableNames(ix.settings, docs)...)
-				} else {
-					names = append(names, f)
-				}
-			}
-			dist, stats := facetDistribution(ix.settings, docs, dedupe(names))
-			o := &orderedObject{}
-			o.set("distribution", dist)
-			o.set("stats", stats)
-			byIndex.set(uid, o)
-			for i, attr := range dist.keys {
-				vals := dist.values[i].(*orderedObject)
-				if mergedDist[attr] == nil {
-					mergedDist[attr] = map[string]int{}
-				}
-				for j, v := range vals.keys {
-					mergedDist[attr][v] += vals.values[j].(int)
-				}
-			}
-			for i, attr := range stats.keys {
-				mm := stats.values[i].(map[string]float64)
-				cur, ok := mergedStats[attr]
-				if !ok {
-					cur = [2]float64{mm["min"], mm["max"]}
-				}
-				cur[0] = math.Min(cur[0], mm["min"])
-				cur[1] = math.Max(cur[1], mm["max"])
-				mergedStats[attr] = cur
-			}
-		}
-		if mf, ok := fm["mergeFacets"].(map[string]any); ok || fm["mergeFacets"] != nil {
-			maxVals := 100
-			if v, ok := mf["maxValuesPerFacet"]; ok {
-				if n, e := intParam("invalid_multi_search_merge_facets", ".federation.mergeFacets.maxValuesPerFacet", v); e == nil {
-					maxVals = n
-				}
-			}
-			dist := map[string]any{}
-			for attr, vals := range mergedDist {
-				keys := sortedKeys(vals)
-				if len(keys) > maxVals {
-					keys = keys[:maxVals]
-				}
-				m := map[string]int{}
-				for _, k := range keys {
-					m[k] = vals[k]
-				}
-				dist[attr] = m
-			}
-			stats := map[string]any{}
-			for attr, mm := range mergedStats {
-				stats[attr] = map[string]float64{"min": mm[0], "max": mm[1]}
-			}
-			out.set("facetDistribution", dist)
-			out.set("facetStats", stats)
-		} else {
-			out.set("facetsByIndex", byIndex)
-		}
-	}
-	if metadata {
-		var md []any
-		for _, ex := range execs {
-			md = append(md, ex.metadata())
-		}
-		out.set("metadata", md)
-	}
-	return out, nil
-}
-
-func (s *Server) handleFacetSearch(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	var body map[string]any
-	if err := decodeJSONBody(r, &body); err != nil {
-		writeError(w, err)
-		return
-	}
-	m, e := (vctx{code: "bad_request"}).object(body, []string{"facetName", "facetQuery", "q", "filter", "matchingStrategy", "attributesToSearchOn", "exhaustiveFacetCount", "vector", "hybrid", "locales", "rankingScoreThreshold"})
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	nameV, ok := m["facetName"]
-	if !ok || nameV == nil {
-		writeError(w, newError("missing_facet_search_facet_name", "Missing field `facetName`"))
-		return
-	}
-	facetName, e := (vctx{"invalid_facet_search_facet_name", ".facetName"}).str(nameV)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	facetQuery := ""
-	if v, ok := m["facetQuery"]; ok && v != nil {
-		if facetQuery, e = (vctx{"invalid_facet_search_facet_query", ".facetQuery"}).str(v); e != nil {
-			writeError(w, e)
-			return
-		}
-	}
-	inner := map[string]any{}
-	for _, k := range []string{"q", "filter", "matchingStrategy", "attributesToSearchOn", "vector", "hybrid", "rankingScoreThreshold"} {
-		if v, ok := m[k]; ok {
-			inner[k] = v
-		}
-	}
-	p, e := parseSearchParams(inner, false)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	p.filter = withTokenFilter(r, r.PathValue("uid"), p.filter)
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	ix, err := s.readIndex(r.PathValue("uid"))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	st := ix.settings
-	if !st.FacetSearch {
-		writeError(w, newError("facet_search_disabled", "The facet search is disabled for this index"))
-		return
-	}
-	if !facetSearchable(st, facetName) {
-		fl := filterableList(st)
-		avail := "This index does not have configured facet-searchable attributes."
-		if len(fl) > 0 {
-			avail = "Available facet-searchable attributes patterns are: `" + strings.Join(fl, ", ") + "`."
-		}
-		writeError(w, newError("invalid_facet_search_facet_name", "Attribute `%s` is not facet-searchable. %s To make it facet-searchable add it to the `filterableAttributes` index settings.", facetName, avail))
-		return
-	}
-	ex, e := s.execute(ix, p)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	docs := make([]*document, len(ex.hits))
-	for i, h := range ex.hits {
-		docs[i] = h.doc
-	}
-	sort.Slice(docs, func(i, j int) bool { return docs[i].seq < docs[j].seq })
-	out := &orderedObject{}
-	out.set("facetHits", facetSearch(st, docs, facetName, facetQuery))
-	if _, ok := m["facetQuery"]; ok && m["facetQuery"] != nil {
-		out.set("facetQuery", facetQuery)
-	} else {
-		out.set("facetQuery", nil)
-	}
-	out.set("processingTimeMs", time.Since(start).Milliseconds())
-	writeJSON(w, http.StatusOK, out)
-}
-
-func (s *Server) handleSimilar(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	var body map[string]any
-	if r.Method == http.MethodGet {
-		body = searchParamsFromQuery(r.URL.Query())
-	} else if err := decodeJSONBody(r, &body); err != nil {
-		writeError(w, err)
-		return
-	}
-	m, e := (vctx{code: "bad_request"}).object(body, []string{"id", "embedder", "offset", "limit", "filter", "attributesToRetrieve", "showRankingScore", "showRankingScoreDetails", "showPerformanceDetails", "rankingScoreThreshold", "retrieveVectors"})
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	idV, ok := m["id"]
-	if !ok || idV == nil {
-		writeError(w, newError("invalid_similar_id", "Missing field `id`"))
-		return
-	}
-	var id string
-	switch x := idV.(type) {
-	case string:
-		id = x
-	case json.Number:
-		id = x.String()
-	default:
-		writeError(w, (vctx{"invalid_similar_id", ".id"}).typeErr("a string or an integer", idV))
-		return
-	}
-	embV, ok := m["embedder"]
-	if !ok || embV == nil {
-		writeError(w, newError("invalid_similar_embedder", "Missing field `embedder`"))
-		return
-	}
-	embedder, e := (vctx{"invalid_similar_embedder", ".embedder"}).str(embV)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	inner := map[string]any{}
-	for _, k := range []string{"offset", "limit", "filter", "attributesToRetrieve", "showRankingScore", "showRankingScoreDetails", "showPerformanceDetails", "rankingScoreThreshold", "retrieveVectors"} {
-		if v, ok := m[k]; ok {
-			inner[k] = v
-		}
-	}
-	p, e := parseSearchParams(inner, false)
-	if e != nil {
-		e.Code = strings.Replace(e.Code, "invalid_search_", "invalid_similar_", 1)
-		writeError(w, e)
-		return
-	}
-	p.filter = withTokenFilter(r, r.PathValue("uid"), p.filter)
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	ix, err := s.readIndex(r.PathValue("uid"))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	st := ix.settings
-	if _, ok := embedderSource(st, embedder); !ok {
-		writeError(w, newError("invalid_similar_embedder", "Cannot find embedder with name `%s`.", embedder))
-		return
-	}
-	target, ok := ix.docs[id]
-	if !ok {
-		writeError(w, newError("not_found_similar_id", "Invalid value at `.id`: Document `%s` not found.", id))
-		return
-	}
-	filter, e := compileFilter(p.filter, st, "invalid_similar_filter")
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	tv := docVector(target.fields, embedder)
-	var hits []*scored
-	for _, d := range ix.documents() {
-		if d == target || (filter != nil && !filter(d.fields)) {
-			continue
-		}
-		sim, ok := similarity(tv, docVector(d.fields, embedder))
-		if !ok {
-			continue
-		}
-		if p.rankingScoreThreshold != nil && sim < *p.rankingScoreThreshold {
-			continue
-		}
-		hits = append(hits, &scored{doc: d, score: sim, semantic: true, details: []detail{{key: "vectorSort", value: map[string]any{"order": 0, "similarity": sim}}}})
-	}
-	sort.SliceStable(hits, func(i, j int) bool {
-		if hits[i].score != hits[j].score {
-			return hits[i].score > hits[j].score
-		}
-		return hits[i].doc.seq < hits[j].doc.seq
-	})
-	ex := &searchExec{ix: ix, p: p, hits: hits, rr: &rankResult{snap: &snapshot{tok: newTokenizer(st)}}}
-	from, to, info := ex.window()
-	fo := &formatOptions{}
-	out := &orderedObject{}
-	rendered := make([]any, 0, to-from)
-	for _, h := range hits[from:to] {
-		rendered = append(rendered, ex.renderHit(h, fo))
-	}
-	out.set("hits", rendered)
-	out.set("id", id)
-	out.set("processingTimeMs", time.Since(start).Milliseconds())
-	for i, k := range info.keys {
-		out.set(k, info.values[i])
-	}
-	if p.showPerformanceDetails {
-		out.set("performanceDetails", map[string]any{"search": time.Since(start).String()})
-	}
-	writeJSON(w, http.StatusOK, out)
 }

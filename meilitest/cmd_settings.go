@@ -81,19 +81,20 @@ func (s *Server) handleGetSettings(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// routeSetting resolves the {name} of a sub-route.
-func routeSetting(r *http.Request) (*settingDesc, *apiError) {
+// routeSetting resolves the {name} of a sub-route, or answers 404 with
+// an empty body as Meilisearch does for a path no route takes (each of
+// its settings sub-routes is a resource of its own).
+func routeSetting(w http.ResponseWriter, r *http.Request) *settingDesc {
 	d := settingByRoute(r.PathValue("name"))
 	if d == nil {
-		return nil, newError("not_found", "Route `%s %s` not found.", r.Method, r.URL.Path)
+		w.WriteHeader(http.StatusNotFound)
 	}
-	return d, nil
+	return d
 }
 
 func (s *Server) handleGetSetting(w http.ResponseWriter, r *http.Request) {
-	d, e := routeSetting(r)
-	if e != nil {
-		writeError(w, e)
+	d := routeSetting(w, r)
+	if d == nil {
 		return
 	}
 	st, err := s.indexSettings(r.PathValue("uid"))
@@ -152,9 +153,8 @@ func (s *Server) handleUpdateSettings(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleUpdateSetting(w http.ResponseWriter, r *http.Request) {
 	uid := r.PathValue("uid")
-	d, e := routeSetting(r)
-	if e != nil {
-		writeError(w, e)
+	d := routeSetting(w, r)
+	if d == nil {
 		return
 	}
 	if e := checkIndexUID(uid); e != nil {
@@ -195,9 +195,8 @@ func (s *Server) handleResetSettings(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleResetSetting(w http.ResponseWriter, r *http.Request) {
 	uid := r.PathValue("uid")
-	d, e := routeSetting(r)
-	if e != nil {
-		writeError(w, e)
+	d := routeSetting(w, r)
+	if d == nil {
 		return
 	}
 	if e := checkIndexUID(uid); e != nil {

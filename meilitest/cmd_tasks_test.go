@@ -409,3 +409,51 @@ func TestTaskBulkMatchesAtCall(t *testing.T) {
 		t.Errorf("second deletion: %+v", d)
 	}
 }
+
+// A task exists, enqueued or processing, as soon as its enqueue call
+// returns, even when tasks finish as fast as meilitest can run them; its
+// times never go backwards: enqueuedAt <= startedAt <= finishedAt.
+func TestTaskTimesAndVisibility(t *testing.T) {
+	_, c := newClient(t, WithTaskDuration(0))
+	ctx := context.Background()
+	var uids []int64
+	for i := 0; i < 30; i++ {
+		info, err := c.Index("a").AddDocuments(ctx, []map[string]any{{"id": i}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Status != meilisearch.TaskStatusEnqueued {
+			t.Fatalf("summary status %s", info.Status)
+		}
+		if _, err := c.GetTask(ctx, info.TaskUID); err != nil {
+			t.Fatalf("task %d right after enqueueing: %v", info.TaskUID, err)
+		}
+		uids = append(uids, info.TaskUID)
+	}
+	info, err := c.Index("missing").DeleteDocument(ctx, "1", nil)
+	uids = append(uids, info.TaskUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, uid := range uids {
+		task, err := c.WaitForTask(ctx, uid, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if task.StartedAt.Before(task.EnqueuedAt) || task.FinishedAt.Before(task.StartedAt) {
+			t.Errorf("task %d times: enqueued %v started %v finished %v", uid, task.EnqueuedAt, task.StartedAt, task.FinishedAt)
+		}
+	}
+}
+
+// A batch's stats have no writeChannelCongestion: Meilisearch writes it
+// only for document indexing batches, and never as null.
+func TestBatchStatsWithoutNullCongestion(t *testing.T) {
+	srv, c := newClient(t)
+	info, err := c.Index("a").AddDocuments(context.Background(), []map[string]any{{"id": 1}}, nil)
+	wait(t, c, info, err)
+	status, b := rawRequest(t, srv, "GET", "/batches", "", "")
+	if status != 200 || strings.Contains(string(b), "writeChannelCongestion") || !strings.Contains(string(b), `"progressTrace":{}`) {
+		t.Errorf("batches: %d %s", status, b)
+	}
+}

@@ -162,3 +162,24 @@ func TestFederatedPageZero(t *testing.T) {
 		t.Errorf("page 0: %v", out)
 	}
 }
+
+// federation.showPerformanceDetails adds the federated search's
+// performanceDetails, durations printed like Rust's {:.2?}.
+func TestFederationPerformanceDetails(t *testing.T) {
+	srv, c := newClient(t)
+	fedIndex(t, c, "a", nil, []map[string]any{{"id": "1", "t": "x"}})
+	out := postMultiSearch(t, srv, `{"federation":{"showPerformanceDetails":true},"queries":[{"indexUid":"a","q":"x"}]}`)
+	pd, ok := out["performanceDetails"].(map[string]any)
+	if !ok || len(pd) == 0 {
+		t.Fatalf("performanceDetails: %v", out)
+	}
+	for k, v := range pd {
+		s, _ := v.(string)
+		if !strings.HasSuffix(s, "s") || !strings.Contains(s, ".") {
+			t.Errorf("%s: duration %q", k, v)
+		}
+	}
+	if out := postMultiSearch(t, srv, `{"federation":{},"queries":[{"indexUid":"a","q":"x"}]}`); out["performanceDetails"] != nil {
+		t.Errorf("performanceDetails without asking: %v", out)
+	}
+}

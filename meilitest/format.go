@@ -1,281 +1,261 @@
 package meilitest
 
 import (
-	"sort"
+	"encoding/json"
+	"math"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
-// Formatting of hits: _formatted (highlight and crop) and _matchesPosition.
+// Formatting of hits: _formatted and _matchesPosition, as Meilisearch's
+// HitMaker and format_fields build them.
 //
-// Every query term (including the ones the matching strategy dropped for
-// this document) is looked for in the attribute's words: exact, synonym,
-// typo and prefix matches, like the search itself. A prefix match
-// highlights only the matched prefix, as Meilisearch does. Cropping keeps
-// cropLength words around the window with the most distinct matched
-// terms; match positions are byte offsets.
+//   - _formatted shows the attributes to highlight, the attributes to crop
+//     and the attributes to retrieve (all restricted to the displayed
+//     ones), and only when at least one attribute to highlight or crop
+//     names a displayed field of the index;
+//   - each leaf value is formatted on its own with the options of every
+//     rule on its path (a rule on `a` applies to `a.b`, a rule on `a.b` to
+//     the leaf `a`); numbers become strings (formatted like serde_json
+//     prints them), booleans and null stay as they are;
+//   - _matchesPosition covers every displayed attribute.
 
+// formatRule is one attribute to highlight or crop.
+type formatRule struct {
+	name      string // "" with all
+	all       bool   // "*": every displayed attribute
+	highlight bool
+	crop      int // 0: no crop
+}
+
+// formatOptions is what a search formats in its hits.
 type formatOptions struct {
-	highlight    map[string]bool // attribute -> highlight ("*" for all)
-	highlightAll bool
-	crop         map[string]int // attribute -> crop length
-	cropAll      int            // crop length for "*" (0: none)
-	cropLength   int
-	cropMarker   string
-	preTag       string
-	postTag      string
-	matches      bool
+	rules      []formatRule
+	retrieve   []string // attributesToRetrieve (nil: all)
+	cropMarker string
+	preTag     string
+	postTag    string
 }
 
-func (o *formatOptions) enabled() bool {
-	return o.highlightAll || len(o.highlight) > 0 || o.cropAll > 0 || len(o.crop) > 0
-}
+// enabled reports whether hits get a _formatted.
+func (o *formatOptions) enabled() bool { return len(o.rules) > 0 }
 
-// attrOptions returns whether attribute name is highlighted and its crop
-// length (0: not cropped).
-func (o *formatOptions) attrOptions(name string) (bool, int) {
-	hl := o.highlightAll || o.highlight[name] || o.highlight[topLevel(name)]
-	crop := o.cropAll
-	if c, ok := o.crop[name]; ok {
-		crop = c
-	} else if c, ok := o.crop[topLevel(name)]; ok {
-		crop = c
-	}
-	return hl, crop
-}
-
-func topLevel(name string) string {
-	if i := strings.IndexByte(name, '.'); i >= 0 {
-		return name[:i]
-	}
-	return name
-}
-
-// parseCropList parses attributesToCrop entries "attr" or "attr:len".
-func parseCropList(list []string, def int) (map[string]int, int) {
-	m := map[string]int{}
-	all := 0
-	for _, a := range list {
-		n := def
-		if i := strings.LastIndexByte(a, ':'); i >= 0 {
-			if v, err := strconv.Atoi(a[i+1:]); err == nil {
-				n = v
-				a = a[:i]
-			}
-		}
-		if a == "*" {
-			all = n
+// leafOptions merges the rules that apply to the leaf at path key:
+// highlighted when any rule says so, cropped with the first crop length.
+func (o *formatOptions) leafOptions(key string) (highlight bool, crop int) {
+	for _, r := range o.rules {
+		if !r.all && !facetedBy(r.name, key) && !facetedBy(key, r.name) {
 			continue
 		}
-		m[a] = n
-	}
-	return m, all
-}
-
-// span is a matched byte range of a text.
-type span struct {
-	start, end int // bytes in the original text
-	term       int
-	wordIdx    int // index of the word among the text's tokens
-}
-
-// textMatches tokenizes s and returns its tokens and the spans matching
-// the query's terms.
-func textMatches(tok *tokenizer, q *compiledQuery, s string) ([]token, []span) {
-	toks := tok.tokenize(s, 0)
-	if q == nil || len(q.terms) == 0 {
-		return toks, nil
-	}
-	var spans []span
-	for i, tk := range toks {
-		if tok.stopWords[tk.word] {
-			continue
-		}
-		for ti := range q.terms {
-			t := &q.terms[ti]
-			if t.phrase {
-				if phraseAt(toks, i, t.words, tok) {
-					for k := range t.words {
-						spans = append(spans, span{start: toks[i+k].start, end: toks[i+k].end, term: ti, wordIdx: i + k})
-					}
-				}
-				continue
-			}
-			c := wordMatch(t, tk.word)
-			if c == 0 {
-				continue
-			}
-			end := tk.end
-			if c&matchPrefix != 0 {
-				end = prefixEnd(s[tk.start:tk.end], utf8.RuneCountInString(t.words[0])) + tk.start
-			}
-			spans = append(spans, span{start: tk.start, end: end, term: ti, wordIdx: i})
-			break
+		highlight = highlight || r.highlight
+		if crop == 0 {
+			crop = r.crop
 		}
 	}
-	// phrases may produce duplicates with word terms; keep one per word
-	sort.SliceStable(spans, func(a, b int) bool { return spans[a].start < spans[b].start })
-	out := spans[:0]
-	for _, sp := range spans {
-		if len(out) > 0 && out[len(out)-1].start == sp.start {
-			continue
-		}
-		out = append(out, sp)
-	}
-	return toks, out
+	return highlight, crop
 }
 
-func phraseAt(toks []token, i int, words []string, tok *tokenizer) bool {
-	if i+len(words) > len(toks) {
+// facetedBy is milli's is_faceted_by: field is facet or lies under it.
+func facetedBy(field, facet string) bool {
+	return field == facet || strings.HasPrefix(field, facet+".")
+}
+
+// newFormatOptions builds the formatting of a search on ix from its
+// request: attributes that name no displayed field of the index are
+// ignored, as Meilisearch ignores names its fields map does not know.
+func newFormatOptions(ix *index, p *searchParams) *formatOptions {
+	fo := &formatOptions{retrieve: p.attributesToRetrieve, cropMarker: p.cropMarker, preTag: p.preTag, postTag: p.postTag}
+	if ix == nil {
+		return fo
+	}
+	st := ix.settings
+	known := func(name string) bool {
+		if !attrDisplayed(st, name) {
+			return false
+		}
+		for _, d := range ix.documents() {
+			if len(fieldValues(d.fields, name)) > 0 || hasPath(d.fields, name) {
+				return true
+			}
+		}
 		return false
 	}
-	for k, w := range words {
-		if tok.stopWords[w] {
+	for _, a := range p.attributesToHighlight {
+		if a == "*" {
+			fo.rules = append(fo.rules, formatRule{all: true, highlight: true})
+		} else if known(a) {
+			fo.rules = append(fo.rules, formatRule{name: a, highlight: true})
+		}
+	}
+	for _, a := range p.attributesToCrop {
+		name, n := a, p.cropLength
+		if i := strings.LastIndexByte(a, ':'); i >= 0 {
+			name = a[:i]
+			if v, err := strconv.ParseUint(a[i+1:], 10, 32); err == nil {
+				n = int(v)
+			}
+		}
+		if name == "*" {
+			fo.rules = append(fo.rules, formatRule{all: true, crop: n})
+		} else if known(name) {
+			fo.rules = append(fo.rules, formatRule{name: name, crop: n})
+		}
+	}
+	return fo
+}
+
+// hasPath reports whether the dotted path names a value of fields, even
+// null or an empty object.
+func hasPath(fields map[string]any, path string) bool {
+	if _, ok := fields[path]; ok {
+		return true
+	}
+	for i := 0; i < len(path); i++ {
+		if path[i] != '.' {
 			continue
 		}
-		if toks[i+k].word != w {
-			return false
-		}
-		if k > 0 && toks[i+k].pos != toks[i].pos+k {
-			return false
+		if sub, ok := fields[path[:i]].(map[string]any); ok && hasPath(sub, path[i+1:]) {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
-// prefixEnd returns the byte length of the first n characters of s.
-func prefixEnd(s string, n int) int {
-	i := 0
-	for k := 0; k < n && i < len(s); k++ {
-		_, sz := utf8.DecodeRuneInString(s[i:])
-		i += sz
+// formatted builds a hit's _formatted from its displayed fields.
+func (o *formatOptions) formatted(tok *tokenizer, q *compiledQuery, displayedFields map[string]any) map[string]any {
+	sel := displayedFields
+	all := o.retrieve == nil || containsStar(o.retrieve)
+	var paths []string
+	for _, r := range o.rules {
+		all = all || r.all
+		paths = append(paths, r.name)
 	}
-	return i
+	if !all {
+		sel = selectPaths(displayedFields, append(paths, o.retrieve...))
+	}
+	out := make(map[string]any, len(sel))
+	for k, v := range sel {
+		if k == "_vectors" {
+			continue
+		}
+		out[k] = o.formatValue(tok, q, k, v)
+	}
+	return out
 }
 
-// formatText highlights and/or crops s.
-func formatText(tok *tokenizer, q *compiledQuery, s string, highlight bool, cropLen int, o *formatOptions) string {
-	toks, spans := textMatches(tok, q, s)
-	start, end := 0, len(s)
-	prefix, suffix := "", ""
-	if cropLen > 0 && len(toks) > 0 {
-		first, last := cropWindow(toks, spans, cropLen)
-		start, end = toks[first].start, toks[last].end
-		if first > 0 {
-			prefix = o.cropMarker
-		}
-		if last < len(toks)-1 {
-			suffix = o.cropMarker
-		}
-	} else if cropLen > 0 {
-		return s
-	}
-	var b strings.Builder
-	b.WriteString(prefix)
-	cur := start
-	if highlight {
-		for _, sp := range spans {
-			if sp.start < start || sp.end > end {
-				continue
-			}
-			b.WriteString(s[cur:sp.start])
-			b.WriteString(o.preTag)
-			b.WriteString(s[sp.start:sp.end])
-			b.WriteString(o.postTag)
-			cur = sp.end
-		}
-	}
-	b.WriteString(s[cur:end])
-	b.WriteString(suffix)
-	return b.String()
-}
-
-// cropWindow chooses the first and last token index of the crop.
-func cropWindow(toks []token, spans []span, n int) (int, int) {
-	if n >= len(toks) {
-		return 0, len(toks) - 1
-	}
-	if len(spans) == 0 {
-		return 0, n - 1
-	}
-	// best interval of matches spanning at most n words
-	bestI, bestJ := 0, 0
-	bestDistinct, bestCount := -1, -1
-	for i := range spans {
-		terms := map[int]bool{}
-		for j := i; j < len(spans); j++ {
-			if spans[j].wordIdx-spans[i].wordIdx+1 > n {
-				break
-			}
-			terms[spans[j].term] = true
-			if len(terms) > bestDistinct || (len(terms) == bestDistinct && j-i+1 > bestCount) {
-				bestDistinct, bestCount = len(terms), j-i+1
-				bestI, bestJ = i, j
-			}
-		}
-	}
-	first, last := spans[bestI].wordIdx, spans[bestJ].wordIdx
-	rest := n - (last - first + 1)
-	before := rest / 2
-	after := rest - before
-	first -= before
-	last += after
-	if first < 0 {
-		last -= first
-		first = 0
-	}
-	if last > len(toks)-1 {
-		first -= last - (len(toks) - 1)
-		last = len(toks) - 1
-		if first < 0 {
-			first = 0
-		}
-	}
-	return first, last
-}
-
-// formatValue formats a field value: strings and numbers become formatted
-// strings; arrays and objects are formatted element by element.
-func formatValue(tok *tokenizer, q *compiledQuery, name string, v any, o *formatOptions) any {
-	hl, crop := o.attrOptions(name)
+// formatValue formats the value at path name, leaf by leaf.
+func (o *formatOptions) formatValue(tok *tokenizer, q *compiledQuery, name string, v any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[k] = formatValue(tok, q, name+"."+k, e, o)
+			out[k] = o.formatValue(tok, q, name+"."+k, e)
 		}
 		return out
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = formatValue(tok, q, name, e, o)
+			out[i] = o.formatValue(tok, q, name, e)
 		}
 		return out
 	}
-	if !hl && crop == 0 {
-		return v
-	}
-	s, ok := scalarText(v)
+	s, ok := leafText(v)
 	if !ok {
 		return v
 	}
-	if _, isBool := v.(bool); isBool {
-		return v
-	}
+	hl, crop := o.leafOptions(name)
 	return formatText(tok, q, s, hl, crop, o)
 }
 
-// matchesPosition computes _matchesPosition of the given fields.
+// leafText is the text Meilisearch formats for a leaf: strings as they
+// are, numbers as serde_json prints them. Booleans and null are not text.
+func leafText(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case json.Number:
+		return numberText(x), true
+	case float64:
+		return ryuFormat(x, 64), true
+	case int:
+		return strconv.Itoa(x), true
+	}
+	return "", false
+}
+
+// numberText prints a JSON number the way serde_json does after parsing
+// it: integers that fit 64 bits as integers, everything else as an f64.
+func numberText(n json.Number) string {
+	s := string(n)
+	if !strings.ContainsAny(s, ".eE") {
+		if u, err := strconv.ParseUint(s, 10, 64); err == nil {
+			return strconv.FormatUint(u, 10)
+		}
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			if i == 0 { // serde_json reads -0 as the float -0.0
+				return "-0.0"
+			}
+			return strconv.FormatInt(i, 10)
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return s
+	}
+	return ryuFormat(f, 64)
+}
+
+// ryuFormat prints a finite float like the ryu crate (serde_json's float
+// printer): shortest digits, a decimal point always, exponent notation
+// only for very large or small magnitudes.
+func ryuFormat(f float64, bitSize int) string {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return "null"
+	}
+	sign := ""
+	if math.Signbit(f) {
+		sign = "-"
+		f = -f
+	}
+	if f == 0 {
+		return sign + "0.0"
+	}
+	e := strconv.FormatFloat(f, 'e', -1, bitSize) // d.ddde±xx
+	mant, exp, _ := strings.Cut(e, "e")
+	digits := strings.Replace(mant, ".", "", 1)
+	e10, _ := strconv.Atoi(exp)
+	n := len(digits)
+	kk := e10 + 1 // position of the decimal point after the first digit
+	limit := 16
+	if bitSize == 32 {
+		limit = 13
+	}
+	switch {
+	case kk >= n && kk <= limit:
+		return sign + digits + strings.Repeat("0", kk-n) + ".0"
+	case kk > 0 && kk <= limit:
+		return sign + digits[:kk] + "." + digits[kk:]
+	case kk > -5 && kk <= 0:
+		return sign + "0." + strings.Repeat("0", -kk) + digits
+	case n == 1:
+		return sign + digits + "e" + strconv.Itoa(kk-1)
+	default:
+		return sign + digits[:1] + "." + digits[1:] + "e" + strconv.Itoa(kk-1)
+	}
+}
+
+// matchPos is one entry of _matchesPosition.
+type matchPos struct {
+	Start   int   `json:"start"`
+	Length  int   `json:"length"`
+	Indices []int `json:"indices,omitempty"`
+}
+
+// matchesPosition computes _matchesPosition over the displayed fields.
 func matchesPosition(tok *tokenizer, q *compiledQuery, fields map[string]any) map[string]any {
 	out := map[string]any{}
 	if q == nil || len(q.terms) == 0 {
 		return out
-	}
-	type pos struct {
-		Start   int   `json:"start"`
-		Length  int   `json:"length"`
-		Indices []int `json:"indices,omitempty"`
 	}
 	var walk func(name string, v any, indices []int)
 	walk = func(name string, v any, indices []int) {
@@ -291,20 +271,17 @@ func matchesPosition(tok *tokenizer, q *compiledQuery, fields map[string]any) ma
 			}
 			return
 		}
-		s, ok := scalarText(v)
+		s, ok := leafText(v)
 		if !ok {
 			return
 		}
-		if _, isBool := v.(bool); isBool {
+		bounds := matchBounds(tok, q, s)
+		if len(bounds) == 0 {
 			return
 		}
-		_, spans := textMatches(tok, q, s)
-		if len(spans) == 0 {
-			return
-		}
-		list, _ := out[name].([]pos)
-		for _, sp := range spans {
-			list = append(list, pos{Start: sp.start, Length: sp.end - sp.start, Indices: indices})
+		list, _ := out[name].([]matchPos)
+		for _, b := range bounds {
+			list = append(list, matchPos{Start: b[0], Length: b[1], Indices: indices})
 		}
 		out[name] = list
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"reflect"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -1454,13 +1455,34 @@ func lessScored(a, b *scored) bool {
 	return a.doc.seq < b.doc.seq
 }
 
-// detailsJSON renders _rankingScoreDetails.
-func detailsJSON(ds []detail) map[string]any {
-	out := make(map[string]any, len(ds))
+// detailsJSON renders _rankingScoreDetails in ranking-rule order, each
+// rule's fields in the order Meilisearch writes them (score_details.rs's
+// to_json_map): clients iterating the object see the rules in order.
+func detailsJSON(ds []detail) *orderedObject {
+	out := &orderedObject{}
 	for _, d := range ds {
-		out[d.key] = d.value
+		out.set(d.key, detailFields(d.value))
 	}
 	return out
+}
+
+// detailFieldOrder is the order of the fields inside one rule's details.
+var detailFieldOrder = []string{"order", "matchType", "matchingWords", "maxMatchingWords", "typoCount", "maxTypoCount",
+	"attributeRankingOrderScore", "queryWordDistanceScore", "value", "distance", "similarity", "score"}
+
+func detailFields(v map[string]any) *orderedObject {
+	o := &orderedObject{}
+	for _, k := range detailFieldOrder {
+		if x, ok := v[k]; ok {
+			o.set(k, x)
+		}
+	}
+	for _, k := range sortedKeys(v) { // any field not listed above
+		if !slices.Contains(detailFieldOrder, k) {
+			o.set(k, v[k])
+		}
+	}
+	return o
 }
 
 // ---------------------------------------------------------------------

@@ -166,10 +166,10 @@ func TestRankingRuleDetails(t *testing.T) {
 		byID[h.doc.id] = h
 	}
 	want := map[string]string{
-		"1": `{"attributeRank":{"order":3,"score":1},"exactness":{"matchType":"exactMatch","order":5,"score":1},"proximity":{"order":2,"score":1},"typo":{"maxTypoCount":2,"order":1,"score":1,"typoCount":0},"wordPosition":{"order":4,"score":1},"words":{"matchingWords":2,"maxMatchingWords":2,"order":0,"score":1}}`,
-		"2": `{"attributeRank":{"order":3,"score":1},"exactness":{"matchType":"noExactMatch","matchingWords":2,"maxMatchingWords":2,"order":5,"score":0.3333333333333333},"proximity":{"order":2,"score":0.875},"typo":{"maxTypoCount":2,"order":1,"score":1,"typoCount":0},"wordPosition":{"order":4,"score":0.9047619047619048},"words":{"matchingWords":2,"maxMatchingWords":2,"order":0,"score":1}}`,
-		"4": `{"attributeRank":{"order":3,"score":1},"exactness":{"matchType":"noExactMatch","matchingWords":1,"maxMatchingWords":2,"order":5,"score":0.2222222222222222},"proximity":{"order":2,"score":1},"typo":{"maxTypoCount":2,"order":1,"score":0.6666666666666666,"typoCount":1},"wordPosition":{"order":4,"score":1},"words":{"matchingWords":2,"maxMatchingWords":2,"order":0,"score":1}}`,
-		"5": `{"attributeRank":{"order":3,"score":1},"exactness":{"matchType":"exactMatch","order":5,"score":1},"proximity":{"order":2,"score":1},"typo":{"maxTypoCount":1,"order":1,"score":1,"typoCount":0},"wordPosition":{"order":4,"score":1},"words":{"matchingWords":1,"maxMatchingWords":2,"order":0,"score":0.5}}`,
+		"1": `{"words":{"order":0,"matchingWords":2,"maxMatchingWords":2,"score":1},"typo":{"order":1,"typoCount":0,"maxTypoCount":2,"score":1},"proximity":{"order":2,"score":1},"attributeRank":{"order":3,"score":1},"wordPosition":{"order":4,"score":1},"exactness":{"order":5,"matchType":"exactMatch","score":1}}`,
+		"2": `{"words":{"order":0,"matchingWords":2,"maxMatchingWords":2,"score":1},"typo":{"order":1,"typoCount":0,"maxTypoCount":2,"score":1},"proximity":{"order":2,"score":0.875},"attributeRank":{"order":3,"score":1},"wordPosition":{"order":4,"score":0.9047619047619048},"exactness":{"order":5,"matchType":"noExactMatch","matchingWords":2,"maxMatchingWords":2,"score":0.3333333333333333}}`,
+		"4": `{"words":{"order":0,"matchingWords":2,"maxMatchingWords":2,"score":1},"typo":{"order":1,"typoCount":1,"maxTypoCount":2,"score":0.6666666666666666},"proximity":{"order":2,"score":1},"attributeRank":{"order":3,"score":1},"wordPosition":{"order":4,"score":1},"exactness":{"order":5,"matchType":"noExactMatch","matchingWords":1,"maxMatchingWords":2,"score":0.2222222222222222}}`,
+		"5": `{"words":{"order":0,"matchingWords":1,"maxMatchingWords":2,"score":0.5},"typo":{"order":1,"typoCount":0,"maxTypoCount":1,"score":1},"proximity":{"order":2,"score":1},"attributeRank":{"order":3,"score":1},"wordPosition":{"order":4,"score":1},"exactness":{"order":5,"matchType":"exactMatch","score":1}}`,
 	}
 	for id, w := range want {
 		if got := details(t, byID[id]); got != w {

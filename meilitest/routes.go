@@ -56,6 +56,7 @@ func (s *Server) routes() {
 	m.HandleFunc("DELETE /indexes/{uid}", s.handleDeleteIndex)
 	m.HandleFunc("GET /indexes/{uid}/stats", s.handleIndexStats)
 	m.HandleFunc("POST /indexes/{uid}/compact", s.handleCompact)
+	m.HandleFunc("POST /indexes/{uid}/fields", s.handleListFields) // cmd_fields.go
 	m.HandleFunc("POST /swap-indexes", s.handleSwapIndexes)
 
 	// documents: cmd_documents.go
@@ -105,9 +106,41 @@ func (s *Server) routes() {
 	m.HandleFunc("PATCH /keys/{key}", s.handleUpdateKey)
 	m.HandleFunc("DELETE /keys/{key}", s.handleDeleteKey)
 
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, newError("not_found", "Route `%s %s` not found.", r.Method, r.URL.Path))
-	})
+	m.HandleFunc("/", s.handleUnknownRoute)
+}
+
+// routeMethods are the methods meilitest's routes use.
+var routeMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// handleUnknownRoute answers a request no route takes as actix-web does
+// for Meilisearch, which sets no default service: 405 with an empty body
+// when a route has the path with another method (the resource's default),
+// 404 with an empty body otherwise (the app's default). Neither checks the
+// API key: no route extractor runs.
+func (s *Server) handleUnknownRoute(w http.ResponseWriter, r *http.Request) {
+	if s.pathRouted(r) {
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		return
+	}
+	w.WriteHeader(http.StatusNotFound)
+}
+
+// pathRouted reports whether a route takes r's path with another method.
+func (s *Server) pathRouted(r *http.Request) bool {
+	if r.URL.Path == "/" {
+		return true // GET / (handleRoot)
+	}
+	for _, m := range routeMethods {
+		if m == r.Method {
+			continue
+		}
+		other := *r
+		other.Method = m
+		if _, pattern := s.mux.Handler(&other); pattern != "" && pattern != "/" {
+			return true
+		}
+	}
+	return false
 }
 
 // readIndex returns the index uid; the caller holds s.mu (read or write).

@@ -1237,38 +1237,3 @@ func parseEmbedders(c vctx, v any) (any, settingChange, *apiError) {
 		return nil
 	}, nil
 }
-
-// embeddersView is the embedders as GET shows them: API keys masked.
-func embeddersView(emb map[string]any) map[string]any {
-	out := make(map[string]any, len(emb))
-	for name, cfg := range emb {
-		m, _ := cfg.(map[string]any)
-		out[name] = maskEmbedder(m)
-	}
-	return out
-}
-
-func maskEmbedder(cfg map[string]any) map[string]any {
-	key, ok := cfg["apiKey"].(string)
-	if !ok {
-		return cfg
-	}
-	c := maps.Clone(cfg)
-	c["apiKey"] = maskSecret(key)
-	return c
-}
-
-// maskSecret hides a secret as Meilisearch does: a few leading characters
-// are kept depending on its length.
-func maskSecret(s string) string {
-	switch n := len(s); {
-	case n < 10:
-		return "XXX..."
-	case n < 20:
-		return s[:2] + "XXXX..."
-	case n < 30:
-		return s[:3] + "XXXXX..."
-	default:
-		return s[:5] + "XXXXXX..."
-	}
-}

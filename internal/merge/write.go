@@ -5,8 +5,24 @@ type Strip struct {
 	// Keys are top-level members removed (the shard field, ranking fields
 	// the caller did not ask for, attributes added for merging).
 	Keys []string
-	// Nested are members removed inside _formatted and _matchesPosition.
+	// Nested are members removed inside _formatted.
 	Nested []string
+	// Matches are members removed inside _matchesPosition, which covers
+	// every displayed attribute whether retrieved or not: an attribute
+	// added to attributesToRetrieve for merging stays there.
+	Matches []string
+}
+
+// nested returns what leaves the holder member key, and whether key is
+// one (_formatted, _matchesPosition).
+func (s *Strip) nested(key []byte) ([]string, bool) {
+	switch string(key) {
+	case "_formatted":
+		return s.Nested, true
+	case "_matchesPosition":
+		return s.Matches, true
+	}
+	return nil, false
 }
 
 func inList(key []byte, list []string) bool {
@@ -16,10 +32,6 @@ func inList(key []byte, list []string) bool {
 		}
 	}
 	return false
-}
-
-func isNestedHolder(key []byte) bool {
-	return string(key) == "_formatted" || string(key) == "_matchesPosition"
 }
 
 // AppendHit appends the hit object without the stripped members, then
@@ -42,8 +54,8 @@ func AppendHit(dst, hit []byte, s *Strip, extra []byte) []byte {
 		n++
 		dst = append(dst, it.RawKey()...)
 		dst = append(dst, ':')
-		if len(s.Nested) > 0 && hit[vs] == '{' && isNestedHolder(key) {
-			dst = AppendObjectWithout(dst, hit[vs:ve], s.Nested)
+		if drop, ok := s.nested(key); ok && len(drop) > 0 && hit[vs] == '{' {
+			dst = AppendObjectWithout(dst, hit[vs:ve], drop)
 			continue
 		}
 		dst = append(dst, hit[vs:ve]...)
@@ -96,8 +108,8 @@ func EachMember(hit []byte, s *Strip, fn func(key string, val []byte)) {
 			continue
 		}
 		k := keyString(it.RawKey(), key)
-		if len(s.Nested) > 0 && hit[vs] == '{' && isNestedHolder(key) {
-			fn(k, AppendObjectWithout(nil, hit[vs:ve], s.Nested))
+		if drop, ok := s.nested(key); ok && len(drop) > 0 && hit[vs] == '{' {
+			fn(k, AppendObjectWithout(nil, hit[vs:ve], drop))
 			continue
 		}
 		fn(k, hit[vs:ve])
