@@ -378,6 +378,9 @@ func (h *handler) routes() {
 	m := routeOpts{level: authMaster}
 	wr := routeOpts{level: authMaster, write: true}
 
+	h.handle("GET /{$}", routeOpts{level: authPublic}, func(*http.Request) (reply, error) {
+		return reply{body: map[string]string{"status": "Meilisearch is running"}}, nil
+	})
 	h.handle("GET /health", routeOpts{level: authPublic}, h.health)
 	h.handle("GET /version", m, h.version)
 	h.handle("GET /stats", m, h.globalStats)
@@ -456,8 +459,9 @@ func (h *handler) routes() {
 	h.mux.HandleFunc("/", h.notFound)
 }
 
-// notFound answers an unknown route: 405 when the path exists with other
-// methods, else 404, in Meilisearch's error shape.
+// notFound answers an unknown route as Meilisearch's router does, before
+// authentication and with an empty body: 405 when the path exists with
+// other methods, else 404.
 func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		if m == r.Method {
@@ -466,11 +470,11 @@ func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
 		r2 := r.Clone(r.Context())
 		r2.Method = m
 		if _, p := h.mux.Handler(r2); p != "/" && p != "" {
-			h.writeError(w, r, newError(http.StatusMethodNotAllowed, "method_not_allowed", "Method `%s` is not allowed on `%s`.", r.Method, r.URL.Path))
+			w.WriteHeader(http.StatusMethodNotAllowed)
 			return
 		}
 	}
-	h.writeError(w, r, newError(http.StatusNotFound, "not_found", "Route `%s %s` not found.", r.Method, r.URL.Path))
+	w.WriteHeader(http.StatusNotFound)
 }
 
 func (h *handler) unsupportedRoute(what string) routeFunc {

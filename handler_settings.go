@@ -43,6 +43,9 @@ func (h *handler) getSetting(r *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
+	if settingByRoute(r.PathValue("name")) == nil {
+		return reply{status: http.StatusNotFound}, nil // Meilisearch's router: no such route, no body
+	}
 	b, err := h.c.getSettingsRaw(r.Context(), uid, r.PathValue("name"))
 	if err != nil {
 		return reply{}, err
@@ -60,13 +63,12 @@ func (h *handler) updateSetting(r *http.Request) (reply, error) {
 	name := r.PathValue("name")
 	d := settingByRoute(name)
 	if d == nil {
-		return reply{}, newError(http.StatusNotFound, "not_found", "Route `%s %s` not found.", r.Method, r.URL.Path)
+		return reply{status: http.StatusNotFound}, nil // Meilisearch's router: no such route, no body
 	}
 	var body []byte
 	if r.Method != http.MethodDelete {
 		if r.Method != d.update {
-			return reply{}, newError(http.StatusMethodNotAllowed, "method_not_allowed",
-				"Method `%s` is not allowed on `%s`; the `%s` setting is updated with `%s`.", r.Method, r.URL.Path, d.key, d.update)
+			return reply{status: http.StatusMethodNotAllowed}, nil // the setting's route takes another verb
 		}
 		if body, err = h.jsonBody(r, false); err != nil {
 			return reply{}, err
