@@ -449,6 +449,9 @@ func (m *taskManager) refresh(ctx context.Context, t *ClusterTask) (*ClusterTask
 	if cp.Status == meilisearch.TaskStatusSucceeded && cp.Type == meilisearch.TaskTypeTaskDeletion {
 		return m.settle(ctx, cp)
 	}
+	if cp.Status == meilisearch.TaskStatusSucceeded && !cp.HistoryRewritten {
+		m.rewriteHistory(ctx, cp)
+	}
 	if !slices.EqualFunc(cp.Nodes, t.Nodes, func(a, b NodeTask) bool { return a.Status == b.Status }) || cp.Status != t.Status {
 		if err := m.store.Put(context.WithoutCancel(ctx), cp); err != nil {
 			return nil, fmt.Errorf("miroir: storing cluster task %d: %w", cp.UID, err)

@@ -60,6 +60,10 @@ type ClusterTask struct {
 	// it is reported as canceledBy once the task is canceled.
 	CancelRequestedBy int64  `json:"cancelRequestedBy,omitempty"`
 	CustomMetadata    string `json:"customMetadata,omitempty"`
+	// HistoryRewritten marks a succeeded swap or rename whose earlier
+	// tasks were renamed after it (tasks_history.go), so that it is done
+	// once, whoever sees the task finish.
+	HistoryRewritten bool `json:"historyRewritten,omitempty"`
 }
 
 // NodeTask is one node task of a cluster task, with its last known state.
