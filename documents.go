@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"sync"
 
+	"github.com/hashicorp/go-retryablehttp"
 	"github.com/meilisearch/meilisearch-go"
 	"github.com/miroirsearch/miroir/internal/route"
 )
@@ -99,24 +100,23 @@ type jsonSource struct {
 	ndjson  bool
 	pending []byte // first document, read ahead for primary key inference
 	hasPend bool
+	body    []byte // the whole payload when in memory (nil: streamed)
+	array   bool   // rd reads a JSON array
 }
 
 func (s *jsonSource) next() ([]byte, int, error) {
-	var doc []byte
+	var r route.Routed
+	var err error
 	if s.hasPend {
-		doc, s.hasPend = s.pending, false
-	} else {
-		d, err := s.rd.Next()
-		if err != nil {
-			return nil, 0, err
+		s.hasPend = false
+		line := 0
+		if s.ndjson {
+			line = s.rd.Line()
 		}
-		doc = d
+		r, err = s.rt.Route(s.pending, s.rd.Index(), line)
+	} else {
+		r, err = s.rt.Next(s.rd, s.ndjson)
 	}
-	line := 0
-	if s.ndjson {
-		line = s.rd.Line()
-	}
-	r, err := s.rt.Route(doc, s.rd.Index(), line)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -148,10 +148,10 @@ func (s *jsonSource) peek() ([]string, error) {
 
 // csvSource routes CSV records.
 type csvSource struct {
-	cr    *route.CSVReader
-	rt    route.Router
-	pkCol int
-	typ   route.CSVType
+	cr   *route.CSVReader
+	rt   route.Router
+	typ  route.CSVType // the key column's type
+	body []byte        // the whole payload when in memory (nil: streamed)
 }
 
 func (s *csvSource) next() ([]byte, int, error) {
@@ -159,11 +159,56 @@ func (s *csvSource) next() ([]byte, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	shard, _, err := s.rt.RouteCSV(rec, s.pkCol, s.typ)
+	shard, _, err := s.rt.RouteCSV(rec, s.typ)
 	if err != nil {
 		return nil, 0, err
 	}
 	return rec.Raw, shard, nil
+}
+
+// routedDoc is a document validated and routed ahead of sending.
+type routedDoc struct {
+	raw   []byte
+	shard int
+}
+
+// replaySource yields documents routed by an earlier pass, in order (the
+// parts of a parallel pass one after the other).
+type replaySource struct {
+	parts [][]routedDoc
+	p, i  int
+}
+
+// reserve sizes b for the first batch of the documents (all of them, or
+// the first batchDocs when positive), sent to targets by shard.
+func (s *replaySource) reserve(b *route.Batcher, targets [][]int, batchDocs int) {
+	perNode := make([]int, b.Nodes())
+	n := 0
+parts:
+	for _, part := range s.parts {
+		for _, d := range part {
+			if batchDocs > 0 && n == batchDocs {
+				break parts
+			}
+			for _, t := range targets[d.shard] {
+				perNode[t]++
+			}
+			n++
+		}
+	}
+	b.Reserve(n, perNode)
+}
+
+func (s *replaySource) next() ([]byte, int, error) {
+	for s.p < len(s.parts) && s.i == len(s.parts[s.p]) {
+		s.p, s.i = s.p+1, 0
+	}
+	if s.p == len(s.parts) {
+		return nil, 0, io.EOF
+	}
+	d := s.parts[s.p][s.i]
+	s.i++
+	return d.raw, d.shard, nil
 }
 
 // writeOp is one document write through the cluster.
@@ -178,8 +223,10 @@ type writeOp struct {
 	// (the InBatches variants).
 	batchDocs int
 	// stream sends a batch whenever a node's body reaches WithBatchBytes,
-	// so a reader is never held whole in memory.
+	// so a reader is never held whole in memory (documents are copied out
+	// of the reader's buffer; otherwise the bodies refer to the input).
 	stream   bool
+	version  int64      // injected as _miroir_v when non-zero
 	preTasks []NodeTask // index creation tasks to fold into the first cluster task
 	fields   map[string]struct{}
 	setPK    bool // the index had no known primary key before this write
@@ -202,10 +249,11 @@ type flushResult struct {
 	degraded []GroupShard
 }
 
-// sendBatch sends bodies[ni] (nil: nothing) to every node ni in parallel,
-// then applies the quorum over shards. It returns the node tasks, or an
-// error when some shard met quorum in no group.
-func (c *Cluster) sendBatch(ctx context.Context, st *indexState, op, method, path string, q url.Values, ct string, bodies [][]byte, docs []int, shards []int) (flushResult, error) {
+// sendBatch sends bodies[ni] (nil: nothing; else a body as node.doBody
+// takes it) to every node ni in parallel, then applies the quorum over
+// shards. It returns the node tasks, or an error when some shard met
+// quorum in no group.
+func (c *Cluster) sendBatch(ctx context.Context, st *indexState, op, method, path string, q url.Values, ct string, bodies []any, docs []int, shards []int) (flushResult, error) {
 	var targets []*node
 	for ni, b := range bodies {
 		if b != nil {
@@ -217,7 +265,7 @@ func (c *Cluster) sendBatch(ctx context.Context, st *indexState, op, method, pat
 		acks[i] = -1
 	}
 	errs := c.fanout(ctx, targets, func(ctx context.Context, n *node) error {
-		resp, err := n.do(ctx, op, method, path, q, ct, bodies[n.idx])
+		resp, err := n.doBody(ctx, op, method, path, q, ct, bodies[n.idx])
 		if err != nil {
 			if isTransportError(err) {
 				st.setVerified(n.idx, false) // it may come back empty: check again
@@ -282,8 +330,13 @@ func (w *writeOp) run(ctx context.Context, src source) ([]meilisearch.TaskInfo, 
 	c := w.ix.c
 	n := len(c.nodes)
 	b := route.NewBatcher(n, w.format)
+	b.SetVersion(w.version)
 	if w.format == route.FormatCSV {
 		b.SetCSVHeader(w.csvHeader, w.csvDelim)
+	}
+	add := b.Add // the bodies refer to the input, alive for the whole call
+	if w.stream {
+		add = b.AddCopy // the reader's buffer is reused
 	}
 	// Write targets per shard restricted to verified healthy nodes.
 	live := c.verifiedTargets(ctx, w.st, allNodeIdx(n))
@@ -295,6 +348,9 @@ func (w *writeOp) run(ctx context.Context, src source) ([]meilisearch.TaskInfo, 
 			}
 		}
 	}
+	if rs, ok := src.(*replaySource); ok {
+		rs.reserve(b, targets, w.batchDocs)
+	}
 	var infos []meilisearch.TaskInfo
 	acc := &taskAcc{}
 	inBatch := make([]bool, c.topo.shards)
@@ -305,16 +361,20 @@ func (w *writeOp) run(ctx context.Context, src source) ([]meilisearch.TaskInfo, 
 	if w.method == http.MethodPut {
 		op = "updateDocuments"
 	}
+	bodies := make([]any, n)
+	docs := make([]int, n)
 
 	flush := func() error {
 		if len(shards) == 0 {
 			return nil
 		}
-		bodies := make([][]byte, n)
-		docs := make([]int, n)
 		for ni := range n {
-			bodies[ni] = b.Body(ni)
-			docs[ni] = b.Docs(ni)
+			bodies[ni], docs[ni] = nil, b.Docs(ni)
+			if docs[ni] > 0 {
+				// A fresh reader per attempt: the body is generated from
+				// the documents as the HTTP client sends it.
+				bodies[ni] = retryablehttp.ReaderFunc(func() (io.Reader, error) { return b.NewReader(ni), nil })
+			}
 		}
 		res, err := c.sendBatch(ctx, w.st, op, w.method, path, q, w.format.ContentType(), bodies, docs, shards)
 		acc.nodes = append(acc.nodes, res.nodes...)
@@ -359,7 +419,7 @@ func (w *writeOp) run(ctx context.Context, src source) ([]meilisearch.TaskInfo, 
 		if err != nil {
 			return fail(err)
 		}
-		b.Add(raw, shard, targets[shard])
+		add(raw, shard, targets[shard])
 		if !inBatch[shard] {
 			inBatch[shard] = true
 			shards = append(shards, shard)

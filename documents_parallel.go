@@ -1,0 +1,181 @@
+package miroir
+
+import (
+	"errors"
+	"io"
+	"maps"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/miroirsearch/miroir/internal/route"
+)
+
+// Parallel routing of in-memory payloads: validating and routing is the
+// write path's main cost (DESIGN §10), and an in-memory payload can be cut
+// into parts routed on several cores. A cut is only a guess (route.
+// DocStart looks at a few bytes); the worker before it confirms that a
+// document really starts there (route's SetStop), else, and whenever a
+// later part meets an error, the first worker goes on alone, so results
+// and error positions are exactly those of a sequential pass.
+
+// minParallelBytes is the payload size from which routing is split (a
+// variable so that tests can exercise the split on small payloads).
+var minParallelBytes = 1 << 20
+
+// splittable is a source over an in-memory payload that can be cut.
+type splittable interface {
+	source
+	// splitInfo returns the payload, its format for route.DocStart, the
+	// offset up to which it has been read, and false when it cannot be cut.
+	splitInfo() (body []byte, f route.Format, offset int, ok bool)
+	// tail returns a source of the documents from offset off on, with a
+	// Router of its own, and the map collecting its attribute names.
+	tail(off int) (splittable, map[string]struct{})
+	// setStop makes next return route.ErrStop when the next document
+	// starts at offset off (0: none).
+	setStop(off int)
+}
+
+func (s *jsonSource) splitInfo() ([]byte, route.Format, int, bool) {
+	switch {
+	case s.body == nil:
+		return nil, 0, 0, false
+	case s.array:
+		return s.body, route.FormatJSON, s.rd.Offset(), true
+	case s.ndjson:
+		return s.body, route.FormatNDJSON, s.rd.Offset(), true
+	}
+	return nil, 0, 0, false // a single object
+}
+
+func (s *jsonSource) tail(off int) (splittable, map[string]struct{}) {
+	t := &jsonSource{ndjson: s.ndjson, array: s.array, body: s.body[off:]}
+	if s.array {
+		t.rd = route.ArrayTail(t.body)
+	} else {
+		t.rd = route.NDJSONBytes(t.body)
+	}
+	fields := map[string]struct{}{}
+	t.rt = route.Router{PrimaryKey: s.rt.PrimaryKey, Shards: s.rt.Shards, Fields: fields}
+	return t, fields
+}
+
+func (s *jsonSource) setStop(off int) { s.rd.SetStop(off) }
+
+func (s *csvSource) splitInfo() ([]byte, route.Format, int, bool) {
+	return s.body, route.FormatCSV, s.cr.Offset(), s.body != nil
+}
+
+func (s *csvSource) tail(off int) (splittable, map[string]struct{}) {
+	return &csvSource{cr: s.cr.Tail(s.body[off:]), rt: route.Router{PrimaryKey: s.rt.PrimaryKey, Shards: s.rt.Shards}, typ: s.typ, body: s.body[off:]}, nil
+}
+
+func (s *csvSource) setStop(off int) { s.cr.SetStop(off) }
+
+// routeInMemory validates and routes every document of src, an in-memory
+// payload, and returns them in order (as consecutive parts). The first
+// error is returned as a sequential pass would return it.
+func routeInMemory(src source) ([][]routedDoc, error) {
+	sp, ok := src.(splittable)
+	var body []byte
+	var f route.Format
+	var from int
+	if ok {
+		body, f, from, ok = sp.splitInfo()
+	}
+	k := min(runtime.GOMAXPROCS(0), 4)
+	if !ok || k < 2 || len(body) < minParallelBytes {
+		docs, err := drain(src, nil, nil)
+		if err == io.EOF {
+			err = nil
+		}
+		return [][]routedDoc{docs}, err
+	}
+	var cuts []int // starts of the parts after the first
+	for j := 1; j < k; j++ {
+		c := route.DocStart(body, max(len(body)*j/k, from+1), f)
+		if c < 0 {
+			break
+		}
+		cuts = append(cuts, c)
+		from = c
+	}
+	if len(cuts) == 0 {
+		docs, err := drain(src, nil, nil)
+		if err == io.EOF {
+			err = nil
+		}
+		return [][]routedDoc{docs}, err
+	}
+	type part struct {
+		docs   []routedDoc
+		fields map[string]struct{}
+		ok     bool
+	}
+	parts := make([]part, len(cuts))
+	var cancel atomic.Bool
+	var wg sync.WaitGroup
+	for j, c := range cuts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t, fields := sp.tail(c)
+			end := 0
+			if j+1 < len(cuts) {
+				end = cuts[j+1] - c
+				t.setStop(end)
+			}
+			docs, err := drain(t, &cancel, nil)
+			parts[j] = part{docs, fields, (end == 0 && err == io.EOF) || (end > 0 && err == route.ErrStop)}
+		}()
+	}
+	sp.setStop(cuts[0])
+	head, err := drain(sp, nil, nil)
+	if err == route.ErrStop {
+		wg.Wait()
+		all := true
+		for _, p := range parts {
+			all = all && p.ok
+		}
+		if all {
+			out := [][]routedDoc{head}
+			for _, p := range parts {
+				out = append(out, p.docs)
+				if js, ok := src.(*jsonSource); ok && p.fields != nil {
+					maps.Copy(js.rt.Fields, p.fields)
+				}
+			}
+			return out, nil
+		}
+		sp.setStop(0) // a later part failed: go on alone
+		head, err = drain(sp, nil, head)
+	} else {
+		// An error, or the end without meeting the first cut (it was
+		// inside a document): the other parts are of no use.
+		cancel.Store(true)
+		wg.Wait()
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	return [][]routedDoc{head}, err
+}
+
+// drain appends the documents of src to docs until io.EOF, route.ErrStop,
+// an error, or cancel (checked now and then), which it returns.
+func drain(src source, cancel *atomic.Bool, docs []routedDoc) ([]routedDoc, error) {
+	for n := 0; ; n++ {
+		if cancel != nil && n&255 == 0 && cancel.Load() {
+			return docs, errCanceledPart
+		}
+		raw, shard, err := src.next()
+		if err != nil {
+			return docs, err
+		}
+		docs = append(docs, routedDoc{raw, shard})
+	}
+}
+
+// errCanceledPart ends a part whose work is no longer needed.
+var errCanceledPart = errors.New("miroir: routing part canceled")
