@@ -19,9 +19,13 @@ import (
 // later part meets an error, the first worker goes on alone, so results
 // and error positions are exactly those of a sequential pass.
 
-// minParallelBytes is the payload size from which routing is split (a
-// variable so that tests can exercise the split on small payloads).
-var minParallelBytes = 1 << 20
+// minParallelBytes is the payload size from which routing is split, and
+// routeWorkers the number of parts (0: one per CPU, at most 4); variables
+// so that tests can exercise the split on small payloads.
+var (
+	minParallelBytes = 1 << 20
+	routeWorkers     = 0
+)
 
 // splittable is a source over an in-memory payload that can be cut.
 type splittable interface {
@@ -84,7 +88,10 @@ func routeInMemory(src source) ([][]routedDoc, error) {
 	if ok {
 		body, f, from, ok = sp.splitInfo()
 	}
-	k := min(runtime.GOMAXPROCS(0), 4)
+	k := routeWorkers
+	if k == 0 {
+		k = min(runtime.GOMAXPROCS(0), 4)
+	}
 	if !ok || k < 2 || len(body) < minParallelBytes {
 		docs, err := drain(src, nil, nil)
 		if err == io.EOF {
@@ -111,7 +118,7 @@ func routeInMemory(src source) ([][]routedDoc, error) {
 	type part struct {
 		docs   []routedDoc
 		fields map[string]struct{}
-		ok     bool
+		err    error
 	}
 	parts := make([]part, len(cuts))
 	var cancel atomic.Bool
@@ -121,45 +128,52 @@ func routeInMemory(src source) ([][]routedDoc, error) {
 		go func() {
 			defer wg.Done()
 			t, fields := sp.tail(c)
-			end := 0
 			if j+1 < len(cuts) {
-				end = cuts[j+1] - c
-				t.setStop(end)
+				t.setStop(cuts[j+1] - c)
 			}
 			docs, err := drain(t, &cancel, nil)
-			parts[j] = part{docs, fields, (end == 0 && err == io.EOF) || (end > 0 && err == route.ErrStop)}
+			parts[j] = part{docs, fields, err}
 		}()
 	}
 	sp.setStop(cuts[0])
 	head, err := drain(sp, nil, nil)
-	if err == route.ErrStop {
-		wg.Wait()
-		all := true
-		for _, p := range parts {
-			all = all && p.ok
-		}
-		if all {
-			out := [][]routedDoc{head}
-			for _, p := range parts {
-				out = append(out, p.docs)
-				if js, ok := src.(*jsonSource); ok && p.fields != nil {
-					maps.Copy(js.rt.Fields, p.fields)
-				}
-			}
-			return out, nil
-		}
-		sp.setStop(0) // a later part failed: go on alone
-		head, err = drain(sp, nil, head)
-	} else {
+	if err != route.ErrStop {
 		// An error, or the end without meeting the first cut (it was
 		// inside a document): the other parts are of no use.
 		cancel.Store(true)
 		wg.Wait()
+		if err == io.EOF {
+			err = nil
+		}
+		return [][]routedDoc{head}, err
 	}
-	if err == io.EOF {
-		err = nil
+	wg.Wait()
+	// Part j is good when it stopped at the next cut (confirming that a
+	// document starts there) or ran to the end, which it also does when
+	// it met no document start at that cut.
+	out := [][]routedDoc{head}
+	for _, p := range parts {
+		if p.err != route.ErrStop && p.err != io.EOF {
+			// A bad document (or a part no longer needed): the first
+			// worker goes on alone, for the exact error and position.
+			sp.setStop(0)
+			head, err = drain(sp, nil, head)
+			if err == io.EOF {
+				err = nil
+			}
+			return [][]routedDoc{head}, err
+		}
+		out = append(out, p.docs)
+		if p.err == io.EOF {
+			break
+		}
 	}
-	return [][]routedDoc{head}, err
+	if js, ok := src.(*jsonSource); ok {
+		for _, p := range parts[:len(out)-1] {
+			maps.Copy(js.rt.Fields, p.fields)
+		}
+	}
+	return out, nil
 }
 
 // drain appends the documents of src to docs until io.EOF, route.ErrStop,

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -31,7 +30,10 @@ import (
 // hands every other request to a meilitest node, so index creation and
 // verification work as usual.
 //
-//	go test -run '^$' -bench AddDocumentsVsMeiliGo -benchtime 5x .
+//	go test -run '^$' -bench AddDocumentsVsMeiliGo -benchtime 15x .
+//
+// Each iteration is one pair of calls; more pairs make the medians
+// steadier on a busy machine.
 
 // benchBook is the struct payload: a typical catalogue document.
 type benchBook struct {
@@ -122,9 +124,6 @@ func cannedNode(tb testing.TB, next http.Handler) *httptest.Server {
 			fmt.Fprintf(w, `{"taskUid":%d,"indexUid":%q,"status":"enqueued","type":"documentAdditionOrUpdate","enqueuedAt":"2025-01-01T00:00:00Z"}`, uid.Add(1), ix)
 			return
 		}
-		if os.Getenv("BENCH_TRACE") != "" {
-			fmt.Fprintln(os.Stderr, "pass", r.Method, r.URL.String())
-		}
 		next.ServeHTTP(w, r)
 	})
 	s := httptest.NewServer(h)
@@ -165,8 +164,9 @@ func newBenchFleet(tb testing.TB, n int) *benchFleet {
 type benchCall func(ctx context.Context, ix meilisearch.IndexManager) error
 
 // benchForms are the input forms of the comparison; every call is the
-// same method with the same argument on both sides.
-func benchForms(p *benchPayload) []struct {
+// same method with the same argument on both sides. The payload is made
+// on first use.
+func benchForms(payload func() *benchPayload) []struct {
 	name string
 	call benchCall
 } {
@@ -176,22 +176,27 @@ func benchForms(p *benchPayload) []struct {
 		call benchCall
 	}{
 		{"structs", func(ctx context.Context, ix meilisearch.IndexManager) error {
-			return ret(ix.AddDocuments(ctx, p.structs, nil))
+			return ret(ix.AddDocuments(ctx, payload().structs, nil))
 		}},
 		{"maps", func(ctx context.Context, ix meilisearch.IndexManager) error {
-			return ret(ix.AddDocuments(ctx, p.maps, nil))
+			return ret(ix.AddDocuments(ctx, payload().maps, nil))
 		}},
 		{"raw-json", func(ctx context.Context, ix meilisearch.IndexManager) error {
-			return ret(ix.AddDocuments(ctx, p.raw, nil))
+			return ret(ix.AddDocuments(ctx, payload().raw, nil))
 		}},
 		{"ndjson", func(ctx context.Context, ix meilisearch.IndexManager) error {
-			return ret(ix.AddDocumentsNdjson(ctx, p.ndjson, nil))
+			return ret(ix.AddDocumentsNdjson(ctx, payload().ndjson, nil))
 		}},
 		{"csv", func(ctx context.Context, ix meilisearch.IndexManager) error {
-			return ret(ix.AddDocumentsCsv(ctx, p.csv, nil))
+			return ret(ix.AddDocumentsCsv(ctx, payload().csv, nil))
 		}},
 		{"update-structs", func(ctx context.Context, ix meilisearch.IndexManager) error {
-			return ret(ix.UpdateDocuments(ctx, p.structs, nil))
+			return ret(ix.UpdateDocuments(ctx, payload().structs, nil))
+		}},
+		// A streamed reader: miroir routes it in bounded batches,
+		// meilisearch-go reads it whole first.
+		{"ndjson-reader", func(ctx context.Context, ix meilisearch.IndexManager) error {
+			return ret(ix.AddDocumentsNdjsonFromReader(ctx, bytes.NewReader(payload().ndjson), nil))
 		}},
 	}
 }
@@ -203,15 +208,15 @@ type sample struct {
 }
 
 // measure runs call once, on a freshly collected heap so that neither
-// side pays for the other's garbage. cpu is the process's CPU time (user
+// side pays for the other's garbage (nor for its own: that favours the
+// side allocating more, meilisearch-go, whose bytes per document are
+// reported beside). cpu is the process's CPU time (user
 // and system, all goroutines: the canned nodes' share is the same on both
 // sides for the same bytes), which other processes on the machine do not
 // inflate the way they inflate wall time.
 func measure(tb testing.TB, call func() error) sample {
 	var m0, m1 runtime.MemStats
-	if os.Getenv("BENCH_NOGC") == "" {
-		runtime.GC()
-	}
+	runtime.GC()
 	runtime.ReadMemStats(&m0)
 	c0 := cpuTime()
 	t0 := time.Now()
@@ -234,37 +239,70 @@ func cpuTime() time.Duration {
 }
 
 // BenchmarkAddDocumentsVsMeiliGo reports, per input form, document size
-// and fleet size, miroir's time over meilisearch-go's for the same call
-// (metric "x-meili", the target is <= 1.3) and the bytes and allocations
-// per document on both sides.
+// and fleet size (S 64, RF 1), miroir's time over meilisearch-go's for the
+// same call ("x-meili", the target is <= 1.3; "x-meili-cpu" for CPU time)
+// and the bytes and allocations per document on both sides. The version
+// sub-benchmarks compare AddDocuments with and without the _miroir_v
+// injection (issue 12) on the same Cluster ("x-unversioned").
 func BenchmarkAddDocumentsVsMeiliGo(b *testing.B) {
 	ctx := context.Background()
+	fleets := map[int]*benchFleet{}
+	fleet := func(n int) *benchFleet { // made on first use, for the whole run
+		if fleets[n] == nil {
+			fleets[n] = newBenchFleet(b, n)
+		}
+		return fleets[n]
+	}
 	for _, sz := range []struct {
 		name       string
 		docs, size int
 	}{{"1KB", 10000, 1000}, {"10KB", 1000, 10000}} {
-		p := makePayload(b, sz.docs, sz.size)
+		var p *benchPayload
+		payload := func() *benchPayload {
+			if p == nil {
+				p = makePayload(b, sz.docs, sz.size)
+			}
+			return p
+		}
 		for _, nn := range []int{3, 8} {
-			f := newBenchFleet(b, nn)
-			for _, form := range benchForms(p) {
+			for _, form := range benchForms(payload) {
 				b.Run(fmt.Sprintf("%s/%s/%dnodes", form.name, sz.name, nn), func(b *testing.B) {
-					compareWrite(b, sz.docs,
+					f := fleet(nn)
+					compareWrite(b, sz.docs, "meili",
 						func() error { return form.call(ctx, f.meili) },
 						func() error { return form.call(ctx, f.ix) })
 				})
 			}
 		}
+		for _, form := range benchForms(payload)[:3] {
+			if form.name != "structs" && form.name != "raw-json" {
+				continue
+			}
+			b.Run(fmt.Sprintf("version/%s/%s/3nodes", form.name, sz.name), func(b *testing.B) {
+				f := fleet(3)
+				defer func() { f.c.writeVersion = nil }()
+				var v int64 = 1 << 52
+				compareWrite(b, sz.docs, "unversioned",
+					func() error { f.c.writeVersion = nil; return form.call(ctx, f.ix) },
+					func() error {
+						v++
+						f.c.writeVersion = func() int64 { return v }
+						return form.call(ctx, f.ix)
+					})
+			})
+		}
+		p = nil // let the payload go before the next size
 	}
 }
 
 // compareWrite runs base and cand b.N times each, in pairs (after one
 // warm-up call of each), alternating which goes first so that neither
 // always runs on a cooler machine. It reports the median over the pairs
-// of cand/base wall time ("x-meili": a pair runs under the same machine
-// load, and the median ignores a pair hit by a burst of another process)
-// and of cand/base CPU time ("x-meili-cpu"), the mean wall times, and both
-// sides' memory per document.
-func compareWrite(b *testing.B, docs int, base, cand func() error) {
+// of cand/base wall time ("x-<baseName>": a pair runs under the same
+// machine load, and the median ignores a pair hit by a burst of another
+// process) and of cand/base CPU time ("x-<baseName>-cpu"), the mean wall
+// times, and both sides' memory per document.
+func compareWrite(b *testing.B, docs int, baseName string, base, cand func() error) {
 	if err := base(); err != nil {
 		b.Fatal(err)
 	}
@@ -283,23 +321,20 @@ func compareWrite(b *testing.B, docs int, base, cand func() error) {
 			y = measure(b, cand)
 			x = measure(b, base)
 		}
-		if os.Getenv("BENCH_TRACE") != "" {
-			b.Logf("pair %d: meili %v (cpu %v) miroir %v (cpu %v)", i, x.wall, x.cpu, y.wall, y.cpu)
-		}
 		bs = sample{bs.wall + x.wall, bs.cpu + x.cpu, bs.bytes + x.bytes, bs.allocs + x.allocs}
 		cs = sample{cs.wall + y.wall, cs.cpu + y.cpu, cs.bytes + y.bytes, cs.allocs + y.allocs}
 		wall = append(wall, float64(y.wall)/float64(x.wall))
 		cpu = append(cpu, float64(y.cpu)/float64(max(x.cpu, 1)))
 	}
 	n := float64(b.N * docs)
-	b.ReportMetric(median(wall), "x-meili")
-	b.ReportMetric(median(cpu), "x-meili-cpu")
+	b.ReportMetric(median(wall), "x-"+baseName)
+	b.ReportMetric(median(cpu), "x-"+baseName+"-cpu")
 	b.ReportMetric(float64(cs.wall.Microseconds())/1e3/float64(b.N), "miroir-ms")
-	b.ReportMetric(float64(bs.wall.Microseconds())/1e3/float64(b.N), "meili-ms")
+	b.ReportMetric(float64(bs.wall.Microseconds())/1e3/float64(b.N), baseName+"-ms")
 	b.ReportMetric(float64(cs.bytes)/n, "miroir-B/doc")
 	b.ReportMetric(float64(cs.allocs)/n, "miroir-allocs/doc")
-	b.ReportMetric(float64(bs.bytes)/n, "meili-B/doc")
-	b.ReportMetric(float64(bs.allocs)/n, "meili-allocs/doc")
+	b.ReportMetric(float64(bs.bytes)/n, baseName+"-B/doc")
+	b.ReportMetric(float64(bs.allocs)/n, baseName+"-allocs/doc")
 }
 
 func median(xs []float64) float64 {

@@ -25,10 +25,9 @@ type Router struct {
 
 	keyBuf []byte
 	idBuf  []byte
-	// The previous and the current document's attribute names (Fields
-	// fast path): names concatenated, ends[i] closes the i-th.
-	prevNames, curNames []byte
-	prevEnds, curEnds   []int
+	// names[i] is an attribute name seen at position i of a document
+	// (Fields fast path: documents of a payload share their names).
+	names []string
 }
 
 // Routed is one validated document. Doc and ID alias the input or the
@@ -140,34 +139,22 @@ func (rt *Router) finish(doc []byte, i, end int, sc *pkScan, index, line int) (R
 
 // noteField records the top-level attribute name k, the pos-th of its
 // document, in Fields. Documents of one payload usually share their
-// attribute names and order, so a name equal to the previous document's
-// pos-th name is known without a map lookup.
+// attribute names and order, so a name equal to the one last recorded at
+// that position is known without a map lookup.
 func (rt *Router) noteField(k []byte, pos int) {
-	if pos == 0 {
-		rt.curNames, rt.curEnds = rt.curNames[:0], rt.curEnds[:0]
+	if pos < len(rt.names) && rt.names[pos] == string(k) {
+		return
 	}
-	hit := false
-	if pos < len(rt.prevEnds) {
-		from := 0
-		if pos > 0 {
-			from = rt.prevEnds[pos-1]
-		}
-		hit = string(rt.prevNames[from:rt.prevEnds[pos]]) == string(k)
-	}
-	if !hit {
-		if _, ok := rt.Fields[string(k)]; !ok {
-			rt.Fields[string(k)] = struct{}{}
+	if _, ok := rt.Fields[string(k)]; !ok {
+		name := string(k)
+		rt.Fields[name] = struct{}{}
+		if pos < len(rt.names) {
+			rt.names[pos] = name
 		}
 	}
-	rt.curNames = append(rt.curNames, k...)
-	rt.curEnds = append(rt.curEnds, len(rt.curNames))
-}
-
-// endFields makes the document just scanned the reference for the next.
-func (rt *Router) endFields() {
-	rt.prevNames, rt.curNames = rt.curNames, rt.prevNames
-	rt.prevEnds, rt.curEnds = rt.curEnds, rt.prevEnds
-	rt.curNames, rt.curEnds = rt.curNames[:0], rt.curEnds[:0]
+	if pos == len(rt.names) {
+		rt.names = append(rt.names, string(k))
+	}
 }
 
 // key returns the unescaped name of the key string b[ks:ke] (quotes
@@ -190,9 +177,6 @@ func (rt *Router) scanObject(b []byte, i int, sc *pkScan, u bool) (int, error) {
 		return 0, errIncomplete
 	}
 	if b[i] == '}' {
-		if rt.Fields != nil {
-			rt.endFields()
-		}
 		return i + 1, nil
 	}
 	for pos := 0; ; pos++ {
@@ -233,9 +217,6 @@ func (rt *Router) scanObject(b []byte, i int, sc *pkScan, u bool) (int, error) {
 		}
 		var done bool
 		if i, done, err = afterMember(b, ve, '}'); err != nil || done {
-			if done && rt.Fields != nil {
-				rt.endFields()
-			}
 			return i, err
 		}
 	}

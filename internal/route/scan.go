@@ -57,18 +57,18 @@ var strStop, strStopU = func() (t, u [256]bool) {
 const (
 	lo8  = 0x0101010101010101
 	hi8  = 0x8080808080808080
-	ctl8 = 0x20 * lo8
-	quo8 = '"' * lo8
 	bsl8 = '\\' * lo8
 )
 
 // stopWord flags (high bit of each byte) the bytes of the little-endian
 // word x that end the fast path inside a string: a quote, a backslash or
-// a control character. Borrows may flag bytes above a flagged one, never
-// below, so the lowest flag is exact.
+// a control character. x^0x02 maps the quote 0x22 to 0x20 and keeps
+// 0x00-0x1F below it, so one "less than 0x21" test finds both. Borrows
+// may flag bytes above a flagged one, never below, so the lowest flag is
+// exact.
 func stopWord(x uint64) uint64 {
-	q, s := x^quo8, x^bsl8
-	return ((x-ctl8)&^x | (q-lo8)&^q | (s-lo8)&^s) & hi8
+	y, s := x^(0x02*lo8), x^bsl8
+	return ((y-0x21*lo8)&^y | (s-lo8)&^s) & hi8
 }
 
 // skipString validates the string starting at b[i] == '"' and returns the
@@ -84,13 +84,12 @@ func skipString(b []byte, i int, u bool) (end int, escaped bool, err error) {
 	}
 	i++
 	for {
-		for i+8 <= len(b) {
-			x := binary.LittleEndian.Uint64(b[i:])
+		for ; i+8 <= len(b); i += 8 {
+			x := binary.LittleEndian.Uint64(b[i : i+8])
 			if m := stopWord(x) | x&umask; m != 0 {
 				i += bits.TrailingZeros64(m) >> 3
 				break
 			}
-			i += 8
 		}
 		for i < len(b) && !stop[b[i]] {
 			i++

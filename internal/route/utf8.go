@@ -15,12 +15,11 @@ import (
 func validUTF8(p []byte) bool {
 	i, n := 0, len(p)
 	for {
-		for i+8 <= n {
-			if m := binary.LittleEndian.Uint64(p[i:]) & hi8; m != 0 {
+		for ; i+8 <= n; i += 8 {
+			if m := binary.LittleEndian.Uint64(p[i:i+8]) & hi8; m != 0 {
 				i += bits.TrailingZeros64(m) >> 3
 				break
 			}
-			i += 8
 		}
 		for i < n && p[i] < utf8.RuneSelf {
 			i++
