@@ -25,7 +25,9 @@ func TestWriteVersionInjected(t *testing.T) {
 		Title string `json:"title"`
 	}
 	writes := []func() (*meilisearch.TaskInfo, error){
-		func() (*meilisearch.TaskInfo, error) { return ix.AddDocuments(ctx, []book{{"s1", "a"}, {"s2", "b"}}, nil) },
+		func() (*meilisearch.TaskInfo, error) {
+			return ix.AddDocuments(ctx, []book{{"s1", "a"}, {"s2", "b"}}, nil)
+		},
 		func() (*meilisearch.TaskInfo, error) {
 			return ix.AddDocuments(ctx, []byte(`[{"id":"r1","title":"c"}, { "id" : "r2" }]`), nil)
 		},
