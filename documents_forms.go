@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 
 	"github.com/meilisearch/meilisearch-go"
@@ -50,6 +51,7 @@ func (i *Index) writeBytes(ctx context.Context, method string, kind payloadKind,
 		if w2.pk != w.pk || w2.st.shards != w.st.shards {
 			return w2.run(ctx, src2) // the index changed meanwhile: route again
 		}
+		maps.Copy(w2.fields, w.fields) // the index may have just been created
 		w = w2
 	}
 	return w.run(ctx, &replaySource{parts: parts})

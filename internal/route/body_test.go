@@ -12,8 +12,7 @@ import (
 	"github.com/miroirsearch/miroir/internal/jsonscan"
 )
 
-// expectBody builds a node body the plain way: AppendInjected per
-// document, framing by format.
+// expectBody builds a node body the plain way, document by document.
 func expectBody(f Format, header string, docs [][]byte, shards []int, version int64) []byte {
 	var out []byte
 	switch f {

@@ -155,24 +155,6 @@ func TestRouteAllocFree(t *testing.T) {
 	}
 }
 
-func TestAppendInjected(t *testing.T) {
-	for _, in := range []string{`{}`, `{ }`, "{\n}", `{"a":1}`, `{ "a" : [1,{"b":2}] }`, "{\n\t\"id\": \"x\"\n}"} {
-		out := AppendInjected(nil, []byte(in), 17)
-		var got, want map[string]any
-		if err := json.Unmarshal(out, &got); err != nil {
-			t.Fatalf("%s -> %s: %v", in, out, err)
-		}
-		json.Unmarshal([]byte(in), &want)
-		want[ShardField] = float64(17)
-		if !mapsEqualJSON(got, want) {
-			t.Fatalf("%s -> %s", in, out)
-		}
-		if !bytes.HasPrefix(out, []byte(`{"_miroir_shard":17`)) {
-			t.Fatalf("%s", out)
-		}
-	}
-}
-
 func mapsEqualJSON(a, b any) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)

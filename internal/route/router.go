@@ -253,20 +253,6 @@ func findNested(b []byte, i int, path string, sc *pkScan) {
 	}
 }
 
-// AppendInjected appends obj with "_miroir_shard":shard spliced in as its
-// first attribute: {"_miroir_shard":7,<rest of obj>}. obj must be a valid
-// JSON object (as returned in Routed.Doc); nothing is decoded. The
-// Batcher splices the same way, without building the result.
-func AppendInjected(dst, obj []byte, shard int) []byte {
-	dst = appendStamp(dst, shard, 0)
-	j := jsonscan.SkipSpace(obj, 1)
-	if j < len(obj) && obj[j] == '}' {
-		return append(dst, '}')
-	}
-	dst = append(dst, ',')
-	return append(dst, obj[j:]...)
-}
-
 // ObjectKeys returns the top-level attribute names of one JSON object, in
 // order (for primary key inference on the first document).
 func ObjectKeys(doc []byte) ([]string, error) {
