@@ -32,29 +32,50 @@ func (i *Index) writeBytes(ctx context.Context, method string, kind payloadKind,
 	if body == nil {
 		body = []byte{} // an empty payload, not a missing one
 	}
-	// The InBatches forms validate before creating a missing index.
-	w, src, err := i.prepare(ctx, method, kind, nil, body, p, batch > 0)
+	if batch > 0 {
+		return i.writeBytesInBatches(ctx, method, kind, body, batch, p)
+	}
+	w, src, err := i.prepare(ctx, method, kind, nil, body, p, false)
 	if err != nil {
 		return nil, err
 	}
-	parts, err := routeInMemory(src)
+	targets := w.targets(ctx)
+	parts, err := routeInMemory(src, func() docSink { return &batchSink{b: w.newBatcher(), targets: targets} })
 	w.ix.c.noteFields(w.st, w.fields)
 	if err != nil {
 		return nil, docError(err)
 	}
-	if batch > 0 {
-		w2, src2, err := i.prepare(ctx, method, kind, nil, body, p, false)
-		if err != nil {
-			return nil, err
-		}
-		w2.batchDocs = batch
-		if w2.pk != w.pk || w2.st.shards != w.st.shards {
-			return w2.run(ctx, src2) // the index changed meanwhile: route again
-		}
-		maps.Copy(w2.fields, w.fields) // the index may have just been created
-		w = w2
+	head := parts[0].(*batchSink)
+	for _, p := range parts[1:] {
+		head.b.Append(p.(*batchSink).b)
+		head.n += p.(*batchSink).n
 	}
-	return w.run(ctx, &replaySource{parts: parts})
+	return w.runBatched(ctx, head.b, head.n)
+}
+
+// writeBytesInBatches validates and routes every document before it
+// creates a missing index or sends anything, then sends batch documents
+// per cluster task.
+func (i *Index) writeBytesInBatches(ctx context.Context, method string, kind payloadKind, body []byte, batch int, p docParams) ([]meilisearch.TaskInfo, error) {
+	w, src, err := i.prepare(ctx, method, kind, nil, body, p, true)
+	if err != nil {
+		return nil, err
+	}
+	parts, err := routeInMemory(src, func() docSink { return &docList{} })
+	w.ix.c.noteFields(w.st, w.fields)
+	if err != nil {
+		return nil, docError(err)
+	}
+	w2, src2, err := i.prepare(ctx, method, kind, nil, body, p, false)
+	if err != nil {
+		return nil, err
+	}
+	w2.batchDocs = batch
+	if w2.pk != w.pk || w2.st.shards != w.st.shards {
+		return w2.run(ctx, src2) // the index changed meanwhile: route again
+	}
+	maps.Copy(w2.fields, w.fields) // the index may have just been created
+	return w2.run(ctx, &replaySource{parts: parts})
 }
 
 // writeReader routes a streamed payload in bounded batches.

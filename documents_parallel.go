@@ -78,9 +78,10 @@ func (s *csvSource) tail(off int) (splittable, map[string]struct{}) {
 func (s *csvSource) setStop(off int) { s.cr.SetStop(off) }
 
 // routeInMemory validates and routes every document of src, an in-memory
-// payload, and returns them in order (as consecutive parts). The first
-// error is returned as a sequential pass would return it.
-func routeInMemory(src source) ([][]routedDoc, error) {
+// payload, into sinks made by mk: one per part, in order, the first fed
+// by src itself. The first error is returned as a sequential pass would
+// return it.
+func routeInMemory(src source, mk func() docSink) ([]docSink, error) {
 	sp, ok := src.(splittable)
 	var body []byte
 	var f route.Format
@@ -92,15 +93,8 @@ func routeInMemory(src source) ([][]routedDoc, error) {
 	if k == 0 {
 		k = min(runtime.GOMAXPROCS(0), 4)
 	}
-	if !ok || k < 2 || len(body) < minParallelBytes {
-		docs, err := drain(src, nil, nil)
-		if err == io.EOF {
-			err = nil
-		}
-		return [][]routedDoc{docs}, err
-	}
 	var cuts []int // starts of the parts after the first
-	for j := 1; j < k; j++ {
+	for j := 1; ok && k > 1 && len(body) >= minParallelBytes && j < k; j++ {
 		c := route.DocStart(body, max(len(body)*j/k, from+1), f)
 		if c < 0 {
 			break
@@ -108,15 +102,16 @@ func routeInMemory(src source) ([][]routedDoc, error) {
 		cuts = append(cuts, c)
 		from = c
 	}
+	head := mk()
 	if len(cuts) == 0 {
-		docs, err := drain(src, nil, nil)
+		err := drain(src, nil, head)
 		if err == io.EOF {
 			err = nil
 		}
-		return [][]routedDoc{docs}, err
+		return []docSink{head}, err
 	}
 	type part struct {
-		docs   []routedDoc
+		sink   docSink
 		fields map[string]struct{}
 		err    error
 	}
@@ -131,12 +126,13 @@ func routeInMemory(src source) ([][]routedDoc, error) {
 			if j+1 < len(cuts) {
 				t.setStop(cuts[j+1] - c)
 			}
-			docs, err := drain(t, &cancel, nil)
-			parts[j] = part{docs, fields, err}
+			sink := mk()
+			err := drain(t, &cancel, sink)
+			parts[j] = part{sink, fields, err}
 		}()
 	}
 	sp.setStop(cuts[0])
-	head, err := drain(sp, nil, nil)
+	err := drain(sp, nil, head)
 	if err != route.ErrStop {
 		// An error, or the end without meeting the first cut (it was
 		// inside a document): the other parts are of no use.
@@ -145,25 +141,25 @@ func routeInMemory(src source) ([][]routedDoc, error) {
 		if err == io.EOF {
 			err = nil
 		}
-		return [][]routedDoc{head}, err
+		return []docSink{head}, err
 	}
 	wg.Wait()
 	// Part j is good when it stopped at the next cut (confirming that a
 	// document starts there) or ran to the end, which it also does when
 	// it met no document start at that cut.
-	out := [][]routedDoc{head}
+	out := []docSink{head}
 	for _, p := range parts {
 		if p.err != route.ErrStop && p.err != io.EOF {
 			// A bad document (or a part no longer needed): the first
 			// worker goes on alone, for the exact error and position.
 			sp.setStop(0)
-			head, err = drain(sp, nil, head)
+			err = drain(sp, nil, head)
 			if err == io.EOF {
 				err = nil
 			}
-			return [][]routedDoc{head}, err
+			return []docSink{head}, err
 		}
-		out = append(out, p.docs)
+		out = append(out, p.sink)
 		if p.err == io.EOF {
 			break
 		}
@@ -176,18 +172,18 @@ func routeInMemory(src source) ([][]routedDoc, error) {
 	return out, nil
 }
 
-// drain appends the documents of src to docs until io.EOF, route.ErrStop,
+// drain passes the documents of src to sink until io.EOF, route.ErrStop,
 // an error, or cancel (checked now and then), which it returns.
-func drain(src source, cancel *atomic.Bool, docs []routedDoc) ([]routedDoc, error) {
+func drain(src source, cancel *atomic.Bool, sink docSink) error {
 	for n := 0; ; n++ {
 		if cancel != nil && n&255 == 0 && cancel.Load() {
-			return docs, errCanceledPart
+			return errCanceledPart
 		}
 		raw, shard, err := src.next()
 		if err != nil {
-			return docs, err
+			return err
 		}
-		docs = append(docs, routedDoc{raw, shard})
+		sink.add(raw, shard)
 	}
 }
 

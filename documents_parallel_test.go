@@ -12,10 +12,10 @@ import (
 )
 
 // routed flattens the parts of routeInMemory.
-func routed(parts [][]routedDoc) []routedDoc {
+func routed(parts []docSink) []routedDoc {
 	var out []routedDoc
 	for _, p := range parts {
-		out = append(out, p...)
+		out = append(out, p.(*docList).docs...)
 	}
 	return out
 }
@@ -29,7 +29,7 @@ func routeBoth(t *testing.T, name string, body []byte, mk func(body []byte) (sou
 		defer func(m, w int) { minParallelBytes, routeWorkers = m, w }(minParallelBytes, routeWorkers)
 		minParallelBytes, routeWorkers = minBytes, workers
 		src, fields := mk(body)
-		parts, err := routeInMemory(src)
+		parts, err := routeInMemory(src, func() docSink { return &docList{} })
 		msg := ""
 		if err != nil {
 			msg = err.Error()

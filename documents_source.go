@@ -96,41 +96,45 @@ type routedDoc struct {
 	shard int
 }
 
+// docSink receives the documents of a routing pass over an in-memory
+// payload (see routeInMemory): a list to replay (the InBatches forms), or
+// a Batcher building the node bodies.
+type docSink interface {
+	add(raw []byte, shard int)
+}
+
+// docList keeps routed documents in order.
+type docList struct{ docs []routedDoc }
+
+func (l *docList) add(raw []byte, shard int) { l.docs = append(l.docs, routedDoc{raw, shard}) }
+
+// batchSink adds routed documents to a Batcher for their targets.
+type batchSink struct {
+	b       *route.Batcher
+	targets [][]int
+	n       int
+}
+
+func (s *batchSink) add(raw []byte, shard int) {
+	s.b.Add(raw, shard, s.targets[shard])
+	s.n++
+}
+
 // replaySource yields documents routed by an earlier pass, in order (the
 // parts of a parallel pass one after the other).
 type replaySource struct {
-	parts [][]routedDoc
+	parts []docSink // *docList
 	p, i  int
 }
 
-// reserve sizes b for the first batch of the documents (all of them, or
-// the first batchDocs when positive), sent to targets by shard.
-func (s *replaySource) reserve(b *route.Batcher, targets [][]int, batchDocs int) {
-	perNode := make([]int, b.Nodes())
-	n := 0
-parts:
-	for _, part := range s.parts {
-		for _, d := range part {
-			if batchDocs > 0 && n == batchDocs {
-				break parts
-			}
-			for _, t := range targets[d.shard] {
-				perNode[t]++
-			}
-			n++
-		}
-	}
-	b.Reserve(n, perNode)
-}
-
 func (s *replaySource) next() ([]byte, int, error) {
-	for s.p < len(s.parts) && s.i == len(s.parts[s.p]) {
+	for s.p < len(s.parts) && s.i == len(s.parts[s.p].(*docList).docs) {
 		s.p, s.i = s.p+1, 0
 	}
 	if s.p == len(s.parts) {
 		return nil, 0, io.EOF
 	}
-	d := s.parts[s.p][s.i]
+	d := s.parts[s.p].(*docList).docs[s.i]
 	s.i++
 	return d.raw, d.shard, nil
 }

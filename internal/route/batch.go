@@ -1,7 +1,6 @@
 package route
 
 import (
-	"slices"
 	"strconv"
 	"sync/atomic"
 
@@ -47,6 +46,8 @@ type Batcher struct {
 	stamps  [][]byte // per shard, built on first use (see stamp)
 	docs    []entry
 	nodes   []nodeBatch
+	inBatch []bool // by shard: some document of the shard is in the batch
+	shards  []int  // the shards of the batch, in order of appearance
 	arena   arena
 	// open counts the readers not yet closed: while one may still read,
 	// Reset leaves the documents and the arena to it and starts afresh.
@@ -165,6 +166,7 @@ func (b *Batcher) AddCopy(doc []byte, shard int, targets []int) {
 }
 
 func (b *Batcher) add(doc []byte, shard int, targets []int) {
+	b.noteShard(shard)
 	e := entry{doc: doc, shard: int32(shard)}
 	k := int32(len(b.docs))
 	b.docs = append(b.docs, e)
@@ -188,13 +190,50 @@ func (b *Batcher) add(doc []byte, shard int, targets []int) {
 	}
 }
 
-// Reserve makes room for docs more documents in all, perNode[i] of them
-// for node i, so that adding a batch whose size is known ahead (an
-// in-memory payload) does not grow slices as it goes.
-func (b *Batcher) Reserve(docs int, perNode []int) {
-	b.docs = slices.Grow(b.docs, docs)
-	for i, n := range perNode {
-		b.nodes[i].idx = slices.Grow(b.nodes[i].idx, n)
+func (b *Batcher) noteShard(shard int) {
+	if shard >= len(b.inBatch) {
+		b.inBatch = append(b.inBatch, make([]bool, shard+1-len(b.inBatch))...)
+	}
+	if !b.inBatch[shard] {
+		b.inBatch[shard] = true
+		b.shards = append(b.shards, shard)
+	}
+}
+
+// Shards returns the shards of the documents in the batch (valid until
+// Reset): the quorum is decided over them.
+func (b *Batcher) Shards() []int { return b.shards }
+
+// Append moves the documents of o, a Batcher with the same nodes, format,
+// header and version, after those of b, in every node's body. Parallel
+// routing fills one Batcher per part and appends them in order.
+func (b *Batcher) Append(o *Batcher) {
+	off := int32(len(b.docs))
+	b.docs = append(b.docs, o.docs...)
+	for s, st := range o.stamps {
+		if st != nil {
+			b.stamp(int32(s))
+		}
+	}
+	for _, s := range o.shards {
+		b.noteShard(s)
+	}
+	for i := range b.nodes {
+		on, nb := &o.nodes[i], &b.nodes[i]
+		if len(on.idx) == 0 {
+			continue
+		}
+		if len(nb.idx) == 0 {
+			nb.size = on.size
+		} else {
+			nb.size += on.size - b.framing()
+			if b.format == FormatJSON {
+				nb.size++ // the comma between the two runs
+			}
+		}
+		for _, k := range on.idx {
+			nb.idx = append(nb.idx, k+off)
+		}
 	}
 }
 
@@ -245,6 +284,10 @@ func (b *Batcher) Empty() bool { return len(b.docs) == 0 }
 // body after its response arrived): then that reader keeps it and the
 // Batcher starts on fresh memory.
 func (b *Batcher) Reset() {
+	for _, s := range b.shards {
+		b.inBatch[s] = false
+	}
+	b.shards = b.shards[:0]
 	if b.open.Load() != 0 {
 		b.docs = nil
 		for i := range b.nodes {

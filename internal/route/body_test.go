@@ -3,9 +3,12 @@ package route
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"testing/iotest"
 
@@ -140,5 +143,58 @@ func TestBodyReaderMatchesBuiltBody(t *testing.T) {
 			}
 		}
 		b.Reset()
+	}
+}
+
+// TestBatcherAppend fills two Batchers with the two halves of a stream of
+// documents and checks that appending the second to the first gives the
+// bodies, sizes and shards of one Batcher fed everything.
+func TestBatcherAppend(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for it := range 200 {
+		f := Format(it % 3)
+		mk := func() *Batcher {
+			b := NewBatcher(3, f)
+			b.SetVersion(int64(it % 2))
+			if f == FormatCSV {
+				b.SetCSVHeader([]byte("id,x"), ';')
+			}
+			return b
+		}
+		all, a, c := mk(), mk(), mk()
+		n := rng.IntN(30)
+		cut := rng.IntN(n + 1)
+		for i := range n {
+			d := []byte(fmt.Sprintf(`{"id":%d,"x":"%s"}`, i, strings.Repeat("y", rng.IntN(5))))
+			if f == FormatCSV {
+				d = []byte(fmt.Sprintf("%d;%d", i, rng.IntN(9)))
+			}
+			shard := rng.IntN(16)
+			var tg []int
+			for node := range 3 {
+				if rng.IntN(2) == 0 {
+					tg = append(tg, node)
+				}
+			}
+			all.Add(d, shard, tg)
+			if i < cut {
+				a.Add(d, shard, tg)
+			} else {
+				c.Add(d, shard, tg)
+			}
+		}
+		a.Append(c)
+		for node := range 3 {
+			if got, want := a.Body(node), all.Body(node); !bytes.Equal(got, want) || a.Size(node) != all.Size(node) || a.Docs(node) != all.Docs(node) {
+				t.Fatalf("format %d node %d cut %d/%d:\n got %q (%d)\nwant %q (%d)", f, node, cut, n, got, a.Size(node), want, all.Size(node))
+			}
+		}
+		if !slices.Equal(slices.Sorted(slices.Values(a.Shards())), slices.Sorted(slices.Values(all.Shards()))) {
+			t.Fatalf("shards %v, want %v", a.Shards(), all.Shards())
+		}
+		a.Reset()
+		if len(a.Shards()) != 0 || !a.Empty() {
+			t.Fatal("Reset kept shards or documents")
+		}
 	}
 }
