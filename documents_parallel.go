@@ -60,7 +60,10 @@ func (s *jsonSource) tail(off int) (splittable, map[string]struct{}) {
 	} else {
 		t.rd = route.NDJSONBytes(t.body)
 	}
-	fields := map[string]struct{}{}
+	var fields map[string]struct{}
+	if s.rt.Fields != nil {
+		fields = map[string]struct{}{}
+	}
 	t.rt = route.Router{PrimaryKey: s.rt.PrimaryKey, Shards: s.rt.Shards, Fields: fields}
 	return t, fields
 }
@@ -164,7 +167,7 @@ func routeInMemory(src source, mk func() docSink) ([]docSink, error) {
 			break
 		}
 	}
-	if js, ok := src.(*jsonSource); ok {
+	if js, ok := src.(*jsonSource); ok && js.rt.Fields != nil {
 		for _, p := range parts[:len(out)-1] {
 			maps.Copy(js.rt.Fields, p.fields)
 		}
