@@ -2,10 +2,7 @@ package miroir
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"sync"
@@ -86,86 +83,6 @@ func docError(err error) error {
 	return err
 }
 
-// source yields routed documents: the raw document (a JSON object or a CSV
-// record) and its shard; io.EOF at the end.
-type source interface {
-	next() (raw []byte, shard int, err error)
-}
-
-// jsonSource routes a JSON array or NDJSON stream.
-type jsonSource struct {
-	rd      *route.Reader
-	rt      route.Router
-	ndjson  bool
-	pending []byte // first document, read ahead for primary key inference
-	hasPend bool
-}
-
-func (s *jsonSource) next() ([]byte, int, error) {
-	var doc []byte
-	if s.hasPend {
-		doc, s.hasPend = s.pending, false
-	} else {
-		d, err := s.rd.Next()
-		if err != nil {
-			return nil, 0, err
-		}
-		doc = d
-	}
-	line := 0
-	if s.ndjson {
-		line = s.rd.Line()
-	}
-	r, err := s.rt.Route(doc, s.rd.Index(), line)
-	if err != nil {
-		return nil, 0, err
-	}
-	return r.Doc, r.Shard, nil
-}
-
-// peek reads the first document ahead and returns its attribute names
-// (nil when there is no document).
-func (s *jsonSource) peek() ([]string, error) {
-	d, err := s.rd.Next()
-	if err == io.EOF {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	s.pending, s.hasPend = d, true
-	names, err := route.ObjectKeys(d)
-	if err != nil {
-		// Let Route report it with the document's position.
-		_, rerr := s.rt.Route(d, s.rd.Index(), 0)
-		if rerr != nil {
-			return nil, rerr
-		}
-		return nil, err
-	}
-	return names, nil
-}
-
-// csvSource routes CSV records.
-type csvSource struct {
-	cr    *route.CSVReader
-	rt    route.Router
-	pkCol int
-	typ   route.CSVType
-}
-
-func (s *csvSource) next() ([]byte, int, error) {
-	rec, err := s.cr.Next()
-	if err != nil {
-		return nil, 0, err
-	}
-	shard, _, err := s.rt.RouteCSV(rec, s.pkCol, s.typ)
-	if err != nil {
-		return nil, 0, err
-	}
-	return rec.Raw, shard, nil
-}
-
 // writeOp is one document write through the cluster.
 type writeOp struct {
 	ix     *Index
@@ -178,8 +95,10 @@ type writeOp struct {
 	// (the InBatches variants).
 	batchDocs int
 	// stream sends a batch whenever a node's body reaches WithBatchBytes,
-	// so a reader is never held whole in memory.
+	// so a reader is never held whole in memory (documents are copied out
+	// of the reader's buffer; otherwise the bodies refer to the input).
 	stream   bool
+	version  int64      // injected as _miroir_v when non-zero
 	preTasks []NodeTask // index creation tasks to fold into the first cluster task
 	fields   map[string]struct{}
 	setPK    bool // the index had no known primary key before this write
@@ -194,202 +113,6 @@ type taskAcc struct {
 	nodes    []NodeTask
 	degraded []GroupShard
 	sentTo   []bool
-}
-
-// flushResult is what one fan-out of node requests achieved.
-type flushResult struct {
-	nodes    []NodeTask
-	degraded []GroupShard
-}
-
-// sendBatch sends bodies[ni] (nil: nothing) to every node ni in parallel,
-// then applies the quorum over shards. It returns the node tasks, or an
-// error when some shard met quorum in no group.
-func (c *Cluster) sendBatch(ctx context.Context, st *indexState, op, method, path string, q url.Values, ct string, bodies [][]byte, docs []int, shards []int) (flushResult, error) {
-	var targets []*node
-	for ni, b := range bodies {
-		if b != nil {
-			targets = append(targets, c.nodes[ni])
-		}
-	}
-	acks := make([]int64, len(c.nodes))
-	for i := range acks {
-		acks[i] = -1
-	}
-	errs := c.fanout(ctx, targets, func(ctx context.Context, n *node) error {
-		resp, err := n.do(ctx, op, method, path, q, ct, bodies[n.idx])
-		if err != nil {
-			if isTransportError(err) {
-				st.setVerified(n.idx, false) // it may come back empty: check again
-			}
-			return err
-		}
-		var info meilisearch.TaskInfo
-		if err := json.Unmarshal(resp.Body, &info); err != nil {
-			return fmt.Errorf("miroir: node %s: decoding task: %w", n.ID, err)
-		}
-		acks[n.idx] = info.TaskUID
-		return nil
-	})
-	res := evalQuorum(c.topo.rg, c.topo.rf, shards, c.topo.replicas, func(ni int) bool { return acks[ni] >= 0 })
-	var out flushResult
-	for _, n := range targets {
-		if acks[n.idx] >= 0 {
-			out.nodes = append(out.nodes, NodeTask{Node: n.ID, TaskUID: acks[n.idx], Docs: int64(docs[n.idx]), Status: meilisearch.TaskStatusEnqueued})
-		}
-	}
-	out.degraded = res.Degraded
-	if !res.OK() {
-		// Every node refusing the same way with a 4xx (a request error of
-		// the caller's) is that error, not a quorum problem; a 5xx is the
-		// node failing, which is a missed acknowledgement (DESIGN §3).
-		var nodeErrs []error
-		var first error
-		same := true
-		for i, err := range errs {
-			if err == nil {
-				same = false
-				continue
-			}
-			nodeErrs = append(nodeErrs, fmt.Errorf("node %s: %w", targets[i].ID, err))
-			if first == nil {
-				first = err
-			}
-			if isTransportError(err) || apiCode(err) != apiCode(first) || !isRequestError(err) {
-				same = false
-			}
-		}
-		if same && first != nil && apiCode(first) != "" {
-			return out, first
-		}
-		if len(nodeErrs) == 0 {
-			nodeErrs = append(nodeErrs, errors.New("no healthy verified replica to send to"))
-		}
-		e := noQuorumError(res.Failed, errors.Join(nodeErrs...))
-		for _, n := range c.nodes {
-			if acks[n.idx] < 0 {
-				e.Nodes = append(e.Nodes, n.ID)
-			}
-		}
-		return out, e
-	}
-	return out, nil
-}
-
-// run routes every document of src and sends the batches, returning one
-// TaskInfo per cluster task.
-func (w *writeOp) run(ctx context.Context, src source) ([]meilisearch.TaskInfo, error) {
-	c := w.ix.c
-	n := len(c.nodes)
-	b := route.NewBatcher(n, w.format)
-	if w.format == route.FormatCSV {
-		b.SetCSVHeader(w.csvHeader, w.csvDelim)
-	}
-	// Write targets per shard restricted to verified healthy nodes.
-	live := c.verifiedTargets(ctx, w.st, allNodeIdx(n))
-	targets := make([][]int, c.topo.shards)
-	for s := range targets {
-		for _, ni := range c.topo.writeTargets(s) {
-			if live[ni] {
-				targets[s] = append(targets[s], ni)
-			}
-		}
-	}
-	var infos []meilisearch.TaskInfo
-	acc := &taskAcc{}
-	inBatch := make([]bool, c.topo.shards)
-	var shards []int
-	q := w.params.query(w.pk)
-	path := "/indexes/" + w.ix.uid + "/documents"
-	op := "addDocuments"
-	if w.method == http.MethodPut {
-		op = "updateDocuments"
-	}
-
-	flush := func() error {
-		if len(shards) == 0 {
-			return nil
-		}
-		bodies := make([][]byte, n)
-		docs := make([]int, n)
-		for ni := range n {
-			bodies[ni] = b.Body(ni)
-			docs[ni] = b.Docs(ni)
-		}
-		res, err := c.sendBatch(ctx, w.st, op, w.method, path, q, w.format.ContentType(), bodies, docs, shards)
-		acc.nodes = append(acc.nodes, res.nodes...)
-		acc.degraded = append(acc.degraded, res.degraded...)
-		b.Reset()
-		for _, s := range shards {
-			inBatch[s] = false
-		}
-		shards = shards[:0]
-		return err
-	}
-	finish := func() error {
-		info, err := w.register(ctx, acc)
-		if err != nil {
-			return err
-		}
-		infos = append(infos, *info)
-		acc = &taskAcc{}
-		return nil
-	}
-	fail := func(err error) ([]meilisearch.TaskInfo, error) {
-		err = docError(err)
-		if len(acc.nodes) > 0 {
-			// Part of this call's documents already reached the nodes
-			// (streamed input): record them so they can be followed.
-			if info, rerr := w.register(ctx, acc); rerr == nil {
-				var e *Error
-				if errors.As(err, &e) && e.Code != CodeNoQuorum {
-					e.Message += fmt.Sprintf(" (the documents before it were already sent as cluster task %d)", info.TaskUID)
-				}
-			}
-		}
-		w.ix.c.noteFields(w.st, w.fields)
-		return infos, err
-	}
-
-	for {
-		raw, shard, err := src.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fail(err)
-		}
-		b.Add(raw, shard, targets[shard])
-		if !inBatch[shard] {
-			inBatch[shard] = true
-			shards = append(shards, shard)
-		}
-		acc.docs++
-		if w.batchDocs > 0 && acc.docs == int64(w.batchDocs) {
-			if err := flush(); err != nil {
-				return fail(err)
-			}
-			if err := finish(); err != nil {
-				return infos, err
-			}
-			continue
-		}
-		if w.stream && b.Full(c.opts.batchBytes, 0) {
-			if err := flush(); err != nil {
-				return fail(err)
-			}
-		}
-	}
-	if err := flush(); err != nil {
-		return fail(err)
-	}
-	if acc.docs > 0 || len(infos) == 0 {
-		if err := finish(); err != nil {
-			return infos, err
-		}
-	}
-	c.noteFields(w.st, w.fields)
-	return infos, nil
 }
 
 func allNodeIdx(n int) []int {

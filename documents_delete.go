@@ -1,6 +1,7 @@
 package miroir
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -57,11 +58,12 @@ func (i *Index) deleteIDs(ctx context.Context, ids []string, opts *meilisearch.D
 			}
 		}
 	}
-	bodies := make([][]byte, len(c.nodes))
+	bodies := make([]any, len(c.nodes))
 	docs := make([]int, len(c.nodes))
 	for ni, l := range perNode {
 		if len(l) > 0 {
-			bodies[ni], _ = json.Marshal(l)
+			raw, _ := json.Marshal(l)
+			bodies[ni] = bytes.NewReader(raw)
 			docs[ni] = len(l)
 		}
 	}

@@ -1,11 +1,11 @@
 package miroir
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 
 	"github.com/meilisearch/meilisearch-go"
@@ -24,32 +24,58 @@ const (
 	kindCSV
 )
 
-// writeBytes routes an in-memory payload. With batch > 0 the documents
-// are first all validated, then sent batch documents per cluster task.
+// writeBytes routes an in-memory payload; the node bodies refer to body,
+// which is never copied. Every document is validated and routed (on
+// several cores when the payload is large) before any is sent; with
+// batch > 0 they are then sent batch documents per cluster task.
 func (i *Index) writeBytes(ctx context.Context, method string, kind payloadKind, body []byte, batch int, p docParams) ([]meilisearch.TaskInfo, error) {
-	if batch > 0 {
-		// Validate everything before touching any node.
-		w, src, err := i.prepare(ctx, method, kind, bytes.NewReader(body), body, p, true)
-		if err != nil {
-			return nil, err
-		}
-		for {
-			_, _, err := src.next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return nil, docError(err)
-			}
-		}
-		w.ix.c.noteFields(w.st, w.fields)
+	if body == nil {
+		body = []byte{} // an empty payload, not a missing one
 	}
-	w, src, err := i.prepare(ctx, method, kind, bytes.NewReader(body), body, p, false)
+	if batch > 0 {
+		return i.writeBytesInBatches(ctx, method, kind, body, batch, p)
+	}
+	w, src, err := i.prepare(ctx, method, kind, nil, body, p, false)
 	if err != nil {
 		return nil, err
 	}
-	w.batchDocs = batch
-	return w.run(ctx, src)
+	targets := w.targets(ctx)
+	parts, err := routeInMemory(src, func() docSink { return &batchSink{b: w.newBatcher(), targets: targets} })
+	w.ix.c.noteFields(w.st, w.fields)
+	if err != nil {
+		return nil, docError(err)
+	}
+	head := parts[0].(*batchSink)
+	for _, p := range parts[1:] {
+		head.b.Append(p.(*batchSink).b)
+		head.n += p.(*batchSink).n
+	}
+	return w.runBatched(ctx, head.b, head.n)
+}
+
+// writeBytesInBatches validates and routes every document before it
+// creates a missing index or sends anything, then sends batch documents
+// per cluster task.
+func (i *Index) writeBytesInBatches(ctx context.Context, method string, kind payloadKind, body []byte, batch int, p docParams) ([]meilisearch.TaskInfo, error) {
+	w, src, err := i.prepare(ctx, method, kind, nil, body, p, true)
+	if err != nil {
+		return nil, err
+	}
+	parts, err := routeInMemory(src, func() docSink { return &docList{} })
+	w.ix.c.noteFields(w.st, w.fields)
+	if err != nil {
+		return nil, docError(err)
+	}
+	w2, src2, err := i.prepare(ctx, method, kind, nil, body, p, false)
+	if err != nil {
+		return nil, err
+	}
+	w2.batchDocs = batch
+	if w2.pk != w.pk || w2.st.shards != w.st.shards {
+		return w2.run(ctx, src2) // the index changed meanwhile: route again
+	}
+	maps.Copy(w2.fields, w.fields) // the index may have just been created
+	return w2.run(ctx, &replaySource{parts: parts})
 }
 
 // writeReader routes a streamed payload in bounded batches.
@@ -63,9 +89,9 @@ func (i *Index) writeReader(ctx context.Context, method string, kind payloadKind
 	return w.run(ctx, src)
 }
 
-// prepare resolves the index state and primary key and opens the source.
-// body, when non-nil, is r's whole content (zero-copy readers). dry skips
-// the index creation (validation pass).
+// prepare resolves the index state and primary key and opens the source:
+// body when non-nil (zero-copy readers), else r. dry skips the index
+// creation (validation pass).
 func (i *Index) prepare(ctx context.Context, method string, kind payloadKind, r io.Reader, body []byte, p docParams, dry bool) (*writeOp, source, error) {
 	c := i.c
 	if err := c.checkOpen(); err != nil {
@@ -86,13 +112,21 @@ func (i *Index) prepare(ctx context.Context, method string, kind payloadKind, r 
 		return nil, nil, err
 	}
 	w := &writeOp{ix: i, st: st, method: method, params: p, preTasks: pre, fields: map[string]struct{}{}}
+	if c.writeVersion != nil && !dry {
+		w.version = c.writeVersion()
+	}
 	switch kind {
 	case kindCSV:
 		delim, err := route.CSVDelimiter(p.csvDelimiter)
 		if err != nil {
 			return nil, nil, docError(err)
 		}
-		cr, err := route.NewCSVReader(r, delim)
+		var cr *route.CSVReader
+		if body != nil {
+			cr, err = route.CSVBytes(body, delim)
+		} else {
+			cr, err = route.NewCSVReader(r, delim)
+		}
 		if err != nil {
 			return nil, nil, docError(err)
 		}
@@ -106,15 +140,16 @@ func (i *Index) prepare(ctx context.Context, method string, kind payloadKind, r 
 		}
 		w.pk, w.setPK = pk, setPK
 		w.format = route.FormatCSV
-		w.csvHeader, w.csvDelim = cr.OutputHeader(), delim
+		w.csvHeader, w.csvDelim = cr.Header(), delim
 		col := cr.Column(pk)
 		typ := route.CSVString
 		if col >= 0 {
 			typ = cr.Columns()[col].Type
 		}
-		return w, &csvSource{cr: cr, rt: route.Router{PrimaryKey: pk, Shards: st.shards}, pkCol: col, typ: typ}, nil
+		cr.SetKeyColumn(col)
+		return w, &csvSource{cr: cr, rt: route.Router{PrimaryKey: pk, Shards: st.shards}, typ: typ, body: body}, nil
 	default:
-		js := &jsonSource{ndjson: kind == kindNDJSON}
+		js := &jsonSource{ndjson: kind == kindNDJSON, body: body}
 		switch {
 		case body != nil && kind == kindNDJSON:
 			js.rd = route.NDJSONBytes(body)
@@ -123,6 +158,7 @@ func (i *Index) prepare(ctx context.Context, method string, kind payloadKind, r 
 			js.rd = route.NDJSONBytes(body)
 		case body != nil:
 			js.rd = route.ArrayBytes(body)
+			js.array = true
 		case kind == kindNDJSON:
 			js.rd = route.NewNDJSONReader(r)
 		default:

@@ -62,6 +62,12 @@ type Cluster struct {
 	closeOnce sync.Once
 	closed    chan struct{}
 	wg        sync.WaitGroup
+
+	// writeVersion, when set, gives each document write its version,
+	// injected into every document as _miroir_v (route.VersionField).
+	// Issue 12 sets it (a hybrid logical clock); until then only the write
+	// benchmark does, to measure the field's cost.
+	writeVersion func() int64
 }
 
 // New builds a Cluster over nodes. It validates the topology (unique node

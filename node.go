@@ -45,17 +45,25 @@ type nodeResponse struct {
 // callers (and user code) inspect node errors as meilisearch-go's. A
 // transport failure also marks the node down passively.
 func (n *node) do(ctx context.Context, op, method, path string, query url.Values, contentType string, body []byte) (*nodeResponse, error) {
+	var rd any
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	return n.doBody(ctx, op, method, path, query, contentType, rd)
+}
+
+// doBody is do with the body in any form retryablehttp takes: nil, a
+// *bytes.Reader, or a retryablehttp.ReaderFunc making a fresh reader per
+// attempt (the write path's generated bodies, whose reader reports its
+// length, so the request has a Content-Length).
+func (n *node) doBody(ctx context.Context, op, method, path string, query url.Values, contentType string, body any) (*nodeResponse, error) {
 	u := n.base + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.c.opts.nodeTimeout)
 	defer cancel()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, method, u, rd)
+	req, err := retryablehttp.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return nil, err
 	}

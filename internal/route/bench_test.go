@@ -65,14 +65,10 @@ func routeAll(b *testing.B, body []byte, rt *Router, bat *Batcher, tg [][]int) {
 	bat.Reset()
 	rd := ArrayBytes(body)
 	for {
-		doc, err := rd.Next()
+		r, err := rt.Next(rd, false)
 		if err == io.EOF {
 			return
 		}
-		if err != nil {
-			b.Fatal(err)
-		}
-		r, err := rt.Route(doc, rd.Index(), 0)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -222,18 +218,14 @@ func streamNDJSON(tb testing.TB, size, maxBatch int) (peak uint64, docs int) {
 		peak = max(peak, ms.HeapAlloc-min(base, ms.HeapAlloc))
 	}
 	for {
-		doc, err := rd.Next()
+		r, err := rt.Next(rd, true)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			tb.Fatal(err)
 		}
-		r, err := rt.Route(doc, rd.Index(), rd.Line())
-		if err != nil {
-			tb.Fatal(err)
-		}
-		bat.Add(r.Doc, r.Shard, tg[r.Shard])
+		bat.AddCopy(r.Doc, r.Shard, tg[r.Shard])
 		docs++
 		if bat.Full(maxBatch, 0) {
 			sample() // the moment memory is at its highest: batches full

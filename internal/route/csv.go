@@ -59,83 +59,69 @@ func CSVDelimiter(s string) (byte, error) {
 // CSVRecord is one data row.
 type CSVRecord struct {
 	// Raw is the record exactly as in the input, without its line
-	// terminator: the Batcher appends the shard cell to it, so quoting and
-	// values reach the nodes untouched.
+	// terminator: the Batcher appends the injected cells to it, so quoting
+	// and values reach the nodes untouched.
 	Raw []byte
-	// Fields are the parsed cells (reused between calls).
-	Fields []string
+	// Key is the key column's cell (see SetKeyColumn), unescaped; HasKey
+	// is false when there is no key column.
+	Key    []byte
+	HasKey bool
 	// Index is the 0-based row number, Line the 1-based line it starts on.
 	Index, Line int
 }
 
-// CSVReader streams a CSV body: the header first, then records, holding
-// only the current record and encoding/csv's read-ahead in memory.
+// CSVReader reads a CSV body, header first, then one record at a time,
+// with the semantics of encoding/csv (LazyQuotes, as the Rust csv crate
+// Meilisearch uses is lenient with quotes; empty lines skipped; every
+// record as many cells as the header). Over a byte slice it copies
+// nothing; over an io.Reader it holds the current record and a read chunk.
+// Only the key column's cell is decoded: the records go to the nodes raw.
 type CSVReader struct {
-	cr      *csv.Reader
-	tee     *teeBuf
-	cols    []CSVColumn
-	rawHdr  []byte
-	delim   byte
-	index   int
-	prevOff int64
+	src    io.Reader
+	buf    []byte
+	r, w   int
+	eof    bool
+	delim  byte
+	cols   []CSVColumn
+	rawHdr []byte
+	keyCol int
+	keyBuf []byte
+	line   int // line number of buf[r]
+	index  int
+	stop   int // see SetStop
+	missed bool
 }
 
-// teeBuf keeps the bytes encoding/csv has read since base, so a record's
-// raw bytes can be cut out by InputOffset.
-type teeBuf struct {
-	r    io.Reader
-	buf  []byte
-	base int64
-}
-
-func (t *teeBuf) Read(p []byte) (int, error) {
-	n, err := t.r.Read(p)
-	t.buf = append(t.buf, p[:n]...)
-	return n, err
-}
-
-// discard drops the bytes before absolute offset off, compacting only
-// once they are half the buffer so the copying stays linear overall.
-func (t *teeBuf) discard(off int64) {
-	k := int(off - t.base)
-	if k*2 < len(t.buf) {
-		return
-	}
-	n := copy(t.buf, t.buf[k:])
-	t.buf = t.buf[:n]
-	t.base = off
-}
-
-func (t *teeBuf) slice(from, to int64) []byte {
-	return t.buf[from-t.base : to-t.base]
-}
-
-// NewCSVReader reads the header of a CSV body. A missing header, an
-// unreadable one or a reserved _miroir_shard column is an error.
+// NewCSVReader reads the header of a streamed CSV body. A missing header,
+// an unreadable one or a reserved column (_miroir_shard, _miroir_v) is an
+// error.
 func NewCSVReader(r io.Reader, delim byte) (*CSVReader, error) {
-	t := &teeBuf{r: r}
-	cr := csv.NewReader(t)
-	cr.Comma = rune(delim)
-	cr.LazyQuotes = true // the Rust csv crate Meilisearch uses is lenient with quotes
-	cr.ReuseRecord = true
-	c := &CSVReader{cr: cr, tee: t, delim: delim}
-	hdr, err := cr.Read()
+	return newCSVReader(&CSVReader{src: r, delim: delim, keyCol: -1, line: 1})
+}
+
+// CSVBytes reads the header of an in-memory CSV body; records alias body.
+func CSVBytes(body []byte, delim byte) (*CSVReader, error) {
+	return newCSVReader(&CSVReader{buf: body, w: len(body), eof: true, delim: delim, keyCol: -1, line: 1})
+}
+
+func newCSVReader(c *CSVReader) (*CSVReader, error) {
+	var hdr []string
+	s, err := c.scan(-1, &hdr)
 	if err == io.EOF {
 		return nil, docErr(-1, 0, CodeMalformedPayload, "The CSV payload is empty; it needs a header line.")
 	}
 	if err != nil {
-		return nil, csvErr(-1, err)
+		return nil, err
 	}
 	for _, cell := range hdr {
 		col := ParseCSVHeader(cell)
-		if col.Name == ShardField {
-			return nil, docErr(-1, 1, CodeReservedField, "The CSV column `%s` is reserved by miroir, which stores each document's shard in it; rename the column.", ShardField)
+		if col.Name == ShardField || col.Name == VersionField {
+			return nil, docErr(-1, 1, CodeReservedField, "The CSV column `%s` is reserved by miroir, which stores each document's %s in it; rename the column.", col.Name, reservedWhat(col.Name))
 		}
 		c.cols = append(c.cols, col)
 	}
-	off := cr.InputOffset()
-	c.rawHdr = append([]byte(nil), trimRecord(t.slice(0, off))...)
-	c.prevOff = off
+	c.rawHdr = append([]byte(nil), c.buf[c.r+s.start:c.r+s.end]...)
+	c.advance(&s)
 	return c, nil
 }
 
@@ -161,50 +147,114 @@ func (c *CSVReader) Column(name string) int {
 	return -1
 }
 
-// OutputHeader is the header line for node bodies: the input header plus
-// a _miroir_shard:number column, newline included.
-func (c *CSVReader) OutputHeader() []byte {
-	h := append([]byte(nil), c.rawHdr...)
-	h = append(h, c.delim)
-	h = append(h, ShardField+":number\n"...)
-	return h
+// SetKeyColumn makes Next decode column col's cell into CSVRecord.Key
+// (-1: none).
+func (c *CSVReader) SetKeyColumn(col int) { c.keyCol = col }
+
+// Tail returns a reader of the records of body, the rest of an in-memory
+// CSV payload from a record's start on, with this reader's header, key
+// column and delimiter (parallel routing gives each worker a tail).
+func (c *CSVReader) Tail(body []byte) *CSVReader {
+	return &CSVReader{buf: body, w: len(body), eof: true, delim: c.delim, cols: c.cols, rawHdr: c.rawHdr, keyCol: c.keyCol, line: 1}
 }
+
+// SetStop makes an in-memory reader return ErrStop when the next record
+// starts exactly at offset off of its input (0: no stop), like
+// Reader.SetStop.
+func (c *CSVReader) SetStop(off int) { c.stop = off }
+
+// Offset is the input offset just after the last record read (for an
+// in-memory reader, an offset of its input).
+func (c *CSVReader) Offset() int { return c.r }
+
+// Missed reports whether the reader passed its stop offset inside a
+// record.
+func (c *CSVReader) Missed() bool { return c.missed }
+
+// Header is the input header line, without its terminator (see
+// Batcher.SetCSVHeader).
+func (c *CSVReader) Header() []byte { return c.rawHdr }
 
 // Delimiter returns the field delimiter.
 func (c *CSVReader) Delimiter() byte { return c.delim }
 
 // Next returns the next record, or io.EOF. The record is valid until the
-// next call. Malformed CSV (including a row with another number of cells
-// than the header) is a malformed_payload *DocError.
+// next call. Malformed CSV (a row with another number of cells than the
+// header, invalid UTF-8) is a malformed_payload *DocError.
 func (c *CSVReader) Next() (CSVRecord, error) {
-	c.tee.discard(c.prevOff)
-	fields, err := c.cr.Read()
-	if err == io.EOF {
-		return CSVRecord{}, io.EOF
-	}
+	s, err := c.scan(c.keyCol, nil)
 	if err != nil {
-		return CSVRecord{}, csvErr(c.index, err)
+		return CSVRecord{}, err
 	}
-	line, _ := c.cr.FieldPos(0)
-	off := c.cr.InputOffset()
-	raw := trimRecord(c.tee.slice(c.prevOff, off))
-	c.prevOff = off
-	rec := CSVRecord{Raw: raw, Fields: fields, Index: c.index, Line: line}
+	if c.stop > 0 {
+		switch start := c.r + s.start; {
+		case start == c.stop:
+			return CSVRecord{}, ErrStop
+		case start > c.stop:
+			c.stop, c.missed = 0, true
+		}
+	}
+	line := c.line + s.skipped
+	rec := CSVRecord{Raw: c.buf[c.r+s.start : c.r+s.end], Key: s.key, HasKey: s.hasKey, Index: c.index, Line: line}
+	c.advance(&s)
 	c.index++
-	if !utf8.Valid(raw) {
+	if s.fields != len(c.cols) {
+		pe := &csv.ParseError{StartLine: line, Line: line, Column: 1, Err: csv.ErrFieldCount}
+		return rec, csvErr(rec.Index, pe)
+	}
+	if !validUTF8(rec.Raw) {
 		return rec, docErr(rec.Index, line, CodeMalformedPayload, "The CSV record is not valid UTF-8.")
 	}
 	return rec, nil
 }
 
-// trimRecord drops the blank lines encoding/csv skipped before a record
-// and the record's line terminator.
-func trimRecord(b []byte) []byte {
-	for len(b) > 0 && (b[0] == '\n' || b[0] == '\r') {
-		b = b[1:]
+// scan finds the next record in the window, reading more while it may be
+// incomplete.
+func (c *CSVReader) scan(keyCol int, all *[]string) (csvScan, error) {
+	for {
+		s, kb, err := scanCSV(c.buf[c.r:c.w], c.eof, c.delim, keyCol, c.keyBuf, all)
+		c.keyBuf = kb
+		if err != errIncomplete {
+			return s, err
+		}
+		if err := c.fill(); err != nil {
+			return s, err
+		}
 	}
-	b = bytes.TrimSuffix(b, []byte{'\n'})
-	return bytes.TrimSuffix(b, []byte{'\r'})
+}
+
+// advance moves past the record s.
+func (c *CSVReader) advance(s *csvScan) {
+	c.r += s.next
+	c.line += s.skipped + s.newlines
+}
+
+// fill reads more input, compacting the consumed bytes first.
+func (c *CSVReader) fill() error {
+	if c.src == nil {
+		c.eof = true
+		return nil
+	}
+	if c.r > 0 {
+		n := copy(c.buf, c.buf[c.r:c.w])
+		c.r, c.w = 0, n
+	}
+	if c.w == len(c.buf) {
+		nb := make([]byte, max(readChunk, 2*len(c.buf)))
+		copy(nb, c.buf[:c.w])
+		c.buf = nb
+	}
+	for {
+		n, err := c.src.Read(c.buf[c.w:])
+		c.w += n
+		if err == io.EOF {
+			c.eof = true
+			return nil
+		}
+		if err != nil || n > 0 {
+			return err
+		}
+	}
 }
 
 func csvErr(index int, err error) error {
@@ -220,33 +270,41 @@ func csvErr(index int, err error) error {
 // decimal text is the id, so "007" is 7), a string column's cell is the
 // id as is. The error is an invalid_document_id *DocError without position.
 func CSVID(cell string, typ CSVType) (string, error) {
-	id := cell
-	if typ == CSVNumber {
-		t := strings.TrimSpace(cell)
-		// Meilisearch tries i64 and then f64; an f64 is no valid id.
-		if n, err := strconv.ParseInt(t, 10, 64); err == nil {
-			id = strconv.FormatInt(n, 10)
-		} else {
-			return "", &DocError{Index: -1, Code: CodeInvalidDocumentID, Message: invalidIDMessage(t)}
-		}
-	}
-	if typ == CSVBoolean || !ValidID(id) {
-		return "", &DocError{Index: -1, Code: CodeInvalidDocumentID, Message: invalidIDMessage(strconv.Quote(cell))}
-	}
-	return id, nil
+	id, _, err := csvID([]byte(cell), typ, nil)
+	return string(id), err
 }
 
-// RouteCSV validates one CSV record and computes its shard; pkCol is the
-// primary key's column (CSVReader.Column). The error is a *DocError naming
-// the record's line.
-func (rt *Router) RouteCSV(rec CSVRecord, pkCol int, typ CSVType) (shard int, id string, err error) {
-	if pkCol < 0 || pkCol >= len(rec.Fields) {
-		return 0, "", docErr(rec.Index, rec.Line, CodeMissingDocumentID, "Document doesn't have a `%s` attribute: `%s`.", rt.PrimaryKey, excerpt(rec.Raw))
+// csvID is CSVID over bytes; a number's decimal text is built in scratch,
+// which is returned for reuse.
+func csvID(cell []byte, typ CSVType, scratch []byte) (id, scratchOut []byte, err error) {
+	id = cell
+	if typ == CSVNumber {
+		t := bytes.TrimSpace(cell)
+		// Meilisearch tries i64 and then f64; an f64 is no valid id.
+		n, perr := strconv.ParseInt(string(t), 10, 64)
+		if perr != nil {
+			return nil, scratch, &DocError{Index: -1, Code: CodeInvalidDocumentID, Message: invalidIDMessage(string(t))}
+		}
+		scratch = strconv.AppendInt(scratch[:0], n, 10)
+		id = scratch
 	}
-	id, err = CSVID(rec.Fields[pkCol], typ)
+	if typ == CSVBoolean || !validIDBytes(id) {
+		return nil, scratch, &DocError{Index: -1, Code: CodeInvalidDocumentID, Message: invalidIDMessage(strconv.Quote(string(cell)))}
+	}
+	return id, scratch, nil
+}
+
+// RouteCSV validates one CSV record and computes its shard; typ is the
+// key column's type. The id aliases the record or the Router's scratch
+// space. The error is a *DocError naming the record's line.
+func (rt *Router) RouteCSV(rec CSVRecord, typ CSVType) (shard int, id []byte, err error) {
+	if !rec.HasKey {
+		return 0, nil, docErr(rec.Index, rec.Line, CodeMissingDocumentID, "Document doesn't have a `%s` attribute: `%s`.", rt.PrimaryKey, excerpt(rec.Raw))
+	}
+	id, rt.idBuf, err = csvID(rec.Key, typ, rt.idBuf)
 	if err != nil {
 		e := err.(*DocError)
-		return 0, "", docErr(rec.Index, rec.Line, e.Code, "%s", e.Message)
+		return 0, nil, docErr(rec.Index, rec.Line, e.Code, "%s", e.Message)
 	}
-	return Shard([]byte(id), rt.Shards), id, nil
+	return Shard(id, rt.Shards), id, nil
 }

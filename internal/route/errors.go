@@ -26,6 +26,11 @@ const (
 // ShardField is the reserved attribute miroir injects into every document.
 const ShardField = "_miroir_shard"
 
+// VersionField is the reserved attribute holding a document's write
+// version, injected next to ShardField when a Batcher has a version (see
+// Batcher.SetVersion). Input documents may never carry it.
+const VersionField = "_miroir_v"
+
 // DocError reports a document that cannot be routed. Index is the
 // document's 0-based position in the payload; Line is the 1-based line
 // where it starts for NDJSON and CSV (0 for JSON arrays). Message follows

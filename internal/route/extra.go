@@ -29,7 +29,7 @@ func StripField(obj []byte, name string) []byte {
 			return obj
 		}
 		ks := j
-		kend, escaped, err := skipString(obj, j)
+		kend, escaped, err := skipString(obj, j, false)
 		if err != nil {
 			return obj
 		}
@@ -42,7 +42,7 @@ func StripField(obj []byte, name string) []byte {
 		if err != nil {
 			return obj
 		}
-		ve, err := skipValue(obj, vs, 1)
+		ve, err := skipValue(obj, vs, 1, false)
 		if err != nil {
 			return obj
 		}

@@ -170,7 +170,9 @@ func FuzzSplitArray(f *testing.F) {
 					t.Fatalf("%q: routed %q/%d %v, want %q", d, r.ID, r.Shard, err, want)
 				}
 				// Injection keeps the document and adds the shard.
-				inj := AppendInjected(nil, r.Doc, r.Shard)
+				bt := NewBatcher(1, FormatNDJSON)
+				bt.Add(r.Doc, r.Shard, []int{0})
+				inj := bytes.TrimSuffix(bt.Body(0), []byte{'\n'})
 				var back map[string]json.RawMessage
 				if json.Unmarshal(inj, &back) != nil || string(back[ShardField]) != strconv.Itoa(r.Shard) || len(back) != len(obj)+1 {
 					t.Fatalf("%q: injected %q", d, inj)

@@ -70,7 +70,7 @@ func CanonicalID(raw []byte) (string, error) {
 	if len(raw) == 0 {
 		return "", docErr(-1, 0, CodeMalformedPayload, "empty document id value")
 	}
-	end, err := skipValue(raw, 0, 0)
+	end, err := skipValue(raw, 0, 0, false)
 	if err == nil && end != len(raw) {
 		err = errTrailing
 	}

@@ -33,6 +33,10 @@ type Reader struct {
 	err   error
 
 	docLine int
+
+	atValue bool // toValue done, the value not yet scanned
+	stop    int  // see SetStop
+	missed  bool
 }
 
 // NewArrayReader streams the elements of a JSON array.
@@ -48,6 +52,14 @@ func NewNDJSONReader(r io.Reader) *Reader {
 // ArrayBytes reads the elements of an in-memory JSON array, zero-copy.
 func ArrayBytes(body []byte) *Reader {
 	return &Reader{buf: body, w: len(body), eof: true, array: true, line: 1, max: len(body) + 1, index: -1}
+}
+
+// ArrayTail reads the elements of an in-memory JSON array from the middle:
+// body starts at an element (its opening bracket and the elements before
+// it are elsewhere) and runs to the array's end. Parallel routing gives
+// each worker such a tail.
+func ArrayTail(body []byte) *Reader {
+	return &Reader{buf: body, w: len(body), eof: true, array: true, state: 1, line: 1, max: len(body) + 1, index: -1}
 }
 
 // NDJSONBytes reads the values of an in-memory NDJSON body, zero-copy.
@@ -131,76 +143,137 @@ func (r *Reader) skip() (more bool, err error) {
 // is valid until the next call. Errors are *DocError (or the source's read
 // error) and stick.
 func (r *Reader) Next() ([]byte, error) {
+	return r.next(nil, nil)
+}
+
+// ErrStop is returned by Next when the next document starts at the
+// offset given to SetStop; it does not stick: after SetStop(0), Next goes
+// on with that document.
+var ErrStop = errors.New("route: stop offset reached")
+
+// SetStop makes an in-memory reader return ErrStop when the next document
+// starts exactly at offset off of its input (0: no stop). Parallel
+// routing uses it to check that another worker started at a true
+// document boundary; Missed reports whether the reader went past off
+// without a document starting there.
+func (r *Reader) SetStop(off int) { r.stop = off }
+
+// Offset is the input offset just after the last document read (for an
+// in-memory reader, an offset of its input).
+func (r *Reader) Offset() int { return r.r }
+
+// Missed reports whether the reader passed its stop offset inside a
+// document (see SetStop).
+func (r *Reader) Missed() bool { return r.missed }
+
+// next returns the next document. With rt set, an object is scanned by
+// rt.scanObject, which both finds its end and fills sc (offsets relative
+// to the document), so the router need not scan it again.
+func (r *Reader) next(rt *Router, sc *pkScan) ([]byte, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	doc, err := r.next()
+	if !r.atValue {
+		if err := r.toValue(); err != nil {
+			r.err = err
+			return nil, err
+		}
+		r.atValue = true
+	}
+	if r.stop > 0 {
+		switch {
+		case r.r == r.stop:
+			return nil, ErrStop
+		case r.r > r.stop:
+			r.stop, r.missed = 0, true
+		}
+	}
+	r.atValue = false
+	doc, err := r.scanValue(rt, sc)
 	if err != nil {
 		r.err = err
 	}
 	return doc, err
 }
 
-func (r *Reader) next() ([]byte, error) {
-	if r.array {
+// toValue moves past the framing (brackets, commas, whitespace) to the
+// start of the next value; io.EOF at the end.
+func (r *Reader) toValue() error {
+	if !r.array {
 		more, err := r.skip()
 		if err != nil {
-			return nil, err
-		}
-		switch r.state {
-		case 0:
-			if !more {
-				return nil, docErr(-1, 0, CodeMalformedPayload, "The payload is empty; expected a JSON array of documents.")
-			}
-			if r.buf[r.r] != '[' {
-				return nil, docErr(-1, 0, CodeMalformedPayload, "The payload must be a JSON array of documents, found %q.", r.buf[r.r])
-			}
-			r.r++
-			r.state = 1
-			if more, err = r.skip(); err != nil {
-				return nil, err
-			}
-			if more && r.buf[r.r] == ']' {
-				r.r++
-				r.state = 3
-				return nil, r.trailing()
-			}
-		case 2:
-			if !more {
-				return nil, malformed(r.index+1, 0, errIncomplete)
-			}
-			switch r.buf[r.r] {
-			case ']':
-				r.r++
-				r.state = 3
-				return nil, r.trailing()
-			case ',':
-				r.r++
-				if more, err = r.skip(); err != nil {
-					return nil, err
-				}
-			default:
-				return nil, malformed(r.index+1, 0, badChar(r.buf[:r.w], r.r, "after array element"))
-			}
-		case 3:
-			return nil, io.EOF
+			return err
 		}
 		if !more {
-			return nil, malformed(r.index+1, 0, errIncomplete)
+			return io.EOF
 		}
-		r.state = 2
-	} else {
-		more, err := r.skip()
-		if err != nil {
-			return nil, err
-		}
-		if !more {
-			return nil, io.EOF
-		}
+		return nil
 	}
-	// Scan one value, reading more while it is incomplete.
+	more, err := r.skip()
+	if err != nil {
+		return err
+	}
+	switch r.state {
+	case 0:
+		if !more {
+			return docErr(-1, 0, CodeMalformedPayload, "The payload is empty; expected a JSON array of documents.")
+		}
+		if r.buf[r.r] != '[' {
+			return docErr(-1, 0, CodeMalformedPayload, "The payload must be a JSON array of documents, found %q.", r.buf[r.r])
+		}
+		r.r++
+		r.state = 1
+		if more, err = r.skip(); err != nil {
+			return err
+		}
+		if more && r.buf[r.r] == ']' {
+			r.r++
+			r.state = 3
+			return r.trailing()
+		}
+	case 2:
+		if !more {
+			return malformed(r.index+1, 0, errIncomplete)
+		}
+		switch r.buf[r.r] {
+		case ']':
+			r.r++
+			r.state = 3
+			return r.trailing()
+		case ',':
+			r.r++
+			if more, err = r.skip(); err != nil {
+				return err
+			}
+		default:
+			return malformed(r.index+1, 0, badChar(r.buf[:r.w], r.r, "after array element"))
+		}
+	case 3:
+		return io.EOF
+	}
+	if !more {
+		return malformed(r.index+1, 0, errIncomplete)
+	}
+	r.state = 2
+	return nil
+}
+
+// scanValue scans the value at r.r, reading more while it is incomplete.
+func (r *Reader) scanValue(rt *Router, sc *pkScan) ([]byte, error) {
+	u := true // validate UTF-8 while scanning an object for the router
 	for {
-		end, err := skipValue(r.buf[:r.w], r.r, 0)
+		var end int
+		var err error
+		if rt != nil && r.buf[r.r] == '{' {
+			*sc = pkScan{}
+			end, err = rt.scanObject(r.buf[:r.w], r.r, sc, u)
+			if err == errBadUTF8 {
+				u = false // rescan: a syntax error comes first
+				continue
+			}
+		} else {
+			end, err = skipValue(r.buf[:r.w], r.r, 0, false)
+		}
 		open := false
 		if err == nil && !r.eof && end == r.w && r.buf[r.r] != '{' && r.buf[r.r] != '[' && r.buf[r.r] != '"' {
 			err, open = errIncomplete, true // a bare number or literal may continue
@@ -209,6 +282,11 @@ func (r *Reader) next() ([]byte, error) {
 			r.index++
 			r.docLine = r.line
 			doc := r.buf[r.r:end]
+			if rt != nil && doc[0] == '{' {
+				sc.idStart -= r.r
+				sc.idEnd -= r.r
+				sc.badUTF8 = !u
+			}
 			if !r.array {
 				r.line += bytes.Count(doc, nl)
 			}

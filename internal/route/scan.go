@@ -2,9 +2,11 @@ package route
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 
 	"github.com/miroirsearch/miroir/internal/jsonscan"
 )
@@ -31,21 +33,65 @@ func badChar(b []byte, i int, ctx string) error {
 	return &syntaxError{off: i, msg: fmt.Sprintf("invalid character %q %s", b[i], ctx)}
 }
 
-// strStop marks bytes that end the fast path inside a string.
-var strStop = func() (t [256]bool) {
+// errBadUTF8 is a string holding invalid UTF-8, reported by the
+// validating scan (u set). The router then rescans without validation, so
+// that a syntax error later in the document is reported first, as it was
+// when UTF-8 was checked after the scan.
+var errBadUTF8 = errors.New("invalid UTF-8 in string")
+
+// strStop marks bytes that end the fast path inside a string; strStopU
+// also the non-ASCII bytes, for the scan that validates UTF-8.
+var strStop, strStopU = func() (t, u [256]bool) {
 	for c := 0; c < 0x20; c++ {
 		t[c] = true
 	}
 	t['"'], t['\\'] = true, true
-	return t
+	u = t
+	for c := 0x80; c < 0x100; c++ {
+		u[c] = true
+	}
+	return t, u
 }()
 
+// SWAR constants: a byte broadcast over a 64-bit word.
+const (
+	lo8  = 0x0101010101010101
+	hi8  = 0x8080808080808080
+	bsl8 = '\\' * lo8
+)
+
+// stopWord flags (high bit of each byte) the bytes of the little-endian
+// word x that end the fast path inside a string: a quote, a backslash or
+// a control character. x^0x02 maps the quote 0x22 to 0x20 and keeps
+// 0x00-0x1F below it, so one "less than 0x21" test finds both. Borrows
+// may flag bytes above a flagged one, never below, so the lowest flag is
+// exact.
+func stopWord(x uint64) uint64 {
+	y, s := x^(0x02*lo8), x^bsl8
+	return ((y-0x21*lo8)&^y | (s-lo8)&^s) & hi8
+}
+
 // skipString validates the string starting at b[i] == '"' and returns the
-// offset after its closing quote and whether it contains escapes.
-func skipString(b []byte, i int) (end int, escaped bool, err error) {
+// offset after its closing quote and whether it contains escapes. Plain
+// runs are skipped eight bytes at a time. With u set it also validates
+// UTF-8 (errBadUTF8): non-ASCII bytes may only occur in strings, so this
+// checks a whole document's encoding without a pass of its own.
+func skipString(b []byte, i int, u bool) (end int, escaped bool, err error) {
+	var umask uint64
+	stop := &strStop
+	if u {
+		umask, stop = hi8, &strStopU
+	}
 	i++
 	for {
-		for i < len(b) && !strStop[b[i]] {
+		for ; i+8 <= len(b); i += 8 {
+			x := binary.LittleEndian.Uint64(b[i : i+8])
+			if m := stopWord(x) | x&umask; m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+		}
+		for i < len(b) && !stop[b[i]] {
 			i++
 		}
 		if i >= len(b) {
@@ -81,7 +127,20 @@ func skipString(b []byte, i int) (end int, escaped bool, err error) {
 				return 0, escaped, badChar(b, i+1, "in string escape code")
 			}
 		default:
-			return 0, escaped, badChar(b, i, "in string literal")
+			if c < 0x80 {
+				return 0, escaped, badChar(b, i, "in string literal")
+			}
+			// A run of multi-byte runes (a word in another script).
+			for i < len(b) && b[i] >= 0x80 {
+				n := runeLen(b, i)
+				switch {
+				case n < 0:
+					return 0, escaped, errIncomplete // a rune cut by the buffer's end
+				case n == 0:
+					return 0, escaped, errBadUTF8
+				}
+				i += n
+			}
 		}
 	}
 }
@@ -148,19 +207,20 @@ func skipLiteral(b []byte, i int, lit string) (int, error) {
 }
 
 // skipValue validates the JSON value starting at b[i] (no leading
-// whitespace) and returns the offset just after it.
-func skipValue(b []byte, i int, depth int) (int, error) {
+// whitespace) and returns the offset just after it; u validates the UTF-8
+// of its strings too (see skipString).
+func skipValue(b []byte, i int, depth int, u bool) (int, error) {
 	if i >= len(b) {
 		return 0, errIncomplete
 	}
 	switch c := b[i]; {
 	case c == '"':
-		end, _, err := skipString(b, i)
+		end, _, err := skipString(b, i, u)
 		return end, err
 	case c == '{':
-		return skipObject(b, i, depth+1)
+		return skipObject(b, i, depth+1, u)
 	case c == '[':
-		return skipArray(b, i, depth+1)
+		return skipArray(b, i, depth+1, u)
 	case c == '-' || isDigit(c):
 		return skipNumber(b, i)
 	case c == 't':
@@ -174,7 +234,7 @@ func skipValue(b []byte, i int, depth int) (int, error) {
 	}
 }
 
-func skipObject(b []byte, i int, depth int) (int, error) {
+func skipObject(b []byte, i int, depth int, u bool) (int, error) {
 	if depth > maxDepth {
 		return 0, &syntaxError{off: i, msg: "exceeded max depth"}
 	}
@@ -189,7 +249,7 @@ func skipObject(b []byte, i int, depth int) (int, error) {
 		if b[i] != '"' {
 			return 0, badChar(b, i, "looking for beginning of object key string")
 		}
-		end, _, err := skipString(b, i)
+		end, _, err := skipString(b, i, u)
 		if err != nil {
 			return 0, err
 		}
@@ -197,7 +257,7 @@ func skipObject(b []byte, i int, depth int) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		if i, err = skipValue(b, i, depth); err != nil {
+		if i, err = skipValue(b, i, depth, u); err != nil {
 			return 0, err
 		}
 		var done bool
@@ -247,7 +307,7 @@ func afterMember(b []byte, i int, closing byte) (next int, done bool, err error)
 	return 0, false, badChar(b, i, "after array element")
 }
 
-func skipArray(b []byte, i int, depth int) (int, error) {
+func skipArray(b []byte, i int, depth int, u bool) (int, error) {
 	if depth > maxDepth {
 		return 0, &syntaxError{off: i, msg: "exceeded max depth"}
 	}
@@ -260,7 +320,7 @@ func skipArray(b []byte, i int, depth int) (int, error) {
 	}
 	for {
 		var err error
-		if i, err = skipValue(b, i, depth); err != nil {
+		if i, err = skipValue(b, i, depth, u); err != nil {
 			return 0, err
 		}
 		var done bool

@@ -1,0 +1,258 @@
+package miroir
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+
+	"github.com/hashicorp/go-retryablehttp"
+	"github.com/meilisearch/meilisearch-go"
+	"github.com/miroirsearch/miroir/internal/route"
+)
+
+// Sending a write: batches of routed documents go to their nodes, one
+// request per node per batch, and become cluster tasks.
+
+// flushResult is what one fan-out of node requests achieved.
+type flushResult struct {
+	nodes    []NodeTask
+	degraded []GroupShard
+}
+
+// sendBatch sends bodies[ni] (nil: nothing; else a body as node.doBody
+// takes it) to every node ni in parallel, then applies the quorum over
+// shards. It returns the node tasks, or an error when some shard met
+// quorum in no group.
+func (c *Cluster) sendBatch(ctx context.Context, st *indexState, op, method, path string, q url.Values, ct string, bodies []any, docs []int, shards []int) (flushResult, error) {
+	var targets []*node
+	for ni, b := range bodies {
+		if b != nil {
+			targets = append(targets, c.nodes[ni])
+		}
+	}
+	acks := make([]int64, len(c.nodes))
+	for i := range acks {
+		acks[i] = -1
+	}
+	errs := c.fanout(ctx, targets, func(ctx context.Context, n *node) error {
+		resp, err := n.doBody(ctx, op, method, path, q, ct, bodies[n.idx])
+		if err != nil {
+			if isTransportError(err) {
+				st.setVerified(n.idx, false) // it may come back empty: check again
+			}
+			return err
+		}
+		var info meilisearch.TaskInfo
+		if err := json.Unmarshal(resp.Body, &info); err != nil {
+			return fmt.Errorf("miroir: node %s: decoding task: %w", n.ID, err)
+		}
+		acks[n.idx] = info.TaskUID
+		return nil
+	})
+	res := evalQuorum(c.topo.rg, c.topo.rf, shards, c.topo.replicas, func(ni int) bool { return acks[ni] >= 0 })
+	var out flushResult
+	for _, n := range targets {
+		if acks[n.idx] >= 0 {
+			out.nodes = append(out.nodes, NodeTask{Node: n.ID, TaskUID: acks[n.idx], Docs: int64(docs[n.idx]), Status: meilisearch.TaskStatusEnqueued})
+		}
+	}
+	out.degraded = res.Degraded
+	if !res.OK() {
+		// Every node refusing the same way with a 4xx (a request error of
+		// the caller's) is that error, not a quorum problem; a 5xx is the
+		// node failing, which is a missed acknowledgement (DESIGN §3).
+		var nodeErrs []error
+		var first error
+		same := true
+		for i, err := range errs {
+			if err == nil {
+				same = false
+				continue
+			}
+			nodeErrs = append(nodeErrs, fmt.Errorf("node %s: %w", targets[i].ID, err))
+			if first == nil {
+				first = err
+			}
+			if isTransportError(err) || apiCode(err) != apiCode(first) || !isRequestError(err) {
+				same = false
+			}
+		}
+		if same && first != nil && apiCode(first) != "" {
+			return out, first
+		}
+		if len(nodeErrs) == 0 {
+			nodeErrs = append(nodeErrs, errors.New("no healthy verified replica to send to"))
+		}
+		e := noQuorumError(res.Failed, errors.Join(nodeErrs...))
+		for _, n := range c.nodes {
+			if acks[n.idx] < 0 {
+				e.Nodes = append(e.Nodes, n.ID)
+			}
+		}
+		return out, e
+	}
+	return out, nil
+}
+
+// newBatcher makes the Batcher of this write's node bodies.
+func (w *writeOp) newBatcher() *route.Batcher {
+	b := route.NewBatcher(len(w.ix.c.nodes), w.format)
+	b.SetVersion(w.version)
+	if w.format == route.FormatCSV {
+		b.SetCSVHeader(w.csvHeader, w.csvDelim)
+	}
+	return b
+}
+
+// targets returns each shard's write targets among the verified healthy
+// nodes (verifying the nodes not yet verified for the index).
+func (w *writeOp) targets(ctx context.Context) [][]int {
+	c := w.ix.c
+	live := c.verifiedTargets(ctx, w.st, allNodeIdx(len(c.nodes)))
+	targets := make([][]int, c.topo.shards)
+	for s := range targets {
+		for _, ni := range c.topo.writeTargets(s) {
+			if live[ni] {
+				targets[s] = append(targets[s], ni)
+			}
+		}
+	}
+	return targets
+}
+
+// writeRun sends the batches of one write and collects its cluster tasks.
+type writeRun struct {
+	w      *writeOp
+	b      *route.Batcher
+	acc    *taskAcc
+	infos  []meilisearch.TaskInfo
+	q      url.Values
+	path   string
+	op     string
+	bodies []any
+	docs   []int
+}
+
+func (w *writeOp) start(b *route.Batcher) *writeRun {
+	n := len(w.ix.c.nodes)
+	r := &writeRun{w: w, b: b, acc: &taskAcc{}, q: w.params.query(w.pk), path: "/indexes/" + w.ix.uid + "/documents",
+		op: "addDocuments", bodies: make([]any, n), docs: make([]int, n)}
+	if w.method == http.MethodPut {
+		r.op = "updateDocuments"
+	}
+	return r
+}
+
+// flush sends the batch, if any, and empties it.
+func (r *writeRun) flush(ctx context.Context) error {
+	b, w := r.b, r.w
+	if b.Empty() {
+		return nil
+	}
+	for ni := range r.bodies {
+		r.bodies[ni], r.docs[ni] = nil, b.Docs(ni)
+		if r.docs[ni] > 0 {
+			// A fresh reader per attempt: the body is generated from the
+			// documents as the HTTP client sends it.
+			r.bodies[ni] = retryablehttp.ReaderFunc(func() (io.Reader, error) { return b.NewReader(ni), nil })
+		}
+	}
+	res, err := w.ix.c.sendBatch(ctx, w.st, r.op, w.method, r.path, r.q, w.format.ContentType(), r.bodies, r.docs, b.Shards())
+	r.acc.nodes = append(r.acc.nodes, res.nodes...)
+	r.acc.degraded = append(r.acc.degraded, res.degraded...)
+	b.Reset()
+	return err
+}
+
+// finish registers the documents sent so far as one cluster task.
+func (r *writeRun) finish(ctx context.Context) error {
+	info, err := r.w.register(ctx, r.acc)
+	if err != nil {
+		return err
+	}
+	r.infos = append(r.infos, *info)
+	r.acc = &taskAcc{}
+	return nil
+}
+
+// fail ends the write on err, registering what already reached nodes.
+func (r *writeRun) fail(ctx context.Context, err error) ([]meilisearch.TaskInfo, error) {
+	w := r.w
+	err = docError(err)
+	if len(r.acc.nodes) > 0 {
+		// Part of this call's documents already reached the nodes
+		// (streamed input): record them so they can be followed.
+		if info, rerr := w.register(ctx, r.acc); rerr == nil {
+			var e *Error
+			if errors.As(err, &e) && e.Code != CodeNoQuorum {
+				e.Message += fmt.Sprintf(" (the documents before it were already sent as cluster task %d)", info.TaskUID)
+			}
+		}
+	}
+	w.ix.c.noteFields(w.st, w.fields)
+	return r.infos, err
+}
+
+// done sends the last batch and registers the last cluster task.
+func (r *writeRun) done(ctx context.Context) ([]meilisearch.TaskInfo, error) {
+	if err := r.flush(ctx); err != nil {
+		return r.fail(ctx, err)
+	}
+	if r.acc.docs > 0 || len(r.infos) == 0 {
+		if err := r.finish(ctx); err != nil {
+			return r.infos, err
+		}
+	}
+	r.w.ix.c.noteFields(r.w.st, r.w.fields)
+	return r.infos, nil
+}
+
+// run routes every document of src and sends the batches, returning one
+// TaskInfo per cluster task.
+func (w *writeOp) run(ctx context.Context, src source) ([]meilisearch.TaskInfo, error) {
+	b := w.newBatcher()
+	add := b.Add // the bodies refer to the input, alive for the whole call
+	if w.stream {
+		add = b.AddCopy // the reader's buffer is reused
+	}
+	targets := w.targets(ctx)
+	r := w.start(b)
+	for {
+		raw, shard, err := src.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return r.fail(ctx, err)
+		}
+		add(raw, shard, targets[shard])
+		r.acc.docs++
+		if w.batchDocs > 0 && r.acc.docs == int64(w.batchDocs) {
+			if err := r.flush(ctx); err != nil {
+				return r.fail(ctx, err)
+			}
+			if err := r.finish(ctx); err != nil {
+				return r.infos, err
+			}
+			continue
+		}
+		if w.stream && b.Full(w.ix.c.opts.batchBytes, 0) {
+			if err := r.flush(ctx); err != nil {
+				return r.fail(ctx, err)
+			}
+		}
+	}
+	return r.done(ctx)
+}
+
+// runBatched sends b, holding every one of the write's docs documents
+// (routed ahead), as one cluster task.
+func (w *writeOp) runBatched(ctx context.Context, b *route.Batcher, docs int) ([]meilisearch.TaskInfo, error) {
+	r := w.start(b)
+	r.acc.docs = int64(docs)
+	return r.done(ctx)
+}
