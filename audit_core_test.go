@@ -130,6 +130,23 @@ func acWaitOKTask(t testing.TB, c *miroir.Cluster, info *meilisearch.TaskInfo, e
 	return task
 }
 
+// acTaskFailsWith checks a write Meilisearch accepts and then fails
+// (issue 10): the call is accepted, its task fails with code. It returns
+// the task's error message.
+func acTaskFailsWith(t testing.TB, c *miroir.Cluster, what string, info *meilisearch.TaskInfo, err error, code string) string {
+	t.Helper()
+	if err != nil || info == nil {
+		t.Errorf("%s: refused (%v), want a task failing with %s", what, err, code)
+		return ""
+	}
+	task, werr := c.WaitForTask(context.Background(), info.TaskUID, 0)
+	if werr != nil || task.Status != meilisearch.TaskStatusFailed || string(task.Error.Code) != code {
+		t.Errorf("%s: task %+v (%v), want failed with %s", what, task, werr, code)
+		return ""
+	}
+	return task.Error.Message
+}
+
 func acEventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
@@ -755,38 +772,38 @@ func TestAuditCoreInvalidDocumentIDsRejectedBeforeAnyNode(t *testing.T) {
 			}
 		}
 		b.WriteString("]")
-		_, err := ix.AddDocuments(ctx, []byte(b.String()), nil)
-		if err == nil {
-			t.Errorf("%s: accepted", name)
-			continue
+		// One node accepts such a payload and fails its task (issue 10):
+		// so does the cluster, without contacting any node.
+		info, err := ix.AddDocuments(ctx, []byte(b.String()), nil)
+		if msg := acTaskFailsWith(t, f.c, name, info, err, "invalid_document_id"); msg != "" && !strings.Contains(msg, "Document identifier") {
+			t.Errorf("%s: message %q is not Meilisearch's", name, msg)
 		}
-		if code := acAPICode(err); code != "invalid_document_id" {
-			t.Errorf("%s: code %q (%v), want invalid_document_id", name, code, err)
-		}
-		var me *miroir.Error
-		if !errors.As(err, &me) || me.Code != "invalid_document_id" {
-			t.Errorf("%s: not a *miroir.Error with the code: %v", name, err)
-		}
-		if !strings.Contains(err.Error(), "17") && !strings.Contains(err.Error(), "18") {
-			t.Errorf("%s: error does not name the document's position (17): %v", name, err)
-		}
-		if reqs := spy.take(); len(reqs) != 0 {
-			t.Errorf("%s: nodes were contacted: %v", name, reqs)
+		if reqs := acWrites(spy.take()); len(reqs) != 0 {
+			t.Errorf("%s: nodes were written to: %v", name, reqs)
 		}
 	}
-	// The same through UpdateDocuments, NDJSON and the delete-by-id path.
-	if _, err := ix.UpdateDocuments(ctx, []map[string]any{{"id": 1}, {"id": true}}, nil); acAPICode(err) != "invalid_document_id" {
-		t.Errorf("UpdateDocuments bool id: %v", err)
+	// The same through UpdateDocuments, NDJSON and CSV.
+	info, err := ix.UpdateDocuments(ctx, []map[string]any{{"id": 1}, {"id": true}}, nil)
+	acTaskFailsWith(t, f.c, "UpdateDocuments bool id", info, err, "invalid_document_id")
+	info, err = ix.AddDocumentsNdjson(ctx, []byte("{\"id\":1}\n{\"id\":\"a b\"}\n"), nil)
+	acTaskFailsWith(t, f.c, "NDJSON bad id", info, err, "invalid_document_id")
+	info, err = ix.AddDocumentsCsv(ctx, []byte("id,title\n1,a\na b,c\n"), nil)
+	acTaskFailsWith(t, f.c, "CSV bad id", info, err, "invalid_document_id")
+	if reqs := acWrites(spy.take()); len(reqs) != 0 {
+		t.Errorf("nodes were written to: %v", reqs)
 	}
-	if _, err := ix.AddDocumentsNdjson(ctx, []byte("{\"id\":1}\n{\"id\":\"a b\"}\n"), nil); acAPICode(err) != "invalid_document_id" {
-		t.Errorf("NDJSON bad id: %v", err)
+}
+
+// acWrites keeps the requests of a spy that change a node (task polling
+// reads are not writes).
+func acWrites(reqs []string) []string {
+	var out []string
+	for _, r := range reqs {
+		if !strings.Contains(r, " GET ") {
+			out = append(out, r)
+		}
 	}
-	if _, err := ix.AddDocumentsCsv(ctx, []byte("id,title\n1,a\na b,c\n"), nil); acAPICode(err) != "invalid_document_id" {
-		t.Errorf("CSV bad id: %v", err)
-	}
-	if reqs := spy.take(); len(reqs) != 0 {
-		t.Errorf("nodes were contacted: %v", reqs)
-	}
+	return out
 }
 
 func TestAuditCoreWriteValidationBeforeAnyNode(t *testing.T) {
@@ -820,9 +837,6 @@ func TestAuditCoreWriteValidationBeforeAnyNode(t *testing.T) {
 		}},
 		{"string element", "", func() error {
 			return e2(ix.AddDocuments(ctx, []byte(`[{"id":1},"x"]`), nil))
-		}},
-		{"missing id", "", func() error {
-			return e2(ix.AddDocuments(ctx, []map[string]any{{"id": 1}, {"title": "no id"}}, nil))
 		}},
 		{"malformed json", "malformed_payload", func() error {
 			return e2(ix.AddDocuments(ctx, []byte(`[{"id":1},{"id":2`), nil))
@@ -861,14 +875,21 @@ func TestAuditCoreWriteValidationBeforeAnyNode(t *testing.T) {
 	if err == nil || !(strings.Contains(err.Error(), "23") || strings.Contains(err.Error(), "24")) {
 		t.Errorf("reserved-field error does not name the document's position: %v", err)
 	}
-	// A bad document in a later batch of an InBatches call: nothing is sent.
+	// A document without an id: accepted, and the task fails (issue 10).
+	info, err := ix.AddDocuments(ctx, []map[string]any{{"id": 1}, {"title": "no id"}}, nil)
+	acTaskFailsWith(t, f.c, "missing id", info, err, "missing_document_id")
+	// A bad document in a later batch of an InBatches call: nothing is sent,
+	// one task fails.
 	docs := acDocs(100, 20)
 	docs[15]["id"] = 1.5
-	if _, err := ix.AddDocumentsInBatches(ctx, docs, 5, nil); acAPICode(err) != "invalid_document_id" {
-		t.Errorf("InBatches: %v", err)
+	infos, err := ix.AddDocumentsInBatches(ctx, docs, 5, nil)
+	if len(infos) != 1 {
+		t.Errorf("InBatches: %d tasks (%v), want one failed task", len(infos), err)
+	} else {
+		acTaskFailsWith(t, f.c, "InBatches", &infos[0], err, "invalid_document_id")
 	}
-	if reqs := spy.take(); len(reqs) != 0 {
-		t.Errorf("InBatches: nodes were contacted: %v", reqs)
+	if reqs := acWrites(spy.take()); len(reqs) != 0 {
+		t.Errorf("InBatches: nodes were written to: %v", reqs)
 	}
 }
 
@@ -894,16 +915,15 @@ func TestAuditCorePrimaryKeyInference(t *testing.T) {
 		t.Fatalf("GetDocument p7: %v", err)
 	}
 
-	// Zero or several candidates: miroir_primary_key_required, nothing sent.
+	// Zero or several candidates: the task fails with Meilisearch's code
+	// (issue 10), nothing sent.
 	f.create(t, "zero", "")
 	f.create(t, "several", "")
 	spy := f.spy()
-	if _, err := f.c.Index("zero").AddDocuments(ctx, []map[string]any{{"name": "a", "idea": 1}}, nil); acAPICode(err) != miroir.CodePrimaryKeyRequired {
-		t.Errorf("zero candidates: %v", err)
-	}
-	if _, err := f.c.Index("several").AddDocuments(ctx, []map[string]any{{"id": 1, "userId": 2}}, nil); acAPICode(err) != miroir.CodePrimaryKeyRequired {
-		t.Errorf("several candidates: %v", err)
-	}
+	info, err := f.c.Index("zero").AddDocuments(ctx, []map[string]any{{"name": "a", "idea": 1}}, nil)
+	acTaskFailsWith(t, f.c, "zero candidates", info, err, "index_primary_key_no_candidate_found")
+	info, err = f.c.Index("several").AddDocuments(ctx, []map[string]any{{"id": 1, "userId": 2}}, nil)
+	acTaskFailsWith(t, f.c, "several candidates", info, err, "index_primary_key_multiple_candidates_found")
 	for _, r := range spy.take() {
 		if !strings.Contains(r, " GET ") {
 			t.Errorf("a write reached a node: %s", r)

@@ -622,8 +622,6 @@ func TestAuditProxyErrorBodies(t *testing.T) {
 		{"GET", "/indexes/missing", ""},
 		{"POST", "/indexes/e/search", `{"q":`},
 		{"POST", "/indexes/e/documents", `[{"_miroir_shard":1,"id":5}]`},
-		{"POST", "/indexes/e/documents", `[{"id":1.5}]`},
-		{"POST", "/indexes/e/documents", `[{"title":"no id"}]`},
 	} {
 		var b []byte
 		if req.body != "" {
@@ -646,29 +644,28 @@ func TestAuditProxyErrorBodies(t *testing.T) {
 			t.Errorf("%s %s: link %q for code %q", req.method, req.path, link, code)
 		}
 	}
-	// miroir's own validation errors: reserved field, invalid id, primary
-	// key required — 400 with their codes
-	for _, tc := range []struct{ body, code string }{
-		{`[{"_miroir_shard":1,"id":5}]`, "miroir_reserved_field"},
-		{`[{"id":1.5}]`, "invalid_document_id"},
-		{`[{"id":true}]`, "invalid_document_id"},
-	} {
-		r := auditDo(t, pURL, "POST", "/indexes/e/documents", []byte(tc.body), "", nil)
-		if r.status != 400 || r.obj(t)["code"] != tc.code {
-			t.Errorf("POST documents %s: %d %s, want 400 %s", tc.body, r.status, auditTrunc(r.body), tc.code)
-		}
+	// miroir's own validation error (reserved field): 400 with its code;
+	// what one node accepts and fails (invalid ids, no primary key
+	// candidate): 202 and a failed task with the node's code (issue 10)
+	r := auditDo(t, pURL, "POST", "/indexes/e/documents", []byte(`[{"_miroir_shard":1,"id":5}]`), "", nil)
+	if r.status != 400 || r.obj(t)["code"] != "miroir_reserved_field" {
+		t.Errorf("POST documents with the shard field: %d %s, want 400 miroir_reserved_field", r.status, auditTrunc(r.body))
 	}
 	auditDo(t, pURL, "POST", "/indexes", []byte(`{"uid":"nopk"}`), "", nil)
-	time.Sleep(50 * time.Millisecond)
-	r := auditDo(t, pURL, "POST", "/indexes/nopk/documents", []byte(`[{"title":"a","name":"b"}]`), "", nil)
-	if r.status >= 400 {
-		if r.obj(t)["code"] != "miroir_primary_key_required" {
-			t.Errorf("documents without a primary key candidate: %d %s, want miroir_primary_key_required", r.status, auditTrunc(r.body))
+	for _, tc := range []struct{ path, body, code string }{
+		{"/indexes/e/documents", `[{"id":1.5}]`, "invalid_document_id"},
+		{"/indexes/e/documents", `[{"id":true}]`, "invalid_document_id"},
+		{"/indexes/e/documents", `[{"title":"no id"}]`, "missing_document_id"},
+		{"/indexes/nopk/documents", `[{"title":"a","name":"b"}]`, "index_primary_key_no_candidate_found"},
+	} {
+		r := auditDo(t, pURL, "POST", tc.path, []byte(tc.body), "", nil)
+		if r.status != 202 {
+			t.Errorf("POST %s %s: %d %s, want 202", tc.path, tc.body, r.status, auditTrunc(r.body))
+			continue
 		}
-	} else if r.status == 202 {
 		task := auditWaitHTTP(t, pURL, "", r.obj(t)["taskUid"])
-		if task["status"] != "failed" {
-			t.Errorf("documents without a primary key candidate: task %v", task)
+		if e, _ := task["error"].(map[string]any); task["status"] != "failed" || e["code"] != tc.code {
+			t.Errorf("POST %s %s: task %v, want failed with %s", tc.path, tc.body, task, tc.code)
 		}
 	}
 }

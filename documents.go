@@ -98,6 +98,7 @@ type writeOp struct {
 	// so a reader is never held whole in memory (documents are copied out
 	// of the reader's buffer; otherwise the bodies refer to the input).
 	stream   bool
+	missing  bool       // a dry prepare found no index (nothing created yet)
 	version  int64      // injected as _miroir_v when non-zero
 	preTasks []NodeTask // index creation tasks to fold into the first cluster task
 	fields   map[string]struct{}
@@ -223,11 +224,7 @@ func (c *Cluster) writeState(ctx context.Context, uid, pk string) (*indexState, 
 		return nil, nil, err
 	}
 	if !grantFrom(ctx).AllowIndexCreation(uid) {
-		// A key that may not create indexes: Meilisearch accepts the write
-		// and fails its task with index_not_found.
-		e := newError(http.StatusNotFound, "index_not_found", "Index `%s` not found.", uid)
-		e.Err = errIndexCreationRefused
-		return nil, nil, e
+		return nil, nil, indexCreationRefused(uid)
 	}
 	ctx = withNodeKeys(ctx)
 	type created struct {
@@ -260,10 +257,23 @@ func (c *Cluster) writeState(ctx context.Context, uid, pk string) (*indexState, 
 	return cr.st, cr.nts, nil
 }
 
+// indexCreationRefused is the failure of a write that would create index
+// uid with a key that may not create it: Meilisearch accepts the write and
+// fails its task with index_not_found.
+func indexCreationRefused(uid string) error {
+	e := newError(http.StatusNotFound, "index_not_found", "Index `%s` not found.", uid)
+	e.Err = errIndexCreationRefused
+	return e
+}
+
 // resolvePK picks the primary key (DESIGN §3): the call's option, else the
 // index's known key, else inference from the first document's attributes.
 func resolvePK(given string, st *indexState, names func() ([]string, error)) (pk string, setPK bool, err error) {
 	known := st.PrimaryKey()
+	if given != "" && known != "" && given != known {
+		// The nodes would fail the task: the index keeps its key.
+		return "", false, newError(http.StatusBadRequest, "index_primary_key_already_exists", "Index `%s`: Index already has a primary key: `%s`.", st.uid, known)
+	}
 	if given != "" {
 		return given, known == "", nil
 	}

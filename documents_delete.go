@@ -31,8 +31,7 @@ func (i *Index) deleteIDs(ctx context.Context, ids []string, opts *meilisearch.D
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
-	st, err := c.state(ctx, i.uid)
-	if err != nil {
+	if err := checkUID(i.uid); err != nil {
 		return nil, err
 	}
 	for k, id := range ids {
@@ -42,6 +41,22 @@ func (i *Index) deleteIDs(ctx context.Context, ids []string, opts *meilisearch.D
 		}
 	}
 	p := fromDocOptions(opts)
+	uid := i.uid
+	newTask := func() *ClusterTask {
+		return &ClusterTask{IndexUID: uid, Type: meilisearch.TaskTypeDocumentDeletion, Documents: int64(len(ids)),
+			Details: meilisearch.Details{ProvidedIds: int64(len(ids))}, CustomMetadata: p.metadata}
+	}
+	return c.sequenced(ctx, []string{uid}, false, newTask(), func(ctx context.Context) (*meilisearch.TaskInfo, error) {
+		st, info, err := c.stateOrFailedTask(ctx, newTask())
+		if st == nil {
+			return info, err
+		}
+		return c.deleteIDsNow(ctx, st, ids, p, newTask())
+	})
+}
+
+// deleteIDsNow routes each id to its shard's replicas.
+func (c *Cluster) deleteIDsNow(ctx context.Context, st *indexState, ids []string, p docParams, t *ClusterTask) (*meilisearch.TaskInfo, error) {
 	live := c.verifiedTargets(ctx, st, allNodeIdx(len(c.nodes)))
 	perNode := make([][]string, len(c.nodes))
 	var shards []int
@@ -62,15 +77,12 @@ func (i *Index) deleteIDs(ctx context.Context, ids []string, opts *meilisearch.D
 	docs := make([]int, len(c.nodes))
 	for ni, l := range perNode {
 		if len(l) > 0 {
-			raw, _ := json.Marshal(l)
-			bodies[ni] = bytes.NewReader(raw)
-			docs[ni] = len(l)
+			b, _ := json.Marshal(l)
+			bodies[ni], docs[ni] = bytes.NewReader(b), len(l)
 		}
 	}
-	t := &ClusterTask{IndexUID: i.uid, Type: meilisearch.TaskTypeDocumentDeletion, Documents: int64(len(ids)),
-		Details: meilisearch.Details{ProvidedIds: int64(len(ids))}, CustomMetadata: p.metadata}
 	if len(ids) > 0 {
-		res, err := c.sendBatch(ctx, st, "deleteDocuments", http.MethodPost, "/indexes/"+i.uid+"/documents/delete-batch", p.query(""), "application/json", bodies, docs, shards)
+		res, err := c.sendBatch(ctx, st, "deleteDocuments", http.MethodPost, "/indexes/"+st.uid+"/documents/delete-batch", p.query(""), "application/json", bodies, docs, shards)
 		if err != nil {
 			return nil, err
 		}
@@ -84,10 +96,44 @@ func (i *Index) deleteIDs(ctx context.Context, ids []string, opts *meilisearch.D
 	if len(t.Degraded) > 0 {
 		reportFrom(ctx).degraded(t.Degraded)
 		if c.opts.observer != nil {
-			c.opts.observer.DegradedWrite(i.uid, t.Degraded)
+			c.opts.observer.DegradedWrite(st.uid, t.Degraded)
 		}
 	}
 	return c.tasks.register(ctx, t)
+}
+
+// stateOrFailedTask returns the state of t's index; when the index does
+// not exist it registers t as failed with index_not_found instead (a node
+// accepts a write on a missing index and fails its task) and returns that
+// task with a nil state.
+func (c *Cluster) stateOrFailedTask(ctx context.Context, t *ClusterTask) (*indexState, *meilisearch.TaskInfo, error) {
+	st, err := c.state(ctx, t.IndexUID)
+	if err == nil {
+		return st, nil, nil
+	}
+	if apiCode(err) != "index_not_found" {
+		return nil, nil, err
+	}
+	info, err := c.tasks.registerFailed(ctx, t, err)
+	return nil, info, err
+}
+
+// broadcastSequenced runs a broadcast write on index uid (a deletion by
+// filter, of everything, an edition, a compaction) in the index's call
+// order; newTask builds its cluster task.
+func (i *Index) broadcastSequenced(ctx context.Context, op, method, path string, q url.Values, body any, newTask func() *ClusterTask) (*meilisearch.TaskInfo, error) {
+	c := i.c
+	if err := checkUID(i.uid); err != nil {
+		return nil, err
+	}
+	uid := i.uid
+	return c.sequenced(ctx, []string{uid}, false, newTask(), func(ctx context.Context) (*meilisearch.TaskInfo, error) {
+		st, info, err := c.stateOrFailedTask(ctx, newTask())
+		if st == nil {
+			return info, err
+		}
+		return c.broadcastIndexTask(ctx, st, op, method, "/indexes/"+uid+path, q, body, newTask())
+	})
 }
 
 // broadcastIndexTask sends one request to every node for an existing
@@ -179,27 +225,21 @@ func (c *Cluster) requireAllHealthy() error {
 // DeleteDocumentsByFilter deletes the documents matching filter on every
 // node (broadcast).
 func (i *Index) DeleteDocumentsByFilter(ctx context.Context, filter any, opts *meilisearch.DocumentOptions) (*meilisearch.TaskInfo, error) {
-	st, err := i.c.state(ctx, i.uid)
-	if err != nil {
-		return nil, err
-	}
 	p := fromDocOptions(opts)
 	orig, _ := json.Marshal(filter)
-	t := &ClusterTask{IndexUID: i.uid, Type: meilisearch.TaskTypeDocumentDeletion, Copies: i.c.copies(),
-		Details: meilisearch.Details{OriginalFilter: string(orig)}, CustomMetadata: p.metadata}
-	return i.c.broadcastIndexTask(ctx, st, "deleteDocumentsByFilter", http.MethodPost, "/indexes/"+i.uid+"/documents/delete", p.query(""), map[string]any{"filter": filter}, t)
+	return i.broadcastSequenced(ctx, "deleteDocumentsByFilter", http.MethodPost, "/documents/delete", p.query(""), map[string]any{"filter": filter}, func() *ClusterTask {
+		return &ClusterTask{IndexUID: i.uid, Type: meilisearch.TaskTypeDocumentDeletion, Copies: i.c.copies(),
+			Details: meilisearch.Details{OriginalFilter: string(orig)}, CustomMetadata: p.metadata}
+	})
 }
 
 // DeleteAllDocuments deletes every document of the index on every node.
 func (i *Index) DeleteAllDocuments(ctx context.Context, opts *meilisearch.DocumentOptions) (*meilisearch.TaskInfo, error) {
-	st, err := i.c.state(ctx, i.uid)
-	if err != nil {
-		return nil, err
-	}
 	p := fromDocOptions(opts)
-	t := &ClusterTask{IndexUID: i.uid, Type: meilisearch.TaskTypeDocumentDeletion, Copies: i.c.copies(), CustomMetadata: p.metadata,
-		RawDetails: rawJSON(map[string]json.RawMessage{"providedIds": rawInt(0), "deletedDocuments": rawNull, "originalFilter": rawNull})}
-	return i.c.broadcastIndexTask(ctx, st, "deleteAllDocuments", http.MethodDelete, "/indexes/"+i.uid+"/documents", p.query(""), nil, t)
+	return i.broadcastSequenced(ctx, "deleteAllDocuments", http.MethodDelete, "/documents", p.query(""), nil, func() *ClusterTask {
+		return &ClusterTask{IndexUID: i.uid, Type: meilisearch.TaskTypeDocumentDeletion, Copies: i.c.copies(), CustomMetadata: p.metadata,
+			RawDetails: rawJSON(map[string]json.RawMessage{"providedIds": rawInt(0), "deletedDocuments": rawNull, "originalFilter": rawNull})}
+	})
 }
 
 // UpdateDocumentsByFunction runs an edition function on every node
@@ -209,23 +249,20 @@ func (i *Index) UpdateDocumentsByFunction(ctx context.Context, req *meilisearch.
 	if req == nil {
 		req = &meilisearch.UpdateDocumentByFunctionRequest{}
 	}
-	st, err := i.c.state(ctx, i.uid)
-	if err != nil {
-		return nil, err
-	}
 	q := url.Values{}
 	if req.TaskCustomMetadata != "" {
 		q.Set("customMetadata", req.TaskCustomMetadata)
 	}
-	t := &ClusterTask{IndexUID: i.uid, Type: taskTypeDocumentEdition, Copies: i.c.copies(), CustomMetadata: req.TaskCustomMetadata}
 	d := map[string]json.RawMessage{"editedDocuments": rawNull, "deletedDocuments": rawNull,
 		"function": rawJSON(req.Function), "context": rawJSON(req.Context), "originalFilter": rawNull}
 	if req.Filter != "" {
 		// Meilisearch shows the filter as JSON text
 		d["originalFilter"] = rawJSON(string(rawJSON(req.Filter)))
 	}
-	t.RawDetails = rawJSON(d)
-	return i.c.broadcastIndexTask(ctx, st, "updateDocumentsByFunction", http.MethodPost, "/indexes/"+i.uid+"/documents/edit", q, req, t)
+	raw := rawJSON(d)
+	return i.broadcastSequenced(ctx, "updateDocumentsByFunction", http.MethodPost, "/documents/edit", q, req, func() *ClusterTask {
+		return &ClusterTask{IndexUID: i.uid, Type: taskTypeDocumentEdition, Copies: i.c.copies(), CustomMetadata: req.TaskCustomMetadata, RawDetails: raw}
+	})
 }
 
 // copies is how many nodes hold each document (RG×RF).

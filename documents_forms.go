@@ -24,26 +24,54 @@ const (
 	kindCSV
 )
 
-// writeBytes routes an in-memory payload; the node bodies refer to body,
-// which is never copied. Every document is validated and routed (on
-// several cores when the payload is large) before any is sent; with
-// batch > 0 they are then sent batch documents per cluster task.
+// writeBytes writes an in-memory payload in the index's call order
+// (sequence.go): deferred, with its task registered at once, when an
+// unfinished barrier is ahead. With batch > 0 (several tasks) the call
+// waits for its turn instead.
 func (i *Index) writeBytes(ctx context.Context, method string, kind payloadKind, body []byte, batch int, p docParams) ([]meilisearch.TaskInfo, error) {
 	if body == nil {
 		body = []byte{} // an empty payload, not a missing one
 	}
+	ix := i.c.index(i.uid) // the uid as of the call
 	if batch > 0 {
-		return i.writeBytesInBatches(ctx, method, kind, body, batch, p)
+		return inTurn(ctx, i.c, ix.uid, func(ctx context.Context) ([]meilisearch.TaskInfo, error) {
+			return ix.writeBytesInBatches(ctx, method, kind, body, batch, p)
+		})
 	}
-	w, src, err := i.prepare(ctx, method, kind, nil, body, p, false)
+	placeholder := &ClusterTask{IndexUID: ix.uid, Type: meilisearch.TaskTypeDocumentAdditionOrUpdate, CustomMetadata: p.metadata}
+	check := func() error {
+		n, err := countDocuments(kind, body, p)
+		placeholder.Documents, placeholder.Details.ReceivedDocuments = n, n
+		return err
+	}
+	info, err := i.c.sequencedChecked(ctx, []string{ix.uid}, false, placeholder, check, func(ctx context.Context) (*meilisearch.TaskInfo, error) {
+		return one(ix.writeBytesNow(ctx, method, kind, body, p))
+	})
 	if err != nil {
 		return nil, err
+	}
+	return []meilisearch.TaskInfo{*info}, nil
+}
+
+// writeBytesNow routes an in-memory payload; the node bodies refer to
+// body, which is never copied. Every document is validated and routed (on
+// several cores when the payload is large) before any is sent, and before
+// a missing index is created: a payload whose task fails (failsAsTask)
+// leaves the fleet as it was.
+func (i *Index) writeBytesNow(ctx context.Context, method string, kind payloadKind, body []byte, p docParams) ([]meilisearch.TaskInfo, error) {
+	w, src, err := i.prepare(ctx, method, kind, nil, body, p, true)
+	if err != nil {
+		return i.failOrRefuse(ctx, kind, body, p, err)
+	}
+	if w.missing {
+		// Validate first, then create the index and send what was routed.
+		return i.writeRouted(ctx, method, kind, body, 0, p, w, src)
 	}
 	targets := w.targets(ctx)
 	parts, err := routeInMemory(src, func() docSink { return &batchSink{b: w.newBatcher(), targets: targets} })
 	w.ix.c.noteFields(w.st, w.fields)
 	if err != nil {
-		return nil, docError(err)
+		return i.failOrRefuse(ctx, kind, body, p, docError(err))
 	}
 	head := parts[0].(*batchSink)
 	for _, p := range parts[1:] {
@@ -53,22 +81,49 @@ func (i *Index) writeBytes(ctx context.Context, method string, kind payloadKind,
 	return w.runBatched(ctx, head.b, head.n)
 }
 
+// failOrRefuse ends an in-memory write that failed before anything was
+// sent: with a failed task when Meilisearch would accept the call and fail
+// its task, else with err (the call is refused). A malformed document
+// anywhere in the payload is refused even when an earlier one lacked an
+// id, as a node reads the whole payload before it enqueues.
+func (i *Index) failOrRefuse(ctx context.Context, kind payloadKind, body []byte, p docParams, err error) ([]meilisearch.TaskInfo, error) {
+	if !failsAsTask(err) {
+		return nil, err
+	}
+	n, serr := countDocuments(kind, body, p)
+	if serr != nil {
+		return nil, serr
+	}
+	info, err := i.c.failedWrite(ctx, i.uid, n, p, err)
+	if err != nil {
+		return nil, err
+	}
+	return []meilisearch.TaskInfo{*info}, nil
+}
+
 // writeBytesInBatches validates and routes every document before it
 // creates a missing index or sends anything, then sends batch documents
 // per cluster task.
 func (i *Index) writeBytesInBatches(ctx context.Context, method string, kind payloadKind, body []byte, batch int, p docParams) ([]meilisearch.TaskInfo, error) {
 	w, src, err := i.prepare(ctx, method, kind, nil, body, p, true)
 	if err != nil {
-		return nil, err
+		return i.failOrRefuse(ctx, kind, body, p, err)
 	}
+	return i.writeRouted(ctx, method, kind, body, batch, p, w, src)
+}
+
+// writeRouted routes a whole in-memory payload (w and src from a dry
+// prepare: nothing created yet), then creates the index if needed and
+// sends the documents, batch per cluster task (0: one task).
+func (i *Index) writeRouted(ctx context.Context, method string, kind payloadKind, body []byte, batch int, p docParams, w *writeOp, src source) ([]meilisearch.TaskInfo, error) {
 	parts, err := routeInMemory(src, func() docSink { return &docList{} })
 	w.ix.c.noteFields(w.st, w.fields)
 	if err != nil {
-		return nil, docError(err)
+		return i.failOrRefuse(ctx, kind, body, p, docError(err))
 	}
 	w2, src2, err := i.prepare(ctx, method, kind, nil, body, p, false)
 	if err != nil {
-		return nil, err
+		return i.failOrRefuse(ctx, kind, body, p, err)
 	}
 	w2.batchDocs = batch
 	if w2.pk != w.pk || w2.st.shards != w.st.shards {
@@ -78,15 +133,41 @@ func (i *Index) writeBytesInBatches(ctx context.Context, method string, kind pay
 	return w2.run(ctx, &replaySource{parts: parts})
 }
 
-// writeReader routes a streamed payload in bounded batches.
+// writeReader routes a streamed payload in bounded batches, when its turn
+// comes (a reader cannot be deferred without holding it whole).
 func (i *Index) writeReader(ctx context.Context, method string, kind payloadKind, r io.Reader, batch int, p docParams) ([]meilisearch.TaskInfo, error) {
-	w, src, err := i.prepare(ctx, method, kind, r, nil, p, false)
-	if err != nil {
-		return nil, err
+	ix := i.c.index(i.uid)
+	return inTurn(ctx, i.c, ix.uid, func(ctx context.Context) ([]meilisearch.TaskInfo, error) {
+		w, src, err := ix.prepare(ctx, method, kind, r, nil, p, false)
+		if err != nil {
+			if !failsAsTask(err) {
+				return nil, err
+			}
+			return ix.failStream(ctx, src, 0, p, err)
+		}
+		w.batchDocs = batch
+		w.stream = true
+		return w.run(ctx, src)
+	})
+}
+
+// failStream ends a streamed write that failed before anything was sent
+// with a failed task, once the rest of the stream is read (n documents
+// were read before the failing one, src yields what is left; nil: the
+// source was not opened).
+func (i *Index) failStream(ctx context.Context, src source, n int64, p docParams, err error) ([]meilisearch.TaskInfo, error) {
+	if src != nil {
+		rest, serr := remaining(src)
+		if serr != nil {
+			return nil, serr
+		}
+		n += rest
 	}
-	w.batchDocs = batch
-	w.stream = true
-	return w.run(ctx, src)
+	info, ferr := i.c.failedWrite(ctx, i.uid, n, p, err)
+	if ferr != nil {
+		return nil, ferr
+	}
+	return []meilisearch.TaskInfo{*info}, nil
 }
 
 // prepare resolves the index state and primary key and opens the source:
@@ -100,10 +181,14 @@ func (i *Index) prepare(ctx context.Context, method string, kind payloadKind, r 
 	var st *indexState
 	var pre []NodeTask
 	var err error
+	missing := false
 	if dry {
 		st, err = c.state(ctx, i.uid)
 		if apiCode(err) == "index_not_found" {
-			st, err = newIndexState(i.uid, c.opts.shards), nil
+			if !grantFrom(ctx).AllowIndexCreation(i.uid) {
+				return nil, nil, indexCreationRefused(i.uid)
+			}
+			st, err, missing = newIndexState(i.uid, c.opts.shards), nil, true
 		}
 	} else {
 		st, pre, err = c.writeState(ctx, i.uid, p.primaryKey)
@@ -111,8 +196,8 @@ func (i *Index) prepare(ctx context.Context, method string, kind payloadKind, r 
 	if err != nil {
 		return nil, nil, err
 	}
-	w := &writeOp{ix: i, st: st, method: method, params: p, preTasks: pre, fields: map[string]struct{}{}}
-	if c.writeVersion != nil && !dry {
+	w := &writeOp{ix: i, st: st, method: method, params: p, preTasks: pre, fields: map[string]struct{}{}, missing: missing}
+	if c.writeVersion != nil {
 		w.version = c.writeVersion()
 	}
 	switch kind {

@@ -227,6 +227,10 @@ func (w *writeOp) run(ctx context.Context, src source) ([]meilisearch.TaskInfo, 
 			break
 		}
 		if err != nil {
+			if w.stream && len(r.acc.nodes) == 0 && len(r.infos) == 0 && failsAsTask(docError(err)) {
+				// Nothing sent yet: the task fails, as one node's would.
+				return w.ix.failStream(ctx, src, r.acc.docs+1, w.params, docError(err))
+			}
 			return r.fail(ctx, err)
 		}
 		add(raw, shard, targets[shard])

@@ -373,49 +373,102 @@ func TestValidationBeforeAnyNode(t *testing.T) {
 		return n
 	}
 	before := countTasks()
+	// A payload one node refuses at once (malformed, not an object, a
+	// bad delimiter; miroir's reserved attribute) is refused by the call;
+	// one a node accepts and then fails (ids, primary key: failsTask) gets
+	// a task that has already failed with the node's code and message
+	// (which names no position). Either way nothing reaches any node.
+	var last *meilisearch.TaskInfo
 	for _, c := range []struct {
-		name string
-		call func() error
-		code string
-		msg  string
+		name      string
+		call      func() error
+		code      string
+		msg       string
+		failsTask bool
 	}{
-		{"not an object", func() error { _, err := ix.AddDocuments(ctx, []byte(`[{"id":1},2]`), nil); return err }, "malformed_payload", "index 1"},
+		{"not an object", func() error { info, err := ix.AddDocuments(ctx, []byte(`[{"id":1},2]`), nil); last = info; return err }, "malformed_payload", "index 1", false},
 		{"missing id", func() error {
-			_, err := ix.AddDocuments(ctx, []any{map[string]any{"id": 1}, map[string]any{"x": 1}}, nil)
+			info, err := ix.AddDocuments(ctx, []any{map[string]any{"id": 1}, map[string]any{"x": 1}}, nil)
+			last = info
 			return err
-		}, "missing_document_id", "index 1"},
-		{"bad id", func() error { _, err := ix.AddDocuments(ctx, []byte(`[{"id":"a b"}]`), nil); return err }, "invalid_document_id", "index 0"},
-		{"float id", func() error { _, err := ix.AddDocuments(ctx, []byte(`[{"id":1},{"id":1.5}]`), nil); return err }, "invalid_document_id", "index 1"},
+		}, "missing_document_id", "", true},
+		{"bad id", func() error {
+			info, err := ix.AddDocuments(ctx, []byte(`[{"id":"a b"}]`), nil)
+			last = info
+			return err
+		}, "invalid_document_id", "", true},
+		{"float id", func() error {
+			info, err := ix.AddDocuments(ctx, []byte(`[{"id":1},{"id":1.5}]`), nil)
+			last = info
+			return err
+		}, "invalid_document_id", "", true},
 		{"reserved", func() error {
-			_, err := ix.AddDocuments(ctx, []byte(`[{"id":1,"_miroir_shard":3}]`), nil)
+			info, err := ix.AddDocuments(ctx, []byte(`[{"id":1,"_miroir_shard":3}]`), nil)
+			last = info
 			return err
-		}, "miroir_reserved_field", "index 0"},
-		{"malformed json", func() error { _, err := ix.AddDocuments(ctx, []byte(`[{"id":1},{"id":`), nil); return err }, "malformed_payload", ""},
+		}, "miroir_reserved_field", "index 0", false},
+		{"malformed json", func() error {
+			info, err := ix.AddDocuments(ctx, []byte(`[{"id":1},{"id":`), nil)
+			last = info
+			return err
+		}, "malformed_payload", "", false},
 		{"ndjson line", func() error {
-			_, err := ix.AddDocumentsNdjson(ctx, []byte("{\"id\":1}\n{\"id\":[1]}\n"), nil)
+			info, err := ix.AddDocumentsNdjson(ctx, []byte("{\"id\":1}\n{\"id\":[1]}\n"), nil)
+			last = info
 			return err
-		}, "invalid_document_id", "line 2"},
+		}, "invalid_document_id", "", true},
 		{"csv reserved", func() error {
-			_, err := ix.AddDocumentsCsv(ctx, []byte("id,_miroir_shard\n1,2\n"), nil)
+			info, err := ix.AddDocumentsCsv(ctx, []byte("id,_miroir_shard\n1,2\n"), nil)
+			last = info
 			return err
-		}, "miroir_reserved_field", ""},
-		{"csv bad id", func() error { _, err := ix.AddDocumentsCsv(ctx, []byte("id,t\n1,a\nx y,b\n"), nil); return err }, "invalid_document_id", "line 3"},
+		}, "miroir_reserved_field", "", false},
+		{"csv bad id", func() error {
+			info, err := ix.AddDocumentsCsv(ctx, []byte("id,t\n1,a\nx y,b\n"), nil)
+			last = info
+			return err
+		}, "invalid_document_id", "", true},
 		{"csv delimiter", func() error {
-			_, err := ix.AddDocumentsCsv(ctx, []byte("id\n1\n"), &meilisearch.CsvDocumentsQuery{CsvDelimiter: ";;"})
+			info, err := ix.AddDocumentsCsv(ctx, []byte("id\n1\n"), &meilisearch.CsvDocumentsQuery{CsvDelimiter: ";;"})
+			last = info
 			return err
-		}, "invalid_document_csv_delimiter", ""},
-		{"no pk candidate", func() error { _, err := noPK.AddDocuments(ctx, []byte(`[{"name":"x"}]`), nil); return err }, "miroir_primary_key_required", ""},
+		}, "invalid_document_csv_delimiter", "", false},
+		{"no pk candidate", func() error {
+			info, err := noPK.AddDocuments(ctx, []byte(`[{"name":"x"}]`), nil)
+			last = info
+			return err
+		}, "index_primary_key_no_candidate_found", "did not find any field", true},
 		{"two pk candidates", func() error {
-			_, err := noPK.AddDocuments(ctx, []byte(`[{"id":1,"uid":2}]`), nil)
+			info, err := noPK.AddDocuments(ctx, []byte(`[{"id":1,"uid":2}]`), nil)
+			last = info
 			return err
-		}, "miroir_primary_key_required", ""},
+		}, "index_primary_key_multiple_candidates_found", "found 2 fields", true},
 		{"batches validate all first", func() error {
-			_, err := ix.AddDocumentsInBatches(ctx, []byte(`[{"id":1},{"id":2},{"id":3},{"nope":4}]`), 1, nil)
+			infos, err := ix.AddDocumentsInBatches(ctx, []byte(`[{"id":1},{"id":2},{"id":3},{"nope":4}]`), 1, nil)
+			if len(infos) == 1 { // one failed task, not three sent and one failed
+				last = &infos[0]
+			}
 			return err
-		}, "missing_document_id", "index 3"},
-		{"delete bad id", func() error { _, err := ix.DeleteDocuments(ctx, []string{"ok", "n o"}, nil); return err }, "invalid_document_id", ""},
+		}, "missing_document_id", "", true},
+		{"delete bad id", func() error {
+			info, err := ix.DeleteDocuments(ctx, []string{"ok", "n o"}, nil)
+			last = info
+			return err
+		}, "invalid_document_id", "", false},
 	} {
+		last = nil
 		err := c.call()
+		if c.failsTask {
+			if err != nil || last == nil {
+				t.Errorf("%s: refused (%v), want a task that fails with %s", c.name, err, c.code)
+				continue
+			}
+			task, werr := f.c.WaitForTask(ctx, last.TaskUID, 0)
+			if werr != nil || task.Status != meilisearch.TaskStatusFailed || string(task.Error.Code) != c.code ||
+				!strings.Contains(task.Error.Message, c.msg) || strings.Contains(task.Error.Message, "Document at") {
+				t.Errorf("%s: task %+v (%v), want failed with %s", c.name, task, werr, c.code)
+			}
+			continue
+		}
 		var me *meilisearch.Error
 		if !errors.As(err, &me) || string(me.APIError.Code) != c.code || !strings.Contains(me.APIError.Message, c.msg) {
 			t.Errorf("%s: got %v, want code %s naming %q", c.name, err, c.code, c.msg)

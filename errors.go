@@ -30,6 +30,10 @@ var (
 const (
 	CodeNoQuorum           = "miroir_no_quorum"
 	CodeShardUnavailable   = "miroir_shard_unavailable"
+	// CodePrimaryKeyRequired was the synchronous refusal of documents
+	// whose primary key could not be inferred. Such writes now fail their
+	// task with Meilisearch's own codes, as on one node; the code is kept
+	// for code that compares against it.
 	CodePrimaryKeyRequired = "miroir_primary_key_required"
 	CodeReservedField      = "miroir_reserved_field"
 	CodeShardCountMismatch = "miroir_shard_count_mismatch"

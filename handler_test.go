@@ -445,11 +445,7 @@ func TestHandlerBadBodies(t *testing.T) {
 		{"too large once gunzipped", req{method: "POST", path: "/indexes/movies/documents", body: gz(t, []byte(big)), ct: "application/json", hdr: map[string]string{"Content-Encoding": "gzip"}}, 413, "payload_too_large"},
 		{"broken gzip", req{method: "POST", path: "/indexes/movies/documents", body: "not gzip", ct: "application/json", hdr: map[string]string{"Content-Encoding": "gzip"}}, 400, "malformed_payload"},
 		{"unknown encoding", req{method: "POST", path: "/indexes/movies/documents", body: "x", ct: "application/json", hdr: map[string]string{"Content-Encoding": "zstd"}}, 415, "invalid_content_type"},
-		{"missing primary key", req{method: "POST", path: "/indexes/nopk/documents", body: `[{"title":"no id"}]`, ct: "application/json"}, 400, CodePrimaryKeyRequired},
-		{"missing document id", req{method: "POST", path: "/indexes/movies/documents", body: `[{"title":"no id"}]`, ct: "application/json"}, 400, "missing_document_id"},
 		{"reserved field", req{method: "POST", path: "/indexes/movies/documents", body: `[{"id":8,"_miroir_shard":3}]`, ct: "application/json"}, 400, CodeReservedField},
-		{"invalid id", req{method: "POST", path: "/indexes/movies/documents", body: `[{"id":"a b"}]`, ct: "application/json"}, 400, "invalid_document_id"},
-		{"float id", req{method: "POST", path: "/indexes/movies/documents", body: `[{"id":1.5}]`, ct: "application/json"}, 400, "invalid_document_id"},
 		{"csv delimiter with JSON", req{method: "POST", path: "/indexes/movies/documents?csvDelimiter=%3B", body: `[{"id":1}]`, ct: "application/json"}, 400, "invalid_document_csv_delimiter"},
 		{"bad csv delimiter", req{method: "POST", path: "/indexes/movies/documents?csvDelimiter=ab", body: "id\n1\n", ct: "text/csv"}, 400, "invalid_document_csv_delimiter"},
 		{"malformed search JSON", req{method: "POST", path: "/indexes/movies/search", body: `{"q":`, ct: "application/json"}, 400, "bad_request"},
@@ -482,7 +478,28 @@ func TestHandlerBadBodies(t *testing.T) {
 			expect(t, p.do(t, tc.q), tc.status, tc.code)
 		})
 	}
-	// Nothing of the refused writes reached the nodes.
+	// What one node accepts and then fails (ids, primary key) is accepted
+	// and its task fails with the node's code.
+	for _, tc := range []struct {
+		name string
+		q    req
+		code string
+	}{
+		{"missing primary key", req{method: "POST", path: "/indexes/nopk/documents", body: `[{"title":"no id"}]`, ct: "application/json"}, "index_primary_key_no_candidate_found"},
+		{"missing document id", req{method: "POST", path: "/indexes/movies/documents", body: `[{"title":"no id"}]`, ct: "application/json"}, "missing_document_id"},
+		{"invalid id", req{method: "POST", path: "/indexes/movies/documents", body: `[{"id":"a b"}]`, ct: "application/json"}, "invalid_document_id"},
+		{"float id", req{method: "POST", path: "/indexes/movies/documents", body: `[{"id":1.5}]`, ct: "application/json"}, "invalid_document_id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := p.do(t, tc.q)
+			expect(t, r, 202, "")
+			task := p.waitTask(t, r)
+			if e, _ := task["error"].(map[string]any); task["status"] != "failed" || e["code"] != tc.code {
+				t.Fatalf("task %v, want failed with %s", task, tc.code)
+			}
+		})
+	}
+	// Nothing of the refused or failed writes reached the nodes.
 	r := p.do(t, req{method: "GET", path: "/indexes/movies/documents?limit=100"})
 	expect(t, r, 200, "")
 	if total := r.json(t)["total"].(float64); total != 6 {

@@ -366,11 +366,11 @@ func (i *Index) UpdateIndex(ctx context.Context, params *meilisearch.UpdateIndex
 
 // updateIndex is UpdateIndex's turn (sequence.go).
 func (c *Cluster) updateIndex(ctx context.Context, uid string, params *meilisearch.UpdateIndexRequestParams, t *ClusterTask) (*meilisearch.TaskInfo, error) {
-	st, err := c.state(ctx, uid)
-	if err != nil {
-		return nil, err
+	st, info, err := c.stateOrFailedTask(ctx, t)
+	if st == nil {
+		return info, err
 	}
-	info, err := c.broadcastIndexTask(ctx, st, "updateIndex", http.MethodPatch, "/indexes/"+uid, nil, params, t)
+	info, err = c.broadcastIndexTask(ctx, st, "updateIndex", http.MethodPatch, "/indexes/"+uid, nil, params, t)
 	if err != nil {
 		return nil, err
 	}
@@ -400,14 +400,8 @@ func (i *Index) Delete(ctx context.Context, uid string) (bool, error) {
 
 // Compact compacts the index's storage on every node (broadcast).
 func (i *Index) Compact(ctx context.Context) (*meilisearch.TaskInfo, error) {
-	uid := i.uid
-	return i.c.sequenced(ctx, []string{uid}, false, &ClusterTask{IndexUID: uid, Type: "indexCompaction"}, func(ctx context.Context) (*meilisearch.TaskInfo, error) {
-		st, err := i.c.state(ctx, uid)
-		if err != nil {
-			return nil, err
-		}
-		t := &ClusterTask{IndexUID: uid, Type: "indexCompaction"}
-		return i.c.broadcastIndexTask(ctx, st, "compact", http.MethodPost, "/indexes/"+uid+"/compact", nil, nil, t)
+	return i.broadcastSequenced(ctx, "compact", http.MethodPost, "/compact", nil, nil, func() *ClusterTask {
+		return &ClusterTask{IndexUID: i.uid, Type: "indexCompaction"}
 	})
 }
 

@@ -172,6 +172,14 @@ func (t *ticket) releaseWhenFinished(info *meilisearch.TaskInfo) {
 // completes that same task (its error, if any, fails it). With a nil
 // placeholder the caller waits for its turn.
 func (c *Cluster) sequenced(ctx context.Context, uids []string, barrier bool, placeholder *ClusterTask, run func(ctx context.Context) (*meilisearch.TaskInfo, error)) (*meilisearch.TaskInfo, error) {
+	return c.sequencedChecked(ctx, uids, barrier, placeholder, nil, run)
+}
+
+// sequencedChecked is sequenced with check, run in the caller's request
+// before a call is deferred: what one node refuses at once (a malformed
+// payload) is refused at once, deferred or not; check may also complete
+// the placeholder (its document count).
+func (c *Cluster) sequencedChecked(ctx context.Context, uids []string, barrier bool, placeholder *ClusterTask, check func() error, run func(ctx context.Context) (*meilisearch.TaskInfo, error)) (*meilisearch.TaskInfo, error) {
 	t := c.enter(barrier, uids...)
 	finish := func(info *meilisearch.TaskInfo, err error) {
 		if barrier && err == nil {
@@ -188,6 +196,12 @@ func (c *Cluster) sequenced(ctx context.Context, uids []string, barrier bool, pl
 		info, err := run(ctx)
 		finish(info, err)
 		return info, err
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			t.release()
+			return nil, err
+		}
 	}
 	placeholder.Local = true
 	info, err := c.tasks.register(ctx, placeholder)
@@ -264,3 +278,16 @@ type valuesFrom struct {
 }
 
 func (v valuesFrom) Value(key any) any { return v.vals.Value(key) }
+
+// inTurn runs a call that changes index uid and cannot be deferred (a
+// streamed reader, a write split into several tasks) when its turn comes,
+// in the caller's request.
+func inTurn[T any](ctx context.Context, c *Cluster, uid string, run func(ctx context.Context) (T, error)) (T, error) {
+	t := c.enter(false, uid)
+	defer t.release()
+	if err := t.wait(ctx); err != nil {
+		var zero T
+		return zero, err
+	}
+	return run(ctx)
+}

@@ -239,11 +239,10 @@ func (c *Cluster) verifyNodeSettings(ctx context.Context, st *indexState, n *nod
 	if err != nil {
 		return err
 	}
-	e.enqueue(&settingsJob{uid: st.uid, op: op, task: lt})
-	select {
-	case err := <-op.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	// Run here, not through the index's queue: the caller holds the
+	// index's turn (a write verifying its targets, sequence.go), so no
+	// other settings transaction of the index runs, and a queued one waits
+	// for that turn: queueing behind it would deadlock.
+	e.runJob(&settingsJob{uid: st.uid, op: op, task: lt})
+	return <-op.done
 }

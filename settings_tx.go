@@ -212,6 +212,10 @@ type settingsJob struct {
 
 // settingsQueue serialises the transactions of one index.
 type settingsQueue struct {
+	// submit keeps a submission's place in the index's call order (its
+	// ticket) and in this queue the same: the worker runs jobs in queue
+	// order and each waits for the ticket before it.
+	submit  sync.Mutex
 	jobs    []*settingsJob
 	running bool
 	gen     uint64 // bumped whenever a transaction ends, to discard stale cache loads
@@ -299,6 +303,12 @@ func (c *Cluster) submitSettings(ctx context.Context, uid string, op *settingsOp
 		_, err := c.state(ctx, uid)
 		return nil, err
 	}
+	e := c.settingsTx()
+	e.mu.Lock()
+	q := e.queue(uid)
+	e.mu.Unlock()
+	q.submit.Lock()
+	defer q.submit.Unlock()
 	t := c.enter(true, uid)
 	job := &settingsJob{uid: uid, op: op, ticket: t}
 	if t.blocked {
@@ -318,7 +328,6 @@ func (c *Cluster) submitSettings(ctx context.Context, uid string, op *settingsOp
 			return nil, err
 		}
 	}
-	e := c.settingsTx()
 	lt, err := c.tasks.newLocalRaw(ctx, uid, meilisearch.TaskTypeSettingsUpdate, opDetails(op), opRawDetails(op))
 	if err != nil {
 		t.release()

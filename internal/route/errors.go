@@ -14,13 +14,15 @@ import (
 // the codes callers already branch on, so validation failures look like
 // the errors one Meilisearch node would have returned.
 const (
-	CodeInvalidDocumentID   = "invalid_document_id"
-	CodeMissingDocumentID   = "missing_document_id"
-	CodeMalformedPayload    = "malformed_payload"
-	CodeReservedField       = "miroir_reserved_field"
-	CodePrimaryKeyRequired  = "miroir_primary_key_required"
-	CodeInvalidCSVDelimiter = "invalid_document_csv_delimiter"
-	CodePayloadTooLarge     = "payload_too_large"
+	CodeInvalidDocumentID = "invalid_document_id"
+	CodeMissingDocumentID = "missing_document_id"
+	CodeMalformedPayload  = "malformed_payload"
+	CodeReservedField     = "miroir_reserved_field"
+	// The primary key inference failed: no candidate, or several.
+	CodePrimaryKeyNoCandidate = "index_primary_key_no_candidate_found"
+	CodePrimaryKeyMultiple    = "index_primary_key_multiple_candidates_found"
+	CodeInvalidCSVDelimiter   = "invalid_document_csv_delimiter"
+	CodePayloadTooLarge       = "payload_too_large"
 )
 
 // ShardField is the reserved attribute miroir injects into every document.
@@ -40,10 +42,22 @@ type DocError struct {
 	Line    int
 	Code    string
 	Message string
+	// Detail is the message without the position: what Meilisearch writes
+	// when it fails the task of such a payload ("" when Message has no
+	// position).
+	Detail string
 }
 
 // Error returns the message.
 func (e *DocError) Error() string { return e.Message }
+
+// Unpositioned returns the message without the document's position.
+func (e *DocError) Unpositioned() string {
+	if e.Detail != "" {
+		return e.Detail
+	}
+	return e.Message
+}
 
 // docErr builds a DocError whose message is prefixed with the position.
 func docErr(index, line int, code, format string, args ...any) *DocError {
@@ -57,7 +71,7 @@ func docErr(index, line int, code, format string, args ...any) *DocError {
 	default:
 		where = fmt.Sprintf("Document at index %d: ", index)
 	}
-	return &DocError{Index: index, Line: line, Code: code, Message: where + msg}
+	return &DocError{Index: index, Line: line, Code: code, Message: where + msg, Detail: msg}
 }
 
 // invalidIDMessage is Meilisearch's invalid_document_id text; value is the

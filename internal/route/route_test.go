@@ -272,11 +272,11 @@ func TestInferPrimaryKey(t *testing.T) {
 	}
 	_, err := InferPrimaryKey([]string{"title"})
 	var de *DocError
-	if !errors.As(err, &de) || de.Code != CodePrimaryKeyRequired || !strings.Contains(de.Message, "did not find any field") {
+	if !errors.As(err, &de) || de.Code != CodePrimaryKeyNoCandidate || !strings.Contains(de.Message, "did not find any field") {
 		t.Fatal(err)
 	}
 	_, err = InferPrimaryKey([]string{"userid", "id", "kid"})
-	if !errors.As(err, &de) || de.Code != CodePrimaryKeyRequired || !strings.Contains(de.Message, "found 3 fields ending with `id` in their names: 'id' and 'kid'") {
+	if !errors.As(err, &de) || de.Code != CodePrimaryKeyMultiple || !strings.Contains(de.Message, "found 3 fields ending with `id` in their names: 'id' and 'kid'") {
 		t.Fatal(err)
 	}
 	keys, err := ObjectKeys([]byte(` {"b":1, "\u0061":{"id":1}, "c":[]}`))

@@ -285,7 +285,7 @@ func ObjectKeys(doc []byte) ([]string, error) {
 
 // InferPrimaryKey picks the primary key like Meilisearch: the single
 // attribute whose name ends with "id", case-insensitively. Zero or several
-// candidates fail with miroir_primary_key_required (DESIGN §3), using
+// candidates fail with Meilisearch's codes (the task fails, issue 10), using
 // Meilisearch's wording.
 func InferPrimaryKey(names []string) (string, error) {
 	var cands []string
@@ -305,7 +305,7 @@ func InferPrimaryKey(names []string) (string, error) {
 	case 1:
 		return cands[0], nil
 	case 0:
-		return "", &DocError{Index: -1, Code: CodePrimaryKeyRequired, Message: "The primary key inference failed as the engine did not find any field ending with `id` in its name. Please specify the primary key manually using the `primaryKey` query parameter."}
+		return "", &DocError{Index: -1, Code: CodePrimaryKeyNoCandidate, Message: "The primary key inference failed as the engine did not find any field ending with `id` in its name. Please specify the primary key manually using the `primaryKey` query parameter."}
 	}
-	return "", &DocError{Index: -1, Code: CodePrimaryKeyRequired, Message: "The primary key inference failed as the engine found " + strconv.Itoa(len(cands)) + " fields ending with `id` in their names: '" + cands[0] + "' and '" + cands[1] + "'. Please specify the primary key manually using the `primaryKey` query parameter."}
+	return "", &DocError{Index: -1, Code: CodePrimaryKeyMultiple, Message: "The primary key inference failed as the engine found " + strconv.Itoa(len(cands)) + " fields ending with `id` in their names: '" + cands[0] + "' and '" + cands[1] + "'. Please specify the primary key manually using the `primaryKey` query parameter."}
 }
