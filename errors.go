@@ -28,8 +28,8 @@ var (
 
 // Error codes miroir adds to Meilisearch's own.
 const (
-	CodeNoQuorum           = "miroir_no_quorum"
-	CodeShardUnavailable   = "miroir_shard_unavailable"
+	CodeNoQuorum         = "miroir_no_quorum"
+	CodeShardUnavailable = "miroir_shard_unavailable"
 	// CodePrimaryKeyRequired was the synchronous refusal of documents
 	// whose primary key could not be inferred. Such writes now fail their
 	// task with Meilisearch's own codes, as on one node; the code is kept

@@ -176,17 +176,19 @@ try {
     await assert.rejects(client.getIndex("no_such_index"), (e) => e.cause?.code === "index_not_found");
   });
 
-  // Calls fired without awaiting their tasks (or even their answers):
-  // Meilisearch processes one index's tasks in the order they came, and so
-  // must the fleet.
+  // Calls whose tasks are not awaited (each call's 202 is, so that they
+  // reach the server in order, as they would reach one node): Meilisearch
+  // processes one index's tasks in the order they came, and so must the
+  // fleet.
   const docs = movies.slice(0, 30);
   await check("un-awaited: delete the index, then add documents", async () => {
     const u = `${uid}_del`;
     await client.createIndex(u, { primaryKey: "id" }).waitTask();
     await client.index(u).addDocuments(movies.slice(50, 60)).waitTask();
-    const del = client.deleteIndex(u);
-    const add = client.index(u).addDocuments(docs);
-    const [td, ta] = await Promise.all([del.waitTask(), add.waitTask()]);
+    const del = await client.deleteIndex(u);
+    const add = await client.index(u).addDocuments(docs);
+    const td = await client.tasks.waitForTask(del.taskUid);
+    const ta = await client.tasks.waitForTask(add.taskUid);
     assert.equal(td.status, "succeeded", JSON.stringify(td));
     assert.equal(ta.status, "succeeded", JSON.stringify(ta));
     assert.equal((await client.index(u).getStats()).numberOfDocuments, docs.length);
@@ -198,14 +200,14 @@ try {
   await check("un-awaited: create, filterable attributes, add, delete by filter", async () => {
     const u = `${uid}_seq`;
     const idx = client.index(u);
-    const calls = [
-      client.createIndex(u, { primaryKey: "id" }),
-      idx.updateFilterableAttributes(["genre"]),
-      idx.addDocuments(docs),
-      idx.deleteDocuments({ filter: "genre = comedy" }),
+    const enqueued = [
+      await client.createIndex(u, { primaryKey: "id" }),
+      await idx.updateFilterableAttributes(["genre"]),
+      await idx.addDocuments(docs),
+      await idx.deleteDocuments({ filter: "genre = comedy" }),
     ];
     const tasks = [];
-    for (const c of calls) tasks.push(await c.waitTask());
+    for (const e of enqueued) tasks.push(await client.tasks.waitForTask(e.taskUid));
     for (const t of tasks) assert.equal(t.status, "succeeded", JSON.stringify(t));
     const comedies = docs.filter((m) => m.genre === "comedy").length;
     assert.equal(tasks[3].details.deletedDocuments, comedies, JSON.stringify(tasks[3]));
