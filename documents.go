@@ -110,6 +110,7 @@ type writeOp struct {
 
 // taskAcc accumulates one cluster task across flushed batches.
 type taskAcc struct {
+	uid      int64 // allocated before the first node request (tasks_trace.go)
 	docs     int64
 	nodes    []NodeTask
 	degraded []GroupShard
@@ -132,6 +133,7 @@ func (c *Cluster) noteFields(st *indexState, f map[string]struct{}) {
 func (w *writeOp) register(ctx context.Context, acc *taskAcc) (*meilisearch.TaskInfo, error) {
 	c := w.ix.c
 	t := &ClusterTask{
+		UID:            acc.uid,
 		IndexUID:       w.ix.uid,
 		Type:           meilisearch.TaskTypeDocumentAdditionOrUpdate,
 		Documents:      acc.docs,

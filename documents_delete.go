@@ -82,7 +82,12 @@ func (c *Cluster) deleteIDsNow(ctx context.Context, st *indexState, ids []string
 		}
 	}
 	if len(ids) > 0 {
-		res, err := c.sendBatch(ctx, st, "deleteDocuments", http.MethodPost, "/indexes/"+st.uid+"/documents/delete-batch", p.query(""), "application/json", bodies, docs, shards)
+		uid, err := c.tasks.preallocate(ctx)
+		if err != nil {
+			return nil, err
+		}
+		t.UID = uid
+		res, err := c.sendBatch(ctx, st, "deleteDocuments", http.MethodPost, "/indexes/"+st.uid+"/documents/delete-batch", tagQuery(p.query(""), uid), "application/json", bodies, docs, shards)
 		if err != nil {
 			return nil, err
 		}
@@ -160,6 +165,13 @@ func (c *Cluster) broadcastIndexTask(ctx context.Context, st *indexState, op, me
 			e.Type, e.Nodes = "system", bad
 			return nil, e
 		}
+	}
+	if taggedOps[op] {
+		uid, err := c.tasks.preallocate(ctx)
+		if err != nil {
+			return nil, err
+		}
+		t.UID, q = uid, tagQuery(q, uid)
 	}
 	nts, typ, err := c.broadcastNodes(ctx, op, method, path, q, body)
 	if err != nil {

@@ -46,7 +46,8 @@ const (
 	// CodeIndexNotManaged: the index exists on the fleet but was not
 	// created through miroir (no miroir_meta record) and holds documents.
 	CodeIndexNotManaged = "miroir_index_not_managed"
-	// CodeReservedIndex: the index uid is reserved by miroir (miroir_meta).
+	// CodeReservedIndex: the index uid is reserved by miroir (miroir_meta,
+	// and every uid starting with miroir- or miroir_).
 	CodeReservedIndex = "miroir_reserved_index"
 )
 

@@ -117,8 +117,8 @@ func (st *indexState) setVerified(ni int, ok bool) {
 // miroir_index_not_managed.
 func (c *Cluster) state(ctx context.Context, uid string) (*indexState, error) {
 	ctx = withNodeKeys(ctx)
-	if uid == metaIndex {
-		return nil, reservedIndexError()
+	if isReservedIndex(uid) {
+		return nil, reservedIndexError(uid)
 	}
 	// Checked here, once for every index-scoped call, so that a bad uid
 	// never reaches a node's URL path.
@@ -157,8 +157,8 @@ func (c *Cluster) state(ctx context.Context, uid string) (*indexState, error) {
 	return v.(*indexState), nil
 }
 
-func reservedIndexError() error {
-	return newError(http.StatusBadRequest, CodeReservedIndex, "miroir: the index `%s` is reserved: miroir records each index's shard count in it", metaIndex)
+func reservedIndexError(uid string) error {
+	return newError(http.StatusBadRequest, CodeReservedIndex, "miroir: the index `%s` is reserved: index uids starting with `miroir-` or `miroir_` hold miroir's own records (shard counts, task-uid lanes, the fleet task store)", uid)
 }
 
 // forgetIndex drops the cached state of uid (after a deletion or rename).

@@ -1,0 +1,758 @@
+package miroir
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/meilisearch/meilisearch-go"
+)
+
+// Task UID lanes (DESIGN §14): cluster task UIDs unique across every
+// instance sharing a fleet, without probability.
+//
+// A UID is milliseconds since the Unix epoch × 1000 plus a sub-millisecond
+// part; the sub-millisecond part modulo uidLanes is the UID's lane. The
+// time axis is cut into windows of laneWindow. An instance allocates UIDs
+// only inside (lane, window) slots it owns: a slot owns the UIDs of its
+// lane whose millisecond lies in its window, above the slot's floor. Two
+// different slots share no UID (different lanes: different residues;
+// same lane, different windows: disjoint ranges), so UIDs are unique as
+// soon as no slot is ever owned by two instances at once.
+//
+// Owning a slot. Meilisearch has no compare-and-swap on documents, but
+// index creation is an atomic test-and-set on each node: the creation of
+// a uid that exists fails with index_already_exists. The slot (L, w) is
+// the lock index miroir-lane-L-wN (N = w); an instance claims it by
+// creating that index on every node, and owns it when its creation
+// succeeded on a quorum of the fleet's nodes: more than half of them, or
+// exactly half including the tiebreaker (the node with the smallest ID).
+// Any two quorums share a node, and on that node only one creation of the
+// lock succeeded, so two instances never own one slot. The argument needs
+// no clock: it holds whatever the instances' clocks say, with nodes down,
+// slow or partitioned; a claim that cannot reach a quorum fails and says
+// so (miroir_no_uid_lane), it never guesses.
+//
+// Renewal and expiry. Slots end by themselves: an instance keeps owning
+// its lane by claiming the lane's next window ahead of time (it owns the
+// current and the next window), and a crashed instance's lane becomes free
+// when its windows are over (at most two windows later). An instance that
+// loses the next window of its lane (another claimed it) moves to a free
+// lane; its UIDs keep increasing (the allocator never goes below its last
+// UID). A burst beyond a lane's 2 UIDs per millisecond runs ahead of the
+// clock inside the owned windows, never past them.
+//
+// Release. Close frees the lane at once: it records the last UID it
+// allocated (the lane record's hw, in miroir_meta) on a quorum of nodes,
+// waits until they processed it, and only then deletes its lock indexes.
+// A later owner of a released slot starts above the hw it reads from a
+// quorum after winning: its creation succeeded on a quorum only after
+// the deletions were processed there, the deletions were sent only after
+// the hw was processed on a quorum, and any two quorums share a node. When
+// the hw cannot be recorded, Close deletes only the locks of windows in
+// which it allocated nothing, and the others expire.
+//
+// Cleanup. Lock indexes of past windows are deleted by any instance once
+// the window ended at least one window ago (laneSweep). This is the one
+// place where clocks matter: a lock deleted that way could be created
+// again by an instance whose clock is behind by more than a window (10
+// minutes); instances' clocks are assumed to agree within that.
+//
+// Lane records (kind "lane" in miroir_meta, id miroir-lane-L) say which
+// lanes are taken until when; claimers read them to pick a free lane.
+// They are hints, apart from the hw written at release: a stale record
+// only makes a claim fail and another lane be tried.
+
+const (
+	// uidLanes is the number of lanes: each holds 1000/uidLanes UIDs per
+	// millisecond (2), and up to uidLanes instances hold one each at once.
+	uidLanes = 500
+	// laneWindow is the length of a slot. It is a protocol constant: every
+	// instance sharing a fleet must use the same.
+	laneWindow   = 10 * time.Minute
+	laneWindowMs = int64(laneWindow / time.Millisecond)
+	// laneKind is the kind of a lane record in miroir_meta.
+	laneKind = "lane"
+	// CodeNoUIDLane: no task-uid lane could be claimed (no quorum of the
+	// fleet's nodes reachable, or every lane taken); the task is not
+	// registered.
+	CodeNoUIDLane = "miroir_no_uid_lane"
+)
+
+// maxTaskUID keeps UIDs representable in a JavaScript number.
+const maxTaskUID = 1<<53 - 1
+
+// lockIndexName is the lock index of slot (lane, w).
+func lockIndexName(lane int, w int64) string {
+	return "miroir-lane-" + strconv.Itoa(lane) + "-w" + strconv.FormatInt(w, 10)
+}
+
+// parseLockIndex reads a lock index name.
+func parseLockIndex(uid string) (lane int, w int64, ok bool) {
+	rest, found := strings.CutPrefix(uid, "miroir-lane-")
+	if !found {
+		return 0, 0, false
+	}
+	l, ws, found := strings.Cut(rest, "-w")
+	if !found {
+		return 0, 0, false
+	}
+	lane, err1 := strconv.Atoi(l)
+	w, err2 := strconv.ParseInt(ws, 10, 64)
+	return lane, w, err1 == nil && err2 == nil && lane >= 0 && lane < uidLanes
+}
+
+func laneRecordID(lane int) string { return "miroir-lane-" + strconv.Itoa(lane) }
+
+// windowOf is the window holding the millisecond ms.
+func windowOf(ms int64) int64 { return ms / laneWindowMs }
+
+// laneRecord is the lane record in miroir_meta.
+type laneRecord struct {
+	UID      string `json:"uid"`
+	Kind     string `json:"kind"`
+	Lane     int    `json:"lane"`
+	Instance string `json:"instance"`
+	// Until is the end (Unix ms) of the last window claimed; 0 once
+	// released.
+	Until int64 `json:"until"`
+	// HW is the last UID allocated in the lane (recorded at release,
+	// carried over by later claims).
+	HW  int64 `json:"hw"`
+	Rev int64 `json:"rev"`
+}
+
+// laneSlot is one (lane, window) slot this instance owns.
+type laneSlot struct {
+	lane  int
+	w     int64
+	floor int64 // lowest UID usable (above a released holder's)
+}
+
+// lo is the lowest UID of the slot; hi is one past the highest.
+func (s laneSlot) lo() int64 { return max(s.w*laneWindowMs*1000, s.floor) }
+func (s laneSlot) hi() int64 { return (s.w + 1) * laneWindowMs * 1000 }
+
+// next is the smallest UID of the slot that is >= from (ok false: none).
+func (s laneSlot) next(from int64) (int64, bool) {
+	x := max(from, s.lo())
+	x += ((int64(s.lane)-x%uidLanes)%uidLanes + uidLanes) % uidLanes
+	return x, x < s.hi() && x <= maxTaskUID
+}
+
+type slotKey struct {
+	lane int
+	w    int64
+}
+
+// claimState is a claim in progress, kept so that a retry polls the
+// creations it made instead of making them again (a retried creation
+// that finds its own lock would count as lost).
+type claimState struct {
+	tasks map[string]int64 // node ID -> creation task
+	won   map[string]bool
+	lost  map[string]bool
+}
+
+// laneManager allocates task UIDs in the slots this instance owns.
+type laneManager struct {
+	c        *Cluster
+	now      func() time.Time
+	instance string
+	lanes    []int // the lanes this instance may claim (all but in tests)
+	records  *fleetRecords
+	revs     revClock
+
+	mu       sync.Mutex
+	owned    []laneSlot
+	last     int64
+	closed   bool
+	hwFloor  map[int]int64 // per lane, the highest hw read (carried into records)
+	sweptFor int64         // window of the last sweep
+
+	sem    chan struct{} // one claim at a time
+	claims map[slotKey]*claimState
+	writes sync.WaitGroup // lane record writes in flight
+}
+
+func newLaneManager(c *Cluster) *laneManager {
+	now := c.opts.clock
+	if now == nil {
+		now = time.Now
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	m := &laneManager{c: c, now: now, instance: hex.EncodeToString(b[:]), hwFloor: map[int]int64{},
+		sem: make(chan struct{}, 1), claims: map[slotKey]*claimState{},
+		records: newFleetRecords(c, metaIndex, "uid", recordKindField)}
+	m.revs.now = now
+	lo, hi := 0, uidLanes
+	if r := c.opts.laneRange; r[1] > r[0] {
+		lo, hi = max(r[0], 0), min(r[1], uidLanes)
+	}
+	for l := lo; l < hi; l++ {
+		m.lanes = append(m.lanes, l)
+	}
+	return m
+}
+
+// nextUID allocates a cluster task UID: strictly increasing for this
+// instance, below 2^53, unique across the fleet. The first call claims a
+// slot (bounded by ctx); it fails with miroir_no_uid_lane when no quorum
+// of the fleet's nodes can be reached.
+func (m *laneManager) nextUID(ctx context.Context) (int64, error) {
+	for attempt := 0; ; attempt++ {
+		m.mu.Lock()
+		if m.closed {
+			m.mu.Unlock()
+			return 0, fmt.Errorf("%w", ErrClosed)
+		}
+		if uid, ok := m.pickLocked(); ok {
+			m.last = uid
+			m.mu.Unlock()
+			return uid, nil
+		}
+		m.mu.Unlock()
+		if attempt >= 3 {
+			return 0, noLaneError("the slots claimed do not cover the current time", nil)
+		}
+		if err := m.claim(ctx); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// pickLocked returns the smallest UID above the last one (and not below
+// the clock) in an owned slot.
+func (m *laneManager) pickLocked() (int64, bool) {
+	from := max(m.last+1, m.now().UnixMilli()*1000)
+	best, found := int64(0), false
+	for _, s := range m.owned {
+		if x, ok := s.next(from); ok && (!found || x < best) {
+			best, found = x, true
+		}
+	}
+	return best, found
+}
+
+// claim takes a free slot for the current window (and the next one),
+// unless another caller just did.
+func (m *laneManager) claim(ctx context.Context) error {
+	select {
+	case m.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-m.c.closed:
+		return fmt.Errorf("%w", ErrClosed)
+	}
+	defer func() { <-m.sem }()
+	m.mu.Lock()
+	_, covered := m.pickLocked()
+	m.mu.Unlock()
+	if covered {
+		return nil
+	}
+	// Bounded even for a caller without a deadline (a settings
+	// transaction's registration): a claim waits for node tasks.
+	ctx, cancel := context.WithTimeout(bookkeeping(ctx), max(3*m.c.opts.nodeTimeout, 30*time.Second))
+	defer cancel()
+	w := windowOf(m.now().UnixMilli())
+	free := m.freeLanes(ctx, w)
+	if len(free) == 0 {
+		return noLaneError(fmt.Sprintf("all %d lanes are held by other instances", len(m.lanes)), nil)
+	}
+	var lastErr error
+	for i, lane := range free {
+		if i == 8 {
+			break
+		}
+		got, err := m.claimLane(ctx, lane, w, w+1)
+		if err != nil {
+			return err // the fleet cannot decide: another lane would not do better
+		}
+		if got {
+			return nil
+		}
+		lastErr = fmt.Errorf("lane %d was taken by another instance", lane)
+	}
+	return noLaneError("every lane tried was taken by another instance", lastErr)
+}
+
+// freeLanes lists the lanes the lane records show free from window w on,
+// shuffled (so that concurrent claimers rarely pick the same), or every
+// lane when the records cannot be read.
+func (m *laneManager) freeLanes(ctx context.Context, w int64) []int {
+	recs := m.readLaneRecords(ctx)
+	var free []int
+	for _, l := range m.lanes {
+		if r, ok := recs[l]; ok && r.Until > w*laneWindowMs {
+			continue
+		}
+		free = append(free, l)
+	}
+	mrand.Shuffle(len(free), func(i, j int) { free[i], free[j] = free[j], free[i] })
+	return free
+}
+
+// readLaneRecords reads the lane records (newest copy of each).
+func (m *laneManager) readLaneRecords(ctx context.Context) map[int]laneRecord {
+	out := map[int]laneRecord{}
+	reads := m.records.fetch(ctx, laneKind)
+	for _, raw := range m.records.newest(reads) {
+		var r laneRecord
+		if json.Unmarshal(raw, &r) == nil && r.Kind == laneKind {
+			out[r.Lane] = r
+			m.revs.observe(r.Rev)
+		}
+	}
+	return out
+}
+
+// claimLane claims the slots of lane for the windows ws (in parallel) and
+// keeps the ones won. got reports whether the first window was won; err
+// is set when a claim could not be decided (no quorum reachable).
+func (m *laneManager) claimLane(ctx context.Context, lane int, ws ...int64) (got bool, err error) {
+	type result struct {
+		won bool
+		err error
+	}
+	res := make([]result, len(ws))
+	var wg sync.WaitGroup
+	for i, w := range ws {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			won, err := m.claimSlot(ctx, lane, w)
+			res[i] = result{won, err}
+		}()
+	}
+	wg.Wait()
+	var won []int64
+	for i, r := range res {
+		if r.won {
+			won = append(won, ws[i])
+		}
+	}
+	if len(won) > 0 {
+		if err := m.adopt(ctx, lane, won); err != nil {
+			return false, err
+		}
+	}
+	if res[0].err != nil {
+		return false, res[0].err
+	}
+	return res[0].won, nil
+}
+
+// adopt makes the won windows of lane usable: it reads the lane's hw from
+// a quorum (a released previous holder's last UID) and records the slots.
+func (m *laneManager) adopt(ctx context.Context, lane int, ws []int64) error {
+	reads := m.records.get(ctx, laneRecordID(lane))
+	ok := make(map[string]bool)
+	hw := int64(0)
+	for _, r := range reads {
+		if !r.Answered {
+			continue
+		}
+		ok[r.Node.ID] = true
+		for _, d := range r.Docs {
+			var rec laneRecord
+			if json.Unmarshal(d, &rec) == nil {
+				hw = max(hw, rec.HW)
+				m.revs.observe(rec.Rev)
+			}
+		}
+	}
+	if !m.c.fleetQuorum(func(n *node) bool { return ok[n.ID] }) {
+		// Without the hw the slots cannot be used safely; their locks
+		// expire with their windows.
+		return noLaneError("the lane's last UID could not be read from a quorum of nodes", nil)
+	}
+	m.mu.Lock()
+	for _, w := range ws {
+		m.owned = append(m.owned, laneSlot{lane: lane, w: w, floor: hw + 1})
+	}
+	slices.SortFunc(m.owned, func(a, b laneSlot) int {
+		if a.w != b.w {
+			return int(a.w - b.w)
+		}
+		return a.lane - b.lane
+	})
+	m.hwFloor[lane] = max(m.hwFloor[lane], hw)
+	until := int64(0)
+	for _, s := range m.owned {
+		if s.lane == lane {
+			until = max(until, (s.w+1)*laneWindowMs)
+		}
+	}
+	rec := laneRecord{UID: laneRecordID(lane), Kind: laneKind, Lane: lane, Instance: m.instance, Until: until, HW: m.hwFloor[lane], Rev: m.revs.next()}
+	closed := m.closed
+	if !closed {
+		m.writes.Add(1)
+	}
+	m.mu.Unlock()
+	if closed {
+		return nil
+	}
+	// The record is a hint for other claimers: written in the background,
+	// not waited for (Close waits for it before writing its own).
+	go func() {
+		defer m.writes.Done()
+		wctx, cancel := context.WithTimeout(context.Background(), m.c.opts.nodeTimeout)
+		defer cancel()
+		m.records.put(wctx, []laneRecord{rec})
+	}()
+	return nil
+}
+
+// claimSlot tries to own slot (lane, w): it creates the lock index on the
+// nodes not asked yet and polls the creations until a quorum succeeded
+// (won), or a quorum can no longer succeed (lost). err is set when the
+// outcome depends on nodes that cannot be reached, or ctx ended; the
+// claim is then kept and a retry continues it.
+func (m *laneManager) claimSlot(ctx context.Context, lane int, w int64) (bool, error) {
+	key := slotKey{lane, w}
+	m.mu.Lock()
+	st := m.claims[key]
+	if st == nil {
+		st = &claimState{tasks: map[string]int64{}, won: map[string]bool{}, lost: map[string]bool{}}
+		m.claims[key] = st
+	}
+	m.mu.Unlock()
+	name := lockIndexName(lane, w)
+	var mu sync.Mutex
+	unreachable := map[string]error{}
+	var ask []*node
+	for _, n := range m.c.nodes {
+		if _, asked := st.tasks[n.ID]; !asked && !st.won[n.ID] && !st.lost[n.ID] {
+			ask = append(ask, n)
+		}
+	}
+	m.c.fanout(ctx, ask, func(ctx context.Context, n *node) error {
+		var info meilisearch.TaskInfo
+		err := n.doJSON(ctx, "claimLane", http.MethodPost, "/indexes", nil, map[string]string{"uid": name}, &info)
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil:
+			st.tasks[n.ID] = info.TaskUID
+		case isTransportError(err) || ctx.Err() != nil:
+			unreachable[n.ID] = err
+		default:
+			st.lost[n.ID] = true // refused (e.g. the key may not create indexes)
+		}
+		return err
+	})
+	delay := 2 * time.Millisecond
+	for {
+		pending := map[string]bool{}
+		var polled []*node
+		for _, n := range m.c.nodes {
+			if _, asked := st.tasks[n.ID]; asked && !st.won[n.ID] && !st.lost[n.ID] {
+				polled = append(polled, n)
+			}
+		}
+		m.c.fanout(ctx, polled, func(ctx context.Context, n *node) error {
+			var t meilisearch.Task
+			err := n.doJSON(ctx, "getTask", http.MethodGet, "/tasks/"+strconv.FormatInt(st.tasks[n.ID], 10), nil, nil, &t)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				unreachable[n.ID] = err
+			case t.Status == meilisearch.TaskStatusSucceeded:
+				st.won[n.ID] = true
+			case isFinal(t.Status):
+				st.lost[n.ID] = true
+			default:
+				pending[n.ID] = true
+				delete(unreachable, n.ID)
+			}
+			return err
+		})
+		q := m.c.fleetQuorum
+		switch {
+		case q(func(n *node) bool { return st.won[n.ID] }):
+			m.forgetClaim(key)
+			return true, nil
+		case !q(func(n *node) bool { return !st.lost[n.ID] }):
+			m.forgetClaim(key)
+			m.dropMinority(ctx, name, st)
+			return false, nil
+		case !q(func(n *node) bool { return st.won[n.ID] || pending[n.ID] }):
+			// Only the nodes that cannot be reached could decide.
+			var errs []error
+			var ids []string
+			for _, n := range m.c.nodes {
+				if e, ok := unreachable[n.ID]; ok {
+					ids = append(ids, n.ID)
+					errs = append(errs, fmt.Errorf("node %s: %w", n.ID, e))
+				}
+			}
+			e := noLaneError(fmt.Sprintf("it needs %s; unreachable: %s", m.c.quorumText(), strings.Join(ids, ", ")), errors.Join(errs...))
+			e.Nodes = ids
+			return false, e
+		}
+		select {
+		case <-ctx.Done():
+			return false, noLaneError("the fleet did not process the lane claim in time", ctx.Err())
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 50*time.Millisecond)
+	}
+}
+
+func (m *laneManager) forgetClaim(key slotKey) {
+	m.mu.Lock()
+	delete(m.claims, key)
+	m.mu.Unlock()
+}
+
+// dropMinority deletes the lock a lost claim created on a minority of
+// nodes: those nodes are outside the winner's quorum (the winner's
+// creation failed there), so the winner does not need them, and without
+// them nobody can gather a quorum either (quorums intersect).
+func (m *laneManager) dropMinority(ctx context.Context, name string, st *claimState) {
+	var targets []*node
+	for _, n := range m.c.nodes {
+		if st.won[n.ID] {
+			targets = append(targets, n)
+		}
+	}
+	m.c.fanout(ctx, targets, func(ctx context.Context, n *node) error {
+		return n.doJSON(ctx, "releaseLane", http.MethodDelete, "/indexes/"+name, nil, nil, nil)
+	})
+}
+
+// fleetQuorum reports whether the nodes for which in returns true are a
+// quorum: more than half of the fleet's nodes, or exactly half including
+// the tiebreaker (the smallest node ID). Any two quorums intersect.
+func (c *Cluster) fleetQuorum(in func(n *node) bool) bool {
+	k, tie := 0, false
+	for _, n := range c.nodes {
+		if in(n) {
+			k++
+			if n.ID == c.tiebreaker() {
+				tie = true
+			}
+		}
+	}
+	return 2*k > len(c.nodes) || (2*k == len(c.nodes) && tie)
+}
+
+// tiebreaker is the node whose vote decides between two halves.
+func (c *Cluster) tiebreaker() string {
+	id := c.nodes[0].ID
+	for _, n := range c.nodes[1:] {
+		id = min(id, n.ID)
+	}
+	return id
+}
+
+// quorumText says what a quorum of this fleet is, for error messages.
+func (c *Cluster) quorumText() string {
+	n := len(c.nodes)
+	if n%2 == 0 {
+		return fmt.Sprintf("%d of the %d nodes, or %d including node %s", n/2+1, n, n/2, c.tiebreaker())
+	}
+	return fmt.Sprintf("%d of the %d nodes", n/2+1, n)
+}
+
+func noLaneError(why string, cause error) *Error {
+	e := newError(http.StatusServiceUnavailable, CodeNoUIDLane, "miroir: cannot allocate a cluster task uid: no task-uid lane could be claimed on the fleet: %s", why)
+	e.Type = "system"
+	e.Err = cause
+	return e
+}
+
+// maintain runs the periodic work: it claims the next window of the lane
+// before the current one ends (or of a free lane when that one was
+// taken), forgets past slots, and sweeps the locks of windows over for
+// more than a window (once per window).
+func (m *laneManager) maintain(ctx context.Context) {
+	ctx = bookkeeping(ctx)
+	w := windowOf(m.now().UnixMilli())
+	m.mu.Lock()
+	if m.closed || len(m.owned) == 0 {
+		m.mu.Unlock()
+		return
+	}
+	m.owned = slices.DeleteFunc(m.owned, func(s laneSlot) bool { return s.w < w })
+	hasNext, lane := false, -1
+	for _, s := range m.owned {
+		if s.w == w+1 {
+			hasNext = true
+		}
+		if s.w == w {
+			lane = s.lane
+		}
+	}
+	sweep := m.sweptFor < w
+	m.sweptFor = w
+	m.mu.Unlock()
+	if !hasNext {
+		m.extend(ctx, lane, w+1)
+	}
+	if sweep {
+		m.sweep(ctx, w)
+	}
+}
+
+// extend claims window w, on lane when it is given (>= 0), else on a free
+// lane.
+func (m *laneManager) extend(ctx context.Context, lane int, w int64) {
+	select {
+	case m.sem <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	defer func() { <-m.sem }()
+	if lane >= 0 {
+		if got, err := m.claimLane(ctx, lane, w); got || err != nil {
+			if err != nil {
+				m.c.opts.logger.Warn("miroir: claiming the next task-uid window", "lane", lane, "err", err)
+			}
+			return
+		}
+	}
+	for i, l := range m.freeLanes(ctx, w) {
+		if i == 8 {
+			return
+		}
+		if got, err := m.claimLane(ctx, l, w); got || err != nil {
+			return
+		}
+	}
+}
+
+// sweep deletes, on every node, the lock indexes of windows that ended at
+// least one window before w began.
+func (m *laneManager) sweep(ctx context.Context, w int64) {
+	m.c.fanout(ctx, m.c.nodes, func(ctx context.Context, n *node) error {
+		var page struct {
+			Results []struct {
+				UID string `json:"uid"`
+			} `json:"results"`
+		}
+		q := map[string][]string{"limit": {strconv.Itoa(1 << 30)}}
+		if err := n.doJSON(ctx, "listIndexes", http.MethodGet, "/indexes", q, nil, &page); err != nil {
+			return err
+		}
+		for _, r := range page.Results {
+			if _, lw, ok := parseLockIndex(r.UID); ok && lw <= w-2 {
+				_ = n.doJSON(ctx, "sweepLane", http.MethodDelete, "/indexes/"+r.UID, nil, nil, nil)
+			}
+		}
+		return nil
+	})
+}
+
+// loop runs maintain every tenth of a window until the Cluster closes.
+func (m *laneManager) loop() {
+	defer m.c.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-m.c.closed
+		cancel()
+	}()
+	t := time.NewTicker(laneWindow / 10)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.c.closed:
+			return
+		case <-t.C:
+			m.maintain(ctx)
+		}
+	}
+}
+
+// release frees this instance's slots at Close (see the comment at the
+// top): it records the last UID allocated per lane on a quorum, then
+// deletes the locks; without the record, only the locks of windows in
+// which it allocated nothing.
+func (m *laneManager) release(ctx context.Context) {
+	ctx = bookkeeping(ctx)
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	m.closed = true
+	owned, last := slices.Clone(m.owned), m.last
+	m.owned = nil
+	m.mu.Unlock()
+	m.writes.Wait() // claim records first: the release record must come after them on every node
+	if len(owned) == 0 {
+		return
+	}
+	var recs []laneRecord
+	seen := map[int]bool{}
+	for _, s := range owned {
+		if !seen[s.lane] {
+			seen[s.lane] = true
+			m.mu.Lock()
+			hw := max(last, m.hwFloor[s.lane])
+			m.mu.Unlock()
+			recs = append(recs, laneRecord{UID: laneRecordID(s.lane), Kind: laneKind, Lane: s.lane, Instance: m.instance, HW: hw, Rev: m.revs.next()})
+		}
+	}
+	acks := m.records.wait(ctx, m.records.put(ctx, recs))
+	recorded := m.c.fleetQuorum(func(n *node) bool { return acks[n.idx].Err == nil })
+	var names []string
+	for _, s := range owned {
+		if recorded || last < s.lo() {
+			names = append(names, lockIndexName(s.lane, s.w))
+		}
+	}
+	m.c.fanout(ctx, m.c.nodes, func(ctx context.Context, n *node) error {
+		for _, name := range names {
+			if err := n.doJSON(ctx, "releaseLane", http.MethodDelete, "/indexes/"+name, nil, nil, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// revClock hands out record revisions: microseconds since the epoch,
+// strictly increasing, and above any revision seen (a hybrid logical
+// clock), so that a record rewritten after reading another instance's
+// copy wins over it even when this instance's clock is behind.
+type revClock struct {
+	mu   sync.Mutex
+	now  func() time.Time
+	last int64
+}
+
+func (r *revClock) next() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now
+	if r.now != nil {
+		now = r.now
+	}
+	v := now().UnixMicro()
+	if v <= r.last {
+		v = r.last + 1
+	}
+	r.last = v
+	return v
+}
+
+func (r *revClock) observe(v int64) {
+	r.mu.Lock()
+	r.last = max(r.last, v)
+	r.mu.Unlock()
+}
