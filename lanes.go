@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	mrand "math/rand/v2"
 	"net/http"
 	"slices"
@@ -52,15 +53,19 @@ import (
 // UID). A burst beyond a lane's 2 UIDs per millisecond runs ahead of the
 // clock inside the owned windows, never past them.
 //
-// Release. Close frees the lane at once: it records the last UID it
-// allocated (the lane record's hw, in miroir_meta) on a quorum of nodes,
-// waits until they processed it, and only then deletes its lock indexes.
-// A later owner of a released slot starts above the hw it reads from a
-// quorum after winning: its creation succeeded on a quorum only after
-// the deletions were processed there, the deletions were sent only after
-// the hw was processed on a quorum, and any two quorums share a node. When
-// the hw cannot be recorded, Close deletes only the locks of windows in
-// which it allocated nothing, and the others expire.
+// Release. Close frees the lane at once: on each node, it writes the last
+// UID it allocated (the lane record's hw, in miroir_meta) and, once the
+// node accepted that write, deletes its lock indexes there. A node
+// processes its tasks in the order they were enqueued, so on every node
+// where a lock was released the hw is visible before the lock is gone. A
+// later owner of a released slot reads the hw from every node where its
+// own creation succeeded, after winning, and starts above it: its quorum
+// shares a node with the releaser's (where the lock existed, so where it
+// was released), and there the creation succeeded only after the
+// deletion, which came after the hw. On a node that did not accept the
+// hw, Close deletes only the locks of windows in which no UID was
+// allocated (by it, or by a previous holder whose hw it carries); the
+// others expire.
 //
 // Cleanup. Lock indexes of past windows are deleted by any instance once
 // the window ended at least one window ago (laneSweep). This is the one
@@ -323,7 +328,7 @@ func (m *laneManager) readLaneRecords(ctx context.Context) map[int]laneRecord {
 // is set when a claim could not be decided (no quorum reachable).
 func (m *laneManager) claimLane(ctx context.Context, lane int, ws ...int64) (got bool, err error) {
 	type result struct {
-		won bool
+		won map[string]bool
 		err error
 	}
 	res := make([]result, len(ws))
@@ -338,33 +343,40 @@ func (m *laneManager) claimLane(ctx context.Context, lane int, ws ...int64) (got
 	}
 	wg.Wait()
 	var won []int64
+	need := map[string]bool{}
 	for i, r := range res {
-		if r.won {
+		if r.won != nil {
 			won = append(won, ws[i])
+			for id := range r.won {
+				need[id] = true
+			}
 		}
 	}
 	if len(won) > 0 {
-		if err := m.adopt(ctx, lane, won); err != nil {
+		if err := m.adopt(ctx, lane, won, need); err != nil {
 			return false, err
 		}
 	}
 	if res[0].err != nil {
 		return false, res[0].err
 	}
-	return res[0].won, nil
+	return res[0].won != nil, nil
 }
 
-// adopt makes the won windows of lane usable: it reads the lane's hw from
-// a quorum (a released previous holder's last UID) and records the slots.
-func (m *laneManager) adopt(ctx context.Context, lane int, ws []int64) error {
+// adopt makes the won windows of lane usable: it reads the lane's hw (a
+// released previous holder's last UID) from every node in need (the nodes
+// where the claims succeeded) and records the slots.
+func (m *laneManager) adopt(ctx context.Context, lane int, ws []int64, need map[string]bool) error {
 	reads := m.records.get(ctx, laneRecordID(lane))
-	ok := make(map[string]bool)
 	hw := int64(0)
+	var missing []string
 	for _, r := range reads {
 		if !r.Answered {
+			if need[r.Node.ID] {
+				missing = append(missing, r.Node.ID)
+			}
 			continue
 		}
-		ok[r.Node.ID] = true
 		for _, d := range r.Docs {
 			var rec laneRecord
 			if json.Unmarshal(d, &rec) == nil {
@@ -373,10 +385,12 @@ func (m *laneManager) adopt(ctx context.Context, lane int, ws []int64) error {
 			}
 		}
 	}
-	if !m.c.fleetQuorum(func(n *node) bool { return ok[n.ID] }) {
+	if len(missing) > 0 {
 		// Without the hw the slots cannot be used safely; their locks
 		// expire with their windows.
-		return noLaneError("the lane's last UID could not be read from a quorum of nodes", nil)
+		e := noLaneError("the lane's last UID could not be read from node(s) "+strings.Join(missing, ", "), nil)
+		e.Nodes = missing
+		return e
 	}
 	m.mu.Lock()
 	for _, w := range ws {
@@ -417,10 +431,10 @@ func (m *laneManager) adopt(ctx context.Context, lane int, ws []int64) error {
 
 // claimSlot tries to own slot (lane, w): it creates the lock index on the
 // nodes not asked yet and polls the creations until a quorum succeeded
-// (won), or a quorum can no longer succeed (lost). err is set when the
-// outcome depends on nodes that cannot be reached, or ctx ended; the
-// claim is then kept and a retry continues it.
-func (m *laneManager) claimSlot(ctx context.Context, lane int, w int64) (bool, error) {
+// (won: the nodes where they did), or a quorum can no longer succeed
+// (lost: nil). err is set when the outcome depends on nodes that cannot be
+// reached, or ctx ended; the claim is then kept and a retry continues it.
+func (m *laneManager) claimSlot(ctx context.Context, lane int, w int64) (map[string]bool, error) {
 	key := slotKey{lane, w}
 	m.mu.Lock()
 	st := m.claims[key]
@@ -484,11 +498,11 @@ func (m *laneManager) claimSlot(ctx context.Context, lane int, w int64) (bool, e
 		switch {
 		case q(func(n *node) bool { return st.won[n.ID] }):
 			m.forgetClaim(key)
-			return true, nil
+			return st.won, nil
 		case !q(func(n *node) bool { return !st.lost[n.ID] }):
 			m.forgetClaim(key)
 			m.dropMinority(ctx, name, st)
-			return false, nil
+			return nil, nil
 		case !q(func(n *node) bool { return st.won[n.ID] || pending[n.ID] }):
 			// Only the nodes that cannot be reached could decide.
 			var errs []error
@@ -501,11 +515,11 @@ func (m *laneManager) claimSlot(ctx context.Context, lane int, w int64) (bool, e
 			}
 			e := noLaneError(fmt.Sprintf("it needs %s; unreachable: %s", m.c.quorumText(), strings.Join(ids, ", ")), errors.Join(errs...))
 			e.Nodes = ids
-			return false, e
+			return nil, e
 		}
 		select {
 		case <-ctx.Done():
-			return false, noLaneError("the fleet did not process the lane claim in time", ctx.Err())
+			return nil, noLaneError("the fleet did not process the lane claim in time", ctx.Err())
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, 50*time.Millisecond)
@@ -679,9 +693,9 @@ func (m *laneManager) loop() {
 }
 
 // release frees this instance's slots at Close (see the comment at the
-// top): it records the last UID allocated per lane on a quorum, then
-// deletes the locks; without the record, only the locks of windows in
-// which it allocated nothing.
+// top): on each node, the last UID allocated per lane is written, and once
+// the node accepted it the locks are deleted there; on the other nodes,
+// only the locks of windows in which nothing was allocated.
 func (m *laneManager) release(ctx context.Context) {
 	ctx = bookkeeping(ctx)
 	m.mu.Lock()
@@ -708,17 +722,19 @@ func (m *laneManager) release(ctx context.Context) {
 			recs = append(recs, laneRecord{UID: laneRecordID(s.lane), Kind: laneKind, Lane: s.lane, Instance: m.instance, HW: hw, Rev: m.revs.next()})
 		}
 	}
-	acks := m.records.wait(ctx, m.records.put(ctx, recs))
-	recorded := m.c.fleetQuorum(func(n *node) bool { return acks[n.idx].Err == nil })
-	var names []string
-	for _, s := range owned {
-		if recorded || last < s.lo() {
-			names = append(names, lockIndexName(s.lane, s.w))
-		}
-	}
+	acks := m.records.put(ctx, recs)
+	m.mu.Lock()
+	inherited := maps.Clone(m.hwFloor)
+	m.mu.Unlock()
 	m.c.fanout(ctx, m.c.nodes, func(ctx context.Context, n *node) error {
-		for _, name := range names {
-			if err := n.doJSON(ctx, "releaseLane", http.MethodDelete, "/indexes/"+name, nil, nil, nil); err != nil {
+		for _, s := range owned {
+			if acks[n.idx].Err != nil && max(last, inherited[s.lane]) >= s.w*laneWindowMs*1000 {
+				// UIDs were allocated in the window (by this instance or a
+				// previous holder whose hw it carries) and the hw is not
+				// recorded on this node: the lock stays until it expires.
+				continue
+			}
+			if err := n.doJSON(ctx, "releaseLane", http.MethodDelete, "/indexes/"+lockIndexName(s.lane, s.w), nil, nil, nil); err != nil {
 				return err
 			}
 		}
@@ -749,6 +765,13 @@ func (r *revClock) next() int64 {
 	}
 	r.last = v
 	return v
+}
+
+// current is the last revision handed out or seen.
+func (r *revClock) current() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last
 }
 
 func (r *revClock) observe(v int64) {

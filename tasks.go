@@ -99,6 +99,9 @@ func (m *taskManager) register(ctx context.Context, t *ClusterTask) (*meilisearc
 	if t.Status == "" {
 		t.Status = meilisearch.TaskStatusEnqueued
 	}
+	if t.Owner == "" {
+		t.Owner = m.c.lanes.instance
+	}
 	if t.RawDetails == nil {
 		t.RawDetails = enqueueDetails(t)
 	}
@@ -380,6 +383,9 @@ func (m *taskManager) refresh(ctx context.Context, t *ClusterTask) (*ClusterTask
 			}()
 		}
 		wg.Wait()
+	}
+	if cp.Local && cp.Owner != "" && cp.Owner != m.c.lanes.instance {
+		return cp, nil // another instance's: it alone writes the record
 	}
 	if cp.Local {
 		// A local task's owner updates it concurrently: merge only the

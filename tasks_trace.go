@@ -167,6 +167,48 @@ func (c *Cluster) RebuildTaskStore(ctx context.Context) (int, error) {
 	return count, nil
 }
 
+// lookupTagged rebuilds cluster task uid from the tagged node tasks of a
+// document write (nil when no node holds any): what another instance can
+// know of a task whose record has not reached the fleet task store yet (a
+// node makes the record visible only once its queue reached it, after the
+// write's own node tasks).
+func (c *Cluster) lookupTagged(ctx context.Context, uid int64) (*ClusterTask, error) {
+	ms := uid / 1000
+	if ms < 1e12 { // not a time-based UID (before 2001): never miroir's
+		return nil, nil
+	}
+	// Node tasks are enqueued after their UID is allocated; a burst runs
+	// ahead of the clock by little.
+	since := time.UnixMilli(ms).Add(-time.Minute)
+	var t *ClusterTask
+	answered := false
+	for _, n := range c.nodes {
+		tasks, err := n.taggedTasks(ctx, since)
+		if err != nil {
+			continue
+		}
+		answered = true
+		for _, nt := range tasks {
+			if u, caller, ok := parseTaskTag(nt.CustomMetadata); ok && u == uid {
+				if t == nil {
+					t = &ClusterTask{UID: uid, Type: nt.Type, IndexUID: nt.IndexUID, CustomMetadata: caller, EnqueuedAt: nt.EnqueuedAt}
+				}
+				if nt.EnqueuedAt.Before(t.EnqueuedAt) {
+					t.EnqueuedAt = nt.EnqueuedAt
+				}
+				t.Nodes = append(t.Nodes, rebuiltNodeTask(n, nt))
+			}
+		}
+	}
+	if !answered {
+		return nil, fmt.Errorf("miroir: looking up the node tasks of task %d: no node answered", uid)
+	}
+	if t != nil {
+		c.completeRebuilt(t)
+	}
+	return t, nil
+}
+
 // rebuiltNodeTask is the NodeTask of a node task read from a node.
 func rebuiltNodeTask(n *node, nt nodeTaskView) NodeTask {
 	out := NodeTask{Node: n.ID, TaskUID: nt.UID, Status: nt.Status, EnqueuedAt: nt.EnqueuedAt, StartedAt: nt.StartedAt,

@@ -50,6 +50,10 @@ type ClusterTask struct {
 	// Local marks a cluster-local task: its status is set by miroir, not
 	// aggregated from node tasks.
 	Local bool `json:"local,omitempty"`
+	// Owner identifies the instance that registered the task. With a
+	// shared store, only the owner of a local task changes it; other
+	// instances read it.
+	Owner string `json:"owner,omitempty"`
 	// Targets are the cluster tasks a cancelation or deletion matched.
 	Targets []int64 `json:"targets,omitempty"`
 	// Pending are the tasks a deletion matched while they were in

@@ -28,9 +28,12 @@ import (
 //     nodes that answer, and this instance's own writes the nodes have not
 //     processed yet (a node makes a write visible only once its task queue
 //     reached it).
-//   - A task another instance just registered may not be visible yet: a
-//     read that finds no task, and every listing, first waits until the
-//     nodes processed the miroir_tasks writes enqueued before it.
+//   - A node shows a write only once its task queue reached it: every read
+//     first waits (2s at most) until the nodes processed the miroir_tasks
+//     writes enqueued before it, so that it sees every write accepted
+//     before it began, whichever instance made it. A task still not
+//     found is rebuilt from its tagged node tasks when it is a document
+//     write (tasks_trace.go).
 //   - A deletion writes a tombstone (a newer revision saying "deleted"),
 //     so that an older copy read from a lagging node cannot bring the task
 //     back; tombstones are purged after tombstoneTTL.
@@ -51,6 +54,17 @@ type taskDoc struct {
 	*ClusterTask
 	Rev     int64 `json:"rev"`
 	Deleted bool  `json:"deleted,omitempty"`
+}
+
+// newer reports whether copy a of a task wins over copy b: a finished
+// state wins over an unfinished one (an instance that polled the nodes
+// before another saw the task finish must not bring it back; unfinished
+// tasks are polled again anyway), else the higher revision.
+func (a taskDoc) newer(b taskDoc) bool {
+	if !a.Deleted && !b.Deleted && isFinal(a.Status) != isFinal(b.Status) {
+		return isFinal(a.Status)
+	}
+	return a.Rev > b.Rev
 }
 
 // fleetTaskStore is the TaskStore kept on the fleet.
@@ -121,7 +135,7 @@ func (s *fleetTaskStore) remember(d taskDoc) {
 func (s *fleetTaskStore) flush(docs []taskDoc) error {
 	byUID := map[int64]taskDoc{}
 	for _, d := range docs {
-		if o, ok := byUID[d.UID]; !ok || d.Rev > o.Rev {
+		if o, ok := byUID[d.UID]; !ok || d.Rev > o.Rev { // (one instance's own writes: the later one)
 			byUID[d.UID] = d
 		}
 	}
@@ -152,19 +166,30 @@ func (s *fleetTaskStore) decode(raw json.RawMessage) (taskDoc, bool) {
 	return d, true
 }
 
-// Get implements TaskStore.
+// Get implements TaskStore. A task no node shows yet may be another
+// instance's that the nodes have not processed the record of: Get waits
+// for the records enqueued so far, and then rebuilds a document write's
+// task from its tagged node tasks (tasks_trace.go).
 func (s *fleetTaskStore) Get(ctx context.Context, uid int64) (*ClusterTask, error) {
+	s.waitPending(ctx)
 	d, found, err := s.get(ctx, uid)
-	if err == nil && !found {
-		// Maybe another instance's write the nodes have not processed yet.
-		if s.waitPending(ctx) {
-			d, found, err = s.get(ctx, uid)
-		}
-	}
-	if err != nil || !found || d.Deleted {
+	if err != nil {
 		return nil, err
 	}
-	return d.ClusterTask, nil
+	if found {
+		if d.Deleted {
+			return nil, nil
+		}
+		return d.ClusterTask, nil
+	}
+	t, err := s.c.lookupTagged(ctx, uid)
+	if err != nil || t == nil {
+		return nil, err
+	}
+	if err := s.Put(ctx, t); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 func (s *fleetTaskStore) get(ctx context.Context, uid int64) (taskDoc, bool, error) {
@@ -173,14 +198,14 @@ func (s *fleetTaskStore) get(ctx context.Context, uid int64) (taskDoc, bool, err
 	found := false
 	for _, r := range reads {
 		for _, raw := range r.Docs {
-			if d, ok := s.decode(raw); ok && (!found || d.Rev > best.Rev) {
+			if d, ok := s.decode(raw); ok && (!found || d.newer(best)) {
 				best, found = d, true
 			}
 		}
 	}
 	s.mu.Lock()
 	if o, ok := s.overlay[uid]; ok {
-		if found && best.Rev >= o.Rev {
+		if found && !o.newer(best) {
 			delete(s.overlay, uid) // a node shows it: the nodes are the truth
 		} else {
 			best, found = o, true
@@ -231,7 +256,7 @@ func (s *fleetTaskStore) all(ctx context.Context, fresh bool) ([]taskDoc, error)
 	for _, r := range reads {
 		for _, raw := range r.Docs {
 			if d, ok := s.decode(raw); ok {
-				if o, seen := best[d.UID]; !seen || d.Rev > o.Rev {
+				if o, seen := best[d.UID]; !seen || d.newer(o) {
 					best[d.UID] = d
 				}
 			}
@@ -239,7 +264,7 @@ func (s *fleetTaskStore) all(ctx context.Context, fresh bool) ([]taskDoc, error)
 	}
 	s.mu.Lock()
 	for uid, o := range s.overlay {
-		if d, ok := best[uid]; ok && d.Rev >= o.Rev {
+		if d, ok := best[uid]; ok && !o.newer(d) {
 			delete(s.overlay, uid)
 			continue
 		}
@@ -264,16 +289,17 @@ func cmpInt64(a, b int64) int {
 	return 0
 }
 
-// waitPending waits (bounded by ctx and the node timeout) until every
-// node that answers has processed the miroir_tasks writes enqueued so
-// far; it reports whether there were any. A node processes the tasks of
-// one index in order, so waiting for the newest is enough.
-func (s *fleetTaskStore) waitPending(ctx context.Context) bool {
-	ctx, cancel := context.WithTimeout(bookkeeping(ctx), s.c.opts.nodeTimeout)
+// waitPending waits (bounded by ctx and 2s at most) until every node
+// that answers has processed the miroir_tasks writes enqueued so far. A
+// node processes the tasks of one index in order, so waiting for the
+// newest is enough. When every node did, this instance's own earlier
+// writes are all visible where they were accepted, and the overlay of
+// them is dropped.
+func (s *fleetTaskStore) waitPending(ctx context.Context) {
+	mark := s.revs.current()
+	ctx, cancel := context.WithTimeout(bookkeeping(ctx), min(s.c.opts.nodeTimeout, 2*time.Second))
 	defer cancel()
-	var mu sync.Mutex
-	waited := false
-	s.c.fanout(ctx, s.c.nodes, func(ctx context.Context, n *node) error {
+	errs := s.c.fanout(ctx, s.c.nodes, func(ctx context.Context, n *node) error {
 		var page struct {
 			Results []meilisearch.Task `json:"results"`
 		}
@@ -281,12 +307,20 @@ func (s *fleetTaskStore) waitPending(ctx context.Context) bool {
 		if err := n.doJSON(ctx, "getTasks", http.MethodGet, "/tasks", q, nil, &page); err != nil || len(page.Results) == 0 {
 			return err
 		}
-		mu.Lock()
-		waited = true
-		mu.Unlock()
 		return waitNodeTask(ctx, n, page.Results[0].UID, "index_not_found")
 	})
-	return waited
+	for _, err := range errs {
+		if err != nil {
+			return
+		}
+	}
+	s.mu.Lock()
+	for uid, o := range s.overlay {
+		if o.Rev <= mark {
+			delete(s.overlay, uid)
+		}
+	}
+	s.mu.Unlock()
 }
 
 // prune applies the retention to the stored tasks.
