@@ -421,3 +421,41 @@ func answered(reads []nodeRecords) int {
 	}
 	return n
 }
+
+// revClock hands out record revisions: microseconds since the epoch,
+// strictly increasing, and above any revision seen (a hybrid logical
+// clock), so that a record rewritten after reading another instance's
+// copy wins over it even when this instance's clock is behind.
+type revClock struct {
+	mu   sync.Mutex
+	now  func() time.Time
+	last int64
+}
+
+func (r *revClock) next() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now
+	if r.now != nil {
+		now = r.now
+	}
+	v := now().UnixMicro()
+	if v <= r.last {
+		v = r.last + 1
+	}
+	r.last = v
+	return v
+}
+
+// current is the last revision handed out or seen.
+func (r *revClock) current() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last
+}
+
+func (r *revClock) observe(v int64) {
+	r.mu.Lock()
+	r.last = max(r.last, v)
+	r.mu.Unlock()
+}

@@ -182,6 +182,11 @@ func (s *fleetTaskStore) Get(ctx context.Context, uid int64) (*ClusterTask, erro
 		}
 		return d.ClusterTask, nil
 	}
+	if time.Since(time.UnixMilli(uid/1000)) > tombstoneTTL {
+		// Older than any tombstone: the task was deleted or pruned, not
+		// late; its node tasks must not bring it back.
+		return nil, nil
+	}
 	t, err := s.c.lookupTagged(ctx, uid)
 	if err != nil || t == nil {
 		return nil, err
@@ -353,6 +358,12 @@ func (s *fleetTaskStore) prune(ctx context.Context) error {
 		victims = append(victims, strconv.FormatInt(finished[i].UID, 10))
 		live--
 	}
+	s.mu.Lock()
+	for _, v := range victims {
+		uid, _ := strconv.ParseInt(v, 10, 64)
+		delete(s.overlay, uid)
+	}
+	s.mu.Unlock()
 	for len(victims) > 0 {
 		n := min(len(victims), fetchPage)
 		s.recs.remove(ctx, victims[:n])
