@@ -215,7 +215,9 @@ func newLaneManager(c *Cluster) *laneManager {
 func (m *laneManager) nextUID(ctx context.Context) (int64, error) {
 	for attempt := 0; ; attempt++ {
 		m.mu.Lock()
-		if m.closed {
+		if m.closed || m.c.isClosed() {
+			// (Close has begun: a call made now gets no task, so that no
+			// new background work starts while Close waits for the old.)
 			m.mu.Unlock()
 			return 0, fmt.Errorf("%w", ErrClosed)
 		}
