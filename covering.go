@@ -5,7 +5,6 @@ import (
 	"errors"
 	"slices"
 	"strconv"
-	"sync"
 
 	"github.com/meilisearch/meilisearch-go"
 )
@@ -161,20 +160,10 @@ func scatter[T any](ctx context.Context, c *Cluster, uid string, deterministic b
 	var out []gathered[T]
 	for len(pending) > 0 {
 		vals := make([]T, len(pending))
-		errs := make([]error, len(pending))
-		var wg sync.WaitGroup
-		for i := range pending {
-			if len(pending) == 1 {
-				vals[i], errs[i] = call(ctx, pending[i])
-				break
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				vals[i], errs[i] = call(ctx, pending[i])
-			}()
-		}
-		wg.Wait()
+		errs := parallel(len(pending), 0, func(i int) (err error) {
+			vals[i], err = call(ctx, pending[i])
+			return err
+		})
 		var failed []int
 		for i, err := range errs {
 			switch {

@@ -405,34 +405,7 @@ func (i *Index) Compact(ctx context.Context) (*meilisearch.TaskInfo, error) {
 	})
 }
 
-// ---- reads (one healthy node, with fallback) ----
-
-// oneNode runs fn on the healthy nodes in configuration order (then the
-// others) until one answers; a Meilisearch error answer (4xx) is final, a
-// transport error or 5xx moves on. The order is fixed, not rotating: each
-// node keeps its own createdAt/updatedAt for indexes and keys, and a caller
-// comparing two reads (as one Meilisearch allows) must see one node's.
-func (c *Cluster) oneNode(ctx context.Context, fn func(n *node) error) error {
-	if err := c.checkOpen(); err != nil {
-		return err
-	}
-	var last error
-	for _, n := range c.nodesByPreference() {
-		err := fn(n)
-		if err == nil {
-			return nil
-		}
-		last = err
-		if ctx.Err() != nil {
-			return err
-		}
-		var me *meilisearch.Error
-		if !isTransportError(err) && asMeili(err, &me) && me.StatusCode < 500 {
-			return err
-		}
-	}
-	return last
-}
+// ---- reads (one healthy node, with fallback: oneNode) ----
 
 func asMeili(err error, me **meilisearch.Error) bool {
 	if err == nil {

@@ -184,23 +184,6 @@ func (c *Cluster) shardMismatch(uid string, recorded int) error {
 	return e
 }
 
-// nodesByPreference lists nodes healthy first, then the others, each part
-// in configuration order.
-func (c *Cluster) nodesByPreference() []*node {
-	out := make([]*node, 0, len(c.nodes))
-	for _, n := range c.nodes {
-		if n.isHealthy() {
-			out = append(out, n)
-		}
-	}
-	for _, n := range c.nodes {
-		if !n.isHealthy() {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
 // readMeta reads the miroir_meta record of uid from node n: (nil, nil)
 // when the node has none.
 func (n *node) readMeta(ctx context.Context, uid string) (*metaRecord, error) {

@@ -185,12 +185,7 @@ func (c *Cluster) healthLoop() {
 		case <-c.closed:
 			return
 		case <-t.C:
-			var wg sync.WaitGroup
-			for _, n := range c.nodes {
-				wg.Add(1)
-				go func() { defer wg.Done(); n.probe(ctx) }()
-			}
-			wg.Wait()
+			c.probeAll(ctx)
 		}
 	}
 }
@@ -215,26 +210,6 @@ func (c *Cluster) nodeStateChanged(n *node, healthy bool) {
 	if c.opts.observer != nil {
 		c.opts.observer.NodeStateChanged(n.ID, healthy)
 	}
-}
-
-// fanout runs fn on every node of targets in parallel and returns the
-// per-node errors (index-aligned with targets).
-func (c *Cluster) fanout(ctx context.Context, targets []*node, fn func(ctx context.Context, n *node) error) []error {
-	errs := make([]error, len(targets))
-	if len(targets) == 1 {
-		errs[0] = fn(ctx, targets[0])
-		return errs
-	}
-	var wg sync.WaitGroup
-	for i, n := range targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = fn(ctx, n)
-		}()
-	}
-	wg.Wait()
-	return errs
 }
 
 // ---- ServiceManager: cluster-wide calls ----
@@ -309,12 +284,7 @@ func (c *Cluster) Health(ctx context.Context) (*meilisearch.Health, error) {
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
-	var wg sync.WaitGroup
-	for _, n := range c.nodes {
-		wg.Add(1)
-		go func() { defer wg.Done(); n.probe(ctx) }()
-	}
-	wg.Wait()
+	c.probeAll(ctx)
 	if bad := c.shardsWithoutHealthyReplica(); len(bad) > 0 {
 		return nil, shardUnavailableError(bad)
 	}

@@ -497,17 +497,11 @@ func (c *Cluster) documentsBody(ctx context.Context, uid string, body []byte) ([
 			start += r.val.total
 		}
 		pages := make([]page, len(parts))
-		errs := make([]error, len(parts))
-		done := make(chan struct{}, len(parts))
-		for pi, p := range parts {
-			go func() {
-				pages[pi], errs[pi] = fetch(ctx, results[p.i].cn, p.offset, p.limit)
-				done <- struct{}{}
-			}()
-		}
-		for range parts {
-			<-done
-		}
+		errs := parallel(len(parts), 0, func(pi int) (err error) {
+			p := parts[pi]
+			pages[pi], err = fetch(ctx, results[p.i].cn, p.offset, p.limit)
+			return err
+		})
 		for pi := range parts {
 			if errs[pi] != nil {
 				return nil, errs[pi]

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
-	"sync"
 
 	"github.com/meilisearch/meilisearch-go"
 	"github.com/miroirsearch/miroir/internal/merge"
@@ -153,16 +152,10 @@ func insideQuery(i int, err error) error {
 
 // runQueries runs every query's scatter-gather in parallel.
 func (c *Cluster) runQueries(ctx context.Context, qs []*multiQuery, federated bool) error {
-	errs := make([]error, len(qs))
-	var wg sync.WaitGroup
-	for i, mq := range qs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			mq.ms, errs[i] = c.searchOne(ctx, mq.uid, mq.q, federated)
-		}()
-	}
-	wg.Wait()
+	errs := parallel(len(qs), 0, func(i int) (err error) {
+		qs[i].ms, err = c.searchOne(ctx, qs[i].uid, qs[i].q, federated)
+		return err
+	})
 	for i, err := range errs {
 		if err != nil {
 			return insideQuery(i, err)
@@ -256,22 +249,15 @@ func (c *Cluster) federatedSearch(ctx context.Context, body, rawFed []byte) ([]b
 	}
 	// hits and facets in parallel
 	var facets []byte
-	var facetErr error
-	var wg sync.WaitGroup
+	jobs := []func() error{func() error { return c.runQueries(ctx, qs, true) }}
 	if fed.FacetsByIndex != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			facets, facetErr = c.federatedFacets(ctx, qs, &fed)
-		}()
+		jobs = append(jobs, func() (err error) {
+			facets, err = c.federatedFacets(ctx, qs, &fed)
+			return err
+		})
 	}
-	err = c.runQueries(ctx, qs, true)
-	wg.Wait()
-	if err != nil {
+	if err := firstError(parallel(len(jobs), 0, func(i int) error { return jobs[i]() })); err != nil {
 		return nil, err
-	}
-	if facetErr != nil {
-		return nil, facetErr
 	}
 	var total, took int64
 	semantic := false
@@ -383,20 +369,13 @@ func (c *Cluster) federatedFacets(ctx context.Context, qs []*multiQuery, fed *fe
 		dist, stats []byte
 	}
 	res := make([]perIndex, len(uids))
-	errs := make([]error, len(uids))
-	var wg sync.WaitGroup
-	for ui, uid := range uids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res[ui].dist, res[ui].stats, errs[ui] = c.indexFacets(ctx, uid, fed.FacetsByIndex[uid], qs)
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+	errs := parallel(len(uids), 0, func(ui int) (err error) {
+		uid := uids[ui]
+		res[ui].dist, res[ui].stats, err = c.indexFacets(ctx, uid, fed.FacetsByIndex[uid], qs)
+		return err
+	})
+	if err := firstError(errs); err != nil {
+		return nil, err
 	}
 	if fed.MergeFacets != nil {
 		maxVals := 100

@@ -367,59 +367,13 @@ func (m *taskManager) refresh(ctx context.Context, t *ClusterTask) (*ClusterTask
 			pending = append(pending, i)
 		}
 	}
-	if len(pending) > 0 {
-		var wg sync.WaitGroup
-		for _, i := range pending {
-			nt := &cp.Nodes[i]
-			n := m.c.nodeByID(nt.Node)
-			if n == nil {
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var body json.RawMessage
-				err := n.doJSON(ctx, "getTask", http.MethodGet, "/tasks/"+strconv.FormatInt(nt.TaskUID, 10), nil, nil, &body)
-				var got meilisearch.Task
-				var rawGot struct {
-					Details json.RawMessage `json:"details"`
-				}
-				if err == nil {
-					// The typed Details drops what it lacks; the raw
-					// object keeps the node's details as it shows them.
-					if err = json.Unmarshal(body, &rawGot); err == nil {
-						if uerr := json.Unmarshal(body, &got); uerr != nil && !isTypeError(uerr) {
-							err = uerr
-						}
-					}
-				}
-				if err != nil {
-					if apiCode(err) == "task_not_found" {
-						nt.Status = meilisearch.TaskStatusFailed
-						nt.Error = &meilisearch.APIErrorDetails{
-							Message: fmt.Sprintf("task %d is gone from node %s (deleted, or the node lost its data)", nt.TaskUID, nt.Node),
-							Code:    "task_not_found", Type: "invalid_request", Link: "https://docs.meilisearch.com/errors#task_not_found",
-						}
-						nt.FinishedAt = time.Now().UTC()
-					}
-					return
-				}
-				nt.Status = got.Status
-				if got.Error.Code != "" {
-					e := got.Error
-					e.Message = hideShardField(e.Message)
-					nt.Error = &e
-				}
-				nt.EnqueuedAt, nt.StartedAt, nt.FinishedAt = got.EnqueuedAt, got.StartedAt, got.FinishedAt
-				nt.Details = got.Details
-				nt.RawDetails = rawGot.Details
-				if nt.RawDetails == nil {
-					nt.RawDetails = json.RawMessage("null") // the node shows no details
-				}
-			}()
+	parallel(len(pending), 0, func(k int) error {
+		nt := &cp.Nodes[pending[k]]
+		if n := m.c.nodeByID(nt.Node); n != nil {
+			pollNodeTask(ctx, n, nt)
 		}
-		wg.Wait()
-	}
+		return nil
+	})
 	if cp.Local {
 		// A local task's owner updates it concurrently: merge only the
 		// node task states polled here into the current record.
@@ -461,6 +415,50 @@ func (m *taskManager) refresh(ctx context.Context, t *ClusterTask) (*ClusterTask
 		m.finished(cp.UID)
 	}
 	return cp, nil
+}
+
+// pollNodeTask reads node task nt from node n and records its state in
+// nt. An unreachable node leaves nt as it was; a node that no longer has
+// the task fails it (task_not_found).
+func pollNodeTask(ctx context.Context, n *node, nt *NodeTask) {
+	var body json.RawMessage
+	err := n.doJSON(ctx, "getTask", http.MethodGet, "/tasks/"+strconv.FormatInt(nt.TaskUID, 10), nil, nil, &body)
+	var got meilisearch.Task
+	var rawGot struct {
+		Details json.RawMessage `json:"details"`
+	}
+	if err == nil {
+		// The typed Details drops what it lacks; the raw
+		// object keeps the node's details as it shows them.
+		if err = json.Unmarshal(body, &rawGot); err == nil {
+			if uerr := json.Unmarshal(body, &got); uerr != nil && !isTypeError(uerr) {
+				err = uerr
+			}
+		}
+	}
+	if err != nil {
+		if apiCode(err) == "task_not_found" {
+			nt.Status = meilisearch.TaskStatusFailed
+			nt.Error = &meilisearch.APIErrorDetails{
+				Message: fmt.Sprintf("task %d is gone from node %s (deleted, or the node lost its data)", nt.TaskUID, nt.Node),
+				Code:    "task_not_found", Type: "invalid_request", Link: "https://docs.meilisearch.com/errors#task_not_found",
+			}
+			nt.FinishedAt = time.Now().UTC()
+		}
+		return
+	}
+	nt.Status = got.Status
+	if got.Error.Code != "" {
+		e := got.Error
+		e.Message = hideShardField(e.Message)
+		nt.Error = &e
+	}
+	nt.EnqueuedAt, nt.StartedAt, nt.FinishedAt = got.EnqueuedAt, got.StartedAt, got.FinishedAt
+	nt.Details = got.Details
+	nt.RawDetails = rawGot.Details
+	if nt.RawDetails == nil {
+		nt.RawDetails = json.RawMessage("null") // the node shows no details
+	}
 }
 
 // aggregate computes the status, error, times and document counts of a
