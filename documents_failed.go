@@ -137,3 +137,19 @@ func remaining(src source) (int64, error) {
 	}
 	return 0, nil
 }
+
+// stateOrFailedTask returns the state of t's index; when the index does
+// not exist it registers t as failed with index_not_found instead (a node
+// accepts a write on a missing index and fails its task) and returns that
+// task with a nil state.
+func (c *Cluster) stateOrFailedTask(ctx context.Context, t *ClusterTask) (*indexState, *meilisearch.TaskInfo, error) {
+	st, err := c.state(ctx, t.IndexUID)
+	if err == nil {
+		return st, nil, nil
+	}
+	if apiCode(err) != "index_not_found" {
+		return nil, nil, err
+	}
+	info, err := c.tasks.registerFailed(ctx, t, err)
+	return nil, info, err
+}

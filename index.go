@@ -207,7 +207,7 @@ func (c *Cluster) deleteIndex(ctx context.Context, uid string) (*meilisearch.Tas
 	if err := c.broadcastError(targets, errs); err != nil {
 		return nil, err
 	}
-	t := &ClusterTask{IndexUID: uid, Type: meilisearch.TaskTypeIndexDeletion, Copies: c.copies()}
+	t := &ClusterTask{IndexUID: uid, Type: meilisearch.TaskTypeIndexDeletion, Copies: c.topo.copies()}
 	for _, o := range out {
 		t.Nodes = append(t.Nodes, o...)
 	}

@@ -38,57 +38,6 @@ type keyRequest struct {
 	ExpiresAt   *string  `json:"expiresAt"`
 }
 
-// keyBroadcast sends a key call to every node and returns the first
-// answer. A node answering that it already has (or already lacks) the key
-// counts as done when another node succeeded, so a retry after a partial
-// failure converges.
-func (c *Cluster) keyBroadcast(ctx context.Context, op, method, path string, body any, benign string) ([]byte, error) {
-	if err := c.checkOpen(); err != nil {
-		return nil, err
-	}
-	if err := c.requireAllHealthy(); err != nil {
-		return nil, err
-	}
-	var raw []byte
-	ct := ""
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		raw, ct = b, "application/json"
-	}
-	answers := make([][]byte, len(c.nodes))
-	errs := c.fanout(ctx, c.nodes, func(ctx context.Context, n *node) error {
-		resp, err := n.do(ctx, op, method, path, nil, ct, raw)
-		if err != nil {
-			return err
-		}
-		answers[n.idx] = resp.Body
-		return nil
-	})
-	ok := false
-	for _, err := range errs {
-		ok = ok || err == nil
-	}
-	if ok {
-		for i, err := range errs {
-			if err != nil && apiCode(err) == benign {
-				errs[i] = nil
-			}
-		}
-	}
-	if err := c.broadcastError(c.nodes, errs); err != nil {
-		return nil, err
-	}
-	for _, a := range answers {
-		if a != nil {
-			return a, nil
-		}
-	}
-	return nil, nil
-}
-
 // CreateKey creates the key on every node. Without request.UID a UUIDv4 is
 // generated, so every node stores the key under the same uid and (with the
 // shared master key) the same value.

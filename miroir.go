@@ -297,24 +297,6 @@ func (c *Cluster) IsHealthy() bool {
 	return !c.isClosed() && len(c.shardsWithoutHealthyReplica()) == 0
 }
 
-// globalBroadcast runs a fleet-wide task (dump, snapshot) on every node.
-func (c *Cluster) globalBroadcast(ctx context.Context, op, path string, typ meilisearch.TaskType) (*meilisearch.TaskInfo, error) {
-	if err := c.checkOpen(); err != nil {
-		return nil, err
-	}
-	if err := c.requireAllHealthy(); err != nil {
-		return nil, err
-	}
-	nts, ntyp, err := c.broadcastNodes(ctx, op, http.MethodPost, path, nil, nil)
-	if err != nil {
-		return nil, err
-	}
-	if ntyp != "" {
-		typ = ntyp
-	}
-	return c.tasks.register(ctx, &ClusterTask{Type: typ, Nodes: nts})
-}
-
 // CreateDump makes every node dump its own data (its shards); one cluster
 // task covers them. Restoring means restoring every node from its own dump.
 func (c *Cluster) CreateDump(ctx context.Context) (*meilisearch.TaskInfo, error) {

@@ -100,7 +100,7 @@ func (c *Cluster) combineIndexStats(per []*nodeIndexStats, p *meilisearch.StatsP
 				members = append(members, ni)
 			}
 		}
-		div = float64(c.copies())
+		div = float64(c.topo.copies())
 	}
 	var docs, emb, embs float64
 	fields := map[string]float64{}
