@@ -2,11 +2,8 @@ package miroir
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strconv"
-
-	"github.com/meilisearch/meilisearch-go"
 )
 
 // Covering sets (DESIGN §2): which node answers for which shard in one
@@ -214,13 +211,4 @@ func (c *Cluster) unavailableShards(ctx context.Context, uid string, shards []in
 		c.opts.observer.UnavailableShards(uid, slices.Clone(shards))
 	}
 	return shardUnavailableError(shards)
-}
-
-// errStatus returns the HTTP status carried by a node error (0 if none).
-func errStatus(err error) int {
-	var me *meilisearch.Error
-	if errors.As(err, &me) {
-		return me.StatusCode
-	}
-	return 0
 }

@@ -45,16 +45,6 @@ func taskError(err error) error {
 	return err
 }
 
-// statusOf returns the HTTP status of a Meilisearch-shaped error (400 when
-// it has none).
-func statusOf(err error) int {
-	var e *Error
-	if errors.As(err, &e) && e.Status != 0 {
-		return e.Status
-	}
-	return 400
-}
-
 // failedWrite registers the already-failed task of a document write that
 // failed with err before anything was sent: n documents were received.
 func (c *Cluster) failedWrite(ctx context.Context, uid string, n int64, p docParams, err error) (*meilisearch.TaskInfo, error) {

@@ -3,7 +3,6 @@ package miroir
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -45,10 +44,6 @@ func checkIndexUID(uid string) error {
 		return reservedIndexError()
 	}
 	return nil
-}
-
-func indexNotFound(uid string) error {
-	return newError(http.StatusNotFound, "index_not_found", "Index `%s` not found.", uid)
 }
 
 // ---- lifecycle (broadcast) ----
@@ -406,13 +401,6 @@ func (i *Index) Compact(ctx context.Context) (*meilisearch.TaskInfo, error) {
 }
 
 // ---- reads (one healthy node, with fallback: oneNode) ----
-
-func asMeili(err error, me **meilisearch.Error) bool {
-	if err == nil {
-		return false
-	}
-	return errors.As(err, me)
-}
 
 // checkShards refuses an index recorded with another shard count, without
 // loading (or adopting) it.

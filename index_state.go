@@ -3,7 +3,6 @@ package miroir
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -155,10 +154,6 @@ func (c *Cluster) state(ctx context.Context, uid string) (*indexState, error) {
 		return nil, err
 	}
 	return v.(*indexState), nil
-}
-
-func reservedIndexError() error {
-	return newError(http.StatusBadRequest, CodeReservedIndex, "miroir: the index `%s` is reserved: miroir records each index's shard count in it", metaIndex)
 }
 
 // forgetIndex drops the cached state of uid (after a deletion or rename).
@@ -578,13 +573,4 @@ func (c *Cluster) nodeByID(id string) *node {
 		}
 	}
 	return nil
-}
-
-// isNotFound reports a Meilisearch *_not_found error.
-func isNotFound(err error) bool {
-	var me *meilisearch.Error
-	if errors.As(err, &me) {
-		return me.StatusCode == http.StatusNotFound
-	}
-	return false
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,11 +53,6 @@ type searchQuery struct {
 	ratio       float64 // hybrid semanticRatio
 	weight      float64 // federationOptions.weight
 	indexUID    string
-}
-
-// badParam is Meilisearch's error for an invalid search parameter.
-func badParam(code, format string, args ...any) *Error {
-	return newError(http.StatusBadRequest, code, format, args...)
 }
 
 // parseSearchQuery takes a search request body apart.
@@ -155,19 +149,6 @@ func parseSearchQuery(body []byte) (*searchQuery, error) {
 	}
 	q.pageMode = hasPage || hasHPP
 	return q, nil
-}
-
-// snake turns camelCase into snake_case, for Meilisearch error codes.
-func snake(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if unicode.IsUpper(r) {
-			b.WriteByte('_')
-			r = unicode.ToLower(r)
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // hybridKind reports whether one node runs q as a hybrid search

@@ -24,7 +24,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -390,21 +389,4 @@ func (t featuresTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		Header: http.Header{"Content-Type": {"application/json"}},
 		Body:   io.NopCloser(bytes.NewReader(out)), ContentLength: int64(len(out)), Request: r,
 	}, nil
-}
-
-// errorBody renders err as Meilisearch's {message, code, type, link} with
-// its status.
-func errorBody(err error) (int, []byte) {
-	status := http.StatusInternalServerError
-	var me *meilisearch.Error
-	if errors.As(err, &me) && me.StatusCode != 0 {
-		status = me.StatusCode
-	}
-	var e *Error
-	if errors.As(err, &e) && e.Status != 0 {
-		status = e.Status
-	}
-	d := apiErrorDetails(err)
-	b, _ := json.Marshal(d)
-	return status, b
 }

@@ -314,19 +314,6 @@ func (m *taskManager) updateLocal(uid int64, fn func(t *ClusterTask)) *ClusterTa
 	return cp
 }
 
-// apiErrorDetails turns any error into Meilisearch's error object.
-func apiErrorDetails(err error) meilisearch.APIErrorDetails {
-	var e *Error
-	if errors.As(err, &e) {
-		return meilisearch.APIErrorDetails{Message: e.Message, Code: meilisearch.APIErrCode(e.Code), Type: e.Type, Link: e.Link}
-	}
-	var me *meilisearch.Error
-	if errors.As(err, &me) && me.APIError.Code != "" {
-		return me.APIError
-	}
-	return meilisearch.APIErrorDetails{Message: err.Error(), Code: "internal", Type: "internal", Link: "https://docs.meilisearch.com/errors#internal"}
-}
-
 func cloneTask(t *ClusterTask) *ClusterTask {
 	cp := *t
 	cp.Nodes = slices.Clone(t.Nodes)
@@ -346,10 +333,6 @@ func (m *taskManager) get(ctx context.Context, uid int64) (*ClusterTask, error) 
 		return nil, taskNotFound(uid)
 	}
 	return m.refresh(ctx, t)
-}
-
-func taskNotFound(uid int64) error {
-	return newError(http.StatusNotFound, "task_not_found", "Task `%d` not found.", uid)
 }
 
 // refresh polls the unfinished node tasks of t, re-aggregates and stores
@@ -668,17 +651,4 @@ func isoDuration(d time.Duration) string {
 		d = 0
 	}
 	return "PT" + strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "S"
-}
-
-// apiCode returns the Meilisearch error code of err ("" if none).
-func apiCode(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	var me *meilisearch.Error
-	if errors.As(err, &me) {
-		return string(me.APIError.Code)
-	}
-	return ""
 }

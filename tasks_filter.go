@@ -229,13 +229,6 @@ func (m *taskManager) match(ctx context.Context, f taskFilter) ([]*ClusterTask, 
 	return out, nil
 }
 
-func cmpErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
-}
-
 // taskPaging is the paging of GET /tasks.
 type taskPaging struct {
 	limit     int64 // as given, or 20
