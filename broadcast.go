@@ -117,7 +117,7 @@ func (c *Cluster) broadcastError(targets []*node, errs []error) error {
 // order; newTask builds its cluster task.
 func (i *Index) broadcastSequenced(ctx context.Context, op, method, path string, q url.Values, body any, newTask func() *ClusterTask) (*meilisearch.TaskInfo, error) {
 	c := i.c
-	if err := checkUID(i.uid); err != nil {
+	if err := validateIndexUID(i.uid, allowReserved); err != nil {
 		return nil, err
 	}
 	uid := i.uid

@@ -29,7 +29,7 @@ func (i *Index) deleteIDs(ctx context.Context, ids []string, opts *meilisearch.D
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
-	if err := checkUID(i.uid); err != nil {
+	if err := validateIndexUID(i.uid, allowReserved); err != nil {
 		return nil, err
 	}
 	for k, id := range ids {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 
@@ -33,19 +32,6 @@ func (i *Index) GetIndexReader() meilisearch.IndexReader { return i }
 // GetTaskReader returns the index as a meilisearch.TaskReader.
 func (i *Index) GetTaskReader() meilisearch.TaskReader { return i }
 
-var validIndexUID = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,400}$`)
-
-func checkIndexUID(uid string) error {
-	if !validIndexUID.MatchString(uid) {
-		return newError(http.StatusBadRequest, "invalid_index_uid",
-			"`%s` is not a valid index uid. Index uid can be an integer or a string containing only alphanumeric characters, hyphens (-) and underscores (_), and can not be more than 400 bytes.", uid)
-	}
-	if uid == metaIndex {
-		return reservedIndexError()
-	}
-	return nil
-}
-
 // ---- lifecycle (broadcast) ----
 
 // CreateIndex creates the index on every node (DESIGN §4), records its
@@ -63,7 +49,7 @@ func (c *Cluster) CreateIndex(ctx context.Context, config *meilisearch.IndexConf
 		config = &meilisearch.IndexConfig{}
 	}
 	uid := config.Uid
-	if err := checkIndexUID(uid); err != nil {
+	if err := validateIndexUID(uid, refuseReserved); err != nil {
 		return nil, err
 	}
 	cfg := *config
@@ -143,7 +129,7 @@ func (c *Cluster) DeleteIndex(ctx context.Context, uid string) (*meilisearch.Tas
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
-	if err := checkIndexUID(uid); err != nil {
+	if err := validateIndexUID(uid, refuseReserved); err != nil {
 		return nil, err
 	}
 	placeholder := &ClusterTask{IndexUID: uid, Type: meilisearch.TaskTypeIndexDeletion}
@@ -223,7 +209,7 @@ func (c *Cluster) SwapIndexes(ctx context.Context, param []*meilisearch.SwapInde
 			continue
 		}
 		for _, uid := range p.Indexes {
-			if err := checkIndexUID(uid); err != nil {
+			if err := validateIndexUID(uid, refuseReserved); err != nil {
 				return nil, err
 			}
 			if !slices.Contains(involved, uid) {
@@ -330,7 +316,7 @@ func (i *Index) UpdateIndex(ctx context.Context, params *meilisearch.UpdateIndex
 		params = &meilisearch.UpdateIndexRequestParams{}
 	}
 	if params.UID != "" {
-		if err := checkIndexUID(params.UID); err != nil {
+		if err := validateIndexUID(params.UID, refuseReserved); err != nil {
 			return nil, err
 		}
 	}
@@ -405,7 +391,7 @@ func (i *Index) Compact(ctx context.Context) (*meilisearch.TaskInfo, error) {
 // checkShards refuses an index recorded with another shard count, without
 // loading (or adopting) it.
 func (c *Cluster) checkShards(ctx context.Context, uid string) error {
-	if err := checkUID(uid); err != nil {
+	if err := validateIndexUID(uid, allowReserved); err != nil {
 		return err
 	}
 	c.mu.Lock()

@@ -121,7 +121,7 @@ func (c *Cluster) state(ctx context.Context, uid string) (*indexState, error) {
 	}
 	// Checked here, once for every index-scoped call, so that a bad uid
 	// never reaches a node's URL path.
-	if err := checkUID(uid); err != nil {
+	if err := validateIndexUID(uid, allowReserved); err != nil {
 		return nil, err
 	}
 	c.mu.Lock()

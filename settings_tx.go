@@ -289,7 +289,7 @@ func (c *Cluster) submitSettings(ctx context.Context, uid string, op *settingsOp
 		return nil, err
 	}
 	if create {
-		if err := checkIndexUID(uid); err != nil {
+		if err := validateIndexUID(uid, refuseReserved); err != nil {
 			return nil, err
 		}
 	}
