@@ -19,8 +19,15 @@ type Index struct {
 	uid string
 }
 
-// index returns the Index uid (Cluster.Index returns it as a
-// meilisearch.IndexManager).
+// The drop-in promise (DESIGN §4): an Index is a meilisearch.IndexManager.
+var _ meilisearch.IndexManager = (*Index)(nil)
+
+// Index returns the index uid as a meilisearch.IndexManager (a *Index).
+// It does not contact the fleet.
+func (c *Cluster) Index(uid string) meilisearch.IndexManager { return c.index(uid) }
+
+// index returns the Index uid; GetIndex and ListIndexes put it in their
+// results' IndexManager.
 func (c *Cluster) index(uid string) *Index { return &Index{c: c, uid: uid} }
 
 // UID returns the index uid.
@@ -31,6 +38,21 @@ func (i *Index) GetIndexReader() meilisearch.IndexReader { return i }
 
 // GetTaskReader returns the index as a meilisearch.TaskReader.
 func (i *Index) GetTaskReader() meilisearch.TaskReader { return i }
+
+// GetDocumentManager returns the index as a meilisearch.DocumentManager.
+func (i *Index) GetDocumentManager() meilisearch.DocumentManager { return i }
+
+// GetDocumentReader returns the index as a meilisearch.DocumentReader.
+func (i *Index) GetDocumentReader() meilisearch.DocumentReader { return i }
+
+// GetSettingsManager returns the index as a meilisearch.SettingsManager.
+func (i *Index) GetSettingsManager() meilisearch.SettingsManager { return i }
+
+// GetSettingsReader returns the index as a meilisearch.SettingsReader.
+func (i *Index) GetSettingsReader() meilisearch.SettingsReader { return i }
+
+// GetSearch returns the index as a meilisearch.SearchReader.
+func (i *Index) GetSearch() meilisearch.SearchReader { return i }
 
 // ---- lifecycle (broadcast) ----
 
@@ -427,7 +449,7 @@ func (c *Cluster) GetIndex(ctx context.Context, indexID string) (*meilisearch.In
 	if err := json.Unmarshal(raw, &res); err != nil {
 		return nil, err
 	}
-	res.IndexManager = c.indexManager(res.UID)
+	res.IndexManager = c.index(res.UID)
 	if res.PrimaryKey != "" {
 		c.mu.Lock()
 		st := c.indexes[indexID]
@@ -557,7 +579,7 @@ func (c *Cluster) ListIndexes(ctx context.Context, param *meilisearch.IndexesQue
 		if err := json.Unmarshal(r, &ir); err != nil {
 			return nil, err
 		}
-		ir.IndexManager = c.indexManager(ir.UID)
+		ir.IndexManager = c.index(ir.UID)
 		res.Results = append(res.Results, &ir)
 	}
 	return res, nil

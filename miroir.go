@@ -21,11 +21,8 @@
 package miroir
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -68,6 +65,10 @@ type Cluster struct {
 	// benchmark does, to measure the field's cost.
 	writeVersion func() int64
 }
+
+// The drop-in promise (DESIGN §4): a Cluster is a meilisearch.ServiceManager
+// (and its Index a meilisearch.IndexManager, index.go).
+var _ meilisearch.ServiceManager = (*Cluster)(nil)
 
 // New builds a Cluster over nodes. It validates the topology (unique node
 // IDs, groups numbered 0..RG-1, every group at least RF nodes, S >= 1,
@@ -213,6 +214,9 @@ func (c *Cluster) nodeStateChanged(n *node, healthy bool) {
 
 // ---- ServiceManager: cluster-wide calls ----
 
+// ServiceReader returns the Cluster as a meilisearch.ServiceReader.
+func (c *Cluster) ServiceReader() meilisearch.ServiceReader { return c }
+
 // TaskManager returns the Cluster as a meilisearch.TaskManager.
 func (c *Cluster) TaskManager() meilisearch.TaskManager { return c }
 
@@ -338,55 +342,4 @@ func (c *Cluster) RenderTemplate(ctx context.Context, params *meilisearch.Render
 		return nil, err
 	}
 	return &out, nil
-}
-
-// ExperimentalFeatures returns meilisearch-go's experimental features
-// handle, wired to the fleet: Get reads one healthy node, Update applies
-// the change to every node.
-func (c *Cluster) ExperimentalFeatures() *meilisearch.ExperimentalFeatures {
-	hc := &http.Client{Transport: featuresTransport{c}}
-	return meilisearch.New("http://miroir.invalid", meilisearch.WithCustomClient(hc), meilisearch.DisableRetries()).ExperimentalFeatures()
-}
-
-// featuresTransport serves /experimental-features for the meilisearch-go
-// handle from the fleet, without any listener.
-type featuresTransport struct{ c *Cluster }
-
-func (t featuresTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	ctx := r.Context()
-	var body []byte
-	var err error
-	if r.Body != nil {
-		body, err = io.ReadAll(r.Body)
-		r.Body.Close()
-		if err != nil {
-			return nil, err
-		}
-	}
-	var out []byte
-	switch {
-	case r.URL.Path != "/experimental-features":
-		err = newError(http.StatusNotFound, "not_found", "miroir: %s is not served here", r.URL.Path)
-	case r.Method == http.MethodGet:
-		err = t.c.oneNode(ctx, func(n *node) error {
-			resp, err := n.do(ctx, "getFeatures", http.MethodGet, "/experimental-features", nil, "", nil)
-			if err == nil {
-				out = resp.Body
-			}
-			return err
-		})
-	case r.Method == http.MethodPatch:
-		out, err = t.c.keyBroadcast(ctx, "updateFeatures", http.MethodPatch, "/experimental-features", json.RawMessage(body), "")
-	default:
-		err = newError(http.StatusMethodNotAllowed, "not_found", "miroir: %s not allowed", r.Method)
-	}
-	status := http.StatusOK
-	if err != nil {
-		status, out = errorBody(err)
-	}
-	return &http.Response{
-		StatusCode: status, Status: http.StatusText(status), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: http.Header{"Content-Type": {"application/json"}},
-		Body:   io.NopCloser(bytes.NewReader(out)), ContentLength: int64(len(out)), Request: r,
-	}, nil
 }
