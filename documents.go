@@ -194,22 +194,6 @@ func (c *Cluster) spreadPrimaryKey(ctx context.Context, st *indexState, pk strin
 	return out
 }
 
-func dedupPairs(p []GroupShard) []GroupShard {
-	if len(p) == 0 {
-		return nil
-	}
-	seen := map[GroupShard]bool{}
-	var out []GroupShard
-	for _, x := range p {
-		if !seen[x] {
-			seen[x] = true
-			out = append(out, x)
-		}
-	}
-	sortPairs(out)
-	return out
-}
-
 // writeState returns the index state for a write, creating the index on
 // the fleet when it exists nowhere (Meilisearch creates a missing index on
 // the first write; miroir does it as a full creation: record, settings,

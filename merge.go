@@ -19,12 +19,6 @@ import (
 // splicing) live in internal/merge; this file decides what to ask the
 // nodes and how to put the answer together.
 
-// rawMember is one top-level member of a JSON object, raw.
-type rawMember struct {
-	key   string
-	value []byte
-}
-
 // searchQuery is a caller's search request taken apart: its members kept
 // raw (passed through to nodes), and the parameters the scatter-gather
 // acts on, decoded.
@@ -391,15 +385,6 @@ func newSearchPlan(q *searchQuery, rs mergeSettings, fields func() []string, ove
 	}
 	p.base = b
 	return p
-}
-
-func appendMember(b []byte, key string, value []byte) []byte {
-	if len(b) > 1 {
-		b = append(b, ',')
-	}
-	b = merge.AppendString(b, key)
-	b = append(b, ':')
-	return append(b, value...)
 }
 
 // body is the request for one node: page mode asks page 1 of

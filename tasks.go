@@ -111,6 +111,9 @@ func (m *taskManager) nextUID() int64 {
 	return uid
 }
 
+// nowUTC is the time a task records: UTC, as Meilisearch shows it.
+func nowUTC() time.Time { return time.Now().UTC() }
+
 // register stores a new cluster task (UID and enqueue time assigned here)
 // and returns the TaskInfo the caller gets.
 func (m *taskManager) register(ctx context.Context, t *ClusterTask) (*meilisearch.TaskInfo, error) {
@@ -133,7 +136,7 @@ func (m *taskManager) register(ctx context.Context, t *ClusterTask) (*meilisearc
 		}
 	}
 	if t.EnqueuedAt.IsZero() {
-		t.EnqueuedAt = time.Now().UTC()
+		t.EnqueuedAt = nowUTC()
 	}
 	if t.Status == "" {
 		t.Status = meilisearch.TaskStatusEnqueued
@@ -162,7 +165,7 @@ var errIndexCreationRefused = errors.New("miroir: the caller's key may not creat
 // without a valid id, a primary key it cannot infer, an index the key may
 // not create). No node is touched.
 func (m *taskManager) registerFailed(ctx context.Context, t *ClusterTask, err error) (*meilisearch.TaskInfo, error) {
-	now := time.Now().UTC()
+	now := nowUTC()
 	t.Status, t.StartedAt, t.FinishedAt = meilisearch.TaskStatusFailed, now, now
 	d := apiErrorDetails(err)
 	t.Error = &d
@@ -232,7 +235,7 @@ func (lt *localTask) Processing() {
 	lt.m.updateLocal(lt.uid, func(t *ClusterTask) {
 		if t.Status == meilisearch.TaskStatusEnqueued {
 			t.Status = meilisearch.TaskStatusProcessing
-			t.StartedAt = time.Now().UTC()
+			t.StartedAt = nowUTC()
 		}
 	})
 }
@@ -244,7 +247,7 @@ func (m *taskManager) claimReserved(uid int64) bool {
 	m.updateLocal(uid, func(t *ClusterTask) {
 		if t.Status == meilisearch.TaskStatusEnqueued {
 			t.Status = meilisearch.TaskStatusProcessing
-			t.StartedAt = time.Now().UTC()
+			t.StartedAt = nowUTC()
 			ok = true
 		}
 	})
@@ -258,7 +261,7 @@ func (m *taskManager) finishReserved(uid int64, err error) {
 		if isFinal(t.Status) {
 			return
 		}
-		now := time.Now().UTC()
+		now := nowUTC()
 		if t.StartedAt.IsZero() {
 			t.StartedAt = now
 		}
@@ -282,7 +285,7 @@ func (lt *localTask) AddNodeTask(nodeID string, taskUID int64) {
 func (lt *localTask) Finish(err error) {
 	lt.once.Do(func() {
 		lt.m.updateLocal(lt.uid, func(t *ClusterTask) {
-			now := time.Now().UTC()
+			now := nowUTC()
 			if t.StartedAt.IsZero() {
 				t.StartedAt = now
 			}
@@ -426,7 +429,7 @@ func pollNodeTask(ctx context.Context, n *node, nt *NodeTask) {
 				Message: fmt.Sprintf("task %d is gone from node %s (deleted, or the node lost its data)", nt.TaskUID, nt.Node),
 				Code:    "task_not_found", Type: "invalid_request", Link: "https://docs.meilisearch.com/errors#task_not_found",
 			}
-			nt.FinishedAt = time.Now().UTC()
+			nt.FinishedAt = nowUTC()
 		}
 		return
 	}
@@ -513,7 +516,7 @@ func aggregate(t *ClusterTask) {
 		t.StartedAt = time.Time{}
 	}
 	if t.Status == meilisearch.TaskStatusFailed && t.FinishedAt.IsZero() {
-		t.FinishedAt = time.Now().UTC()
+		t.FinishedAt = nowUTC()
 	}
 	if t.Status == meilisearch.TaskStatusSucceeded {
 		aggregateCounts(t)
@@ -610,13 +613,6 @@ func rawCount(raw json.RawMessage, key string) int64 {
 		return 0
 	}
 	return int64(n)
-}
-
-// isTypeError reports whether a decoding error is only a value of an
-// unexpected type (the rest of the value is decoded).
-func isTypeError(err error) bool {
-	var te *json.UnmarshalTypeError
-	return errors.As(err, &te)
 }
 
 // view turns a cluster task into what GetTask returns.
