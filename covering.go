@@ -1,9 +1,13 @@
 package miroir
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"strconv"
+	"strings"
+
+	"github.com/miroirsearch/miroir/internal/merge"
 )
 
 // Covering sets (DESIGN §2): which node answers for which shard in one
@@ -211,4 +215,42 @@ func (c *Cluster) unavailableShards(ctx context.Context, uid string, shards []in
 		c.opts.observer.UnavailableShards(uid, slices.Clone(shards))
 	}
 	return shardUnavailableError(shards)
+}
+
+// combineFilter ANDs the shard restriction with the caller's filter: a
+// string filter becomes `(filter) AND restriction`, an array filter gets
+// the restriction as one more element.
+func combineFilter(user []byte, shard string) []byte {
+	user = bytes.TrimSpace(user)
+	if len(user) == 0 || string(user) == "null" || string(user) == `""` {
+		if shard == "" {
+			return nil
+		}
+		return merge.AppendString(nil, shard)
+	}
+	if shard == "" {
+		return user
+	}
+	switch user[0] {
+	case '"':
+		s, ok := merge.Unquote(user)
+		if !ok {
+			return user
+		}
+		if strings.TrimSpace(s) == "" {
+			return merge.AppendString(nil, shard)
+		}
+		return merge.AppendString(nil, "("+s+") AND "+shard)
+	case '[':
+		inner := bytes.TrimSpace(user[1 : len(user)-1])
+		out := make([]byte, 0, len(user)+len(shard)+4)
+		out = append(out, '[')
+		if len(inner) > 0 {
+			out = append(out, inner...)
+			out = append(out, ',')
+		}
+		out = merge.AppendString(out, shard)
+		return append(out, ']')
+	}
+	return user
 }
