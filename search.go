@@ -80,24 +80,6 @@ func (i *Index) SearchRaw(ctx context.Context, query string, request *meilisearc
 	return i.c.searchRaw(ctx, i.uid, query, request)
 }
 
-// FacetSearch searches facet values across the fleet: counts are summed
-// per value, then ordered and truncated by the index's faceting settings.
-func (i *Index) FacetSearch(ctx context.Context, request *meilisearch.FacetSearchRequest) (*json.RawMessage, error) {
-	return i.c.facetSearch(ctx, i.uid, request)
-}
-
-// SearchSimilarDocuments finds documents similar to one document across
-// every shard.
-func (i *Index) SearchSimilarDocuments(ctx context.Context, param *meilisearch.SimilarDocumentQuery, resp *meilisearch.SimilarDocumentResult) error {
-	return i.c.similar(ctx, i.uid, param, resp)
-}
-
-// GetDocuments lists documents across the fleet; see documentsBody for
-// the order, which is stable across the pages of one listing.
-func (i *Index) GetDocuments(ctx context.Context, param *meilisearch.DocumentsQuery, resp *meilisearch.DocumentsResult) error {
-	return i.c.getDocuments(ctx, i.uid, param, resp)
-}
-
 // searchRaw is Index.SearchRaw.
 func (c *Cluster) searchRaw(ctx context.Context, uid, query string, req *meilisearch.SearchRequest) (*json.RawMessage, error) {
 	body, err := encodeSearchRequest(query, req, false)
