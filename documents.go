@@ -277,3 +277,8 @@ func resolvePK(given string, st *indexState, names func() ([]string, error)) (pk
 	}
 	return pk, true, nil
 }
+
+// errIndexCreationRefused marks a write that would create an index the
+// caller's key may not create: the call is accepted and its task fails
+// (registerFailed), as on one Meilisearch.
+var errIndexCreationRefused = errors.New("miroir: the caller's key may not create this index")

@@ -200,3 +200,13 @@ func (n *node) probe(ctx context.Context) {
 		n.markFailure()
 	}
 }
+
+// nodeByID returns the node with id, or nil.
+func (c *Cluster) nodeByID(id string) *node {
+	for _, n := range c.nodes {
+		if n.ID == id {
+			return n
+		}
+	}
+	return nil
+}
