@@ -24,103 +24,18 @@ import (
 // wait until those node tasks succeeded.
 func (c *Cluster) converge(ctx context.Context, st *indexState, targets []*node, wait bool) ([]NodeTask, error) {
 	ctx = withNodeKeys(ctx)
-	type probe struct {
-		info *indexInfo
-		rec  *metaRecord
-	}
-	probes := make([]probe, len(targets))
-	errs := c.fanout(ctx, targets, func(ctx context.Context, n *node) error {
-		i := slices.Index(targets, n)
-		info, err := n.getIndex(ctx, st.uid)
-		if err != nil {
-			return err
-		}
-		rec, err := n.readMeta(ctx, st.uid)
-		if err != nil {
-			return err
-		}
-		probes[i] = probe{info, rec}
-		return nil
-	})
-	if err := c.broadcastError(targets, errs); err != nil {
+	cv := &convergence{c: c, st: st, targets: targets, pk: st.PrimaryKey()}
+	if err := cv.probe(ctx); err != nil {
 		return nil, err
 	}
-	for _, p := range probes {
-		if p.rec != nil && p.rec.Shards != st.shards {
-			return nil, c.shardMismatch(st.uid, p.rec.Shards)
-		}
-	}
-	// Settings for nodes that lack the index: copy a managed peer's.
-	var peerSettings []byte
-	needCopy := false
-	for _, p := range probes {
-		if p.info == nil {
-			needCopy = true
-		}
-	}
-	if needCopy {
-		peers := c.nodesByPreference()
-		for _, n := range peers {
-			if i := slices.Index(targets, n); i >= 0 && probes[i].info == nil {
-				continue
-			}
-			if rec, err := n.readMeta(ctx, st.uid); err != nil || rec == nil {
-				continue
-			}
-			resp, err := n.do(ctx, "getSettings", http.MethodGet, "/indexes/"+st.uid+"/settings", nil, "", nil)
-			if err == nil {
-				peerSettings = resp.Body
-				break
-			}
-		}
-	}
-	pk := st.PrimaryKey()
-	now := time.Now().UTC()
 	out := make([][]NodeTask, len(targets))
-	errs = c.fanout(ctx, targets, func(ctx context.Context, n *node) error {
+	peerSettings := cv.peerSettings(ctx)
+	now := time.Now().UTC()
+	errs := c.fanout(ctx, targets, func(ctx context.Context, n *node) error {
 		i := slices.Index(targets, n)
-		p := probes[i]
-		add := func(t meilisearch.TaskInfo, aux bool) {
-			out[i] = append(out[i], NodeTask{Node: n.ID, TaskUID: t.TaskUID, Aux: aux, Status: meilisearch.TaskStatusEnqueued})
-		}
-		var t meilisearch.TaskInfo
-		if p.info == nil {
-			body := map[string]any{"uid": st.uid}
-			if pk != "" {
-				body["primaryKey"] = pk
-			}
-			if err := n.doJSON(ctx, "createIndex", http.MethodPost, "/indexes", nil, body, &t); err != nil {
-				return err
-			}
-			add(t, false)
-			if peerSettings != nil {
-				resp, err := n.do(ctx, "updateSettings", http.MethodPatch, "/indexes/"+st.uid+"/settings", nil, "application/json", peerSettings)
-				if err != nil {
-					return err
-				}
-				if err := json.Unmarshal(resp.Body, &t); err != nil {
-					return err
-				}
-				add(t, true)
-			} else if err := n.doJSON(ctx, "updateSettings", http.MethodPut, "/indexes/"+st.uid+"/settings/filterable-attributes", nil, []string{shardField}, &t); err != nil {
-				return err
-			} else {
-				add(t, true)
-			}
-		} else if nt, err := n.ensureShardFilterable(ctx, st.uid); err != nil {
-			return err
-		} else if nt != nil {
-			out[i] = append(out[i], *nt)
-		}
-		if p.rec == nil {
-			rec := []metaRecord{{UID: st.uid, Shards: st.shards, CreatedAt: now}}
-			q := map[string][]string{"primaryKey": {"uid"}}
-			if err := n.doJSON(ctx, "writeMeta", http.MethodPost, "/indexes/"+metaIndex+"/documents", q, rec, &t); err != nil {
-				return err
-			}
-			add(t, true)
-		}
-		return nil
+		var err error
+		out[i], err = cv.completeNode(ctx, n, cv.probes[i], peerSettings, now)
+		return err
 	})
 	var nts []NodeTask
 	for _, o := range out {
@@ -135,6 +50,125 @@ func (c *Cluster) converge(ctx context.Context, st *indexState, targets []*node,
 		}
 	}
 	return nts, nil
+}
+
+// convergence is one converge call: the index, its target nodes and
+// what each of them holds.
+type convergence struct {
+	c       *Cluster
+	st      *indexState
+	targets []*node
+	pk      string       // the primary key a created index gets ("": none)
+	probes  []indexProbe // by position in targets
+}
+
+// indexProbe is what one node holds of an index: the index (nil:
+// missing) and its miroir_meta record (nil: missing).
+type indexProbe struct {
+	info *indexInfo
+	rec  *metaRecord
+}
+
+// probe reads every target's index and record; a record with another
+// shard count fails the convergence.
+func (cv *convergence) probe(ctx context.Context) error {
+	uid := cv.st.uid
+	cv.probes = make([]indexProbe, len(cv.targets))
+	errs := cv.c.fanout(ctx, cv.targets, func(ctx context.Context, n *node) error {
+		i := slices.Index(cv.targets, n)
+		info, err := n.getIndex(ctx, uid)
+		if err != nil {
+			return err
+		}
+		rec, err := n.readMeta(ctx, uid)
+		if err != nil {
+			return err
+		}
+		cv.probes[i] = indexProbe{info, rec}
+		return nil
+	})
+	if err := cv.c.broadcastError(cv.targets, errs); err != nil {
+		return err
+	}
+	for _, p := range cv.probes {
+		if p.rec != nil && p.rec.Shards != cv.st.shards {
+			return cv.c.shardMismatch(uid, p.rec.Shards)
+		}
+	}
+	return nil
+}
+
+// peerSettings returns the settings of a managed node that holds the
+// index (not a target missing it), for the targets that lack the index;
+// nil when no target lacks it or no peer answered.
+func (cv *convergence) peerSettings(ctx context.Context) []byte {
+	if !slices.ContainsFunc(cv.probes, func(p indexProbe) bool { return p.info == nil }) {
+		return nil
+	}
+	uid := cv.st.uid
+	for _, n := range cv.c.nodesByPreference() {
+		if i := slices.Index(cv.targets, n); i >= 0 && cv.probes[i].info == nil {
+			continue
+		}
+		if rec, err := n.readMeta(ctx, uid); err != nil || rec == nil {
+			continue
+		}
+		resp, err := n.do(ctx, "getSettings", http.MethodGet, "/indexes/"+uid+"/settings", nil, "", nil)
+		if err == nil {
+			return resp.Body
+		}
+	}
+	return nil
+}
+
+// completeNode gives node n (which holds p) what it lacks: the index with
+// peerSettings (or _miroir_shard filterable alone), _miroir_shard
+// filterable, the miroir_meta record created at now. It returns the node
+// tasks it enqueued.
+func (cv *convergence) completeNode(ctx context.Context, n *node, p indexProbe, peerSettings []byte, now time.Time) ([]NodeTask, error) {
+	uid := cv.st.uid
+	var out []NodeTask
+	add := func(t meilisearch.TaskInfo, aux bool) {
+		out = append(out, NodeTask{Node: n.ID, TaskUID: t.TaskUID, Aux: aux, Status: meilisearch.TaskStatusEnqueued})
+	}
+	var t meilisearch.TaskInfo
+	if p.info == nil {
+		body := map[string]any{"uid": uid}
+		if cv.pk != "" {
+			body["primaryKey"] = cv.pk
+		}
+		if err := n.doJSON(ctx, "createIndex", http.MethodPost, "/indexes", nil, body, &t); err != nil {
+			return out, err
+		}
+		add(t, false)
+		if peerSettings != nil {
+			resp, err := n.do(ctx, "updateSettings", http.MethodPatch, "/indexes/"+uid+"/settings", nil, "application/json", peerSettings)
+			if err != nil {
+				return out, err
+			}
+			if err := json.Unmarshal(resp.Body, &t); err != nil {
+				return out, err
+			}
+			add(t, true)
+		} else if err := n.doJSON(ctx, "updateSettings", http.MethodPut, "/indexes/"+uid+"/settings/filterable-attributes", nil, []string{shardField}, &t); err != nil {
+			return out, err
+		} else {
+			add(t, true)
+		}
+	} else if nt, err := n.ensureShardFilterable(ctx, uid); err != nil {
+		return out, err
+	} else if nt != nil {
+		out = append(out, *nt)
+	}
+	if p.rec == nil {
+		rec := []metaRecord{{UID: uid, Shards: cv.st.shards, CreatedAt: now}}
+		q := map[string][]string{"primaryKey": {"uid"}}
+		if err := n.doJSON(ctx, "writeMeta", http.MethodPost, "/indexes/"+metaIndex+"/documents", q, rec, &t); err != nil {
+			return out, err
+		}
+		add(t, true)
+	}
+	return out, nil
 }
 
 // ensureShardFilterable adds _miroir_shard to the filterable attributes of
