@@ -35,6 +35,9 @@ type fedHit struct {
 	rank int
 }
 
+// federatedSearch runs a federated multi-search: every query searched
+// for the federation's window from its start, the hits merged and paged,
+// facets beside them.
 func (c *Cluster) federatedSearch(ctx context.Context, body, rawFed []byte) ([]byte, error) {
 	var fed federation
 	if err := json.Unmarshal(rawFed, &fed); err != nil {
@@ -44,42 +47,10 @@ func (c *Cluster) federatedSearch(ctx context.Context, body, rawFed []byte) ([]b
 	if err != nil {
 		return nil, err
 	}
-	offset, limit := int64(0), int64(20)
-	pageMode := fed.Page != nil || fed.HitsPerPage != nil
-	page, hpp := int64(1), int64(20)
-	if fed.Offset != nil {
-		offset = *fed.Offset
-	}
-	if fed.Limit != nil {
-		limit = *fed.Limit
-	}
-	if fed.Page != nil {
-		page = *fed.Page
-	}
-	if fed.HitsPerPage != nil {
-		hpp = *fed.HitsPerPage
-	}
-	from, to := offset, offset+limit
-	if pageMode {
-		from = max(page-1, 0) * hpp
-		to = from + hpp
-		if page == 0 {
-			to = from
-		}
-	}
-	for i, mq := range qs {
-		for _, m := range mq.q.members {
-			if string(m.value) == "null" {
-				continue
-			}
-			switch m.key {
-			case "offset", "limit", "page", "hitsPerPage":
-				return nil, insideQuery(i, badParam("invalid_multi_search_query_pagination", "Using pagination options is not allowed in federated queries.\n - Hint: remove `%s` from query #%d or remove `federation` from the request\n - Hint: pass `federation.limit` and `federation.offset` for pagination in federated search", m.key, i))
-			case "facets":
-				return nil, insideQuery(i, badParam("invalid_multi_search_query_facets", "Using facet options is not allowed in federated queries.\n - Hint: remove `facets` from query #%d or remove `federation` from the request\n - Hint: pass `federation.facetsByIndex.%s: %s` for facets in federated search", i, mq.uid, m.value))
-			}
-		}
-		mq.q.offset, mq.q.limit, mq.q.pageMode = 0, to, false
+	pg := fed.paging()
+	from, to := pg.window()
+	if err := federateQueries(qs, to); err != nil {
+		return nil, err
 	}
 	// hits and facets in parallel
 	var facets []byte
@@ -93,6 +64,73 @@ func (c *Cluster) federatedSearch(ctx context.Context, body, rawFed []byte) ([]b
 	if err := firstError(parallel(len(jobs), 0, func(i int) error { return jobs[i]() })); err != nil {
 		return nil, err
 	}
+	merged := federatedMerge(qs, int(to))
+	n := int64(len(merged))
+	from, to = min(from, n), max(min(to, n), min(from, n))
+	return appendFederated(nil, qs, merged[from:to], pg, facets), nil
+}
+
+// fedPaging is a federation's pagination, defaults filled in.
+type fedPaging struct {
+	offset, limit int64
+	page, hpp     int64
+	pageMode      bool // page or hitsPerPage given
+}
+
+func (fed *federation) paging() fedPaging {
+	pg := fedPaging{offset: 0, limit: 20, page: 1, hpp: 20, pageMode: fed.Page != nil || fed.HitsPerPage != nil}
+	if fed.Offset != nil {
+		pg.offset = *fed.Offset
+	}
+	if fed.Limit != nil {
+		pg.limit = *fed.Limit
+	}
+	if fed.Page != nil {
+		pg.page = *fed.Page
+	}
+	if fed.HitsPerPage != nil {
+		pg.hpp = *fed.HitsPerPage
+	}
+	return pg
+}
+
+// window returns where the page starts and ends in the merged hits.
+func (pg fedPaging) window() (from, to int64) {
+	if !pg.pageMode {
+		return pg.offset, pg.offset + pg.limit
+	}
+	from = max(pg.page-1, 0) * pg.hpp
+	if pg.page == 0 {
+		return from, from
+	}
+	return from, from + pg.hpp
+}
+
+// federateQueries refuses the queries' own pagination and facets, as
+// Meilisearch does, and makes every query ask for the hits up to to.
+func federateQueries(qs []*multiQuery, to int64) error {
+	for i, mq := range qs {
+		for _, m := range mq.q.members {
+			if string(m.value) == "null" {
+				continue
+			}
+			switch m.key {
+			case "offset", "limit", "page", "hitsPerPage":
+				return insideQuery(i, badParam("invalid_multi_search_query_pagination", "Using pagination options is not allowed in federated queries.\n - Hint: remove `%s` from query #%d or remove `federation` from the request\n - Hint: pass `federation.limit` and `federation.offset` for pagination in federated search", m.key, i))
+			case "facets":
+				return insideQuery(i, badParam("invalid_multi_search_query_facets", "Using facet options is not allowed in federated queries.\n - Hint: remove `facets` from query #%d or remove `federation` from the request\n - Hint: pass `federation.facetsByIndex.%s: %s` for facets in federated search", i, mq.uid, m.value))
+			}
+		}
+		mq.q.offset, mq.q.limit, mq.q.pageMode = 0, to, false
+	}
+	return nil
+}
+
+// appendFederated renders a federated answer as Meilisearch does: the
+// page's hits with their _federation member, the totals of every query,
+// the pagination fields, semanticHitCount, then facets (members to splice
+// in, or nil).
+func appendFederated(b []byte, qs []*multiQuery, page []fedHit, pg fedPaging, facets []byte) []byte {
 	var total, took int64
 	semantic := false
 	for _, mq := range qs {
@@ -100,12 +138,9 @@ func (c *Cluster) federatedSearch(ctx context.Context, body, rawFed []byte) ([]b
 		took = max(took, mq.ms.took)
 		semantic = semantic || mq.q.semantic
 	}
-	merged := federatedMerge(qs, int(to))
-	n := int64(len(merged))
-	from, to = min(from, n), max(min(to, n), min(from, n))
-	b := []byte(`{"hits":[`)
+	b = append(b, `{"hits":[`...)
 	semanticCount := 0
-	for i, fh := range merged[from:to] {
+	for i, fh := range page {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -126,14 +161,14 @@ func (c *Cluster) federatedSearch(ctx context.Context, body, rawFed []byte) ([]b
 	}
 	b = append(b, `],"processingTimeMs":`...)
 	b = strconv.AppendInt(b, took, 10)
-	if pageMode {
+	if pg.pageMode {
 		tp := int64(0)
-		if hpp > 0 {
-			tp = (total + hpp - 1) / hpp
+		if pg.hpp > 0 {
+			tp = (total + pg.hpp - 1) / pg.hpp
 		}
-		b = fmt.Appendf(b, `,"hitsPerPage":%d,"page":%d,"totalPages":%d,"totalHits":%d`, hpp, page, tp, total)
+		b = fmt.Appendf(b, `,"hitsPerPage":%d,"page":%d,"totalPages":%d,"totalHits":%d`, pg.hpp, pg.page, tp, total)
 	} else {
-		b = fmt.Appendf(b, `,"limit":%d,"offset":%d,"estimatedTotalHits":%d`, limit, offset, total)
+		b = fmt.Appendf(b, `,"limit":%d,"offset":%d,"estimatedTotalHits":%d`, pg.limit, pg.offset, total)
 	}
 	if semantic {
 		b = fmt.Appendf(b, `,"semanticHitCount":%d`, semanticCount)
@@ -142,7 +177,7 @@ func (c *Cluster) federatedSearch(ctx context.Context, body, rawFed []byte) ([]b
 		b = append(b, ',')
 		b = append(b, facets...)
 	}
-	return append(b, '}'), nil
+	return append(b, '}')
 }
 
 // federatedMerge merges the queries' hits like Meilisearch: a k-way merge

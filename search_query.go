@@ -58,66 +58,9 @@ func parseSearchQuery(body []byte) (*searchQuery, error) {
 		if string(v) == "null" {
 			continue
 		}
-		var err error
-		switch key {
-		case "q":
-			q.qSet = true
-			err = json.Unmarshal(v, &q.q)
-		case "offset":
-			err = json.Unmarshal(v, &q.offset)
-		case "limit":
-			err = json.Unmarshal(v, &q.limit)
-		case "page":
-			hasPage = true
-			err = json.Unmarshal(v, &q.page)
-		case "hitsPerPage":
-			hasHPP = true
-			err = json.Unmarshal(v, &q.hitsPerPage)
-		case "sort":
-			var s []string
-			err = json.Unmarshal(v, &s)
-			q.hasSort = len(s) > 0
-		case "distinct":
-			err = json.Unmarshal(v, &q.distinct)
-		case "attributesToRetrieve":
-			err = json.Unmarshal(v, &q.retrieve)
-			if q.retrieve == nil {
-				q.retrieve = []string{}
-			}
-		case "attributesToSearchOn":
-			q.hasSearchOn = true
-			err = json.Unmarshal(v, &q.searchOn)
-		case "showRankingScore":
-			err = json.Unmarshal(v, &q.showScore)
-		case "showRankingScoreDetails":
-			err = json.Unmarshal(v, &q.showDetails)
-		case "filter":
-			q.filter = v
-		case "facets":
-			q.facets = true
-		case "vector":
-			q.semantic, q.vector = true, true
-		case "hybrid":
-			q.semantic, q.hybrid = true, true
-			var h struct {
-				SemanticRatio *float64 `json:"semanticRatio"`
-			}
-			err = json.Unmarshal(v, &h)
-			if h.SemanticRatio != nil {
-				q.ratio = *h.SemanticRatio
-			}
-		case "federationOptions":
-			var f struct {
-				Weight *float64 `json:"weight"`
-			}
-			err = json.Unmarshal(v, &f)
-			if f.Weight != nil {
-				q.weight = *f.Weight
-			}
-		case "indexUid":
-			err = json.Unmarshal(v, &q.indexUID)
-		}
-		if err != nil {
+		hasPage = hasPage || key == "page"
+		hasHPP = hasHPP || key == "hitsPerPage"
+		if err := q.decodeMember(key, v); err != nil {
 			return nil, badParam("invalid_search_"+snake(key), "Invalid value at `.%s`: %v", key, err)
 		}
 	}
@@ -136,6 +79,72 @@ func parseSearchQuery(body []byte) (*searchQuery, error) {
 	}
 	q.pageMode = hasPage || hasHPP
 	return q, nil
+}
+
+// decodeMember decodes member key (value v, not null) into the parameter
+// the scatter-gather acts on, if it is one.
+func (q *searchQuery) decodeMember(key string, v []byte) error {
+	switch key {
+	case "q":
+		q.qSet = true
+		return json.Unmarshal(v, &q.q)
+	case "offset":
+		return json.Unmarshal(v, &q.offset)
+	case "limit":
+		return json.Unmarshal(v, &q.limit)
+	case "page":
+		return json.Unmarshal(v, &q.page)
+	case "hitsPerPage":
+		return json.Unmarshal(v, &q.hitsPerPage)
+	case "sort":
+		var s []string
+		err := json.Unmarshal(v, &s)
+		q.hasSort = len(s) > 0
+		return err
+	case "distinct":
+		return json.Unmarshal(v, &q.distinct)
+	case "attributesToRetrieve":
+		err := json.Unmarshal(v, &q.retrieve)
+		if q.retrieve == nil {
+			q.retrieve = []string{}
+		}
+		return err
+	case "attributesToSearchOn":
+		q.hasSearchOn = true
+		return json.Unmarshal(v, &q.searchOn)
+	case "showRankingScore":
+		return json.Unmarshal(v, &q.showScore)
+	case "showRankingScoreDetails":
+		return json.Unmarshal(v, &q.showDetails)
+	case "filter":
+		q.filter = v
+	case "facets":
+		q.facets = true
+	case "vector":
+		q.semantic, q.vector = true, true
+	case "hybrid":
+		q.semantic, q.hybrid = true, true
+		var h struct {
+			SemanticRatio *float64 `json:"semanticRatio"`
+		}
+		err := json.Unmarshal(v, &h)
+		if h.SemanticRatio != nil {
+			q.ratio = *h.SemanticRatio
+		}
+		return err
+	case "federationOptions":
+		var f struct {
+			Weight *float64 `json:"weight"`
+		}
+		err := json.Unmarshal(v, &f)
+		if f.Weight != nil {
+			q.weight = *f.Weight
+		}
+		return err
+	case "indexUid":
+		return json.Unmarshal(v, &q.indexUID)
+	}
+	return nil
 }
 
 // hybridKind reports whether one node runs q as a hybrid search

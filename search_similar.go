@@ -28,6 +28,41 @@ func (i *Index) SearchSimilarDocuments(ctx context.Context, param *meilisearch.S
 // the document itself out: the scores are the same similarities
 // Meilisearch's /similar computes.
 func (c *Cluster) similarBody(ctx context.Context, uid string, body []byte) ([]byte, error) {
+	req, err := parseSimilarRequest(body)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.checkOpen(); err != nil {
+		return nil, err
+	}
+	if _, err := c.state(ctx, uid); err != nil {
+		return nil, err
+	}
+	vec, err := c.documentVector(ctx, uid, req.id, req.embedder)
+	if err != nil {
+		return nil, err
+	}
+	q, err := parseSearchQuery(similarSearch(body, vec, req))
+	if err != nil {
+		return nil, err
+	}
+	ms, err := c.searchOne(ctx, uid, q, true)
+	if err != nil {
+		return nil, err
+	}
+	return appendSimilar(nil, ms, req), nil
+}
+
+// similarRequest is a /similar request's own parameters.
+type similarRequest struct {
+	id            string // the document id, unquoted
+	embedder      string
+	offset, limit int64
+}
+
+// parseSimilarRequest reads a /similar body's id, embedder, offset and
+// limit (default 20).
+func parseSimilarRequest(body []byte) (*similarRequest, error) {
 	var req struct {
 		ID       json.RawMessage `json:"id"`
 		Embedder string          `json:"embedder"`
@@ -51,18 +86,13 @@ func (c *Cluster) similarBody(ctx context.Context, uid string, body []byte) ([]b
 	if req.Limit != nil {
 		limit = *req.Limit
 	}
-	if err := c.checkOpen(); err != nil {
-		return nil, err
-	}
-	if _, err := c.state(ctx, uid); err != nil {
-		return nil, err
-	}
-	vec, err := c.documentVector(ctx, uid, id, req.Embedder)
-	if err != nil {
-		return nil, err
-	}
-	// the search: caller's options, the vector, and one more hit (the
-	// document itself ranks first when the filter keeps it)
+	return &similarRequest{id: id, embedder: req.Embedder, offset: req.Offset, limit: limit}, nil
+}
+
+// similarSearch is the search a /similar request runs: the caller's
+// options, the document's vector, and one more hit (the document itself
+// ranks first when the filter keeps it).
+func similarSearch(body, vec []byte, req *similarRequest) []byte {
 	sb := []byte{'{'}
 	it := merge.NewObjectIter(body, 0)
 	for {
@@ -77,19 +107,16 @@ func (c *Cluster) similarBody(ctx context.Context, uid string, body []byte) ([]b
 	}
 	sb = appendMember(sb, "q", []byte(`""`))
 	sb = appendMember(sb, "vector", vec)
-	hy, _ := json.Marshal(map[string]any{"embedder": req.Embedder, "semanticRatio": 1.0})
+	hy, _ := json.Marshal(map[string]any{"embedder": req.embedder, "semanticRatio": 1.0})
 	sb = appendMember(sb, "hybrid", hy)
 	sb = appendMember(sb, "offset", []byte("0"))
-	sb = appendMember(sb, "limit", strconv.AppendInt(nil, req.Offset+limit+1, 10))
-	sb = append(sb, '}')
-	q, err := parseSearchQuery(sb)
-	if err != nil {
-		return nil, err
-	}
-	ms, err := c.searchOne(ctx, uid, q, true)
-	if err != nil {
-		return nil, err
-	}
+	sb = appendMember(sb, "limit", strconv.AppendInt(nil, req.offset+req.limit+1, 10))
+	return append(sb, '}')
+}
+
+// appendSimilar renders the /similar answer from the search's merged
+// hits, the document itself left out.
+func appendSimilar(out []byte, ms *mergedSearch, req *similarRequest) []byte {
 	pk := ms.plan.pk
 	var kept []merge.Ref
 	total := ms.total
@@ -98,15 +125,15 @@ func (c *Cluster) similarBody(ctx context.Context, uid string, body []byte) ([]b
 		if s, ok := merge.Unquote(v); ok {
 			v = []byte(s)
 		}
-		if pk != "" && string(v) == id {
+		if pk != "" && string(v) == req.id {
 			total--
 			continue
 		}
 		kept = append(kept, ref)
 	}
-	from := min(int(req.Offset), len(kept))
-	to := min(from+int(limit), len(kept))
-	out := []byte(`{"hits":[`)
+	from := min(int(req.offset), len(kept))
+	to := min(from+int(req.limit), len(kept))
+	out = append(out, `{"hits":[`...)
 	for i, ref := range kept[from:to] {
 		if i > 0 {
 			out = append(out, ',')
@@ -114,15 +141,15 @@ func (c *Cluster) similarBody(ctx context.Context, uid string, body []byte) ([]b
 		out = merge.AppendHit(out, ms.hit(ref).Raw, &ms.plan.strip, nil)
 	}
 	out = append(out, `],"id":`...)
-	out = merge.AppendString(out, id)
-	out = fmt.Appendf(out, `,"processingTimeMs":%d,"limit":%d,"offset":%d,"estimatedTotalHits":%d`, ms.took, limit, req.Offset, max(total, 0))
+	out = merge.AppendString(out, req.id)
+	out = fmt.Appendf(out, `,"processingTimeMs":%d,"limit":%d,"offset":%d,"estimatedTotalHits":%d`, ms.took, req.limit, req.offset, max(total, 0))
 	for _, m := range ms.extra {
 		if string(m.Key) == "performanceDetails" {
 			out = append(out, `,"performanceDetails":`...)
 			out = append(out, m.Value...)
 		}
 	}
-	return append(out, '}'), nil
+	return append(out, '}')
 }
 
 // similar is Index.SearchSimilarDocuments.
