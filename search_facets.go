@@ -53,45 +53,15 @@ func (c *Cluster) facetSearchBody(ctx context.Context, uid string, body []byte) 
 	if err != nil {
 		return nil, err
 	}
-	var members []rawMember
-	var filter []byte
-	var facetName, q string
-	facetQuery := []byte("null")
-	it := merge.NewObjectIter(body, 0)
-	for {
-		k, vs, ve, ok := it.Next()
-		if !ok {
-			break
-		}
-		v := body[vs:ve]
-		switch string(k) {
-		case "filter":
-			filter = v
-			continue
-		case "facetName":
-			_ = json.Unmarshal(v, &facetName)
-		case "facetQuery":
-			facetQuery = v
-		case "q":
-			_ = json.Unmarshal(v, &q)
-		case "attributesToSearchOn":
-			if rs.searchAll && hasDigit(q) {
-				continue
-			}
-		}
-		members = append(members, rawMember{string(k), v})
-	}
-	if err := it.Err(); err != nil {
-		return nil, badParam("bad_request", "Json deserialize error: %v", err)
-	}
-	if facetName == shardField {
-		return nil, badParam("invalid_facet_search_facet_name", "Attribute `%s` is not facet-searchable.", shardField)
+	fq, err := parseFacetQuery(body, rs.searchAll)
+	if err != nil {
+		return nil, err
 	}
 	base := []byte{'{'}
-	for _, m := range members {
+	for _, m := range fq.members {
 		base = appendMember(base, m.key, m.value)
 	}
-	if rs.searchAll && hasDigit(q) {
+	if rs.searchAll && hasDigit(fq.q) {
 		if on := c.searchFields(ctx, st, uid); len(on) > 0 {
 			v, _ := json.Marshal(on)
 			base = appendMember(base, "attributesToSearchOn", v)
@@ -100,7 +70,7 @@ func (c *Cluster) facetSearchBody(ctx context.Context, uid string, body []byte) 
 	path := "/indexes/" + uid + "/facet-search"
 	results, err := scatter(ctx, c, uid, false, func(ctx context.Context, cn coverNode) ([]byte, error) {
 		b := slices.Clip(base)
-		if f := combineFilter(filter, cn.shardFilter()); f != nil {
+		if f := combineFilter(fq.filter, cn.shardFilter()); f != nil {
 			b = appendMember(b, "filter", f)
 		}
 		b = append(b, '}')
@@ -118,13 +88,61 @@ func (c *Cluster) facetSearchBody(ctx context.Context, uid string, body []byte) 
 		bodies[i] = r.val
 	}
 	out := []byte(`{"facetHits":`)
-	out, took, err := merge.MergeFacetSearch(out, bodies, facetName, rs.facetOrder())
+	out, took, err := merge.MergeFacetSearch(out, bodies, fq.facetName, rs.facetOrder())
 	if err != nil {
 		return nil, err
 	}
 	out = append(out, `,"facetQuery":`...)
-	out = append(out, facetQuery...)
+	out = append(out, fq.facetQuery...)
 	out = append(out, `,"processingTimeMs":`...)
 	out = strconv.AppendInt(out, took, 10)
 	return append(out, '}'), nil
+}
+
+// facetQuery is a facet search request taken apart: the members passed
+// on to the nodes (the filter and, when the node would search the shard
+// field, attributesToSearchOn left out) and what the merge needs.
+type facetQuery struct {
+	members    []rawMember
+	filter     []byte
+	facetName  string
+	q          string
+	facetQuery []byte // raw, echoed in the answer
+}
+
+// parseFacetQuery takes a facet search body apart; searchAll: the index
+// searches every attribute (["*"]).
+func parseFacetQuery(body []byte, searchAll bool) (*facetQuery, error) {
+	fq := &facetQuery{facetQuery: []byte("null")}
+	it := merge.NewObjectIter(body, 0)
+	for {
+		k, vs, ve, ok := it.Next()
+		if !ok {
+			break
+		}
+		v := body[vs:ve]
+		switch string(k) {
+		case "filter":
+			fq.filter = v
+			continue
+		case "facetName":
+			_ = json.Unmarshal(v, &fq.facetName)
+		case "facetQuery":
+			fq.facetQuery = v
+		case "q":
+			_ = json.Unmarshal(v, &fq.q)
+		case "attributesToSearchOn":
+			if searchAll && hasDigit(fq.q) {
+				continue
+			}
+		}
+		fq.members = append(fq.members, rawMember{string(k), v})
+	}
+	if err := it.Err(); err != nil {
+		return nil, badParam("bad_request", "Json deserialize error: %v", err)
+	}
+	if fq.facetName == shardField {
+		return nil, badParam("invalid_facet_search_facet_name", "Attribute `%s` is not facet-searchable.", shardField)
+	}
+	return fq, nil
 }
