@@ -81,9 +81,27 @@ func (p *searchPlan) mergeAnswers(resps []*merge.Response, refill func(i, offset
 	ms.ranked = m.Out
 	from := min(p.from, len(m.Out))
 	ms.page = m.Out[from:]
-	// totals, facets, time
+	if err := ms.gatherTotals(); err != nil {
+		return nil, err
+	}
+	if p.q.semantic {
+		for _, ref := range ms.page {
+			if merge.IsSemantic(ms.hit(ref)) {
+				ms.semantic++
+			}
+		}
+	}
+	return ms, nil
+}
+
+// gatherTotals fills what the answer says beside its hits from every
+// node's: the total (capped by maxTotalHits), the processing time, the
+// query vector, whether semantic search ran, the extra members, and the
+// merged facets when asked for.
+func (ms *mergedSearch) gatherTotals() error {
+	p := ms.plan
 	var dists, stats [][]byte
-	for _, r := range resps {
+	for _, r := range ms.resps {
 		if p.q.pageMode && r.HasTotalHits {
 			ms.total += r.TotalHits
 		} else {
@@ -104,26 +122,18 @@ func (p *searchPlan) mergeAnswers(resps []*merge.Response, refill func(i, offset
 	if mt := p.settings.maxTotalHits; mt >= 0 && ms.total > int64(mt) {
 		ms.total = int64(mt)
 	}
-	if len(resps) > 0 {
-		ms.extra = resps[0].Extra
+	if len(ms.resps) > 0 {
+		ms.extra = ms.resps[0].Extra
+	}
+	if !p.q.facets {
+		return nil
 	}
 	var err error
-	if p.q.facets {
-		if ms.facets, err = merge.MergeFacetDistributions(nil, dists, stats, p.settings.facetOrder(), shardField); err != nil {
-			return nil, err
-		}
-		if ms.stats, err = merge.MergeFacetStats(nil, stats, shardField); err != nil {
-			return nil, err
-		}
+	if ms.facets, err = merge.MergeFacetDistributions(nil, dists, stats, p.settings.facetOrder(), shardField); err != nil {
+		return err
 	}
-	if p.q.semantic {
-		for _, ref := range ms.page {
-			if merge.IsSemantic(ms.hit(ref)) {
-				ms.semantic++
-			}
-		}
-	}
-	return ms, nil
+	ms.stats, err = merge.MergeFacetStats(nil, stats, shardField)
+	return err
 }
 
 func (ms *mergedSearch) hit(r merge.Ref) *merge.Hit { return &ms.lists[r.List].Hits[r.Index] }

@@ -135,8 +135,18 @@ func newSearchPlan(q *searchQuery, rs mergeSettings, fields func() []string, ove
 	if !q.showDetails && p.byDetails {
 		p.strip.Keys = append(p.strip.Keys, "_rankingScoreDetails")
 	}
-	retrieve := q.retrieve
-	added := false
+	retrieve, added := p.retrieveForMerge()
+	p.base = p.nodeBase(retrieve, added, fields)
+	return p
+}
+
+// retrieveForMerge widens the caller's attributesToRetrieve with what the
+// merge reads (the distinct attribute, the primary key of a federated
+// search), stripping them again from the hits; added says whether it
+// changed.
+func (p *searchPlan) retrieveForMerge() (retrieve []string, added bool) {
+	q := p.q
+	retrieve = q.retrieve
 	addAttr := func(path string) {
 		if path == "" || retrieve == nil || retrieves(retrieve, path) {
 			return
@@ -150,10 +160,17 @@ func newSearchPlan(q *searchQuery, rs mergeSettings, fields func() []string, ove
 		}
 	}
 	addAttr(p.distinct)
-	addAttr(pk)
+	addAttr(p.pk)
+	return retrieve, added
+}
 
-	var b []byte
-	b = append(b, '{')
+// nodeBase is the members of every node request but pagination and
+// filter: the caller's, attributesToRetrieve widened (when added),
+// attributesToSearchOn without the shard field, and the ranking scores
+// the merge compares.
+func (p *searchPlan) nodeBase(retrieve []string, added bool, fields func() []string) []byte {
+	q, rs := p.q, p.settings
+	b := []byte{'{'}
 	for _, m := range q.members {
 		if overridden[m.key] || (added && m.key == "attributesToRetrieve") || (m.key == "attributesToSearchOn" && rs.searchAll) {
 			continue
@@ -184,8 +201,7 @@ func newSearchPlan(q *searchQuery, rs mergeSettings, fields func() []string, ove
 	if p.byDetails || q.showDetails {
 		b = appendMember(b, "showRankingScoreDetails", []byte("true"))
 	}
-	p.base = b
-	return p
+	return b
 }
 
 // body is the request for one node: page mode asks page 1 of
