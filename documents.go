@@ -124,10 +124,6 @@ func allNodeIdx(n int) []int {
 	return out
 }
 
-func (c *Cluster) noteFields(st *indexState, f map[string]struct{}) {
-	st.addFields(f)
-}
-
 // register records a finished accumulation as one cluster task.
 func (w *writeOp) register(ctx context.Context, acc *taskAcc) (*meilisearch.TaskInfo, error) {
 	c := w.ix.c

@@ -69,7 +69,7 @@ func (i *Index) writeBytesNow(ctx context.Context, method string, kind payloadKi
 	}
 	targets := w.targets(ctx)
 	parts, err := routeInMemory(src, func() docSink { return &batchSink{b: w.newBatcher(), targets: targets} })
-	w.ix.c.noteFields(w.st, w.fields)
+	w.st.addFields(w.fields)
 	if err != nil {
 		return i.failOrRefuse(ctx, kind, body, p, docError(err))
 	}
@@ -117,7 +117,7 @@ func (i *Index) writeBytesInBatches(ctx context.Context, method string, kind pay
 // sends the documents, batch per cluster task (0: one task).
 func (i *Index) writeRouted(ctx context.Context, method string, kind payloadKind, body []byte, batch int, p docParams, w *writeOp, src source) ([]meilisearch.TaskInfo, error) {
 	parts, err := routeInMemory(src, func() docSink { return &docList{} })
-	w.ix.c.noteFields(w.st, w.fields)
+	w.st.addFields(w.fields)
 	if err != nil {
 		return i.failOrRefuse(ctx, kind, body, p, docError(err))
 	}

@@ -193,7 +193,7 @@ func (r *writeRun) fail(ctx context.Context, err error) ([]meilisearch.TaskInfo,
 			}
 		}
 	}
-	w.ix.c.noteFields(w.st, w.fields)
+	w.st.addFields(w.fields)
 	return r.infos, err
 }
 
@@ -207,7 +207,7 @@ func (r *writeRun) done(ctx context.Context) ([]meilisearch.TaskInfo, error) {
 			return r.infos, err
 		}
 	}
-	r.w.ix.c.noteFields(r.w.st, r.w.fields)
+	r.w.st.addFields(r.w.fields)
 	return r.infos, nil
 }
 
