@@ -7,24 +7,6 @@ import "github.com/miroirsearch/miroir/internal/merge"
 // details, distinct, refills of a node that ran short, totals and facets.
 // The mechanics (scanning, merge, facets) live in internal/merge.
 
-// goodEnoughScore is hybrid.rs's GOOD_ENOUGH_SCORE.
-const goodEnoughScore = 0.45
-
-// keywordGoodEnough is hybrid.rs's results_good_enough over the merged
-// keyword hits: the n first hits exist and each scores at least
-// goodEnoughScore once weighted by 1-ratio.
-func (ms *mergedSearch) keywordGoodEnough(n int, ratio float64) bool {
-	if len(ms.ranked) < n {
-		return false
-	}
-	for _, ref := range ms.ranked[:n] {
-		if ms.hit(ref).Score*(1-ratio) < goodEnoughScore {
-			return false
-		}
-	}
-	return true
-}
-
 // mergedSearch is the merged answer of one query.
 type mergedSearch struct {
 	plan   *searchPlan
@@ -136,12 +118,32 @@ func (ms *mergedSearch) gatherTotals() error {
 	return err
 }
 
+// hit returns the hit r refers to.
 func (ms *mergedSearch) hit(r merge.Ref) *merge.Hit { return &ms.lists[r.List].Hits[r.Index] }
 
+// totalPages is the page count of a page-mode answer.
 func (ms *mergedSearch) totalPages() int64 {
 	hpp := ms.plan.q.hitsPerPage
 	if hpp <= 0 {
 		return 0
 	}
 	return (ms.total + hpp - 1) / hpp
+}
+
+// goodEnoughScore is hybrid.rs's GOOD_ENOUGH_SCORE.
+const goodEnoughScore = 0.45
+
+// keywordGoodEnough is hybrid.rs's results_good_enough over the merged
+// keyword hits: the n first hits exist and each scores at least
+// goodEnoughScore once weighted by 1-ratio.
+func (ms *mergedSearch) keywordGoodEnough(n int, ratio float64) bool {
+	if len(ms.ranked) < n {
+		return false
+	}
+	for _, ref := range ms.ranked[:n] {
+		if ms.hit(ref).Score*(1-ratio) < goodEnoughScore {
+			return false
+		}
+	}
+	return true
 }
