@@ -147,18 +147,7 @@ func (w *writeOp) register(ctx context.Context, acc *taskAcc) (*meilisearch.Task
 		w.setPK = false
 		w.st.setPrimaryKey(w.pk)
 	}
-	if len(t.Nodes) == 0 {
-		t.Status = meilisearch.TaskStatusSucceeded
-		t.StartedAt = nowUTC()
-		t.FinishedAt = t.StartedAt
-	}
-	if len(t.Degraded) > 0 {
-		reportFrom(ctx).degraded(t.Degraded)
-		if c.opts.observer != nil {
-			c.opts.observer.DegradedWrite(w.ix.uid, t.Degraded)
-		}
-	}
-	return c.tasks.register(ctx, t)
+	return c.registerRouted(ctx, t)
 }
 
 // spreadPrimaryKey sets pk on the verified healthy nodes that received no

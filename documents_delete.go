@@ -86,18 +86,7 @@ func (c *Cluster) deleteIDsNow(ctx context.Context, st *indexState, ids []string
 		}
 		t.Nodes, t.Degraded = res.nodes, dedupPairs(res.degraded)
 	}
-	if len(t.Nodes) == 0 {
-		t.Status = meilisearch.TaskStatusSucceeded
-		t.StartedAt = nowUTC()
-		t.FinishedAt = t.StartedAt
-	}
-	if len(t.Degraded) > 0 {
-		reportFrom(ctx).degraded(t.Degraded)
-		if c.opts.observer != nil {
-			c.opts.observer.DegradedWrite(st.uid, t.Degraded)
-		}
-	}
-	return c.tasks.register(ctx, t)
+	return c.registerRouted(ctx, t)
 }
 
 // DeleteDocumentsByFilter deletes the documents matching filter on every

@@ -97,14 +97,7 @@ func (c *Cluster) searchRaw(ctx context.Context, uid, query string, req *meilise
 // searchOne runs one query's scatter-gather. federated retrieves the
 // primary key, which federated de-duplication needs.
 func (c *Cluster) searchOne(ctx context.Context, uid string, q *searchQuery, federated bool) (*mergedSearch, error) {
-	if err := c.checkOpen(); err != nil {
-		return nil, err
-	}
-	st, err := c.state(ctx, uid)
-	if err != nil {
-		return nil, err
-	}
-	rs, err := c.mergeSettingsFor(ctx, uid)
+	st, rs, err := c.searchTarget(ctx, uid)
 	if err != nil {
 		return nil, err
 	}

@@ -42,14 +42,7 @@ func (c *Cluster) facetSearch(ctx context.Context, uid string, req *meilisearch.
 // covering set answers for its shards, counts are summed per value, then
 // ordered and truncated by the facet's settings.
 func (c *Cluster) facetSearchBody(ctx context.Context, uid string, body []byte) ([]byte, error) {
-	if err := c.checkOpen(); err != nil {
-		return nil, err
-	}
-	st, err := c.state(ctx, uid)
-	if err != nil {
-		return nil, err
-	}
-	rs, err := c.mergeSettingsFor(ctx, uid)
+	st, rs, err := c.searchTarget(ctx, uid)
 	if err != nil {
 		return nil, err
 	}

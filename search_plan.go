@@ -234,3 +234,20 @@ func (c *Cluster) mergeSettingsFor(ctx context.Context, uid string) (mergeSettin
 	}
 	return mergeSettingsFrom(s), nil
 }
+
+// searchTarget is what a search or facet search on uid starts with: the Cluster
+// open, the index's state and the settings the merge follows.
+func (c *Cluster) searchTarget(ctx context.Context, uid string) (*indexState, mergeSettings, error) {
+	if err := c.checkOpen(); err != nil {
+		return nil, mergeSettings{}, err
+	}
+	st, err := c.state(ctx, uid)
+	if err != nil {
+		return nil, mergeSettings{}, err
+	}
+	rs, err := c.mergeSettingsFor(ctx, uid)
+	if err != nil {
+		return nil, mergeSettings{}, err
+	}
+	return st, rs, nil
+}
