@@ -200,7 +200,7 @@ func (c *Cluster) writeState(ctx context.Context, uid, pk string) (*indexState, 
 		st  *indexState
 		nts []NodeTask
 	}
-	v, err, shared := c.loads.Do("create\x00"+uid, func() (any, error) {
+	v, err, shared := c.states.loads.Do("create\x00"+uid, func() (any, error) {
 		st := newIndexState(uid, c.opts.shards)
 		st.primaryKey = pk
 		nts, err := c.converge(context.WithoutCancel(ctx), st, c.nodes, false)
@@ -213,7 +213,7 @@ func (c *Cluster) writeState(ctx context.Context, uid, pk string) (*indexState, 
 		for i := range nts {
 			nts[i].Aux = true
 		}
-		c.cacheState(st)
+		c.states.install(st)
 		return created{st, nts}, nil
 	})
 	if err != nil {

@@ -65,11 +65,7 @@ func (c *Cluster) checkShards(ctx context.Context, uid string) error {
 	if err := validateIndexUID(uid, allowReserved); err != nil {
 		return err
 	}
-	c.mu.Lock()
-	_, ok := c.indexes[uid]
-	err := c.mismatch[uid]
-	c.mu.Unlock()
-	if err != nil || ok {
+	if st, err := c.states.lookup(uid); err != nil || st != nil {
 		return err
 	}
 	return c.oneNode(ctx, func(n *node) error {
@@ -79,9 +75,7 @@ func (c *Cluster) checkShards(ctx context.Context, uid string) error {
 		}
 		if rec != nil && rec.Shards != c.opts.shards {
 			err := c.shardMismatch(uid, rec.Shards)
-			c.mu.Lock()
-			c.mismatch[uid] = err
-			c.mu.Unlock()
+			c.states.refuse(uid, err)
 			return err
 		}
 		return nil
@@ -100,10 +94,7 @@ func (c *Cluster) GetIndex(ctx context.Context, indexID string) (*meilisearch.In
 	}
 	res.IndexManager = c.index(res.UID)
 	if res.PrimaryKey != "" {
-		c.mu.Lock()
-		st := c.indexes[indexID]
-		c.mu.Unlock()
-		if st != nil && st.PrimaryKey() == "" {
+		if st, _ := c.states.lookup(indexID); st != nil && st.PrimaryKey() == "" {
 			st.setPrimaryKey(res.PrimaryKey)
 		}
 	}

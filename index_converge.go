@@ -293,15 +293,3 @@ func (c *Cluster) verifyNode(ctx context.Context, st *indexState, n *node) error
 	}
 	return c.verifyNodeSettings(ctx, st, n)
 }
-
-// forgetVerified drops node n from every index's verified set, so it is
-// re-verified before it receives writes again.
-func (c *Cluster) forgetVerified(n *node) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, st := range c.indexes {
-		st.mu.Lock()
-		delete(st.verified, n.idx)
-		st.mu.Unlock()
-	}
-}

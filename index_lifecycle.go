@@ -92,7 +92,7 @@ func (c *Cluster) createIndex(ctx context.Context, config *meilisearch.IndexConf
 	for _, n := range c.nodes {
 		st.verified[n.idx] = true
 	}
-	c.cacheState(st)
+	c.states.install(st)
 	t.Nodes = nts
 	if len(nts) == 0 {
 		t.Status = meilisearch.TaskStatusSucceeded
@@ -165,7 +165,7 @@ func (c *Cluster) deleteIndex(ctx context.Context, uid string) (*meilisearch.Tas
 		}
 		return nil
 	})
-	c.forgetIndex(uid)
+	c.states.forget(uid)
 	if err := c.broadcastError(targets, errs); err != nil {
 		return nil, err
 	}
@@ -233,7 +233,7 @@ func (c *Cluster) swapIndexes(ctx context.Context, param []*meilisearch.SwapInde
 	}
 	nts, typ, err := c.broadcastNodes(ctx, "swapIndexes", http.MethodPost, "/swap-indexes", nil, param)
 	for _, uid := range involved {
-		c.forgetIndex(uid)
+		c.states.forget(uid)
 	}
 	if err != nil {
 		return nil, err
@@ -341,8 +341,8 @@ func (c *Cluster) updateIndex(ctx context.Context, uid string, params *meilisear
 	}
 	if params.UID != "" && params.UID != uid {
 		aux, err := c.moveMeta(ctx, uid, params.UID)
-		c.forgetIndex(uid)
-		c.forgetIndex(params.UID)
+		c.states.forget(uid)
+		c.states.forget(params.UID)
 		if err != nil {
 			return nil, err
 		}

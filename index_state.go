@@ -10,6 +10,7 @@ import (
 
 	"github.com/meilisearch/meilisearch-go"
 	"github.com/miroirsearch/miroir/internal/route"
+	"golang.org/x/sync/singleflight"
 )
 
 // metaIndex is the reserved index holding one record per managed index on
@@ -122,30 +123,22 @@ func (c *Cluster) state(ctx context.Context, uid string) (*indexState, error) {
 	if err := validateIndexUID(uid, allowReserved); err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	st, ok := c.indexes[uid]
-	err := c.mismatch[uid]
-	c.mu.Unlock()
+	st, err := c.states.lookup(uid)
 	if err != nil {
 		return nil, err
 	}
-	if ok {
+	if st != nil {
 		return st, nil
 	}
-	v, err, _ := c.loads.Do(uid, func() (any, error) {
-		c.mu.Lock()
-		st, ok := c.indexes[uid]
-		c.mu.Unlock()
-		if ok {
+	v, err, _ := c.states.loads.Do(uid, func() (any, error) {
+		if st, _ := c.states.lookup(uid); st != nil {
 			return st, nil
 		}
 		st, err := c.loadState(context.WithoutCancel(ctx), uid)
 		if err != nil {
 			return nil, err
 		}
-		c.mu.Lock()
-		c.indexes[uid] = st
-		c.mu.Unlock()
+		c.states.remember(st)
 		return st, nil
 	})
 	if err != nil {
@@ -154,20 +147,67 @@ func (c *Cluster) state(ctx context.Context, uid string) (*indexState, error) {
 	return v.(*indexState), nil
 }
 
-// forgetIndex drops the cached state of uid (after a deletion or rename).
-func (c *Cluster) forgetIndex(uid string) {
-	c.mu.Lock()
-	delete(c.indexes, uid)
-	delete(c.mismatch, uid)
-	c.mu.Unlock()
+// stateCache is what a Cluster knows of the indexes it used: their state,
+// and the indexes it refuses for their shard count (the refusal is the
+// answer to every later call). loads runs one state load, or one
+// auto-creation, per index at a time.
+type stateCache struct {
+	mu       sync.Mutex
+	indexes  map[string]*indexState
+	mismatch map[string]error
+	loads    singleflight.Group
 }
 
-// cacheState installs a freshly created index's state.
-func (c *Cluster) cacheState(st *indexState) {
-	c.mu.Lock()
-	c.indexes[st.uid] = st
-	delete(c.mismatch, st.uid)
-	c.mu.Unlock()
+// lookup returns the cached state of uid (nil: none) and its refusal
+// (nil: none).
+func (sc *stateCache) lookup(uid string) (*indexState, error) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.indexes[uid], sc.mismatch[uid]
+}
+
+// remember caches the state of an index loaded from the fleet.
+func (sc *stateCache) remember(st *indexState) {
+	sc.mu.Lock()
+	sc.indexes[st.uid] = st
+	sc.mu.Unlock()
+}
+
+// install caches a freshly created index's state (a refusal of its uid
+// is dropped).
+func (sc *stateCache) install(st *indexState) {
+	sc.mu.Lock()
+	sc.indexes[st.uid] = st
+	delete(sc.mismatch, st.uid)
+	sc.mu.Unlock()
+}
+
+// refuse records err as the answer to every later call on uid.
+func (sc *stateCache) refuse(uid string, err error) {
+	sc.mu.Lock()
+	sc.mismatch[uid] = err
+	sc.mu.Unlock()
+}
+
+// forget drops the state and refusal of uid (after a deletion or rename).
+func (sc *stateCache) forget(uid string) {
+	sc.mu.Lock()
+	delete(sc.indexes, uid)
+	delete(sc.mismatch, uid)
+	sc.mu.Unlock()
+}
+
+// forgetNode drops node ni from every index's verified set, so it is
+// re-verified before it receives writes again (it went down: it may come
+// back without the index).
+func (sc *stateCache) forgetNode(ni int) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	for _, st := range sc.indexes {
+		st.mu.Lock()
+		delete(st.verified, ni)
+		st.mu.Unlock()
+	}
 }
 
 func (c *Cluster) shardMismatch(uid string, recorded int) error {
@@ -236,9 +276,7 @@ func (c *Cluster) loadState(ctx context.Context, uid string) (*indexState, error
 	if rec != nil {
 		if rec.Shards != c.opts.shards {
 			err := c.shardMismatch(uid, rec.Shards)
-			c.mu.Lock()
-			c.mismatch[uid] = err
-			c.mu.Unlock()
+			c.states.refuse(uid, err)
 			return nil, err
 		}
 		st := newIndexState(uid, rec.Shards)

@@ -31,7 +31,6 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/meilisearch/meilisearch-go"
-	"golang.org/x/sync/singleflight"
 )
 
 // Cluster is a fleet of Meilisearch nodes seen as one Meilisearch. It is
@@ -47,10 +46,7 @@ type Cluster struct {
 	settingsOnce sync.Once
 	settingsEng  *settingsEngine // see settingsTx
 
-	mu       sync.Mutex
-	indexes  map[string]*indexState // per-index cached state, see index_state.go
-	mismatch map[string]error       // indexes refused for their shard count
-	loads    singleflight.Group     // one state load / auto-creation per index at a time
+	states stateCache // per-index cached state, see index_state.go
 
 	orderMu sync.Mutex
 	orders  map[string]*indexOrder // per-index call order, see sequence.go
@@ -87,7 +83,8 @@ func New(nodes []Node, opts ...Option) (*Cluster, error) {
 		e.Err = err
 		return nil, e
 	}
-	c := &Cluster{opts: o, topo: topo, indexes: map[string]*indexState{}, mismatch: map[string]error{}, closed: make(chan struct{})}
+	c := &Cluster{opts: o, topo: topo, closed: make(chan struct{})}
+	c.states.indexes, c.states.mismatch = map[string]*indexState{}, map[string]error{}
 	base := o.httpClient
 	if base == nil {
 		base = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
@@ -205,7 +202,7 @@ func (c *Cluster) observe(nodeID, op string, d time.Duration, err error) {
 func (c *Cluster) nodeStateChanged(n *node, healthy bool) {
 	c.opts.logger.Info("miroir: node state changed", "node", n.ID, "healthy", healthy)
 	if !healthy {
-		c.forgetVerified(n)
+		c.states.forgetNode(n.idx)
 	}
 	if c.opts.observer != nil {
 		c.opts.observer.NodeStateChanged(n.ID, healthy)

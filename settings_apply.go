@@ -369,10 +369,7 @@ func (e *settingsEngine) rollback(ctx context.Context, tx *txState, done []*node
 // unverify makes node n be re-verified for index uid before it receives
 // writes again.
 func (c *Cluster) unverify(uid string, n *node) {
-	c.mu.Lock()
-	st := c.indexes[uid]
-	c.mu.Unlock()
-	if st != nil {
+	if st, _ := c.states.lookup(uid); st != nil {
 		st.setVerified(n.idx, false)
 	}
 }
