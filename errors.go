@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/meilisearch/meilisearch-go"
 	"github.com/miroirsearch/miroir/internal/apierr"
 )
 
@@ -96,7 +97,11 @@ func (e *Error) Is(target error) bool {
 // As lets errors.As(err, &meiliErr) with meiliErr *meilisearch.Error
 // succeed, filled with e's code, message, type, link and status.
 func (e *Error) As(target any) bool {
-	return (&apierr.Error{Status: e.Status, Code: e.Code, Message: e.Message, Type: e.Type, Link: e.Link}).As(target)
+	t, ok := target.(**meilisearch.Error)
+	if ok {
+		*t = (&apierr.Error{Status: e.Status, Code: e.Code, Message: e.Message, Type: e.Type, Link: e.Link}).Meili()
+	}
+	return ok
 }
 
 // newError builds an Error; link and type follow Meilisearch's conventions

@@ -34,12 +34,19 @@ func New(status int, code, format string, args ...any) *Error {
 func (e *Error) Error() string { return fmt.Sprintf("%s (%s)", e.Message, e.Code) }
 
 // As lets errors.As(err, &meiliErr) with meiliErr *meilisearch.Error
-// succeed, filled with e's code, message, type, link and status.
+// succeed, filled as Meili fills it.
 func (e *Error) As(target any) bool {
 	t, ok := target.(**meilisearch.Error)
-	if !ok {
-		return false
+	if ok {
+		*t = e.Meili()
 	}
+	return ok
+}
+
+// Meili returns e as a *meilisearch.Error, as code written against
+// meilisearch-go inspects errors: e's code, message, type, link and
+// status.
+func (e *Error) Meili() *meilisearch.Error {
 	me := &meilisearch.Error{
 		APIError: meilisearch.APIErrorDetails{
 			Message: e.Message, Code: meilisearch.APIErrCode(e.Code), Type: e.Type, Link: e.Link,
@@ -47,8 +54,7 @@ func (e *Error) As(target any) bool {
 		StatusCode: e.Status,
 		Function:   "miroir",
 	}
-	*t = me.WithErrCode(meilisearch.APIError)
-	return true
+	return me.WithErrCode(meilisearch.APIError)
 }
 
 // TypeOf is the error type Meilisearch gives a status: internal for 5xx,
