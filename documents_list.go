@@ -98,11 +98,17 @@ func parseDocumentsQuery(body []byte) (*documentsQuery, error) {
 		v := body[vs:ve]
 		var err error
 		switch string(k) {
-		case "offset":
-			err = json.Unmarshal(v, &dq.offset)
-			continue
-		case "limit":
-			err = json.Unmarshal(v, &dq.limit)
+		case "offset", "limit":
+			// Not members: documentsBody sets each node's own.
+			n, err := documentsPaging(string(k), v)
+			if err != nil {
+				return nil, err
+			}
+			if string(k) == "offset" {
+				dq.offset = n
+			} else {
+				dq.limit = n
+			}
 			continue
 		case "filter":
 			dq.filter = v

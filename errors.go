@@ -10,6 +10,7 @@ import (
 	"unicode"
 
 	"github.com/meilisearch/meilisearch-go"
+	"github.com/miroirsearch/miroir/internal/apierr"
 )
 
 // Sentinel errors, for errors.Is. Every *Error with the matching code
@@ -99,34 +100,20 @@ func (e *Error) Is(target error) bool {
 // succeed, filled with e's code, message, type, link and status.
 func (e *Error) As(target any) bool {
 	t, ok := target.(**meilisearch.Error)
-	if !ok {
-		return false
+	if ok {
+		*t = (&apierr.Error{Status: e.Status, Code: e.Code, Message: e.Message, Type: e.Type, Link: e.Link}).Meili()
 	}
-	me := &meilisearch.Error{
-		APIError: meilisearch.APIErrorDetails{
-			Message: e.Message, Code: meilisearch.APIErrCode(e.Code), Type: e.Type, Link: e.Link,
-		},
-		StatusCode: e.Status,
-		Function:   "miroir",
-	}
-	*t = me.WithErrCode(meilisearch.APIError)
-	return true
+	return ok
 }
 
-// newError builds an Error; link and type follow Meilisearch's conventions.
+// newError builds an Error; link and type follow Meilisearch's conventions
+// (internal/apierr, which the proxy's own errors use too).
 func newError(status int, code, format string, args ...any) *Error {
-	typ := "invalid_request"
-	switch {
-	case status >= 500:
-		typ = "internal"
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		typ = "auth"
-	}
 	return &Error{
 		Code:    code,
 		Message: fmt.Sprintf(format, args...),
-		Type:    typ,
-		Link:    "https://docs.meilisearch.com/errors#" + code,
+		Type:    apierr.TypeOf(status),
+		Link:    apierr.Link(code),
 		Status:  status,
 	}
 }

@@ -29,30 +29,21 @@ type featuresTransport struct{ c *Cluster }
 // RoundTrip answers one request of the handle as a node would, errors
 // included.
 func (t featuresTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	ctx := r.Context()
 	var body []byte
-	var err error
 	if r.Body != nil {
+		var err error
 		body, err = io.ReadAll(r.Body)
 		r.Body.Close()
 		if err != nil {
 			return nil, err
 		}
 	}
+	var status int
 	var out []byte
-	switch {
-	case r.URL.Path != "/experimental-features":
-		err = newError(http.StatusNotFound, "not_found", "miroir: %s is not served here", r.URL.Path)
-	case r.Method == http.MethodGet:
-		out, err = t.c.getFeatures(ctx)
-	case r.Method == http.MethodPatch:
-		out, err = t.c.updateFeatures(ctx, body)
-	default:
-		err = newError(http.StatusMethodNotAllowed, "not_found", "miroir: %s not allowed", r.Method)
-	}
-	status := http.StatusOK
-	if err != nil {
-		status, out = errorBody(err)
+	if r.URL.Path != "/experimental-features" {
+		status, out = errorBody(newError(http.StatusNotFound, "not_found", "miroir: %s is not served here", r.URL.Path))
+	} else {
+		status, out = t.c.serveFeatures(r.Context(), r.Method, body)
 	}
 	return &http.Response{
 		StatusCode: status, Status: http.StatusText(status), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
@@ -61,21 +52,29 @@ func (t featuresTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}, nil
 }
 
-// getFeatures reads the experimental features from one healthy node.
-func (c *Cluster) getFeatures(ctx context.Context) ([]byte, error) {
+// serveFeatures answers a request on /experimental-features as a node
+// would, status and body (errors rendered): GET reads one healthy node,
+// PATCH applies body to every node and answers the first node's answer.
+// It serves the meilisearch-go handle and the proxy alike.
+func (c *Cluster) serveFeatures(ctx context.Context, method string, body []byte) (int, []byte) {
 	var out []byte
-	err := c.oneNode(ctx, func(n *node) error {
-		resp, err := n.do(ctx, "getFeatures", http.MethodGet, "/experimental-features", nil, "", nil)
-		if err == nil {
-			out = resp.Body
-		}
-		return err
-	})
-	return out, err
-}
-
-// updateFeatures applies a PATCH /experimental-features body to every
-// node and returns the first node's answer.
-func (c *Cluster) updateFeatures(ctx context.Context, body []byte) ([]byte, error) {
-	return c.keyBroadcast(ctx, "updateFeatures", http.MethodPatch, "/experimental-features", json.RawMessage(body), "")
+	var err error
+	switch method {
+	case http.MethodGet:
+		err = c.oneNode(ctx, func(n *node) error {
+			resp, err := n.do(ctx, "getFeatures", http.MethodGet, "/experimental-features", nil, "", nil)
+			if err == nil {
+				out = resp.Body
+			}
+			return err
+		})
+	case http.MethodPatch:
+		out, err = c.keyBroadcast(ctx, "updateFeatures", http.MethodPatch, "/experimental-features", json.RawMessage(body), "")
+	default:
+		err = newError(http.StatusMethodNotAllowed, "not_found", "miroir: %s not allowed", method)
+	}
+	if err != nil {
+		return errorBody(err)
+	}
+	return http.StatusOK, out
 }

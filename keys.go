@@ -2,30 +2,19 @@ package miroir
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
 
 	"github.com/meilisearch/meilisearch-go"
+	"github.com/miroirsearch/miroir/internal/uuid"
 )
 
 // API keys (DESIGN §4): created, updated and deleted on every node with an
 // explicit uid, so that every node derives the same key value from the
 // fleet's shared master key; read from one healthy node. Keys are
 // synchronous in Meilisearch (no task).
-
-// newUUIDv4 returns a random RFC 4122 version 4 UUID.
-func newUUIDv4() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
 
 // keyRequest is Meilisearch's POST /keys body (expiresAt null or
 // ISO-8601, as meilisearch-go sends it).
@@ -47,7 +36,7 @@ func (c *Cluster) CreateKey(ctx context.Context, request *meilisearch.Key) (*mei
 	}
 	kr := keyRequest{Name: request.Name, Description: request.Description, UID: request.UID, Actions: request.Actions, Indexes: request.Indexes}
 	if kr.UID == "" {
-		kr.UID = newUUIDv4()
+		kr.UID = uuid.V4()
 	}
 	if !request.ExpiresAt.IsZero() {
 		s := request.ExpiresAt.Format("2006-01-02T15:04:05Z")

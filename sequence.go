@@ -180,6 +180,9 @@ func (c *Cluster) sequenced(ctx context.Context, uids []string, barrier bool, pl
 // payload) is refused at once, deferred or not; check may also complete
 // the placeholder (its document count).
 func (c *Cluster) sequencedChecked(ctx context.Context, uids []string, barrier bool, placeholder *ClusterTask, check func() error, run func(ctx context.Context) (*meilisearch.TaskInfo, error)) (*meilisearch.TaskInfo, error) {
+	if err := c.checkOpen(); err != nil {
+		return nil, err // a closed Cluster defers nothing
+	}
 	t := c.enter(barrier, uids...)
 	finish := func(info *meilisearch.TaskInfo, err error) {
 		if barrier && err == nil {
@@ -283,6 +286,10 @@ func (v valuesFrom) Value(key any) any { return v.vals.Value(key) }
 // streamed reader, a write split into several tasks) when its turn comes,
 // in the caller's request.
 func inTurn[T any](ctx context.Context, c *Cluster, uid string, run func(ctx context.Context) (T, error)) (T, error) {
+	if err := c.checkOpen(); err != nil {
+		var zero T
+		return zero, err
+	}
 	t := c.enter(false, uid)
 	defer t.release()
 	if err := t.wait(ctx); err != nil {

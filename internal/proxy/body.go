@@ -1,4 +1,4 @@
-package miroir
+package proxy
 
 import (
 	"bytes"
@@ -10,13 +10,15 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/miroirsearch/miroir/internal/apierr"
 )
 
 // Proxy mode: reading request bodies like Meilisearch (size limit,
 // Content-Encoding, Content-Type, JSON shape).
 
 func payloadTooLarge(limit int64) error {
-	return newError(http.StatusRequestEntityTooLarge, "payload_too_large",
+	return apierr.New(http.StatusRequestEntityTooLarge, "payload_too_large",
 		"The provided payload reached the size limit. The maximum accepted payload size is %s.", humanBytes(limit))
 }
 
@@ -33,12 +35,12 @@ func humanBytes(n int64) string {
 }
 
 // readBody returns the request body, decoded per Content-Encoding, at most
-// maxBody bytes after decoding (413 payload_too_large beyond).
+// Config.MaxBody bytes after decoding (413 payload_too_large beyond).
 func (h *handler) readBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
-	limit := h.cfg.maxBody
+	limit := h.cfg.MaxBody
 	if r.ContentLength > limit && r.Header.Get("Content-Encoding") == "" {
 		return nil, payloadTooLarge(limit)
 	}
@@ -60,9 +62,9 @@ func (h *handler) readBody(r *http.Request) ([]byte, error) {
 		defer zr.Close()
 		rd = zr
 	default:
-		dec := h.cfg.codings[enc].decode
+		dec := h.cfg.Codings[enc].Decode
 		if dec == nil {
-			return nil, newError(http.StatusUnsupportedMediaType, "invalid_content_type",
+			return nil, apierr.New(http.StatusUnsupportedMediaType, "invalid_content_type",
 				"The Content-Encoding `%s` is not supported. Accepted values for the Content-Encoding header are: `gzip`, `deflate`%s.", enc, h.extraEncodings())
 		}
 		zr, err := dec(io.LimitReader(r.Body, limit+1))
@@ -81,7 +83,7 @@ func (h *handler) readBody(r *http.Request) ([]byte, error) {
 		if rd != r.Body {
 			return nil, malformedEncoding(r.Header.Get("Content-Encoding"), err)
 		}
-		return nil, newError(http.StatusBadRequest, "malformed_payload", "The request body could not be read: %v", err)
+		return nil, apierr.New(http.StatusBadRequest, "malformed_payload", "The request body could not be read: %v", err)
 	}
 	if n > limit {
 		return nil, payloadTooLarge(limit)
@@ -91,14 +93,14 @@ func (h *handler) readBody(r *http.Request) ([]byte, error) {
 
 func (h *handler) extraEncodings() string {
 	var s string
-	for name := range h.cfg.codings {
+	for name := range h.cfg.Codings {
 		s += ", `" + name + "`"
 	}
 	return s
 }
 
 func malformedEncoding(enc string, err error) error {
-	return newError(http.StatusBadRequest, "malformed_payload", "The request body could not be decoded as `%s`: %v", enc, err)
+	return apierr.New(http.StatusBadRequest, "malformed_payload", "The request body could not be decoded as `%s`: %v", enc, err)
 }
 
 // mediaType is the request's Content-Type without parameters.
@@ -115,12 +117,12 @@ func mediaType(r *http.Request) string {
 }
 
 func missingContentType(accepted string) error {
-	return newError(http.StatusUnsupportedMediaType, "missing_content_type",
+	return apierr.New(http.StatusUnsupportedMediaType, "missing_content_type",
 		"A Content-Type header is missing. Accepted values for the Content-Type header are: %s", accepted)
 }
 
 func invalidContentType(mt, accepted string) error {
-	return newError(http.StatusUnsupportedMediaType, "invalid_content_type",
+	return apierr.New(http.StatusUnsupportedMediaType, "invalid_content_type",
 		"The Content-Type `%s` is invalid. Accepted values for the Content-Type header are: %s", mt, accepted)
 }
 
@@ -142,7 +144,7 @@ func (h *handler) jsonBody(r *http.Request, allowEmpty bool) ([]byte, error) {
 		if mt == "" {
 			return nil, missingContentType(acceptJSON)
 		}
-		return nil, newError(http.StatusBadRequest, "missing_payload", "A json payload is missing.")
+		return nil, apierr.New(http.StatusBadRequest, "missing_payload", "A json payload is missing.")
 	}
 	if mt != "application/json" {
 		if mt == "" {
@@ -153,7 +155,7 @@ func (h *handler) jsonBody(r *http.Request, allowEmpty bool) ([]byte, error) {
 	if !json.Valid(body) {
 		var v any
 		err := json.Unmarshal(body, &v)
-		return nil, newError(http.StatusBadRequest, "bad_request", "Json deserialize error: %v", err)
+		return nil, apierr.New(http.StatusBadRequest, "bad_request", "Json deserialize error: %v", err)
 	}
 	return body, nil
 }
@@ -168,28 +170,13 @@ func (h *handler) decodeBody(r *http.Request, v any, allowEmpty bool) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return newError(http.StatusBadRequest, "bad_request", "Json deserialize error: %v", err)
-	}
-	return nil
-}
-
-// checkUID validates an index uid from the path before it reaches any
-// node path.
-func checkUID(uid string) error {
-	if len(uid) == 0 || len(uid) > 400 {
-		return checkIndexUID(uid)
-	}
-	for i := 0; i < len(uid); i++ {
-		c := uid[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return checkIndexUID(uid)
-		}
+		return apierr.New(http.StatusBadRequest, "bad_request", "Json deserialize error: %v", err)
 	}
 	return nil
 }
 
 // pathUID returns the validated {uid} of r's path.
-func pathUID(r *http.Request) (string, error) {
+func (h *handler) pathUID(r *http.Request) (string, error) {
 	uid := r.PathValue("uid")
-	return uid, checkUID(uid)
+	return uid, h.b.CheckIndexUID(uid)
 }

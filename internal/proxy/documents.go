@@ -1,13 +1,13 @@
-package miroir
+package proxy
 
 import (
 	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/meilisearch/meilisearch-go"
+	"github.com/miroirsearch/miroir/internal/apierr"
 )
 
 // Proxy routes: documents. Writes go through the Cluster's write path from
@@ -26,25 +26,24 @@ func (h *handler) updateDocuments(r *http.Request) (reply, error) {
 
 // writeDocuments adds (POST) or partially updates (PUT) documents.
 func (h *handler) writeDocuments(r *http.Request, method string) (reply, error) {
-	uid, err := pathUID(r)
+	uid, err := h.pathUID(r)
 	if err != nil {
 		return reply{}, err
 	}
 	q := r.URL.Query()
 	mt := mediaType(r)
 	if q.Has("csvDelimiter") && mt != "text/csv" {
-		return reply{}, newError(http.StatusBadRequest, "invalid_document_csv_delimiter",
+		return reply{}, apierr.New(http.StatusBadRequest, "invalid_document_csv_delimiter",
 			"The Content-Type `%s` does not support the use of a csv delimiter. The csv delimiter can only be used with the Content-Type `text/csv`.", mt)
 	}
-	var kind payloadKind
 	var format string
 	switch mt {
 	case "application/json":
-		kind, format = kindJSON, "json"
+		format = "json"
 	case "application/x-ndjson":
-		kind, format = kindNDJSON, "ndjson"
+		format = "ndjson"
 	case "text/csv":
-		kind, format = kindCSV, "csv"
+		format = "csv"
 	case "":
 		return reply{}, missingContentType(acceptDocuments)
 	default:
@@ -55,16 +54,18 @@ func (h *handler) writeDocuments(r *http.Request, method string) (reply, error) 
 		return reply{}, err
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return reply{}, newError(http.StatusBadRequest, "missing_payload", "A %s payload is missing.", format)
+		return reply{}, apierr.New(http.StatusBadRequest, "missing_payload", "A %s payload is missing.", format)
 	}
-	p := docParams{
-		primaryKey:   q.Get("primaryKey"),
-		skipCreation: q.Get("skipCreation") == "true",
-		csvDelimiter: q.Get("csvDelimiter"),
-		hasDelimiter: q.Has("csvDelimiter"),
-		metadata:     q.Get("customMetadata"),
-	}
-	return accepted(one(h.c.index(uid).writeBytes(r.Context(), method, kind, body, 0, p)))
+	return accepted(h.b.WriteDocuments(r.Context(), uid, DocumentWrite{
+		Method:         method,
+		Format:         format,
+		Body:           body,
+		PrimaryKey:     q.Get("primaryKey"),
+		SkipCreation:   q.Get("skipCreation") == "true",
+		CSVDelimiter:   q.Get("csvDelimiter"),
+		HasDelimiter:   q.Has("csvDelimiter"),
+		CustomMetadata: q.Get("customMetadata"),
+	}))
 }
 
 // docOptions reads the customMetadata of a deletion.
@@ -73,24 +74,24 @@ func docOptions(r *http.Request) *meilisearch.DocumentOptions {
 }
 
 func (h *handler) deleteAllDocuments(r *http.Request) (reply, error) {
-	uid, err := pathUID(r)
+	uid, err := h.pathUID(r)
 	if err != nil {
 		return reply{}, err
 	}
-	return accepted(h.c.index(uid).DeleteAllDocuments(r.Context(), docOptions(r)))
+	return accepted(h.b.Service().Index(uid).DeleteAllDocuments(r.Context(), docOptions(r)))
 }
 
 func (h *handler) deleteDocument(r *http.Request) (reply, error) {
-	uid, err := pathUID(r)
+	uid, err := h.pathUID(r)
 	if err != nil {
 		return reply{}, err
 	}
-	return accepted(h.c.index(uid).DeleteDocument(r.Context(), r.PathValue("id"), docOptions(r)))
+	return accepted(h.b.Service().Index(uid).DeleteDocument(r.Context(), r.PathValue("id"), docOptions(r)))
 }
 
 // deleteBatch deletes documents by id; ids may be strings or integers.
 func (h *handler) deleteBatch(r *http.Request) (reply, error) {
-	uid, err := pathUID(r)
+	uid, err := h.pathUID(r)
 	if err != nil {
 		return reply{}, err
 	}
@@ -100,7 +101,7 @@ func (h *handler) deleteBatch(r *http.Request) (reply, error) {
 	}
 	var raw []json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil {
-		return reply{}, newError(http.StatusBadRequest, "bad_request", "Json deserialize error: %v", err)
+		return reply{}, apierr.New(http.StatusBadRequest, "bad_request", "Json deserialize error: %v", err)
 	}
 	ids := make([]string, len(raw))
 	for i, v := range raw {
@@ -113,14 +114,14 @@ func (h *handler) deleteBatch(r *http.Request) (reply, error) {
 			ids[i] = strconv.FormatInt(n, 10)
 			continue
 		}
-		return reply{}, newError(http.StatusBadRequest, "invalid_document_id",
+		return reply{}, apierr.New(http.StatusBadRequest, "invalid_document_id",
 			"Document identifier at index %d: `%s` is invalid. A document identifier can be of type integer or string, only composed of alphanumeric characters (a-z A-Z 0-9), hyphens (-) and underscores (_), and can not be more than 511 bytes.", i, v)
 	}
-	return accepted(h.c.index(uid).DeleteDocuments(r.Context(), ids, docOptions(r)))
+	return accepted(h.b.Service().Index(uid).DeleteDocuments(r.Context(), ids, docOptions(r)))
 }
 
 func (h *handler) deleteByFilter(r *http.Request) (reply, error) {
-	uid, err := pathUID(r)
+	uid, err := h.pathUID(r)
 	if err != nil {
 		return reply{}, err
 	}
@@ -134,16 +135,16 @@ func (h *handler) deleteByFilter(r *http.Request) (reply, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return reply{}, newError(http.StatusBadRequest, "bad_request", "Json deserialize error: %v", err)
+		return reply{}, apierr.New(http.StatusBadRequest, "bad_request", "Json deserialize error: %v", err)
 	}
 	if len(req.Filter) == 0 || string(req.Filter) == "null" {
-		return reply{}, newError(http.StatusBadRequest, "missing_document_filter", "Missing field `filter`")
+		return reply{}, apierr.New(http.StatusBadRequest, "missing_document_filter", "Missing field `filter`")
 	}
-	return accepted(h.c.index(uid).DeleteDocumentsByFilter(r.Context(), req.Filter, docOptions(r)))
+	return accepted(h.b.Service().Index(uid).DeleteDocumentsByFilter(r.Context(), req.Filter, docOptions(r)))
 }
 
 func (h *handler) editDocuments(r *http.Request) (reply, error) {
-	uid, err := pathUID(r)
+	uid, err := h.pathUID(r)
 	if err != nil {
 		return reply{}, err
 	}
@@ -152,12 +153,12 @@ func (h *handler) editDocuments(r *http.Request) (reply, error) {
 		return reply{}, err
 	}
 	req.TaskCustomMetadata = r.URL.Query().Get("customMetadata")
-	return accepted(h.c.index(uid).UpdateDocumentsByFunction(r.Context(), &req))
+	return accepted(h.b.Service().Index(uid).UpdateDocumentsByFunction(r.Context(), &req))
 }
 
 // getDocument reads one document from a replica of its shard.
 func (h *handler) getDocument(r *http.Request) (reply, error) {
-	uid, err := pathUID(r)
+	uid, err := h.pathUID(r)
 	if err != nil {
 		return reply{}, err
 	}
@@ -167,7 +168,7 @@ func (h *handler) getDocument(r *http.Request) (reply, error) {
 		dq.Fields = splitList(f)
 	}
 	var doc json.RawMessage
-	if err := h.c.index(uid).GetDocument(r.Context(), r.PathValue("id"), dq, &doc); err != nil {
+	if err := h.b.Service().Index(uid).GetDocument(r.Context(), r.PathValue("id"), dq, &doc); err != nil {
 		return reply{}, err
 	}
 	return reply{body: []byte(doc)}, nil
@@ -176,7 +177,7 @@ func (h *handler) getDocument(r *http.Request) (reply, error) {
 // listDocuments is GET /documents: the query parameters become the body
 // of a /documents/fetch.
 func (h *handler) listDocuments(r *http.Request) (reply, error) {
-	uid, err := pathUID(r)
+	uid, err := h.pathUID(r)
 	if err != nil {
 		return reply{}, err
 	}
@@ -207,7 +208,7 @@ func (h *handler) listDocuments(r *http.Request) (reply, error) {
 	if q.Has("retrieveVectors") {
 		o.add("retrieveVectors", q.Get("retrieveVectors") == "true")
 	}
-	out, err := h.c.documentsBody(r.Context(), uid, o.bytes())
+	out, err := h.b.FetchDocuments(r.Context(), uid, o.bytes())
 	if err != nil {
 		return reply{}, err
 	}
@@ -215,7 +216,7 @@ func (h *handler) listDocuments(r *http.Request) (reply, error) {
 }
 
 func (h *handler) fetchDocuments(r *http.Request) (reply, error) {
-	uid, err := pathUID(r)
+	uid, err := h.pathUID(r)
 	if err != nil {
 		return reply{}, err
 	}
@@ -224,71 +225,11 @@ func (h *handler) fetchDocuments(r *http.Request) (reply, error) {
 		return reply{}, err
 	}
 	if bytes.TrimSpace(body)[0] != '{' {
-		return reply{}, newError(http.StatusBadRequest, "bad_request", "Invalid value type: expected an object, but found %s", jsonKindOf(body))
+		return reply{}, apierr.New(http.StatusBadRequest, "bad_request", "Invalid value type: expected an object, but found %s", jsonKindOf(body))
 	}
-	out, err := h.c.documentsBody(r.Context(), uid, body)
+	out, err := h.b.FetchDocuments(r.Context(), uid, body)
 	if err != nil {
 		return reply{}, err
 	}
 	return reply{body: out}, nil
-}
-
-// splitList splits a comma-separated query parameter.
-func splitList(v string) []string {
-	parts := strings.Split(v, ",")
-	out := parts[:0]
-	for _, p := range parts {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// jsonKindOf names the kind of a JSON value for error messages.
-func jsonKindOf(b []byte) string {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 {
-		return "nothing"
-	}
-	switch b[0] {
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	case '{':
-		return "an object"
-	}
-	return "a number"
-}
-
-// jsonObject builds a JSON object member by member, in order.
-type jsonObject struct{ b []byte }
-
-func (o *jsonObject) addRaw(key string, v []byte) {
-	if len(o.b) == 0 {
-		o.b = append(o.b, '{')
-	} else {
-		o.b = append(o.b, ',')
-	}
-	k, _ := json.Marshal(key)
-	o.b = append(o.b, k...)
-	o.b = append(o.b, ':')
-	o.b = append(o.b, v...)
-}
-
-func (o *jsonObject) add(key string, v any) {
-	b, _ := json.Marshal(v)
-	o.addRaw(key, b)
-}
-
-func (o *jsonObject) bytes() []byte {
-	if len(o.b) == 0 {
-		return []byte("{}")
-	}
-	return append(o.b, '}')
 }

@@ -1,4 +1,4 @@
-package miroir
+package proxy
 
 import (
 	"fmt"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/meilisearch/meilisearch-go"
+	"github.com/miroirsearch/miroir/internal/apierr"
+	"github.com/miroirsearch/miroir/internal/indexuid"
 )
 
 // The query string of GET /tasks, POST /tasks/cancel and DELETE /tasks,
@@ -63,84 +65,109 @@ func orderedQuery(raw string) []queryPair {
 	return out
 }
 
-// parseTaskQuery reads the query of a task route: list is GET /tasks
-// (paging accepted), else POST /tasks/cancel or DELETE /tasks. The
+// taskQuery reads the query of a task route: list is GET /tasks (paging
+// accepted), else POST /tasks/cancel or DELETE /tasks.
+func (h *handler) taskQuery(r *http.Request, list bool) (TaskFilter, TaskPaging, error) {
+	f, p, batchFilter, err := parseTaskQuery(r.URL.RawQuery, list)
+	if err == nil && batchFilter {
+		err = h.b.Unsupported("the batchUids task filter", "batches are per node")
+	}
+	return f, p, err
+}
+
+// parseTaskQuery reads a task route's raw query string; batchFilter
+// reports a batchUids filter, which the Cluster cannot serve. The
 // filter's original is the raw query string.
-func parseTaskQuery(rawQuery string, list bool) (taskFilter, taskPaging, error) {
-	f := taskFilter{}
-	p := taskPaging{limit: 20}
+func parseTaskQuery(rawQuery string, list bool) (f TaskFilter, p TaskPaging, batchFilter bool, err error) {
+	p = TaskPaging{Limit: 20}
 	accepted := taskFilterParams
 	if list {
 		accepted = listTaskParams
 	}
-	batchFilter := false
 	for _, kv := range orderedQuery(rawQuery) {
 		if !slices.Contains(accepted, kv.key) {
-			return f, p, newError(http.StatusBadRequest, "bad_request", "Unknown parameter `%s`: %sexpected one of %s",
+			return f, p, false, apierr.New(http.StatusBadRequest, "bad_request", "Unknown parameter `%s`: %sexpected one of %s",
 				kv.key, didYouMean(kv.key, accepted), "`"+strings.Join(accepted, "`, `")+"`")
 		}
-		var err error
 		switch kv.key {
-		case "limit":
-			var n uint64
-			if n, err = queryUint(kv, "invalid_task_limit", math.MaxUint32); err == nil {
-				p.limit = int64(n)
-			}
-		case "from":
-			// A cluster task uid is no u32: any uid up to 2^63.
-			var n uint64
-			if n, err = queryUint(kv, "invalid_task_from", math.MaxInt64); err == nil {
-				p.from, p.fromGiven = int64(n), true
-			}
-		case "reverse":
-			switch kv.value {
-			case "true", "false":
-				p.reverse = kv.value == "true"
-			default:
-				err = newError(http.StatusBadRequest, "invalid_task_reverse",
-					"Invalid value in parameter `reverse`: could not parse `%s` as a boolean, expected either `true` or `false`", kv.value)
-			}
-		case "uids":
-			f.uids, err = listParam(kv, uidItem("invalid_task_uids"))
-		case "canceledBy":
-			f.canceledBy, err = listParam(kv, uidItem("invalid_task_canceled_by"))
+		case "limit", "from", "reverse":
+			err = taskPagingParam(kv, &p)
 		case "batchUids":
 			var b []int64
-			b, err = listParam(kv, uidItem("invalid_batch_uids"))
-			batchFilter = b != nil
-		case "statuses":
-			f.statuses, err = listParam(kv, func(at, v string) (meilisearch.TaskStatus, error) {
-				return meilisearch.TaskStatus(v), enumValue(at, v, "invalid_task_statuses", "status", "statuses", taskStatuses)
-			})
-		case "types":
-			f.types, err = listParam(kv, func(at, v string) (meilisearch.TaskType, error) {
-				return meilisearch.TaskType(v), enumValue(at, v, "invalid_task_types", "type", "types", taskTypes)
-			})
-		case "indexUids":
-			f.indexUIDs, err = listParam(kv, func(at, v string) (string, error) {
-				if !validIndexUID.MatchString(v) {
-					return v, newError(http.StatusBadRequest, "invalid_index_uid",
-						"Invalid value in parameter `%s`: `%s` is not a valid index uid. Index uid can be an integer or a string containing only alphanumeric characters, hyphens (-) and underscores (_), and can not be more than 400 bytes.", at, v)
-				}
-				return v, nil
-			})
-		default: // the dates
-			err = taskDate(kv, &f)
+			if b, err = listParam(kv, uidItem("invalid_batch_uids")); err == nil {
+				batchFilter, f.Given = b != nil, true
+			}
+		default:
+			err = taskFilterParam(kv, &f)
 		}
 		if err != nil {
-			return f, p, err
+			return f, p, false, err
 		}
-		if !slices.Contains([]string{"limit", "from", "reverse"}, kv.key) {
-			f.given = true
-		}
-	}
-	if batchFilter {
-		return f, p, unsupported("the batchUids task filter", "batches are per node")
 	}
 	if rawQuery != "" {
-		f.original = "?" + rawQuery
+		f.Original = "?" + rawQuery
 	}
-	return f, p, nil
+	return f, p, batchFilter, nil
+}
+
+// taskPagingParam reads limit, from or reverse into p.
+func taskPagingParam(kv queryPair, p *TaskPaging) error {
+	switch kv.key {
+	case "limit":
+		n, err := queryUint(kv, "invalid_task_limit", math.MaxUint32)
+		if err != nil {
+			return err
+		}
+		p.Limit = int64(n)
+	case "from":
+		// A cluster task uid is no u32: any uid up to 2^63.
+		n, err := queryUint(kv, "invalid_task_from", math.MaxInt64)
+		if err != nil {
+			return err
+		}
+		p.From, p.FromGiven = int64(n), true
+	case "reverse":
+		if kv.value != "true" && kv.value != "false" {
+			return apierr.New(http.StatusBadRequest, "invalid_task_reverse",
+				"Invalid value in parameter `reverse`: could not parse `%s` as a boolean, expected either `true` or `false`", kv.value)
+		}
+		p.Reverse = kv.value == "true"
+	}
+	return nil
+}
+
+// taskFilterParam reads one filter parameter (uids, canceledBy,
+// statuses, types, indexUids or a date) into f, which it marks given.
+func taskFilterParam(kv queryPair, f *TaskFilter) error {
+	var err error
+	switch kv.key {
+	case "uids":
+		f.UIDs, err = listParam(kv, uidItem("invalid_task_uids"))
+	case "canceledBy":
+		f.CanceledBy, err = listParam(kv, uidItem("invalid_task_canceled_by"))
+	case "statuses":
+		f.Statuses, err = listParam(kv, func(at, v string) (meilisearch.TaskStatus, error) {
+			return meilisearch.TaskStatus(v), enumValue(at, v, "invalid_task_statuses", "status", "statuses", taskStatuses)
+		})
+	case "types":
+		f.Types, err = listParam(kv, func(at, v string) (meilisearch.TaskType, error) {
+			return meilisearch.TaskType(v), enumValue(at, v, "invalid_task_types", "type", "types", taskTypes)
+		})
+	case "indexUids":
+		f.IndexUIDs, err = listParam(kv, func(at, v string) (string, error) {
+			if !indexuid.Valid(v) {
+				return v, apierr.New(http.StatusBadRequest, "invalid_index_uid",
+					"Invalid value in parameter `%s`: `%s` is not a valid index uid. Index uid can be an integer or a string containing only alphanumeric characters, hyphens (-) and underscores (_), and can not be more than 400 bytes.", at, v)
+			}
+			return v, nil
+		})
+	default: // the dates
+		err = taskDate(kv, f)
+	}
+	if err == nil {
+		f.Given = true
+	}
+	return err
 }
 
 // queryUint parses an unsigned integer as Rust's FromStr does (digits after
@@ -148,7 +175,7 @@ func parseTaskQuery(rawQuery string, list bool) (taskFilter, taskPaging, error) 
 func queryUint(kv queryPair, code string, max uint64) (uint64, error) {
 	n, err := strconv.ParseUint(strings.TrimPrefix(kv.value, "+"), 10, 64)
 	if err != nil || n > max {
-		return 0, newError(http.StatusBadRequest, code, "Invalid value in parameter `%s`: could not parse `%s` as a positive integer", kv.key, kv.value)
+		return 0, apierr.New(http.StatusBadRequest, code, "Invalid value in parameter `%s`: could not parse `%s` as a positive integer", kv.key, kv.value)
 	}
 	return n, nil
 }
@@ -197,7 +224,7 @@ func enumValue(at, v, code, what, plural string, allowed []string) error {
 	if slices.Contains(allowed, v) {
 		return nil
 	}
-	return newError(http.StatusBadRequest, code, "Invalid value in parameter `%s`: `%s` is not a valid task %s. Available %s are %s.",
+	return apierr.New(http.StatusBadRequest, code, "Invalid value in parameter `%s`: `%s` is not a valid task %s. Available %s are %s.",
 		at, v, what, plural, "`"+strings.Join(allowed, "`, `")+"`")
 }
 
@@ -205,10 +232,10 @@ func enumValue(at, v, code, what, plural string, allowed []string) error {
 // no bound; an RFC 3339 date-time is taken as it is; a bare YYYY-MM-DD is
 // midnight UTC, the next midnight for an after* bound (the day itself is
 // excluded).
-func taskDate(kv queryPair, f *taskFilter) error {
+func taskDate(kv queryPair, f *TaskFilter) error {
 	dst := map[string]*time.Time{
-		"beforeEnqueuedAt": &f.beforeEnq, "afterEnqueuedAt": &f.afterEnq, "beforeStartedAt": &f.beforeSt,
-		"afterStartedAt": &f.afterSt, "beforeFinishedAt": &f.beforeFin, "afterFinishedAt": &f.afterFin,
+		"beforeEnqueuedAt": &f.BeforeEnqueuedAt, "afterEnqueuedAt": &f.AfterEnqueuedAt, "beforeStartedAt": &f.BeforeStartedAt,
+		"afterStartedAt": &f.AfterStartedAt, "beforeFinishedAt": &f.BeforeFinishedAt, "afterFinishedAt": &f.AfterFinishedAt,
 	}[kv.key]
 	if kv.value == "*" {
 		return nil
@@ -217,7 +244,7 @@ func taskDate(kv queryPair, f *taskFilter) error {
 	if err != nil {
 		d, derr := time.Parse("2006-01-02", kv.value)
 		if derr != nil {
-			return newError(http.StatusBadRequest, "invalid_task_"+snake(kv.key),
+			return apierr.New(http.StatusBadRequest, "invalid_task_"+apierr.Snake(kv.key),
 				"Invalid value in parameter `%s`: `%s` is an invalid date-time. It should follow the YYYY-MM-DD or RFC 3339 date-time format.", kv.key, kv.value)
 		}
 		t = d

@@ -1,7 +1,6 @@
-package miroir
+package proxy
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -9,7 +8,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/miroirsearch/miroir/internal/apierr"
+	"github.com/miroirsearch/miroir/internal/caller"
 	"github.com/miroirsearch/miroir/internal/keyauth"
+	"github.com/miroirsearch/miroir/internal/uuid"
 )
 
 // Proxy routes: search, facet search, similar documents, multi-search.
@@ -123,20 +125,13 @@ func (h *handler) searchRequestBody(r *http.Request) ([]byte, error) {
 		return nil, err
 	}
 	if k := jsonKindOf(body); k != "an object" {
-		return nil, newError(http.StatusBadRequest, "bad_request", "Invalid value type: expected an object, but found %s: `%s`", k, truncate(body, 64))
+		return nil, apierr.New(http.StatusBadRequest, "bad_request", "Invalid value type: expected an object, but found %s: `%s`", k, truncate(body, 64))
 	}
 	return body, nil
 }
 
-func truncate(b []byte, n int) string {
-	if len(b) > n {
-		return string(b[:n]) + "…"
-	}
-	return string(b)
-}
-
 func (h *handler) search(r *http.Request) (reply, error) {
-	uid, err := pathUID(r)
+	uid, err := h.pathUID(r)
 	if err != nil {
 		return reply{}, err
 	}
@@ -144,7 +139,7 @@ func (h *handler) search(r *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	out, err := h.c.searchBody(r.Context(), uid, body)
+	out, err := h.b.Search(r.Context(), uid, body)
 	if err != nil {
 		return reply{}, err
 	}
@@ -163,30 +158,12 @@ func wantsMetadata(r *http.Request) bool {
 // its primary key.
 func (h *handler) metadata(r *http.Request, uid string) []byte {
 	var md jsonObject
-	md.add("queryUid", newUUIDv4())
+	md.add("queryUid", uuid.V4())
 	md.add("indexUid", uid)
-	if st, err := h.c.state(r.Context(), uid); err == nil && st.PrimaryKey() != "" {
-		md.add("primaryKey", st.PrimaryKey())
+	if pk := h.b.PrimaryKey(r.Context(), uid); pk != "" {
+		md.add("primaryKey", pk)
 	}
 	return md.bytes()
-}
-
-// addMember adds "key": value at the end of the JSON object obj.
-func addMember(obj []byte, key string, value []byte) []byte {
-	end := bytes.LastIndexByte(obj, '}')
-	if end < 0 {
-		return obj
-	}
-	res := make([]byte, 0, len(obj)+len(key)+len(value)+4)
-	res = append(res, obj[:end]...)
-	if len(bytes.TrimSpace(obj[:end])) > 1 {
-		res = append(res, ',')
-	}
-	k, _ := json.Marshal(key)
-	res = append(res, k...)
-	res = append(res, ':')
-	res = append(res, value...)
-	return append(res, obj[end:]...)
 }
 
 // multiMetadata adds metadata to a multi-search answer: to every result of
@@ -226,7 +203,7 @@ func (h *handler) multiMetadata(r *http.Request, uids []string, out []byte) []by
 }
 
 func (h *handler) facetSearch(r *http.Request) (reply, error) {
-	uid, err := pathUID(r)
+	uid, err := h.pathUID(r)
 	if err != nil {
 		return reply{}, err
 	}
@@ -234,7 +211,7 @@ func (h *handler) facetSearch(r *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	out, err := h.c.facetSearchBody(r.Context(), uid, body)
+	out, err := h.b.FacetSearch(r.Context(), uid, body)
 	if err != nil {
 		return reply{}, err
 	}
@@ -242,7 +219,7 @@ func (h *handler) facetSearch(r *http.Request) (reply, error) {
 }
 
 func (h *handler) similar(r *http.Request) (reply, error) {
-	uid, err := pathUID(r)
+	uid, err := h.pathUID(r)
 	if err != nil {
 		return reply{}, err
 	}
@@ -250,7 +227,7 @@ func (h *handler) similar(r *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	out, err := h.c.similarBody(r.Context(), uid, body)
+	out, err := h.b.Similar(r.Context(), uid, body)
 	if err != nil {
 		return reply{}, err
 	}
@@ -275,15 +252,15 @@ func (h *handler) multiSearch(r *http.Request) (reply, error) {
 		if len(q.IndexUID) == 0 || json.Unmarshal(q.IndexUID, &uid) != nil {
 			continue // the Cluster reports the missing or mistyped uid
 		}
-		if err := checkUID(uid); err != nil {
-			return reply{}, newError(http.StatusBadRequest, "invalid_index_uid", "Inside `.queries[%d]`: %s", i, apiErrorDetails(err).Message)
+		if err := h.b.CheckIndexUID(uid); err != nil {
+			return reply{}, apierr.New(http.StatusBadRequest, "invalid_index_uid", "Inside `.queries[%d]`: %s", i, apierr.Message(err))
 		}
-		if !grantFrom(r.Context()).IndexAuthorized(uid) {
-			return reply{}, newError(http.StatusForbidden, keyauth.Code, "Inside `.queries[%d]`: The provided API key is invalid.", i)
+		if !caller.Grant(r.Context()).IndexAuthorized(uid) {
+			return reply{}, apierr.New(http.StatusForbidden, keyauth.Code, "Inside `.queries[%d]`: The provided API key is invalid.", i)
 		}
 		uids = append(uids, uid)
 	}
-	out, err := h.c.multiSearchBody(r.Context(), body)
+	out, err := h.b.MultiSearch(r.Context(), body)
 	if err != nil {
 		return reply{}, err
 	}

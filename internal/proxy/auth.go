@@ -1,4 +1,4 @@
-package miroir
+package proxy
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/meilisearch/meilisearch-go"
+	"github.com/miroirsearch/miroir/internal/apierr"
+	"github.com/miroirsearch/miroir/internal/caller"
 	"github.com/miroirsearch/miroir/internal/keyauth"
 	"golang.org/x/sync/singleflight"
 )
@@ -30,11 +32,11 @@ import (
 // tenant token's search rules; miroir's bookkeeping uses the node keys.
 
 func missingAuth() error {
-	return newError(http.StatusUnauthorized, "missing_authorization_header", "The Authorization header is missing. It must use the bearer authorization method.")
+	return apierr.New(http.StatusUnauthorized, "missing_authorization_header", "The Authorization header is missing. It must use the bearer authorization method.")
 }
 
 func invalidKey() error {
-	return newError(http.StatusForbidden, "invalid_api_key", "The provided API key is invalid.")
+	return apierr.New(http.StatusForbidden, "invalid_api_key", "The provided API key is invalid.")
 }
 
 // bearer reads the Authorization header as Meilisearch's extractor does:
@@ -83,17 +85,17 @@ func (h *handler) authorize(r *http.Request, o routeOpts) (context.Context, erro
 		}
 		return ctx, nil
 	}
-	if h.cfg.masterKey == "" && (!h.cfg.passthrough || r.Header.Get("Authorization") == "") {
+	if h.cfg.MasterKey == "" && (!h.cfg.Passthrough || r.Header.Get("Authorization") == "") {
 		return ctx, nil // an open API, like Meilisearch without a master key
 	}
 	tok, err := bearer(r)
 	if err != nil {
 		return nil, err
 	}
-	if h.cfg.masterKey != "" && keyMatches(tok, &h.master) {
+	if h.cfg.MasterKey != "" && keyMatches(tok, &h.master) {
 		return ctx, nil
 	}
-	if !h.cfg.passthrough {
+	if !h.cfg.Passthrough {
 		return nil, invalidKey()
 	}
 	index := ""
@@ -104,11 +106,11 @@ func (h *handler) authorize(r *http.Request, o routeOpts) (context.Context, erro
 	if err != nil {
 		var ke *keyauth.Error
 		if errors.As(err, &ke) {
-			return nil, newError(http.StatusForbidden, keyauth.Code, "%s", ke.Message)
+			return nil, apierr.New(http.StatusForbidden, keyauth.Code, "%s", ke.Message)
 		}
 		return nil, err
 	}
-	return withGrant(withAuthToken(ctx, tok), g), nil
+	return caller.WithGrant(caller.WithToken(ctx, tok), g), nil
 }
 
 // keyCacheTTL bounds how long the handler trusts a key it read from the
@@ -121,9 +123,10 @@ func (h *handler) authorize(r *http.Request, o routeOpts) (context.Context, erro
 const keyCacheTTL = 2 * time.Second
 
 // keyCache reads API keys from the fleet (GET /keys/{key} on one node,
-// with the node keys) for the pass-through check, and keeps them briefly.
+// with the node keys: Backend.AuthKey) for the pass-through check, and
+// keeps them briefly.
 type keyCache struct {
-	c *Cluster
+	b Backend
 
 	mu      sync.Mutex
 	entries map[string]keyCacheEntry // by "v:"+sha256(value) or "u:"+uid
@@ -151,7 +154,7 @@ func (kc *keyCache) get(ctx context.Context, cacheKey, identifier string) (*keya
 		return e.key, nil
 	}
 	v, err, _ := kc.loads.Do(cacheKey, func() (any, error) {
-		k, err := kc.c.GetKey(withNodeKeys(ctx), identifier)
+		k, err := kc.b.AuthKey(ctx, identifier)
 		if err != nil {
 			var me *meilisearch.Error
 			if errors.As(err, &me) && me.StatusCode >= 400 && me.StatusCode < 500 {

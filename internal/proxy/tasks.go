@@ -1,4 +1,4 @@
-package miroir
+package proxy
 
 import (
 	"bytes"
@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"github.com/meilisearch/meilisearch-go"
+	"github.com/miroirsearch/miroir/internal/apierr"
 )
 
 // Proxy routes: cluster tasks. The handler parses Meilisearch's task
-// filters and renders cluster tasks in Meilisearch's task shape; the tasks
-// themselves are the Cluster's (DESIGN §6).
+// filters (tasks_query.go) and renders cluster tasks in Meilisearch's task
+// shape; the tasks themselves are the Cluster's (DESIGN §6).
 
 // taskView is a task in Meilisearch's shape.
 type taskView struct {
@@ -62,26 +63,20 @@ func viewTask(t *meilisearch.Task) taskView {
 }
 
 // viewClusterTask renders a cluster task with its details exactly as one
-// Meilisearch node shows them (the raw details; a task without details,
-// such as a snapshot, has no details field).
-func viewClusterTask(t *ClusterTask) taskView {
-	v := viewTask(t.viewBase())
-	switch {
-	case string(t.RawDetails) == "null":
-	case len(t.RawDetails) > 0:
-		v.Details = t.RawDetails
-	default: // a record stored before raw details existed
-		v.Details, _ = json.Marshal(t.Details)
-	}
+// Meilisearch node shows them (a task without details, such as a
+// snapshot, has no details field).
+func viewClusterTask(t *Task) taskView {
+	v := viewTask(t.Base)
+	v.Details = t.Details
 	return v
 }
 
 func (h *handler) listTasks(r *http.Request) (reply, error) {
-	f, p, err := parseTaskQuery(r.URL.RawQuery, true)
+	f, p, err := h.taskQuery(r, true)
 	if err != nil {
 		return reply{}, err
 	}
-	res, err := h.c.listClusterTasks(r.Context(), f, p)
+	res, err := h.b.ListTasks(r.Context(), f, p)
 	if err != nil {
 		return reply{}, err
 	}
@@ -91,16 +86,16 @@ func (h *handler) listTasks(r *http.Request) (reply, error) {
 		Limit   int64      `json:"limit"`
 		From    *int64     `json:"from"`
 		Next    *int64     `json:"next"`
-	}{Results: make([]taskView, 0, len(res.tasks)), Total: res.total, Limit: res.limit}
-	for _, t := range res.tasks {
+	}{Results: make([]taskView, 0, len(res.Tasks)), Total: res.Total, Limit: res.Limit}
+	for _, t := range res.Tasks {
 		out.Results = append(out.Results, viewClusterTask(t))
 	}
-	if len(res.tasks) > 0 {
-		f := res.from
+	if len(res.Tasks) > 0 {
+		f := res.From
 		out.From = &f
 	}
-	if res.next != 0 {
-		n := res.next
+	if res.Next != 0 {
+		n := res.Next
 		out.Next = &n
 	}
 	return reply{body: out}, nil
@@ -111,7 +106,7 @@ func taskUID(r *http.Request) (int64, error) {
 	v := r.PathValue("uid")
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 {
-		return 0, newError(http.StatusBadRequest, "invalid_task_uids", "Invalid value in parameter `taskUid`: could not parse `%s` as a positive integer", v)
+		return 0, apierr.New(http.StatusBadRequest, "invalid_task_uids", "Invalid value in parameter `taskUid`: could not parse `%s` as a positive integer", v)
 	}
 	return n, nil
 }
@@ -121,7 +116,7 @@ func (h *handler) getTask(r *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	t, err := h.c.getClusterTask(r.Context(), uid)
+	t, err := h.b.GetTask(r.Context(), uid)
 	if err != nil {
 		return reply{}, err
 	}
@@ -133,7 +128,7 @@ func (h *handler) taskDocuments(r *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	docs, err := h.c.taskDocuments(r.Context(), uid)
+	docs, err := h.b.TaskDocuments(r.Context(), uid)
 	if err != nil {
 		return reply{}, err
 	}
@@ -141,19 +136,19 @@ func (h *handler) taskDocuments(r *http.Request) (reply, error) {
 }
 
 func (h *handler) cancelTasks(r *http.Request) (reply, error) {
-	f, _, err := parseTaskQuery(r.URL.RawQuery, false)
+	f, _, err := h.taskQuery(r, false)
 	if err != nil {
 		return reply{}, err
 	}
-	return taskOp(h.c.cancelTasks(r.Context(), f))
+	return taskOp(h.b.CancelTasks(r.Context(), f))
 }
 
 func (h *handler) deleteTasks(r *http.Request) (reply, error) {
-	f, _, err := parseTaskQuery(r.URL.RawQuery, false)
+	f, _, err := h.taskQuery(r, false)
 	if err != nil {
 		return reply{}, err
 	}
-	return taskOp(h.c.deleteTasks(r.Context(), f))
+	return taskOp(h.b.DeleteTasks(r.Context(), f))
 }
 
 // taskOp answers a task cancelation or deletion (its task records the

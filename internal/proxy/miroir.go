@@ -1,4 +1,4 @@
-package miroir
+package proxy
 
 import (
 	"net/http"
@@ -6,14 +6,14 @@ import (
 
 // Proxy routes: /_miroir/*, miroir's own inspection endpoints (admin key).
 
-// topology serves Cluster.Topology: nodes (never their keys), groups,
+// topology serves the fleet's Topology: nodes (never their keys), groups,
 // health, and the shards each node holds.
 func (h *handler) topology(r *http.Request) (reply, error) {
-	return reply{body: h.c.Topology()}, nil
+	return reply{body: h.b.Topology()}, nil
 }
 
-// shardView is one shard in /_miroir/shards.
-type shardView struct {
+// ShardView is one shard in /_miroir/shards.
+type ShardView struct {
 	Shard int `json:"shard"`
 	// Replicas lists the shard's nodes per replica group, rendezvous order.
 	Replicas [][]string `json:"replicas"`
@@ -24,23 +24,19 @@ type shardView struct {
 
 // shards serves the shard -> replicas map with each shard's availability.
 func (h *handler) shards(r *http.Request) (reply, error) {
-	t := h.c.Topology()
-	healthy := make(map[string]bool, len(t.Nodes))
-	for _, n := range t.Nodes {
-		healthy[n.ID] = n.Healthy
-	}
+	t := h.b.Shards()
 	out := struct {
 		Shards            int         `json:"shards"`
 		Groups            int         `json:"groups"`
 		ReplicationFactor int         `json:"replicationFactor"`
-		Map               []shardView `json:"map"`
-	}{Shards: t.Shards, Groups: t.Groups, ReplicationFactor: t.ReplicationFactor, Map: make([]shardView, t.Shards)}
+		Map               []ShardView `json:"map"`
+	}{Shards: t.Shards, Groups: t.Groups, ReplicationFactor: t.ReplicationFactor, Map: make([]ShardView, t.Shards)}
 	for s := range t.Shards {
-		v := shardView{Shard: s, Replicas: make([][]string, t.Groups), Healthy: []string{}}
+		v := ShardView{Shard: s, Replicas: make([][]string, t.Groups), Healthy: []string{}}
 		for g := range t.Groups {
-			v.Replicas[g] = t.Replicas(s, g)
+			v.Replicas[g] = t.Replicas[s][g]
 			for _, id := range v.Replicas[g] {
-				if healthy[id] {
+				if t.Healthy[id] {
 					v.Healthy = append(v.Healthy, id)
 				}
 			}
@@ -54,11 +50,8 @@ func (h *handler) shards(r *http.Request) (reply, error) {
 // ready answers 200 when every shard has a healthy replica (from the
 // current health marks, without probing), else 503 listing the shards.
 func (h *handler) ready(r *http.Request) (reply, error) {
-	if err := h.c.checkOpen(); err != nil {
+	if err := h.b.Ready(); err != nil {
 		return reply{}, err
-	}
-	if bad := h.c.shardsWithoutHealthyReplica(); len(bad) > 0 {
-		return reply{}, shardUnavailableError(bad)
 	}
 	return reply{body: map[string]any{"status": "ready"}}, nil
 }
