@@ -1,4 +1,4 @@
-package miroir_test
+package miroir
 
 // Black-box acceptance audit of the cluster core (DESIGN.md §1-§4, §6, §8
 // and issue 3). Only the public API of miroir, meilisearch-go and meilitest
@@ -30,55 +30,54 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/meilisearch/meilisearch-go"
-	"github.com/miroirsearch/miroir"
 	"github.com/miroirsearch/miroir/meilitest"
 )
 
 // The compile-time assertions the design requires.
 var (
-	_ meilisearch.ServiceManager = (*miroir.Cluster)(nil)
-	_ meilisearch.IndexManager   = (*miroir.Index)(nil)
-	_ miroir.TaskStore           = (*miroir.MemoryTaskStore)(nil)
-	_ miroir.Observer            = miroir.NopObserver{}
+	_ meilisearch.ServiceManager = (*Cluster)(nil)
+	_ meilisearch.IndexManager   = (*Index)(nil)
+	_ TaskStore                  = (*MemoryTaskStore)(nil)
+	_ Observer                   = NopObserver{}
 )
 
 // ---------------------------------------------------------------------------
 // helpers
 
 type acFleet struct {
-	c     *miroir.Cluster
+	c     *Cluster
 	srv   []*meilitest.Server
-	nodes []miroir.Node
-	store *miroir.MemoryTaskStore
+	nodes []Node
+	store *MemoryTaskStore
 	rf    int
 }
 
-func acFastOpts() []miroir.Option {
-	return []miroir.Option{
-		miroir.WithRetries(miroir.RetryPolicy{Max: 1, WaitMin: 5 * time.Millisecond, WaitMax: 20 * time.Millisecond}),
-		miroir.WithNodeTimeout(5 * time.Second),
-		miroir.WithHealthCheck(100*time.Millisecond, 2*time.Second, 2, 1), // slow probes on a busy machine are not failures
+func acFastOpts() []Option {
+	return []Option{
+		WithRetries(RetryPolicy{Max: 1, WaitMin: 5 * time.Millisecond, WaitMax: 20 * time.Millisecond}),
+		WithNodeTimeout(5 * time.Second),
+		WithHealthCheck(100*time.Millisecond, 2*time.Second, 2, 1), // slow probes on a busy machine are not failures
 	}
 }
 
 // acNewFleet starts one meilitest node per entry of groups (node i in
 // group groups[i], ID "n<i>") and a Cluster over them.
-func acNewFleet(t testing.TB, groups []int, rf, shards int, opts ...miroir.Option) *acFleet {
+func acNewFleet(t testing.TB, groups []int, rf, shards int, opts ...Option) *acFleet {
 	t.Helper()
 	return acNewFleetWith(t, nil, groups, rf, shards, opts...)
 }
 
 // acNewFleetWith is acNewFleet with options for the meilitest nodes.
-func acNewFleetWith(t testing.TB, srvOpts []meilitest.Option, groups []int, rf, shards int, opts ...miroir.Option) *acFleet {
+func acNewFleetWith(t testing.TB, srvOpts []meilitest.Option, groups []int, rf, shards int, opts ...Option) *acFleet {
 	t.Helper()
 	srv := meilitest.RunCluster(t, len(groups), srvOpts...)
-	nodes := make([]miroir.Node, len(groups))
+	nodes := make([]Node, len(groups))
 	for i, g := range groups {
-		nodes[i] = miroir.Node{ID: fmt.Sprintf("n%d", i), URL: srv[i].URL(), Group: g}
+		nodes[i] = Node{ID: fmt.Sprintf("n%d", i), URL: srv[i].URL(), Group: g}
 	}
-	store := miroir.NewMemoryTaskStore(0)
-	all := append(acFastOpts(), miroir.WithShards(shards), miroir.WithReplicationFactor(rf), miroir.WithTaskStore(store))
-	c, err := miroir.New(nodes, append(all, opts...)...)
+	store := NewMemoryTaskStore(0)
+	all := append(acFastOpts(), WithShards(shards), WithReplicationFactor(rf), WithTaskStore(store))
+	c, err := New(nodes, append(all, opts...)...)
 	if err != nil {
 		t.Fatalf("miroir.New: %v", err)
 	}
@@ -92,14 +91,14 @@ func acCtx(t testing.TB) context.Context {
 	return ctx
 }
 
-func acWait(t testing.TB, c *miroir.Cluster) func(info *meilisearch.TaskInfo, err error) *meilisearch.Task {
+func acWait(t testing.TB, c *Cluster) func(info *meilisearch.TaskInfo, err error) *meilisearch.Task {
 	return func(info *meilisearch.TaskInfo, err error) *meilisearch.Task {
 		t.Helper()
 		return acWaitTask(t, c, info, err)
 	}
 }
 
-func acWaitTask(t testing.TB, c *miroir.Cluster, info *meilisearch.TaskInfo, err error) *meilisearch.Task {
+func acWaitTask(t testing.TB, c *Cluster, info *meilisearch.TaskInfo, err error) *meilisearch.Task {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("call failed: %v", err)
@@ -114,14 +113,14 @@ func acWaitTask(t testing.TB, c *miroir.Cluster, info *meilisearch.TaskInfo, err
 	return task
 }
 
-func acWaitOK(t testing.TB, c *miroir.Cluster) func(info *meilisearch.TaskInfo, err error) *meilisearch.Task {
+func acWaitOK(t testing.TB, c *Cluster) func(info *meilisearch.TaskInfo, err error) *meilisearch.Task {
 	return func(info *meilisearch.TaskInfo, err error) *meilisearch.Task {
 		t.Helper()
 		return acWaitOKTask(t, c, info, err)
 	}
 }
 
-func acWaitOKTask(t testing.TB, c *miroir.Cluster, info *meilisearch.TaskInfo, err error) *meilisearch.Task {
+func acWaitOKTask(t testing.TB, c *Cluster, info *meilisearch.TaskInfo, err error) *meilisearch.Task {
 	t.Helper()
 	task := acWaitTask(t, c, info, err)
 	if task.Status != meilisearch.TaskStatusSucceeded {
@@ -133,7 +132,7 @@ func acWaitOKTask(t testing.TB, c *miroir.Cluster, info *meilisearch.TaskInfo, e
 // acTaskFailsWith checks a write Meilisearch accepts and then fails
 // (issue 10): the call is accepted, its task fails with code. It returns
 // the task's error message.
-func acTaskFailsWith(t testing.TB, c *miroir.Cluster, what string, info *meilisearch.TaskInfo, err error, code string) string {
+func acTaskFailsWith(t testing.TB, c *Cluster, what string, info *meilisearch.TaskInfo, err error, code string) string {
 	t.Helper()
 	if err != nil || info == nil {
 		t.Errorf("%s: refused (%v), want a task failing with %s", what, err, code)
@@ -395,30 +394,30 @@ func (f *acFleet) nodeIndex(id string) int {
 func TestAuditCorePublicAPIShape(t *testing.T) {
 	f := acNewFleet(t, []int{0}, 1, 4)
 	im := f.c.Index("movies")
-	if _, ok := im.(*miroir.Index); !ok {
+	if _, ok := im.(*Index); !ok {
 		t.Fatalf("Cluster.Index returned %T, want *miroir.Index", im)
 	}
 	// The option constructors named by the issue exist with these types.
-	var _ func(int) miroir.Option = miroir.WithShards
-	var _ func(int) miroir.Option = miroir.WithReplicationFactor
-	var _ func(string) miroir.Option = miroir.WithAPIKey
-	var _ func(*http.Client) miroir.Option = miroir.WithHTTPClient
-	var _ func(time.Duration) miroir.Option = miroir.WithNodeTimeout
-	var _ func(*slog.Logger) miroir.Option = miroir.WithLogger
-	var _ func(miroir.TaskStore) miroir.Option = miroir.WithTaskStore
-	var _ func(miroir.Observer) miroir.Option = miroir.WithObserver
-	var _ func(string, int) int = miroir.ShardOf
-	var _ func(context.Context, *miroir.Report) context.Context = miroir.WithReport
-	_ = miroir.WithRetries
+	var _ func(int) Option = WithShards
+	var _ func(int) Option = WithReplicationFactor
+	var _ func(string) Option = WithAPIKey
+	var _ func(*http.Client) Option = WithHTTPClient
+	var _ func(time.Duration) Option = WithNodeTimeout
+	var _ func(*slog.Logger) Option = WithLogger
+	var _ func(TaskStore) Option = WithTaskStore
+	var _ func(Observer) Option = WithObserver
+	var _ func(string, int) int = ShardOf
+	var _ func(context.Context, *Report) context.Context = WithReport
+	_ = WithRetries
 	// Node has exactly the documented fields.
-	n := miroir.Node{ID: "a", URL: "http://x", Group: 1, APIKey: "k"}
+	n := Node{ID: "a", URL: "http://x", Group: 1, APIKey: "k"}
 	if n.ID != "a" || n.Group != 1 {
 		t.Fatal("Node fields")
 	}
 	// Topology.Replicas has the documented signature.
 	var _ func(int, int) []string = f.c.Topology().Replicas
 	// The sentinels are distinct and usable with errors.Is.
-	sentinels := []error{miroir.ErrNoQuorum, miroir.ErrShardUnavailable, miroir.ErrUnsupported}
+	sentinels := []error{ErrNoQuorum, ErrShardUnavailable, ErrUnsupported}
 	for i, a := range sentinels {
 		for j, b := range sentinels {
 			if (i == j) != errors.Is(a, b) {
@@ -432,27 +431,27 @@ func TestAuditCoreNewRejectsBadTopology(t *testing.T) {
 	u := "http://127.0.0.1:7700"
 	cases := []struct {
 		name  string
-		nodes []miroir.Node
-		opts  []miroir.Option
+		nodes []Node
+		opts  []Option
 		word  string // the error names the problem
 	}{
-		{"duplicate IDs", []miroir.Node{{ID: "a", URL: u}, {ID: "a", URL: "http://127.0.0.1:7701"}}, nil, "duplicate"},
-		{"group gap", []miroir.Node{{ID: "a", URL: u, Group: 0}, {ID: "b", URL: u, Group: 2}}, nil, "group"},
-		{"group not starting at 0", []miroir.Node{{ID: "a", URL: u, Group: 1}}, nil, "group"},
-		{"negative group", []miroir.Node{{ID: "a", URL: u, Group: -1}, {ID: "b", URL: u, Group: 0}}, nil, "group"},
-		{"group smaller than RF", []miroir.Node{{ID: "a", URL: u, Group: 0}, {ID: "b", URL: u, Group: 0}, {ID: "c", URL: u, Group: 1}}, []miroir.Option{miroir.WithReplicationFactor(2)}, "replication"},
-		{"RF larger than only group", []miroir.Node{{ID: "a", URL: u}}, []miroir.Option{miroir.WithReplicationFactor(2)}, "replication"},
-		{"zero shards", []miroir.Node{{ID: "a", URL: u}}, []miroir.Option{miroir.WithShards(0)}, "shard"},
-		{"negative shards", []miroir.Node{{ID: "a", URL: u}}, []miroir.Option{miroir.WithShards(-3)}, "shard"},
-		{"URL without scheme", []miroir.Node{{ID: "a", URL: "127.0.0.1:7700"}}, nil, "url"},
-		{"URL not http", []miroir.Node{{ID: "a", URL: "ftp://127.0.0.1:7700"}}, nil, "url"},
-		{"URL garbage", []miroir.Node{{ID: "a", URL: "http://[::1"}}, nil, "url"},
-		{"URL empty", []miroir.Node{{ID: "a", URL: ""}}, nil, "url"},
-		{"empty ID", []miroir.Node{{ID: "", URL: u}}, nil, "id"},
+		{"duplicate IDs", []Node{{ID: "a", URL: u}, {ID: "a", URL: "http://127.0.0.1:7701"}}, nil, "duplicate"},
+		{"group gap", []Node{{ID: "a", URL: u, Group: 0}, {ID: "b", URL: u, Group: 2}}, nil, "group"},
+		{"group not starting at 0", []Node{{ID: "a", URL: u, Group: 1}}, nil, "group"},
+		{"negative group", []Node{{ID: "a", URL: u, Group: -1}, {ID: "b", URL: u, Group: 0}}, nil, "group"},
+		{"group smaller than RF", []Node{{ID: "a", URL: u, Group: 0}, {ID: "b", URL: u, Group: 0}, {ID: "c", URL: u, Group: 1}}, []Option{WithReplicationFactor(2)}, "replication"},
+		{"RF larger than only group", []Node{{ID: "a", URL: u}}, []Option{WithReplicationFactor(2)}, "replication"},
+		{"zero shards", []Node{{ID: "a", URL: u}}, []Option{WithShards(0)}, "shard"},
+		{"negative shards", []Node{{ID: "a", URL: u}}, []Option{WithShards(-3)}, "shard"},
+		{"URL without scheme", []Node{{ID: "a", URL: "127.0.0.1:7700"}}, nil, "url"},
+		{"URL not http", []Node{{ID: "a", URL: "ftp://127.0.0.1:7700"}}, nil, "url"},
+		{"URL garbage", []Node{{ID: "a", URL: "http://[::1"}}, nil, "url"},
+		{"URL empty", []Node{{ID: "a", URL: ""}}, nil, "url"},
+		{"empty ID", []Node{{ID: "", URL: u}}, nil, "id"},
 		{"no nodes", nil, nil, "node"},
 	}
 	for _, tc := range cases {
-		c, err := miroir.New(tc.nodes, tc.opts...)
+		c, err := New(tc.nodes, tc.opts...)
 		if err == nil {
 			c.Close()
 			t.Errorf("%s: New accepted a bad topology", tc.name)
@@ -463,10 +462,10 @@ func TestAuditCoreNewRejectsBadTopology(t *testing.T) {
 		}
 	}
 	// Valid topologies are accepted and described by Topology().
-	c, err := miroir.New([]miroir.Node{
+	c, err := New([]Node{
 		{ID: "a", URL: u, Group: 0}, {ID: "b", URL: "https://127.0.0.1:7701", Group: 0},
 		{ID: "c", URL: u, Group: 1}, {ID: "d", URL: u, Group: 1},
-	}, miroir.WithReplicationFactor(2), miroir.WithHealthCheck(0, 0, 0, 0))
+	}, WithReplicationFactor(2), WithHealthCheck(0, 0, 0, 0))
 	if err != nil {
 		t.Fatalf("valid topology rejected: %v", err)
 	}
@@ -478,7 +477,7 @@ func TestAuditCoreNewRejectsBadTopology(t *testing.T) {
 }
 
 func TestAuditCoreDefaults(t *testing.T) {
-	c, err := miroir.New([]miroir.Node{{ID: "a", URL: "http://127.0.0.1:1"}}, miroir.WithHealthCheck(0, 0, 0, 0))
+	c, err := New([]Node{{ID: "a", URL: "http://127.0.0.1:1"}}, WithHealthCheck(0, 0, 0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -523,7 +522,7 @@ func TestAuditCoreShardOfMatchesDesignHash(t *testing.T) {
 	}
 	for _, pk := range pks {
 		for _, s := range []int{1, 2, 3, 7, 16, 64, 100, 1000, 4096} {
-			if got, want := miroir.ShardOf(pk, s), acShard(pk, s); got != want {
+			if got, want := ShardOf(pk, s), acShard(pk, s); got != want {
 				t.Fatalf("ShardOf(%q, %d) = %d, want xxh64 mod S = %d", pk, s, got, want)
 			}
 		}
@@ -544,11 +543,11 @@ func TestAuditCoreTopologyRendezvous(t *testing.T) {
 		{[]int{0, 0, 0, 0}, []string{"node-10", "node-2", "node-1", "node-3"}, 3, 64},
 	}
 	for _, l := range layouts {
-		nodes := make([]miroir.Node, len(l.ids))
+		nodes := make([]Node, len(l.ids))
 		for i, id := range l.ids {
-			nodes[i] = miroir.Node{ID: id, URL: "http://127.0.0.1:1", Group: l.groups[i]}
+			nodes[i] = Node{ID: id, URL: "http://127.0.0.1:1", Group: l.groups[i]}
 		}
-		c, err := miroir.New(nodes, miroir.WithShards(l.shards), miroir.WithReplicationFactor(l.rf), miroir.WithHealthCheck(0, 0, 0, 0))
+		c, err := New(nodes, WithShards(l.shards), WithReplicationFactor(l.rf), WithHealthCheck(0, 0, 0, 0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -653,7 +652,7 @@ func TestAuditCoreGoldenVectorFile(t *testing.T) {
 						if int(v.(float64)) != acShard(pk, s) {
 							t.Errorf("vector pk %q S=%d: %v, design gives %d", pk, s, v, acShard(pk, s))
 						}
-						if miroir.ShardOf(pk, s) != acShard(pk, s) {
+						if ShardOf(pk, s) != acShard(pk, s) {
 							t.Errorf("ShardOf disagrees on %q", pk)
 						}
 						checked++
@@ -820,16 +819,16 @@ func TestAuditCoreWriteValidationBeforeAnyNode(t *testing.T) {
 	}
 	e2 := func(_ any, err error) error { return err }
 	calls := []call{
-		{"reserved field", miroir.CodeReservedField, func() error {
+		{"reserved field", CodeReservedField, func() error {
 			return e2(ix.AddDocuments(ctx, []map[string]any{{"id": 1}, {"id": 2, "_miroir_shard": 3}}, nil))
 		}},
-		{"reserved field update", miroir.CodeReservedField, func() error {
+		{"reserved field update", CodeReservedField, func() error {
 			return e2(ix.UpdateDocuments(ctx, []map[string]any{{"id": 2, "_miroir_shard": 3}}, nil))
 		}},
-		{"reserved field ndjson", miroir.CodeReservedField, func() error {
+		{"reserved field ndjson", CodeReservedField, func() error {
 			return e2(ix.AddDocumentsNdjson(ctx, []byte("{\"id\":1,\"_miroir_shard\":0}\n"), nil))
 		}},
-		{"reserved field csv", miroir.CodeReservedField, func() error {
+		{"reserved field csv", CodeReservedField, func() error {
 			return e2(ix.AddDocumentsCsv(ctx, []byte("id,_miroir_shard\n1,0\n"), nil))
 		}},
 		{"not an object", "", func() error {
@@ -1072,15 +1071,15 @@ func TestAuditCorePlacementAcrossTopologies(t *testing.T) {
 // Quorum table (DESIGN §3)
 
 type acObserver struct {
-	miroir.NopObserver
+	NopObserver
 	mu       sync.Mutex
-	degraded [][]miroir.GroupShard
+	degraded [][]GroupShard
 	states   []string
 	requests int
 	unavail  [][]int
 }
 
-func (o *acObserver) DegradedWrite(_ string, pairs []miroir.GroupShard) {
+func (o *acObserver) DegradedWrite(_ string, pairs []GroupShard) {
 	o.mu.Lock()
 	o.degraded = append(o.degraded, slices.Clone(pairs))
 	o.mu.Unlock()
@@ -1104,7 +1103,7 @@ func (o *acObserver) UnavailableShards(_ string, shards []int) {
 	o.mu.Unlock()
 }
 
-func acPairs(p []miroir.GroupShard) []string {
+func acPairs(p []GroupShard) []string {
 	out := []string{}
 	for _, x := range p {
 		out = append(out, fmt.Sprintf("g%d/s%d", x.Group, x.Shard))
@@ -1139,7 +1138,7 @@ func TestAuditCoreQuorumTable(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			obs := &acObserver{}
-			f := acNewFleet(t, tc.groups, tc.rf, S, miroir.WithObserver(obs))
+			f := acNewFleet(t, tc.groups, tc.rf, S, WithObserver(obs))
 			ix := f.create(t, "docs", "id")
 			ctx := acCtx(t)
 			for _, i := range tc.stopped {
@@ -1179,20 +1178,20 @@ func TestAuditCoreQuorumTable(t *testing.T) {
 			}
 			sort.Strings(wantDegraded)
 
-			rep := &miroir.Report{}
-			info, err := ix.AddDocuments(miroir.WithReport(ctx, rep), docs, nil)
+			rep := &Report{}
+			info, err := ix.AddDocuments(WithReport(ctx, rep), docs, nil)
 			if len(wantFailed) > 0 {
 				if err == nil {
 					t.Fatalf("write succeeded (task %d), want miroir_no_quorum for shards %v", info.TaskUID, wantFailed)
 				}
-				if !errors.Is(err, miroir.ErrNoQuorum) {
+				if !errors.Is(err, ErrNoQuorum) {
 					t.Errorf("errors.Is(err, ErrNoQuorum) false: %v", err)
 				}
 				var me *meilisearch.Error
-				if !errors.As(err, &me) || me.APIError.Code != miroir.CodeNoQuorum {
+				if !errors.As(err, &me) || me.APIError.Code != CodeNoQuorum {
 					t.Errorf("errors.As *meilisearch.Error: %v", err)
 				}
-				var me2 *miroir.Error
+				var me2 *Error
 				if !errors.As(err, &me2) {
 					t.Fatalf("not a *miroir.Error: %v", err)
 				}
@@ -1232,7 +1231,7 @@ func TestAuditCoreQuorumTable(t *testing.T) {
 					t.Errorf("ClusterTask.Degraded %v, want %v", got, wantDegraded)
 				}
 				obs.mu.Lock()
-				var seen []miroir.GroupShard
+				var seen []GroupShard
 				for _, p := range obs.degraded {
 					seen = append(seen, p...)
 				}
@@ -1299,7 +1298,7 @@ func TestAuditCoreProxyNoQuorum503AndDegradedHeader(t *testing.T) {
 	st, body = acHTTP(t, srv.URL, "POST", "/indexes/docs/documents", `[{"id":5}]`, "")
 	var e struct{ Message, Code, Type, Link string }
 	_ = json.Unmarshal(body, &e)
-	if st != 503 || e.Code != miroir.CodeNoQuorum || e.Message == "" || e.Type == "" {
+	if st != 503 || e.Code != CodeNoQuorum || e.Message == "" || e.Type == "" {
 		t.Errorf("no quorum in proxy mode: %d %s", st, body)
 	}
 }
@@ -1309,14 +1308,14 @@ func TestAuditCoreProxyNoQuorum503AndDegradedHeader(t *testing.T) {
 
 func TestAuditCoreReportAndObserver(t *testing.T) {
 	obs := &acObserver{}
-	f := acNewFleet(t, []int{0, 0, 0, 0}, 2, 16, miroir.WithObserver(obs))
+	f := acNewFleet(t, []int{0, 0, 0, 0}, 2, 16, WithObserver(obs))
 	ix := f.create(t, "docs", "id")
 	ctx := acCtx(t)
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 5), nil))
 
 	// A one-document write contacts exactly the shard's write targets.
-	rep := &miroir.Report{}
-	info, err := ix.AddDocuments(miroir.WithReport(ctx, rep), []map[string]any{{"id": "only-one"}}, nil)
+	rep := &Report{}
+	info, err := ix.AddDocuments(WithReport(ctx, rep), []map[string]any{{"id": "only-one"}}, nil)
 	acWaitOK(t, f.c)(info, err)
 	want := slices.Clone(f.c.Topology().Replicas(acShard("only-one", 16), 0))
 	sort.Strings(want)
@@ -1330,8 +1329,8 @@ func TestAuditCoreReportAndObserver(t *testing.T) {
 		t.Errorf("healthy write reported degraded: %+v", rep)
 	}
 	// A search contacts nodes too.
-	rep2 := &miroir.Report{}
-	if _, err := ix.Search(miroir.WithReport(ctx, rep2), "title", &meilisearch.SearchRequest{}); err != nil {
+	rep2 := &Report{}
+	if _, err := ix.Search(WithReport(ctx, rep2), "title", &meilisearch.SearchRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	if len(rep2.NodesContacted) == 0 || !slices.IsSorted(rep2.NodesContacted) {
@@ -1405,8 +1404,8 @@ func TestAuditCoreShardCountMismatch(t *testing.T) {
 	}
 
 	for _, otherS := range []int{16, 64} {
-		opts := append(acFastOpts(), miroir.WithShards(otherS))
-		other, err := miroir.New(f.nodes, opts...)
+		opts := append(acFastOpts(), WithShards(otherS))
+		other, err := New(f.nodes, opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1443,7 +1442,7 @@ func TestAuditCoreShardCountMismatch(t *testing.T) {
 				t.Errorf("S=%d %s: accepted on an index created with S=8", otherS, name)
 				continue
 			}
-			if !errors.Is(err, miroir.ErrShardCountMismatch) || acAPICode(err) != miroir.CodeShardCountMismatch {
+			if !errors.Is(err, ErrShardCountMismatch) || acAPICode(err) != CodeShardCountMismatch {
 				t.Errorf("S=%d %s: %v (code %q)", otherS, name, err, acAPICode(err))
 			}
 		}
@@ -1462,7 +1461,7 @@ func TestAuditCoreShardCountMismatch(t *testing.T) {
 		t.Fatalf("fleet holds %d documents after refused calls, want 50", total)
 	}
 	// A Cluster with the right count (a new process) reads S from the fleet.
-	same, err := miroir.New(f.nodes, append(acFastOpts(), miroir.WithShards(8))...)
+	same, err := New(f.nodes, append(acFastOpts(), WithShards(8))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1543,7 +1542,7 @@ func TestAuditCoreMetaIndexHidden(t *testing.T) {
 
 // acFailsNaming checks that a broadcast with a node unreachable fails
 // (synchronously or through its task) with an error naming the node.
-func acFailsNaming(t *testing.T, c *miroir.Cluster, what, node string, info *meilisearch.TaskInfo, err error) {
+func acFailsNaming(t *testing.T, c *Cluster, what, node string, info *meilisearch.TaskInfo, err error) {
 	t.Helper()
 	if err != nil {
 		if !strings.Contains(err.Error(), node) {
@@ -1897,7 +1896,7 @@ func TestAuditCoreWriteForms(t *testing.T) {
 
 // A reader source is streamed in bounded batches, never read whole.
 func TestAuditCoreReaderStreamedInBatches(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0}, 1, 8, miroir.WithBatchBytes(4<<10))
+	f := acNewFleet(t, []int{0, 0}, 1, 8, WithBatchBytes(4<<10))
 	ix := f.create(t, "docs", "id")
 	ctx := acCtx(t)
 	var nd bytes.Buffer
@@ -2318,7 +2317,7 @@ func TestAuditCoreCancelAndDeleteTasks(t *testing.T) {
 
 func TestAuditCoreTaskUIDsUniqueAndBelow2p53(t *testing.T) {
 	srv := meilitest.RunCluster(t, 2)
-	nodes := []miroir.Node{{ID: "a", URL: srv[0].URL()}, {ID: "b", URL: srv[1].URL()}}
+	nodes := []Node{{ID: "a", URL: srv[0].URL()}, {ID: "b", URL: srv[1].URL()}}
 	ctx := acCtx(t)
 	seen := map[int64]bool{}
 	record := func(uid int64) {
@@ -2330,7 +2329,7 @@ func TestAuditCoreTaskUIDsUniqueAndBelow2p53(t *testing.T) {
 		}
 		seen[uid] = true
 	}
-	run := func(c *miroir.Cluster, n int) {
+	run := func(c *Cluster, n int) {
 		for i := 0; i < n; i++ {
 			info, err := c.Index("docs").AddDocuments(ctx, acDocs(i, 1), nil)
 			if err != nil {
@@ -2339,20 +2338,20 @@ func TestAuditCoreTaskUIDsUniqueAndBelow2p53(t *testing.T) {
 			record(info.TaskUID)
 		}
 	}
-	c1, err := miroir.New(nodes, append(acFastOpts(), miroir.WithShards(4))...)
+	c1, err := New(nodes, append(acFastOpts(), WithShards(4))...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	acWaitOK(t, c1)(c1.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "docs", PrimaryKey: "id"}))
 	run(c1, 5)
 	// Two "processes" at once, then a restart.
-	c2, err := miroir.New(nodes, append(acFastOpts(), miroir.WithShards(4))...)
+	c2, err := New(nodes, append(acFastOpts(), WithShards(4))...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	for _, c := range []*miroir.Cluster{c1, c2} {
+	for _, c := range []*Cluster{c1, c2} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -2371,7 +2370,7 @@ func TestAuditCoreTaskUIDsUniqueAndBelow2p53(t *testing.T) {
 	wg.Wait()
 	c1.Close()
 	c2.Close()
-	c3, err := miroir.New(nodes, append(acFastOpts(), miroir.WithShards(4))...)
+	c3, err := New(nodes, append(acFastOpts(), WithShards(4))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -2388,26 +2387,26 @@ func TestAuditCoreTaskUIDsUniqueAndBelow2p53(t *testing.T) {
 
 // countingStore wraps a MemoryTaskStore and counts calls.
 type acCountingStore struct {
-	*miroir.MemoryTaskStore
+	*MemoryTaskStore
 	puts atomic.Int64
 }
 
-func (s *acCountingStore) Put(ctx context.Context, t *miroir.ClusterTask) error {
+func (s *acCountingStore) Put(ctx context.Context, t *ClusterTask) error {
 	s.puts.Add(1)
 	return s.MemoryTaskStore.Put(ctx, t)
 }
 
 func TestAuditCoreTaskStoreSharedAndBounded(t *testing.T) {
-	store := &acCountingStore{MemoryTaskStore: miroir.NewMemoryTaskStore(100)}
+	store := &acCountingStore{MemoryTaskStore: NewMemoryTaskStore(100)}
 	srv := meilitest.RunCluster(t, 2)
-	nodes := []miroir.Node{{ID: "a", URL: srv[0].URL()}, {ID: "b", URL: srv[1].URL()}}
+	nodes := []Node{{ID: "a", URL: srv[0].URL()}, {ID: "b", URL: srv[1].URL()}}
 	ctx := acCtx(t)
-	c1, err := miroir.New(nodes, append(acFastOpts(), miroir.WithShards(4), miroir.WithTaskStore(store))...)
+	c1, err := New(nodes, append(acFastOpts(), WithShards(4), WithTaskStore(store))...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c1.Close()
-	c2, err := miroir.New(nodes, append(acFastOpts(), miroir.WithShards(4), miroir.WithTaskStore(store))...)
+	c2, err := New(nodes, append(acFastOpts(), WithShards(4), WithTaskStore(store))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -2427,9 +2426,9 @@ func TestAuditCoreTaskStoreSharedAndBounded(t *testing.T) {
 	}
 
 	// The in-memory store is bounded and evicts the oldest finished first.
-	ms := miroir.NewMemoryTaskStore(3)
+	ms := NewMemoryTaskStore(3)
 	put := func(uid int64, st meilisearch.TaskStatus) {
-		if err := ms.Put(ctx, &miroir.ClusterTask{UID: uid, Status: st, Type: meilisearch.TaskTypeDocumentAdditionOrUpdate}); err != nil {
+		if err := ms.Put(ctx, &ClusterTask{UID: uid, Status: st, Type: meilisearch.TaskTypeDocumentAdditionOrUpdate}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -2456,7 +2455,7 @@ func TestAuditCoreTaskStoreSharedAndBounded(t *testing.T) {
 		t.Errorf("unfinished task 1 evicted while finished ones remained")
 	}
 	var order []int64
-	_ = ms.List(ctx, func(ct *miroir.ClusterTask) bool { order = append(order, ct.UID); return true })
+	_ = ms.List(ctx, func(ct *ClusterTask) bool { order = append(order, ct.UID); return true })
 	if !slices.Equal(order, []int64{5, 4, 1}) {
 		t.Errorf("List order %v, want newest first [5 4 1]", order)
 	}
@@ -2465,7 +2464,7 @@ func TestAuditCoreTaskStoreSharedAndBounded(t *testing.T) {
 		t.Errorf("Delete")
 	}
 	// Default store is bounded too (constructor with max<=0).
-	if miroir.NewMemoryTaskStore(0) == nil {
+	if NewMemoryTaskStore(0) == nil {
 		t.Fatal("nil default store")
 	}
 }
@@ -2476,11 +2475,11 @@ func TestAuditCoreTaskStoreSharedAndBounded(t *testing.T) {
 func TestAuditCoreKeysAndTenantTokens(t *testing.T) {
 	const master = "audit-master-key-0123456789"
 	srv := meilitest.RunCluster(t, 3, meilitest.WithMasterKey(master))
-	nodes := make([]miroir.Node, 3)
+	nodes := make([]Node, 3)
 	for i := range nodes {
-		nodes[i] = miroir.Node{ID: fmt.Sprintf("n%d", i), URL: srv[i].URL()}
+		nodes[i] = Node{ID: fmt.Sprintf("n%d", i), URL: srv[i].URL()}
 	}
-	c, err := miroir.New(nodes, append(acFastOpts(), miroir.WithShards(8), miroir.WithAPIKey(master))...)
+	c, err := New(nodes, append(acFastOpts(), WithShards(8), WithAPIKey(master))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -2617,10 +2616,10 @@ func TestAuditCoreVersionAndHealth(t *testing.T) {
 	if len(want) == 0 {
 		t.Fatal("test layout has no shard on n0 and n2 together")
 	}
-	if err == nil || !errors.Is(err, miroir.ErrShardUnavailable) || acAPICode(err) != miroir.CodeShardUnavailable {
+	if err == nil || !errors.Is(err, ErrShardUnavailable) || acAPICode(err) != CodeShardUnavailable {
 		t.Fatalf("Health with shards %v unavailable: %v", want, err)
 	}
-	var me *miroir.Error
+	var me *Error
 	if errors.As(err, &me) {
 		got := slices.Clone(me.Shards)
 		sort.Ints(got)
@@ -2634,9 +2633,9 @@ func TestAuditCoreVersionAndHealth(t *testing.T) {
 }
 
 func TestAuditCoreUnavailableShardPolicy(t *testing.T) {
-	for _, policy := range []miroir.UnavailableShardPolicy{miroir.Partial, miroir.FailFast} {
+	for _, policy := range []UnavailableShardPolicy{Partial, FailFast} {
 		obs := &acObserver{}
-		f := acNewFleet(t, []int{0, 0}, 1, 8, miroir.WithUnavailableShardPolicy(policy), miroir.WithObserver(obs))
+		f := acNewFleet(t, []int{0, 0}, 1, 8, WithUnavailableShardPolicy(policy), WithObserver(obs))
 		ix := f.create(t, "docs", "id")
 		ctx := acCtx(t)
 		docs := acDocs(0, 40)
@@ -2654,9 +2653,9 @@ func TestAuditCoreUnavailableShardPolicy(t *testing.T) {
 				onN0++
 			}
 		}
-		rep := &miroir.Report{}
-		res, err := ix.Search(miroir.WithReport(ctx, rep), "title", &meilisearch.SearchRequest{Limit: 100})
-		if policy == miroir.Partial {
+		rep := &Report{}
+		res, err := ix.Search(WithReport(ctx, rep), "title", &meilisearch.SearchRequest{Limit: 100})
+		if policy == Partial {
 			if err != nil {
 				t.Fatalf("Partial: %v", err)
 			}
@@ -2687,13 +2686,13 @@ func TestAuditCoreUnavailableShardPolicy(t *testing.T) {
 				t.Errorf("Partial read in proxy mode: status %d, X-Miroir-Degraded %q", resp.StatusCode, resp.Header.Get("X-Miroir-Degraded"))
 			}
 		} else {
-			if !errors.Is(err, miroir.ErrShardUnavailable) || acAPICode(err) != miroir.CodeShardUnavailable {
+			if !errors.Is(err, ErrShardUnavailable) || acAPICode(err) != CodeShardUnavailable {
 				t.Errorf("FailFast: %v", err)
 			}
 			hs := httptest.NewServer(f.c.Handler())
 			st, body := acHTTP(t, hs.URL, "POST", "/indexes/docs/search", map[string]any{"q": "title"}, "")
 			hs.Close()
-			if st != 503 || !strings.Contains(string(body), miroir.CodeShardUnavailable) {
+			if st != 503 || !strings.Contains(string(body), CodeShardUnavailable) {
 				t.Errorf("FailFast proxy: %d %s", st, body)
 			}
 		}
@@ -2724,7 +2723,7 @@ func TestAuditCoreUnsupportedMethods(t *testing.T) {
 			}()
 			err = call()
 		}()
-		if !errors.Is(err, miroir.ErrUnsupported) {
+		if !errors.Is(err, ErrUnsupported) {
 			t.Errorf("%s: %v, want an error matching ErrUnsupported", name, err)
 			continue
 		}
@@ -2785,12 +2784,12 @@ func TestAuditCoreStatsAggregated(t *testing.T) {
 
 func TestAuditCoreCloseStopsGoroutines(t *testing.T) {
 	srv := meilitest.RunCluster(t, 3)
-	nodes := make([]miroir.Node, 3)
+	nodes := make([]Node, 3)
 	for i := range nodes {
-		nodes[i] = miroir.Node{ID: fmt.Sprintf("n%d", i), URL: srv[i].URL()}
+		nodes[i] = Node{ID: fmt.Sprintf("n%d", i), URL: srv[i].URL()}
 	}
 	ctx := acCtx(t)
-	c, err := miroir.New(nodes, miroir.WithShards(8), miroir.WithHealthCheck(10*time.Millisecond, time.Second, 1, 1))
+	c, err := New(nodes, WithShards(8), WithHealthCheck(10*time.Millisecond, time.Second, 1, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -3183,8 +3182,8 @@ func TestAuditCoreCoveringFallbackPerShard(t *testing.T) {
 	}
 	sawFallback, sawNone := false, false
 	for k := 0; k < 6; k++ {
-		rep := &miroir.Report{}
-		res, err := ix.Search(miroir.WithReport(ctx, rep), "title", &meilisearch.SearchRequest{Limit: 200})
+		rep := &Report{}
+		res, err := ix.Search(WithReport(ctx, rep), "title", &meilisearch.SearchRequest{Limit: 200})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -3237,8 +3236,8 @@ func TestAuditCoreReplicasNoDuplicatesAndRotation(t *testing.T) {
 		}
 	}
 	for k := 0; k < 6; k++ {
-		rep := &miroir.Report{}
-		res, err := ix.Search(miroir.WithReport(ctx, rep), "title", &meilisearch.SearchRequest{Limit: 500})
+		rep := &Report{}
+		res, err := ix.Search(WithReport(ctx, rep), "title", &meilisearch.SearchRequest{Limit: 500})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -3269,9 +3268,9 @@ func TestAuditCoreReplicasNoDuplicatesAndRotation(t *testing.T) {
 	// GetDocument round-robins over the shard's replicas.
 	reps := map[string]bool{}
 	for k := 0; k < 8; k++ {
-		rep := &miroir.Report{}
+		rep := &Report{}
 		var d map[string]any
-		if err := ix.GetDocument(miroir.WithReport(ctx, rep), "17", nil, &d); err != nil {
+		if err := ix.GetDocument(WithReport(ctx, rep), "17", nil, &d); err != nil {
 			t.Fatal(err)
 		}
 		if len(rep.NodesContacted) != 1 {
@@ -3299,8 +3298,8 @@ func TestAuditCoreDeleteByIDRoutedToTargets(t *testing.T) {
 	ctx := acCtx(t)
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 50), nil))
 	spy := f.spy()
-	rep := &miroir.Report{}
-	acWaitOK(t, f.c)(ix.DeleteDocument(miroir.WithReport(ctx, rep), "13", nil))
+	rep := &Report{}
+	acWaitOK(t, f.c)(ix.DeleteDocument(WithReport(ctx, rep), "13", nil))
 	want := slices.Clone(f.c.Topology().ShardMap()[acShard("13", 16)])
 	sort.Strings(want)
 	var got []string
@@ -3332,8 +3331,8 @@ func TestAuditCoreQuorumErrorAnswerIsNoAck(t *testing.T) {
 		return r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/documents")
 	}, 500, "internal")
 	docs := acDocs(0, 20)
-	rep := &miroir.Report{}
-	info, err := ix.AddDocuments(miroir.WithReport(ctx, rep), docs, nil)
+	rep := &Report{}
+	info, err := ix.AddDocuments(WithReport(ctx, rep), docs, nil)
 	acWaitOK(t, f.c)(info, err)
 	var want []string
 	for s := 0; s < 4; s++ {
@@ -3362,10 +3361,10 @@ func TestAuditCoreNodeOptions(t *testing.T) {
 		trips.Add(1)
 		return http.DefaultTransport.RoundTrip(r)
 	})}
-	c, err := miroir.New([]miroir.Node{
+	c, err := New([]Node{
 		{ID: "a", URL: s0.URL(), APIKey: "key-zero-0123456789"},
 		{ID: "b", URL: s1.URL()},
-	}, append(acFastOpts(), miroir.WithShards(4), miroir.WithAPIKey("key-one-0123456789"), miroir.WithHTTPClient(client))...)
+	}, append(acFastOpts(), WithShards(4), WithAPIKey("key-one-0123456789"), WithHTTPClient(client))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -3377,11 +3376,11 @@ func TestAuditCoreNodeOptions(t *testing.T) {
 	}
 
 	// Node timeout: a node slower than the timeout does not acknowledge.
-	f := acNewFleet(t, []int{0, 1}, 1, 4, miroir.WithNodeTimeout(300*time.Millisecond), miroir.WithRetries(miroir.RetryPolicy{}))
+	f := acNewFleet(t, []int{0, 1}, 1, 4, WithNodeTimeout(300*time.Millisecond), WithRetries(RetryPolicy{}))
 	ix := f.create(t, "docs", "id")
 	f.srv[0].SetLatency(3 * time.Second)
-	rep := &miroir.Report{}
-	info, err := ix.AddDocuments(miroir.WithReport(ctx, rep), acDocs(0, 20), nil)
+	rep := &Report{}
+	info, err := ix.AddDocuments(WithReport(ctx, rep), acDocs(0, 20), nil)
 	if err != nil {
 		t.Fatalf("write with one slow group: %v", err)
 	}
@@ -3392,7 +3391,7 @@ func TestAuditCoreNodeOptions(t *testing.T) {
 	_ = info
 
 	// Retries: a transient 503 on a read is retried.
-	g := acNewFleet(t, []int{0}, 1, 4, miroir.WithRetries(miroir.RetryPolicy{Max: 2, WaitMin: time.Millisecond, WaitMax: 5 * time.Millisecond}))
+	g := acNewFleet(t, []int{0}, 1, 4, WithRetries(RetryPolicy{Max: 2, WaitMin: time.Millisecond, WaitMax: 5 * time.Millisecond}))
 	gix := g.create(t, "docs", "id")
 	acWaitOK(t, g.c)(gix.AddDocuments(ctx, acDocs(0, 5), nil))
 	var failed atomic.Int64
@@ -3415,13 +3414,13 @@ func (f acRoundTripper) RoundTrip(r *http.Request) (*http.Response, error) { ret
 func TestAuditCoreProxyTopologyRoutes(t *testing.T) {
 	const master = "proxy-master-key-000000"
 	srv := meilitest.RunCluster(t, 2, meilitest.WithMasterKey(master))
-	c, err := miroir.New([]miroir.Node{{ID: "a", URL: srv[0].URL()}, {ID: "b", URL: srv[1].URL()}},
-		append(acFastOpts(), miroir.WithShards(8), miroir.WithAPIKey(master))...)
+	c, err := New([]Node{{ID: "a", URL: srv[0].URL()}, {ID: "b", URL: srv[1].URL()}},
+		append(acFastOpts(), WithShards(8), WithAPIKey(master))...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	hs := httptest.NewServer(c.Handler(miroir.WithMasterKey("front-key"), miroir.WithAdminKey("admin-key")))
+	hs := httptest.NewServer(c.Handler(WithMasterKey("front-key"), WithAdminKey("admin-key")))
 	defer hs.Close()
 	for _, p := range []string{"/_miroir/topology", "/_miroir/shards"} {
 		st, body := acHTTP(t, hs.URL, "GET", p, nil, "admin-key")
@@ -3576,7 +3575,7 @@ func TestAuditCorePrimaryKeyResolution(t *testing.T) {
 	ctx := acCtx(t)
 	ix := f.create(t, "skus", "sku")
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, []map[string]any{{"sku": "a1", "id": 5}, {"sku": "a2", "id": 5}}, nil))
-	other, err := miroir.New(f.nodes, append(acFastOpts(), miroir.WithShards(16))...)
+	other, err := New(f.nodes, append(acFastOpts(), WithShards(16))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -3626,12 +3625,12 @@ func TestAuditCoreWriteToMissingIndex(t *testing.T) {
 		}
 	}
 	// A cluster with another S refuses it now.
-	other, err := miroir.New(f.nodes, append(acFastOpts(), miroir.WithShards(9))...)
+	other, err := New(f.nodes, append(acFastOpts(), WithShards(9))...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	if _, err := other.Index("fresh").AddDocuments(ctx, []map[string]any{{"id": 3}}, nil); !errors.Is(err, miroir.ErrShardCountMismatch) {
+	if _, err := other.Index("fresh").AddDocuments(ctx, []map[string]any{{"id": 3}}, nil); !errors.Is(err, ErrShardCountMismatch) {
 		t.Errorf("other S on an index created by a write: %v", err)
 	}
 }
@@ -3643,7 +3642,7 @@ type acJSONStore struct {
 	data map[int64][]byte
 }
 
-func (s *acJSONStore) Put(_ context.Context, t *miroir.ClusterTask) error {
+func (s *acJSONStore) Put(_ context.Context, t *ClusterTask) error {
 	b, err := json.Marshal(t)
 	if err != nil {
 		return err
@@ -3657,21 +3656,21 @@ func (s *acJSONStore) Put(_ context.Context, t *miroir.ClusterTask) error {
 	return nil
 }
 
-func (s *acJSONStore) Get(_ context.Context, uid int64) (*miroir.ClusterTask, error) {
+func (s *acJSONStore) Get(_ context.Context, uid int64) (*ClusterTask, error) {
 	s.mu.Lock()
 	b, ok := s.data[uid]
 	s.mu.Unlock()
 	if !ok {
 		return nil, nil
 	}
-	var t miroir.ClusterTask
+	var t ClusterTask
 	if err := json.Unmarshal(b, &t); err != nil {
 		return nil, err
 	}
 	return &t, nil
 }
 
-func (s *acJSONStore) List(_ context.Context, fn func(*miroir.ClusterTask) bool) error {
+func (s *acJSONStore) List(_ context.Context, fn func(*ClusterTask) bool) error {
 	s.mu.Lock()
 	var uids []int64
 	for u := range s.data {
@@ -3702,7 +3701,7 @@ func (s *acJSONStore) Delete(_ context.Context, uids ...int64) error {
 
 func TestAuditCoreSerialisedTaskStore(t *testing.T) {
 	store := &acJSONStore{}
-	f := acNewFleet(t, []int{0, 0, 1}, 1, 8, miroir.WithTaskStore(store))
+	f := acNewFleet(t, []int{0, 0, 1}, 1, 8, WithTaskStore(store))
 	ix := f.create(t, "docs", "id")
 	ctx := acCtx(t)
 	task := acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 40), nil))
@@ -3711,8 +3710,8 @@ func TestAuditCoreSerialisedTaskStore(t *testing.T) {
 	}
 	acWaitOK(t, f.c)(ix.UpdateStopWords(ctx, &[]string{"x"}))
 	f.stop(t, 2)
-	rep := &miroir.Report{}
-	info, err := ix.AddDocuments(miroir.WithReport(ctx, rep), acDocs(100, 20), nil)
+	rep := &Report{}
+	info, err := ix.AddDocuments(WithReport(ctx, rep), acDocs(100, 20), nil)
 	acWaitOK(t, f.c)(info, err)
 	ct, _ := store.Get(ctx, info.TaskUID)
 	if ct == nil || len(ct.Degraded) == 0 {
@@ -3805,12 +3804,12 @@ func TestAuditCoreTaskStatusRuleOrder(t *testing.T) {
 // Close while calls are in flight: no panic, no race, nothing left running.
 func TestAuditCoreCloseDuringTraffic(t *testing.T) {
 	srv := meilitest.RunCluster(t, 3)
-	nodes := make([]miroir.Node, 3)
+	nodes := make([]Node, 3)
 	for i := range nodes {
-		nodes[i] = miroir.Node{ID: fmt.Sprintf("n%d", i), URL: srv[i].URL(), Group: i % 2}
+		nodes[i] = Node{ID: fmt.Sprintf("n%d", i), URL: srv[i].URL(), Group: i % 2}
 	}
 	nodes[2].Group = 0
-	c, err := miroir.New(nodes, append(acFastOpts(), miroir.WithShards(8))...)
+	c, err := New(nodes, append(acFastOpts(), WithShards(8))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -3870,10 +3869,10 @@ func TestAuditCoreNoQuorumWhenEveryNodeAnswers5xx(t *testing.T) {
 		}, 500, "internal")
 	}
 	_, err := ix.AddDocuments(ctx, acDocs(0, 20), nil)
-	if !errors.Is(err, miroir.ErrNoQuorum) || acAPICode(err) != miroir.CodeNoQuorum {
+	if !errors.Is(err, ErrNoQuorum) || acAPICode(err) != CodeNoQuorum {
 		t.Errorf("every replica answering 500 internal: %v (code %q), want miroir_no_quorum", err, acAPICode(err))
 	}
-	var me *miroir.Error
+	var me *Error
 	if errors.As(err, &me) && len(me.Shards) == 0 {
 		t.Errorf("no-quorum error lists no shards")
 	}
@@ -3889,7 +3888,7 @@ func TestAuditCoreShardCountMismatchDelete(t *testing.T) {
 	ctx := acCtx(t)
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 20), nil))
 	for _, how := range []string{"Index.Delete", "DeleteIndex"} {
-		other, err := miroir.New(f.nodes, append(acFastOpts(), miroir.WithShards(16))...)
+		other, err := New(f.nodes, append(acFastOpts(), WithShards(16))...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -3898,14 +3897,14 @@ func TestAuditCoreShardCountMismatchDelete(t *testing.T) {
 			if err == nil {
 				task, _ := other.WaitForTask(ctx, info.TaskUID, 5*time.Millisecond)
 				t.Errorf("DeleteIndex with another shard count accepted (task %v)", task.Status)
-			} else if !errors.Is(err, miroir.ErrShardCountMismatch) {
+			} else if !errors.Is(err, ErrShardCountMismatch) {
 				t.Errorf("DeleteIndex with another shard count: %v", err)
 			}
 		} else {
 			ok, err := other.Index("docs").Delete(ctx, "docs")
 			if err == nil {
 				t.Errorf("Index.Delete with another shard count accepted (%v)", ok)
-			} else if !errors.Is(err, miroir.ErrShardCountMismatch) {
+			} else if !errors.Is(err, ErrShardCountMismatch) {
 				t.Errorf("Index.Delete with another shard count: %v", err)
 			}
 		}

@@ -1,4 +1,4 @@
-package miroir_test
+package miroir
 
 // Black-box audit of proxy mode (DESIGN.md §9 and issue 6): Cluster.Handler
 // over meilitest nodes, compared request by request with one meilitest
@@ -25,7 +25,6 @@ import (
 	"time"
 
 	"github.com/meilisearch/meilisearch-go"
-	"github.com/miroirsearch/miroir"
 	"github.com/miroirsearch/miroir/meilitest"
 )
 
@@ -96,15 +95,15 @@ func auditDo(t testing.TB, base, method, path string, body []byte, token string,
 
 // auditProxy starts a fleet (nodes protected by auditNodeKey), a Cluster
 // and its handler on an httptest server.
-func auditProxy(t testing.TB, groups, perGroup, rf, shards int, copts []miroir.Option, hopts ...miroir.HandlerOption) (string, *miroir.Cluster, []*meilitest.Server) {
+func auditProxy(t testing.TB, groups, perGroup, rf, shards int, copts []Option, hopts ...HandlerOption) (string, *Cluster, []*meilitest.Server) {
 	t.Helper()
 	srvs := meilitest.RunCluster(t, groups*perGroup, meilitest.WithTaskDuration(0), meilitest.WithMasterKey(auditNodeKey))
-	nodes := make([]miroir.Node, len(srvs))
+	nodes := make([]Node, len(srvs))
 	for i, s := range srvs {
-		nodes[i] = miroir.Node{ID: fmt.Sprintf("node-%d", i), URL: s.URL(), Group: i / perGroup}
+		nodes[i] = Node{ID: fmt.Sprintf("node-%d", i), URL: s.URL(), Group: i / perGroup}
 	}
-	opts := append([]miroir.Option{miroir.WithShards(shards), miroir.WithReplicationFactor(rf), miroir.WithAPIKey(auditNodeKey)}, copts...)
-	c, err := miroir.New(nodes, opts...)
+	opts := append([]Option{WithShards(shards), WithReplicationFactor(rf), WithAPIKey(auditNodeKey)}, copts...)
+	c, err := New(nodes, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,7 +407,7 @@ func auditMust(v any) string {
 // node's.
 func TestAuditProxyRoutes(t *testing.T) {
 	t.Parallel()
-	pURL, _, _ := auditProxy(t, 1, 2, 1, 7, nil, miroir.WithMasterKey(auditProxyKey))
+	pURL, _, _ := auditProxy(t, 1, 2, 1, 7, nil, WithMasterKey(auditProxyKey))
 	ref := meilitest.RunT(t, meilitest.WithTaskDuration(0), meilitest.WithMasterKey(auditProxyKey))
 	p := &auditPair{t: t, proxy: pURL, ref: ref.URL(), pTok: auditProxyKey, rTok: auditProxyKey, pVars: map[string]string{}, rVars: map[string]string{}}
 	docs := auditMovies(30)
@@ -722,7 +721,7 @@ var auditAuthRoutes = []struct{ method, path, body string }{
 // the same bodies as Meilisearch; WithAdminKey gates /_miroir/*.
 func TestAuditProxyAuthOutcomes(t *testing.T) {
 	t.Parallel()
-	pURL, _, _ := auditProxy(t, 1, 2, 1, 7, nil, miroir.WithMasterKey(auditProxyKey), miroir.WithAdminKey(auditAdminKey))
+	pURL, _, _ := auditProxy(t, 1, 2, 1, 7, nil, WithMasterKey(auditProxyKey), WithAdminKey(auditAdminKey))
 	ref := meilitest.RunT(t, meilitest.WithTaskDuration(0), meilitest.WithMasterKey(auditProxyKey))
 	for _, rt := range auditAuthRoutes {
 		var b []byte
@@ -790,16 +789,16 @@ func TestAuditProxyAuthPassthrough(t *testing.T) {
 	t.Parallel()
 	// nodes and handler share the fleet's master key
 	srvs := meilitest.RunCluster(t, 3, meilitest.WithTaskDuration(0), meilitest.WithMasterKey(auditNodeKey))
-	nodes := make([]miroir.Node, len(srvs))
+	nodes := make([]Node, len(srvs))
 	for i, s := range srvs {
-		nodes[i] = miroir.Node{ID: fmt.Sprintf("n%d", i), URL: s.URL()}
+		nodes[i] = Node{ID: fmt.Sprintf("n%d", i), URL: s.URL()}
 	}
-	c, err := miroir.New(nodes, miroir.WithShards(7), miroir.WithAPIKey(auditNodeKey))
+	c, err := New(nodes, WithShards(7), WithAPIKey(auditNodeKey))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	hs := httptest.NewServer(c.Handler(miroir.WithMasterKey(auditNodeKey), miroir.WithAuthPassthrough()))
+	hs := httptest.NewServer(c.Handler(WithMasterKey(auditNodeKey), WithAuthPassthrough()))
 	t.Cleanup(hs.Close)
 	base := hs.URL
 	mk := func(method, path, body, tok string) auditHTTP {
@@ -886,7 +885,7 @@ func TestAuditProxyNodeKeysNeverLeak(t *testing.T) {
 	t.Parallel()
 	logs := &auditSyncBuf{b: new(bytes.Buffer)}
 	logger := auditLogger(logs)
-	pURL, _, srvs := auditProxy(t, 2, 2, 1, 7, []miroir.Option{miroir.WithLogger(logger), miroir.WithRetries(miroir.RetryPolicy{})}, miroir.WithMasterKey(auditProxyKey), miroir.WithAdminKey(auditAdminKey))
+	pURL, _, srvs := auditProxy(t, 2, 2, 1, 7, []Option{WithLogger(logger), WithRetries(RetryPolicy{})}, WithMasterKey(auditProxyKey), WithAdminKey(auditAdminKey))
 	var all []auditHTTP
 	do := func(method, path, body, tok string) auditHTTP {
 		var b []byte
@@ -987,7 +986,7 @@ func TestAuditProxyGzipBodies(t *testing.T) {
 // (default 100 MiB) gives payload_too_large".
 func TestAuditProxyMaxBodyBytes(t *testing.T) {
 	t.Parallel()
-	pURL, _, _ := auditProxy(t, 1, 2, 1, 7, nil, miroir.WithMaxBodyBytes(2048))
+	pURL, _, _ := auditProxy(t, 1, 2, 1, 7, nil, WithMaxBodyBytes(2048))
 	r := auditDo(t, pURL, "POST", "/indexes", []byte(`{"uid":"m","primaryKey":"id"}`), "", nil)
 	auditWaitHTTP(t, pURL, "", r.obj(t)["taskUid"])
 	small := []byte(auditMust(auditMovies(5)))
@@ -1034,7 +1033,7 @@ func TestAuditProxyMaxBodyBytes(t *testing.T) {
 // HTTP 503, §5 FailFast miroir_shard_unavailable is HTTP 503.
 func TestAuditProxyDegraded(t *testing.T) {
 	t.Parallel()
-	pURL, c, srvs := auditProxy(t, 2, 2, 1, 7, []miroir.Option{miroir.WithRetries(miroir.RetryPolicy{})})
+	pURL, c, srvs := auditProxy(t, 2, 2, 1, 7, []Option{WithRetries(RetryPolicy{})})
 	r := auditDo(t, pURL, "POST", "/indexes", []byte(`{"uid":"d","primaryKey":"id"}`), "", nil)
 	auditWaitHTTP(t, pURL, "", r.obj(t)["taskUid"])
 	docs := auditMovies(60)
@@ -1058,7 +1057,7 @@ func TestAuditProxyDegraded(t *testing.T) {
 	var batch []map[string]any
 	hit := map[int]bool{}
 	for i := 1000; len(hit) < len(n2) && i < 3000; i++ {
-		s := miroir.ShardOf(fmt.Sprint(i), 7)
+		s := ShardOf(fmt.Sprint(i), 7)
 		if slices.Contains(n2, s) {
 			hit[s] = true
 			batch = append(batch, map[string]any{"id": i, "title": "late"})
@@ -1099,7 +1098,7 @@ func TestAuditProxyDegraded(t *testing.T) {
 	// no quorum: a document of a shard held only by stopped nodes
 	var lost map[string]any
 	for i := 5000; i < 9000; i++ {
-		if slices.Contains(missing, miroir.ShardOf(fmt.Sprint(i), 7)) {
+		if slices.Contains(missing, ShardOf(fmt.Sprint(i), 7)) {
 			lost = map[string]any{"id": i}
 			break
 		}
@@ -1114,7 +1113,7 @@ func TestAuditProxyDegraded(t *testing.T) {
 // miroir_shard_unavailable.
 func TestAuditProxyFailFast(t *testing.T) {
 	t.Parallel()
-	pURL, _, srvs := auditProxy(t, 1, 2, 1, 7, []miroir.Option{miroir.WithUnavailableShardPolicy(miroir.FailFast), miroir.WithRetries(miroir.RetryPolicy{})})
+	pURL, _, srvs := auditProxy(t, 1, 2, 1, 7, []Option{WithUnavailableShardPolicy(FailFast), WithRetries(RetryPolicy{})})
 	r := auditDo(t, pURL, "POST", "/indexes", []byte(`{"uid":"f","primaryKey":"id"}`), "", nil)
 	auditWaitHTTP(t, pURL, "", r.obj(t)["taskUid"])
 	r = auditDo(t, pURL, "POST", "/indexes/f/documents", []byte(auditMust(auditMovies(20))), "", nil)
@@ -1149,7 +1148,7 @@ func TestAuditProxyFailFast(t *testing.T) {
 // against the handler (issue 6: "no change on their side").
 func TestAuditProxyMeilisearchGo(t *testing.T) {
 	t.Parallel()
-	pURL, _, _ := auditProxy(t, 2, 2, 1, 7, nil, miroir.WithMasterKey(auditProxyKey))
+	pURL, _, _ := auditProxy(t, 2, 2, 1, 7, nil, WithMasterKey(auditProxyKey))
 	cl := meilisearch.New(pURL, meilisearch.WithAPIKey(auditProxyKey))
 	ctx := context.Background()
 	info, err := cl.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "go", PrimaryKey: "id"})

@@ -1,4 +1,4 @@
-package miroir_test
+package miroir
 
 // Black-box audit of the read path (DESIGN.md §2, §5, §8 and issue 4):
 // a cluster of meilitest nodes must answer like one meilitest node holding
@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/meilisearch/meilisearch-go"
-	"github.com/miroirsearch/miroir"
 	"github.com/miroirsearch/miroir/meilitest"
 )
 
@@ -36,15 +35,15 @@ func auditCtx(t testing.TB) context.Context {
 
 // auditFleet starts groups×perGroup meilitest nodes and a Cluster over
 // them (node i is "node-i", group i/perGroup).
-func auditFleet(t testing.TB, groups, perGroup, rf, shards int, opts ...miroir.Option) (*miroir.Cluster, []*meilitest.Server, []miroir.Node) {
+func auditFleet(t testing.TB, groups, perGroup, rf, shards int, opts ...Option) (*Cluster, []*meilitest.Server, []Node) {
 	t.Helper()
 	srvs := meilitest.RunCluster(t, groups*perGroup, meilitest.WithTaskDuration(0))
-	nodes := make([]miroir.Node, len(srvs))
+	nodes := make([]Node, len(srvs))
 	for i, s := range srvs {
-		nodes[i] = miroir.Node{ID: fmt.Sprintf("node-%d", i), URL: s.URL(), Group: i / perGroup}
+		nodes[i] = Node{ID: fmt.Sprintf("node-%d", i), URL: s.URL(), Group: i / perGroup}
 	}
-	all := append([]miroir.Option{miroir.WithShards(shards), miroir.WithReplicationFactor(rf)}, opts...)
-	c, err := miroir.New(nodes, all...)
+	all := append([]Option{WithShards(shards), WithReplicationFactor(rf)}, opts...)
+	c, err := New(nodes, all...)
 	if err != nil {
 		t.Fatalf("miroir.New: %v", err)
 	}
@@ -769,7 +768,7 @@ func TestAuditReadShardNumberNeverMatches(t *testing.T) {
 	c, srvs, nodes := auditFleet(t, 1, 3, 1, 7)
 	auditLoad(t, c, "star", nil, docs)
 	auditLoad(t, c, "list", explicit, docs)
-	c2, err := miroir.New(nodes, miroir.WithShards(7))
+	c2, err := New(nodes, WithShards(7))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -778,7 +777,7 @@ func TestAuditReadShardNumberNeverMatches(t *testing.T) {
 	ctx := context.Background()
 	for _, cl := range []struct {
 		name string
-		c    *miroir.Cluster
+		c    *Cluster
 	}{{"writer", c}, {"fresh", c2}} {
 		for _, uid := range []string{"star", "list"} {
 			for _, q := range []string{"0", "1", "2", "3", "4", "5", "6", "3 amber", "amber 6"} {
@@ -866,7 +865,7 @@ func TestAuditReadNewFieldOtherInstance(t *testing.T) {
 	docs := auditPlainDocs(40)
 	c, _, nodes := auditFleet(t, 1, 2, 1, 7)
 	auditLoad(t, c, "n", nil, docs)
-	reader, err := miroir.New(nodes, miroir.WithShards(7))
+	reader, err := New(nodes, WithShards(7))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1102,7 +1101,7 @@ type auditFed struct {
 // auditFederated compares federated multi-searches with the reference:
 // hits up to ties of weightedRankingScore (identity: index and id),
 // totals, facets.
-func auditFederated(t *testing.T, ref meilisearch.ServiceManager, c *miroir.Cluster, feds []auditFed) {
+func auditFederated(t *testing.T, ref meilisearch.ServiceManager, c *Cluster, feds []auditFed) {
 	t.Helper()
 	ctx := context.Background()
 	fedKey := func(h map[string]any) (string, bool) {
@@ -1200,7 +1199,7 @@ func TestAuditReadVectors(t *testing.T) {
 	ref, _ := auditSingle(t)
 	auditLoad(t, ref, "v", st, docs)
 	for _, of := range []float64{1, 3} {
-		c, _, _ := auditFleet(t, 1, 3, 1, 7, miroir.WithOverFetch(of))
+		c, _, _ := auditFleet(t, 1, 3, 1, 7, WithOverFetch(of))
 		auditLoad(t, c, "v", st, docs)
 		for _, q := range []auditQuery{
 			{name: "vector", mk: func() *meilisearch.SearchRequest {
@@ -1322,7 +1321,7 @@ func TestAuditReadGetDocumentsPagesStable(t *testing.T) {
 // unavailable shards, fallbacks, health
 
 type auditObserver struct {
-	miroir.NopObserver
+	NopObserver
 	mu          sync.Mutex
 	unavailable map[string][][]int
 	states      []string
@@ -1359,7 +1358,7 @@ func (o *auditObserver) stateLog() []string {
 
 // auditShardsOnly returns the shards whose replicas (all groups) are all
 // among down.
-func auditShardsOnly(top miroir.Topology, down ...string) []int {
+func auditShardsOnly(top Topology, down ...string) []int {
 	var out []int
 	for s := 0; s < top.Shards; s++ {
 		all := true
@@ -1380,7 +1379,7 @@ func auditShardsOnly(top miroir.Topology, down ...string) []int {
 func auditDocsInShards(docs []map[string]any, shards, inShards []int) int {
 	n := 0
 	for _, d := range docs {
-		if slices.Contains(inShards, miroir.ShardOf(fmt.Sprint(d["id"]), shards[0])) {
+		if slices.Contains(inShards, ShardOf(fmt.Sprint(d["id"]), shards[0])) {
 			n++
 		}
 	}
@@ -1396,7 +1395,7 @@ func TestAuditReadPartialReportsExactlyMissingShards(t *testing.T) {
 	t.Parallel()
 	docs := auditDocs(auditN, 8)
 	obs := newAuditObserver()
-	c, srvs, _ := auditFleet(t, 1, 3, 2, 7, miroir.WithObserver(obs), miroir.WithRetries(miroir.RetryPolicy{}))
+	c, srvs, _ := auditFleet(t, 1, 3, 2, 7, WithObserver(obs), WithRetries(RetryPolicy{}))
 	auditLoad(t, c, "p", auditSettingsA(), docs)
 	top := c.Topology()
 	srvs[0].Stop()
@@ -1414,8 +1413,8 @@ func TestAuditReadPartialReportsExactlyMissingShards(t *testing.T) {
 	want := auditDocsInShards(docs, []int{7}, avail)
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
-		var rep miroir.Report
-		res, err := c.Index("p").Search(miroir.WithReport(ctx, &rep), "", &meilisearch.SearchRequest{Limit: 1000})
+		var rep Report
+		res, err := c.Index("p").Search(WithReport(ctx, &rep), "", &meilisearch.SearchRequest{Limit: 1000})
 		if err != nil {
 			t.Fatalf("search %d under Partial: %v", i, err)
 		}
@@ -1433,7 +1432,7 @@ func TestAuditReadPartialReportsExactlyMissingShards(t *testing.T) {
 		for _, h := range res.Hits {
 			var id int
 			_ = json.Unmarshal(h["id"], &id)
-			if sh := miroir.ShardOf(fmt.Sprint(id), 7); slices.Contains(missing, sh) {
+			if sh := ShardOf(fmt.Sprint(id), 7); slices.Contains(missing, sh) {
 				t.Errorf("hit %d of unavailable shard %d", id, sh)
 			}
 		}
@@ -1451,8 +1450,8 @@ func TestAuditReadPartialReportsExactlyMissingShards(t *testing.T) {
 		}
 	}
 	// the other reads answer too, and report
-	var rep miroir.Report
-	rctx := miroir.WithReport(ctx, &rep)
+	var rep Report
+	rctx := WithReport(ctx, &rep)
 	if _, err := c.MultiSearch(rctx, &meilisearch.MultiSearchRequest{Queries: []*meilisearch.SearchRequest{{IndexUID: "p", Query: "river"}}}); err != nil {
 		t.Errorf("multi-search under Partial: %v", err)
 	}
@@ -1479,7 +1478,7 @@ func TestAuditReadPartialReportsExactlyMissingShards(t *testing.T) {
 func TestAuditReadFailFast(t *testing.T) {
 	t.Parallel()
 	docs := auditDocs(100, 8)
-	c, srvs, _ := auditFleet(t, 1, 3, 1, 7, miroir.WithUnavailableShardPolicy(miroir.FailFast), miroir.WithRetries(miroir.RetryPolicy{}))
+	c, srvs, _ := auditFleet(t, 1, 3, 1, 7, WithUnavailableShardPolicy(FailFast), WithRetries(RetryPolicy{}))
 	auditLoad(t, c, "p", auditSettingsA(), docs)
 	missing := auditShardsOnly(c.Topology(), "node-2")
 	srvs[2].Stop()
@@ -1490,10 +1489,10 @@ func TestAuditReadFailFast(t *testing.T) {
 			t.Errorf("%s under FailFast with node-2 stopped: no error", what)
 			return
 		}
-		if !errors.Is(err, miroir.ErrShardUnavailable) {
+		if !errors.Is(err, ErrShardUnavailable) {
 			t.Errorf("%s: error %v does not match ErrShardUnavailable", what, err)
 		}
-		var me *miroir.Error
+		var me *Error
 		if !errors.As(err, &me) {
 			t.Errorf("%s: error %T is not a *miroir.Error", what, err)
 		} else {
@@ -1555,7 +1554,7 @@ func TestAuditReadFallbackToOtherGroup(t *testing.T) {
 	docs := auditDocs(auditN, 12)
 	ref, _ := auditSingle(t)
 	auditLoad(t, ref, "g", auditSettingsA(), docs)
-	c, srvs, _ := auditFleet(t, 2, 2, 1, 7, miroir.WithRetries(miroir.RetryPolicy{}))
+	c, srvs, _ := auditFleet(t, 2, 2, 1, 7, WithRetries(RetryPolicy{}))
 	auditLoad(t, c, "g", auditSettingsA(), docs)
 	top := c.Topology()
 	var node0Shards []int
@@ -1575,8 +1574,8 @@ func TestAuditReadFallbackToOtherGroup(t *testing.T) {
 	want.plainPass(t)
 	sawFallback := false
 	for i := 0; i < 6; i++ {
-		var rep miroir.Report
-		ctx := miroir.WithReport(context.Background(), &rep)
+		var rep Report
+		ctx := WithReport(context.Background(), &rep)
 		req := q.mk()
 		raw, err := c.Index("g").SearchRaw(ctx, "", req)
 		if err != nil {
@@ -1618,7 +1617,7 @@ func TestAuditReadFallbackToOtherGroup(t *testing.T) {
 func TestAuditReadHealthChecks(t *testing.T) {
 	t.Parallel()
 	obs := newAuditObserver()
-	c, srvs, _ := auditFleet(t, 1, 3, 2, 7, miroir.WithObserver(obs), miroir.WithHealthCheck(10*time.Millisecond, 2*time.Second, 2, 2))
+	c, srvs, _ := auditFleet(t, 1, 3, 2, 7, WithObserver(obs), WithHealthCheck(10*time.Millisecond, 2*time.Second, 2, 2))
 	docs := auditDocs(60, 1)
 	auditLoad(t, c, "h", nil, docs)
 	ctx := context.Background()
@@ -1654,8 +1653,8 @@ func TestAuditReadHealthChecks(t *testing.T) {
 	}
 	// the covering set skips the unhealthy node
 	for i := 0; i < 4; i++ {
-		var rep miroir.Report
-		res, err := c.Index("h").Search(miroir.WithReport(ctx, &rep), "", &meilisearch.SearchRequest{Limit: 100})
+		var rep Report
+		res, err := c.Index("h").Search(WithReport(ctx, &rep), "", &meilisearch.SearchRequest{Limit: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1677,8 +1676,8 @@ func TestAuditReadHealthChecks(t *testing.T) {
 			t.Errorf("IsHealthy with shards %v on no healthy node", missing)
 		}
 		_, err := c.Health(ctx)
-		var me *miroir.Error
-		if !errors.As(err, &me) || me.Code != miroir.CodeShardUnavailable {
+		var me *Error
+		if !errors.As(err, &me) || me.Code != CodeShardUnavailable {
 			t.Errorf("Health with shards %v unavailable: %v", missing, err)
 		}
 	}
@@ -1708,7 +1707,7 @@ func TestAuditReadHealthChecks(t *testing.T) {
 // it.
 func TestAuditReadPassiveMarking(t *testing.T) {
 	t.Parallel()
-	c, srvs, _ := auditFleet(t, 1, 2, 2, 7, miroir.WithHealthCheck(0, 0, 1, 1), miroir.WithRetries(miroir.RetryPolicy{}))
+	c, srvs, _ := auditFleet(t, 1, 2, 2, 7, WithHealthCheck(0, 0, 1, 1), WithRetries(RetryPolicy{}))
 	docs := auditDocs(40, 1)
 	auditLoad(t, c, "h", nil, docs)
 	srvs[0].Stop()
@@ -1727,8 +1726,8 @@ func TestAuditReadPassiveMarking(t *testing.T) {
 			t.Errorf("node-0 still healthy after failed requests to it")
 		}
 	}
-	var rep miroir.Report
-	if _, err := c.Index("h").Search(miroir.WithReport(ctx, &rep), "", &meilisearch.SearchRequest{}); err != nil {
+	var rep Report
+	if _, err := c.Index("h").Search(WithReport(ctx, &rep), "", &meilisearch.SearchRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	if slices.Contains(rep.NodesContacted, "node-0") {
@@ -1744,7 +1743,7 @@ func TestAuditReadCloseStopsChecks(t *testing.T) {
 	probes := 0
 	front := &auditCountingServer{inner: srv, count: func() { mu.Lock(); probes++; mu.Unlock() }}
 	url := front.start(t)
-	c, err := miroir.New([]miroir.Node{{ID: "x", URL: url}}, miroir.WithHealthCheck(5*time.Millisecond, 100*time.Millisecond, 1, 1))
+	c, err := New([]Node{{ID: "x", URL: url}}, WithHealthCheck(5*time.Millisecond, 100*time.Millisecond, 1, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1763,10 +1762,10 @@ func TestAuditReadCloseStopsChecks(t *testing.T) {
 	if n := read(); n != after {
 		t.Errorf("health probes continued after Close: %d then %d", after, n)
 	}
-	if _, err := c.Index("x").Search(context.Background(), "a", &meilisearch.SearchRequest{}); !errors.Is(err, miroir.ErrClosed) {
+	if _, err := c.Index("x").Search(context.Background(), "a", &meilisearch.SearchRequest{}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Search after Close: %v, want ErrClosed", err)
 	}
-	if _, err := c.Version(context.Background()); !errors.Is(err, miroir.ErrClosed) {
+	if _, err := c.Version(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Errorf("Version after Close: %v, want ErrClosed", err)
 	}
 }
@@ -1780,8 +1779,8 @@ func TestAuditReadReportComplete(t *testing.T) {
 	if _, err := c.Index("r").Search(context.Background(), "river", &meilisearch.SearchRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	var rep miroir.Report
-	if _, err := c.Index("r").Search(miroir.WithReport(context.Background(), &rep), "river", &meilisearch.SearchRequest{}); err != nil {
+	var rep Report
+	if _, err := c.Index("r").Search(WithReport(context.Background(), &rep), "river", &meilisearch.SearchRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	if rep.IsDegraded() || len(rep.Fallbacks) != 0 || len(rep.UnavailableShards) != 0 {
@@ -1830,12 +1829,12 @@ func (a *auditCountingServer) start(t testing.TB) string {
 func TestAuditReadRotation(t *testing.T) {
 	t.Parallel()
 	obs := newAuditObserver()
-	c, _, _ := auditFleet(t, 2, 2, 1, 7, miroir.WithObserver(obs))
+	c, _, _ := auditFleet(t, 2, 2, 1, 7, WithObserver(obs))
 	auditLoad(t, c, "r", nil, auditDocs(30, 2))
 	c3, _, _ := auditFleet(t, 1, 3, 3, 7)
 	auditLoad(t, c3, "r", nil, auditDocs(30, 2))
 	ctx := context.Background()
-	groupOf := func(top miroir.Topology, id string) int {
+	groupOf := func(top Topology, id string) int {
 		for _, n := range top.Nodes {
 			if n.ID == id {
 				return n.Group
@@ -1846,8 +1845,8 @@ func TestAuditReadRotation(t *testing.T) {
 	top := c.Topology()
 	used := map[int]int{}
 	for i := 0; i < 6; i++ {
-		var rep miroir.Report
-		if _, err := c.Index("r").Search(miroir.WithReport(ctx, &rep), "river", &meilisearch.SearchRequest{}); err != nil {
+		var rep Report
+		if _, err := c.Index("r").Search(WithReport(ctx, &rep), "river", &meilisearch.SearchRequest{}); err != nil {
 			t.Fatal(err)
 		}
 		gs := map[int]bool{}
@@ -1870,8 +1869,8 @@ func TestAuditReadRotation(t *testing.T) {
 	}
 	nodes := map[string]int{}
 	for i := 0; i < 9; i++ {
-		var rep miroir.Report
-		if _, err := c3.Index("r").Search(miroir.WithReport(ctx, &rep), "river", &meilisearch.SearchRequest{}); err != nil {
+		var rep Report
+		if _, err := c3.Index("r").Search(WithReport(ctx, &rep), "river", &meilisearch.SearchRequest{}); err != nil {
 			t.Fatal(err)
 		}
 		for _, id := range rep.NodesContacted {

@@ -1,4 +1,4 @@
-package miroir_test
+package miroir
 
 // Black-box acceptance audit of settings (DESIGN.md §7 and issue 5).
 
@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/meilisearch/meilisearch-go"
-	"github.com/miroirsearch/miroir"
 	"github.com/miroirsearch/miroir/meilitest"
 )
 
@@ -215,17 +214,17 @@ func TestAuditSettingsCallReturnsAtOnce(t *testing.T) {
 func TestAuditSettingsRollback(t *testing.T) {
 	for _, strategy := range []struct {
 		name string
-		s    miroir.SettingsStrategy
-	}{{"sequential", miroir.Sequential}, {"parallel", miroir.Parallel}} {
+		s    SettingsStrategy
+	}{{"sequential", Sequential}, {"parallel", Parallel}} {
 		for _, kind := range []string{"task-failure", "node-stopped"} {
 			for _, k := range []int{0, 1, 2} {
-				if strategy.s == miroir.Parallel && k == 1 {
+				if strategy.s == Parallel && k == 1 {
 					continue // first and last are enough for the parallel strategy
 				}
 				name := fmt.Sprintf("%s/%s/k=%d", strategy.name, kind, k)
 				t.Run(name, func(t *testing.T) {
 					t.Parallel()
-					f := acNewFleet(t, []int{0, 0, 0}, 1, 8, miroir.WithSettingsStrategy(strategy.s))
+					f := acNewFleet(t, []int{0, 0, 0}, 1, 8, WithSettingsStrategy(strategy.s))
 					ix := f.create(t, "docs", "id")
 					ctx := acCtx(t)
 					acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 30), nil))
@@ -974,18 +973,18 @@ func TestAuditSettingsErrorsAreMeilisearchShaped(t *testing.T) {
 			t.Errorf("an invalid settings payload reached a node: %s", r)
 		}
 	}
-	other, err := miroir.New(f.nodes, append(acFastOpts(), miroir.WithShards(16))...)
+	other, err := New(f.nodes, append(acFastOpts(), WithShards(16))...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	if _, err := other.Index("docs").UpdateStopWords(ctx, &[]string{"x"}); !errors.Is(err, miroir.ErrShardCountMismatch) {
+	if _, err := other.Index("docs").UpdateStopWords(ctx, &[]string{"x"}); !errors.Is(err, ErrShardCountMismatch) {
 		t.Errorf("settings update with another shard count: %v", err)
 	}
-	if _, err := other.Index("docs").GetSettings(ctx); !errors.Is(err, miroir.ErrShardCountMismatch) {
+	if _, err := other.Index("docs").GetSettings(ctx); !errors.Is(err, ErrShardCountMismatch) {
 		t.Errorf("settings read with another shard count: %v", err)
 	}
-	if _, err := other.SettingsDrift(ctx, "docs"); err != nil && !errors.Is(err, miroir.ErrShardCountMismatch) {
+	if _, err := other.SettingsDrift(ctx, "docs"); err != nil && !errors.Is(err, ErrShardCountMismatch) {
 		t.Errorf("SettingsDrift with another shard count: %v", err)
 	}
 }
@@ -1091,7 +1090,7 @@ func TestAuditSettingsRollbackIncompleteReported(t *testing.T) {
 // cluster task". A node whose settings task never finishes makes the
 // transaction time out (WithSettingsTimeout) and roll back.
 func TestAuditSettingsTimeoutOptionRollsBack(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 0}, 1, 8, miroir.WithSettingsTimeout(300*time.Millisecond))
+	f := acNewFleet(t, []int{0, 0, 0}, 1, 8, WithSettingsTimeout(300*time.Millisecond))
 	ix := f.create(t, "docs", "id")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

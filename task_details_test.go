@@ -1,4 +1,4 @@
-package miroir_test
+package miroir
 
 // Task details in proxy mode: the `details` object of GET /tasks/{uid} and
 // GET /tasks must be what one Meilisearch node (meilitest) shows for the
@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/meilisearch/meilisearch-go"
-	"github.com/miroirsearch/miroir"
 	"github.com/miroirsearch/miroir/meilitest"
 )
 
@@ -29,26 +28,26 @@ import (
 type tdEnv struct {
 	t          *testing.T
 	proxy, ref string
-	c          *miroir.Cluster
+	c          *Cluster
 	nodes      []*meilitest.Server
 	refSrv     *meilitest.Server
 }
 
-func tdSetup(t *testing.T, rf int, copts ...miroir.Option) *tdEnv {
+func tdSetup(t *testing.T, rf int, copts ...Option) *tdEnv {
 	t.Helper()
 	return tdSetupWith(t, rf, []meilitest.Option{meilitest.WithTaskDuration(0)}, copts...)
 }
 
 // tdSetupWith is tdSetup with these options for every node, the reference
 // included.
-func tdSetupWith(t *testing.T, rf int, srvOpts []meilitest.Option, copts ...miroir.Option) *tdEnv {
+func tdSetupWith(t *testing.T, rf int, srvOpts []meilitest.Option, copts ...Option) *tdEnv {
 	t.Helper()
 	srvs := meilitest.RunCluster(t, 2, srvOpts...)
-	nodes := make([]miroir.Node, len(srvs))
+	nodes := make([]Node, len(srvs))
 	for i, s := range srvs {
-		nodes[i] = miroir.Node{ID: fmt.Sprintf("n%d", i), URL: s.URL()}
+		nodes[i] = Node{ID: fmt.Sprintf("n%d", i), URL: s.URL()}
 	}
-	c, err := miroir.New(nodes, append([]miroir.Option{miroir.WithShards(4), miroir.WithReplicationFactor(rf)}, copts...)...)
+	c, err := New(nodes, append([]Option{WithShards(4), WithReplicationFactor(rf)}, copts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,7 +403,7 @@ type tdJSONStore struct {
 	tasks map[int64][]byte
 }
 
-func (s *tdJSONStore) Put(_ context.Context, t *miroir.ClusterTask) error {
+func (s *tdJSONStore) Put(_ context.Context, t *ClusterTask) error {
 	b, err := json.Marshal(t)
 	if err != nil {
 		return err
@@ -415,18 +414,18 @@ func (s *tdJSONStore) Put(_ context.Context, t *miroir.ClusterTask) error {
 	return nil
 }
 
-func (s *tdJSONStore) Get(_ context.Context, uid int64) (*miroir.ClusterTask, error) {
+func (s *tdJSONStore) Get(_ context.Context, uid int64) (*ClusterTask, error) {
 	s.mu.Lock()
 	b, ok := s.tasks[uid]
 	s.mu.Unlock()
 	if !ok {
 		return nil, nil
 	}
-	var t miroir.ClusterTask
+	var t ClusterTask
 	return &t, json.Unmarshal(b, &t)
 }
 
-func (s *tdJSONStore) List(ctx context.Context, fn func(*miroir.ClusterTask) bool) error {
+func (s *tdJSONStore) List(ctx context.Context, fn func(*ClusterTask) bool) error {
 	s.mu.Lock()
 	var uids []int64
 	for uid := range s.tasks {
@@ -464,7 +463,7 @@ func (s *tdJSONStore) Delete(_ context.Context, uids ...int64) error {
 // TestTaskDetailsSerialisingStore: the raw details survive a store that
 // keeps tasks as JSON (a snapshot's absent details included).
 func TestTaskDetailsSerialisingStore(t *testing.T) {
-	e := tdSetup(t, 1, miroir.WithTaskStore(&tdJSONStore{tasks: map[int64][]byte{}}))
+	e := tdSetup(t, 1, WithTaskStore(&tdJSONStore{tasks: map[int64][]byte{}}))
 	e.run(tdStep{method: "POST", path: "/indexes", body: `{"uid": "movies"}`})
 	e.run(tdStep{method: "POST", path: "/indexes/movies/documents", body: tdMovies(5)})
 	e.run(tdStep{method: "PATCH", path: "/indexes/movies/settings/typo-tolerance", body: `{"disableOnWords": ["b", "a"]}`})

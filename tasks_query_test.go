@@ -1,4 +1,4 @@
-package miroir_test
+package miroir
 
 // The task routes through the proxy against one node (meilitest): the same
 // raw HTTP sequence sent to both, every answer compared, task uids mapped
@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/meilisearch/meilisearch-go"
-	"github.com/miroirsearch/miroir"
 	"github.com/miroirsearch/miroir/meilitest"
 )
 
@@ -598,7 +597,7 @@ func TestTasksQueryLibrary(t *testing.T) {
 // fleet of two replica groups of two nodes each (four copies of each
 // document), as one node counts it.
 func TestTasksDeletedDocumentsCountedOnce(t *testing.T) {
-	pURL, _, _ := auditProxy(t, 2, 2, 2, 4, nil, miroir.WithMasterKey(auditProxyKey))
+	pURL, _, _ := auditProxy(t, 2, 2, 2, 4, nil, WithMasterKey(auditProxyKey))
 	ref := meilitest.RunT(t, meilitest.WithTaskDuration(0), meilitest.WithMasterKey(auditProxyKey))
 	p := &auditPair{t: t, proxy: pURL, ref: ref.URL(), pTok: auditProxyKey, rTok: auditProxyKey, pVars: map[string]string{}, rVars: map[string]string{}}
 	p.run(
