@@ -41,56 +41,6 @@ var (
 	_ Observer                   = NopObserver{}
 )
 
-// ---------------------------------------------------------------------------
-// helpers
-
-type acFleet struct {
-	c     *Cluster
-	srv   []*meilitest.Server
-	nodes []Node
-	store *MemoryTaskStore
-	rf    int
-}
-
-func acFastOpts() []Option {
-	return []Option{
-		WithRetries(RetryPolicy{Max: 1, WaitMin: 5 * time.Millisecond, WaitMax: 20 * time.Millisecond}),
-		WithNodeTimeout(5 * time.Second),
-		WithHealthCheck(100*time.Millisecond, 2*time.Second, 2, 1), // slow probes on a busy machine are not failures
-	}
-}
-
-// acNewFleet starts one meilitest node per entry of groups (node i in
-// group groups[i], ID "n<i>") and a Cluster over them.
-func acNewFleet(t testing.TB, groups []int, rf, shards int, opts ...Option) *acFleet {
-	t.Helper()
-	return acNewFleetWith(t, nil, groups, rf, shards, opts...)
-}
-
-// acNewFleetWith is acNewFleet with options for the meilitest nodes.
-func acNewFleetWith(t testing.TB, srvOpts []meilitest.Option, groups []int, rf, shards int, opts ...Option) *acFleet {
-	t.Helper()
-	srv := meilitest.RunCluster(t, len(groups), srvOpts...)
-	nodes := make([]Node, len(groups))
-	for i, g := range groups {
-		nodes[i] = Node{ID: fmt.Sprintf("n%d", i), URL: srv[i].URL(), Group: g}
-	}
-	store := NewMemoryTaskStore(0)
-	all := append(acFastOpts(), WithShards(shards), WithReplicationFactor(rf), WithTaskStore(store))
-	c, err := New(nodes, append(all, opts...)...)
-	if err != nil {
-		t.Fatalf("miroir.New: %v", err)
-	}
-	t.Cleanup(c.Close)
-	return &acFleet{c: c, srv: srv, nodes: nodes, store: store, rf: rf}
-}
-
-func acCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func acWait(t testing.TB, c *Cluster) func(info *meilisearch.TaskInfo, err error) *meilisearch.Task {
 	return func(info *meilisearch.TaskInfo, err error) *meilisearch.Task {
 		t.Helper()
@@ -106,7 +56,7 @@ func acWaitTask(t testing.TB, c *Cluster, info *meilisearch.TaskInfo, err error)
 	if info == nil {
 		t.Fatalf("nil TaskInfo")
 	}
-	task, err := c.WaitForTask(acCtx(t), info.TaskUID, 5*time.Millisecond)
+	task, err := c.WaitForTask(testCtx(t), info.TaskUID, 5*time.Millisecond)
 	if err != nil {
 		t.Fatalf("WaitForTask(%d): %v", info.TaskUID, err)
 	}
@@ -144,59 +94,6 @@ func acTaskFailsWith(t testing.TB, c *Cluster, what string, info *meilisearch.Ta
 		return ""
 	}
 	return task.Error.Message
-}
-
-func acEventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func (f *acFleet) healthy(i int) bool {
-	for _, n := range f.c.Topology().Nodes {
-		if n.ID == f.nodes[i].ID {
-			return n.Healthy
-		}
-	}
-	return false
-}
-
-func (f *acFleet) stop(t testing.TB, i int) {
-	t.Helper()
-	f.srv[i].Stop()
-	acEventually(t, f.nodes[i].ID+" marked down", func() bool { return !f.healthy(i) })
-}
-
-func (f *acFleet) start(t testing.TB, i int) {
-	t.Helper()
-	if err := f.srv[i].Start(); err != nil {
-		t.Fatal(err)
-	}
-	acEventually(t, f.nodes[i].ID+" marked up", func() bool { return f.healthy(i) })
-}
-
-func (f *acFleet) create(t testing.TB, uid, pk string) meilisearch.IndexManager {
-	t.Helper()
-	ctx := acCtx(t)
-	acWaitOK(t, f.c)(f.c.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: uid, PrimaryKey: pk}))
-	return f.c.Index(uid)
-}
-
-func (f *acFleet) idle(t testing.TB) {
-	t.Helper()
-	ctx := acCtx(t)
-	for _, s := range f.srv {
-		if s.Running() {
-			if err := s.WaitIdle(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 }
 
 // acHTTP sends a request straight to a node and returns status and body.
@@ -237,7 +134,7 @@ func acHTTP(t testing.TB, base, method, path string, body any, key string) (int,
 }
 
 // nodeDocs returns every document node i holds in index uid, by id.
-func (f *acFleet) nodeDocs(t testing.TB, i int, uid string) map[string]map[string]any {
+func (f *testFleet) nodeDocsByID(t testing.TB, i int, uid string) map[string]map[string]any {
 	t.Helper()
 	st, body := acHTTP(t, f.srv[i].URL(), "GET", "/indexes/"+uid+"/documents?limit=1000000", nil, "")
 	if st == 404 {
@@ -260,7 +157,7 @@ func (f *acFleet) nodeDocs(t testing.TB, i int, uid string) map[string]map[strin
 }
 
 // nodeSettings returns the settings of index uid on node i as raw JSON map.
-func (f *acFleet) nodeSettings(t testing.TB, i int, uid string) map[string]json.RawMessage {
+func (f *testFleet) nodeSettings(t testing.TB, i int, uid string) map[string]json.RawMessage {
 	t.Helper()
 	st, body := acHTTP(t, f.srv[i].URL(), "GET", "/indexes/"+uid+"/settings", nil, "")
 	if st != 200 {
@@ -321,7 +218,7 @@ func (s *acRequestSpy) take() []string {
 	return out
 }
 
-func (f *acFleet) spy() *acRequestSpy {
+func (f *testFleet) spy() *acRequestSpy {
 	s := &acRequestSpy{}
 	for i, srv := range f.srv {
 		s.attach(srv, f.nodes[i].ID)
@@ -368,7 +265,7 @@ func acReplicas(shard int, ids []string, rf int) []string {
 	return c[:rf]
 }
 
-func (f *acFleet) groupIDs() [][]string {
+func (f *testFleet) groupIDs() [][]string {
 	var out [][]string
 	for _, n := range f.nodes {
 		for len(out) <= n.Group {
@@ -379,7 +276,7 @@ func (f *acFleet) groupIDs() [][]string {
 	return out
 }
 
-func (f *acFleet) nodeIndex(id string) int {
+func (f *testFleet) nodeIndex(id string) int {
 	for i, n := range f.nodes {
 		if n.ID == id {
 			return i
@@ -388,11 +285,8 @@ func (f *acFleet) nodeIndex(id string) int {
 	return -1
 }
 
-// ---------------------------------------------------------------------------
-// Public API shape
-
 func TestAuditCorePublicAPIShape(t *testing.T) {
-	f := acNewFleet(t, []int{0}, 1, 4)
+	f := startFleet(t, fleetSpec{groups: []int{0}, rf: 1, shards: 4, timing: oneRetry})
 	im := f.c.Index("movies")
 	if _, ok := im.(*Index); !ok {
 		t.Fatalf("Cluster.Index returned %T, want *miroir.Index", im)
@@ -499,9 +393,6 @@ func TestAuditCoreDefaults(t *testing.T) {
 		}
 	}
 }
-
-// ---------------------------------------------------------------------------
-// Hashing and rendezvous (golden vectors)
 
 func TestAuditCoreShardOfMatchesDesignHash(t *testing.T) {
 	// Known xxh64 (seed 0) values, independent of the library.
@@ -696,20 +587,17 @@ func TestAuditCoreGoldenVectorFile(t *testing.T) {
 	}
 }
 
-// ---------------------------------------------------------------------------
-// Canonical primary key, validation before any node is touched
-
 func TestAuditCoreIntegerAndStringIDAreOneDocument(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 0}, 1, 16)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 16, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, []map[string]any{{"id": 42, "v": 1}}, nil))
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, []map[string]any{{"id": "42", "v": 2}}, nil))
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, []byte(`[{"id": 4242, "v": 3}]`), nil))
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, []byte(`[{"id": "4242", "v": 4}]`), nil))
 	total := 0
 	for i := range f.srv {
-		docs := f.nodeDocs(t, i, "docs")
+		docs := f.nodeDocsByID(t, i, "docs")
 		total += len(docs)
 		for id, d := range docs {
 			if sh, _ := d["_miroir_shard"].(float64); int(sh) != acShard(id, 16) {
@@ -730,9 +618,9 @@ func TestAuditCoreIntegerAndStringIDAreOneDocument(t *testing.T) {
 }
 
 func TestAuditCoreInvalidDocumentIDsRejectedBeforeAnyNode(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	// warm up: first use of the index (meta read, caches).
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 3), nil))
 	spy := f.spy()
@@ -806,9 +694,9 @@ func acWrites(reqs []string) []string {
 }
 
 func TestAuditCoreWriteValidationBeforeAnyNode(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 8, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 3), nil))
 	spy := f.spy()
 
@@ -893,8 +781,8 @@ func TestAuditCoreWriteValidationBeforeAnyNode(t *testing.T) {
 }
 
 func TestAuditCorePrimaryKeyInference(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
-	ctx := acCtx(t)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8, timing: oneRetry})
+	ctx := testCtx(t)
 	// A fresh index without a primary key: inferred from the single
 	// attribute ending in "id" (case-insensitively), then given to every node.
 	ix := f.create(t, "inferred", "")
@@ -939,9 +827,6 @@ func TestAuditCorePrimaryKeyInference(t *testing.T) {
 	}
 }
 
-// ---------------------------------------------------------------------------
-// Placement: every document retrievable, every node holds exactly its shards
-
 func TestAuditCorePlacementAcrossTopologies(t *testing.T) {
 	layouts := []struct {
 		name   string
@@ -958,9 +843,9 @@ func TestAuditCorePlacementAcrossTopologies(t *testing.T) {
 	for _, l := range layouts {
 		t.Run(l.name, func(t *testing.T) {
 			t.Parallel()
-			f := acNewFleet(t, l.groups, l.rf, S)
+			f := startFleet(t, fleetSpec{groups: l.groups, rf: l.rf, shards: S, timing: oneRetry})
 			ix := f.create(t, "docs", "id")
-			ctx := acCtx(t)
+			ctx := testCtx(t)
 			docs := acDocs(0, N)
 			for i := range docs {
 				if i%2 == 1 {
@@ -1021,7 +906,7 @@ func TestAuditCorePlacementAcrossTopologies(t *testing.T) {
 			}
 			groups := f.groupIDs()
 			for i, n := range f.nodes {
-				held := f.nodeDocs(t, i, "docs")
+				held := f.nodeDocsByID(t, i, "docs")
 				want := map[string]bool{}
 				for _, d := range docs {
 					id := acIDString(d["id"])
@@ -1066,9 +951,6 @@ func TestAuditCorePlacementAcrossTopologies(t *testing.T) {
 		})
 	}
 }
-
-// ---------------------------------------------------------------------------
-// Quorum table (DESIGN §3)
 
 type acObserver struct {
 	NopObserver
@@ -1138,9 +1020,9 @@ func TestAuditCoreQuorumTable(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			obs := &acObserver{}
-			f := acNewFleet(t, tc.groups, tc.rf, S, WithObserver(obs))
+			f := startFleet(t, fleetSpec{groups: tc.groups, rf: tc.rf, shards: S, timing: oneRetry, opts: []Option{WithObserver(obs)}})
 			ix := f.create(t, "docs", "id")
-			ctx := acCtx(t)
+			ctx := testCtx(t)
 			for _, i := range tc.stopped {
 				f.stop(t, i)
 			}
@@ -1247,7 +1129,7 @@ func TestAuditCoreQuorumTable(t *testing.T) {
 			}
 			acWaitOK(t, f.c)(ix.AddDocuments(ctx, docs, nil))
 			for i, n := range f.nodes {
-				held := f.nodeDocs(t, i, "docs")
+				held := f.nodeDocsByID(t, i, "docs")
 				for _, d := range docs {
 					id := acIDString(d["id"])
 					if slices.Contains(acReplicas(acShard(id, S), groups[n.Group], tc.rf), n.ID) && held[id] == nil {
@@ -1273,7 +1155,7 @@ func acNonNil(s []string) []string {
 }
 
 func TestAuditCoreProxyNoQuorum503AndDegradedHeader(t *testing.T) {
-	f := acNewFleet(t, []int{0, 1}, 1, 4)
+	f := startFleet(t, fleetSpec{groups: []int{0, 1}, rf: 1, shards: 4, timing: oneRetry})
 	f.create(t, "docs", "id")
 	h := f.c.Handler()
 	srv := httptest.NewServer(h)
@@ -1303,14 +1185,11 @@ func TestAuditCoreProxyNoQuorum503AndDegradedHeader(t *testing.T) {
 	}
 }
 
-// ---------------------------------------------------------------------------
-// Report and Observer
-
 func TestAuditCoreReportAndObserver(t *testing.T) {
 	obs := &acObserver{}
-	f := acNewFleet(t, []int{0, 0, 0, 0}, 2, 16, WithObserver(obs))
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0, 0}, rf: 2, shards: 16, timing: oneRetry, opts: []Option{WithObserver(obs)}})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 5), nil))
 
 	// A one-document write contacts exactly the shard's write targets.
@@ -1338,13 +1217,13 @@ func TestAuditCoreReportAndObserver(t *testing.T) {
 	}
 	// Node state changes and per-node requests reach the observer.
 	f.stop(t, 2)
-	acEventually(t, "observer NodeStateChanged(n2,false)", func() bool {
+	eventually(t, "observer NodeStateChanged(n2,false)", func() bool {
 		obs.mu.Lock()
 		defer obs.mu.Unlock()
 		return slices.Contains(obs.states, "n2=false")
 	})
 	f.start(t, 2)
-	acEventually(t, "observer NodeStateChanged(n2,true)", func() bool {
+	eventually(t, "observer NodeStateChanged(n2,true)", func() bool {
 		obs.mu.Lock()
 		defer obs.mu.Unlock()
 		return slices.Contains(obs.states, "n2=true")
@@ -1357,13 +1236,10 @@ func TestAuditCoreReportAndObserver(t *testing.T) {
 	}
 }
 
-// ---------------------------------------------------------------------------
-// Shard count recorded on the fleet
-
 func TestAuditCoreShardCountMismatch(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 50), nil))
 	f.idle(t)
 
@@ -1404,12 +1280,8 @@ func TestAuditCoreShardCountMismatch(t *testing.T) {
 	}
 
 	for _, otherS := range []int{16, 64} {
-		opts := append(acFastOpts(), WithShards(otherS))
-		other, err := New(f.nodes, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer other.Close()
+		opts := append(oneRetry.options(), WithShards(otherS))
+		other := f.newCluster(t, opts...)
 		spy := f.spy()
 		oix := other.Index("docs")
 		var m map[string]any
@@ -1455,17 +1327,13 @@ func TestAuditCoreShardCountMismatch(t *testing.T) {
 	// Nothing changed on the fleet.
 	total := 0
 	for i := range f.srv {
-		total += len(f.nodeDocs(t, i, "docs"))
+		total += len(f.nodeDocsByID(t, i, "docs"))
 	}
 	if total != 50 {
 		t.Fatalf("fleet holds %d documents after refused calls, want 50", total)
 	}
 	// A Cluster with the right count (a new process) reads S from the fleet.
-	same, err := New(f.nodes, append(acFastOpts(), WithShards(8))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer same.Close()
+	same := f.newCluster(t, append(oneRetry.options(), WithShards(8))...)
 	acWaitOK(t, same)(same.Index("docs").AddDocuments(ctx, acDocs(50, 10), nil))
 	var d map[string]any
 	if err := same.Index("docs").GetDocument(ctx, "55", nil, &d); err != nil {
@@ -1476,8 +1344,8 @@ func TestAuditCoreShardCountMismatch(t *testing.T) {
 func acErr[T any](_ T, err error) error { return err }
 
 func TestAuditCoreMetaIndexHidden(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0}, 1, 4)
-	ctx := acCtx(t)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 4, timing: oneRetry, proxy: true})
+	ctx := testCtx(t)
 	f.create(t, "alpha", "id")
 	ix := f.create(t, "beta", "id")
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 20), nil))
@@ -1527,18 +1395,13 @@ func TestAuditCoreMetaIndexHidden(t *testing.T) {
 	if _, ok := stats.Indexes["beta"].FieldDistribution["_miroir_shard"]; ok {
 		t.Errorf("global stats fieldDistribution shows _miroir_shard")
 	}
-	srv := httptest.NewServer(f.c.Handler())
-	defer srv.Close()
 	for _, p := range []string{"/indexes", "/stats"} {
-		st, body := acHTTP(t, srv.URL, "GET", p, nil, "")
+		st, body := acHTTP(t, f.url, "GET", p, nil, "")
 		if st != 200 || strings.Contains(string(body), "miroir_meta") {
 			t.Errorf("proxy %s: %d %s", p, st, body)
 		}
 	}
 }
-
-// ---------------------------------------------------------------------------
-// Index lifecycle
 
 // acFailsNaming checks that a broadcast with a node unreachable fails
 // (synchronously or through its task) with an error naming the node.
@@ -1561,8 +1424,8 @@ func acFailsNaming(t *testing.T, c *Cluster, what, node string, info *meilisearc
 }
 
 func TestAuditCoreIndexLifecycle(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
-	ctx := acCtx(t)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8, timing: oneRetry})
+	ctx := testCtx(t)
 
 	// Create: every node has the index and _miroir_shard filterable.
 	info, err := f.c.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "movies", PrimaryKey: "id"})
@@ -1669,9 +1532,9 @@ func TestAuditCoreIndexLifecycle(t *testing.T) {
 }
 
 func TestAuditCoreBroadcastUnreachableNamesNode(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 30), nil))
 	f.stop(t, 2)
 	info, err := ix.DeleteDocumentsByFilter(ctx, "n = 1", nil)
@@ -1688,7 +1551,7 @@ func TestAuditCoreBroadcastUnreachableNamesNode(t *testing.T) {
 	f.start(t, 2)
 	acWaitOK(t, f.c)(ix.DeleteAllDocuments(ctx, nil))
 	for i := range f.srv {
-		if n := len(f.nodeDocs(t, i, "docs")); n != 0 {
+		if n := len(f.nodeDocsByID(t, i, "docs")); n != 0 {
 			t.Errorf("node %d holds %d documents after DeleteAllDocuments", i, n)
 		}
 	}
@@ -1697,22 +1560,22 @@ func TestAuditCoreBroadcastUnreachableNamesNode(t *testing.T) {
 // A node that comes back from being unhealthy is re-verified (index present,
 // settings equal) before documents are routed to it again.
 func TestAuditCoreNodeReverifiedBeforeRouting(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 8, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	acWaitOK(t, f.c)(ix.UpdateRankingRules(ctx, &[]string{"words", "typo", "n:desc", "proximity", "attribute", "sort", "exactness"}))
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 20), nil))
 	// Node 1 looks down to the cluster while it loses its index
 	// (as after a disk loss).
 	clear := f.srv[1].FailRequests(func(r *http.Request) bool { return r.URL.Path == "/health" }, 503, "internal")
-	acEventually(t, "n1 marked down", func() bool { return !f.healthy(1) })
+	eventually(t, "n1 marked down", func() bool { return !f.healthy(1) })
 	st, body := acHTTP(t, f.srv[1].URL(), "DELETE", "/indexes/docs", nil, "")
 	if st != 202 {
 		t.Fatalf("%d %s", st, body)
 	}
 	_ = f.srv[1].WaitIdle(ctx)
 	clear()
-	acEventually(t, "n1 marked up", func() bool { return f.healthy(1) })
+	eventually(t, "n1 marked up", func() bool { return f.healthy(1) })
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(100, 50), nil))
 	f.idle(t)
 	s := f.nodeSettings(t, 1, "docs")
@@ -1732,12 +1595,9 @@ func TestAuditCoreNodeReverifiedBeforeRouting(t *testing.T) {
 	}
 }
 
-// ---------------------------------------------------------------------------
-// Write forms
-
 func TestAuditCoreWriteForms(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 1, 1}, 1, 8)
-	ctx := acCtx(t)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 1, 1}, rf: 1, shards: 8, timing: oneRetry})
+	ctx := testCtx(t)
 	ix := f.create(t, "docs", "id")
 	fleetDoc := func(id string) map[string]any {
 		var d map[string]any
@@ -1763,7 +1623,7 @@ func TestAuditCoreWriteForms(t *testing.T) {
 		t.Helper()
 		groups := f.groupIDs()
 		for i, n := range f.nodes {
-			for id, d := range f.nodeDocs(t, i, "docs") {
+			for id, d := range f.nodeDocsByID(t, i, "docs") {
 				s := acShard(id, 8)
 				if sh, _ := d["_miroir_shard"].(float64); int(sh) != s || !slices.Contains(acReplicas(s, groups[n.Group], 1), n.ID) {
 					t.Errorf("%s: node %s holds %s with _miroir_shard %v (shard %d)", what, n.ID, id, d["_miroir_shard"], s)
@@ -1896,9 +1756,9 @@ func TestAuditCoreWriteForms(t *testing.T) {
 
 // A reader source is streamed in bounded batches, never read whole.
 func TestAuditCoreReaderStreamedInBatches(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0}, 1, 8, WithBatchBytes(4<<10))
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 8, timing: oneRetry, opts: []Option{WithBatchBytes(4 << 10)}})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	var nd bytes.Buffer
 	for i := 0; i < 2000; i++ {
 		fmt.Fprintf(&nd, "{\"id\":%d,\"body\":%q}\n", i, strings.Repeat("x", 100))
@@ -1919,20 +1779,17 @@ func TestAuditCoreReaderStreamedInBatches(t *testing.T) {
 	}
 	total := 0
 	for i := range f.srv {
-		total += len(f.nodeDocs(t, i, "docs"))
+		total += len(f.nodeDocsByID(t, i, "docs"))
 	}
 	if total != 2000 {
 		t.Fatalf("%d documents", total)
 	}
 }
 
-// ---------------------------------------------------------------------------
-// Document reads
-
 func TestAuditCoreGetDocumentFallback(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0}, 2, 4)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 2, shards: 4, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 20), nil))
 	// A replica that lacks the document (missed a write) is not the answer.
 	st, _ := acHTTP(t, f.srv[0].URL(), "DELETE", "/indexes/docs/documents/5", nil, "")
@@ -1968,9 +1825,9 @@ func TestAuditCoreGetDocumentFallback(t *testing.T) {
 }
 
 func TestAuditCoreShardFieldNeverReachesCaller(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 40), nil))
 	check := func(what string, v any) {
 		t.Helper()
@@ -2029,13 +1886,10 @@ func TestAuditCoreShardFieldNeverReachesCaller(t *testing.T) {
 	}
 }
 
-// ---------------------------------------------------------------------------
-// Cluster tasks
-
 func TestAuditCoreTaskFailsWhenOneNodeTaskFails(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	clear := f.srv[1].FailTasks(func(r *http.Request) bool {
 		return strings.HasSuffix(r.URL.Path, "/documents")
 	}, "internal")
@@ -2057,9 +1911,9 @@ func TestAuditCoreTaskFailsWhenOneNodeTaskFails(t *testing.T) {
 }
 
 func TestAuditCoreTaskStatusAggregation(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	docs := acDocs(0, 60) // touches every node
 
 	// All node tasks enqueued -> enqueued.
@@ -2123,9 +1977,9 @@ func TestAuditCoreTaskStatusAggregation(t *testing.T) {
 }
 
 func TestAuditCoreTaskDetailsAndTimes(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	docs := acDocs(0, 90)
 	info, err := ix.AddDocuments(ctx, docs, nil)
 	task := acWaitOK(t, f.c)(info, err)
@@ -2187,8 +2041,8 @@ func TestAuditCoreTaskDetailsAndTimes(t *testing.T) {
 }
 
 func TestAuditCoreGetTasksFilters(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0}, 1, 4)
-	ctx := acCtx(t)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 4, timing: oneRetry})
+	ctx := testCtx(t)
 	a := f.create(t, "a", "id")
 	b := f.create(t, "b", "id")
 	var aUIDs, bUIDs []int64
@@ -2263,9 +2117,9 @@ func TestAuditCoreGetTasksFilters(t *testing.T) {
 }
 
 func TestAuditCoreCancelAndDeleteTasks(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0}, 1, 4)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 4, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	done := acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 10), nil))
 	for _, s := range f.srv {
 		s.PauseTasks()
@@ -2316,9 +2170,8 @@ func TestAuditCoreCancelAndDeleteTasks(t *testing.T) {
 }
 
 func TestAuditCoreTaskUIDsUniqueAndBelow2p53(t *testing.T) {
-	srv := meilitest.RunCluster(t, 2)
-	nodes := []Node{{ID: "a", URL: srv[0].URL()}, {ID: "b", URL: srv[1].URL()}}
-	ctx := acCtx(t)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, shards: 4, timing: oneRetry})
+	ctx := testCtx(t)
 	seen := map[int64]bool{}
 	record := func(uid int64) {
 		if uid <= 0 || uid >= 1<<53 {
@@ -2338,17 +2191,11 @@ func TestAuditCoreTaskUIDsUniqueAndBelow2p53(t *testing.T) {
 			record(info.TaskUID)
 		}
 	}
-	c1, err := New(nodes, append(acFastOpts(), WithShards(4))...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c1 := f.c
 	acWaitOK(t, c1)(c1.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "docs", PrimaryKey: "id"}))
 	run(c1, 5)
 	// Two "processes" at once, then a restart.
-	c2, err := New(nodes, append(acFastOpts(), WithShards(4))...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c2 := f.newCluster(t, append(oneRetry.options(), WithShards(4))...)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	for _, c := range []*Cluster{c1, c2} {
@@ -2370,11 +2217,7 @@ func TestAuditCoreTaskUIDsUniqueAndBelow2p53(t *testing.T) {
 	wg.Wait()
 	c1.Close()
 	c2.Close()
-	c3, err := New(nodes, append(acFastOpts(), WithShards(4))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c3.Close()
+	c3 := f.newCluster(t, append(oneRetry.options(), WithShards(4))...)
 	run(c3, 5)
 	// Settings transactions (cluster-local tasks) get uids by the same rule.
 	info, err := c3.Index("docs").UpdateStopWords(ctx, &[]string{"the"})
@@ -2398,19 +2241,10 @@ func (s *acCountingStore) Put(ctx context.Context, t *ClusterTask) error {
 
 func TestAuditCoreTaskStoreSharedAndBounded(t *testing.T) {
 	store := &acCountingStore{MemoryTaskStore: NewMemoryTaskStore(100)}
-	srv := meilitest.RunCluster(t, 2)
-	nodes := []Node{{ID: "a", URL: srv[0].URL()}, {ID: "b", URL: srv[1].URL()}}
-	ctx := acCtx(t)
-	c1, err := New(nodes, append(acFastOpts(), WithShards(4), WithTaskStore(store))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c1.Close()
-	c2, err := New(nodes, append(acFastOpts(), WithShards(4), WithTaskStore(store))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, shards: 4, timing: oneRetry, opts: []Option{WithTaskStore(store)}})
+	ctx := testCtx(t)
+	c1 := f.c
+	c2 := f.newCluster(t, append(oneRetry.options(), WithShards(4), WithTaskStore(store))...)
 	acWaitOK(t, c1)(c1.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "docs", PrimaryKey: "id"}))
 	info, err := c1.Index("docs").AddDocuments(ctx, acDocs(0, 10), nil)
 	if err != nil {
@@ -2469,22 +2303,12 @@ func TestAuditCoreTaskStoreSharedAndBounded(t *testing.T) {
 	}
 }
 
-// ---------------------------------------------------------------------------
-// Keys, tenant tokens, version, health
-
 func TestAuditCoreKeysAndTenantTokens(t *testing.T) {
 	const master = "audit-master-key-0123456789"
-	srv := meilitest.RunCluster(t, 3, meilitest.WithMasterKey(master))
-	nodes := make([]Node, 3)
-	for i := range nodes {
-		nodes[i] = Node{ID: fmt.Sprintf("n%d", i), URL: srv[i].URL()}
-	}
-	c, err := New(nodes, append(acFastOpts(), WithShards(8), WithAPIKey(master))...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, shards: 8, nodeKey: master, timing: oneRetry})
+	c, srv := f.c, f.srv
 	defer c.Close()
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	acWaitOK(t, c)(c.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "docs", PrimaryKey: "id"}))
 	acWaitOK(t, c)(c.Index("docs").AddDocuments(ctx, acDocs(0, 30), nil))
 
@@ -2554,7 +2378,7 @@ func TestAuditCoreKeysAndTenantTokens(t *testing.T) {
 	if err := srv[2].Start(); err != nil {
 		t.Fatal(err)
 	}
-	acEventually(t, "n2 healthy", func() bool {
+	eventually(t, "n2 healthy", func() bool {
 		for _, n := range c.Topology().Nodes {
 			if n.ID == "n2" {
 				return n.Healthy
@@ -2582,8 +2406,8 @@ func TestAuditCoreKeysAndTenantTokens(t *testing.T) {
 }
 
 func TestAuditCoreVersionAndHealth(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 1, 1}, 1, 8)
-	ctx := acCtx(t)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 1, 1}, rf: 1, shards: 8, timing: oneRetry})
+	ctx := testCtx(t)
 	v, err := f.c.Version(ctx)
 	if err != nil || v.PkgVersion != meilitest.Version {
 		t.Errorf("Version %+v %v", v, err)
@@ -2635,9 +2459,9 @@ func TestAuditCoreVersionAndHealth(t *testing.T) {
 func TestAuditCoreUnavailableShardPolicy(t *testing.T) {
 	for _, policy := range []UnavailableShardPolicy{Partial, FailFast} {
 		obs := &acObserver{}
-		f := acNewFleet(t, []int{0, 0}, 1, 8, WithUnavailableShardPolicy(policy), WithObserver(obs))
+		f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 8, timing: oneRetry, opts: []Option{WithUnavailableShardPolicy(policy), WithObserver(obs)}, proxy: true})
 		ix := f.create(t, "docs", "id")
-		ctx := acCtx(t)
+		ctx := testCtx(t)
 		docs := acDocs(0, 40)
 		acWaitOK(t, f.c)(ix.AddDocuments(ctx, docs, nil))
 		f.stop(t, 1)
@@ -2673,15 +2497,13 @@ func TestAuditCoreUnavailableShardPolicy(t *testing.T) {
 			if n == 0 {
 				t.Errorf("Observer.UnavailableShards not called")
 			}
-			hs := httptest.NewServer(f.c.Handler())
-			req, _ := http.NewRequest("POST", hs.URL+"/indexes/docs/search", strings.NewReader(`{"q":"title"}`))
+			req, _ := http.NewRequest("POST", f.url+"/indexes/docs/search", strings.NewReader(`{"q":"title"}`))
 			req.Header.Set("Content-Type", "application/json")
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
-			hs.Close()
 			if resp.StatusCode != 200 || resp.Header.Get("X-Miroir-Degraded") == "" {
 				t.Errorf("Partial read in proxy mode: status %d, X-Miroir-Degraded %q", resp.StatusCode, resp.Header.Get("X-Miroir-Degraded"))
 			}
@@ -2689,9 +2511,7 @@ func TestAuditCoreUnavailableShardPolicy(t *testing.T) {
 			if !errors.Is(err, ErrShardUnavailable) || acAPICode(err) != CodeShardUnavailable {
 				t.Errorf("FailFast: %v", err)
 			}
-			hs := httptest.NewServer(f.c.Handler())
-			st, body := acHTTP(t, hs.URL, "POST", "/indexes/docs/search", map[string]any{"q": "title"}, "")
-			hs.Close()
+			st, body := acHTTP(t, f.url, "POST", "/indexes/docs/search", map[string]any{"q": "title"}, "")
 			if st != 503 || !strings.Contains(string(body), CodeShardUnavailable) {
 				t.Errorf("FailFast proxy: %d %s", st, body)
 			}
@@ -2700,8 +2520,8 @@ func TestAuditCoreUnavailableShardPolicy(t *testing.T) {
 }
 
 func TestAuditCoreUnsupportedMethods(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0}, 1, 4)
-	ctx := acCtx(t)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 4, timing: oneRetry})
+	ctx := testCtx(t)
 	calls := map[string]func() error{
 		"GetNetwork":           func() error { return acErr(f.c.GetNetwork(ctx)) },
 		"UpdateNetwork":        func() error { return acErr(f.c.UpdateNetwork(ctx, &meilisearch.UpdateNetworkRequest{})) },
@@ -2737,9 +2557,9 @@ func TestAuditCoreUnsupportedMethods(t *testing.T) {
 }
 
 func TestAuditCoreStatsAggregated(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	docs := acDocs(0, 70)
 	docs[3]["only_here"] = true
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, docs, nil))
@@ -2779,20 +2599,9 @@ func TestAuditCoreStatsAggregated(t *testing.T) {
 	}
 }
 
-// ---------------------------------------------------------------------------
-// Close stops background goroutines
-
 func TestAuditCoreCloseStopsGoroutines(t *testing.T) {
-	srv := meilitest.RunCluster(t, 3)
-	nodes := make([]Node, 3)
-	for i := range nodes {
-		nodes[i] = Node{ID: fmt.Sprintf("n%d", i), URL: srv[i].URL()}
-	}
-	ctx := acCtx(t)
-	c, err := New(nodes, WithShards(8), WithHealthCheck(10*time.Millisecond, time.Second, 1, 1))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, shards: 8, timing: newDefaults, opts: []Option{WithHealthCheck(10*time.Millisecond, time.Second, 1, 1)}}).c
+	ctx := testCtx(t)
 	acWaitOK(t, c)(c.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "docs", PrimaryKey: "id"}))
 	acWaitOK(t, c)(c.Index("docs").AddDocuments(ctx, acDocs(0, 30), nil))
 	info, err := c.Index("docs").UpdateStopWords(ctx, &[]string{"a"})
@@ -2825,10 +2634,14 @@ func TestAuditCoreCloseStopsGoroutines(t *testing.T) {
 	c.Close() // idempotent
 }
 
+// acMiroirStack reports whether the innermost miroir frame of goroutine
+// stack g is library code: test code shares the package, so a frame whose
+// source file is a _test.go file is the test's own.
 func acMiroirStack(g string) bool {
-	for _, line := range strings.Split(g, "\n") {
+	lines := strings.Split(g, "\n")
+	for i, line := range lines {
 		if strings.HasPrefix(line, "github.com/miroirsearch/miroir.") || strings.HasPrefix(line, "github.com/miroirsearch/miroir/internal") {
-			if strings.Contains(line, "TestAudit") || strings.Contains(line, "_test.") {
+			if strings.Contains(line, "TestAudit") || i+1 < len(lines) && strings.Contains(lines[i+1], "_test.go:") {
 				return false
 			}
 			return true
@@ -2858,9 +2671,6 @@ func acFilterStacks(all string) string {
 	}
 	return strings.Join(out, "\n\n")
 }
-
-// ---------------------------------------------------------------------------
-// Drop-in: the same application code on one node and on a fleet
 
 func acApp(ctx context.Context, svc meilisearch.ServiceManager) ([]string, error) {
 	var out []string
@@ -2979,13 +2789,13 @@ func acApp(ctx context.Context, svc meilisearch.ServiceManager) ([]string, error
 }
 
 func TestAuditCoreDropIn(t *testing.T) {
-	ctx := acCtx(t)
-	single := meilitest.RunT(t)
+	ctx := testCtx(t)
+	single, _ := startRef(t)
 	want, err := acApp(ctx, meilisearch.New(single.URL()))
 	if err != nil {
 		t.Fatalf("single node: %v", err)
 	}
-	f := acNewFleet(t, []int{0, 0, 1, 1}, 1, 16)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 1, 1}, rf: 1, shards: 16, timing: oneRetry})
 	var svc meilisearch.ServiceManager = f.c
 	got, err := acApp(ctx, svc)
 	if err != nil {
@@ -3007,13 +2817,10 @@ func TestAuditCoreDropIn(t *testing.T) {
 	}
 }
 
-// ---------------------------------------------------------------------------
-// Concurrency: the Cluster is safe for concurrent use
-
 func TestAuditCoreConcurrentWritesAndReads(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 1, 1}, 1, 16)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 1, 1}, rf: 1, shards: 16, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	var wg sync.WaitGroup
 	var uids sync.Map
 	for w := 0; w < 8; w++ {
@@ -3047,9 +2854,6 @@ func TestAuditCoreConcurrentWritesAndReads(t *testing.T) {
 		t.Errorf("%d documents, want 400", st.NumberOfDocuments)
 	}
 }
-
-// ---------------------------------------------------------------------------
-// Repository deliverables: README table, quickstart, dependencies
 
 func TestAuditCoreReadmeCompatibilityTable(t *testing.T) {
 	raw, err := os.ReadFile("README.md")
@@ -3163,13 +2967,10 @@ func TestAuditCoreQuickstartRuns(t *testing.T) {
 	}
 }
 
-// ---------------------------------------------------------------------------
-// Read routing: covering sets, fallbacks, no duplicates
-
 func TestAuditCoreCoveringFallbackPerShard(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 1, 1}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 1, 1}, rf: 1, shards: 8, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	docs := acDocs(0, 80)
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, docs, nil))
 	f.stop(t, 0)
@@ -3222,9 +3023,9 @@ func TestAuditCoreCoveringFallbackPerShard(t *testing.T) {
 }
 
 func TestAuditCoreReplicasNoDuplicatesAndRotation(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 0}, 2, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 2, shards: 8, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	docs := acDocs(0, 90)
 	acWaitOK(t, f.c)(ix.UpdateFilterableAttributes(ctx, &[]any{"n"}))
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, docs, nil))
@@ -3293,9 +3094,9 @@ func TestAuditCoreReplicasNoDuplicatesAndRotation(t *testing.T) {
 
 // Delete by id goes only to the id's shard targets.
 func TestAuditCoreDeleteByIDRoutedToTargets(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 0, 1, 1, 1}, 1, 16)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0, 1, 1, 1}, rf: 1, shards: 16, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 50), nil))
 	spy := f.spy()
 	rep := &Report{}
@@ -3316,7 +3117,7 @@ func TestAuditCoreDeleteByIDRoutedToTargets(t *testing.T) {
 		t.Errorf("Report.NodesContacted %v, want %v", rep.NodesContacted, want)
 	}
 	for i := range f.srv {
-		if f.nodeDocs(t, i, "docs")["13"] != nil {
+		if f.nodeDocsByID(t, i, "docs")["13"] != nil {
 			t.Errorf("node %d still holds 13", i)
 		}
 	}
@@ -3324,9 +3125,9 @@ func TestAuditCoreDeleteByIDRoutedToTargets(t *testing.T) {
 
 // A node that answers with an error (not a 202) does not acknowledge.
 func TestAuditCoreQuorumErrorAnswerIsNoAck(t *testing.T) {
-	f := acNewFleet(t, []int{0, 1}, 1, 4)
+	f := startFleet(t, fleetSpec{groups: []int{0, 1}, rf: 1, shards: 4, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	clear := f.srv[0].FailRequests(func(r *http.Request) bool {
 		return r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/documents")
 	}, 500, "internal")
@@ -3353,7 +3154,7 @@ func TestAuditCoreQuorumErrorAnswerIsNoAck(t *testing.T) {
 // Node options: per-node key wins over WithAPIKey; the HTTP client is used;
 // the node timeout bounds a slow node; retries recover a transient failure.
 func TestAuditCoreNodeOptions(t *testing.T) {
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	s0 := meilitest.RunT(t, meilitest.WithMasterKey("key-zero-0123456789"))
 	s1 := meilitest.RunT(t, meilitest.WithMasterKey("key-one-0123456789"))
 	var trips atomic.Int64
@@ -3364,7 +3165,7 @@ func TestAuditCoreNodeOptions(t *testing.T) {
 	c, err := New([]Node{
 		{ID: "a", URL: s0.URL(), APIKey: "key-zero-0123456789"},
 		{ID: "b", URL: s1.URL()},
-	}, append(acFastOpts(), WithShards(4), WithAPIKey("key-one-0123456789"), WithHTTPClient(client))...)
+	}, append(oneRetry.options(), WithShards(4), WithAPIKey("key-one-0123456789"), WithHTTPClient(client))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -3376,7 +3177,7 @@ func TestAuditCoreNodeOptions(t *testing.T) {
 	}
 
 	// Node timeout: a node slower than the timeout does not acknowledge.
-	f := acNewFleet(t, []int{0, 1}, 1, 4, WithNodeTimeout(300*time.Millisecond), WithRetries(RetryPolicy{}))
+	f := startFleet(t, fleetSpec{groups: []int{0, 1}, rf: 1, shards: 4, timing: oneRetry, opts: []Option{WithNodeTimeout(300 * time.Millisecond), WithRetries(RetryPolicy{})}})
 	ix := f.create(t, "docs", "id")
 	f.srv[0].SetLatency(3 * time.Second)
 	rep := &Report{}
@@ -3391,7 +3192,7 @@ func TestAuditCoreNodeOptions(t *testing.T) {
 	_ = info
 
 	// Retries: a transient 503 on a read is retried.
-	g := acNewFleet(t, []int{0}, 1, 4, WithRetries(RetryPolicy{Max: 2, WaitMin: time.Millisecond, WaitMax: 5 * time.Millisecond}))
+	g := startFleet(t, fleetSpec{groups: []int{0}, rf: 1, shards: 4, timing: oneRetry, opts: []Option{WithRetries(RetryPolicy{Max: 2, WaitMin: time.Millisecond, WaitMax: 5 * time.Millisecond})}})
 	gix := g.create(t, "docs", "id")
 	acWaitOK(t, g.c)(gix.AddDocuments(ctx, acDocs(0, 5), nil))
 	var failed atomic.Int64
@@ -3413,38 +3214,31 @@ func (f acRoundTripper) RoundTrip(r *http.Request) (*http.Response, error) { ret
 
 func TestAuditCoreProxyTopologyRoutes(t *testing.T) {
 	const master = "proxy-master-key-000000"
-	srv := meilitest.RunCluster(t, 2, meilitest.WithMasterKey(master))
-	c, err := New([]Node{{ID: "a", URL: srv[0].URL()}, {ID: "b", URL: srv[1].URL()}},
-		append(acFastOpts(), WithShards(8), WithAPIKey(master))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	hs := httptest.NewServer(c.Handler(WithMasterKey("front-key"), WithAdminKey("admin-key")))
-	defer hs.Close()
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, shards: 8, nodeKey: master, timing: oneRetry,
+		proxy: true, hopts: []HandlerOption{WithMasterKey("front-key"), WithAdminKey("admin-key")}})
 	for _, p := range []string{"/_miroir/topology", "/_miroir/shards"} {
-		st, body := acHTTP(t, hs.URL, "GET", p, nil, "admin-key")
+		st, body := acHTTP(t, f.url, "GET", p, nil, "admin-key")
 		if st != 200 || !json.Valid(body) {
 			t.Errorf("%s: %d %s", p, st, body)
 		}
 		if strings.Contains(string(body), master) {
 			t.Errorf("%s leaks the node key", p)
 		}
-		if st, _ := acHTTP(t, hs.URL, "GET", p, nil, "front-key"); st != 403 {
+		if st, _ := acHTTP(t, f.url, "GET", p, nil, "front-key"); st != 403 {
 			t.Errorf("%s with the master key instead of the admin key: %d, want 403", p, st)
 		}
 	}
-	if st, body := acHTTP(t, hs.URL, "GET", "/indexes", nil, ""); st != 401 || !strings.Contains(string(body), "missing_authorization_header") {
+	if st, body := acHTTP(t, f.url, "GET", "/indexes", nil, ""); st != 401 || !strings.Contains(string(body), "missing_authorization_header") {
 		t.Errorf("no auth: %d %s", st, body)
 	}
-	if st, body := acHTTP(t, hs.URL, "GET", "/indexes", nil, "wrong"); st != 403 || !strings.Contains(string(body), "invalid_api_key") {
+	if st, body := acHTTP(t, f.url, "GET", "/indexes", nil, "wrong"); st != 403 || !strings.Contains(string(body), "invalid_api_key") {
 		t.Errorf("wrong key: %d %s", st, body)
 	}
-	if st, _ := acHTTP(t, hs.URL, "GET", "/health", nil, ""); st != 200 {
+	if st, _ := acHTTP(t, f.url, "GET", "/health", nil, ""); st != 200 {
 		t.Errorf("/health must be open: %d", st)
 	}
 	var top map[string]any
-	_, body := acHTTP(t, hs.URL, "GET", "/_miroir/topology", nil, "admin-key")
+	_, body := acHTTP(t, f.url, "GET", "/_miroir/topology", nil, "admin-key")
 	_ = json.Unmarshal(body, &top)
 	if top["shards"] != float64(8) {
 		t.Errorf("topology JSON: %s", body)
@@ -3452,9 +3246,9 @@ func TestAuditCoreProxyTopologyRoutes(t *testing.T) {
 }
 
 func TestAuditCoreDumpsSnapshotsCompact(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0}, 1, 4)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 4, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 10), nil))
 	spy := f.spy()
 	acWaitOK(t, f.c)(f.c.CreateDump(ctx))
@@ -3478,9 +3272,9 @@ func TestAuditCoreDumpsSnapshotsCompact(t *testing.T) {
 
 // An integer id hashes its exact decimal text, also beyond 2^53.
 func TestAuditCoreLargeIntegerIDs(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 0}, 1, 64)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 64, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	ids := []string{"9007199254740993", "18446744073709551615", "12345678901234567890", "0"}
 	var b strings.Builder
 	b.WriteString("[")
@@ -3512,9 +3306,9 @@ func TestAuditCoreLargeIntegerIDs(t *testing.T) {
 
 // One request per target node per write, all documents of the node batched.
 func TestAuditCoreOneRequestPerTargetNode(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 0, 1, 1, 1}, 2, 16)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0, 1, 1, 1}, rf: 2, shards: 16, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 3), nil))
 	spy := f.spy()
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 300), nil))
@@ -3534,27 +3328,27 @@ func TestAuditCoreOneRequestPerTargetNode(t *testing.T) {
 // A node whose settings drifted while it was unhealthy must not receive
 // documents into an index without the fleet's settings.
 func TestAuditCoreReverifySettingsOnComeback(t *testing.T) {
-	f := acNewFleet(t, []int{0, 1}, 1, 4)
+	f := startFleet(t, fleetSpec{groups: []int{0, 1}, rf: 1, shards: 4, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	acWaitOK(t, f.c)(ix.UpdateRankingRules(ctx, &[]string{"words", "n:desc", "typo", "proximity", "attribute", "sort", "exactness"}))
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 10), nil))
 	clear := f.srv[1].FailRequests(func(r *http.Request) bool { return r.URL.Path == "/health" }, 503, "internal")
-	acEventually(t, "n1 marked down", func() bool { return !f.healthy(1) })
+	eventually(t, "n1 marked down", func() bool { return !f.healthy(1) })
 	st, body := acHTTP(t, f.srv[1].URL(), "DELETE", "/indexes/docs/settings/ranking-rules", nil, "")
 	if st != 202 {
 		t.Fatalf("%d %s", st, body)
 	}
 	_ = f.srv[1].WaitIdle(ctx)
 	clear()
-	acEventually(t, "n1 marked up", func() bool { return f.healthy(1) })
+	eventually(t, "n1 marked up", func() bool { return f.healthy(1) })
 	info, err := ix.AddDocuments(ctx, acDocs(100, 40), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	acWait(t, f.c)(info, nil)
 	f.idle(t)
-	got := f.nodeDocs(t, 1, "docs")
+	got := f.nodeDocsByID(t, 1, "docs")
 	received := false
 	for id := range got {
 		if n, _ := strconv.Atoi(id); n >= 100 {
@@ -3571,15 +3365,11 @@ func TestAuditCoreReverifySettingsOnComeback(t *testing.T) {
 // Cluster that did not create the index; a key given or inferred reaches
 // every node even when a node gets no document.
 func TestAuditCorePrimaryKeyResolution(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 0}, 1, 16)
-	ctx := acCtx(t)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 16, timing: oneRetry})
+	ctx := testCtx(t)
 	ix := f.create(t, "skus", "sku")
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, []map[string]any{{"sku": "a1", "id": 5}, {"sku": "a2", "id": 5}}, nil))
-	other, err := New(f.nodes, append(acFastOpts(), WithShards(16))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := f.newCluster(t, append(oneRetry.options(), WithShards(16))...)
 	acWaitOK(t, other)(other.Index("skus").AddDocuments(ctx, []map[string]any{{"sku": "b2", "id": 6}}, nil))
 	top := f.c.Topology()
 	for _, sku := range []string{"a1", "a2", "b2"} {
@@ -3607,8 +3397,8 @@ func TestAuditCorePrimaryKeyResolution(t *testing.T) {
 // A write to an index that does not exist creates it on the whole fleet with
 // the fleet's settings and record, not with a node's defaults.
 func TestAuditCoreWriteToMissingIndex(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
-	ctx := acCtx(t)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8, timing: oneRetry})
+	ctx := testCtx(t)
 	acWaitOK(t, f.c)(f.c.Index("fresh").AddDocuments(ctx, []map[string]any{{"id": 1}, {"id": 2}}, nil))
 	for i := range f.srv {
 		if st, body := acHTTP(t, f.srv[i].URL(), "GET", "/indexes/fresh", nil, ""); st != 200 {
@@ -3625,11 +3415,7 @@ func TestAuditCoreWriteToMissingIndex(t *testing.T) {
 		}
 	}
 	// A cluster with another S refuses it now.
-	other, err := New(f.nodes, append(acFastOpts(), WithShards(9))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := f.newCluster(t, append(oneRetry.options(), WithShards(9))...)
 	if _, err := other.Index("fresh").AddDocuments(ctx, []map[string]any{{"id": 3}}, nil); !errors.Is(err, ErrShardCountMismatch) {
 		t.Errorf("other S on an index created by a write: %v", err)
 	}
@@ -3701,9 +3487,9 @@ func (s *acJSONStore) Delete(_ context.Context, uids ...int64) error {
 
 func TestAuditCoreSerialisedTaskStore(t *testing.T) {
 	store := &acJSONStore{}
-	f := acNewFleet(t, []int{0, 0, 1}, 1, 8, WithTaskStore(store))
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 1}, rf: 1, shards: 8, timing: oneRetry, opts: []Option{WithTaskStore(store)}})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	task := acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 40), nil))
 	if task.Details.ReceivedDocuments != 40 {
 		t.Errorf("details through a serialising store: %+v", task.Details)
@@ -3743,9 +3529,9 @@ func TestAuditCoreSerialisedTaskStore(t *testing.T) {
 // failed, else canceled if any was canceled, even while others are still
 // enqueued.
 func TestAuditCoreTaskStatusRuleOrder(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 8, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	docs := acDocs(0, 40) // both nodes get documents
 	// n0's node task fails, n1's stays enqueued -> failed.
 	clear := f.srv[0].FailTasks(func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/documents") }, "internal")
@@ -3803,17 +3589,8 @@ func TestAuditCoreTaskStatusRuleOrder(t *testing.T) {
 
 // Close while calls are in flight: no panic, no race, nothing left running.
 func TestAuditCoreCloseDuringTraffic(t *testing.T) {
-	srv := meilitest.RunCluster(t, 3)
-	nodes := make([]Node, 3)
-	for i := range nodes {
-		nodes[i] = Node{ID: fmt.Sprintf("n%d", i), URL: srv[i].URL(), Group: i % 2}
-	}
-	nodes[2].Group = 0
-	c, err := New(nodes, append(acFastOpts(), WithShards(8))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := acCtx(t)
+	c := startFleet(t, fleetSpec{groups: []int{0, 1, 0}, shards: 8, timing: oneRetry}).c
+	ctx := testCtx(t)
 	acWaitOK(t, c)(c.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "docs", PrimaryKey: "id"}))
 	ix := c.Index("docs")
 	var wg sync.WaitGroup
@@ -3860,9 +3637,9 @@ func TestAuditCoreCloseDuringTraffic(t *testing.T) {
 // acknowledgement is the node's 202 with a task uid; a node answering 500
 // did not acknowledge.
 func TestAuditCoreNoQuorumWhenEveryNodeAnswers5xx(t *testing.T) {
-	f := acNewFleet(t, []int{0, 1}, 1, 4)
+	f := startFleet(t, fleetSpec{groups: []int{0, 1}, rf: 1, shards: 4, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	for _, s := range f.srv {
 		s.FailRequests(func(r *http.Request) bool {
 			return r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/documents")
@@ -3883,15 +3660,12 @@ func TestAuditCoreNoQuorumWhenEveryNodeAnswers5xx(t *testing.T) {
 // index"). DeleteIndex / Index.Delete from a Cluster with another shard count
 // must be refused too.
 func TestAuditCoreShardCountMismatchDelete(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 8, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 20), nil))
 	for _, how := range []string{"Index.Delete", "DeleteIndex"} {
-		other, err := New(f.nodes, append(acFastOpts(), WithShards(16))...)
-		if err != nil {
-			t.Fatal(err)
-		}
+		other := f.newCluster(t, append(oneRetry.options(), WithShards(16))...)
 		if how == "DeleteIndex" {
 			info, err := other.DeleteIndex(ctx, "docs")
 			if err == nil {

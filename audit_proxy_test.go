@@ -14,7 +14,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"sort"
@@ -91,26 +90,6 @@ func auditDo(t testing.TB, base, method, path string, body []byte, token string,
 		t.Fatal(err)
 	}
 	return auditHTTP{status: resp.StatusCode, header: resp.Header, body: b}
-}
-
-// auditProxy starts a fleet (nodes protected by auditNodeKey), a Cluster
-// and its handler on an httptest server.
-func auditProxy(t testing.TB, groups, perGroup, rf, shards int, copts []Option, hopts ...HandlerOption) (string, *Cluster, []*meilitest.Server) {
-	t.Helper()
-	srvs := meilitest.RunCluster(t, groups*perGroup, meilitest.WithTaskDuration(0), meilitest.WithMasterKey(auditNodeKey))
-	nodes := make([]Node, len(srvs))
-	for i, s := range srvs {
-		nodes[i] = Node{ID: fmt.Sprintf("node-%d", i), URL: s.URL(), Group: i / perGroup}
-	}
-	opts := append([]Option{WithShards(shards), WithReplicationFactor(rf), WithAPIKey(auditNodeKey)}, copts...)
-	c, err := New(nodes, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(c.Handler(hopts...))
-	t.Cleanup(hs.Close)
-	t.Cleanup(c.Close)
-	return hs.URL, c, srvs
 }
 
 // auditStr renders a JSON value as text (numbers without exponent).
@@ -243,9 +222,6 @@ func auditKeys(m map[string]any) []string {
 	sort.Strings(ks)
 	return ks
 }
-
-// ---------------------------------------------------------------------
-// side-by-side scenario
 
 type auditPair struct {
 	// strict: finished tasks compared by shape (field names and kinds)
@@ -407,8 +383,8 @@ func auditMust(v any) string {
 // node's.
 func TestAuditProxyRoutes(t *testing.T) {
 	t.Parallel()
-	pURL, _, _ := auditProxy(t, 1, 2, 1, 7, nil, WithMasterKey(auditProxyKey))
-	ref := meilitest.RunT(t, meilitest.WithTaskDuration(0), meilitest.WithMasterKey(auditProxyKey))
+	pURL := startFleet(t, fleetSpec{groups: groupsOf(1, 2), rf: 1, shards: 7, ids: "node-", nodeKey: auditNodeKey, instant: true, timing: newDefaults, proxy: true, hopts: []HandlerOption{WithMasterKey(auditProxyKey)}}).url
+	ref, _ := startRef(t, meilitest.WithTaskDuration(0), meilitest.WithMasterKey(auditProxyKey))
 	p := &auditPair{t: t, proxy: pURL, ref: ref.URL(), pTok: auditProxyKey, rTok: auditProxyKey, pVars: map[string]string{}, rVars: map[string]string{}}
 	docs := auditMovies(30)
 	var nd strings.Builder
@@ -551,8 +527,8 @@ var auditSettingRoutes = []struct{ name, verb, value string }{
 // PATCH/PUT, DELETE)", each compared with one node.
 func TestAuditProxySettingsRoutes(t *testing.T) {
 	t.Parallel()
-	pURL, _, _ := auditProxy(t, 1, 2, 1, 7, nil)
-	ref := meilitest.RunT(t, meilitest.WithTaskDuration(0))
+	pURL := startFleet(t, fleetSpec{groups: groupsOf(1, 2), rf: 1, shards: 7, ids: "node-", nodeKey: auditNodeKey, instant: true, timing: newDefaults, proxy: true}).url
+	ref, _ := startRef(t, meilitest.WithTaskDuration(0))
 	p := &auditPair{t: t, proxy: pURL, ref: ref.URL(), pVars: map[string]string{}, rVars: map[string]string{}}
 	p.run(
 		auditStep{method: "POST", path: "/indexes", body: `{"uid":"s","primaryKey":"id"}`, wait: true},
@@ -587,16 +563,13 @@ func TestAuditProxySettingsRoutes(t *testing.T) {
 	)
 }
 
-// ---------------------------------------------------------------------
-// errors and bad bodies
-
 // TestAuditProxyErrorBodies: issue 6 "error bodies {message, code, type,
 // link}" and bad bodies (malformed JSON, wrong content type, missing
 // primary key, reserved field) with Meilisearch's status codes.
 func TestAuditProxyErrorBodies(t *testing.T) {
 	t.Parallel()
-	pURL, _, _ := auditProxy(t, 1, 2, 1, 7, nil)
-	ref := meilitest.RunT(t, meilitest.WithTaskDuration(0))
+	pURL := startFleet(t, fleetSpec{groups: groupsOf(1, 2), rf: 1, shards: 7, ids: "node-", nodeKey: auditNodeKey, instant: true, timing: newDefaults, proxy: true}).url
+	ref, _ := startRef(t, meilitest.WithTaskDuration(0))
 	p := &auditPair{t: t, proxy: pURL, ref: ref.URL(), pVars: map[string]string{}, rVars: map[string]string{}}
 	p.run(
 		auditStep{method: "POST", path: "/indexes", body: `{"uid":"e","primaryKey":"id"}`, wait: true},
@@ -669,9 +642,6 @@ func TestAuditProxyErrorBodies(t *testing.T) {
 	}
 }
 
-// ---------------------------------------------------------------------
-// auth
-
 var auditAuthRoutes = []struct{ method, path, body string }{
 	{"GET", "/version", ""},
 	{"GET", "/stats", ""},
@@ -721,8 +691,8 @@ var auditAuthRoutes = []struct{ method, path, body string }{
 // the same bodies as Meilisearch; WithAdminKey gates /_miroir/*.
 func TestAuditProxyAuthOutcomes(t *testing.T) {
 	t.Parallel()
-	pURL, _, _ := auditProxy(t, 1, 2, 1, 7, nil, WithMasterKey(auditProxyKey), WithAdminKey(auditAdminKey))
-	ref := meilitest.RunT(t, meilitest.WithTaskDuration(0), meilitest.WithMasterKey(auditProxyKey))
+	pURL := startFleet(t, fleetSpec{groups: groupsOf(1, 2), rf: 1, shards: 7, ids: "node-", nodeKey: auditNodeKey, instant: true, timing: newDefaults, proxy: true, hopts: []HandlerOption{WithMasterKey(auditProxyKey), WithAdminKey(auditAdminKey)}}).url
+	ref, _ := startRef(t, meilitest.WithTaskDuration(0), meilitest.WithMasterKey(auditProxyKey))
 	for _, rt := range auditAuthRoutes {
 		var b []byte
 		if rt.body != "" {
@@ -788,19 +758,9 @@ func TestAuditProxyAuthOutcomes(t *testing.T) {
 func TestAuditProxyAuthPassthrough(t *testing.T) {
 	t.Parallel()
 	// nodes and handler share the fleet's master key
-	srvs := meilitest.RunCluster(t, 3, meilitest.WithTaskDuration(0), meilitest.WithMasterKey(auditNodeKey))
-	nodes := make([]Node, len(srvs))
-	for i, s := range srvs {
-		nodes[i] = Node{ID: fmt.Sprintf("n%d", i), URL: s.URL()}
-	}
-	c, err := New(nodes, WithShards(7), WithAPIKey(auditNodeKey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	hs := httptest.NewServer(c.Handler(WithMasterKey(auditNodeKey), WithAuthPassthrough()))
-	t.Cleanup(hs.Close)
-	base := hs.URL
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, shards: 7, nodeKey: auditNodeKey, instant: true, timing: newDefaults,
+		proxy: true, hopts: []HandlerOption{WithMasterKey(auditNodeKey), WithAuthPassthrough()}})
+	c, base := f.c, f.url
 	mk := func(method, path, body, tok string) auditHTTP {
 		var b []byte
 		if body != "" {
@@ -885,7 +845,8 @@ func TestAuditProxyNodeKeysNeverLeak(t *testing.T) {
 	t.Parallel()
 	logs := &auditSyncBuf{b: new(bytes.Buffer)}
 	logger := auditLogger(logs)
-	pURL, _, srvs := auditProxy(t, 2, 2, 1, 7, []Option{WithLogger(logger), WithRetries(RetryPolicy{})}, WithMasterKey(auditProxyKey), WithAdminKey(auditAdminKey))
+	f := startFleet(t, fleetSpec{groups: groupsOf(2, 2), rf: 1, shards: 7, ids: "node-", nodeKey: auditNodeKey, instant: true, timing: newDefaults, opts: []Option{WithLogger(logger), WithRetries(RetryPolicy{})}, proxy: true, hopts: []HandlerOption{WithMasterKey(auditProxyKey), WithAdminKey(auditAdminKey)}})
+	pURL, srvs := f.url, f.srv
 	var all []auditHTTP
 	do := func(method, path, body, tok string) auditHTTP {
 		var b []byte
@@ -936,9 +897,6 @@ func TestAuditProxyNodeKeysNeverLeak(t *testing.T) {
 	}
 }
 
-// ---------------------------------------------------------------------
-// bodies: gzip, size limit, content types
-
 func auditGzip(b []byte) []byte {
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
@@ -950,8 +908,8 @@ func auditGzip(b []byte) []byte {
 // TestAuditProxyGzipBodies: issue 6 "gzip request bodies accepted".
 func TestAuditProxyGzipBodies(t *testing.T) {
 	t.Parallel()
-	pURL, _, _ := auditProxy(t, 1, 2, 1, 7, nil)
-	ref := meilitest.RunT(t, meilitest.WithTaskDuration(0))
+	pURL := startFleet(t, fleetSpec{groups: groupsOf(1, 2), rf: 1, shards: 7, ids: "node-", nodeKey: auditNodeKey, instant: true, timing: newDefaults, proxy: true}).url
+	ref, _ := startRef(t, meilitest.WithTaskDuration(0))
 	p := &auditPair{t: t, proxy: pURL, ref: ref.URL(), pVars: map[string]string{}, rVars: map[string]string{}}
 	gz := map[string]string{"Content-Encoding": "gzip", "Content-Type": "application/json"}
 	p.run(
@@ -986,7 +944,7 @@ func TestAuditProxyGzipBodies(t *testing.T) {
 // (default 100 MiB) gives payload_too_large".
 func TestAuditProxyMaxBodyBytes(t *testing.T) {
 	t.Parallel()
-	pURL, _, _ := auditProxy(t, 1, 2, 1, 7, nil, WithMaxBodyBytes(2048))
+	pURL := startFleet(t, fleetSpec{groups: groupsOf(1, 2), rf: 1, shards: 7, ids: "node-", nodeKey: auditNodeKey, instant: true, timing: newDefaults, proxy: true, hopts: []HandlerOption{WithMaxBodyBytes(2048)}}).url
 	r := auditDo(t, pURL, "POST", "/indexes", []byte(`{"uid":"m","primaryKey":"id"}`), "", nil)
 	auditWaitHTTP(t, pURL, "", r.obj(t)["taskUid"])
 	small := []byte(auditMust(auditMovies(5)))
@@ -1013,7 +971,7 @@ func TestAuditProxyMaxBodyBytes(t *testing.T) {
 	check("search", auditDo(t, pURL, "POST", "/indexes/m/search", []byte(`{"q":"`+strings.Repeat("a", 3000)+`"}`), "", nil))
 	check("gzip expanding past the limit", auditDo(t, pURL, "POST", "/indexes/m/documents", auditGzip(big), "", map[string]string{"Content-Encoding": "gzip", "Content-Type": "application/json"}))
 	// default limit: a 3 MiB body is accepted
-	pURL2, _, _ := auditProxy(t, 1, 1, 1, 3, nil)
+	pURL2 := startFleet(t, fleetSpec{groups: groupsOf(1, 1), rf: 1, shards: 3, ids: "node-", nodeKey: auditNodeKey, instant: true, timing: newDefaults, proxy: true}).url
 	r = auditDo(t, pURL2, "POST", "/indexes", []byte(`{"uid":"m","primaryKey":"id"}`), "", nil)
 	auditWaitHTTP(t, pURL2, "", r.obj(t)["taskUid"])
 	docs := make([]map[string]any, 300)
@@ -1025,15 +983,13 @@ func TestAuditProxyMaxBodyBytes(t *testing.T) {
 	}
 }
 
-// ---------------------------------------------------------------------
-// degraded reads and writes
-
 // TestAuditProxyDegraded: issue 6 "X-Miroir-Degraded on degraded writes
 // and partial reads, listing groups and shards"; DESIGN §3 no quorum is
 // HTTP 503, §5 FailFast miroir_shard_unavailable is HTTP 503.
 func TestAuditProxyDegraded(t *testing.T) {
 	t.Parallel()
-	pURL, c, srvs := auditProxy(t, 2, 2, 1, 7, []Option{WithRetries(RetryPolicy{})})
+	f := startFleet(t, fleetSpec{groups: groupsOf(2, 2), rf: 1, shards: 7, ids: "node-", nodeKey: auditNodeKey, instant: true, timing: newDefaults, opts: []Option{WithRetries(RetryPolicy{})}, proxy: true})
+	pURL, c, srvs := f.url, f.c, f.srv
 	r := auditDo(t, pURL, "POST", "/indexes", []byte(`{"uid":"d","primaryKey":"id"}`), "", nil)
 	auditWaitHTTP(t, pURL, "", r.obj(t)["taskUid"])
 	docs := auditMovies(60)
@@ -1113,7 +1069,8 @@ func TestAuditProxyDegraded(t *testing.T) {
 // miroir_shard_unavailable.
 func TestAuditProxyFailFast(t *testing.T) {
 	t.Parallel()
-	pURL, _, srvs := auditProxy(t, 1, 2, 1, 7, []Option{WithUnavailableShardPolicy(FailFast), WithRetries(RetryPolicy{})})
+	f := startFleet(t, fleetSpec{groups: groupsOf(1, 2), rf: 1, shards: 7, ids: "node-", nodeKey: auditNodeKey, instant: true, timing: newDefaults, opts: []Option{WithUnavailableShardPolicy(FailFast), WithRetries(RetryPolicy{})}, proxy: true})
+	pURL, srvs := f.url, f.srv
 	r := auditDo(t, pURL, "POST", "/indexes", []byte(`{"uid":"f","primaryKey":"id"}`), "", nil)
 	auditWaitHTTP(t, pURL, "", r.obj(t)["taskUid"])
 	r = auditDo(t, pURL, "POST", "/indexes/f/documents", []byte(auditMust(auditMovies(20))), "", nil)
@@ -1148,7 +1105,7 @@ func TestAuditProxyFailFast(t *testing.T) {
 // against the handler (issue 6: "no change on their side").
 func TestAuditProxyMeilisearchGo(t *testing.T) {
 	t.Parallel()
-	pURL, _, _ := auditProxy(t, 2, 2, 1, 7, nil, WithMasterKey(auditProxyKey))
+	pURL := startFleet(t, fleetSpec{groups: groupsOf(2, 2), rf: 1, shards: 7, ids: "node-", nodeKey: auditNodeKey, instant: true, timing: newDefaults, proxy: true, hopts: []HandlerOption{WithMasterKey(auditProxyKey)}}).url
 	cl := meilisearch.New(pURL, meilisearch.WithAPIKey(auditProxyKey))
 	ctx := context.Background()
 	info, err := cl.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "go", PrimaryKey: "id"})
@@ -1219,8 +1176,8 @@ func auditLogger(w *auditSyncBuf) *slog.Logger {
 // parameters are Meilisearch's ("status codes ... error bodies").
 func TestAuditProxySearchParamErrors(t *testing.T) {
 	t.Parallel()
-	pURL, _, _ := auditProxy(t, 1, 2, 1, 7, nil)
-	ref := meilitest.RunT(t, meilitest.WithTaskDuration(0))
+	pURL := startFleet(t, fleetSpec{groups: groupsOf(1, 2), rf: 1, shards: 7, ids: "node-", nodeKey: auditNodeKey, instant: true, timing: newDefaults, proxy: true}).url
+	ref, _ := startRef(t, meilitest.WithTaskDuration(0))
 	p := &auditPair{t: t, proxy: pURL, ref: ref.URL(), pVars: map[string]string{}, rVars: map[string]string{}}
 	p.run(
 		auditStep{method: "POST", path: "/indexes", body: `{"uid":"e","primaryKey":"id"}`, wait: true},
@@ -1236,8 +1193,9 @@ func TestAuditProxySearchParamErrors(t *testing.T) {
 // filter's error must read like one node's, without the reserved field.
 func TestAuditProxyFilterErrorHidesShardField(t *testing.T) {
 	t.Parallel()
-	pURL, c, _ := auditProxy(t, 1, 2, 1, 7, nil)
-	ref := meilitest.RunT(t, meilitest.WithTaskDuration(0))
+	f := startFleet(t, fleetSpec{groups: groupsOf(1, 2), rf: 1, shards: 7, ids: "node-", nodeKey: auditNodeKey, instant: true, timing: newDefaults, proxy: true})
+	pURL, c := f.url, f.c
+	ref, _ := startRef(t, meilitest.WithTaskDuration(0))
 	p := &auditPair{strictErr: true, t: t, proxy: pURL, ref: ref.URL(), pVars: map[string]string{}, rVars: map[string]string{}}
 	p.run(
 		auditStep{method: "POST", path: "/indexes", body: `{"uid":"e","primaryKey":"id"}`, wait: true},

@@ -24,40 +24,6 @@ import (
 	"github.com/miroirsearch/miroir/meilitest"
 )
 
-// ---------------------------------------------------------------------
-// fleet and data helpers
-
-func auditCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// auditFleet starts groups×perGroup meilitest nodes and a Cluster over
-// them (node i is "node-i", group i/perGroup).
-func auditFleet(t testing.TB, groups, perGroup, rf, shards int, opts ...Option) (*Cluster, []*meilitest.Server, []Node) {
-	t.Helper()
-	srvs := meilitest.RunCluster(t, groups*perGroup, meilitest.WithTaskDuration(0))
-	nodes := make([]Node, len(srvs))
-	for i, s := range srvs {
-		nodes[i] = Node{ID: fmt.Sprintf("node-%d", i), URL: s.URL(), Group: i / perGroup}
-	}
-	all := append([]Option{WithShards(shards), WithReplicationFactor(rf)}, opts...)
-	c, err := New(nodes, all...)
-	if err != nil {
-		t.Fatalf("miroir.New: %v", err)
-	}
-	t.Cleanup(c.Close)
-	return c, srvs, nodes
-}
-
-// auditSingle starts the single-node reference.
-func auditSingle(t testing.TB) (meilisearch.ServiceManager, *meilitest.Server) {
-	t.Helper()
-	srv := meilitest.RunT(t, meilitest.WithTaskDuration(0))
-	return meilisearch.New(srv.URL()), srv
-}
-
 func auditWait(t testing.TB, sm meilisearch.ServiceManager, info *meilisearch.TaskInfo, err error) *meilisearch.Task {
 	t.Helper()
 	if err != nil {
@@ -183,9 +149,6 @@ func auditSettingsC() *meilisearch.Settings {
 	st.DistinctAttribute = &d
 	return st
 }
-
-// ---------------------------------------------------------------------
-// comparison helpers
 
 func auditJSON(t testing.TB, raw []byte) map[string]any {
 	t.Helper()
@@ -646,9 +609,6 @@ func auditDistinctIndexQueries() []auditQuery {
 	return qs
 }
 
-// ---------------------------------------------------------------------
-// equivalence
-
 const auditN = 300
 
 type auditTopo struct {
@@ -682,7 +642,7 @@ func auditRefs(t testing.TB, ref auditSearcher, qs []auditQuery) []*auditRef {
 // eighth.
 func TestAuditReadEquivalence(t *testing.T) {
 	docs := auditDocs(auditN, 11)
-	ref, _ := auditSingle(t)
+	_, ref := startRef(t, meilitest.WithTaskDuration(0))
 	auditLoad(t, ref, "a", auditSettingsA(), docs)
 	auditLoad(t, ref, "b", auditSettingsB(), docs)
 	queries := auditQueries()
@@ -703,7 +663,7 @@ func TestAuditReadEquivalence(t *testing.T) {
 		for si, shards := range []int{1, 7, 64} {
 			t.Run(fmt.Sprintf("%s/S%d", topo.name, shards), func(t *testing.T) {
 				t.Parallel()
-				c, _, _ := auditFleet(t, topo.groups, topo.perGroup, topo.rf, shards)
+				c := startFleet(t, fleetSpec{groups: groupsOf(topo.groups, topo.perGroup), rf: topo.rf, shards: shards, ids: "node-", instant: true, timing: newDefaults}).c
 				auditLoad(t, c, "a", auditSettingsA(), docs)
 				full := topo.name == "2x2" && shards == 7
 				forcedOnly := topo.name == "3x1" && shards == 64
@@ -733,9 +693,6 @@ func TestAuditReadEquivalence(t *testing.T) {
 	}
 }
 
-// ---------------------------------------------------------------------
-// the shard field never changes relevance
-
 // auditPlainDocs has no numeric word anywhere in its text.
 func auditPlainDocs(n int) []map[string]any {
 	ws := []string{"amber", "birch", "cedar", "dune", "ember", "fjord", "grove", "heath"}
@@ -761,19 +718,15 @@ func auditPlainDocs(n int) []map[string]any {
 func TestAuditReadShardNumberNeverMatches(t *testing.T) {
 	t.Parallel()
 	docs := auditPlainDocs(120)
-	ref, _ := auditSingle(t)
+	_, ref := startRef(t, meilitest.WithTaskDuration(0))
 	explicit := &meilisearch.Settings{SearchableAttributes: []string{"title", "body"}, FilterableAttributes: []string{"kind"}}
 	auditLoad(t, ref, "star", nil, docs)
 	auditLoad(t, ref, "list", explicit, docs)
-	c, srvs, nodes := auditFleet(t, 1, 3, 1, 7)
+	f := startFleet(t, fleetSpec{groups: groupsOf(1, 3), rf: 1, shards: 7, ids: "node-", instant: true, timing: newDefaults})
+	c := f.c
 	auditLoad(t, c, "star", nil, docs)
 	auditLoad(t, c, "list", explicit, docs)
-	c2, err := New(nodes, WithShards(7))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c2.Close)
-	_ = srvs
+	c2 := f.newCluster(t, WithShards(7))
 	ctx := context.Background()
 	for _, cl := range []struct {
 		name string
@@ -840,7 +793,7 @@ func TestAuditReadShardNumberNeverMatches(t *testing.T) {
 func TestAuditReadNewFieldSearchable(t *testing.T) {
 	t.Parallel()
 	docs := auditPlainDocs(40)
-	c, _, _ := auditFleet(t, 1, 2, 1, 7)
+	c := startFleet(t, fleetSpec{groups: groupsOf(1, 2), rf: 1, shards: 7, ids: "node-", instant: true, timing: newDefaults}).c
 	auditLoad(t, c, "n", nil, docs)
 	ctx := context.Background()
 	if _, err := c.Index("n").Search(ctx, "amber", &meilisearch.SearchRequest{}); err != nil {
@@ -863,13 +816,10 @@ func TestAuditReadNewFieldSearchable(t *testing.T) {
 func TestAuditReadNewFieldOtherInstance(t *testing.T) {
 	t.Parallel()
 	docs := auditPlainDocs(40)
-	c, _, nodes := auditFleet(t, 1, 2, 1, 7)
+	f := startFleet(t, fleetSpec{groups: groupsOf(1, 2), rf: 1, shards: 7, ids: "node-", instant: true, timing: newDefaults})
+	c := f.c
 	auditLoad(t, c, "n", nil, docs)
-	reader, err := New(nodes, WithShards(7))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(reader.Close)
+	reader := f.newCluster(t, WithShards(7))
 	ctx := context.Background()
 	if _, err := reader.Index("n").Search(ctx, "amber", &meilisearch.SearchRequest{}); err != nil {
 		t.Fatal(err)
@@ -885,9 +835,6 @@ func TestAuditReadNewFieldOtherInstance(t *testing.T) {
 	}
 }
 
-// ---------------------------------------------------------------------
-// stripping
-
 // TestAuditReadStripping: DESIGN §5 "strip _miroir_shard from hits and
 // from _formatted, strip _rankingScore / _rankingScoreDetails unless
 // requested, and strip attributes added for merging"; §2 "_miroir_shard is
@@ -895,9 +842,9 @@ func TestAuditReadNewFieldOtherInstance(t *testing.T) {
 func TestAuditReadStripping(t *testing.T) {
 	t.Parallel()
 	docs := auditDocs(120, 5)
-	ref, _ := auditSingle(t)
+	_, ref := startRef(t, meilitest.WithTaskDuration(0))
 	auditLoad(t, ref, "s", auditSettingsA(), docs)
-	c, _, _ := auditFleet(t, 2, 2, 1, 7)
+	c := startFleet(t, fleetSpec{groups: groupsOf(2, 2), rf: 1, shards: 7, ids: "node-", instant: true, timing: newDefaults}).c
 	auditLoad(t, c, "s", auditSettingsA(), docs)
 	ctx := context.Background()
 	idx := c.Index("s")
@@ -997,9 +944,6 @@ func TestAuditReadStripping(t *testing.T) {
 	}
 }
 
-// ---------------------------------------------------------------------
-// multi-search, facet search, similar, vectors
-
 func auditMultiJSON(t testing.TB, r *meilisearch.MultiSearchResponse) map[string]any {
 	b, err := json.Marshal(r)
 	if err != nil {
@@ -1015,11 +959,11 @@ func auditMultiJSON(t testing.TB, r *meilisearch.MultiSearchResponse) map[string
 func TestAuditReadMultiSearch(t *testing.T) {
 	t.Parallel()
 	docs := auditDocs(auditN, 3)
-	ref, _ := auditSingle(t)
+	_, ref := startRef(t, meilitest.WithTaskDuration(0))
 	auditLoad(t, ref, "a", auditSettingsA(), docs)
 	auditLoad(t, ref, "a2", auditSettingsA(), docs[:200])
 	auditLoad(t, ref, "b", auditSettingsB(), docs)
-	c, _, _ := auditFleet(t, 2, 3, 2, 7)
+	c := startFleet(t, fleetSpec{groups: groupsOf(2, 3), rf: 2, shards: 7, ids: "node-", instant: true, timing: newDefaults}).c
 	auditLoad(t, c, "a", auditSettingsA(), docs)
 	auditLoad(t, c, "a2", auditSettingsA(), docs[:200])
 	auditLoad(t, c, "b", auditSettingsB(), docs)
@@ -1144,9 +1088,9 @@ func auditFederated(t *testing.T, ref meilisearch.ServiceManager, c *Cluster, fe
 func TestAuditReadFacetSearch(t *testing.T) {
 	t.Parallel()
 	docs := auditDocs(auditN, 9)
-	ref, _ := auditSingle(t)
+	_, ref := startRef(t, meilitest.WithTaskDuration(0))
 	auditLoad(t, ref, "a", auditSettingsA(), docs)
-	c, _, _ := auditFleet(t, 1, 3, 2, 64)
+	c := startFleet(t, fleetSpec{groups: groupsOf(1, 3), rf: 2, shards: 64, ids: "node-", instant: true, timing: newDefaults}).c
 	auditLoad(t, c, "a", auditSettingsA(), docs)
 	auditFacetSearchCompare(t, ref.Index("a"), c.Index("a"))
 }
@@ -1196,10 +1140,10 @@ func TestAuditReadVectors(t *testing.T) {
 	}
 	st := auditSettingsA()
 	st.Embedders = map[string]meilisearch.Embedder{"default": {Source: "userProvided", Dimensions: 3}}
-	ref, _ := auditSingle(t)
+	_, ref := startRef(t, meilitest.WithTaskDuration(0))
 	auditLoad(t, ref, "v", st, docs)
 	for _, of := range []float64{1, 3} {
-		c, _, _ := auditFleet(t, 1, 3, 1, 7, WithOverFetch(of))
+		c := startFleet(t, fleetSpec{groups: groupsOf(1, 3), rf: 1, shards: 7, ids: "node-", instant: true, timing: newDefaults, opts: []Option{WithOverFetch(of)}}).c
 		auditLoad(t, c, "v", st, docs)
 		for _, q := range []auditQuery{
 			{name: "vector", mk: func() *meilisearch.SearchRequest {
@@ -1233,18 +1177,15 @@ func TestAuditReadVectors(t *testing.T) {
 	}
 }
 
-// ---------------------------------------------------------------------
-// document listing
-
 // TestAuditReadGetDocumentsPagesStable: issue 4 "GetDocuments pages are
 // stable: walking all pages of a listing returns every document exactly
 // once, with or without a filter" (with replicas and rotating groups).
 func TestAuditReadGetDocumentsPagesStable(t *testing.T) {
 	t.Parallel()
 	docs := auditDocs(auditN, 4)
-	ref, _ := auditSingle(t)
+	_, ref := startRef(t, meilitest.WithTaskDuration(0))
 	auditLoad(t, ref, "d", auditSettingsA(), docs)
-	c, _, _ := auditFleet(t, 2, 3, 2, 7)
+	c := startFleet(t, fleetSpec{groups: groupsOf(2, 3), rf: 2, shards: 7, ids: "node-", instant: true, timing: newDefaults}).c
 	auditLoad(t, c, "d", auditSettingsA(), docs)
 	ctx := context.Background()
 	for _, tc := range []struct {
@@ -1316,9 +1257,6 @@ func TestAuditReadGetDocumentsPagesStable(t *testing.T) {
 		}
 	}
 }
-
-// ---------------------------------------------------------------------
-// unavailable shards, fallbacks, health
 
 type auditObserver struct {
 	NopObserver
@@ -1395,7 +1333,8 @@ func TestAuditReadPartialReportsExactlyMissingShards(t *testing.T) {
 	t.Parallel()
 	docs := auditDocs(auditN, 8)
 	obs := newAuditObserver()
-	c, srvs, _ := auditFleet(t, 1, 3, 2, 7, WithObserver(obs), WithRetries(RetryPolicy{}))
+	f := startFleet(t, fleetSpec{groups: groupsOf(1, 3), rf: 2, shards: 7, ids: "node-", instant: true, timing: newDefaults, opts: []Option{WithObserver(obs), WithRetries(RetryPolicy{})}})
+	c, srvs := f.c, f.srv
 	auditLoad(t, c, "p", auditSettingsA(), docs)
 	top := c.Topology()
 	srvs[0].Stop()
@@ -1478,7 +1417,8 @@ func TestAuditReadPartialReportsExactlyMissingShards(t *testing.T) {
 func TestAuditReadFailFast(t *testing.T) {
 	t.Parallel()
 	docs := auditDocs(100, 8)
-	c, srvs, _ := auditFleet(t, 1, 3, 1, 7, WithUnavailableShardPolicy(FailFast), WithRetries(RetryPolicy{}))
+	f := startFleet(t, fleetSpec{groups: groupsOf(1, 3), rf: 1, shards: 7, ids: "node-", instant: true, timing: newDefaults, opts: []Option{WithUnavailableShardPolicy(FailFast), WithRetries(RetryPolicy{})}})
+	c, srvs := f.c, f.srv
 	auditLoad(t, c, "p", auditSettingsA(), docs)
 	missing := auditShardsOnly(c.Topology(), "node-2")
 	srvs[2].Stop()
@@ -1552,9 +1492,10 @@ func TestAuditReadFailFast(t *testing.T) {
 func TestAuditReadFallbackToOtherGroup(t *testing.T) {
 	t.Parallel()
 	docs := auditDocs(auditN, 12)
-	ref, _ := auditSingle(t)
+	_, ref := startRef(t, meilitest.WithTaskDuration(0))
 	auditLoad(t, ref, "g", auditSettingsA(), docs)
-	c, srvs, _ := auditFleet(t, 2, 2, 1, 7, WithRetries(RetryPolicy{}))
+	f := startFleet(t, fleetSpec{groups: groupsOf(2, 2), rf: 1, shards: 7, ids: "node-", instant: true, timing: newDefaults, opts: []Option{WithRetries(RetryPolicy{})}})
+	c, srvs := f.c, f.srv
 	auditLoad(t, c, "g", auditSettingsA(), docs)
 	top := c.Topology()
 	var node0Shards []int
@@ -1617,7 +1558,8 @@ func TestAuditReadFallbackToOtherGroup(t *testing.T) {
 func TestAuditReadHealthChecks(t *testing.T) {
 	t.Parallel()
 	obs := newAuditObserver()
-	c, srvs, _ := auditFleet(t, 1, 3, 2, 7, WithObserver(obs), WithHealthCheck(10*time.Millisecond, 2*time.Second, 2, 2))
+	f := startFleet(t, fleetSpec{groups: groupsOf(1, 3), rf: 2, shards: 7, ids: "node-", instant: true, timing: newDefaults, opts: []Option{WithObserver(obs), WithHealthCheck(10*time.Millisecond, 2*time.Second, 2, 2)}})
+	c, srvs := f.c, f.srv
 	docs := auditDocs(60, 1)
 	auditLoad(t, c, "h", nil, docs)
 	ctx := context.Background()
@@ -1707,7 +1649,8 @@ func TestAuditReadHealthChecks(t *testing.T) {
 // it.
 func TestAuditReadPassiveMarking(t *testing.T) {
 	t.Parallel()
-	c, srvs, _ := auditFleet(t, 1, 2, 2, 7, WithHealthCheck(0, 0, 1, 1), WithRetries(RetryPolicy{}))
+	f := startFleet(t, fleetSpec{groups: groupsOf(1, 2), rf: 2, shards: 7, ids: "node-", instant: true, timing: newDefaults, opts: []Option{WithHealthCheck(0, 0, 1, 1), WithRetries(RetryPolicy{})}})
+	c, srvs := f.c, f.srv
 	docs := auditDocs(40, 1)
 	auditLoad(t, c, "h", nil, docs)
 	srvs[0].Stop()
@@ -1774,7 +1717,7 @@ func TestAuditReadCloseStopsChecks(t *testing.T) {
 // healthy fleet reports the nodes it contacted and no degradation.
 func TestAuditReadReportComplete(t *testing.T) {
 	t.Parallel()
-	c, _, _ := auditFleet(t, 2, 2, 1, 7)
+	c := startFleet(t, fleetSpec{groups: groupsOf(2, 2), rf: 1, shards: 7, ids: "node-", instant: true, timing: newDefaults}).c
 	auditLoad(t, c, "r", nil, auditDocs(40, 2))
 	if _, err := c.Index("r").Search(context.Background(), "river", &meilisearch.SearchRequest{}); err != nil {
 		t.Fatal(err)
@@ -1829,9 +1772,9 @@ func (a *auditCountingServer) start(t testing.TB) string {
 func TestAuditReadRotation(t *testing.T) {
 	t.Parallel()
 	obs := newAuditObserver()
-	c, _, _ := auditFleet(t, 2, 2, 1, 7, WithObserver(obs))
+	c := startFleet(t, fleetSpec{groups: groupsOf(2, 2), rf: 1, shards: 7, ids: "node-", instant: true, timing: newDefaults, opts: []Option{WithObserver(obs)}}).c
 	auditLoad(t, c, "r", nil, auditDocs(30, 2))
-	c3, _, _ := auditFleet(t, 1, 3, 3, 7)
+	c3 := startFleet(t, fleetSpec{groups: groupsOf(1, 3), rf: 3, shards: 7, ids: "node-", instant: true, timing: newDefaults}).c
 	auditLoad(t, c3, "r", nil, auditDocs(30, 2))
 	ctx := context.Background()
 	groupOf := func(top Topology, id string) int {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"slices"
 	"sort"
@@ -51,7 +50,7 @@ func asDiff(a, b map[string]json.RawMessage) []string {
 }
 
 // all returns every node's settings of uid, after the nodes settle.
-func (f *acFleet) allSettings(t testing.TB, uid string) []map[string]json.RawMessage {
+func (f *testFleet) allSettings(t testing.TB, uid string) []map[string]json.RawMessage {
 	t.Helper()
 	f.idle(t)
 	out := make([]map[string]json.RawMessage, len(f.srv))
@@ -61,7 +60,7 @@ func (f *acFleet) allSettings(t testing.TB, uid string) []map[string]json.RawMes
 	return out
 }
 
-func (f *acFleet) requireSame(t testing.TB, what string, got []map[string]json.RawMessage, want map[string]json.RawMessage) {
+func (f *testFleet) requireSame(t testing.TB, what string, got []map[string]json.RawMessage, want map[string]json.RawMessage) {
 	t.Helper()
 	for i, s := range got {
 		if d := asDiff(s, want); len(d) > 0 {
@@ -89,12 +88,10 @@ func asStrings(raw json.RawMessage) []string {
 	return out
 }
 
-// ---------------------------------------------------------------------------
-
 func TestAuditSettingsUpdateLandsOnEveryNode(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 1}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 1}, rf: 1, shards: 8, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	distinct := "title"
 	info, err := ix.UpdateSettings(ctx, &meilisearch.Settings{
 		RankingRules:         []string{"words", "typo", "n:desc", "proximity", "attribute", "sort", "exactness"},
@@ -163,9 +160,9 @@ func TestAuditSettingsUpdateLandsOnEveryNode(t *testing.T) {
 }
 
 func TestAuditSettingsCallReturnsAtOnce(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	for _, s := range f.srv {
 		s.PauseTasks()
 	}
@@ -224,9 +221,9 @@ func TestAuditSettingsRollback(t *testing.T) {
 				name := fmt.Sprintf("%s/%s/k=%d", strategy.name, kind, k)
 				t.Run(name, func(t *testing.T) {
 					t.Parallel()
-					f := acNewFleet(t, []int{0, 0, 0}, 1, 8, WithSettingsStrategy(strategy.s))
+					f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8, timing: oneRetry, opts: []Option{WithSettingsStrategy(strategy.s)}})
 					ix := f.create(t, "docs", "id")
-					ctx := acCtx(t)
+					ctx := testCtx(t)
 					acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 30), nil))
 					acWaitOK(t, f.c)(ix.UpdateSettings(ctx, &meilisearch.Settings{
 						StopWords:            []string{"orig"},
@@ -277,7 +274,7 @@ func TestAuditSettingsRollback(t *testing.T) {
 						if err := f.srv[k].Start(); err != nil {
 							t.Fatal(err)
 						}
-						acEventually(t, "node back", func() bool { return f.healthy(k) })
+						eventually(t, "node back", func() bool { return f.healthy(k) })
 					}
 					after := f.allSettings(t, "docs")
 					for i := range after {
@@ -302,9 +299,9 @@ func TestAuditSettingsRollback(t *testing.T) {
 // Two transactions on one index never interleave: the node tasks of one
 // all end before the first node task of the next is enqueued.
 func TestAuditSettingsConcurrentTransactionsSerialise(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	const n = 5
 	infos := make([]*meilisearch.TaskInfo, n)
 	var wg sync.WaitGroup
@@ -394,9 +391,9 @@ func TestAuditSettingsConcurrentTransactionsSerialise(t *testing.T) {
 }
 
 func TestAuditSettingsShardFieldAlwaysFilterable(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 8, timing: oneRetry, proxy: true})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	nodeFA := func() [][]string {
 		var out [][]string
 		for _, s := range f.allSettings(t, "docs") {
@@ -477,9 +474,7 @@ func TestAuditSettingsShardFieldAlwaysFilterable(t *testing.T) {
 		}
 	}
 	// Proxy mode goes through the same mechanism.
-	hs := httptest.NewServer(f.c.Handler())
-	defer hs.Close()
-	st, body := acHTTP(t, hs.URL, "PUT", "/indexes/docs/settings/filterable-attributes", []string{"via_proxy"}, "")
+	st, body := acHTTP(t, f.url, "PUT", "/indexes/docs/settings/filterable-attributes", []string{"via_proxy"}, "")
 	if st != 202 {
 		t.Fatalf("proxy PUT filterable: %d %s", st, body)
 	}
@@ -490,12 +485,12 @@ func TestAuditSettingsShardFieldAlwaysFilterable(t *testing.T) {
 	acWaitOK(t, f.c)(&meilisearch.TaskInfo{TaskUID: ti.TaskUID}, nil)
 	expectNodes("proxy PUT filterable", "via_proxy", "_miroir_shard")
 	for _, p := range []string{"/indexes/docs/settings", "/indexes/docs/settings/filterable-attributes"} {
-		st, body := acHTTP(t, hs.URL, "GET", p, nil, "")
+		st, body := acHTTP(t, f.url, "GET", p, nil, "")
 		if st != 200 || strings.Contains(string(body), "_miroir_shard") || !strings.Contains(string(body), "via_proxy") {
 			t.Errorf("proxy GET %s: %d %s", p, st, body)
 		}
 	}
-	st, body = acHTTP(t, hs.URL, "DELETE", "/indexes/docs/settings", nil, "")
+	st, body = acHTTP(t, f.url, "DELETE", "/indexes/docs/settings", nil, "")
 	if st != 202 {
 		t.Fatalf("proxy DELETE settings: %d %s", st, body)
 	}
@@ -511,9 +506,9 @@ func TestAuditSettingsShardFieldAlwaysFilterable(t *testing.T) {
 }
 
 func TestAuditSettingsDriftAndRepair(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	orig := []string{"words", "typo", "proximity", "attribute", "sort", "exactness"}
 	acWaitOK(t, f.c)(ix.UpdateSettings(ctx, &meilisearch.Settings{RankingRules: orig, StopWords: []string{"keep"}}))
 	d, err := f.c.SettingsDrift(ctx, "docs")
@@ -613,7 +608,7 @@ func TestAuditSettingsDriftAndRepair(t *testing.T) {
 	f.requireSameEach(t, "after failed repair", f.allSettings(t, "docs"), before)
 }
 
-func (f *acFleet) requireSameEach(t testing.TB, what string, got, want []map[string]json.RawMessage) {
+func (f *testFleet) requireSameEach(t testing.TB, what string, got, want []map[string]json.RawMessage) {
 	t.Helper()
 	for i := range got {
 		if d := asDiff(got[i], want[i]); len(d) > 0 {
@@ -626,7 +621,7 @@ func (f *acFleet) requireSameEach(t testing.TB, what string, got, want []map[str
 // a task failure injected on the last node, the call fails and no node keeps
 // the change; without failure the change lands on every node.
 func TestAuditSettingsEveryMethodThroughTransaction(t *testing.T) {
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	callsFor := func(ix meilisearch.IndexManager) []asCall {
 		distinct := "title"
 		prefix := "disabled"
@@ -728,7 +723,7 @@ func TestAuditSettingsEveryMethodThroughTransaction(t *testing.T) {
 		}
 		t.Run(fmt.Sprintf("chunk%d", ci), func(t *testing.T) {
 			t.Parallel()
-			f := acNewFleetWith(t, []meilitest.Option{meilitest.WithTaskDuration(0)}, []int{0, 0}, 1, 8)
+			f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 8, nodeOpts: []meilitest.Option{meilitest.WithTaskDuration(0)}, timing: oneRetry})
 			own := f.create(t, "docs", "id")
 			if _, err := f.c.ExperimentalFeatures().SetForeignKeys(true).Update(ctx); err != nil {
 				t.Fatalf("enable foreignKeys: %v", err)
@@ -783,9 +778,9 @@ type asCall struct {
 
 // Every getter reads the value the transaction wrote, without _miroir_shard.
 func TestAuditSettingsGetters(t *testing.T) {
-	f := acNewFleetWith(t, []meilitest.Option{meilitest.WithTaskDuration(0)}, []int{0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 8, nodeOpts: []meilitest.Option{meilitest.WithTaskDuration(0)}, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	distinct := "title"
 	acWaitOK(t, f.c)(ix.UpdateSettings(ctx, &meilisearch.Settings{
 		RankingRules: []string{"words", "n:desc"}, DistinctAttribute: &distinct,
@@ -856,9 +851,9 @@ func TestAuditSettingsGetters(t *testing.T) {
 // The merge uses the index's settings from a cache the transaction keeps:
 // no search pays a settings read, and a change is in force right away.
 func TestAuditSettingsCacheUsedByMerge(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	docs := acDocs(0, 70) // n = id % 7
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, docs, nil))
 	acWaitOK(t, f.c)(ix.UpdateSettings(ctx, &meilisearch.Settings{
@@ -956,9 +951,9 @@ func TestAuditSettingsCacheUsedByMerge(t *testing.T) {
 // A settings call on an index with another shard count is refused, and the
 // settings errors read as Meilisearch errors.
 func TestAuditSettingsErrorsAreMeilisearchShaped(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 8, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	spy := f.spy()
 	_, err := ix.UpdateRankingRules(ctx, &[]string{"bogus rule"})
 	var me *meilisearch.Error
@@ -973,11 +968,7 @@ func TestAuditSettingsErrorsAreMeilisearchShaped(t *testing.T) {
 			t.Errorf("an invalid settings payload reached a node: %s", r)
 		}
 	}
-	other, err := New(f.nodes, append(acFastOpts(), WithShards(16))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := f.newCluster(t, append(oneRetry.options(), WithShards(16))...)
 	if _, err := other.Index("docs").UpdateStopWords(ctx, &[]string{"x"}); !errors.Is(err, ErrShardCountMismatch) {
 		t.Errorf("settings update with another shard count: %v", err)
 	}
@@ -992,9 +983,9 @@ func TestAuditSettingsErrorsAreMeilisearchShaped(t *testing.T) {
 // A node already unreachable when the transaction starts fails it, naming
 // the node; no node keeps the change.
 func TestAuditSettingsNodeDownBeforeTransaction(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	acWaitOK(t, f.c)(ix.UpdateStopWords(ctx, &[]string{"orig"}))
 	before := f.allSettings(t, "docs")
 	f.stop(t, 2)
@@ -1014,9 +1005,9 @@ func TestAuditSettingsNodeDownBeforeTransaction(t *testing.T) {
 // Sequential strategy: each node's settings task has finished before the
 // next node's is enqueued.
 func TestAuditSettingsSequentialNodeByNode(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0, 0}, rf: 1, shards: 8, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	acWaitOK(t, f.c)(ix.UpdateStopWords(ctx, &[]string{"seqmarker"}))
 	type nt struct {
 		node       string
@@ -1054,9 +1045,9 @@ func TestAuditSettingsSequentialNodeByNode(t *testing.T) {
 // When the rollback itself fails on a node, the error says the rollback did
 // not complete and names that node.
 func TestAuditSettingsRollbackIncompleteReported(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8, timing: oneRetry})
 	ix := f.create(t, "docs", "id")
-	ctx := acCtx(t)
+	ctx := testCtx(t)
 	acWaitOK(t, f.c)(ix.UpdateStopWords(ctx, &[]string{"orig"}))
 	var n0writes, n2writes atomic.Int64
 	f.srv[0].FailTasks(func(r *http.Request) bool {
@@ -1090,7 +1081,7 @@ func TestAuditSettingsRollbackIncompleteReported(t *testing.T) {
 // cluster task". A node whose settings task never finishes makes the
 // transaction time out (WithSettingsTimeout) and roll back.
 func TestAuditSettingsTimeoutOptionRollsBack(t *testing.T) {
-	f := acNewFleet(t, []int{0, 0, 0}, 1, 8, WithSettingsTimeout(300*time.Millisecond))
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8, timing: oneRetry, opts: []Option{WithSettingsTimeout(300 * time.Millisecond)}})
 	ix := f.create(t, "docs", "id")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -36,9 +36,9 @@ var coreTopologies = []struct {
 	{"2x2", []int{0, 0, 0, 1, 1, 1}, 2},
 }
 
-func (f *coreFleet) createIndex(t testing.TB, uid, pk string) *Index {
+func (f *testFleet) createIndex(t testing.TB, uid, pk string) *Index {
 	t.Helper()
-	info, err := f.c.CreateIndex(coreCtx(t), &meilisearch.IndexConfig{Uid: uid, PrimaryKey: pk})
+	info, err := f.c.CreateIndex(testCtx(t), &meilisearch.IndexConfig{Uid: uid, PrimaryKey: pk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,12 +47,12 @@ func (f *coreFleet) createIndex(t testing.TB, uid, pk string) *Index {
 }
 
 // nodeDocs lists every document node i holds for uid, directly.
-func (f *coreFleet) nodeDocs(t testing.TB, i int, uid string, filter any) []map[string]any {
+func (f *testFleet) nodeDocs(t testing.TB, i int, uid string, filter any) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for off := int64(0); ; off += 1000 {
 		var res meilisearch.DocumentsResult
-		err := f.direct(i).Index(uid).GetDocuments(coreCtx(t), &meilisearch.DocumentsQuery{Offset: off, Limit: 1000, Filter: filter}, &res)
+		err := f.direct(i).Index(uid).GetDocuments(testCtx(t), &meilisearch.DocumentsQuery{Offset: off, Limit: 1000, Filter: filter}, &res)
 		if err != nil {
 			t.Fatalf("node %d documents: %v", i, err)
 		}
@@ -73,7 +73,7 @@ func (f *coreFleet) nodeDocs(t testing.TB, i int, uid string, filter any) []map[
 
 // checkPlacement asserts that every node holds exactly the documents of the
 // shards the rendezvous assigns it, each tagged with its shard.
-func (f *coreFleet) checkPlacement(t testing.TB, uid string, ids []string) {
+func (f *testFleet) checkPlacement(t testing.TB, uid string, ids []string) {
 	t.Helper()
 	shards := f.c.opts.shards
 	for i := range f.srv {
@@ -118,9 +118,9 @@ func (f *coreFleet) checkPlacement(t testing.TB, uid string, ids []string) {
 
 // checkAllRetrievable reads every document by id through the Cluster (a
 // few readers in parallel) and compares it with what was written.
-func (f *coreFleet) checkAllRetrievable(t testing.TB, ix *Index, docs []coreMovie) {
+func (f *testFleet) checkAllRetrievable(t testing.TB, ix *Index, docs []coreMovie) {
 	t.Helper()
-	ctx := coreCtx(t)
+	ctx := testCtx(t)
 	errs := make(chan error, len(docs))
 	var wg sync.WaitGroup
 	for w := range 8 {
@@ -151,9 +151,9 @@ func TestTopologiesWriteAndPlacement(t *testing.T) {
 	for _, tp := range coreTopologies {
 		t.Run(tp.name, func(t *testing.T) {
 			t.Parallel()
-			f := newCoreFleet(t, tp.groups, tp.rf, 16)
+			f := startFleet(t, fleetSpec{groups: tp.groups, rf: tp.rf, shards: 16})
 			ix := f.createIndex(t, "movies", "id")
-			ctx := coreCtx(t)
+			ctx := testCtx(t)
 			docs := coreMovies(1000)
 			info, err := ix.AddDocuments(ctx, docs, nil)
 			if err != nil {
@@ -184,9 +184,9 @@ func TestTopologiesWriteAndPlacement(t *testing.T) {
 }
 
 func TestGetDocumentFieldsAndMissing(t *testing.T) {
-	f := newCoreFleet(t, []int{0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 8})
 	ix := f.createIndex(t, "movies", "id")
-	ctx := coreCtx(t)
+	ctx := testCtx(t)
 	f.wait(t, must(ix.AddDocuments(ctx, coreMovies(10), nil)), meilisearch.TaskStatusSucceeded)
 	var m map[string]any
 	if err := ix.GetDocument(ctx, "3", &meilisearch.DocumentQuery{Fields: []string{"title", "_miroir_shard"}}, &m); err != nil {
@@ -214,9 +214,9 @@ func must[T any](v T, err error) T {
 }
 
 func TestDocumentForms(t *testing.T) {
-	f := newCoreFleet(t, []int{0, 0, 1}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 1}, rf: 1, shards: 8})
 	ix := f.createIndex(t, "books", "")
-	ctx := coreCtx(t)
+	ctx := testCtx(t)
 	get := func(id string) map[string]any {
 		t.Helper()
 		var m map[string]any
@@ -357,10 +357,10 @@ func TestDocumentForms(t *testing.T) {
 }
 
 func TestValidationBeforeAnyNode(t *testing.T) {
-	f := newCoreFleet(t, []int{0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 8})
 	ix := f.createIndex(t, "v", "id")
 	noPK := f.createIndex(t, "nopk", "")
-	ctx := coreCtx(t)
+	ctx := testCtx(t)
 	countTasks := func() int64 {
 		var n int64
 		for i := range f.srv {
@@ -484,8 +484,8 @@ func TestValidationBeforeAnyNode(t *testing.T) {
 }
 
 func TestWriteCreatesMissingIndex(t *testing.T) {
-	f := newCoreFleet(t, []int{0, 0, 0}, 1, 8)
-	ctx := coreCtx(t)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8})
+	ctx := testCtx(t)
 	ix := f.c.index("auto")
 	f.wait(t, must(ix.AddDocuments(ctx, coreMovies(50), nil)), meilisearch.TaskStatusSucceeded)
 	for i := range f.srv {
@@ -573,7 +573,7 @@ func TestStreamBoundedMemory(t *testing.T) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	base := ms.HeapAlloc
-	info, err := c.index("big").AddDocumentsNdjsonFromReader(coreCtx(t), src, nil)
+	info, err := c.index("big").AddDocumentsNdjsonFromReader(testCtx(t), src, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -154,25 +154,16 @@ func dropInApp(ctx context.Context, svc meilisearch.ServiceManager) ([]string, e
 // meilitest node) and on miroir.New(...) (a sharded, replicated fleet),
 // both held as meilisearch.ServiceManager, and compares what it saw.
 func TestDropIn(t *testing.T) {
-	ctx := coreCtx(t)
-	single := meilitest.RunT(t, meilitest.WithMasterKey("drop-in-master-key-0123456789"))
+	ctx := testCtx(t)
+	single, _ := startRef(t, meilitest.WithMasterKey("drop-in-master-key-0123456789"))
 	var one meilisearch.ServiceManager = meilisearch.New(single.URL(), meilisearch.WithAPIKey("drop-in-master-key-0123456789"))
 	want, err := dropInApp(ctx, one)
 	if err != nil {
 		t.Fatalf("single node: %v\n%s", err, strings.Join(want, "\n"))
 	}
 
-	srv := meilitest.RunCluster(t, 5, meilitest.WithMasterKey("drop-in-master-key-0123456789"))
-	nodes := []Node{
-		{ID: "a", URL: srv[0].URL(), Group: 0}, {ID: "b", URL: srv[1].URL(), Group: 0}, {ID: "c", URL: srv[2].URL(), Group: 0},
-		{ID: "d", URL: srv[3].URL(), Group: 1}, {ID: "e", URL: srv[4].URL(), Group: 1},
-	}
-	c, err := New(nodes, WithAPIKey("drop-in-master-key-0123456789"), WithShards(16), WithReplicationFactor(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var cluster meilisearch.ServiceManager = c
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0, 1, 1}, rf: 2, shards: 16, nodeKey: "drop-in-master-key-0123456789", timing: newDefaults})
+	var cluster meilisearch.ServiceManager = f.c
 	got, err := dropInApp(ctx, cluster)
 	if err != nil {
 		t.Fatalf("cluster: %v\n%s", err, strings.Join(got, "\n"))

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/meilisearch/meilisearch-go"
-	"github.com/miroirsearch/miroir/meilitest"
 )
 
 // Equivalence: a cluster answers every query hit for hit like one node
@@ -318,7 +317,7 @@ func TestEquivalence(t *testing.T) {
 	}
 	full := os.Getenv("MIROIR_EQUIV") == "full"
 	docs := genDocs(ndocs, 42)
-	oracle := meilitest.RunT(t)
+	oracle, _ := startRef(t)
 	loadNode(t, oracle.URL(), "items", testSettings(false), docs)
 	loadNode(t, oracle.URL(), "ranked", testSettings(true), docs)
 	waitIdle(t, oracle)
@@ -363,7 +362,7 @@ func TestEquivalence(t *testing.T) {
 			name := fmt.Sprintf("%s/S%d", fl.name, s)
 			t.Run(name, func(t *testing.T) {
 				start := time.Now()
-				f := newFleet(t, fl.rg, fl.npg, fl.rf, s)
+				f := startFleet(t, fleetSpec{groups: groupsOf(fl.rg, fl.npg), rf: fl.rf, shards: s, timing: noProbes})
 				f.load(t, "items", testSettings(false), docs)
 				f.load(t, "ranked", testSettings(true), docs)
 				loaded := time.Since(start)
@@ -397,11 +396,11 @@ func fedKey(h map[string]any) string {
 
 func TestEquivalenceMultiSearch(t *testing.T) {
 	docs := genDocs(1200, 9)
-	oracle := meilitest.RunT(t)
+	oracle, _ := startRef(t)
 	loadNode(t, oracle.URL(), "items", testSettings(false), docs)
 	loadNode(t, oracle.URL(), "ranked", testSettings(true), docs)
 	waitIdle(t, oracle)
-	f := newFleet(t, 2, 3, 2, 7)
+	f := startFleet(t, fleetSpec{groups: groupsOf(2, 3), rf: 2, shards: 7, timing: noProbes})
 	f.load(t, "items", testSettings(false), docs)
 	f.load(t, "ranked", testSettings(true), docs)
 	ctx := context.Background()

@@ -42,13 +42,13 @@ func docsOnShards(docs []testDoc, s int, keep func(int) bool) int64 {
 
 func TestFaultFallbackToOtherGroup(t *testing.T) {
 	docs := genDocs(400, 21)
-	f := newFleet(t, 2, 2, 1, 7)
+	f := startFleet(t, fleetSpec{groups: groupsOf(2, 2), rf: 1, shards: 7, timing: noProbes})
 	f.load(t, "items", testSettings(false), docs)
 	ctx := context.Background()
 	idx := f.c.index("items")
 	stopped := 0 // g0n0
 	held := f.c.topo.shardsOf(stopped)
-	f.srvs[stopped].Stop()
+	f.srv[stopped].Stop()
 	sawFallback := false
 	for i := 0; i < 6; i++ {
 		rep := &Report{}
@@ -85,7 +85,7 @@ func TestFaultFallbackToOtherGroup(t *testing.T) {
 	if err := idx.GetDocuments(ctx, &meilisearch.DocumentsQuery{Limit: 1}, &list); err != nil || list.Total != int64(len(docs)) {
 		t.Fatalf("listing: %v, total %d", err, list.Total)
 	}
-	if err := f.srvs[stopped].Start(); err != nil {
+	if err := f.srv[stopped].Start(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -93,7 +93,7 @@ func TestFaultFallbackToOtherGroup(t *testing.T) {
 func TestFaultUnavailableShards(t *testing.T) {
 	docs := genDocs(400, 22)
 	obs := &unavailObserver{}
-	f := newFleet(t, 1, 3, 2, 7, WithObserver(obs))
+	f := startFleet(t, fleetSpec{groups: groupsOf(1, 3), rf: 2, shards: 7, timing: noProbes, opts: []Option{WithObserver(obs)}})
 	f.load(t, "items", testSettings(false), docs)
 	// stop two of the three nodes: shards whose two replicas are both
 	// stopped have no replica left
@@ -112,7 +112,7 @@ func TestFaultUnavailableShards(t *testing.T) {
 		t.Fatal("fixture: expected some shard to lose every replica")
 	}
 	for ni := range down {
-		f.srvs[ni].Stop()
+		f.srv[ni].Stop()
 	}
 	ctx := context.Background()
 	idx := f.c.index("items")
@@ -139,11 +139,8 @@ func TestFaultUnavailableShards(t *testing.T) {
 	}
 	obs.mu.Unlock()
 
-	ff, err := New(f.c.topo.nodes, WithShards(7), WithReplicationFactor(2), WithHealthCheck(0, 0, 0, 0), WithRetries(RetryPolicy{}), WithUnavailableShardPolicy(FailFast))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ff.Close()
+	ff := f.newCluster(t, WithShards(7), WithReplicationFactor(2), WithHealthCheck(0, 0, 0, 0), WithRetries(RetryPolicy{}), WithUnavailableShardPolicy(FailFast))
+	var err error
 	for i := 0; i < 2; i++ {
 		_, err = ff.index("items").Search(ctx, "river", &meilisearch.SearchRequest{})
 		if !errors.Is(err, ErrShardUnavailable) {
@@ -162,9 +159,9 @@ func TestFaultUnavailableShards(t *testing.T) {
 
 func TestHealthCheckSkipsAndRecovers(t *testing.T) {
 	docs := genDocs(200, 23)
-	f := newFleet(t, 2, 1, 1, 7, WithHealthCheck(15*time.Millisecond, 2*time.Second, 2, 1))
+	f := startFleet(t, fleetSpec{groups: groupsOf(2, 1), rf: 1, shards: 7, timing: noProbes, opts: []Option{WithHealthCheck(15*time.Millisecond, 2*time.Second, 2, 1)}})
 	f.load(t, "items", testSettings(false), docs)
-	f.srvs[0].Stop()
+	f.srv[0].Stop()
 	waitFor(t, func() bool { return !f.c.nodes[0].isHealthy() })
 	ctx := context.Background()
 	for i := 0; i < 4; i++ {
@@ -177,7 +174,7 @@ func TestHealthCheckSkipsAndRecovers(t *testing.T) {
 			t.Fatalf("a node known down was contacted: %v", rep.NodesContacted)
 		}
 	}
-	if err := f.srvs[0].Start(); err != nil {
+	if err := f.srv[0].Start(); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return f.c.nodes[0].isHealthy() })

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -19,59 +18,6 @@ import (
 	"github.com/meilisearch/meilisearch-go"
 	"github.com/miroirsearch/miroir/meilitest"
 )
-
-// proxyEnv is a Cluster over meilitest nodes served by its Handler.
-type proxyEnv struct {
-	c   *Cluster
-	srv []*meilitest.Server
-	url string
-	key string // the bearer token requests carry by default
-}
-
-type proxyConfig struct {
-	groups  []int // group of each node
-	rf      int
-	shards  int
-	nodeKey string // master key of the nodes (and the Cluster's node key)
-	copts   []Option
-	hopts   []HandlerOption
-	key     string
-}
-
-func newProxy(t testing.TB, pc proxyConfig) *proxyEnv {
-	t.Helper()
-	if pc.groups == nil {
-		pc.groups = []int{0, 0, 0}
-	}
-	if pc.rf == 0 {
-		pc.rf = 1
-	}
-	if pc.shards == 0 {
-		pc.shards = 8
-	}
-	var mopts []meilitest.Option
-	if pc.nodeKey != "" {
-		mopts = append(mopts, meilitest.WithMasterKey(pc.nodeKey))
-	}
-	srv := meilitest.RunCluster(t, len(pc.groups), mopts...)
-	nodes := make([]Node, len(pc.groups))
-	for i, g := range pc.groups {
-		nodes[i] = Node{ID: fmt.Sprintf("n%d", i), URL: srv[i].URL(), Group: g}
-	}
-	opts := append([]Option{
-		WithShards(pc.shards), WithReplicationFactor(pc.rf), WithAPIKey(pc.nodeKey),
-		WithRetries(RetryPolicy{}), WithNodeTimeout(3 * time.Second),
-		WithHealthCheck(20*time.Millisecond, 2*time.Second, 2, 1), // slow probes on a busy machine are not failures
-	}, pc.copts...)
-	c, err := New(nodes, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	hs := httptest.NewServer(c.Handler(pc.hopts...))
-	t.Cleanup(hs.Close)
-	return &proxyEnv{c: c, srv: srv, url: hs.URL, key: pc.key}
-}
 
 // req is one request to the proxy.
 type req struct {
@@ -106,9 +52,9 @@ func (r resp) code() string {
 	return e.Code
 }
 
-func (p *proxyEnv) do(t testing.TB, q req) resp {
+func (p *testFleet) do(t testing.TB, q req) resp {
 	t.Helper()
-	return doReq(t, p.url, p.key, q)
+	return doReq(t, p.url, p.token, q)
 }
 
 func doReq(t testing.TB, base, key string, q req) resp {
@@ -188,7 +134,7 @@ func expect(t testing.TB, r resp, status int, code string) {
 }
 
 // waitTask polls GET /tasks/{uid} until the task is finished and returns it.
-func (p *proxyEnv) waitTask(t testing.TB, r resp) map[string]any {
+func (p *testFleet) waitTask(t testing.TB, r resp) map[string]any {
 	t.Helper()
 	if r.status != http.StatusAccepted && r.status != http.StatusOK {
 		t.Fatalf("write answered %d: %s", r.status, r.body)
@@ -216,7 +162,7 @@ func (p *proxyEnv) waitTask(t testing.TB, r resp) map[string]any {
 }
 
 // mustSucceed waits for the task of r and fails unless it succeeded.
-func (p *proxyEnv) mustSucceed(t testing.TB, r resp) map[string]any {
+func (p *testFleet) mustSucceed(t testing.TB, r resp) map[string]any {
 	t.Helper()
 	task := p.waitTask(t, r)
 	if task["status"] != "succeeded" {
@@ -249,7 +195,7 @@ var moviesJSON = `[
 
 // loadMovies creates index uid with filterable genre, sortable year, and
 // the six movies.
-func (p *proxyEnv) loadMovies(t testing.TB, uid string) {
+func (p *testFleet) loadMovies(t testing.TB, uid string) {
 	t.Helper()
 	p.mustSucceed(t, p.do(t, req{method: "POST", path: "/indexes", body: map[string]any{"uid": uid, "primaryKey": "id"}}))
 	p.mustSucceed(t, p.do(t, req{method: "PATCH", path: "/indexes/" + uid + "/settings",
@@ -258,7 +204,7 @@ func (p *proxyEnv) loadMovies(t testing.TB, uid string) {
 }
 
 func TestHandlerAuth(t *testing.T) {
-	p := newProxy(t, proxyConfig{nodeKey: "node-master", hopts: []HandlerOption{WithMasterKey("proxy-master"), WithAdminKey("proxy-admin")}})
+	p := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, nodeKey: "node-master", hopts: []HandlerOption{WithMasterKey("proxy-master"), WithAdminKey("proxy-admin")}, proxy: true})
 	cases := []struct {
 		name   string
 		q      req
@@ -293,17 +239,17 @@ func TestHandlerAuth(t *testing.T) {
 	}
 
 	t.Run("admin key defaults to the master key", func(t *testing.T) {
-		p2 := newProxy(t, proxyConfig{nodeKey: "node-master", hopts: []HandlerOption{WithMasterKey("m")}})
+		p2 := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, nodeKey: "node-master", hopts: []HandlerOption{WithMasterKey("m")}, proxy: true})
 		expect(t, p2.do(t, req{method: "GET", path: "/_miroir/shards", token: "m"}), 200, "")
 		expect(t, p2.do(t, req{method: "GET", path: "/_miroir/shards", token: "x"}), 403, "invalid_api_key")
 	})
 	t.Run("no master key: open", func(t *testing.T) {
-		p3 := newProxy(t, proxyConfig{nodeKey: "node-master"})
+		p3 := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, nodeKey: "node-master", proxy: true})
 		expect(t, p3.do(t, req{method: "GET", path: "/version"}), 200, "")
 		expect(t, p3.do(t, req{method: "GET", path: "/_miroir/ready"}), 200, "")
 	})
 	t.Run("admin key without master key", func(t *testing.T) {
-		p4 := newProxy(t, proxyConfig{nodeKey: "node-master", hopts: []HandlerOption{WithAdminKey("adm")}})
+		p4 := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, nodeKey: "node-master", hopts: []HandlerOption{WithAdminKey("adm")}, proxy: true})
 		expect(t, p4.do(t, req{method: "GET", path: "/version"}), 200, "")
 		expect(t, p4.do(t, req{method: "GET", path: "/_miroir/ready"}), 401, "missing_authorization_header")
 		expect(t, p4.do(t, req{method: "GET", path: "/_miroir/ready", token: "adm"}), 200, "")
@@ -312,7 +258,7 @@ func TestHandlerAuth(t *testing.T) {
 
 func TestHandlerAuthPassthrough(t *testing.T) {
 	const master = "fleet-master"
-	p := newProxy(t, proxyConfig{nodeKey: master, key: master, hopts: []HandlerOption{WithMasterKey(master), WithAuthPassthrough()}})
+	p := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, nodeKey: master, token: master, hopts: []HandlerOption{WithMasterKey(master), WithAuthPassthrough()}, proxy: true})
 	p.loadMovies(t, "movies")
 	p.loadMovies(t, "secret")
 
@@ -384,8 +330,8 @@ func TestHandlerNeverShowsNodeKeys(t *testing.T) {
 	var logs bytes.Buffer
 	var logMu sync.Mutex
 	logger := slog.New(slog.NewTextHandler(lockedWriter{&logs, &logMu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	p := newProxy(t, proxyConfig{groups: []int{0, 0}, nodeKey: nodeKey, key: "pk",
-		copts: []Option{WithLogger(logger)}, hopts: []HandlerOption{WithMasterKey("pk")}})
+	p := startFleet(t, fleetSpec{groups: []int{0, 0}, nodeKey: nodeKey, token: "pk",
+		opts: []Option{WithLogger(logger)}, hopts: []HandlerOption{WithMasterKey("pk")}, proxy: true})
 	p.loadMovies(t, "movies")
 	var all [][]byte
 	check := func(r resp) {
@@ -426,7 +372,7 @@ func (l lockedWriter) Write(b []byte) (int, error) {
 }
 
 func TestHandlerBadBodies(t *testing.T) {
-	p := newProxy(t, proxyConfig{hopts: []HandlerOption{WithMaxBodyBytes(4096)}})
+	p := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, hopts: []HandlerOption{WithMaxBodyBytes(4096)}, proxy: true})
 	p.loadMovies(t, "movies")
 	big := "[" + strings.Repeat(`{"id":1,"t":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},`, 200) + `{"id":2}]`
 	cases := []struct {
@@ -508,7 +454,7 @@ func TestHandlerBadBodies(t *testing.T) {
 }
 
 func TestHandlerRoutes(t *testing.T) {
-	p := newProxy(t, proxyConfig{groups: []int{0, 0, 1, 1}, rf: 2, shards: 16, nodeKey: "k", key: "k", hopts: []HandlerOption{WithMasterKey("k")}})
+	p := startFleet(t, fleetSpec{groups: []int{0, 0, 1, 1}, rf: 2, shards: 16, nodeKey: "k", token: "k", hopts: []HandlerOption{WithMasterKey("k")}, proxy: true})
 	p.loadMovies(t, "movies")
 
 	t.Run("index", func(t *testing.T) {
@@ -775,8 +721,8 @@ func TestHandlerRoutes(t *testing.T) {
 // meilitest node and to the proxy over a fleet and compares status codes
 // and the structure of the answers (member names, recursively).
 func TestHandlerShapesMatchSingleNode(t *testing.T) {
-	single := meilitest.RunT(t, meilitest.WithMasterKey("k"))
-	p := newProxy(t, proxyConfig{groups: []int{0, 1}, nodeKey: "k", key: "k", hopts: []HandlerOption{WithMasterKey("k")}})
+	single, _ := startRef(t, meilitest.WithMasterKey("k"))
+	p := startFleet(t, fleetSpec{groups: []int{0, 1}, nodeKey: "k", token: "k", hopts: []HandlerOption{WithMasterKey("k")}, proxy: true})
 	steps := []req{
 		{method: "POST", path: "/indexes", body: map[string]any{"uid": "movies", "primaryKey": "id"}},
 		{method: "PATCH", path: "/indexes/movies/settings", body: map[string]any{"filterableAttributes": []string{"genre"}, "sortableAttributes": []string{"year"}}},
@@ -876,10 +822,10 @@ func shape(v any) string {
 
 func TestHandlerDegraded(t *testing.T) {
 	t.Run("write missing a group", func(t *testing.T) {
-		p := newProxy(t, proxyConfig{groups: []int{0, 1}, shards: 4})
+		p := startFleet(t, fleetSpec{groups: []int{0, 1}, shards: 4, proxy: true})
 		p.mustSucceed(t, p.do(t, req{method: "POST", path: "/indexes", body: map[string]any{"uid": "m", "primaryKey": "id"}}))
 		p.srv[1].Stop()
-		coreWaitUntil(t, "node down", func() bool { return !p.c.nodes[1].isHealthy() })
+		eventually(t, "node down", func() bool { return !p.c.nodes[1].isHealthy() })
 		r := p.do(t, req{method: "POST", path: "/indexes/m/documents", ct: "application/json", body: `[{"id":1},{"id":2},{"id":3},{"id":4},{"id":5},{"id":6},{"id":7},{"id":8}]`})
 		expect(t, r, 202, "")
 		deg := r.hdr.Get("X-Miroir-Degraded")
@@ -906,11 +852,11 @@ func TestHandlerDegraded(t *testing.T) {
 		}
 	})
 	t.Run("partial read", func(t *testing.T) {
-		p := newProxy(t, proxyConfig{groups: []int{0, 0}, shards: 8})
+		p := startFleet(t, fleetSpec{groups: []int{0, 0}, shards: 8, proxy: true})
 		p.mustSucceed(t, p.do(t, req{method: "POST", path: "/indexes", body: map[string]any{"uid": "m", "primaryKey": "id"}}))
 		p.mustSucceed(t, p.do(t, req{method: "POST", path: "/indexes/m/documents", ct: "application/json", body: `[{"id":1},{"id":2},{"id":3},{"id":4}]`}))
 		p.srv[1].Stop()
-		coreWaitUntil(t, "node down", func() bool { return !p.c.nodes[1].isHealthy() })
+		eventually(t, "node down", func() bool { return !p.c.nodes[1].isHealthy() })
 		r := p.do(t, req{method: "GET", path: "/indexes/m/search?q="})
 		expect(t, r, 200, "")
 		deg := r.hdr.Get("X-Miroir-Degraded")
@@ -936,7 +882,7 @@ func TestHandlerDegraded(t *testing.T) {
 }
 
 func TestHandlerEncodings(t *testing.T) {
-	p := newProxy(t, proxyConfig{})
+	p := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, proxy: true})
 	p.loadMovies(t, "movies")
 	r, err := http.NewRequest("POST", p.url+"/indexes/movies/search", strings.NewReader(`{"q":"moana"}`))
 	if err != nil {
@@ -962,8 +908,8 @@ func TestHandlerEncodings(t *testing.T) {
 
 // TestHandlerMeilisearchGo drives the proxy with meilisearch-go itself.
 func TestHandlerMeilisearchGo(t *testing.T) {
-	p := newProxy(t, proxyConfig{groups: []int{0, 1}, nodeKey: "k", key: "k", hopts: []HandlerOption{WithMasterKey("k")}})
-	ctx := coreCtx(t)
+	p := startFleet(t, fleetSpec{groups: []int{0, 1}, nodeKey: "k", token: "k", hopts: []HandlerOption{WithMasterKey("k")}, proxy: true})
+	ctx := testCtx(t)
 	for _, enc := range []meilisearch.ContentEncoding{"", meilisearch.GzipEncoding, meilisearch.DeflateEncoding} {
 		opts := []meilisearch.Option{meilisearch.WithAPIKey("k")}
 		if enc != "" {

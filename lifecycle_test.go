@@ -10,12 +10,11 @@ import (
 	"time"
 
 	"github.com/meilisearch/meilisearch-go"
-	"github.com/miroirsearch/miroir/meilitest"
 )
 
 func TestCreateIndexConvergesAndAlreadyExists(t *testing.T) {
-	f := newCoreFleet(t, []int{0, 0, 0}, 1, 8)
-	ctx := coreCtx(t)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8})
+	ctx := testCtx(t)
 	// A half-failed creation: the index exists on node 1 only.
 	if _, err := f.direct(1).CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "movies", PrimaryKey: "id"}); err != nil {
 		t.Fatal(err)
@@ -53,15 +52,11 @@ func TestCreateIndexConvergesAndAlreadyExists(t *testing.T) {
 }
 
 func TestShardCountMismatch(t *testing.T) {
-	f := newCoreFleet(t, []int{0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 8})
 	ix := f.createIndex(t, "movies", "id")
-	ctx := coreCtx(t)
+	ctx := testCtx(t)
 	f.wait(t, must(ix.AddDocuments(ctx, coreMovies(10), nil)), meilisearch.TaskStatusSucceeded)
-	other, err := New(f.nodes, WithShards(16))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := f.newCluster(t, WithShards(16))
 	oix := other.index("movies")
 	var m map[string]any
 	calls := map[string]error{
@@ -88,8 +83,8 @@ func TestShardCountMismatch(t *testing.T) {
 func second[T any](_ T, err error) error { return err }
 
 func TestMetaHiddenAndListIndexes(t *testing.T) {
-	f := newCoreFleet(t, []int{0, 0}, 1, 4)
-	ctx := coreCtx(t)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 4})
+	ctx := testCtx(t)
 	for _, uid := range []string{"a", "b", "n", "z"} {
 		f.createIndex(t, uid, "id")
 	}
@@ -141,8 +136,8 @@ func TestMetaHiddenAndListIndexes(t *testing.T) {
 }
 
 func TestDeleteRenameSwap(t *testing.T) {
-	f := newCoreFleet(t, []int{0, 0}, 1, 4)
-	ctx := coreCtx(t)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 4})
+	ctx := testCtx(t)
 	a := f.createIndex(t, "a", "id")
 	f.createIndex(t, "b", "id")
 	f.wait(t, must(a.AddDocuments(ctx, coreMovies(5), nil)), meilisearch.TaskStatusSucceeded)
@@ -211,8 +206,8 @@ func TestDeleteRenameSwap(t *testing.T) {
 }
 
 func TestUnmanagedIndexes(t *testing.T) {
-	f := newCoreFleet(t, []int{0, 0}, 1, 4)
-	ctx := coreCtx(t)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 4})
+	ctx := testCtx(t)
 	// Empty and unmanaged: adopted on first use.
 	for i := range f.srv {
 		_, _ = f.direct(i).CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "empty"})
@@ -238,9 +233,9 @@ func TestUnmanagedIndexes(t *testing.T) {
 // (disk loss) gets it re-created with the fleet's settings before any
 // document reaches it.
 func TestNodeRepairedBeforeWrites(t *testing.T) {
-	f := newCoreFleet(t, []int{0, 0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8})
 	ix := f.createIndex(t, "movies", "id")
-	ctx := coreCtx(t)
+	ctx := testCtx(t)
 	f.wait(t, must(ix.UpdateSortableAttributes(ctx, &[]string{"year"})), meilisearch.TaskStatusSucceeded)
 	f.wait(t, must(ix.AddDocuments(ctx, coreMovies(10), nil)), meilisearch.TaskStatusSucceeded)
 	// Node 2 loses its data while down.
@@ -251,7 +246,7 @@ func TestNodeRepairedBeforeWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = f.srv[2].WaitIdle(ctx)
-	coreWaitUntil(t, "node up", func() bool { return f.c.nodes[2].isHealthy() })
+	eventually(t, "node up", func() bool { return f.c.nodes[2].isHealthy() })
 	f.wait(t, must(ix.AddDocuments(ctx, coreMovies(300), nil)), meilisearch.TaskStatusSucceeded)
 	st, err := d.Index("movies").GetSettings(ctx)
 	if err != nil {
@@ -265,14 +260,9 @@ func TestNodeRepairedBeforeWrites(t *testing.T) {
 
 func TestKeysBroadcast(t *testing.T) {
 	const master = "a-master-key-of-sixteen-bytes-or-more"
-	srv := meilitest.RunCluster(t, 2, meilitest.WithMasterKey(master))
-	nodes := []Node{{ID: "a", URL: srv[0].URL()}, {ID: "b", URL: srv[1].URL()}}
-	c, err := New(nodes, WithAPIKey(master), WithShards(4))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ctx := coreCtx(t)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, shards: 4, nodeKey: master, timing: newDefaults})
+	c, srv := f.c, f.srv
+	ctx := testCtx(t)
 	k, err := c.CreateKey(ctx, &meilisearch.Key{Name: "search", Actions: []string{"search", "documents.get"}, Indexes: []string{"*"}, ExpiresAt: time.Now().Add(time.Hour).UTC()})
 	if err != nil {
 		t.Fatal(err)
@@ -301,7 +291,6 @@ func TestKeysBroadcast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &coreFleet{c: c, srv: srv, nodes: nodes}
 	f.createIndex(t, "movies", "id")
 	for i, s := range srv {
 		_, err := meilisearch.New(s.URL(), meilisearch.WithAPIKey(tok)).Index("movies").Search(ctx, "x", &meilisearch.SearchRequest{})
@@ -318,8 +307,8 @@ func TestKeysBroadcast(t *testing.T) {
 }
 
 func TestServiceCalls(t *testing.T) {
-	f := newCoreFleet(t, []int{0, 0, 1, 1}, 1, 8)
-	ctx := coreCtx(t)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 1, 1}, rf: 1, shards: 8})
+	ctx := testCtx(t)
 	if v, err := f.c.Version(ctx); err != nil || v.PkgVersion == "" {
 		t.Fatalf("version %+v %v", v, err)
 	}
@@ -380,29 +369,23 @@ func TestServiceCalls(t *testing.T) {
 // TestCloseLeavesNoGoroutines: Close stops the health loop and idle
 // connections; nothing of the Cluster keeps running.
 func TestCloseLeavesNoGoroutines(t *testing.T) {
-	srv := meilitest.RunCluster(t, 3)
-	var nodes []Node
-	for i, s := range srv {
-		nodes = append(nodes, Node{ID: string(rune('a' + i)), URL: s.URL()})
-	}
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}})
+	f.c.Close() // the goroutines counted are those of the Clusters below
 	settle := func() int {
 		time.Sleep(50 * time.Millisecond)
 		return runtime.NumGoroutine()
 	}
 	before := settle()
 	for round := range 3 {
-		c, err := New(nodes, WithShards(8), WithHealthCheck(5*time.Millisecond, 100*time.Millisecond, 1, 1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := &coreFleet{c: c, srv: srv, nodes: nodes}
+		c := f.newCluster(t, WithShards(8), WithHealthCheck(5*time.Millisecond, 100*time.Millisecond, 1, 1))
+		f.c = c
 		ix := f.createIndex(t, "m"+string(rune('0'+round)), "id")
-		f.wait(t, must(ix.AddDocuments(coreCtx(t), coreMovies(20), nil)), meilisearch.TaskStatusSucceeded)
+		f.wait(t, must(ix.AddDocuments(testCtx(t), coreMovies(20), nil)), meilisearch.TaskStatusSucceeded)
 		var m coreMovie
-		_ = ix.GetDocument(coreCtx(t), "1", nil, &m)
+		_ = ix.GetDocument(testCtx(t), "1", nil, &m)
 		c.Close()
 		c.Close() // idempotent
-		if _, err := c.GetTask(coreCtx(t), 1); !errors.Is(err, ErrClosed) {
+		if _, err := c.GetTask(testCtx(t), 1); !errors.Is(err, ErrClosed) {
 			t.Fatalf("after Close: %v", err)
 		}
 	}
@@ -422,9 +405,9 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 // node marked down passively is tried again by the next writes and comes
 // back once it answers.
 func TestRecoveryWithoutHealthChecks(t *testing.T) {
-	f := newCoreFleet(t, []int{0, 1}, 1, 4, WithHealthCheck(0, 0, 1, 1))
+	f := startFleet(t, fleetSpec{groups: []int{0, 1}, rf: 1, shards: 4, opts: []Option{WithHealthCheck(0, 0, 1, 1)}})
 	ix := f.createIndex(t, "movies", "id")
-	ctx := coreCtx(t)
+	ctx := testCtx(t)
 	f.srv[1].Stop()
 	var rep Report
 	f.wait(t, must(ix.AddDocuments(WithReport(ctx, &rep), coreMovies(20), nil)), meilisearch.TaskStatusSucceeded)

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
-
-	"github.com/miroirsearch/miroir/meilitest"
 )
 
 // _matchesPosition covers every displayed attribute, retrieved or not
@@ -16,10 +14,10 @@ import (
 // _formatted, but stays in _matchesPosition as on one node.
 func TestMatchesPositionOfAddedAttribute(t *testing.T) {
 	docs := genDocs(300, 23)
-	oracle := meilitest.RunT(t)
+	oracle, _ := startRef(t)
 	loadNode(t, oracle.URL(), "items", testSettings(false), docs)
 	waitIdle(t, oracle)
-	f := newFleet(t, 1, 3, 1, 7)
+	f := startFleet(t, fleetSpec{groups: groupsOf(1, 3), rf: 1, shards: 7, timing: noProbes})
 	f.load(t, "items", testSettings(false), docs)
 	// distinct on the id: the cluster adds it to attributesToRetrieve
 	for _, q := range []string{"7", "12 river"} {

@@ -166,9 +166,9 @@ func TestQuorumWithStoppedNodes(t *testing.T) {
 				return x.name == sc.topo
 			})]
 			obs := &recObserver{}
-			f := newCoreFleet(t, tp.groups, tp.rf, 16, WithObserver(obs))
+			f := startFleet(t, fleetSpec{groups: tp.groups, rf: tp.rf, shards: 16, opts: []Option{WithObserver(obs)}})
 			ix := f.createIndex(t, "movies", "id")
-			ctx := coreCtx(t)
+			ctx := testCtx(t)
 			down := map[int]bool{}
 			for _, i := range sc.down {
 				f.stop(t, i)

@@ -126,40 +126,9 @@ func loadNode(t testing.TB, url, uid string, settings *meilisearch.Settings, doc
 	}
 }
 
-// fleet is a cluster of meilitest nodes and the Cluster over them.
-type fleet struct {
-	srvs []*meilitest.Server
-	c    *Cluster
-	rg   int
-	rf   int
-	s    int
-}
-
-// newFleet starts rg groups of nodesPerGroup nodes with rf and s.
-func newFleet(t testing.TB, rg, nodesPerGroup, rf, s int, opts ...Option) *fleet {
-	t.Helper()
-	f := &fleet{rg: rg, rf: rf, s: s}
-	var nodes []Node
-	for g := 0; g < rg; g++ {
-		for i := 0; i < nodesPerGroup; i++ {
-			srv := meilitest.RunT(t)
-			f.srvs = append(f.srvs, srv)
-			nodes = append(nodes, Node{ID: fmt.Sprintf("g%dn%d", g, i), URL: srv.URL(), Group: g})
-		}
-	}
-	base := []Option{WithShards(s), WithReplicationFactor(rf), WithHealthCheck(0, 0, 0, 0), WithRetries(RetryPolicy{})}
-	c, err := New(nodes, append(base, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	f.c = c
-	return f
-}
-
 // load creates uid through the Cluster (its write path and settings
 // transaction) and waits until every node holds the documents.
-func (f *fleet) load(t testing.TB, uid string, settings *meilisearch.Settings, docs []testDoc) {
+func (f *testFleet) load(t testing.TB, uid string, settings *meilisearch.Settings, docs []testDoc) {
 	t.Helper()
 	ctx := context.Background()
 	wait := func(ti *meilisearch.TaskInfo, err error) {
@@ -179,18 +148,19 @@ func (f *fleet) load(t testing.TB, uid string, settings *meilisearch.Settings, d
 	wait(f.c.index(uid).UpdateSettings(ctx, settings))
 	pk := "id"
 	wait(f.c.index(uid).AddDocuments(ctx, docs, &meilisearch.DocumentOptions{PrimaryKey: &pk}))
-	waitIdle(t, f.srvs...)
+	waitIdle(t, f.srv...)
 }
 
 // loadDirect writes uid straight onto the nodes the way the write path
 // does (each document with its _miroir_shard on its shard's replicas in
 // every group; the shard count in miroir_meta), bypassing the Cluster.
-func (f *fleet) loadDirect(t testing.TB, uid string, settings *meilisearch.Settings, docs []testDoc) {
+func (f *testFleet) loadDirect(t testing.TB, uid string, settings *meilisearch.Settings, docs []testDoc) {
 	t.Helper()
-	per := make([][]testDoc, len(f.srvs))
+	shards := f.c.Topology().Shards
+	per := make([][]testDoc, len(f.srv))
 	for _, d := range docs {
 		id := strconv.Itoa(d["id"].(int))
-		sh := ShardOf(id, f.s)
+		sh := ShardOf(id, shards)
 		cp := testDoc{}
 		for k, v := range d {
 			cp[k] = v
@@ -202,21 +172,21 @@ func (f *fleet) loadDirect(t testing.TB, uid string, settings *meilisearch.Setti
 	}
 	ns := *settings
 	ns.FilterableAttributes = append([]string{shardField}, settings.FilterableAttributes...)
-	for i, srv := range f.srvs {
+	for i, srv := range f.srv {
 		loadNode(t, srv.URL(), uid, &ns, per[i])
 		cl := meilisearch.New(srv.URL())
 		pk := "uid"
-		mustTask(t)(cl.Index("miroir_meta").AddDocuments(context.Background(), []map[string]any{{"uid": uid, "shards": f.s, "createdAt": time.Now().UTC()}}, &meilisearch.DocumentOptions{PrimaryKey: &pk}))
+		mustTask(t)(cl.Index("miroir_meta").AddDocuments(context.Background(), []map[string]any{{"uid": uid, "shards": shards, "createdAt": time.Now().UTC()}}, &meilisearch.DocumentOptions{PrimaryKey: &pk}))
 	}
-	waitIdle(t, f.srvs...)
+	waitIdle(t, f.srv...)
 }
 
 func TestSearchBasic(t *testing.T) {
 	docs := genDocs(300, 1)
-	oracle := meilitest.RunT(t)
+	oracle, _ := startRef(t)
 	loadNode(t, oracle.URL(), "items", testSettings(false), docs)
 	waitIdle(t, oracle)
-	f := newFleet(t, 1, 3, 1, 7)
+	f := startFleet(t, fleetSpec{groups: groupsOf(1, 3), rf: 1, shards: 7, timing: noProbes})
 	f.load(t, "items", testSettings(false), docs)
 
 	ctx := context.Background()
@@ -251,10 +221,10 @@ func TestSearchBasic(t *testing.T) {
 
 func TestFacetSearch(t *testing.T) {
 	docs := genDocs(600, 3)
-	oracle := meilitest.RunT(t)
+	oracle, _ := startRef(t)
 	loadNode(t, oracle.URL(), "items", testSettings(false), docs)
 	waitIdle(t, oracle)
-	f := newFleet(t, 2, 2, 1, 7)
+	f := startFleet(t, fleetSpec{groups: groupsOf(2, 2), rf: 1, shards: 7, timing: noProbes})
 	f.load(t, "items", testSettings(false), docs)
 	ctx := context.Background()
 	for _, req := range []*meilisearch.FacetSearchRequest{
@@ -285,10 +255,10 @@ func TestFacetSearch(t *testing.T) {
 
 func TestDocumentsListing(t *testing.T) {
 	docs := genDocs(500, 5)
-	oracle := meilitest.RunT(t)
+	oracle, _ := startRef(t)
 	loadNode(t, oracle.URL(), "items", testSettings(false), docs)
 	waitIdle(t, oracle)
-	f := newFleet(t, 2, 3, 2, 64)
+	f := startFleet(t, fleetSpec{groups: groupsOf(2, 3), rf: 2, shards: 64, timing: noProbes})
 	f.load(t, "items", testSettings(false), docs)
 	ctx := context.Background()
 	for _, filter := range []any{nil, "year > 2005", []string{"category = books OR category = toys"}} {
@@ -364,10 +334,10 @@ func TestSimilarDocuments(t *testing.T) {
 	}
 	st := testSettings(false)
 	st.Embedders = map[string]meilisearch.Embedder{"default": {Source: "userProvided", Dimensions: 3}}
-	oracle := meilitest.RunT(t)
+	oracle, _ := startRef(t)
 	loadNode(t, oracle.URL(), "items", st, docs)
 	waitIdle(t, oracle)
-	f := newFleet(t, 1, 3, 1, 7)
+	f := startFleet(t, fleetSpec{groups: groupsOf(1, 3), rf: 1, shards: 7, timing: noProbes})
 	f.load(t, "items", st, docs)
 	ctx := context.Background()
 	for _, q := range []*meilisearch.SimilarDocumentQuery{
@@ -402,10 +372,10 @@ func TestShardFieldNeverMatches(t *testing.T) {
 		if explicit {
 			st.SearchableAttributes = []string{"title", "desc", "tags"}
 		}
-		oracle := meilitest.RunT(t)
+		oracle, _ := startRef(t)
 		loadNode(t, oracle.URL(), "items", st, docs)
 		waitIdle(t, oracle)
-		f := newFleet(t, 1, 2, 1, 7)
+		f := startFleet(t, fleetSpec{groups: groupsOf(1, 2), rf: 1, shards: 7, timing: noProbes})
 		f.load(t, "items", st, docs)
 		idx := f.c.index("items")
 		ctx := context.Background()
@@ -446,7 +416,7 @@ func TestShardFieldNeverMatches(t *testing.T) {
 
 func TestStripping(t *testing.T) {
 	docs := genDocs(300, 32)
-	f := newFleet(t, 1, 3, 1, 7)
+	f := startFleet(t, fleetSpec{groups: groupsOf(1, 3), rf: 1, shards: 7, timing: noProbes})
 	f.load(t, "items", testSettings(false), docs)
 	idx := f.c.index("items")
 	ctx := context.Background()
@@ -496,7 +466,7 @@ func TestStripping(t *testing.T) {
 
 func TestSearchPageModeAndRaw(t *testing.T) {
 	docs := genDocs(250, 33)
-	f := newFleet(t, 2, 2, 2, 7)
+	f := startFleet(t, fleetSpec{groups: groupsOf(2, 2), rf: 2, shards: 7, timing: noProbes})
 	f.load(t, "items", testSettings(false), docs)
 	idx := f.c.index("items")
 	ctx := context.Background()
@@ -537,10 +507,10 @@ func TestHybridSearch(t *testing.T) {
 	}
 	st := testSettings(false)
 	st.Embedders = map[string]meilisearch.Embedder{"default": {Source: "userProvided", Dimensions: 3}}
-	oracle := meilitest.RunT(t)
+	oracle, _ := startRef(t)
 	loadNode(t, oracle.URL(), "items", st, docs)
 	waitIdle(t, oracle)
-	f := newFleet(t, 1, 3, 1, 7, WithOverFetch(2))
+	f := startFleet(t, fleetSpec{groups: groupsOf(1, 3), rf: 1, shards: 7, timing: noProbes, opts: []Option{WithOverFetch(2)}})
 	f.load(t, "items", st, docs)
 	ctx := context.Background()
 	for _, ratio := range []float64{0, 0.3, 0.5, 1} {

@@ -173,12 +173,12 @@ func TestSettingsReaders(t *testing.T) {
 		t.Errorf("GetDictionary %v", dict)
 	}
 	// Readers fall back when a node is down.
-	f.srvs[0].Stop()
-	f.srvs[1].Stop()
+	f.srv[0].Stop()
+	f.srv[1].Stop()
 	if _, err := idx.GetSettings(ctx); err == nil {
 		t.Error("GetSettings with every node down: no error")
 	}
-	if err := f.srvs[0].Start(); err != nil {
+	if err := f.srv[0].Start(); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
@@ -338,7 +338,7 @@ func TestSettingsDriftAndRepair(t *testing.T) {
 func TestSettingsDriftUnreachable(t *testing.T) {
 	f := newSettingsFleet(t, 3)
 	ctx := context.Background()
-	f.srvs[2].Stop()
+	f.srv[2].Stop()
 	d, err := f.c.SettingsDrift(ctx, f.uid)
 	if err != nil {
 		t.Fatal(err)
@@ -384,8 +384,8 @@ func TestVerifyNodeSettings(t *testing.T) {
 	f.waitNode(1, info.TaskUID)
 	f.c.nodes[0].healthy.Store(false)
 	f.c.nodes[2].healthy.Store(false)
-	f.srvs[0].Stop()
-	f.srvs[2].Stop()
+	f.srv[0].Stop()
+	f.srv[2].Stop()
 	if err := f.c.verifyNodeSettings(ctx, st, n1); err != nil {
 		t.Fatalf("verify against the cache: %v", err)
 	}

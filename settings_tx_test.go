@@ -14,35 +14,27 @@ import (
 	"time"
 
 	"github.com/meilisearch/meilisearch-go"
-	"github.com/miroirsearch/miroir/meilitest"
 )
 
-// settingsFleet is a Cluster over n meilitest nodes (IDs n0..n{n-1}, one
-// group) holding index "movies".
+// settingsFleet is a fleet of n nodes (IDs n0..n{n-1}, one group, 4
+// shards, no background health checks) holding index "movies", with t
+// kept so that its helpers need no t argument.
 type settingsFleet struct {
+	*testFleet
 	t      *testing.T
-	c      *Cluster
-	srvs   []*meilitest.Server
 	direct []meilisearch.ServiceManager
 	uid    string
 }
 
 func newSettingsFleet(t *testing.T, n int, opts ...Option) *settingsFleet {
 	t.Helper()
-	srvs := meilitest.RunCluster(t, n)
-	var nodes []Node
-	f := &settingsFleet{t: t, srvs: srvs, uid: "movies"}
-	for i, s := range srvs {
-		nodes = append(nodes, Node{ID: fmt.Sprintf("n%d", i), URL: s.URL()})
+	base := []Option{WithNodeTimeout(2 * time.Second)}
+	f := &settingsFleet{t: t, uid: "movies",
+		testFleet: startFleet(t, fleetSpec{groups: make([]int, n), shards: 4, timing: noProbes, opts: append(base, opts...)})}
+	for _, s := range f.srv {
 		f.direct = append(f.direct, meilisearch.New(s.URL()))
 	}
-	base := []Option{WithShards(4), WithHealthCheck(0, 0, 0, 0), WithRetries(RetryPolicy{}), WithNodeTimeout(2 * time.Second)}
-	c, err := New(nodes, append(base, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	f.c = c
+	c := f.c
 	// Create the index on every node directly: the Cluster adopts an
 	// empty index (miroir_meta record, _miroir_shard filterable).
 	ctx := context.Background()
@@ -102,7 +94,7 @@ func (f *settingsFleet) mustSucceed(info *meilisearch.TaskInfo, err error) {
 // nodeSettings reads node i's settings directly.
 func (f *settingsFleet) nodeSettings(i int) rawSettings {
 	f.t.Helper()
-	resp, err := http.Get(f.srvs[i].URL() + "/indexes/" + f.uid + "/settings")
+	resp, err := http.Get(f.srv[i].URL() + "/indexes/" + f.uid + "/settings")
 	if err != nil {
 		f.t.Fatalf("node %d: %v", i, err)
 	}
@@ -119,8 +111,8 @@ func (f *settingsFleet) nodeSettings(i int) rawSettings {
 }
 
 func (f *settingsFleet) allSettings() []rawSettings {
-	out := make([]rawSettings, len(f.srvs))
-	for i := range f.srvs {
+	out := make([]rawSettings, len(f.srv))
+	for i := range f.srv {
 		out[i] = f.nodeSettings(i)
 	}
 	return out
@@ -145,7 +137,7 @@ func sameSettings(a, b rawSettings) string {
 
 func (f *settingsFleet) assertSettings(want []rawSettings) {
 	f.t.Helper()
-	for i := range f.srvs {
+	for i := range f.srv {
 		if d := sameSettings(f.nodeSettings(i), want[i]); d != "" {
 			f.t.Errorf("node %d: settings differ from expected: %s", i, d)
 		}
@@ -239,18 +231,18 @@ func TestSettingsTxRollback(t *testing.T) {
 
 					switch fault {
 					case "taskFailed":
-						clear := f.srvs[k].FailTasks(isRankingRulesPut, "internal")
+						clear := f.srv[k].FailTasks(isRankingRulesPut, "internal")
 						defer clear()
 					case "stopped":
 						f.c.settingsTx().beforeApply = func(n *node) {
 							if n.ID == f.id(k) {
-								f.srvs[k].Stop()
+								f.srv[k].Stop()
 							}
 						}
 					}
 					task := f.wait(idx.UpdateRankingRules(ctx, &[]string{"typo", "words"}))
 					if fault == "stopped" {
-						if err := f.srvs[k].Start(); err != nil {
+						if err := f.srv[k].Start(); err != nil {
 							t.Fatal(err)
 						}
 					}
@@ -286,8 +278,8 @@ func TestSettingsTxTimeout(t *testing.T) {
 	ctx := context.Background()
 	e := f.c.settingsTx()
 	orig := f.allSettings()
-	f.srvs[1].PauseTasks()
-	e.beforeRollback = func() { f.srvs[1].ResumeTasks() }
+	f.srv[1].PauseTasks()
+	e.beforeRollback = func() { f.srv[1].ResumeTasks() }
 	task := f.wait(f.index().UpdateStopWords(ctx, &[]string{"a", "an"}))
 	if task.Status != meilisearch.TaskStatusFailed {
 		t.Fatalf("status %s", task.Status)
@@ -330,7 +322,7 @@ func TestSettingsTxSerialises(t *testing.T) {
 			f := newSettingsFleet(t, 3, WithSettingsStrategy(st.s))
 			ctx := context.Background()
 			idx := f.index()
-			f.srvs[0].PauseTasks()
+			f.srv[0].PauseTasks()
 			var infos []*meilisearch.TaskInfo
 			var mu sync.Mutex
 			start := time.Now()
@@ -357,7 +349,7 @@ func TestSettingsTxSerialises(t *testing.T) {
 					t.Errorf("task %d succeeded while node 0 was paused", info.TaskUID)
 				}
 			}
-			f.srvs[0].ResumeTasks()
+			f.srv[0].ResumeTasks()
 			var tasks []*meilisearch.Task
 			for _, info := range infos {
 				tk := f.wait(info, nil)
@@ -410,7 +402,7 @@ func TestSettingsTxQueuesPerIndex(t *testing.T) {
 	}
 	<-blocked // movies' transaction is now held before applying on n0
 	books := &Index{c: f.c, uid: "books"}
-	f2 := &settingsFleet{t: t, c: f.c, srvs: f.srvs, direct: f.direct, uid: "books"}
+	f2 := &settingsFleet{testFleet: f.testFleet, t: t, direct: f.direct, uid: "books"}
 	f2.mustSucceed(books.UpdateStopWords(ctx, &[]string{"y"}))
 	close(release)
 	f.mustSucceed(moviesInfo, nil)
@@ -432,8 +424,8 @@ func TestSettingsTxRollbackIncomplete(t *testing.T) {
 	if _, err := f.c.indexSettings(ctx, f.uid); err != nil {
 		t.Fatal(err)
 	}
-	defer f.srvs[1].FailTasks(isRankingRulesPut, "internal")()
-	defer f.srvs[0].FailRequests(func(r *http.Request) bool {
+	defer f.srv[1].FailTasks(isRankingRulesPut, "internal")()
+	defer f.srv[0].FailRequests(func(r *http.Request) bool {
 		return r.Method == http.MethodPatch && strings.HasSuffix(r.URL.Path, "/settings")
 	}, http.StatusInternalServerError, "internal")()
 	task := f.wait(f.index().UpdateRankingRules(ctx, &[]string{"typo", "words"}))
@@ -465,21 +457,13 @@ func TestSettingsTxRollbackIncomplete(t *testing.T) {
 func TestSettingsCreatesMissingIndex(t *testing.T) {
 	f := newSettingsFleet(t, 3)
 	ctx := context.Background()
-	fresh := &settingsFleet{t: t, c: f.c, srvs: f.srvs, direct: f.direct, uid: "fresh"}
+	fresh := &settingsFleet{testFleet: f.testFleet, t: t, direct: f.direct, uid: "fresh"}
 	fresh.mustSucceed(fresh.index().UpdateFilterableAttributes(ctx, &[]interface{}{"genre"}))
 	if s := fresh.assertUniform(); string(s["filterableAttributes"]) != `["genre","_miroir_shard"]` {
 		t.Errorf("filterable %s", s["filterableAttributes"])
 	}
 	// Another Cluster over the same nodes sees a managed index.
-	var nodes []Node
-	for i, s := range f.srvs {
-		nodes = append(nodes, Node{ID: f.id(i), URL: s.URL()})
-	}
-	c2, err := New(nodes, WithShards(4), WithHealthCheck(0, 0, 0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
+	c2 := f.newCluster(t, WithShards(4), WithHealthCheck(0, 0, 0, 0))
 	if _, err := c2.state(ctx, "fresh"); err != nil {
 		t.Errorf("state on a second cluster: %v", err)
 	}
@@ -544,16 +528,8 @@ func (f *settingsFleet) mustSucceedAny(info *meilisearch.TaskInfo, err error) {
 // sent right after CreateIndex succeeds although the nodes have not yet
 // processed their creation tasks.
 func TestSettingsRightAfterCreate(t *testing.T) {
-	srvs := meilitest.RunCluster(t, 3)
-	var nodes []Node
-	for i, s := range srvs {
-		nodes = append(nodes, Node{ID: fmt.Sprintf("n%d", i), URL: s.URL()})
-	}
-	c, err := New(nodes, WithShards(4), WithHealthCheck(0, 0, 0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	f := startFleet(t, fleetSpec{groups: make([]int, 3), shards: 4, timing: newDefaults, opts: []Option{WithHealthCheck(0, 0, 0, 0)}})
+	c, srvs := f.c, f.srv
 	ctx := context.Background()
 	srvs[1].PauseTasks()
 	created, err := c.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "fresh", PrimaryKey: "id"})

@@ -183,11 +183,11 @@ func svEnableFeatures(t *testing.T, srv *meilitest.Server) {
 // and code (and message), before any node sees a settings request or a task
 // is registered; what the node accepts, the Cluster applies.
 func TestSettingsValidateMatchesMeilisearch(t *testing.T) {
-	direct := meilitest.RunT(t)
+	direct, _ := startRef(t)
 	svEnableFeatures(t, direct)
 	f := newSettingsFleet(t, 2)
 	var settingsHits atomic.Int64
-	for _, s := range f.srvs {
+	for _, s := range f.srv {
 		svEnableFeatures(t, s)
 	}
 	h := f.c.Handler()
@@ -237,7 +237,7 @@ func TestSettingsValidateMatchesMeilisearch(t *testing.T) {
 			// Tripwire: any settings request reaching a node fails and is
 			// counted.
 			settingsHits.Store(0)
-			for _, s := range f.srvs {
+			for _, s := range f.srv {
 				clear := s.FailRequests(func(r *http.Request) bool {
 					if strings.Contains(r.URL.Path, "/settings") {
 						settingsHits.Add(1)
@@ -334,7 +334,7 @@ func TestSettingsValidateKeepsShardFilterable(t *testing.T) {
 	f := newSettingsFleet(t, 2)
 	ctx := context.Background()
 	f.mustSucceed(f.index().UpdateFilterableAttributes(ctx, &[]interface{}{"genre"}))
-	for i := range f.srvs {
+	for i := range f.srv {
 		fa := f.nodeSettings(i)["filterableAttributes"]
 		if !bytes.Contains(fa, []byte(shardField)) {
 			t.Errorf("node %d: filterableAttributes %s lost %s", i, fa, shardField)

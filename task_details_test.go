@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"strconv"
 	"strings"
@@ -24,7 +23,8 @@ import (
 	"github.com/miroirsearch/miroir/meilitest"
 )
 
-// tdEnv is a 2-node fleet behind the proxy, and one reference node.
+// tdEnv is a 2-node fleet behind the proxy, and one reference node
+// with the same node options.
 type tdEnv struct {
 	t          *testing.T
 	proxy, ref string
@@ -42,20 +42,9 @@ func tdSetup(t *testing.T, rf int, copts ...Option) *tdEnv {
 // included.
 func tdSetupWith(t *testing.T, rf int, srvOpts []meilitest.Option, copts ...Option) *tdEnv {
 	t.Helper()
-	srvs := meilitest.RunCluster(t, 2, srvOpts...)
-	nodes := make([]Node, len(srvs))
-	for i, s := range srvs {
-		nodes[i] = Node{ID: fmt.Sprintf("n%d", i), URL: s.URL()}
-	}
-	c, err := New(nodes, append([]Option{WithShards(4), WithReplicationFactor(rf)}, copts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(c.Handler())
-	t.Cleanup(hs.Close)
-	t.Cleanup(c.Close)
-	ref := meilitest.RunT(t, srvOpts...)
-	return &tdEnv{t: t, proxy: hs.URL, ref: ref.URL(), c: c, nodes: srvs, refSrv: ref}
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: rf, shards: 4, nodeOpts: srvOpts, timing: newDefaults, opts: copts, proxy: true})
+	ref, _ := startRef(t, srvOpts...)
+	return &tdEnv{t: t, proxy: f.url, ref: ref.URL(), c: f.c, nodes: f.srv, refSrv: ref}
 }
 
 // tdDo sends one request and decodes the JSON answer (nil when empty).

@@ -597,8 +597,8 @@ func TestTasksQueryLibrary(t *testing.T) {
 // fleet of two replica groups of two nodes each (four copies of each
 // document), as one node counts it.
 func TestTasksDeletedDocumentsCountedOnce(t *testing.T) {
-	pURL, _, _ := auditProxy(t, 2, 2, 2, 4, nil, WithMasterKey(auditProxyKey))
-	ref := meilitest.RunT(t, meilitest.WithTaskDuration(0), meilitest.WithMasterKey(auditProxyKey))
+	pURL := startFleet(t, fleetSpec{groups: groupsOf(2, 2), rf: 2, shards: 4, ids: "node-", nodeKey: auditNodeKey, instant: true, timing: newDefaults, proxy: true, hopts: []HandlerOption{WithMasterKey(auditProxyKey)}}).url
+	ref, _ := startRef(t, meilitest.WithTaskDuration(0), meilitest.WithMasterKey(auditProxyKey))
 	p := &auditPair{t: t, proxy: pURL, ref: ref.URL(), pTok: auditProxyKey, rTok: auditProxyKey, pVars: map[string]string{}, rVars: map[string]string{}}
 	p.run(
 		auditStep{method: "POST", path: "/indexes", body: `{"uid":"movies","primaryKey":"id"}`, wait: true},

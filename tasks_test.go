@@ -18,9 +18,9 @@ func isDocWrite(r *http.Request) bool {
 }
 
 func TestTaskFailsWhenOneNodeTaskFails(t *testing.T) {
-	f := newCoreFleet(t, []int{0, 0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8})
 	ix := f.createIndex(t, "movies", "id")
-	ctx := coreCtx(t)
+	ctx := testCtx(t)
 	clear := f.srv[1].FailTasks(isDocWrite, "internal")
 	info, err := ix.AddDocuments(ctx, coreMovies(100), nil)
 	if err != nil {
@@ -39,9 +39,9 @@ func TestTaskFailsWhenOneNodeTaskFails(t *testing.T) {
 }
 
 func TestTaskStatusAggregation(t *testing.T) {
-	f := newCoreFleet(t, []int{0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 8})
 	ix := f.createIndex(t, "movies", "id")
-	ctx := coreCtx(t)
+	ctx := testCtx(t)
 	for _, s := range f.srv {
 		s.PauseTasks()
 	}
@@ -57,7 +57,7 @@ func TestTaskStatusAggregation(t *testing.T) {
 		t.Fatalf("all paused: %s", task.Status)
 	}
 	f.srv[0].ResumeTasks()
-	coreWaitUntil(t, "processing", func() bool {
+	eventually(t, "processing", func() bool {
 		task, _ = f.c.GetTask(ctx, info.TaskUID)
 		return task.Status == meilisearch.TaskStatusProcessing
 	})
@@ -81,10 +81,10 @@ func TestTaskStatusAggregation(t *testing.T) {
 }
 
 func TestGetTasksFilters(t *testing.T) {
-	f := newCoreFleet(t, []int{0, 0}, 1, 4)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 4})
 	a := f.createIndex(t, "a", "id")
 	b := f.createIndex(t, "b", "id")
-	ctx := coreCtx(t)
+	ctx := testCtx(t)
 	var uids []int64
 	for i := range 3 {
 		uids = append(uids, f.wait(t, must(a.AddDocuments(ctx, coreMovies(5+i), nil)), meilisearch.TaskStatusSucceeded).UID)
@@ -126,9 +126,9 @@ func TestGetTasksFilters(t *testing.T) {
 }
 
 func TestCancelAndDeleteTasks(t *testing.T) {
-	f := newCoreFleet(t, []int{0, 0}, 1, 4)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 4})
 	ix := f.createIndex(t, "movies", "id")
-	ctx := coreCtx(t)
+	ctx := testCtx(t)
 	if _, err := f.c.CancelTasks(ctx, &meilisearch.CancelTasksQuery{}); apiCode(err) != "missing_task_filters" {
 		t.Fatalf("no filter: %v", err)
 	}
@@ -176,8 +176,8 @@ func TestCancelAndDeleteTasks(t *testing.T) {
 }
 
 func TestLocalTasks(t *testing.T) {
-	f := newCoreFleet(t, []int{0}, 1, 4)
-	ctx := coreCtx(t)
+	f := startFleet(t, fleetSpec{groups: []int{0}, rf: 1, shards: 4})
+	ctx := testCtx(t)
 	uid, finish := f.c.tasks.startLocal("idx", meilisearch.TaskTypeSettingsUpdate)
 	task, err := f.c.GetTask(ctx, uid)
 	if err != nil || task.Status != meilisearch.TaskStatusEnqueued || task.IndexUID != "idx" {
@@ -272,18 +272,14 @@ func TestMemoryTaskStoreEviction(t *testing.T) {
 // answer for each other's writes.
 func TestSharedTaskStore(t *testing.T) {
 	store := NewMemoryTaskStore(0)
-	f := newCoreFleet(t, []int{0, 0}, 1, 4, WithTaskStore(store))
-	other, err := New(f.nodes, WithShards(4), WithTaskStore(store))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 4, opts: []Option{WithTaskStore(store)}})
+	other := f.newCluster(t, WithShards(4), WithTaskStore(store))
 	ix := f.createIndex(t, "movies", "id")
-	info, err := ix.AddDocuments(coreCtx(t), coreMovies(10), nil)
+	info, err := ix.AddDocuments(testCtx(t), coreMovies(10), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	task, err := other.WaitForTask(coreCtx(t), info.TaskUID, 0)
+	task, err := other.WaitForTask(testCtx(t), info.TaskUID, 0)
 	if err != nil || task.Status != meilisearch.TaskStatusSucceeded {
 		t.Fatalf("%+v %v", task, err)
 	}
@@ -292,8 +288,8 @@ func TestSharedTaskStore(t *testing.T) {
 // Concurrent updates of one local task (its owner adding node tasks and
 // finishing, readers refreshing it) must never lose each other's writes.
 func TestLocalTaskConcurrentUpdates(t *testing.T) {
-	f := newCoreFleet(t, []int{0}, 1, 4)
-	ctx := coreCtx(t)
+	f := startFleet(t, fleetSpec{groups: []int{0}, rf: 1, shards: 4})
+	ctx := testCtx(t)
 	lt, err := f.c.tasks.newLocal(ctx, "idx", meilisearch.TaskTypeSettingsUpdate, meilisearch.Details{})
 	if err != nil {
 		t.Fatal(err)

@@ -13,9 +13,9 @@ import (
 // TestBadIndexUIDNeverReachesANode: every index-scoped call answers a bad
 // uid with invalid_index_uid before any node sees a request with it.
 func TestBadIndexUIDNeverReachesANode(t *testing.T) {
-	f := newFleet(t, 1, 2, 1, 4)
+	f := startFleet(t, fleetSpec{groups: groupsOf(1, 2), rf: 1, shards: 4, timing: noProbes})
 	var leaked atomic.Int32
-	for _, s := range f.srvs {
+	for _, s := range f.srv {
 		clear := s.FailRequests(func(r *http.Request) bool {
 			if strings.Contains(r.URL.RawPath+r.URL.Path, "bad uid") || strings.Contains(r.URL.EscapedPath(), "%25") {
 				leaked.Add(1)

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/meilisearch/meilisearch-go"
-	"github.com/miroirsearch/miroir/meilitest"
 )
 
 // Vector and hybrid search on real vector ranking: an index with a
@@ -62,7 +61,7 @@ func vectorQueries() []map[string]any {
 
 func TestVectorSearchEquivalence(t *testing.T) {
 	docs := vectorDocs(400)
-	oracle := meilitest.RunT(t)
+	oracle, _ := startRef(t)
 	loadNode(t, oracle.URL(), "vec", vectorSettings(), docs)
 	waitIdle(t, oracle)
 	queries := vectorQueries()
@@ -87,7 +86,7 @@ func TestVectorSearchEquivalence(t *testing.T) {
 	for _, fl := range []equivFleet{{"1x3", 1, 4, 3}, {"2x2", 2, 3, 2}} {
 		for _, of := range []float64{1, 3} {
 			t.Run(fmt.Sprintf("%s/overfetch%v", fl.name, of), func(t *testing.T) {
-				f := newFleet(t, fl.rg, fl.npg, fl.rf, 7, WithOverFetch(of))
+				f := startFleet(t, fleetSpec{groups: groupsOf(fl.rg, fl.npg), rf: fl.rf, shards: 7, timing: noProbes, opts: []Option{WithOverFetch(of)}})
 				f.load(t, "vec", vectorSettings(), docs)
 				for i, body := range queries {
 					b, _ := json.Marshal(body)
