@@ -14,7 +14,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -1145,8 +1144,6 @@ func TestAuditProxyMeilisearchGo(t *testing.T) {
 		t.Errorf("wrong key: %v", err)
 	}
 }
-
-var _ = url.Values{}
 
 func auditErrorsAs(err error, target any) bool { return errors.As(err, target) }
 

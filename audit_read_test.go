@@ -135,21 +135,6 @@ func auditSettingsB() *meilisearch.Settings {
 	return st
 }
 
-// auditSettingsF: faceting limits and count ordering.
-func auditSettingsF() *meilisearch.Settings {
-	st := auditSettingsA()
-	st.Faceting = &meilisearch.Faceting{MaxValuesPerFacet: 4, SortFacetValuesBy: map[string]meilisearch.SortFacetType{"*": meilisearch.SortFacetTypeCount, "year": meilisearch.SortFacetTypeAlpha}}
-	return st
-}
-
-// auditSettingsC: a distinct attribute in the settings.
-func auditSettingsC() *meilisearch.Settings {
-	st := auditSettingsA()
-	d := "brand"
-	st.DistinctAttribute = &d
-	return st
-}
-
 func auditJSON(t testing.TB, raw []byte) map[string]any {
 	t.Helper()
 	var m map[string]any
@@ -585,27 +570,6 @@ func auditQueries() []auditQuery {
 			return &meilisearch.SearchRequest{Distinct: "brand", AttributesToRetrieve: []string{"title"}, Limit: 40}
 		}},
 	)
-	return qs
-}
-
-// auditDistinctIndexQueries are run on the index whose settings carry
-// distinctAttribute brand.
-func auditDistinctIndexQueries() []auditQuery {
-	var qs []auditQuery
-	for _, q := range []struct {
-		name, q string
-		mk      func() *meilisearch.SearchRequest
-	}{
-		{"setting distinct words", "river", func() *meilisearch.SearchRequest { return &meilisearch.SearchRequest{Limit: 30} }},
-		{"setting distinct placeholder", "", func() *meilisearch.SearchRequest {
-			return &meilisearch.SearchRequest{Sort: []string{"year:desc"}, Limit: 30, Facets: []string{"genre"}}
-		}},
-		{"setting distinct page", "golden", func() *meilisearch.SearchRequest {
-			return &meilisearch.SearchRequest{Page: 1, HitsPerPage: auditI64(8)}
-		}},
-	} {
-		qs = append(qs, auditQuery{name: q.name, q: q.q, mk: q.mk, distinct: "brand"})
-	}
 	return qs
 }
 

@@ -60,15 +60,6 @@ func (f *testFleet) allSettings(t testing.TB, uid string) []map[string]json.RawM
 	return out
 }
 
-func (f *testFleet) requireSame(t testing.TB, what string, got []map[string]json.RawMessage, want map[string]json.RawMessage) {
-	t.Helper()
-	for i, s := range got {
-		if d := asDiff(s, want); len(d) > 0 {
-			t.Errorf("%s: node %s differs: %v", what, f.nodes[i].ID, d)
-		}
-	}
-}
-
 func asIsSettingsWrite(r *http.Request) bool {
 	return r.Method != http.MethodGet && strings.Contains(r.URL.Path, "/settings")
 }

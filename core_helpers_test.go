@@ -18,4 +18,3 @@ func coreMovies(n int) []coreMovie {
 	return out
 }
 
-func coreItoa(i int) string { return fmt.Sprint(i) }

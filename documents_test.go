@@ -2,7 +2,6 @@ package miroir
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -610,5 +609,3 @@ func (g *genReader) Read(p []byte) (int, error) {
 	g.buf = g.buf[:copy(g.buf, g.buf[n:])]
 	return n, nil
 }
-
-var _ = context.Background

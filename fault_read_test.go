@@ -162,7 +162,7 @@ func TestHealthCheckSkipsAndRecovers(t *testing.T) {
 	f := startFleet(t, fleetSpec{groups: groupsOf(2, 1), rf: 1, shards: 7, timing: noProbes, opts: []Option{WithHealthCheck(15*time.Millisecond, 2*time.Second, 2, 1)}})
 	f.load(t, "items", testSettings(false), docs)
 	f.srv[0].Stop()
-	waitFor(t, func() bool { return !f.c.nodes[0].isHealthy() })
+	eventually(t, "condition", func() bool { return !f.c.nodes[0].isHealthy() })
 	ctx := context.Background()
 	for i := 0; i < 4; i++ {
 		rep := &Report{}
@@ -177,7 +177,7 @@ func TestHealthCheckSkipsAndRecovers(t *testing.T) {
 	if err := f.srv[0].Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return f.c.nodes[0].isHealthy() })
+	eventually(t, "condition", func() bool { return f.c.nodes[0].isHealthy() })
 	used := false
 	for i := 0; i < 4; i++ {
 		rep := &Report{}
@@ -194,13 +194,3 @@ func TestHealthCheckSkipsAndRecovers(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}

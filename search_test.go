@@ -151,36 +151,6 @@ func (f *testFleet) load(t testing.TB, uid string, settings *meilisearch.Setting
 	waitIdle(t, f.srv...)
 }
 
-// loadDirect writes uid straight onto the nodes the way the write path
-// does (each document with its _miroir_shard on its shard's replicas in
-// every group; the shard count in miroir_meta), bypassing the Cluster.
-func (f *testFleet) loadDirect(t testing.TB, uid string, settings *meilisearch.Settings, docs []testDoc) {
-	t.Helper()
-	shards := f.c.Topology().Shards
-	per := make([][]testDoc, len(f.srv))
-	for _, d := range docs {
-		id := strconv.Itoa(d["id"].(int))
-		sh := ShardOf(id, shards)
-		cp := testDoc{}
-		for k, v := range d {
-			cp[k] = v
-		}
-		cp[shardField] = sh
-		for _, ni := range f.c.topo.writeTargets(sh) {
-			per[ni] = append(per[ni], cp)
-		}
-	}
-	ns := *settings
-	ns.FilterableAttributes = append([]string{shardField}, settings.FilterableAttributes...)
-	for i, srv := range f.srv {
-		loadNode(t, srv.URL(), uid, &ns, per[i])
-		cl := meilisearch.New(srv.URL())
-		pk := "uid"
-		mustTask(t)(cl.Index("miroir_meta").AddDocuments(context.Background(), []map[string]any{{"uid": uid, "shards": shards, "createdAt": time.Now().UTC()}}, &meilisearch.DocumentOptions{PrimaryKey: &pk}))
-	}
-	waitIdle(t, f.srv...)
-}
-
 func TestSearchBasic(t *testing.T) {
 	docs := genDocs(300, 1)
 	oracle, _ := startRef(t)

@@ -15,7 +15,6 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -385,74 +384,10 @@ func TestTaskDetailsEnqueued(t *testing.T) {
 	}
 }
 
-// tdJSONStore is a TaskStore that keeps tasks only as JSON, like a shared
-// database would.
-type tdJSONStore struct {
-	mu    sync.Mutex
-	tasks map[int64][]byte
-}
-
-func (s *tdJSONStore) Put(_ context.Context, t *ClusterTask) error {
-	b, err := json.Marshal(t)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.tasks[t.UID] = b
-	return nil
-}
-
-func (s *tdJSONStore) Get(_ context.Context, uid int64) (*ClusterTask, error) {
-	s.mu.Lock()
-	b, ok := s.tasks[uid]
-	s.mu.Unlock()
-	if !ok {
-		return nil, nil
-	}
-	var t ClusterTask
-	return &t, json.Unmarshal(b, &t)
-}
-
-func (s *tdJSONStore) List(ctx context.Context, fn func(*ClusterTask) bool) error {
-	s.mu.Lock()
-	var uids []int64
-	for uid := range s.tasks {
-		uids = append(uids, uid)
-	}
-	s.mu.Unlock()
-	for i := range uids {
-		for j := i + 1; j < len(uids); j++ {
-			if uids[j] > uids[i] {
-				uids[i], uids[j] = uids[j], uids[i]
-			}
-		}
-	}
-	for _, uid := range uids {
-		t, err := s.Get(ctx, uid)
-		if err != nil {
-			return err
-		}
-		if t != nil && !fn(t) {
-			return nil
-		}
-	}
-	return nil
-}
-
-func (s *tdJSONStore) Delete(_ context.Context, uids ...int64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, uid := range uids {
-		delete(s.tasks, uid)
-	}
-	return nil
-}
-
 // TestTaskDetailsSerialisingStore: the raw details survive a store that
 // keeps tasks as JSON (a snapshot's absent details included).
 func TestTaskDetailsSerialisingStore(t *testing.T) {
-	e := tdSetup(t, 1, WithTaskStore(&tdJSONStore{tasks: map[int64][]byte{}}))
+	e := tdSetup(t, 1, WithTaskStore(&jsonTaskStore{}))
 	e.run(tdStep{method: "POST", path: "/indexes", body: `{"uid": "movies"}`})
 	e.run(tdStep{method: "POST", path: "/indexes/movies/documents", body: tdMovies(5)})
 	e.run(tdStep{method: "PATCH", path: "/indexes/movies/settings/typo-tolerance", body: `{"disableOnWords": ["b", "a"]}`})
