@@ -3627,3 +3627,63 @@ func TestAuditCoreShardCountMismatchDelete(t *testing.T) {
 		}
 	}
 }
+
+func TestAuditCoreMetaIndexHidden(t *testing.T) {
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 4, timing: oneRetry, proxy: true})
+	ctx := testCtx(t)
+	f.create(t, "alpha", "id")
+	ix := f.create(t, "beta", "id")
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 20), nil))
+	f.idle(t)
+	list, err := f.c.ListIndexes(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uids []string
+	for _, r := range list.Results {
+		uids = append(uids, r.UID)
+	}
+	if !slices.Equal(uids, []string{"alpha", "beta"}) || list.Total != 2 {
+		t.Errorf("ListIndexes: %v total %d", uids, list.Total)
+	}
+	// Pagination around the reserved index's place in uid order.
+	f.create(t, "nu", "id")
+	f.create(t, "zeta", "id")
+	page, err := f.c.ListIndexes(ctx, &meilisearch.IndexesQuery{Offset: 1, Limit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uids = nil
+	for _, r := range page.Results {
+		uids = append(uids, r.UID)
+	}
+	if !slices.Equal(uids, []string{"beta", "nu"}) || page.Total != 4 {
+		t.Errorf("ListIndexes offset 1 limit 2: %v total %d, want [beta nu] total 4", uids, page.Total)
+	}
+	raw, err := f.c.GetRawIndexes(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(raw); strings.Contains(string(b), "miroir_meta") {
+		t.Errorf("GetRawIndexes shows miroir_meta: %s", b)
+	}
+	stats, err := f.c.GetStats(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := stats.Indexes["miroir_meta"]; ok {
+		t.Errorf("GetStats shows miroir_meta")
+	}
+	if stats.Indexes["beta"].NumberOfDocuments != 20 {
+		t.Errorf("global stats beta: %+v", stats.Indexes["beta"])
+	}
+	if _, ok := stats.Indexes["beta"].FieldDistribution["_miroir_shard"]; ok {
+		t.Errorf("global stats fieldDistribution shows _miroir_shard")
+	}
+	for _, p := range []string{"/indexes", "/stats"} {
+		st, body := acHTTP(t, f.url, "GET", p, nil, "")
+		if st != 200 || strings.Contains(string(body), "miroir_meta") {
+			t.Errorf("proxy %s: %d %s", p, st, body)
+		}
+	}
+}
