@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -41,200 +40,6 @@ var (
 	_ Observer                   = NopObserver{}
 )
 
-func acWait(t testing.TB, c *Cluster) func(info *meilisearch.TaskInfo, err error) *meilisearch.Task {
-	return func(info *meilisearch.TaskInfo, err error) *meilisearch.Task {
-		t.Helper()
-		return acWaitTask(t, c, info, err)
-	}
-}
-
-func acWaitTask(t testing.TB, c *Cluster, info *meilisearch.TaskInfo, err error) *meilisearch.Task {
-	t.Helper()
-	if err != nil {
-		t.Fatalf("call failed: %v", err)
-	}
-	if info == nil {
-		t.Fatalf("nil TaskInfo")
-	}
-	task, err := c.WaitForTask(testCtx(t), info.TaskUID, 5*time.Millisecond)
-	if err != nil {
-		t.Fatalf("WaitForTask(%d): %v", info.TaskUID, err)
-	}
-	return task
-}
-
-func acWaitOK(t testing.TB, c *Cluster) func(info *meilisearch.TaskInfo, err error) *meilisearch.Task {
-	return func(info *meilisearch.TaskInfo, err error) *meilisearch.Task {
-		t.Helper()
-		return acWaitOKTask(t, c, info, err)
-	}
-}
-
-func acWaitOKTask(t testing.TB, c *Cluster, info *meilisearch.TaskInfo, err error) *meilisearch.Task {
-	t.Helper()
-	task := acWaitTask(t, c, info, err)
-	if task.Status != meilisearch.TaskStatusSucceeded {
-		t.Fatalf("task %d (%s) status %s, error %+v", task.UID, task.Type, task.Status, task.Error)
-	}
-	return task
-}
-
-// acTaskFailsWith checks a write Meilisearch accepts and then fails
-// (issue 10): the call is accepted, its task fails with code. It returns
-// the task's error message.
-func acTaskFailsWith(t testing.TB, c *Cluster, what string, info *meilisearch.TaskInfo, err error, code string) string {
-	t.Helper()
-	if err != nil || info == nil {
-		t.Errorf("%s: refused (%v), want a task failing with %s", what, err, code)
-		return ""
-	}
-	task, werr := c.WaitForTask(context.Background(), info.TaskUID, 0)
-	if werr != nil || task.Status != meilisearch.TaskStatusFailed || string(task.Error.Code) != code {
-		t.Errorf("%s: task %+v (%v), want failed with %s", what, task, werr, code)
-		return ""
-	}
-	return task.Error.Message
-}
-
-// acHTTP sends a request straight to a node and returns status and body.
-func acHTTP(t testing.TB, base, method, path string, body any, key string) (int, []byte) {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		switch b := body.(type) {
-		case []byte:
-			rd = bytes.NewReader(b)
-		case string:
-			rd = strings.NewReader(b)
-		default:
-			raw, err := json.Marshal(b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rd = bytes.NewReader(raw)
-		}
-	}
-	req, err := http.NewRequest(method, base+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out
-}
-
-// nodeDocs returns every document node i holds in index uid, by id.
-func (f *testFleet) nodeDocsByID(t testing.TB, i int, uid string) map[string]map[string]any {
-	t.Helper()
-	st, body := acHTTP(t, f.srv[i].URL(), "GET", "/indexes/"+uid+"/documents?limit=1000000", nil, "")
-	if st == 404 {
-		return map[string]map[string]any{}
-	}
-	if st != 200 {
-		t.Fatalf("node %d documents: %d %s", i, st, body)
-	}
-	var res struct {
-		Results []map[string]any `json:"results"`
-	}
-	if err := json.Unmarshal(body, &res); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]map[string]any{}
-	for _, d := range res.Results {
-		out[acIDString(d["id"])] = d
-	}
-	return out
-}
-
-// nodeSettings returns the settings of index uid on node i as raw JSON map.
-func (f *testFleet) nodeSettings(t testing.TB, i int, uid string) map[string]json.RawMessage {
-	t.Helper()
-	st, body := acHTTP(t, f.srv[i].URL(), "GET", "/indexes/"+uid+"/settings", nil, "")
-	if st != 200 {
-		t.Fatalf("node %d settings: %d %s", i, st, body)
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(body, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-func acIDString(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case float64:
-		return strconv.FormatInt(int64(x), 10)
-	case json.Number:
-		return x.String()
-	}
-	return fmt.Sprint(v)
-}
-
-func acDocs(from, n int) []map[string]any {
-	out := make([]map[string]any, n)
-	for i := range out {
-		id := from + i
-		out[i] = map[string]any{"id": id, "title": fmt.Sprintf("title %d", id), "n": id % 7}
-	}
-	return out
-}
-
-// acRequestSpy records every request a node receives except health
-// probes, without interfering with them.
-type acRequestSpy struct {
-	mu   sync.Mutex
-	reqs []string
-}
-
-func (s *acRequestSpy) attach(srv *meilitest.Server, id string) func() {
-	return srv.FailRequests(func(r *http.Request) bool {
-		if r.URL.Path == "/health" {
-			return false
-		}
-		s.mu.Lock()
-		s.reqs = append(s.reqs, id+" "+r.Method+" "+r.URL.Path)
-		s.mu.Unlock()
-		return false
-	}, 500, "internal")
-}
-
-func (s *acRequestSpy) take() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := s.reqs
-	s.reqs = nil
-	return out
-}
-
-func (f *testFleet) spy() *acRequestSpy {
-	s := &acRequestSpy{}
-	for i, srv := range f.srv {
-		s.attach(srv, f.nodes[i].ID)
-	}
-	return s
-}
-
-// apiCode returns the Meilisearch code err reads as via errors.As.
-func acAPICode(err error) string {
-	var me *meilisearch.Error
-	if errors.As(err, &me) {
-		return string(me.APIError.Code)
-	}
-	return ""
-}
-
 // ---- independent reimplementation of DESIGN §2 hashing ----
 
 func acShard(pk string, shards int) int {
@@ -263,26 +68,6 @@ func acReplicas(shard int, ids []string, rf int) []string {
 		rf = len(c)
 	}
 	return c[:rf]
-}
-
-func (f *testFleet) groupIDs() [][]string {
-	var out [][]string
-	for _, n := range f.nodes {
-		for len(out) <= n.Group {
-			out = append(out, nil)
-		}
-		out[n.Group] = append(out[n.Group], n.ID)
-	}
-	return out
-}
-
-func (f *testFleet) nodeIndex(id string) int {
-	for i, n := range f.nodes {
-		if n.ID == id {
-			return i
-		}
-	}
-	return -1
 }
 
 func TestAuditCorePublicAPIShape(t *testing.T) {
@@ -952,39 +737,6 @@ func TestAuditCorePlacementAcrossTopologies(t *testing.T) {
 	}
 }
 
-type acObserver struct {
-	NopObserver
-	mu       sync.Mutex
-	degraded [][]GroupShard
-	states   []string
-	requests int
-	unavail  [][]int
-}
-
-func (o *acObserver) DegradedWrite(_ string, pairs []GroupShard) {
-	o.mu.Lock()
-	o.degraded = append(o.degraded, slices.Clone(pairs))
-	o.mu.Unlock()
-}
-
-func (o *acObserver) NodeStateChanged(id string, healthy bool) {
-	o.mu.Lock()
-	o.states = append(o.states, fmt.Sprintf("%s=%v", id, healthy))
-	o.mu.Unlock()
-}
-
-func (o *acObserver) NodeRequest(string, string, time.Duration, error) {
-	o.mu.Lock()
-	o.requests++
-	o.mu.Unlock()
-}
-
-func (o *acObserver) UnavailableShards(_ string, shards []int) {
-	o.mu.Lock()
-	o.unavail = append(o.unavail, slices.Clone(shards))
-	o.mu.Unlock()
-}
-
 func acPairs(p []GroupShard) []string {
 	out := []string{}
 	for _, x := range p {
@@ -1338,26 +1090,6 @@ func TestAuditCoreShardCountMismatch(t *testing.T) {
 	var d map[string]any
 	if err := same.Index("docs").GetDocument(ctx, "55", nil, &d); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// acFailsNaming checks that a broadcast with a node unreachable fails
-// (synchronously or through its task) with an error naming the node.
-func acFailsNaming(t *testing.T, c *Cluster, what, node string, info *meilisearch.TaskInfo, err error) {
-	t.Helper()
-	if err != nil {
-		if !strings.Contains(err.Error(), node) {
-			t.Errorf("%s: error does not name %s: %v", what, node, err)
-		}
-		return
-	}
-	task := acWait(t, c)(info, nil)
-	if task.Status != meilisearch.TaskStatusFailed {
-		t.Errorf("%s with %s down: task %s, want failed", what, node, task.Status)
-		return
-	}
-	if !strings.Contains(task.Error.Message, node) {
-		t.Errorf("%s: task error does not name %s: %+v", what, node, task.Error)
 	}
 }
 

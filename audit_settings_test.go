@@ -49,17 +49,6 @@ func asDiff(a, b map[string]json.RawMessage) []string {
 	return out
 }
 
-// all returns every node's settings of uid, after the nodes settle.
-func (f *testFleet) allSettings(t testing.TB, uid string) []map[string]json.RawMessage {
-	t.Helper()
-	f.idle(t)
-	out := make([]map[string]json.RawMessage, len(f.srv))
-	for i := range f.srv {
-		out[i] = f.nodeSettings(t, i, uid)
-	}
-	return out
-}
-
 func asIsSettingsWrite(r *http.Request) bool {
 	return r.Method != http.MethodGet && strings.Contains(r.URL.Path, "/settings")
 }

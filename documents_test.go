@@ -35,16 +35,6 @@ var coreTopologies = []struct {
 	{"2x2", []int{0, 0, 0, 1, 1, 1}, 2},
 }
 
-func (f *testFleet) createIndex(t testing.TB, uid, pk string) *Index {
-	t.Helper()
-	info, err := f.c.CreateIndex(testCtx(t), &meilisearch.IndexConfig{Uid: uid, PrimaryKey: pk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.wait(t, info, meilisearch.TaskStatusSucceeded)
-	return f.c.index(uid)
-}
-
 // nodeDocs lists every document node i holds for uid, directly.
 func (f *testFleet) nodeDocs(t testing.TB, i int, uid string, filter any) []map[string]any {
 	t.Helper()
@@ -203,13 +193,6 @@ func TestGetDocumentFieldsAndMissing(t *testing.T) {
 	if apiCode(err) != "index_not_found" {
 		t.Fatalf("missing index: %v", err)
 	}
-}
-
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
 }
 
 func TestDocumentForms(t *testing.T) {

@@ -1,16 +1,11 @@
 package miroir
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"reflect"
-	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -91,224 +86,6 @@ func equivQueries() []map[string]any {
 	return out
 }
 
-// post sends body to url and returns the decoded answer.
-func postJSON(t testing.TB, url string, body any) map[string]any {
-	t.Helper()
-	b, _ := json.Marshal(body)
-	resp, err := http.Post(url, "application/json", bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("%s %s: %d %s", url, b, resp.StatusCode, raw)
-	}
-	return decodeUseNumber(t, raw)
-}
-
-func decodeUseNumber(t testing.TB, raw []byte) map[string]any {
-	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		t.Fatalf("decode %s: %v", raw, err)
-	}
-	return m
-}
-
-func cloneBody(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-// rankKey is what orders a hit: its score and details.
-func rankKey(h map[string]any) string {
-	d, _ := json.Marshal(h["_rankingScoreDetails"])
-	return fmt.Sprint(h["_rankingScore"]) + string(d)
-}
-
-func hitID(h map[string]any) string { return fmt.Sprint(h["id"]) }
-
-// hitIdent identifies a hit for comparison: its id, or with distinct its
-// distinct value (which document represents a value among tied ones is a
-// tie order, like any other).
-func hitIdent(body map[string]any, h map[string]any) string {
-	if d, ok := body["distinct"].(string); ok {
-		return "d:" + strings.ToLower(fmt.Sprint(h[d]))
-	}
-	return hitID(h)
-}
-
-// compareAnswers checks a cluster answer against the oracle's: the same
-// ranking keys in the same order, each hit equal to the oracle's hit of the
-// same document, tie groups equal as sets (a group cut by the page edge
-// only needs its members to tie in the oracle's full order), totals and
-// facets equal.
-func compareAnswers(t testing.TB, label string, body map[string]any, want, got map[string]any, oracleFull map[string]map[string]any, lookup func(id string) map[string]any) {
-	t.Helper()
-	fail := func(format string, args ...any) {
-		t.Helper()
-		b, _ := json.Marshal(body)
-		t.Errorf("%s %s: %s", label, b, fmt.Sprintf(format, args...))
-	}
-	_, distinct := body["distinct"]
-	for _, k := range []string{"estimatedTotalHits", "totalHits", "totalPages", "limit", "offset", "page", "hitsPerPage", "query"} {
-		if distinct && k != "limit" && k != "offset" && k != "page" && k != "hitsPerPage" && k != "query" {
-			continue // per-node distinct counts: see the README's differences
-		}
-		if fmt.Sprint(want[k]) != fmt.Sprint(got[k]) {
-			fail("%s: got %v want %v", k, got[k], want[k])
-		}
-	}
-	for _, k := range []string{"facetDistribution", "facetStats"} {
-		if !reflect.DeepEqual(want[k], got[k]) {
-			fail("%s:\n got  %v\n want %v", k, got[k], want[k])
-		}
-	}
-	wh, _ := want["hits"].([]any)
-	gh, _ := got["hits"].([]any)
-	if len(wh) != len(gh) {
-		fail("got %d hits, want %d", len(gh), len(wh))
-		return
-	}
-	type group struct {
-		key       string
-		want, got []string
-		start     int
-	}
-	var groups []*group
-	seen := map[string]bool{}
-	for i := range wh {
-		w, g := wh[i].(map[string]any), gh[i].(map[string]any)
-		if _, leak := g[shardField]; leak {
-			fail("hit %d leaks %s", i, shardField)
-		}
-		if f, ok := g["_formatted"].(map[string]any); ok {
-			if _, leak := f[shardField]; leak {
-				fail("hit %d leaks %s in _formatted", i, shardField)
-			}
-		}
-		if seen[hitIdent(body, g)] {
-			fail("hit %s twice", hitIdent(body, g))
-		}
-		seen[hitIdent(body, g)] = true
-		wk, gk := rankKey(w), rankKey(g)
-		if wk != gk {
-			fail("hit %d: ranking key %s, want %s (ids %s / %s)", i, gk, wk, hitID(g), hitID(w))
-			return
-		}
-		if len(groups) == 0 || groups[len(groups)-1].key != wk {
-			groups = append(groups, &group{key: wk, start: i})
-		}
-		gr := groups[len(groups)-1]
-		gr.want = append(gr.want, hitIdent(body, w))
-		gr.got = append(gr.got, hitIdent(body, g))
-		// the same document renders the same on any node
-		full, ok := oracleFull[hitIdent(body, g)]
-		if !ok && lookup != nil {
-			full = lookup(hitID(g))
-			ok = full != nil
-		}
-		if ok {
-			if hitID(full) == hitID(g) && !reflect.DeepEqual(full, g) {
-				fail("hit %s differs:\n got  %v\n want %v", hitID(g), g, full)
-			}
-			if rankKey(full) != rankKey(g) {
-				fail("hit %s ranks %s, in the oracle %s", hitIdent(body, g), rankKey(g), rankKey(full))
-			}
-		} else if oracleFull != nil {
-			fail("hit %s not in the oracle's full answer", hitIdent(body, g))
-		}
-	}
-	for gi, gr := range groups {
-		edge := gi == len(groups)-1 || (gi == 0 && gr.start == 0 && pageStart(body) > 0)
-		if edge {
-			for _, id := range gr.got {
-				if full, ok := oracleFull[id]; ok && rankKey(full) != gr.key && !strings.HasPrefix(id, "d:") {
-					fail("edge group: hit %s does not tie in the oracle", id)
-				}
-			}
-			continue
-		}
-		sort.Strings(gr.want)
-		sort.Strings(gr.got)
-		if !reflect.DeepEqual(gr.want, gr.got) {
-			fail("tie group %s: got %v want %v", gr.key, gr.got, gr.want)
-		}
-	}
-}
-
-func pageStart(body map[string]any) int {
-	if p, ok := body["page"].(int); ok {
-		return p - 1
-	}
-	if o, ok := body["offset"].(int); ok {
-		return o
-	}
-	return 0
-}
-
-// oracleFull returns the oracle's hits from 0 to well past the page, by
-// id, for tie and content checks.
-func oracleFullHits(t testing.TB, url string, body map[string]any) map[string]map[string]any {
-	b := cloneBody(body)
-	delete(b, "page")
-	delete(b, "hitsPerPage")
-	delete(b, "facets")
-	end := 20
-	if o, ok := body["offset"].(int); ok {
-		end = o
-	}
-	if l, ok := body["limit"].(int); ok {
-		end += l
-	} else if _, paged := body["page"]; !paged {
-		end += 20
-	}
-	if p, ok := body["page"].(int); ok {
-		h, _ := body["hitsPerPage"].(int)
-		end = p * h
-	}
-	b["offset"] = 0
-	b["limit"] = min(end+50, 1000)
-	ans := postJSON(t, url, b)
-	out := map[string]map[string]any{}
-	for _, h := range ans["hits"].([]any) {
-		m := h.(map[string]any)
-		out[hitIdent(body, m)] = m
-	}
-	return out
-}
-
-// oracleHit returns the oracle's rendering of document id for the query
-// body (nil when the query does not match it).
-func oracleHit(t testing.TB, url string, body map[string]any, id string) map[string]any {
-	b := cloneBody(body)
-	delete(b, "page")
-	delete(b, "hitsPerPage")
-	delete(b, "facets")
-	b["offset"] = 0
-	b["limit"] = 1
-	idf := "id = " + id
-	switch f := b["filter"].(type) {
-	case nil:
-		b["filter"] = idf
-	case string:
-		b["filter"] = "(" + f + ") AND " + idf
-	case []any:
-		b["filter"] = append(append([]any{}, f...), idf)
-	}
-	hits, _ := postJSON(t, url, b)["hits"].([]any)
-	if len(hits) == 0 {
-		return nil
-	}
-	return hits[0].(map[string]any)
-}
-
 func TestEquivalence(t *testing.T) {
 	ndocs := 2000
 	shardCounts := []int{1, 7, 64}
@@ -386,12 +163,6 @@ func TestEquivalence(t *testing.T) {
 			})
 		}
 	}
-}
-
-// fedKey orders federated hits.
-func fedKey(h map[string]any) string {
-	f, _ := json.Marshal(h["_federation"])
-	return string(f)
 }
 
 func TestEquivalenceMultiSearch(t *testing.T) {

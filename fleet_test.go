@@ -1,9 +1,22 @@
 package miroir
 
+// Every root test builds its fleet with startFleet: meilitest nodes, a
+// Cluster over them with the test's topology and options and, for proxy
+// mode, the Cluster's Handler on an httptest server. The single node a test
+// compares the fleet with (what one Meilisearch answers) comes from
+// startRef. Below the builder: waiting for tasks, and looking at the nodes
+// directly (what each holds, which requests reached it).
+
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -226,6 +239,16 @@ func (f *testFleet) create(t testing.TB, uid, pk string) meilisearch.IndexManage
 	return f.c.Index(uid)
 }
 
+func (f *testFleet) createIndex(t testing.TB, uid, pk string) *Index {
+	t.Helper()
+	info, err := f.c.CreateIndex(testCtx(t), &meilisearch.IndexConfig{Uid: uid, PrimaryKey: pk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.wait(t, info, meilisearch.TaskStatusSucceeded)
+	return f.c.index(uid)
+}
+
 // testCtx bounds a test's calls.
 func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
@@ -243,4 +266,182 @@ func eventually(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+func acWait(t testing.TB, c *Cluster) func(info *meilisearch.TaskInfo, err error) *meilisearch.Task {
+	return func(info *meilisearch.TaskInfo, err error) *meilisearch.Task {
+		t.Helper()
+		return acWaitTask(t, c, info, err)
+	}
+}
+
+func acWaitTask(t testing.TB, c *Cluster, info *meilisearch.TaskInfo, err error) *meilisearch.Task {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("call failed: %v", err)
+	}
+	if info == nil {
+		t.Fatalf("nil TaskInfo")
+	}
+	task, err := c.WaitForTask(testCtx(t), info.TaskUID, 5*time.Millisecond)
+	if err != nil {
+		t.Fatalf("WaitForTask(%d): %v", info.TaskUID, err)
+	}
+	return task
+}
+
+func acWaitOK(t testing.TB, c *Cluster) func(info *meilisearch.TaskInfo, err error) *meilisearch.Task {
+	return func(info *meilisearch.TaskInfo, err error) *meilisearch.Task {
+		t.Helper()
+		return acWaitOKTask(t, c, info, err)
+	}
+}
+
+func acWaitOKTask(t testing.TB, c *Cluster, info *meilisearch.TaskInfo, err error) *meilisearch.Task {
+	t.Helper()
+	task := acWaitTask(t, c, info, err)
+	if task.Status != meilisearch.TaskStatusSucceeded {
+		t.Fatalf("task %d (%s) status %s, error %+v", task.UID, task.Type, task.Status, task.Error)
+	}
+	return task
+}
+
+// acHTTP sends a request straight to a node and returns status and body.
+func acHTTP(t testing.TB, base, method, path string, body any, key string) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		switch b := body.(type) {
+		case []byte:
+			rd = bytes.NewReader(b)
+		case string:
+			rd = strings.NewReader(b)
+		default:
+			raw, err := json.Marshal(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rd = bytes.NewReader(raw)
+		}
+	}
+	req, err := http.NewRequest(method, base+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+// nodeDocs returns every document node i holds in index uid, by id.
+func (f *testFleet) nodeDocsByID(t testing.TB, i int, uid string) map[string]map[string]any {
+	t.Helper()
+	st, body := acHTTP(t, f.srv[i].URL(), "GET", "/indexes/"+uid+"/documents?limit=1000000", nil, "")
+	if st == 404 {
+		return map[string]map[string]any{}
+	}
+	if st != 200 {
+		t.Fatalf("node %d documents: %d %s", i, st, body)
+	}
+	var res struct {
+		Results []map[string]any `json:"results"`
+	}
+	if err := json.Unmarshal(body, &res); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]any{}
+	for _, d := range res.Results {
+		out[acIDString(d["id"])] = d
+	}
+	return out
+}
+
+// nodeSettings returns the settings of index uid on node i as raw JSON map.
+func (f *testFleet) nodeSettings(t testing.TB, i int, uid string) map[string]json.RawMessage {
+	t.Helper()
+	st, body := acHTTP(t, f.srv[i].URL(), "GET", "/indexes/"+uid+"/settings", nil, "")
+	if st != 200 {
+		t.Fatalf("node %d settings: %d %s", i, st, body)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// all returns every node's settings of uid, after the nodes settle.
+func (f *testFleet) allSettings(t testing.TB, uid string) []map[string]json.RawMessage {
+	t.Helper()
+	f.idle(t)
+	out := make([]map[string]json.RawMessage, len(f.srv))
+	for i := range f.srv {
+		out[i] = f.nodeSettings(t, i, uid)
+	}
+	return out
+}
+
+// acRequestSpy records every request a node receives except health
+// probes, without interfering with them.
+type acRequestSpy struct {
+	mu   sync.Mutex
+	reqs []string
+}
+
+func (s *acRequestSpy) attach(srv *meilitest.Server, id string) func() {
+	return srv.FailRequests(func(r *http.Request) bool {
+		if r.URL.Path == "/health" {
+			return false
+		}
+		s.mu.Lock()
+		s.reqs = append(s.reqs, id+" "+r.Method+" "+r.URL.Path)
+		s.mu.Unlock()
+		return false
+	}, 500, "internal")
+}
+
+func (s *acRequestSpy) take() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.reqs
+	s.reqs = nil
+	return out
+}
+
+func (f *testFleet) spy() *acRequestSpy {
+	s := &acRequestSpy{}
+	for i, srv := range f.srv {
+		s.attach(srv, f.nodes[i].ID)
+	}
+	return s
+}
+
+func (f *testFleet) groupIDs() [][]string {
+	var out [][]string
+	for _, n := range f.nodes {
+		for len(out) <= n.Group {
+			out = append(out, nil)
+		}
+		out[n.Group] = append(out[n.Group], n.ID)
+	}
+	return out
+}
+
+func (f *testFleet) nodeIndex(id string) int {
+	for i, n := range f.nodes {
+		if n.ID == id {
+			return i
+		}
+	}
+	return -1
 }

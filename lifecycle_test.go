@@ -80,8 +80,6 @@ func TestShardCountMismatch(t *testing.T) {
 	}
 }
 
-func second[T any](_ T, err error) error { return err }
-
 func TestMetaHiddenAndListIndexes(t *testing.T) {
 	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 4})
 	ctx := testCtx(t)
