@@ -398,29 +398,3 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 		t.Fatalf("%d goroutines before, %d after Close:\n%s", before, after, buf[:n])
 	}
 }
-
-// TestRecoveryWithoutHealthChecks: with the background check disabled, a
-// node marked down passively is tried again by the next writes and comes
-// back once it answers.
-func TestRecoveryWithoutHealthChecks(t *testing.T) {
-	f := startFleet(t, fleetSpec{groups: []int{0, 1}, rf: 1, shards: 4, opts: []Option{WithHealthCheck(0, 0, 1, 1)}})
-	ix := f.createIndex(t, "movies", "id")
-	ctx := testCtx(t)
-	f.srv[1].Stop()
-	var rep Report
-	f.wait(t, must(ix.AddDocuments(WithReport(ctx, &rep), coreMovies(20), nil)), meilisearch.TaskStatusSucceeded)
-	if !rep.IsDegraded() || f.c.nodes[1].isHealthy() {
-		t.Fatalf("degraded %v, n1 healthy %v", rep.IsDegraded(), f.c.nodes[1].isHealthy())
-	}
-	if err := f.srv[1].Start(); err != nil {
-		t.Fatal(err)
-	}
-	rep = Report{}
-	f.wait(t, must(ix.AddDocuments(WithReport(ctx, &rep), coreMovies(30), nil)), meilisearch.TaskStatusSucceeded)
-	if rep.IsDegraded() || !f.c.nodes[1].isHealthy() {
-		t.Fatalf("after restart: degraded %v, n1 healthy %v", rep.Degraded, f.c.nodes[1].isHealthy())
-	}
-	if st, _ := f.direct(1).Index("movies").GetStats(ctx, nil); st.NumberOfDocuments != 30 {
-		t.Fatalf("n1 holds %d documents", st.NumberOfDocuments)
-	}
-}
