@@ -1729,42 +1729,6 @@ func TestAuditCoreDumpsSnapshotsCompact(t *testing.T) {
 	}
 }
 
-// A node whose settings drifted while it was unhealthy must not receive
-// documents into an index without the fleet's settings.
-func TestAuditCoreReverifySettingsOnComeback(t *testing.T) {
-	f := startFleet(t, fleetSpec{groups: []int{0, 1}, rf: 1, shards: 4, timing: oneRetry})
-	ix := f.create(t, "docs", "id")
-	ctx := testCtx(t)
-	acWaitOK(t, f.c)(ix.UpdateRankingRules(ctx, &[]string{"words", "n:desc", "typo", "proximity", "attribute", "sort", "exactness"}))
-	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 10), nil))
-	clear := f.srv[1].FailRequests(func(r *http.Request) bool { return r.URL.Path == "/health" }, 503, "internal")
-	eventually(t, "n1 marked down", func() bool { return !f.healthy(1) })
-	st, body := acHTTP(t, f.srv[1].URL(), "DELETE", "/indexes/docs/settings/ranking-rules", nil, "")
-	if st != 202 {
-		t.Fatalf("%d %s", st, body)
-	}
-	_ = f.srv[1].WaitIdle(ctx)
-	clear()
-	eventually(t, "n1 marked up", func() bool { return f.healthy(1) })
-	info, err := ix.AddDocuments(ctx, acDocs(100, 40), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	acWait(t, f.c)(info, nil)
-	f.idle(t)
-	got := f.nodeDocsByID(t, 1, "docs")
-	received := false
-	for id := range got {
-		if n, _ := strconv.Atoi(id); n >= 100 {
-			received = true
-		}
-	}
-	rr := f.nodeSettings(t, 1, "docs")["rankingRules"]
-	if received && !strings.Contains(string(rr), "n:desc") {
-		t.Errorf("n1 received documents while its ranking rules differ from the fleet's: %s", rr)
-	}
-}
-
 // jsonTaskStore keeps tasks as JSON, as a shared external store (a database
 // table, Redis) would: nothing survives a Put/Get but the serialised data.
 type jsonTaskStore struct {
