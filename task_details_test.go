@@ -396,3 +396,67 @@ func TestTaskDetailsSerialisingStore(t *testing.T) {
 	e.run(tdStep{method: "POST", path: "/snapshots"})
 	e.run(tdStep{method: "DELETE", path: "/indexes/movies"})
 }
+
+func TestAuditCoreTaskDetailsAndTimes(t *testing.T) {
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8, timing: oneRetry})
+	ix := f.create(t, "docs", "id")
+	ctx := testCtx(t)
+	docs := acDocs(0, 90)
+	info, err := ix.AddDocuments(ctx, docs, nil)
+	task := acWaitOK(t, f.c)(info, err)
+	if task.Details.ReceivedDocuments != 90 || task.Details.IndexedDocuments != 90 {
+		t.Errorf("add details %+v, want received=indexed=90", task.Details)
+	}
+	if task.Type != meilisearch.TaskTypeDocumentAdditionOrUpdate || task.IndexUID != "docs" || task.UID != info.TaskUID {
+		t.Errorf("task header %+v", task)
+	}
+	// Times: enqueuedAt/startedAt earliest, finishedAt latest over node tasks.
+	ct, err := f.store.Get(ctx, info.TaskUID)
+	if err != nil || ct == nil {
+		t.Fatalf("store: %v %v", ct, err)
+	}
+	if len(ct.Nodes) != 3 {
+		t.Fatalf("cluster task maps to %d node tasks, want 3: %+v", len(ct.Nodes), ct.Nodes)
+	}
+	var minE, minS, maxF time.Time
+	for _, nt := range ct.Nodes {
+		i := f.nodeIndex(nt.Node)
+		if i < 0 {
+			t.Fatalf("unknown node %q", nt.Node)
+		}
+		nodeTask, err := meilisearch.New(f.srv[i].URL()).GetTask(ctx, nt.TaskUID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if nodeTask.Type != meilisearch.TaskTypeDocumentAdditionOrUpdate {
+			t.Errorf("node task %d on %s is %s", nt.TaskUID, nt.Node, nodeTask.Type)
+		}
+		if minE.IsZero() || nodeTask.EnqueuedAt.Before(minE) {
+			minE = nodeTask.EnqueuedAt
+		}
+		if minS.IsZero() || nodeTask.StartedAt.Before(minS) {
+			minS = nodeTask.StartedAt
+		}
+		if nodeTask.FinishedAt.After(maxF) {
+			maxF = nodeTask.FinishedAt
+		}
+	}
+	if !task.EnqueuedAt.Equal(minE) {
+		t.Errorf("enqueuedAt %v, want earliest node enqueuedAt %v", task.EnqueuedAt, minE)
+	}
+	if !task.StartedAt.Equal(minS) {
+		t.Errorf("startedAt %v, want earliest node startedAt %v", task.StartedAt, minS)
+	}
+	if !task.FinishedAt.Equal(maxF) {
+		t.Errorf("finishedAt %v, want latest node finishedAt %v", task.FinishedAt, maxF)
+	}
+	// Deletion counts.
+	task = acWaitOK(t, f.c)(ix.DeleteDocuments(ctx, []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "100000"}, nil))
+	if task.Details.ProvidedIds != 11 || task.Details.DeletedDocuments != 10 {
+		t.Errorf("delete details %+v, want providedIds=11 deletedDocuments=10", task.Details)
+	}
+	task = acWaitOK(t, f.c)(ix.DeleteAllDocuments(ctx, nil))
+	if task.Details.DeletedDocuments != 80 {
+		t.Errorf("delete all details %+v, want deletedDocuments=80", task.Details)
+	}
+}
