@@ -211,6 +211,42 @@ func (e *tqEnv) wait(name string) (pt, rt map[string]any) {
 	return tdWait(e.t, e.proxy, u[0]), tdWait(e.t, e.ref, u[1])
 }
 
+// bulk sends a cancelation or deletion to both sides, waits for both tasks
+// and compares them (details included, originalFilter's uids mapped).
+func (e *tqEnv) bulk(name, method, path string) {
+	e.t.Helper()
+	pt, rt := e.task(name, method, path, "")
+	if d, ok := pt["details"].(map[string]any); ok {
+		if f, ok := d["originalFilter"].(string); ok {
+			d["originalFilter"] = "?" + strings.SplitN(e.sub(path, 1), "?", 2)[1]
+			if f != "?"+strings.SplitN(e.sub(path, 0), "?", 2)[1] {
+				e.t.Errorf("%s %s: originalFilter %q", method, path, f)
+			}
+		}
+	}
+	tdCompare(e.t, method+" "+path, pt, rt)
+}
+
+// tqUntilStarted waits until the named task has left the enqueued state
+// on both sides.
+func tqUntilStarted(e *tqEnv, name string) {
+	e.t.Helper()
+	u := e.names[name]
+	for side, base := range []string{e.proxy, e.ref} {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			_, m := tdDo(e.t, base, "GET", "/tasks/"+strconv.FormatInt(u[side], 10), "")
+			if m["status"] != "enqueued" {
+				break
+			}
+			if time.Now().After(deadline) {
+				e.t.Fatalf("task %s never started", name)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+}
+
 // TestTasksQueryPagination: GET /tasks pages (limit, from, next, reverse),
 // alone and with the status and other filters, as one node pages them.
 func TestTasksQueryPagination(t *testing.T) {
@@ -252,22 +288,6 @@ func TestTasksQueryPaginationInFlight(t *testing.T) {
 	for _, q := range []string{"from={q2}&statuses=enqueued", "from={q2}&statuses=enqueued&reverse=true", "from={add3}&statuses=enqueued"} {
 		e.list(q)
 	}
-}
-
-// bulk sends a cancelation or deletion to both sides, waits for both tasks
-// and compares them (details included, originalFilter's uids mapped).
-func (e *tqEnv) bulk(name, method, path string) {
-	e.t.Helper()
-	pt, rt := e.task(name, method, path, "")
-	if d, ok := pt["details"].(map[string]any); ok {
-		if f, ok := d["originalFilter"].(string); ok {
-			d["originalFilter"] = "?" + strings.SplitN(e.sub(path, 1), "?", 2)[1]
-			if f != "?"+strings.SplitN(e.sub(path, 0), "?", 2)[1] {
-				e.t.Errorf("%s %s: originalFilter %q", method, path, f)
-			}
-		}
-	}
-	tdCompare(e.t, method+" "+path, pt, rt)
 }
 
 // TestTasksQueryStar: `*` is "no filter" for every filter of the three
@@ -434,26 +454,6 @@ func TestTasksQueryDeletedNotListed(t *testing.T) {
 		tdCompare(t, n, pt, rt)
 	}
 	e.list("")
-}
-
-// tqUntilStarted waits until the named task has left the enqueued state
-// on both sides.
-func tqUntilStarted(e *tqEnv, name string) {
-	e.t.Helper()
-	u := e.names[name]
-	for side, base := range []string{e.proxy, e.ref} {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			_, m := tdDo(e.t, base, "GET", "/tasks/"+strconv.FormatInt(u[side], 10), "")
-			if m["status"] != "enqueued" {
-				break
-			}
-			if time.Now().After(deadline) {
-				e.t.Fatalf("task %s never started", name)
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-	}
 }
 
 // TestTasksQueryIndexKinds: a query on indexUids does not return the
