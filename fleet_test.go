@@ -24,12 +24,6 @@ import (
 	"github.com/miroirsearch/miroir/meilitest"
 )
 
-// Every root test builds its fleet with startFleet: meilitest nodes, a
-// Cluster over them with the test's topology and options and, for proxy
-// mode, the Cluster's Handler on an httptest server. The single node a test
-// compares the fleet with (what one Meilisearch answers) comes from
-// startRef.
-
 // timing is the retry, node-timeout and health-check profile a fleet
 // starts with; fleetSpec.opts come after it and may override any part.
 type timing int
@@ -239,6 +233,7 @@ func (f *testFleet) create(t testing.TB, uid, pk string) meilisearch.IndexManage
 	return f.c.Index(uid)
 }
 
+// createIndex is create returning the *Index (for its unexported helpers).
 func (f *testFleet) createIndex(t testing.TB, uid, pk string) *Index {
 	t.Helper()
 	info, err := f.c.CreateIndex(testCtx(t), &meilisearch.IndexConfig{Uid: uid, PrimaryKey: pk})
@@ -249,9 +244,10 @@ func (f *testFleet) createIndex(t testing.TB, uid, pk string) *Index {
 	return f.c.index(uid)
 }
 
-// testCtx bounds a test's calls.
+// testCtx bounds a test's calls (generously: a busy machine under -race
+// is slow, and only a hung call should reach the bound).
 func testCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
 	return ctx
 }
@@ -268,6 +264,7 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	}
 }
 
+// acWait returns a function waiting for the task of a call on c.
 func acWait(t testing.TB, c *Cluster) func(info *meilisearch.TaskInfo, err error) *meilisearch.Task {
 	return func(info *meilisearch.TaskInfo, err error) *meilisearch.Task {
 		t.Helper()
@@ -275,6 +272,7 @@ func acWait(t testing.TB, c *Cluster) func(info *meilisearch.TaskInfo, err error
 	}
 }
 
+// acWaitTask fails the test if the call failed, and waits for its task.
 func acWaitTask(t testing.TB, c *Cluster, info *meilisearch.TaskInfo, err error) *meilisearch.Task {
 	t.Helper()
 	if err != nil {
@@ -290,6 +288,7 @@ func acWaitTask(t testing.TB, c *Cluster, info *meilisearch.TaskInfo, err error)
 	return task
 }
 
+// acWaitOK is acWait requiring the task to succeed.
 func acWaitOK(t testing.TB, c *Cluster) func(info *meilisearch.TaskInfo, err error) *meilisearch.Task {
 	return func(info *meilisearch.TaskInfo, err error) *meilisearch.Task {
 		t.Helper()
@@ -297,6 +296,7 @@ func acWaitOK(t testing.TB, c *Cluster) func(info *meilisearch.TaskInfo, err err
 	}
 }
 
+// acWaitOKTask is acWaitTask requiring the task to succeed.
 func acWaitOKTask(t testing.TB, c *Cluster, info *meilisearch.TaskInfo, err error) *meilisearch.Task {
 	t.Helper()
 	task := acWaitTask(t, c, info, err)
@@ -343,7 +343,7 @@ func acHTTP(t testing.TB, base, method, path string, body any, key string) (int,
 	return resp.StatusCode, out
 }
 
-// nodeDocs returns every document node i holds in index uid, by id.
+// nodeDocsByID returns every document node i holds in index uid, by id.
 func (f *testFleet) nodeDocsByID(t testing.TB, i int, uid string) map[string]map[string]any {
 	t.Helper()
 	st, body := acHTTP(t, f.srv[i].URL(), "GET", "/indexes/"+uid+"/documents?limit=1000000", nil, "")
@@ -380,7 +380,7 @@ func (f *testFleet) nodeSettings(t testing.TB, i int, uid string) map[string]jso
 	return m
 }
 
-// all returns every node's settings of uid, after the nodes settle.
+// allSettings returns every node's settings of uid, after the nodes settle.
 func (f *testFleet) allSettings(t testing.TB, uid string) []map[string]json.RawMessage {
 	t.Helper()
 	f.idle(t)
