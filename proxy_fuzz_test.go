@@ -8,8 +8,6 @@ import (
 	"os"
 	"testing"
 	"time"
-
-	"github.com/miroirsearch/miroir/meilitest"
 )
 
 // fuzzRoutes are the routes FuzzHandler sends bodies to.
@@ -48,13 +46,8 @@ var fuzzTypes = []string{"application/json", "application/x-ndjson", "text/csv",
 //
 //	go test -run '^$' -fuzz FuzzHandler -fuzztime 20s .
 func FuzzHandler(f *testing.F) {
-	srv := meilitest.RunCluster(f, 2)
-	c, err := New([]Node{{ID: "a", URL: srv[0].URL()}, {ID: "b", URL: srv[1].URL()}},
-		WithShards(4), WithRetries(RetryPolicy{}), WithNodeTimeout(5*time.Second), WithHealthCheck(0, 0, 0, 0))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(c.Close)
+	fl := startFleet(f, fleetSpec{groups: []int{0, 0}, shards: 4, timing: noProbes, opts: []Option{WithNodeTimeout(5 * time.Second)}})
+	c, srv := fl.c, fl.srv
 	h := c.Handler(WithMaxBodyBytes(1 << 16))
 	serve := func(method, path, ct string, body []byte) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(method, path, bytes.NewReader(body))
@@ -70,7 +63,7 @@ func FuzzHandler(f *testing.F) {
 	serve("PATCH", "/indexes/fz/settings", "application/json", []byte(`{"filterableAttributes":["n","tag"],"sortableAttributes":["n"]}`))
 	serve("POST", "/indexes/fz/documents", "application/json", []byte(`[{"id":1,"t":"alpha","n":1,"tag":"x"},{"id":2,"t":"beta","n":2,"tag":"y"},{"id":"c3","t":"gamma alpha","n":3,"tag":["x","z"]}]`))
 	for _, s := range srv {
-		if err := s.WaitIdle(coreCtx(f)); err != nil {
+		if err := s.WaitIdle(testCtx(f)); err != nil {
 			f.Fatal(err)
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/meilisearch/meilisearch-go"
-	"github.com/miroirsearch/miroir/meilitest"
 )
 
 // BenchmarkHandlerOverhead measures what proxy mode adds to a call: each
@@ -23,16 +22,7 @@ import (
 //
 //	go test -run '^$' -bench HandlerOverhead -benchtime 2000x .
 func BenchmarkHandlerOverhead(b *testing.B) {
-	srv := meilitest.RunCluster(b, 3, meilitest.WithMasterKey("k"))
-	nodes := make([]Node, len(srv))
-	for i, s := range srv {
-		nodes[i] = Node{ID: fmt.Sprintf("n%d", i), URL: s.URL()}
-	}
-	c, err := New(nodes, WithShards(16), WithAPIKey("k"), WithHealthCheck(0, 0, 0, 0))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := startFleet(b, fleetSpec{groups: []int{0, 0, 0}, shards: 16, nodeKey: "k", timing: newDefaults, opts: []Option{WithHealthCheck(0, 0, 0, 0)}}).c
 	h := c.Handler(WithMasterKey("proxy"))
 	ctx := context.Background()
 

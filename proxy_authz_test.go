@@ -32,14 +32,14 @@ type matrixTarget struct {
 }
 
 func matrixTargets(t *testing.T) []matrixTarget {
-	single := meilitest.RunT(t, meilitest.WithMasterKey(matrixMaster))
+	single, _ := startRef(t, meilitest.WithMasterKey(matrixMaster))
 	out := []matrixTarget{{"single", single.URL()}}
 	for _, f := range []struct {
 		name   string
 		groups []int
 	}{{"1x3", []int{0, 0, 0}}, {"2x2", []int{0, 0, 1, 1}}} {
-		p := newProxy(t, proxyConfig{groups: f.groups, nodeKey: matrixMaster,
-			hopts: []HandlerOption{WithMasterKey(matrixMaster), WithAuthPassthrough()}})
+		p := startFleet(t, fleetSpec{groups: f.groups, nodeKey: matrixMaster,
+			hopts: []HandlerOption{WithMasterKey(matrixMaster), WithAuthPassthrough()}, proxy: true})
 		out = append(out, matrixTarget{f.name, p.url})
 	}
 	return out

@@ -1,6 +1,11 @@
 package miroir
 
-import "testing"
+// Meilisearch-shaped errors (errors.go): node errors never name the shard
+// field.
+
+import (
+	"testing"
+)
 
 func TestHideShardField(t *testing.T) {
 	for in, want := range map[string]string{

@@ -1,4 +1,4 @@
-package miroir_test
+package miroir
 
 // The task routes through the proxy against one node (meilitest): the same
 // raw HTTP sequence sent to both, every answer compared, task uids mapped
@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/meilisearch/meilisearch-go"
-	"github.com/miroirsearch/miroir"
 	"github.com/miroirsearch/miroir/meilitest"
 )
 
@@ -212,6 +211,42 @@ func (e *tqEnv) wait(name string) (pt, rt map[string]any) {
 	return tdWait(e.t, e.proxy, u[0]), tdWait(e.t, e.ref, u[1])
 }
 
+// bulk sends a cancelation or deletion to both sides, waits for both tasks
+// and compares them (details included, originalFilter's uids mapped).
+func (e *tqEnv) bulk(name, method, path string) {
+	e.t.Helper()
+	pt, rt := e.task(name, method, path, "")
+	if d, ok := pt["details"].(map[string]any); ok {
+		if f, ok := d["originalFilter"].(string); ok {
+			d["originalFilter"] = "?" + strings.SplitN(e.sub(path, 1), "?", 2)[1]
+			if f != "?"+strings.SplitN(e.sub(path, 0), "?", 2)[1] {
+				e.t.Errorf("%s %s: originalFilter %q", method, path, f)
+			}
+		}
+	}
+	tdCompare(e.t, method+" "+path, pt, rt)
+}
+
+// tqUntilStarted waits until the named task has left the enqueued state
+// on both sides.
+func tqUntilStarted(e *tqEnv, name string) {
+	e.t.Helper()
+	u := e.names[name]
+	for side, base := range []string{e.proxy, e.ref} {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			_, m := tdDo(e.t, base, "GET", "/tasks/"+strconv.FormatInt(u[side], 10), "")
+			if m["status"] != "enqueued" {
+				break
+			}
+			if time.Now().After(deadline) {
+				e.t.Fatalf("task %s never started", name)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+}
+
 // TestTasksQueryPagination: GET /tasks pages (limit, from, next, reverse),
 // alone and with the status and other filters, as one node pages them.
 func TestTasksQueryPagination(t *testing.T) {
@@ -253,22 +288,6 @@ func TestTasksQueryPaginationInFlight(t *testing.T) {
 	for _, q := range []string{"from={q2}&statuses=enqueued", "from={q2}&statuses=enqueued&reverse=true", "from={add3}&statuses=enqueued"} {
 		e.list(q)
 	}
-}
-
-// bulk sends a cancelation or deletion to both sides, waits for both tasks
-// and compares them (details included, originalFilter's uids mapped).
-func (e *tqEnv) bulk(name, method, path string) {
-	e.t.Helper()
-	pt, rt := e.task(name, method, path, "")
-	if d, ok := pt["details"].(map[string]any); ok {
-		if f, ok := d["originalFilter"].(string); ok {
-			d["originalFilter"] = "?" + strings.SplitN(e.sub(path, 1), "?", 2)[1]
-			if f != "?"+strings.SplitN(e.sub(path, 0), "?", 2)[1] {
-				e.t.Errorf("%s %s: originalFilter %q", method, path, f)
-			}
-		}
-	}
-	tdCompare(e.t, method+" "+path, pt, rt)
 }
 
 // TestTasksQueryStar: `*` is "no filter" for every filter of the three
@@ -437,26 +456,6 @@ func TestTasksQueryDeletedNotListed(t *testing.T) {
 	e.list("")
 }
 
-// tqUntilStarted waits until the named task has left the enqueued state
-// on both sides.
-func tqUntilStarted(e *tqEnv, name string) {
-	e.t.Helper()
-	u := e.names[name]
-	for side, base := range []string{e.proxy, e.ref} {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			_, m := tdDo(e.t, base, "GET", "/tasks/"+strconv.FormatInt(u[side], 10), "")
-			if m["status"] != "enqueued" {
-				break
-			}
-			if time.Now().After(deadline) {
-				e.t.Fatalf("task %s never started", name)
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-	}
-}
-
 // TestTasksQueryIndexKinds: a query on indexUids does not return the
 // tasks of no single index (a swap names two), though they count in its
 // total and take their place in the page before being dropped, as on one
@@ -598,8 +597,8 @@ func TestTasksQueryLibrary(t *testing.T) {
 // fleet of two replica groups of two nodes each (four copies of each
 // document), as one node counts it.
 func TestTasksDeletedDocumentsCountedOnce(t *testing.T) {
-	pURL, _, _ := auditProxy(t, 2, 2, 2, 4, nil, miroir.WithMasterKey(auditProxyKey))
-	ref := meilitest.RunT(t, meilitest.WithTaskDuration(0), meilitest.WithMasterKey(auditProxyKey))
+	pURL := startFleet(t, fleetSpec{groups: groupsOf(2, 2), rf: 2, shards: 4, ids: "node-", nodeKey: auditNodeKey, instant: true, timing: newDefaults, proxy: true, hopts: []HandlerOption{WithMasterKey(auditProxyKey)}}).url
+	ref, _ := startRef(t, meilitest.WithTaskDuration(0), meilitest.WithMasterKey(auditProxyKey))
 	p := &auditPair{t: t, proxy: pURL, ref: ref.URL(), pTok: auditProxyKey, rTok: auditProxyKey, pVars: map[string]string{}, rVars: map[string]string{}}
 	p.run(
 		auditStep{method: "POST", path: "/indexes", body: `{"uid":"movies","primaryKey":"id"}`, wait: true},
