@@ -1,13 +1,13 @@
 package miroir
 
 import (
+	"bytes"
 	"context"
-	"errors"
 	"slices"
 	"strconv"
-	"sync"
+	"strings"
 
-	"github.com/meilisearch/meilisearch-go"
+	"github.com/miroirsearch/miroir/internal/merge"
 )
 
 // Covering sets (DESIGN §2): which node answers for which shard in one
@@ -161,20 +161,10 @@ func scatter[T any](ctx context.Context, c *Cluster, uid string, deterministic b
 	var out []gathered[T]
 	for len(pending) > 0 {
 		vals := make([]T, len(pending))
-		errs := make([]error, len(pending))
-		var wg sync.WaitGroup
-		for i := range pending {
-			if len(pending) == 1 {
-				vals[i], errs[i] = call(ctx, pending[i])
-				break
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				vals[i], errs[i] = call(ctx, pending[i])
-			}()
-		}
-		wg.Wait()
+		errs := parallel(len(pending), 0, func(i int) (err error) {
+			vals[i], err = call(ctx, pending[i])
+			return err
+		})
 		var failed []int
 		for i, err := range errs {
 			switch {
@@ -227,11 +217,40 @@ func (c *Cluster) unavailableShards(ctx context.Context, uid string, shards []in
 	return shardUnavailableError(shards)
 }
 
-// errStatus returns the HTTP status carried by a node error (0 if none).
-func errStatus(err error) int {
-	var me *meilisearch.Error
-	if errors.As(err, &me) {
-		return me.StatusCode
+// combineFilter ANDs the shard restriction with the caller's filter: a
+// string filter becomes `(filter) AND restriction`, an array filter gets
+// the restriction as one more element.
+func combineFilter(user []byte, shard string) []byte {
+	user = bytes.TrimSpace(user)
+	if len(user) == 0 || string(user) == "null" || string(user) == `""` {
+		if shard == "" {
+			return nil
+		}
+		return merge.AppendString(nil, shard)
 	}
-	return 0
+	if shard == "" {
+		return user
+	}
+	switch user[0] {
+	case '"':
+		s, ok := merge.Unquote(user)
+		if !ok {
+			return user
+		}
+		if strings.TrimSpace(s) == "" {
+			return merge.AppendString(nil, shard)
+		}
+		return merge.AppendString(nil, "("+s+") AND "+shard)
+	case '[':
+		inner := bytes.TrimSpace(user[1 : len(user)-1])
+		out := make([]byte, 0, len(user)+len(shard)+4)
+		out = append(out, '[')
+		if len(inner) > 0 {
+			out = append(out, inner...)
+			out = append(out, ',')
+		}
+		out = merge.AppendString(out, shard)
+		return append(out, ']')
+	}
+	return user
 }

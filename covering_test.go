@@ -1,9 +1,18 @@
 package miroir
 
+// Read routing (covering.go): the covering set reads every shard once from
+// a healthy replica, rotates among replicas, and falls back per shard to
+// another replica or group.
+
 import (
+	"context"
 	"fmt"
 	"slices"
+	"sort"
 	"testing"
+
+	"github.com/meilisearch/meilisearch-go"
+	"github.com/miroirsearch/miroir/meilitest"
 )
 
 // newCoverCluster builds a Cluster over fake URLs (never contacted).
@@ -152,18 +161,301 @@ func TestCoverFallbackAndUnavailable(t *testing.T) {
 	}
 }
 
-func TestCombineFilter(t *testing.T) {
-	for _, tc := range []struct{ user, shard, want string }{
-		{"", "", ""},
-		{"", "_miroir_shard IN [1]", `"_miroir_shard IN [1]"`},
-		{`null`, "_miroir_shard IN [1]", `"_miroir_shard IN [1]"`},
-		{`"a = 1"`, "", `"a = 1"`},
-		{`"a = 1 OR b = 2"`, "_miroir_shard IN [1,2]", `"(a = 1 OR b = 2) AND _miroir_shard IN [1,2]"`},
-		{`["a = 1", ["b = 2", "c = 3"]]`, "_miroir_shard IN [3]", `["a = 1", ["b = 2", "c = 3"],"_miroir_shard IN [3]"]`},
-		{`[]`, "_miroir_shard IN [3]", `["_miroir_shard IN [3]"]`},
-	} {
-		if got := string(combineFilter([]byte(tc.user), tc.shard)); got != tc.want {
-			t.Errorf("combineFilter(%s, %q) = %s, want %s", tc.user, tc.shard, got, tc.want)
+func TestAuditCoreCoveringFallbackPerShard(t *testing.T) {
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 1, 1}, rf: 1, shards: 8, timing: oneRetry})
+	ix := f.create(t, "docs", "id")
+	ctx := testCtx(t)
+	docs := acDocs(0, 80)
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, docs, nil))
+	f.stop(t, 0)
+	top := f.c.Topology()
+	var n0Shards []int
+	for _, ns := range top.Nodes {
+		if ns.ID == "n0" {
+			n0Shards = ns.Shards
 		}
+	}
+	sawFallback, sawNone := false, false
+	for k := 0; k < 6; k++ {
+		rep := &Report{}
+		res, err := ix.Search(WithReport(ctx, rep), "title", &meilisearch.SearchRequest{Limit: 200})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Hits) != len(docs) || res.EstimatedTotalHits != int64(len(docs)) {
+			t.Errorf("search %d: %d hits (est %d), want %d", k, len(res.Hits), res.EstimatedTotalHits, len(docs))
+		}
+		if slices.Contains(rep.NodesContacted, "n0") {
+			t.Errorf("search %d contacted the stopped node: %v", k, rep.NodesContacted)
+		}
+		if len(rep.UnavailableShards) != 0 {
+			t.Errorf("search %d: unavailable %v", k, rep.UnavailableShards)
+		}
+		if len(rep.Fallbacks) == 0 {
+			sawNone = true
+			continue
+		}
+		sawFallback = true
+		var fs []int
+		for _, fb := range rep.Fallbacks {
+			fs = append(fs, fb.Shard)
+			if fb.Preferred != 0 || fb.Group != 1 || fb.Node != top.Replicas(fb.Shard, 1)[0] {
+				t.Errorf("fallback %+v", fb)
+			}
+		}
+		sort.Ints(fs)
+		if !slices.Equal(fs, n0Shards) {
+			t.Errorf("fallback shards %v, want exactly n0's shards %v (per shard, not per group)", fs, n0Shards)
+		}
+		if !slices.Contains(rep.NodesContacted, "n1") {
+			t.Errorf("preferred group 0 but n1's shards not served by n1: %v", rep.NodesContacted)
+		}
+	}
+	if !sawFallback || !sawNone {
+		t.Errorf("preferred group does not rotate across reads (fallback seen %v, none seen %v)", sawFallback, sawNone)
+	}
+}
+
+func TestAuditCoreReplicasNoDuplicatesAndRotation(t *testing.T) {
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 2, shards: 8, timing: oneRetry})
+	ix := f.create(t, "docs", "id")
+	ctx := testCtx(t)
+	docs := acDocs(0, 90)
+	acWaitOK(t, f.c)(ix.UpdateFilterableAttributes(ctx, &[]any{"n"}))
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, docs, nil))
+	contacted := map[string]bool{}
+	wantN1 := 0
+	for _, d := range docs {
+		if d["n"] == 1 || d["n"] == 2 {
+			wantN1++
+		}
+	}
+	for k := 0; k < 6; k++ {
+		rep := &Report{}
+		res, err := ix.Search(WithReport(ctx, rep), "title", &meilisearch.SearchRequest{Limit: 500})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]int{}
+		for _, h := range res.Hits {
+			seen[string(h["id"])]++
+		}
+		if len(res.Hits) != len(docs) || len(seen) != len(docs) || res.EstimatedTotalHits != int64(len(docs)) {
+			t.Errorf("RF2 search: %d hits, %d distinct, est %d; want %d each (no duplicates)", len(res.Hits), len(seen), res.EstimatedTotalHits, len(docs))
+		}
+		for _, n := range rep.NodesContacted {
+			contacted[n] = true
+		}
+		// String and array filters keep working with the shard filter added.
+		for _, filter := range []any{"n = 1 OR n = 2", []any{[]any{"n = 1", "n = 2"}}, []string{"n >= 1", "n <= 2"}} {
+			res, err := ix.Search(ctx, "", &meilisearch.SearchRequest{Filter: filter, Limit: 500})
+			if err != nil {
+				t.Fatalf("filter %v: %v", filter, err)
+			}
+			if len(res.Hits) != wantN1 {
+				t.Errorf("filter %v: %d hits, want %d", filter, len(res.Hits), wantN1)
+			}
+		}
+	}
+	if len(contacted) != 3 {
+		t.Errorf("reads over 6 searches used nodes %v; replicas should rotate", contacted)
+	}
+	// GetDocument round-robins over the shard's replicas.
+	reps := map[string]bool{}
+	for k := 0; k < 8; k++ {
+		rep := &Report{}
+		var d map[string]any
+		if err := ix.GetDocument(WithReport(ctx, rep), "17", nil, &d); err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.NodesContacted) != 1 {
+			t.Errorf("GetDocument contacted %v, want one replica", rep.NodesContacted)
+		}
+		for _, n := range rep.NodesContacted {
+			reps[n] = true
+		}
+	}
+	want := f.c.Topology().Replicas(acShard("17", 8), 0)
+	if len(reps) != 2 {
+		t.Errorf("GetDocument used %v over 8 reads; want both replicas %v (round-robin)", reps, want)
+	}
+	for n := range reps {
+		if !slices.Contains(want, n) {
+			t.Errorf("GetDocument read from %s, not a replica of the shard (%v)", n, want)
+		}
+	}
+}
+
+// TestAuditReadRotation: DESIGN §2 "A per-Cluster atomic counter seq
+// picks the preferred group g = seq mod RG (round-robin) and, inside g,
+// rotates among each shard's RF replicas"; the Observer hears every node
+// request.
+func TestAuditReadRotation(t *testing.T) {
+	t.Parallel()
+	obs := newAuditObserver()
+	c := startFleet(t, fleetSpec{groups: groupsOf(2, 2), rf: 1, shards: 7, ids: "node-", instant: true, timing: newDefaults, opts: []Option{WithObserver(obs)}}).c
+	auditLoad(t, c, "r", nil, auditDocs(30, 2))
+	c3 := startFleet(t, fleetSpec{groups: groupsOf(1, 3), rf: 3, shards: 7, ids: "node-", instant: true, timing: newDefaults}).c
+	auditLoad(t, c3, "r", nil, auditDocs(30, 2))
+	ctx := context.Background()
+	groupOf := func(top Topology, id string) int {
+		for _, n := range top.Nodes {
+			if n.ID == id {
+				return n.Group
+			}
+		}
+		return -1
+	}
+	top := c.Topology()
+	used := map[int]int{}
+	for i := 0; i < 6; i++ {
+		var rep Report
+		if _, err := c.Index("r").Search(WithReport(ctx, &rep), "river", &meilisearch.SearchRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		gs := map[int]bool{}
+		for _, id := range rep.NodesContacted {
+			gs[groupOf(top, id)] = true
+		}
+		for g := range gs {
+			used[g]++
+		}
+		obs.mu.Lock()
+		for _, id := range rep.NodesContacted {
+			if obs.requests[id] == 0 {
+				t.Errorf("Observer.NodeRequest never called for contacted node %s", id)
+			}
+		}
+		obs.mu.Unlock()
+	}
+	if used[0] == 0 || used[1] == 0 {
+		t.Errorf("six searches on a 2-group fleet used groups %v, want both (round-robin)", used)
+	}
+	nodes := map[string]int{}
+	for i := 0; i < 9; i++ {
+		var rep Report
+		if _, err := c3.Index("r").Search(WithReport(ctx, &rep), "river", &meilisearch.SearchRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range rep.NodesContacted {
+			nodes[id]++
+		}
+	}
+	if len(nodes) != 3 {
+		t.Errorf("nine searches on RF=3 over 3 nodes contacted %v, want every replica in turn", nodes)
+	}
+}
+
+func TestFaultFallbackToOtherGroup(t *testing.T) {
+	docs := genDocs(400, 21)
+	f := startFleet(t, fleetSpec{groups: groupsOf(2, 2), rf: 1, shards: 7, timing: noProbes})
+	f.load(t, "items", testSettings(false), docs)
+	ctx := context.Background()
+	idx := f.c.index("items")
+	stopped := 0 // g0n0
+	held := f.c.topo.shardsOf(stopped)
+	f.srv[stopped].Stop()
+	sawFallback := false
+	for i := 0; i < 6; i++ {
+		rep := &Report{}
+		resp, err := idx.Search(WithReport(ctx, rep), "", &meilisearch.SearchRequest{Limit: 5})
+		if err != nil {
+			t.Fatalf("search %d: %v", i, err)
+		}
+		if resp.EstimatedTotalHits != int64(len(docs)) {
+			t.Fatalf("search %d: %d hits, want all %d", i, resp.EstimatedTotalHits, len(docs))
+		}
+		if len(rep.UnavailableShards) > 0 {
+			t.Fatalf("search %d: unavailable %v", i, rep.UnavailableShards)
+		}
+		var fb []int
+		for _, x := range rep.Fallbacks {
+			if x.Group == x.Preferred || x.Preferred != 0 || x.Group != 1 {
+				t.Fatalf("fallback %+v: must go from group 0 to group 1", x)
+			}
+			fb = append(fb, x.Shard)
+		}
+		if len(fb) > 0 {
+			sawFallback = true
+			slices.Sort(fb)
+			if !slices.Equal(fb, held) {
+				t.Fatalf("search %d: fallbacks for shards %v, the stopped node holds %v", i, fb, held)
+			}
+		}
+	}
+	if !sawFallback {
+		t.Fatal("no search reported a fallback")
+	}
+	// facets, multi-search and listings stay complete too
+	var list meilisearch.DocumentsResult
+	if err := idx.GetDocuments(ctx, &meilisearch.DocumentsQuery{Limit: 1}, &list); err != nil || list.Total != int64(len(docs)) {
+		t.Fatalf("listing: %v, total %d", err, list.Total)
+	}
+	if err := f.srv[stopped].Start(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAuditReadFallbackToOtherGroup: issue 4 "with one node of a group
+// stopped, searches stay complete (served through fallback) and say which
+// fallback was taken"; DESIGN §2 per-shard fallback to the next groups.
+func TestAuditReadFallbackToOtherGroup(t *testing.T) {
+	t.Parallel()
+	docs := auditDocs(auditN, 12)
+	_, ref := startRef(t, meilitest.WithTaskDuration(0))
+	auditLoad(t, ref, "g", auditSettingsA(), docs)
+	f := startFleet(t, fleetSpec{groups: groupsOf(2, 2), rf: 1, shards: 7, ids: "node-", instant: true, timing: newDefaults, opts: []Option{WithRetries(RetryPolicy{})}})
+	c, srvs := f.c, f.srv
+	auditLoad(t, c, "g", auditSettingsA(), docs)
+	top := c.Topology()
+	var node0Shards []int
+	for _, n := range top.Nodes {
+		if n.ID == "node-0" {
+			node0Shards = n.Shards
+		}
+	}
+	if len(node0Shards) == 0 {
+		t.Fatalf("node-0 holds no shard: %+v", top)
+	}
+	srvs[0].Stop()
+	q := auditQuery{name: "sorted", mk: func() *meilisearch.SearchRequest {
+		return &meilisearch.SearchRequest{Sort: []string{"year:desc", "id:asc"}, Limit: 40, Offset: 20, Facets: []string{"genre"}}
+	}}
+	want := auditReference(t, ref.Index("g"), q)
+	want.plainPass(t)
+	sawFallback := false
+	for i := 0; i < 6; i++ {
+		var rep Report
+		ctx := WithReport(context.Background(), &rep)
+		req := q.mk()
+		raw, err := c.Index("g").SearchRaw(ctx, "", req)
+		if err != nil {
+			t.Fatalf("search %d with node-0 stopped: %v", i, err)
+		}
+		got := auditJSON(t, *raw)
+		auditCompareSearch(t, fmt.Sprintf("search %d", i), q, want.plain, got, want.plainRaw, *raw, func(h map[string]any) (string, bool) { return auditID(h), true })
+		if len(rep.UnavailableShards) != 0 {
+			t.Errorf("search %d: unavailable shards %v with group 1 up", i, rep.UnavailableShards)
+		}
+		if len(rep.Fallbacks) > 0 {
+			sawFallback = true
+			var fs []int
+			for _, f := range rep.Fallbacks {
+				fs = append(fs, f.Shard)
+				if f.Preferred != 0 || f.Group != 1 {
+					t.Errorf("search %d: fallback %+v, want preferred group 0 served by group 1", i, f)
+				}
+				if r := top.Replicas(f.Shard, 1); len(r) == 0 || f.Node != r[0] {
+					t.Errorf("search %d: fallback %+v, want node %v", i, f, r)
+				}
+			}
+			sort.Ints(fs)
+			if !slices.Equal(fs, node0Shards) {
+				t.Errorf("search %d: fallback shards %v, want node-0's shards %v", i, fs, node0Shards)
+			}
+		}
+	}
+	if !sawFallback {
+		t.Errorf("six searches with node-0 (group 0) stopped, none reported a fallback")
 	}
 }

@@ -125,10 +125,6 @@ func allNodeIdx(n int) []int {
 	return out
 }
 
-func (c *Cluster) noteFields(st *indexState, f map[string]struct{}) {
-	st.addFields(f)
-}
-
 // register records a finished accumulation as one cluster task.
 func (w *writeOp) register(ctx context.Context, acc *taskAcc) (*meilisearch.TaskInfo, error) {
 	c := w.ix.c
@@ -153,18 +149,7 @@ func (w *writeOp) register(ctx context.Context, acc *taskAcc) (*meilisearch.Task
 		w.setPK = false
 		w.st.setPrimaryKey(w.pk)
 	}
-	if len(t.Nodes) == 0 {
-		t.Status = meilisearch.TaskStatusSucceeded
-		t.StartedAt = nowUTC()
-		t.FinishedAt = t.StartedAt
-	}
-	if len(t.Degraded) > 0 {
-		reportFrom(ctx).degraded(t.Degraded)
-		if c.opts.observer != nil {
-			c.opts.observer.DegradedWrite(w.ix.uid, t.Degraded)
-		}
-	}
-	return c.tasks.register(ctx, t)
+	return c.registerRouted(ctx, t)
 }
 
 // spreadPrimaryKey sets pk on the verified healthy nodes that received no
@@ -196,22 +181,6 @@ func (c *Cluster) spreadPrimaryKey(ctx context.Context, st *indexState, pk strin
 	return out
 }
 
-func dedupPairs(p []GroupShard) []GroupShard {
-	if len(p) == 0 {
-		return nil
-	}
-	seen := map[GroupShard]bool{}
-	var out []GroupShard
-	for _, x := range p {
-		if !seen[x] {
-			seen[x] = true
-			out = append(out, x)
-		}
-	}
-	sortPairs(out)
-	return out
-}
-
 // writeState returns the index state for a write, creating the index on
 // the fleet when it exists nowhere (Meilisearch creates a missing index on
 // the first write; miroir does it as a full creation: record, settings,
@@ -233,7 +202,7 @@ func (c *Cluster) writeState(ctx context.Context, uid, pk string) (*indexState, 
 		st  *indexState
 		nts []NodeTask
 	}
-	v, err, shared := c.loads.Do("create\x00"+uid, func() (any, error) {
+	v, err, shared := c.states.loads.Do("create\x00"+uid, func() (any, error) {
 		st := newIndexState(uid, c.opts.shards)
 		st.primaryKey = pk
 		nts, err := c.converge(context.WithoutCancel(ctx), st, c.nodes, false)
@@ -246,7 +215,7 @@ func (c *Cluster) writeState(ctx context.Context, uid, pk string) (*indexState, 
 		for i := range nts {
 			nts[i].Aux = true
 		}
-		c.cacheState(st)
+		c.states.install(st)
 		return created{st, nts}, nil
 	})
 	if err != nil {
@@ -295,3 +264,8 @@ func resolvePK(given string, st *indexState, names func() ([]string, error)) (pk
 	}
 	return pk, true, nil
 }
+
+// errIndexCreationRefused marks a write that would create an index the
+// caller's key may not create: the call is accepted and its task fails
+// (registerFailed), as on one Meilisearch.
+var errIndexCreationRefused = errors.New("miroir: the caller's key may not create this index")

@@ -35,7 +35,7 @@ func BenchmarkWriteE2E(b *testing.B) {
 	body := benchDocs(1000)
 	ctx := context.Background()
 	b.Run("meilisearch-go-1-node", func(b *testing.B) {
-		srv := meilitest.RunT(b, meilitest.WithTaskDuration(0))
+		srv, _ := startRef(b, meilitest.WithTaskDuration(0))
 		ix := meilisearch.New(srv.URL()).Index("books")
 		b.SetBytes(int64(len(body)))
 		b.ResetTimer()
@@ -48,16 +48,8 @@ func BenchmarkWriteE2E(b *testing.B) {
 		_ = srv.WaitIdle(ctx)
 	})
 	b.Run("miroir-3-nodes", func(b *testing.B) {
-		srv := meilitest.RunCluster(b, 3, meilitest.WithTaskDuration(0))
-		var nodes []Node
-		for i, s := range srv {
-			nodes = append(nodes, Node{ID: fmt.Sprint("n", i), URL: s.URL()})
-		}
-		c, err := New(nodes, WithHealthCheck(time.Second, time.Second, 0, 0))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close()
+		fl := startFleet(b, fleetSpec{groups: []int{0, 0, 0}, shards: 64, instant: true, timing: newDefaults, opts: []Option{WithHealthCheck(time.Second, time.Second, 0, 0)}})
+		c, srv := fl.c, fl.srv
 		ix := c.index("books")
 		if _, err := ix.AddDocuments(ctx, body, nil); err != nil { // creates the index
 			b.Fatal(err)

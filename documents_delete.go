@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/meilisearch/meilisearch-go"
 	"github.com/miroirsearch/miroir/internal/route"
@@ -31,7 +29,7 @@ func (i *Index) deleteIDs(ctx context.Context, ids []string, opts *meilisearch.D
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
-	if err := checkUID(i.uid); err != nil {
+	if err := validateIndexUID(i.uid, allowReserved); err != nil {
 		return nil, err
 	}
 	for k, id := range ids {
@@ -93,145 +91,7 @@ func (c *Cluster) deleteIDsNow(ctx context.Context, st *indexState, ids []string
 		}
 		t.Nodes, t.Degraded = res.nodes, dedupPairs(res.degraded)
 	}
-	if len(t.Nodes) == 0 {
-		t.Status = meilisearch.TaskStatusSucceeded
-		t.StartedAt = nowUTC()
-		t.FinishedAt = t.StartedAt
-	}
-	if len(t.Degraded) > 0 {
-		reportFrom(ctx).degraded(t.Degraded)
-		if c.opts.observer != nil {
-			c.opts.observer.DegradedWrite(st.uid, t.Degraded)
-		}
-	}
-	return c.tasks.register(ctx, t)
-}
-
-// stateOrFailedTask returns the state of t's index; when the index does
-// not exist it registers t as failed with index_not_found instead (a node
-// accepts a write on a missing index and fails its task) and returns that
-// task with a nil state.
-func (c *Cluster) stateOrFailedTask(ctx context.Context, t *ClusterTask) (*indexState, *meilisearch.TaskInfo, error) {
-	st, err := c.state(ctx, t.IndexUID)
-	if err == nil {
-		return st, nil, nil
-	}
-	if apiCode(err) != "index_not_found" {
-		return nil, nil, err
-	}
-	info, err := c.tasks.registerFailed(ctx, t, err)
-	return nil, info, err
-}
-
-// broadcastSequenced runs a broadcast write on index uid (a deletion by
-// filter, of everything, an edition, a compaction) in the index's call
-// order; newTask builds its cluster task.
-func (i *Index) broadcastSequenced(ctx context.Context, op, method, path string, q url.Values, body any, newTask func() *ClusterTask) (*meilisearch.TaskInfo, error) {
-	c := i.c
-	if err := checkUID(i.uid); err != nil {
-		return nil, err
-	}
-	uid := i.uid
-	return c.sequenced(ctx, []string{uid}, false, newTask(), func(ctx context.Context) (*meilisearch.TaskInfo, error) {
-		st, info, err := c.stateOrFailedTask(ctx, newTask())
-		if st == nil {
-			return info, err
-		}
-		return c.broadcastIndexTask(ctx, st, op, method, "/indexes/"+uid+path, q, body, newTask())
-	})
-}
-
-// broadcastIndexTask sends one request to every node for an existing
-// index (verifying nodes first) and registers a cluster task over the node
-// tasks. Every node must be healthy: a broadcast that misses a node would
-// leave it out of step.
-func (c *Cluster) broadcastIndexTask(ctx context.Context, st *indexState, op, method, path string, q url.Values, body any, t *ClusterTask) (*meilisearch.TaskInfo, error) {
-	if err := c.checkOpen(); err != nil {
-		return nil, err
-	}
-	if err := c.requireAllHealthy(); err != nil {
-		return nil, err
-	}
-	if st != nil {
-		live := c.verifiedTargets(ctx, st, allNodeIdx(len(c.nodes)))
-		var bad []string
-		for ni, ok := range live {
-			if !ok {
-				bad = append(bad, c.nodes[ni].ID)
-			}
-		}
-		if len(bad) > 0 {
-			e := newError(http.StatusServiceUnavailable, CodeNodeUnreachable, "miroir: node(s) %s could not be verified for index `%s`; the call needs every node", strings.Join(bad, ", "), st.uid)
-			e.Type, e.Nodes = "system", bad
-			return nil, e
-		}
-	}
-	if taggedOps[op] {
-		uid, err := c.tasks.preallocate(ctx)
-		if err != nil {
-			return nil, err
-		}
-		t.UID, q = uid, tagQuery(q, uid)
-	}
-	nts, typ, err := c.broadcastNodes(ctx, op, method, path, q, body)
-	if err != nil {
-		return nil, err
-	}
-	t.Nodes = nts
-	if typ != "" {
-		t.Type = typ // the nodes' own name for the task type
-	}
-	return c.tasks.register(ctx, t)
-}
-
-// broadcastNodes sends the same request to every node in parallel and
-// returns their node tasks (in node order), or an error naming the nodes
-// that failed.
-func (c *Cluster) broadcastNodes(ctx context.Context, op, method, path string, q url.Values, body any) ([]NodeTask, meilisearch.TaskType, error) {
-	var raw []byte
-	ct := ""
-	if body != nil {
-		var err error
-		if raw, err = json.Marshal(body); err != nil {
-			return nil, "", err
-		}
-		ct = "application/json"
-	}
-	nts := make([]NodeTask, len(c.nodes))
-	types := make([]meilisearch.TaskType, len(c.nodes))
-	errs := c.fanout(ctx, c.nodes, func(ctx context.Context, n *node) error {
-		resp, err := n.do(ctx, op, method, path, q, ct, raw)
-		if err != nil {
-			return err
-		}
-		var info meilisearch.TaskInfo
-		if err := json.Unmarshal(resp.Body, &info); err != nil {
-			return fmt.Errorf("miroir: node %s: decoding task: %w", n.ID, err)
-		}
-		nts[n.idx] = NodeTask{Node: n.ID, TaskUID: info.TaskUID, Status: meilisearch.TaskStatusEnqueued}
-		types[n.idx] = info.Type
-		return nil
-	})
-	if err := c.broadcastError(c.nodes, errs); err != nil {
-		return nil, "", err
-	}
-	return nts, types[0], nil
-}
-
-// requireAllHealthy fails, naming them, when some nodes are marked down.
-func (c *Cluster) requireAllHealthy() error {
-	var down []string
-	for _, n := range c.nodes {
-		if !n.isHealthy() {
-			down = append(down, n.ID)
-		}
-	}
-	if len(down) == 0 {
-		return nil
-	}
-	e := newError(http.StatusServiceUnavailable, CodeNodeUnreachable, "miroir: node(s) %s are down; the call needs every node (retry when they are back)", strings.Join(down, ", "))
-	e.Type, e.Nodes = "system", down
-	return e
+	return c.registerRouted(ctx, t)
 }
 
 // DeleteDocumentsByFilter deletes the documents matching filter on every
@@ -240,7 +100,7 @@ func (i *Index) DeleteDocumentsByFilter(ctx context.Context, filter any, opts *m
 	p := fromDocOptions(opts)
 	orig, _ := json.Marshal(filter)
 	return i.broadcastSequenced(ctx, "deleteDocumentsByFilter", http.MethodPost, "/documents/delete", p.query(""), map[string]any{"filter": filter}, func() *ClusterTask {
-		return &ClusterTask{IndexUID: i.uid, Type: meilisearch.TaskTypeDocumentDeletion, Copies: i.c.copies(),
+		return &ClusterTask{IndexUID: i.uid, Type: meilisearch.TaskTypeDocumentDeletion, Copies: i.c.topo.copies(),
 			Details: meilisearch.Details{OriginalFilter: string(orig)}, CustomMetadata: p.metadata}
 	})
 }
@@ -249,7 +109,7 @@ func (i *Index) DeleteDocumentsByFilter(ctx context.Context, filter any, opts *m
 func (i *Index) DeleteAllDocuments(ctx context.Context, opts *meilisearch.DocumentOptions) (*meilisearch.TaskInfo, error) {
 	p := fromDocOptions(opts)
 	return i.broadcastSequenced(ctx, "deleteAllDocuments", http.MethodDelete, "/documents", p.query(""), nil, func() *ClusterTask {
-		return &ClusterTask{IndexUID: i.uid, Type: meilisearch.TaskTypeDocumentDeletion, Copies: i.c.copies(), CustomMetadata: p.metadata,
+		return &ClusterTask{IndexUID: i.uid, Type: meilisearch.TaskTypeDocumentDeletion, Copies: i.c.topo.copies(), CustomMetadata: p.metadata,
 			RawDetails: rawJSON(map[string]json.RawMessage{"providedIds": rawInt(0), "deletedDocuments": rawNull, "originalFilter": rawNull})}
 	})
 }
@@ -273,9 +133,6 @@ func (i *Index) UpdateDocumentsByFunction(ctx context.Context, req *meilisearch.
 	}
 	raw := rawJSON(d)
 	return i.broadcastSequenced(ctx, "updateDocumentsByFunction", http.MethodPost, "/documents/edit", q, req, func() *ClusterTask {
-		return &ClusterTask{IndexUID: i.uid, Type: taskTypeDocumentEdition, Copies: i.c.copies(), CustomMetadata: req.TaskCustomMetadata, RawDetails: raw}
+		return &ClusterTask{IndexUID: i.uid, Type: taskTypeDocumentEdition, Copies: i.c.topo.copies(), CustomMetadata: req.TaskCustomMetadata, RawDetails: raw}
 	})
 }
-
-// copies is how many nodes hold each document (RG×RF).
-func (c *Cluster) copies() int { return c.topo.rg * c.topo.rf }

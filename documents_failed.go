@@ -45,16 +45,6 @@ func taskError(err error) error {
 	return err
 }
 
-// statusOf returns the HTTP status of a Meilisearch-shaped error (400 when
-// it has none).
-func statusOf(err error) int {
-	var e *Error
-	if errors.As(err, &e) && e.Status != 0 {
-		return e.Status
-	}
-	return 400
-}
-
 // failedWrite registers the already-failed task of a document write that
 // failed with err before anything was sent: n documents were received.
 func (c *Cluster) failedWrite(ctx context.Context, uid string, n int64, p docParams, err error) (*meilisearch.TaskInfo, error) {
@@ -136,4 +126,20 @@ func remaining(src source) (int64, error) {
 		return countCSV(s.cr, 0)
 	}
 	return 0, nil
+}
+
+// stateOrFailedTask returns the state of t's index; when the index does
+// not exist it registers t as failed with index_not_found instead (a node
+// accepts a write on a missing index and fails its task) and returns that
+// task with a nil state.
+func (c *Cluster) stateOrFailedTask(ctx context.Context, t *ClusterTask) (*indexState, *meilisearch.TaskInfo, error) {
+	st, err := c.state(ctx, t.IndexUID)
+	if err == nil {
+		return st, nil, nil
+	}
+	if apiCode(err) != "index_not_found" {
+		return nil, nil, err
+	}
+	info, err := c.tasks.registerFailed(ctx, t, err)
+	return nil, info, err
 }

@@ -69,7 +69,7 @@ func (i *Index) writeBytesNow(ctx context.Context, method string, kind payloadKi
 	}
 	targets := w.targets(ctx)
 	parts, err := routeInMemory(src, func() docSink { return &batchSink{b: w.newBatcher(), targets: targets} })
-	w.ix.c.noteFields(w.st, w.fields)
+	w.st.addFields(w.fields)
 	if err != nil {
 		return i.failOrRefuse(ctx, kind, body, p, docError(err))
 	}
@@ -117,7 +117,7 @@ func (i *Index) writeBytesInBatches(ctx context.Context, method string, kind pay
 // sends the documents, batch per cluster task (0: one task).
 func (i *Index) writeRouted(ctx context.Context, method string, kind payloadKind, body []byte, batch int, p docParams, w *writeOp, src source) ([]meilisearch.TaskInfo, error) {
 	parts, err := routeInMemory(src, func() docSink { return &docList{} })
-	w.ix.c.noteFields(w.st, w.fields)
+	w.st.addFields(w.fields)
 	if err != nil {
 		return i.failOrRefuse(ctx, kind, body, p, docError(err))
 	}
@@ -178,21 +178,7 @@ func (i *Index) prepare(ctx context.Context, method string, kind payloadKind, r 
 	if err := c.checkOpen(); err != nil {
 		return nil, nil, err
 	}
-	var st *indexState
-	var pre []NodeTask
-	var err error
-	missing := false
-	if dry {
-		st, err = c.state(ctx, i.uid)
-		if apiCode(err) == "index_not_found" {
-			if !grantFrom(ctx).AllowIndexCreation(i.uid) {
-				return nil, nil, indexCreationRefused(i.uid)
-			}
-			st, err, missing = newIndexState(i.uid, c.opts.shards), nil, true
-		}
-	} else {
-		st, pre, err = c.writeState(ctx, i.uid, p.primaryKey)
-	}
+	st, pre, missing, err := i.writeTarget(ctx, p, dry)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -200,67 +186,105 @@ func (i *Index) prepare(ctx context.Context, method string, kind payloadKind, r 
 	if c.writeVersion != nil {
 		w.version = c.writeVersion()
 	}
-	switch kind {
-	case kindCSV:
-		delim, err := route.CSVDelimiter(p.csvDelimiter)
-		if err != nil {
-			return nil, nil, docError(err)
-		}
-		var cr *route.CSVReader
-		if body != nil {
-			cr, err = route.CSVBytes(body, delim)
-		} else {
-			cr, err = route.NewCSVReader(r, delim)
-		}
-		if err != nil {
-			return nil, nil, docError(err)
-		}
-		names := cr.Names()
-		pk, setPK, err := resolvePK(p.primaryKey, st, func() ([]string, error) { return names, nil })
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, f := range names {
-			w.fields[f] = struct{}{}
-		}
-		w.pk, w.setPK = pk, setPK
-		w.format = route.FormatCSV
-		w.csvHeader, w.csvDelim = cr.Header(), delim
-		col := cr.Column(pk)
-		typ := route.CSVString
-		if col >= 0 {
-			typ = cr.Columns()[col].Type
-		}
-		cr.SetKeyColumn(col)
-		return w, &csvSource{cr: cr, rt: route.Router{PrimaryKey: pk, Shards: st.shards}, typ: typ, body: body}, nil
-	default:
-		js := &jsonSource{ndjson: kind == kindNDJSON, body: body}
-		switch {
-		case body != nil && kind == kindNDJSON:
-			js.rd = route.NDJSONBytes(body)
-		case body != nil && firstByte(body) == '{':
-			// Meilisearch also takes a single object as the payload.
-			js.rd = route.NDJSONBytes(body)
-		case body != nil:
-			js.rd = route.ArrayBytes(body)
-			js.array = true
-		case kind == kindNDJSON:
-			js.rd = route.NewNDJSONReader(r)
-		default:
-			js.rd = route.NewArrayReader(r)
-		}
-		w.format = route.FormatJSON
-		if kind == kindNDJSON {
-			w.format = route.FormatNDJSON
-		}
-		pk, setPK, err := resolvePK(p.primaryKey, st, js.peek)
-		if err != nil {
-			return nil, nil, err
-		}
-		w.pk, w.setPK = pk, setPK
-		js.rt = route.Router{PrimaryKey: pk, Shards: st.shards, Fields: w.fields}
-		return w, js, nil
+	var src source
+	if kind == kindCSV {
+		src, err = w.openCSV(r, body)
+	} else {
+		src, err = w.openJSON(kind, r, body)
 	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return w, src, nil
+}
+
+// writeTarget returns the index state a write goes to, and the node tasks
+// of the index's creation when the write created it. A dry pass creates
+// nothing: a missing index (that the caller may create) gets a fresh
+// state and missing is true.
+func (i *Index) writeTarget(ctx context.Context, p docParams, dry bool) (st *indexState, pre []NodeTask, missing bool, err error) {
+	c := i.c
+	if !dry {
+		st, pre, err = c.writeState(ctx, i.uid, p.primaryKey)
+		return st, pre, false, err
+	}
+	st, err = c.state(ctx, i.uid)
+	if apiCode(err) == "index_not_found" {
+		if !grantFrom(ctx).AllowIndexCreation(i.uid) {
+			return nil, nil, false, indexCreationRefused(i.uid)
+		}
+		return newIndexState(i.uid, c.opts.shards), nil, true, nil
+	}
+	return st, nil, false, err
+}
+
+// openCSV opens a CSV payload (body, else r): its header names the
+// fields and, with the primary key, the key column.
+func (w *writeOp) openCSV(r io.Reader, body []byte) (source, error) {
+	p := w.params
+	delim, err := route.CSVDelimiter(p.csvDelimiter)
+	if err != nil {
+		return nil, docError(err)
+	}
+	var cr *route.CSVReader
+	if body != nil {
+		cr, err = route.CSVBytes(body, delim)
+	} else {
+		cr, err = route.NewCSVReader(r, delim)
+	}
+	if err != nil {
+		return nil, docError(err)
+	}
+	names := cr.Names()
+	pk, setPK, err := resolvePK(p.primaryKey, w.st, func() ([]string, error) { return names, nil })
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range names {
+		w.fields[f] = struct{}{}
+	}
+	w.pk, w.setPK = pk, setPK
+	w.format = route.FormatCSV
+	w.csvHeader, w.csvDelim = cr.Header(), delim
+	col := cr.Column(pk)
+	typ := route.CSVString
+	if col >= 0 {
+		typ = cr.Columns()[col].Type
+	}
+	cr.SetKeyColumn(col)
+	return &csvSource{cr: cr, rt: route.Router{PrimaryKey: pk, Shards: w.st.shards}, typ: typ, body: body}, nil
+}
+
+// openJSON opens a JSON array, a single object or NDJSON payload (body,
+// else r); the primary key, when not known, is inferred from the first
+// document.
+func (w *writeOp) openJSON(kind payloadKind, r io.Reader, body []byte) (source, error) {
+	js := &jsonSource{ndjson: kind == kindNDJSON, body: body}
+	switch {
+	case body != nil && kind == kindNDJSON:
+		js.rd = route.NDJSONBytes(body)
+	case body != nil && firstByte(body) == '{':
+		// Meilisearch also takes a single object as the payload.
+		js.rd = route.NDJSONBytes(body)
+	case body != nil:
+		js.rd = route.ArrayBytes(body)
+		js.array = true
+	case kind == kindNDJSON:
+		js.rd = route.NewNDJSONReader(r)
+	default:
+		js.rd = route.NewArrayReader(r)
+	}
+	w.format = route.FormatJSON
+	if kind == kindNDJSON {
+		w.format = route.FormatNDJSON
+	}
+	pk, setPK, err := resolvePK(w.params.primaryKey, w.st, js.peek)
+	if err != nil {
+		return nil, err
+	}
+	w.pk, w.setPK = pk, setPK
+	js.rt = route.Router{PrimaryKey: pk, Shards: w.st.shards, Fields: w.fields}
+	return js, nil
 }
 
 func firstByte(b []byte) byte {

@@ -5,7 +5,6 @@ import (
 	"io"
 	"maps"
 	"runtime"
-	"sync"
 	"sync/atomic"
 
 	"github.com/miroirsearch/miroir/internal/route"
@@ -85,6 +84,40 @@ func (s *csvSource) setStop(off int) { s.cr.SetStop(off) }
 // by src itself. The first error is returned as a sequential pass would
 // return it.
 func routeInMemory(src source, mk func() docSink) ([]docSink, error) {
+	sp, cuts := cutPayload(src)
+	head := mk()
+	if len(cuts) == 0 {
+		return []docSink{head}, eofIsEnd(drain(src, nil, head))
+	}
+	// parts[0] is src itself up to the first cut, parts[j] the part
+	// from cuts[j-1] on, up to the next cut.
+	parts := make([]routedPart, len(cuts)+1)
+	var cancel atomic.Bool
+	parallel(len(parts), 0, func(j int) error {
+		if j > 0 {
+			parts[j] = routePart(sp, cuts, j-1, &cancel, mk)
+			return nil
+		}
+		sp.setStop(cuts[0])
+		err := drain(sp, nil, head)
+		if err != route.ErrStop {
+			// An error, or the end without meeting the first cut (it
+			// was inside a document): the other parts are of no use.
+			cancel.Store(true)
+		}
+		parts[0] = routedPart{sink: head, err: err}
+		return nil
+	})
+	if parts[0].err != route.ErrStop {
+		return []docSink{head}, eofIsEnd(parts[0].err)
+	}
+	return joinParts(src, sp, head, parts[1:])
+}
+
+// cutPayload returns src as a splittable and where its parts after the
+// first start (none when src is small, cannot be cut, or one core
+// routes).
+func cutPayload(src source) (splittable, []int) {
 	sp, ok := src.(splittable)
 	var body []byte
 	var f route.Format
@@ -96,7 +129,7 @@ func routeInMemory(src source, mk func() docSink) ([]docSink, error) {
 	if k == 0 {
 		k = min(runtime.GOMAXPROCS(0), 4)
 	}
-	var cuts []int // starts of the parts after the first
+	var cuts []int
 	for j := 1; ok && k > 1 && len(body) >= minParallelBytes && j < k; j++ {
 		c := route.DocStart(body, max(len(body)*j/k, from+1), f)
 		if c < 0 {
@@ -105,48 +138,31 @@ func routeInMemory(src source, mk func() docSink) ([]docSink, error) {
 		cuts = append(cuts, c)
 		from = c
 	}
-	head := mk()
-	if len(cuts) == 0 {
-		err := drain(src, nil, head)
-		if err == io.EOF {
-			err = nil
-		}
-		return []docSink{head}, err
+	return sp, cuts
+}
+
+// routedPart is what one part's routing produced.
+type routedPart struct {
+	sink   docSink
+	fields map[string]struct{}
+	err    error // route.ErrStop: stopped at the next cut; io.EOF: the end
+}
+
+// routePart routes the part of sp starting at cuts[j], up to the next cut.
+func routePart(sp splittable, cuts []int, j int, cancel *atomic.Bool, mk func() docSink) routedPart {
+	c := cuts[j]
+	t, fields := sp.tail(c)
+	if j+1 < len(cuts) {
+		t.setStop(cuts[j+1] - c)
 	}
-	type part struct {
-		sink   docSink
-		fields map[string]struct{}
-		err    error
-	}
-	parts := make([]part, len(cuts))
-	var cancel atomic.Bool
-	var wg sync.WaitGroup
-	for j, c := range cuts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t, fields := sp.tail(c)
-			if j+1 < len(cuts) {
-				t.setStop(cuts[j+1] - c)
-			}
-			sink := mk()
-			err := drain(t, &cancel, sink)
-			parts[j] = part{sink, fields, err}
-		}()
-	}
-	sp.setStop(cuts[0])
-	err := drain(sp, nil, head)
-	if err != route.ErrStop {
-		// An error, or the end without meeting the first cut (it was
-		// inside a document): the other parts are of no use.
-		cancel.Store(true)
-		wg.Wait()
-		if err == io.EOF {
-			err = nil
-		}
-		return []docSink{head}, err
-	}
-	wg.Wait()
+	sink := mk()
+	err := drain(t, cancel, sink)
+	return routedPart{sink, fields, err}
+}
+
+// joinParts keeps the parts after the head while each is good, else lets
+// the head's source go on alone; it returns the sinks in order.
+func joinParts(src source, sp splittable, head docSink, parts []routedPart) ([]docSink, error) {
 	// Part j is good when it stopped at the next cut (confirming that a
 	// document starts there) or ran to the end, which it also does when
 	// it met no document start at that cut.
@@ -156,11 +172,7 @@ func routeInMemory(src source, mk func() docSink) ([]docSink, error) {
 			// A bad document (or a part no longer needed): the first
 			// worker goes on alone, for the exact error and position.
 			sp.setStop(0)
-			err = drain(sp, nil, head)
-			if err == io.EOF {
-				err = nil
-			}
-			return []docSink{head}, err
+			return []docSink{head}, eofIsEnd(drain(sp, nil, head))
 		}
 		out = append(out, p.sink)
 		if p.err == io.EOF {
@@ -173,6 +185,14 @@ func routeInMemory(src source, mk func() docSink) ([]docSink, error) {
 		}
 	}
 	return out, nil
+}
+
+// eofIsEnd turns io.EOF, a source's normal end, into nil.
+func eofIsEnd(err error) error {
+	if err == io.EOF {
+		return nil
+	}
+	return err
 }
 
 // drain passes the documents of src to sink until io.EOF, route.ErrStop,

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/meilisearch/meilisearch-go"
 	"github.com/miroirsearch/miroir/internal/route"
@@ -93,13 +92,3 @@ func (i *Index) GetDocument(ctx context.Context, identifier string, request *mei
 	}
 	return lastErr
 }
-
-func sortPairs(p []GroupShard) {
-	for i := 1; i < len(p); i++ {
-		for j := i; j > 0 && (p[j].Group < p[j-1].Group || (p[j].Group == p[j-1].Group && p[j].Shard < p[j-1].Shard)); j-- {
-			p[j], p[j-1] = p[j-1], p[j]
-		}
-	}
-}
-
-func nowUTC() time.Time { return time.Now().UTC() }

@@ -98,6 +98,25 @@ func (c *Cluster) sendBatch(ctx context.Context, st *indexState, op, method, pat
 	return out, nil
 }
 
+// registerRouted registers the cluster task of a routed write (documents
+// or deletions by id): succeeded at once when no node had anything to
+// do, its degraded (group, shard) pairs reported to the call's Report and
+// the Observer.
+func (c *Cluster) registerRouted(ctx context.Context, t *ClusterTask) (*meilisearch.TaskInfo, error) {
+	if len(t.Nodes) == 0 {
+		t.Status = meilisearch.TaskStatusSucceeded
+		t.StartedAt = nowUTC()
+		t.FinishedAt = t.StartedAt
+	}
+	if len(t.Degraded) > 0 {
+		reportFrom(ctx).degraded(t.Degraded)
+		if c.opts.observer != nil {
+			c.opts.observer.DegradedWrite(t.IndexUID, t.Degraded)
+		}
+	}
+	return c.tasks.register(ctx, t)
+}
+
 // newBatcher makes the Batcher of this write's node bodies.
 func (w *writeOp) newBatcher() *route.Batcher {
 	b := route.NewBatcher(len(w.ix.c.nodes), w.format)
@@ -201,7 +220,7 @@ func (r *writeRun) fail(ctx context.Context, err error) ([]meilisearch.TaskInfo,
 			}
 		}
 	}
-	w.ix.c.noteFields(w.st, w.fields)
+	w.st.addFields(w.fields)
 	return r.infos, err
 }
 
@@ -215,7 +234,7 @@ func (r *writeRun) done(ctx context.Context) ([]meilisearch.TaskInfo, error) {
 			return r.infos, err
 		}
 	}
-	r.w.ix.c.noteFields(r.w.st, r.w.fields)
+	r.w.st.addFields(r.w.fields)
 	return r.infos, nil
 }
 

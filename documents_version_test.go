@@ -15,9 +15,9 @@ import (
 // _miroir_shard, whatever the source.
 
 func TestWriteVersionInjected(t *testing.T) {
-	f := newCoreFleet(t, []int{0, 0, 1}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 1}, rf: 1, shards: 8})
 	ix := f.createIndex(t, "books", "id")
-	ctx := coreCtx(t)
+	ctx := testCtx(t)
 	const version = 1<<52 + 7 // an HLC-sized value, below 2^53
 	f.c.writeVersion = func() int64 { return version }
 	type book struct {
@@ -70,9 +70,9 @@ func TestWriteVersionInjected(t *testing.T) {
 }
 
 func TestWriteVersionFieldReserved(t *testing.T) {
-	f := newCoreFleet(t, []int{0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 8})
 	ix := f.createIndex(t, "books", "id")
-	ctx := coreCtx(t)
+	ctx := testCtx(t)
 	for name, call := range map[string]func() error{
 		"structs": func() error {
 			_, err := ix.AddDocuments(ctx, []map[string]any{{"id": 1}, {"id": 2, "_miroir_v": 3}}, nil)

@@ -155,7 +155,7 @@ func newBenchFleet(tb testing.TB, n int) *benchFleet {
 	if _, err := f.ix.AddDocuments(ctx, []byte(`[{"id":0}]`), &meilisearch.DocumentOptions{PrimaryKey: &pk}); err != nil {
 		tb.Fatal(err) // creates the index and fixes its primary key
 	}
-	one := meilitest.RunT(tb, meilitest.WithTaskDuration(0))
+	one, _ := startRef(tb, meilitest.WithTaskDuration(0))
 	f.meili = meilisearch.New(cannedNode(tb, one.Handler()).URL).Index("books")
 	return f
 }

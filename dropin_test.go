@@ -1,9 +1,14 @@
 package miroir
 
+// The drop-in promise: the same application code, written against
+// meilisearch.ServiceManager, sees the same on one node and on a fleet.
+
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -154,25 +159,16 @@ func dropInApp(ctx context.Context, svc meilisearch.ServiceManager) ([]string, e
 // meilitest node) and on miroir.New(...) (a sharded, replicated fleet),
 // both held as meilisearch.ServiceManager, and compares what it saw.
 func TestDropIn(t *testing.T) {
-	ctx := coreCtx(t)
-	single := meilitest.RunT(t, meilitest.WithMasterKey("drop-in-master-key-0123456789"))
+	ctx := testCtx(t)
+	single, _ := startRef(t, meilitest.WithMasterKey("drop-in-master-key-0123456789"))
 	var one meilisearch.ServiceManager = meilisearch.New(single.URL(), meilisearch.WithAPIKey("drop-in-master-key-0123456789"))
 	want, err := dropInApp(ctx, one)
 	if err != nil {
 		t.Fatalf("single node: %v\n%s", err, strings.Join(want, "\n"))
 	}
 
-	srv := meilitest.RunCluster(t, 5, meilitest.WithMasterKey("drop-in-master-key-0123456789"))
-	nodes := []Node{
-		{ID: "a", URL: srv[0].URL(), Group: 0}, {ID: "b", URL: srv[1].URL(), Group: 0}, {ID: "c", URL: srv[2].URL(), Group: 0},
-		{ID: "d", URL: srv[3].URL(), Group: 1}, {ID: "e", URL: srv[4].URL(), Group: 1},
-	}
-	c, err := New(nodes, WithAPIKey("drop-in-master-key-0123456789"), WithShards(16), WithReplicationFactor(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var cluster meilisearch.ServiceManager = c
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0, 1, 1}, rf: 2, shards: 16, nodeKey: "drop-in-master-key-0123456789", timing: newDefaults})
+	var cluster meilisearch.ServiceManager = f.c
 	got, err := dropInApp(ctx, cluster)
 	if err != nil {
 		t.Fatalf("cluster: %v\n%s", err, strings.Join(got, "\n"))
@@ -191,5 +187,150 @@ func TestDropIn(t *testing.T) {
 	}
 	if t.Failed() || testing.Verbose() {
 		t.Logf("single-node transcript:\n%s", strings.Join(want, "\n"))
+	}
+}
+
+func acApp(ctx context.Context, svc meilisearch.ServiceManager) ([]string, error) {
+	var out []string
+	say := func(f string, a ...any) { out = append(out, fmt.Sprintf(f, a...)) }
+	wait := func(info *meilisearch.TaskInfo, err error) (*meilisearch.Task, error) {
+		if err != nil {
+			return nil, err
+		}
+		say("info %s %s %s", info.Status, info.Type, info.IndexUID)
+		task, err := svc.WaitForTask(ctx, info.TaskUID, 5*time.Millisecond)
+		if err != nil {
+			return nil, err
+		}
+		say("task %s %s %s recv=%d idx=%d del=%d ids=%d err=%s", task.Type, task.Status, task.IndexUID,
+			task.Details.ReceivedDocuments, task.Details.IndexedDocuments, task.Details.DeletedDocuments,
+			task.Details.ProvidedIds, task.Error.Code)
+		got, err := svc.GetTask(ctx, info.TaskUID)
+		if err != nil {
+			return nil, err
+		}
+		say("gettask %s %s", got.Status, got.Type)
+		return task, nil
+	}
+	code := func(err error) string {
+		var me *meilisearch.Error
+		if err == nil {
+			return "ok"
+		}
+		if errors.As(err, &me) {
+			return fmt.Sprintf("%s/%d", me.APIError.Code, me.StatusCode)
+		}
+		return "non-meilisearch error"
+	}
+	if _, err := wait(svc.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "books", PrimaryKey: "id"})); err != nil {
+		return out, err
+	}
+	ix := svc.Index("books")
+	docs := make([]map[string]any, 200)
+	for i := range docs {
+		docs[i] = map[string]any{"id": i, "title": fmt.Sprintf("book %d about %s", i, []string{"cats", "dogs", "birds"}[i%3]), "year": 1900 + i}
+	}
+	if _, err := wait(ix.AddDocuments(ctx, docs, nil)); err != nil {
+		return out, err
+	}
+	if _, err := wait(ix.UpdateDocuments(ctx, []map[string]any{{"id": 5, "title": "updated five"}}, nil)); err != nil {
+		return out, err
+	}
+	if _, err := wait(ix.AddDocumentsNdjson(ctx, []byte("{\"id\":500,\"title\":\"ndjson cats\"}\n"), nil)); err != nil {
+		return out, err
+	}
+	for _, id := range []string{"0", "5", "199", "500", "9999"} {
+		var d map[string]any
+		err := ix.GetDocument(ctx, id, nil, &d)
+		say("get %s %s %v", id, code(err), d["title"])
+	}
+	var dr meilisearch.DocumentsResult
+	err := ix.GetDocuments(ctx, &meilisearch.DocumentsQuery{Limit: 5, Offset: 3}, &dr)
+	say("list %s total=%d n=%d", code(err), dr.Total, len(dr.Results))
+	for _, q := range []string{"cats", "dogs", "book", "zzz", "5"} {
+		res, err := ix.Search(ctx, q, &meilisearch.SearchRequest{Limit: 1000})
+		if err != nil {
+			say("search %s %s", q, code(err))
+			continue
+		}
+		var ids []string
+		for _, h := range res.Hits {
+			ids = append(ids, string(h["id"]))
+		}
+		sort.Strings(ids)
+		say("search %q est=%d hits=%v", q, res.EstimatedTotalHits, ids)
+	}
+	if _, err := wait(ix.DeleteDocument(ctx, "0", nil)); err != nil {
+		return out, err
+	}
+	if _, err := wait(ix.DeleteDocuments(ctx, []string{"1", "2", "77777"}, nil)); err != nil {
+		return out, err
+	}
+	st, err := ix.GetStats(ctx, nil)
+	if err != nil {
+		return out, err
+	}
+	say("stats %d", st.NumberOfDocuments)
+	_, err = svc.GetIndex(ctx, "nope")
+	say("missing index %s", code(err))
+	_, err = svc.GetTask(ctx, 987654321)
+	say("missing task %s", code(err))
+	_, err = svc.CancelTasks(ctx, &meilisearch.CancelTasksQuery{})
+	say("cancel without filter %s", code(err))
+	pk, err := ix.FetchPrimaryKey(ctx)
+	if err == nil && pk != nil {
+		say("pk %s", *pk)
+	} else {
+		say("pk %s", code(err))
+	}
+	list, err := svc.ListIndexes(ctx, &meilisearch.IndexesQuery{Limit: 10})
+	if err == nil {
+		var uids []string
+		for _, r := range list.Results {
+			uids = append(uids, r.UID)
+		}
+		say("indexes %v total=%d", uids, list.Total)
+	}
+	var part map[string]any
+	err = ix.GetDocument(ctx, "7", &meilisearch.DocumentQuery{Fields: []string{"title"}}, &part)
+	say("fields %s %v", code(err), part)
+	if _, err := wait(svc.DeleteIndex(ctx, "never-created")); err != nil {
+		return out, err
+	}
+	if _, err := wait(svc.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "books"})); err != nil {
+		return out, err
+	}
+	if _, err := wait(svc.DeleteIndex(ctx, "books")); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+func TestAuditCoreDropIn(t *testing.T) {
+	ctx := testCtx(t)
+	single, _ := startRef(t)
+	want, err := acApp(ctx, meilisearch.New(single.URL()))
+	if err != nil {
+		t.Fatalf("single node: %v", err)
+	}
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 1, 1}, rf: 1, shards: 16, timing: oneRetry})
+	var svc meilisearch.ServiceManager = f.c
+	got, err := acApp(ctx, svc)
+	if err != nil {
+		t.Fatalf("cluster: %v\n%s", err, strings.Join(got, "\n"))
+	}
+	if !slices.Equal(got, want) {
+		for i := 0; i < max(len(got), len(want)); i++ {
+			var g, w string
+			if i < len(got) {
+				g = got[i]
+			}
+			if i < len(want) {
+				w = want[i]
+			}
+			if g != w {
+				t.Errorf("line %d:\n  cluster: %s\n  single:  %s", i, g, w)
+			}
+		}
 	}
 }

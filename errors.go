@@ -1,13 +1,16 @@
 package miroir
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/meilisearch/meilisearch-go"
+	"github.com/miroirsearch/miroir/internal/apierr"
 )
 
 // Sentinel errors, for errors.Is. Every *Error with the matching code
@@ -98,34 +101,20 @@ func (e *Error) Is(target error) bool {
 // succeed, filled with e's code, message, type, link and status.
 func (e *Error) As(target any) bool {
 	t, ok := target.(**meilisearch.Error)
-	if !ok {
-		return false
+	if ok {
+		*t = (&apierr.Error{Status: e.Status, Code: e.Code, Message: e.Message, Type: e.Type, Link: e.Link}).Meili()
 	}
-	me := &meilisearch.Error{
-		APIError: meilisearch.APIErrorDetails{
-			Message: e.Message, Code: meilisearch.APIErrCode(e.Code), Type: e.Type, Link: e.Link,
-		},
-		StatusCode: e.Status,
-		Function:   "miroir",
-	}
-	*t = me.WithErrCode(meilisearch.APIError)
-	return true
+	return ok
 }
 
-// newError builds an Error; link and type follow Meilisearch's conventions.
+// newError builds an Error; link and type follow Meilisearch's conventions
+// (internal/apierr, which the proxy's own errors use too).
 func newError(status int, code, format string, args ...any) *Error {
-	typ := "invalid_request"
-	switch {
-	case status >= 500:
-		typ = "internal"
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		typ = "auth"
-	}
 	return &Error{
 		Code:    code,
 		Message: fmt.Sprintf(format, args...),
-		Type:    typ,
-		Link:    "https://docs.meilisearch.com/errors#" + code,
+		Type:    apierr.TypeOf(status),
+		Link:    apierr.Link(code),
 		Status:  status,
 	}
 }
@@ -178,4 +167,143 @@ func hideShardField(msg string) string {
 		q+", ", "", ", "+q, "", // `a`, `b` lists
 		shardField+", ", "", ", "+shardField, "", // `a, b` lists
 	).Replace(msg)
+}
+
+// ---- errors miroir answers with, as Meilisearch words them ----
+
+// indexNotFound is Meilisearch's answer for a missing index.
+func indexNotFound(uid string) error {
+	return newError(http.StatusNotFound, "index_not_found", "Index `%s` not found.", uid)
+}
+
+// taskNotFound is Meilisearch's answer for a missing task.
+func taskNotFound(uid int64) error {
+	return newError(http.StatusNotFound, "task_not_found", "Task `%d` not found.", uid)
+}
+
+// reservedIndexError refuses a call naming miroir's own index.
+func reservedIndexError(uid string) error {
+	return newError(http.StatusBadRequest, CodeReservedIndex, "miroir: the index `%s` is reserved: index uids starting with `miroir-` or `miroir_` hold miroir's own records (shard counts, task-uid lanes, the fleet task store)", uid)
+}
+
+// badParam is Meilisearch's error for an invalid request parameter.
+func badParam(code, format string, args ...any) *Error {
+	return newError(http.StatusBadRequest, code, format, args...)
+}
+
+// snake turns camelCase into snake_case, for Meilisearch error codes
+// named after a parameter (invalid_search_hits_per_page).
+func snake(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsUpper(r) {
+			b.WriteByte('_')
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// ---- reading an error: what a node or miroir said ----
+
+// apiCode returns the Meilisearch error code of err ("" if none).
+func apiCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	var me *meilisearch.Error
+	if errors.As(err, &me) {
+		return string(me.APIError.Code)
+	}
+	return ""
+}
+
+// errStatus returns the HTTP status carried by a node error (0 if none).
+func errStatus(err error) int {
+	var me *meilisearch.Error
+	if errors.As(err, &me) {
+		return me.StatusCode
+	}
+	return 0
+}
+
+// statusOf returns the HTTP status of a Meilisearch-shaped error (400 when
+// it has none).
+func statusOf(err error) int {
+	var e *Error
+	if errors.As(err, &e) && e.Status != 0 {
+		return e.Status
+	}
+	return 400
+}
+
+// asMeili is errors.As into a *meilisearch.Error (a *Error reads as one
+// too), false for nil.
+func asMeili(err error, me **meilisearch.Error) bool {
+	if err == nil {
+		return false
+	}
+	return errors.As(err, me)
+}
+
+// isTransportError reports whether err means the node did not answer.
+func isTransportError(err error) bool {
+	var me *meilisearch.Error
+	return errors.As(err, &me) && me.ErrCode == meilisearch.CommunicationError
+}
+
+// isRequestError reports whether err is a node's 4xx answer: the request
+// was refused, the node itself is fine.
+func isRequestError(err error) bool {
+	var me *meilisearch.Error
+	return errors.As(err, &me) && me.StatusCode >= 400 && me.StatusCode < 500
+}
+
+// isNotFound reports a Meilisearch *_not_found error.
+func isNotFound(err error) bool {
+	var me *meilisearch.Error
+	if errors.As(err, &me) {
+		return me.StatusCode == http.StatusNotFound
+	}
+	return false
+}
+
+// cmpErr keeps the first error met: a unless it is nil.
+func cmpErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// apiErrorDetails turns any error into Meilisearch's error object.
+func apiErrorDetails(err error) meilisearch.APIErrorDetails {
+	var e *Error
+	if errors.As(err, &e) {
+		return meilisearch.APIErrorDetails{Message: e.Message, Code: meilisearch.APIErrCode(e.Code), Type: e.Type, Link: e.Link}
+	}
+	var me *meilisearch.Error
+	if errors.As(err, &me) && me.APIError.Code != "" {
+		return me.APIError
+	}
+	return meilisearch.APIErrorDetails{Message: err.Error(), Code: "internal", Type: "internal", Link: "https://docs.meilisearch.com/errors#internal"}
+}
+
+// errorBody renders err as Meilisearch's {message, code, type, link} with
+// its status.
+func errorBody(err error) (int, []byte) {
+	status := http.StatusInternalServerError
+	var me *meilisearch.Error
+	if errors.As(err, &me) && me.StatusCode != 0 {
+		status = me.StatusCode
+	}
+	var e *Error
+	if errors.As(err, &e) && e.Status != 0 {
+		status = e.Status
+	}
+	d := apiErrorDetails(err)
+	b, _ := json.Marshal(d)
+	return status, b
 }

@@ -2,17 +2,15 @@ package miroir
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/meilisearch/meilisearch-go"
 	"github.com/miroirsearch/miroir/internal/route"
+	"golang.org/x/sync/singleflight"
 )
 
 // metaIndex is the reserved index holding one record per managed index on
@@ -122,33 +120,25 @@ func (c *Cluster) state(ctx context.Context, uid string) (*indexState, error) {
 	}
 	// Checked here, once for every index-scoped call, so that a bad uid
 	// never reaches a node's URL path.
-	if err := checkUID(uid); err != nil {
+	if err := validateIndexUID(uid, allowReserved); err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	st, ok := c.indexes[uid]
-	err := c.mismatch[uid]
-	c.mu.Unlock()
+	st, err := c.states.lookup(uid)
 	if err != nil {
 		return nil, err
 	}
-	if ok {
+	if st != nil {
 		return st, nil
 	}
-	v, err, _ := c.loads.Do(uid, func() (any, error) {
-		c.mu.Lock()
-		st, ok := c.indexes[uid]
-		c.mu.Unlock()
-		if ok {
+	v, err, _ := c.states.loads.Do(uid, func() (any, error) {
+		if st, _ := c.states.lookup(uid); st != nil {
 			return st, nil
 		}
 		st, err := c.loadState(context.WithoutCancel(ctx), uid)
 		if err != nil {
 			return nil, err
 		}
-		c.mu.Lock()
-		c.indexes[uid] = st
-		c.mu.Unlock()
+		c.states.remember(st)
 		return st, nil
 	})
 	if err != nil {
@@ -157,24 +147,67 @@ func (c *Cluster) state(ctx context.Context, uid string) (*indexState, error) {
 	return v.(*indexState), nil
 }
 
-func reservedIndexError(uid string) error {
-	return newError(http.StatusBadRequest, CodeReservedIndex, "miroir: the index `%s` is reserved: index uids starting with `miroir-` or `miroir_` hold miroir's own records (shard counts, task-uid lanes, the fleet task store)", uid)
+// stateCache is what a Cluster knows of the indexes it used: their state,
+// and the indexes it refuses for their shard count (the refusal is the
+// answer to every later call). loads runs one state load, or one
+// auto-creation, per index at a time.
+type stateCache struct {
+	mu       sync.Mutex
+	indexes  map[string]*indexState
+	mismatch map[string]error
+	loads    singleflight.Group
 }
 
-// forgetIndex drops the cached state of uid (after a deletion or rename).
-func (c *Cluster) forgetIndex(uid string) {
-	c.mu.Lock()
-	delete(c.indexes, uid)
-	delete(c.mismatch, uid)
-	c.mu.Unlock()
+// lookup returns the cached state of uid (nil: none) and its refusal
+// (nil: none).
+func (sc *stateCache) lookup(uid string) (*indexState, error) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.indexes[uid], sc.mismatch[uid]
 }
 
-// cacheState installs a freshly created index's state.
-func (c *Cluster) cacheState(st *indexState) {
-	c.mu.Lock()
-	c.indexes[st.uid] = st
-	delete(c.mismatch, st.uid)
-	c.mu.Unlock()
+// remember caches the state of an index loaded from the fleet.
+func (sc *stateCache) remember(st *indexState) {
+	sc.mu.Lock()
+	sc.indexes[st.uid] = st
+	sc.mu.Unlock()
+}
+
+// install caches a freshly created index's state (a refusal of its uid
+// is dropped).
+func (sc *stateCache) install(st *indexState) {
+	sc.mu.Lock()
+	sc.indexes[st.uid] = st
+	delete(sc.mismatch, st.uid)
+	sc.mu.Unlock()
+}
+
+// refuse records err as the answer to every later call on uid.
+func (sc *stateCache) refuse(uid string, err error) {
+	sc.mu.Lock()
+	sc.mismatch[uid] = err
+	sc.mu.Unlock()
+}
+
+// forget drops the state and refusal of uid (after a deletion or rename).
+func (sc *stateCache) forget(uid string) {
+	sc.mu.Lock()
+	delete(sc.indexes, uid)
+	delete(sc.mismatch, uid)
+	sc.mu.Unlock()
+}
+
+// forgetNode drops node ni from every index's verified set, so it is
+// re-verified before it receives writes again (it went down: it may come
+// back without the index).
+func (sc *stateCache) forgetNode(ni int) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	for _, st := range sc.indexes {
+		st.mu.Lock()
+		delete(st.verified, ni)
+		st.mu.Unlock()
+	}
 }
 
 func (c *Cluster) shardMismatch(uid string, recorded int) error {
@@ -182,23 +215,6 @@ func (c *Cluster) shardMismatch(uid string, recorded int) error {
 		"miroir: index `%s` was created with %d shards but this Cluster is configured with %d (WithShards); it refuses to touch the index rather than misroute its documents", uid, recorded, c.opts.shards)
 	e.Err = ErrShardCountMismatch
 	return e
-}
-
-// nodesByPreference lists nodes healthy first, then the others, each part
-// in configuration order.
-func (c *Cluster) nodesByPreference() []*node {
-	out := make([]*node, 0, len(c.nodes))
-	for _, n := range c.nodes {
-		if n.isHealthy() {
-			out = append(out, n)
-		}
-	}
-	for _, n := range c.nodes {
-		if !n.isHealthy() {
-			out = append(out, n)
-		}
-	}
-	return out
 }
 
 // readMeta reads the miroir_meta record of uid from node n: (nil, nil)
@@ -260,9 +276,7 @@ func (c *Cluster) loadState(ctx context.Context, uid string) (*indexState, error
 	if rec != nil {
 		if rec.Shards != c.opts.shards {
 			err := c.shardMismatch(uid, rec.Shards)
-			c.mu.Lock()
-			c.mismatch[uid] = err
-			c.mu.Unlock()
+			c.states.refuse(uid, err)
 			return nil, err
 		}
 		st := newIndexState(uid, rec.Shards)
@@ -330,278 +344,4 @@ func (c *Cluster) adopt(ctx context.Context, uid string, present []*node) (*inde
 	c.opts.logger.Info("miroir: adopted empty index created outside miroir", "index", uid, "shards", st.shards)
 	_ = present
 	return st, nil
-}
-
-// converge makes every node of targets hold index st.uid (created where
-// missing, with the fleet's settings copied from a node that has it, or
-// with just _miroir_shard filterable), _miroir_shard filterable, and the
-// miroir_meta record. It returns the node tasks it enqueued. wait makes it
-// wait until those node tasks succeeded.
-func (c *Cluster) converge(ctx context.Context, st *indexState, targets []*node, wait bool) ([]NodeTask, error) {
-	ctx = withNodeKeys(ctx)
-	type probe struct {
-		info *indexInfo
-		rec  *metaRecord
-	}
-	probes := make([]probe, len(targets))
-	errs := c.fanout(ctx, targets, func(ctx context.Context, n *node) error {
-		i := slices.Index(targets, n)
-		info, err := n.getIndex(ctx, st.uid)
-		if err != nil {
-			return err
-		}
-		rec, err := n.readMeta(ctx, st.uid)
-		if err != nil {
-			return err
-		}
-		probes[i] = probe{info, rec}
-		return nil
-	})
-	if err := c.broadcastError(targets, errs); err != nil {
-		return nil, err
-	}
-	for _, p := range probes {
-		if p.rec != nil && p.rec.Shards != st.shards {
-			return nil, c.shardMismatch(st.uid, p.rec.Shards)
-		}
-	}
-	// Settings for nodes that lack the index: copy a managed peer's.
-	var peerSettings []byte
-	needCopy := false
-	for _, p := range probes {
-		if p.info == nil {
-			needCopy = true
-		}
-	}
-	if needCopy {
-		peers := c.nodesByPreference()
-		for _, n := range peers {
-			if i := slices.Index(targets, n); i >= 0 && probes[i].info == nil {
-				continue
-			}
-			if rec, err := n.readMeta(ctx, st.uid); err != nil || rec == nil {
-				continue
-			}
-			resp, err := n.do(ctx, "getSettings", http.MethodGet, "/indexes/"+st.uid+"/settings", nil, "", nil)
-			if err == nil {
-				peerSettings = resp.Body
-				break
-			}
-		}
-	}
-	pk := st.PrimaryKey()
-	now := time.Now().UTC()
-	out := make([][]NodeTask, len(targets))
-	errs = c.fanout(ctx, targets, func(ctx context.Context, n *node) error {
-		i := slices.Index(targets, n)
-		p := probes[i]
-		add := func(t meilisearch.TaskInfo, aux bool) {
-			out[i] = append(out[i], NodeTask{Node: n.ID, TaskUID: t.TaskUID, Aux: aux, Status: meilisearch.TaskStatusEnqueued})
-		}
-		var t meilisearch.TaskInfo
-		if p.info == nil {
-			body := map[string]any{"uid": st.uid}
-			if pk != "" {
-				body["primaryKey"] = pk
-			}
-			if err := n.doJSON(ctx, "createIndex", http.MethodPost, "/indexes", nil, body, &t); err != nil {
-				return err
-			}
-			add(t, false)
-			if peerSettings != nil {
-				resp, err := n.do(ctx, "updateSettings", http.MethodPatch, "/indexes/"+st.uid+"/settings", nil, "application/json", peerSettings)
-				if err != nil {
-					return err
-				}
-				if err := json.Unmarshal(resp.Body, &t); err != nil {
-					return err
-				}
-				add(t, true)
-			} else if err := n.doJSON(ctx, "updateSettings", http.MethodPut, "/indexes/"+st.uid+"/settings/filterable-attributes", nil, []string{shardField}, &t); err != nil {
-				return err
-			} else {
-				add(t, true)
-			}
-		} else if nt, err := n.ensureShardFilterable(ctx, st.uid); err != nil {
-			return err
-		} else if nt != nil {
-			out[i] = append(out[i], *nt)
-		}
-		if p.rec == nil {
-			rec := []metaRecord{{UID: st.uid, Shards: st.shards, CreatedAt: now}}
-			q := map[string][]string{"primaryKey": {"uid"}}
-			if err := n.doJSON(ctx, "writeMeta", http.MethodPost, "/indexes/"+metaIndex+"/documents", q, rec, &t); err != nil {
-				return err
-			}
-			add(t, true)
-		}
-		return nil
-	})
-	var nts []NodeTask
-	for _, o := range out {
-		nts = append(nts, o...)
-	}
-	if err := c.broadcastError(targets, errs); err != nil {
-		return nts, err
-	}
-	if wait && len(nts) > 0 {
-		if err := c.waitNodeTasks(ctx, nts); err != nil {
-			return nts, err
-		}
-	}
-	return nts, nil
-}
-
-// ensureShardFilterable adds _miroir_shard to the filterable attributes of
-// uid on n when it is missing; it returns the node task, or nil when
-// nothing was needed.
-func (n *node) ensureShardFilterable(ctx context.Context, uid string) (*NodeTask, error) {
-	var attrs []any
-	if err := n.doJSON(ctx, "getSettings", http.MethodGet, "/indexes/"+uid+"/settings/filterable-attributes", nil, nil, &attrs); err != nil {
-		return nil, err
-	}
-	if hasShardFilterable(attrs) {
-		return nil, nil
-	}
-	attrs = append(attrs, shardField)
-	var t meilisearch.TaskInfo
-	if err := n.doJSON(ctx, "updateSettings", http.MethodPut, "/indexes/"+uid+"/settings/filterable-attributes", nil, attrs, &t); err != nil {
-		return nil, err
-	}
-	return &NodeTask{Node: n.ID, TaskUID: t.TaskUID, Aux: true, Status: meilisearch.TaskStatusEnqueued}, nil
-}
-
-// hasShardFilterable reports whether filterable attributes (strings or
-// attribute-pattern objects) make _miroir_shard filterable.
-func hasShardFilterable(attrs []any) bool {
-	for _, a := range attrs {
-		switch v := a.(type) {
-		case string:
-			if v == shardField || v == "*" {
-				return true
-			}
-		case map[string]any:
-			if pats, ok := v["attributePatterns"].([]any); ok {
-				for _, p := range pats {
-					if p == shardField || p == "*" {
-						return true
-					}
-				}
-			}
-		}
-	}
-	return false
-}
-
-// waitNodeTasks polls node tasks until all are finished; a failed one is
-// an error naming its node (index_already_exists is fine: a concurrent
-// creator won).
-func (c *Cluster) waitNodeTasks(ctx context.Context, nts []NodeTask) error {
-	ctx = withNodeKeys(ctx)
-	deadline := time.Now().Add(max(c.opts.nodeTimeout, 5*time.Second))
-	for _, nt := range nts {
-		n := c.nodeByID(nt.Node)
-		for {
-			var t meilisearch.Task
-			err := n.doJSON(ctx, "getTask", http.MethodGet, "/tasks/"+strconv.FormatInt(nt.TaskUID, 10), nil, nil, &t)
-			if err != nil {
-				return err
-			}
-			if t.Status == meilisearch.TaskStatusFailed && t.Error.Code != "index_already_exists" {
-				return fmt.Errorf("miroir: node %s: task %d (%s) failed: %s (%s)", n.ID, nt.TaskUID, t.Type, t.Error.Message, t.Error.Code)
-			}
-			if isFinal(t.Status) {
-				break
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("miroir: node %s: task %d still %s after %v", n.ID, nt.TaskUID, t.Status, c.opts.nodeTimeout)
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-	}
-	return nil
-}
-
-// verifiedTargets returns, among node indexes idxs, those that may receive
-// writes for st: healthy (or, without background health checks, answering
-// the verification) and verified (index present with _miroir_shard
-// filterable and the fleet's settings). Unverified healthy nodes are
-// verified now (repaired when they lack the index: created with the
-// fleet's settings and waited for, so that a write never lets Meilisearch
-// auto-create the index with default settings). A node that fails
-// verification is left out, as if it were down.
-func (c *Cluster) verifiedTargets(ctx context.Context, st *indexState, idxs []int) []bool {
-	ctx = withNodeKeys(ctx)
-	ok := make([]bool, len(c.nodes))
-	var todo []*node
-	for _, ni := range idxs {
-		n := c.nodes[ni]
-		if !n.isHealthy() && c.opts.healthInterval > 0 {
-			continue // the health loop brings it back, then it is verified
-		}
-		if st.isVerified(ni) && n.isHealthy() {
-			ok[ni] = true
-			continue
-		}
-		if !slices.Contains(todo, n) {
-			todo = append(todo, n)
-		}
-	}
-	if len(todo) == 0 {
-		return ok
-	}
-	c.fanout(ctx, todo, func(ctx context.Context, n *node) error {
-		err := c.verifyNode(ctx, st, n)
-		if err != nil {
-			c.opts.logger.Warn("miroir: node failed verification, writes skip it", "node", n.ID, "index", st.uid, "err", err)
-			return err
-		}
-		st.setVerified(n.idx, true)
-		ok[n.idx] = true
-		return nil
-	})
-	return ok
-}
-
-// verifyNode checks (and repairs) one node for st.
-func (c *Cluster) verifyNode(ctx context.Context, st *indexState, n *node) error {
-	if _, err := c.converge(ctx, st, []*node{n}, true); err != nil {
-		return err
-	}
-	return c.verifyNodeSettings(ctx, st, n)
-}
-
-// forgetVerified drops node n from every index's verified set, so it is
-// re-verified before it receives writes again.
-func (c *Cluster) forgetVerified(n *node) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, st := range c.indexes {
-		st.mu.Lock()
-		delete(st.verified, n.idx)
-		st.mu.Unlock()
-	}
-}
-
-// nodeByID returns the node with id, or nil.
-func (c *Cluster) nodeByID(id string) *node {
-	for _, n := range c.nodes {
-		if n.ID == id {
-			return n
-		}
-	}
-	return nil
-}
-
-// isNotFound reports a Meilisearch *_not_found error.
-func isNotFound(err error) bool {
-	var me *meilisearch.Error
-	if errors.As(err, &me) {
-		return me.StatusCode == http.StatusNotFound
-	}
-	return false
 }

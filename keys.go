@@ -2,30 +2,19 @@ package miroir
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
 
 	"github.com/meilisearch/meilisearch-go"
+	"github.com/miroirsearch/miroir/internal/uuid"
 )
 
 // API keys (DESIGN §4): created, updated and deleted on every node with an
 // explicit uid, so that every node derives the same key value from the
 // fleet's shared master key; read from one healthy node. Keys are
 // synchronous in Meilisearch (no task).
-
-// newUUIDv4 returns a random RFC 4122 version 4 UUID.
-func newUUIDv4() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
 
 // keyRequest is Meilisearch's POST /keys body (expiresAt null or
 // ISO-8601, as meilisearch-go sends it).
@@ -38,57 +27,6 @@ type keyRequest struct {
 	ExpiresAt   *string  `json:"expiresAt"`
 }
 
-// keyBroadcast sends a key call to every node and returns the first
-// answer. A node answering that it already has (or already lacks) the key
-// counts as done when another node succeeded, so a retry after a partial
-// failure converges.
-func (c *Cluster) keyBroadcast(ctx context.Context, op, method, path string, body any, benign string) ([]byte, error) {
-	if err := c.checkOpen(); err != nil {
-		return nil, err
-	}
-	if err := c.requireAllHealthy(); err != nil {
-		return nil, err
-	}
-	var raw []byte
-	ct := ""
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		raw, ct = b, "application/json"
-	}
-	answers := make([][]byte, len(c.nodes))
-	errs := c.fanout(ctx, c.nodes, func(ctx context.Context, n *node) error {
-		resp, err := n.do(ctx, op, method, path, nil, ct, raw)
-		if err != nil {
-			return err
-		}
-		answers[n.idx] = resp.Body
-		return nil
-	})
-	ok := false
-	for _, err := range errs {
-		ok = ok || err == nil
-	}
-	if ok {
-		for i, err := range errs {
-			if err != nil && apiCode(err) == benign {
-				errs[i] = nil
-			}
-		}
-	}
-	if err := c.broadcastError(c.nodes, errs); err != nil {
-		return nil, err
-	}
-	for _, a := range answers {
-		if a != nil {
-			return a, nil
-		}
-	}
-	return nil, nil
-}
-
 // CreateKey creates the key on every node. Without request.UID a UUIDv4 is
 // generated, so every node stores the key under the same uid and (with the
 // shared master key) the same value.
@@ -98,7 +36,7 @@ func (c *Cluster) CreateKey(ctx context.Context, request *meilisearch.Key) (*mei
 	}
 	kr := keyRequest{Name: request.Name, Description: request.Description, UID: request.UID, Actions: request.Actions, Indexes: request.Indexes}
 	if kr.UID == "" {
-		kr.UID = newUUIDv4()
+		kr.UID = uuid.V4()
 	}
 	if !request.ExpiresAt.IsZero() {
 		s := request.ExpiresAt.Format("2006-01-02T15:04:05Z")

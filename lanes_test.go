@@ -76,7 +76,7 @@ func lockIndexes(t testing.TB, srv *meilitest.Server) []slotKey {
 func nodeIdle(t testing.TB, srv *meilitest.Server) {
 	t.Helper()
 	cl := meilisearch.New(srv.URL())
-	coreWaitUntil(t, "node idle", func() bool {
+	eventually(t, "node idle", func() bool {
 		res, err := cl.GetTasks(context.Background(), &meilisearch.TasksQuery{Statuses: []meilisearch.TaskStatus{meilisearch.TaskStatusEnqueued, meilisearch.TaskStatusProcessing}, Limit: 1})
 		return err == nil && res.Total == 0
 	})
@@ -129,7 +129,7 @@ func TestLaneSlotsShareNoUID(t *testing.T) {
 func TestLaneUIDsIncreaseUniqueAndTimeBased(t *testing.T) {
 	_, nodes := laneFleet(t, 3)
 	c := laneCluster(t, nodes)
-	ctx := coreCtx(t)
+	ctx := testCtx(t)
 	before := time.Now().UnixMilli() * 1000
 	var mu sync.Mutex
 	seen := map[int64]bool{}
@@ -181,7 +181,7 @@ func TestLaneConcurrentClaimersNeverShareASlot(t *testing.T) {
 	for _, n := range []int{2, 3} {
 		t.Run(fmt.Sprintf("%d nodes", n), func(t *testing.T) {
 			_, nodes := laneFleet(t, n)
-			ctx := coreCtx(t)
+			ctx := testCtx(t)
 			const instances = 10
 			cs := make([]*Cluster, instances)
 			for i := range cs {
@@ -242,7 +242,7 @@ func TestLaneConcurrentClaimersNeverShareASlot(t *testing.T) {
 // over; the new owner's UIDs are above the dead one's.
 func TestLaneExpiryAndTakeover(t *testing.T) {
 	srv, nodes := laneFleet(t, 3)
-	ctx := coreCtx(t)
+	ctx := testCtx(t)
 	a := laneCluster(t, nodes, withLaneRange(7, 8))
 	last, err := a.lanes.nextUID(ctx)
 	if err != nil {
@@ -280,7 +280,7 @@ func TestLaneExpiryAndTakeover(t *testing.T) {
 // the same window starts above the closed instance's last UID.
 func TestLaneReleasedOnClose(t *testing.T) {
 	srv, nodes := laneFleet(t, 3)
-	ctx := coreCtx(t)
+	ctx := testCtx(t)
 	a := laneCluster(t, nodes, withLaneRange(9, 10))
 	var last int64
 	for range 300 { // a burst: runs ahead of the clock
@@ -315,7 +315,7 @@ func TestLaneReleasedOnClose(t *testing.T) {
 // tiebreaker (the smallest ID) alone, not with the other node alone.
 func TestLaneNeedsAQuorum(t *testing.T) {
 	srv, nodes := laneFleet(t, 3)
-	ctx := coreCtx(t)
+	ctx := testCtx(t)
 	srv[1].Stop()
 	srv[2].Stop()
 	c := laneCluster(t, nodes)
@@ -349,7 +349,7 @@ func TestLaneNeedsAQuorum(t *testing.T) {
 // the current one ends, and sweeps the locks of windows long over.
 func TestLaneMaintenance(t *testing.T) {
 	srv, nodes := laneFleet(t, 3)
-	ctx := coreCtx(t)
+	ctx := testCtx(t)
 	var clock testClock
 	a := laneCluster(t, nodes, withLaneRange(5, 6), withClock(clock.now))
 	u1, err := a.lanes.nextUID(ctx)

@@ -21,12 +21,8 @@
 package miroir
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -35,7 +31,6 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/meilisearch/meilisearch-go"
-	"golang.org/x/sync/singleflight"
 )
 
 // Cluster is a fleet of Meilisearch nodes seen as one Meilisearch. It is
@@ -52,10 +47,7 @@ type Cluster struct {
 	settingsOnce sync.Once
 	settingsEng  *settingsEngine // see settingsTx
 
-	mu       sync.Mutex
-	indexes  map[string]*indexState // per-index cached state, see index_state.go
-	mismatch map[string]error       // indexes refused for their shard count
-	loads    singleflight.Group     // one state load / auto-creation per index at a time
+	states stateCache // per-index cached state, see index_state.go
 
 	orderMu sync.Mutex
 	orders  map[string]*indexOrder // per-index call order, see sequence.go
@@ -70,6 +62,10 @@ type Cluster struct {
 	// benchmark does, to measure the field's cost.
 	writeVersion func() int64
 }
+
+// The drop-in promise (DESIGN §4): a Cluster is a meilisearch.ServiceManager
+// (and its Index a meilisearch.IndexManager, index.go).
+var _ meilisearch.ServiceManager = (*Cluster)(nil)
 
 // New builds a Cluster over nodes. It validates the topology (unique node
 // IDs, groups numbered 0..RG-1, every group at least RF nodes, S >= 1,
@@ -91,7 +87,8 @@ func New(nodes []Node, opts ...Option) (*Cluster, error) {
 	if o.taskStore != nil && o.fleetTasks {
 		return nil, newError(http.StatusBadRequest, "miroir_invalid_options", "miroir: WithTaskStore and WithFleetTaskStore exclude each other")
 	}
-	c := &Cluster{opts: o, topo: topo, indexes: map[string]*indexState{}, mismatch: map[string]error{}, closed: make(chan struct{})}
+	c := &Cluster{opts: o, topo: topo, closed: make(chan struct{})}
+	c.states.indexes, c.states.mismatch = map[string]*indexState{}, map[string]error{}
 	base := o.httpClient
 	if base == nil {
 		base = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
@@ -199,12 +196,7 @@ func (c *Cluster) healthLoop() {
 		case <-c.closed:
 			return
 		case <-t.C:
-			var wg sync.WaitGroup
-			for _, n := range c.nodes {
-				wg.Add(1)
-				go func() { defer wg.Done(); n.probe(ctx) }()
-			}
-			wg.Wait()
+			c.probeAll(ctx)
 		}
 	}
 }
@@ -224,34 +216,17 @@ func (c *Cluster) observe(nodeID, op string, d time.Duration, err error) {
 func (c *Cluster) nodeStateChanged(n *node, healthy bool) {
 	c.opts.logger.Info("miroir: node state changed", "node", n.ID, "healthy", healthy)
 	if !healthy {
-		c.forgetVerified(n)
+		c.states.forgetNode(n.idx)
 	}
 	if c.opts.observer != nil {
 		c.opts.observer.NodeStateChanged(n.ID, healthy)
 	}
 }
 
-// fanout runs fn on every node of targets in parallel and returns the
-// per-node errors (index-aligned with targets).
-func (c *Cluster) fanout(ctx context.Context, targets []*node, fn func(ctx context.Context, n *node) error) []error {
-	errs := make([]error, len(targets))
-	if len(targets) == 1 {
-		errs[0] = fn(ctx, targets[0])
-		return errs
-	}
-	var wg sync.WaitGroup
-	for i, n := range targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = fn(ctx, n)
-		}()
-	}
-	wg.Wait()
-	return errs
-}
-
 // ---- ServiceManager: cluster-wide calls ----
+
+// ServiceReader returns the Cluster as a meilisearch.ServiceReader.
+func (c *Cluster) ServiceReader() meilisearch.ServiceReader { return c }
 
 // TaskManager returns the Cluster as a meilisearch.TaskManager.
 func (c *Cluster) TaskManager() meilisearch.TaskManager { return c }
@@ -323,12 +298,7 @@ func (c *Cluster) Health(ctx context.Context) (*meilisearch.Health, error) {
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
-	var wg sync.WaitGroup
-	for _, n := range c.nodes {
-		wg.Add(1)
-		go func() { defer wg.Done(); n.probe(ctx) }()
-	}
-	wg.Wait()
+	c.probeAll(ctx)
 	if bad := c.shardsWithoutHealthyReplica(); len(bad) > 0 {
 		return nil, shardUnavailableError(bad)
 	}
@@ -339,24 +309,6 @@ func (c *Cluster) Health(ctx context.Context) (*meilisearch.Health, error) {
 // whether every shard has a healthy replica somewhere.
 func (c *Cluster) IsHealthy() bool {
 	return !c.isClosed() && len(c.shardsWithoutHealthyReplica()) == 0
-}
-
-// globalBroadcast runs a fleet-wide task (dump, snapshot) on every node.
-func (c *Cluster) globalBroadcast(ctx context.Context, op, path string, typ meilisearch.TaskType) (*meilisearch.TaskInfo, error) {
-	if err := c.checkOpen(); err != nil {
-		return nil, err
-	}
-	if err := c.requireAllHealthy(); err != nil {
-		return nil, err
-	}
-	nts, ntyp, err := c.broadcastNodes(ctx, op, http.MethodPost, path, nil, nil)
-	if err != nil {
-		return nil, err
-	}
-	if ntyp != "" {
-		typ = ntyp
-	}
-	return c.tasks.register(ctx, &ClusterTask{Type: typ, Nodes: nts})
 }
 
 // CreateDump makes every node dump its own data (its shards); one cluster
@@ -401,72 +353,4 @@ func (c *Cluster) RenderTemplate(ctx context.Context, params *meilisearch.Render
 		return nil, err
 	}
 	return &out, nil
-}
-
-// ExperimentalFeatures returns meilisearch-go's experimental features
-// handle, wired to the fleet: Get reads one healthy node, Update applies
-// the change to every node.
-func (c *Cluster) ExperimentalFeatures() *meilisearch.ExperimentalFeatures {
-	hc := &http.Client{Transport: featuresTransport{c}}
-	return meilisearch.New("http://miroir.invalid", meilisearch.WithCustomClient(hc), meilisearch.DisableRetries()).ExperimentalFeatures()
-}
-
-// featuresTransport serves /experimental-features for the meilisearch-go
-// handle from the fleet, without any listener.
-type featuresTransport struct{ c *Cluster }
-
-func (t featuresTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	ctx := r.Context()
-	var body []byte
-	var err error
-	if r.Body != nil {
-		body, err = io.ReadAll(r.Body)
-		r.Body.Close()
-		if err != nil {
-			return nil, err
-		}
-	}
-	var out []byte
-	switch {
-	case r.URL.Path != "/experimental-features":
-		err = newError(http.StatusNotFound, "not_found", "miroir: %s is not served here", r.URL.Path)
-	case r.Method == http.MethodGet:
-		err = t.c.oneNode(ctx, func(n *node) error {
-			resp, err := n.do(ctx, "getFeatures", http.MethodGet, "/experimental-features", nil, "", nil)
-			if err == nil {
-				out = resp.Body
-			}
-			return err
-		})
-	case r.Method == http.MethodPatch:
-		out, err = t.c.keyBroadcast(ctx, "updateFeatures", http.MethodPatch, "/experimental-features", json.RawMessage(body), "")
-	default:
-		err = newError(http.StatusMethodNotAllowed, "not_found", "miroir: %s not allowed", r.Method)
-	}
-	status := http.StatusOK
-	if err != nil {
-		status, out = errorBody(err)
-	}
-	return &http.Response{
-		StatusCode: status, Status: http.StatusText(status), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: http.Header{"Content-Type": {"application/json"}},
-		Body:   io.NopCloser(bytes.NewReader(out)), ContentLength: int64(len(out)), Request: r,
-	}, nil
-}
-
-// errorBody renders err as Meilisearch's {message, code, type, link} with
-// its status.
-func errorBody(err error) (int, []byte) {
-	status := http.StatusInternalServerError
-	var me *meilisearch.Error
-	if errors.As(err, &me) && me.StatusCode != 0 {
-		status = me.StatusCode
-	}
-	var e *Error
-	if errors.As(err, &e) && e.Status != 0 {
-		status = e.Status
-	}
-	d := apiErrorDetails(err)
-	b, _ := json.Marshal(d)
-	return status, b
 }

@@ -156,19 +156,6 @@ func (n *node) transportError(method, path string, err error) error {
 	return e.WithErrCode(meilisearch.CommunicationError, err)
 }
 
-// isTransportError reports whether err means the node did not answer.
-func isTransportError(err error) bool {
-	var me *meilisearch.Error
-	return errors.As(err, &me) && me.ErrCode == meilisearch.CommunicationError
-}
-
-// isRequestError reports whether err is a node's 4xx answer: the request
-// was refused, the node itself is fine.
-func isRequestError(err error) bool {
-	var me *meilisearch.Error
-	return errors.As(err, &me) && me.StatusCode >= 400 && me.StatusCode < 500
-}
-
 func (n *node) isHealthy() bool { return n.healthy.Load() }
 
 // markFailure counts a failure; past the threshold the node goes down.
@@ -212,4 +199,14 @@ func (n *node) probe(ctx context.Context) {
 	} else {
 		n.markFailure()
 	}
+}
+
+// nodeByID returns the node with id, or nil.
+func (c *Cluster) nodeByID(id string) *node {
+	for _, n := range c.nodes {
+		if n.ID == id {
+			return n
+		}
+	}
+	return nil
 }

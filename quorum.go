@@ -1,11 +1,7 @@
 package miroir
 
 import (
-	"errors"
-	"fmt"
-	"net/http"
 	"slices"
-	"strings"
 )
 
 // Per-group write quorum (DESIGN §3).
@@ -67,47 +63,4 @@ func evalQuorum(rg, rf int, shards []int, replicas func(shard, group int) []int,
 		}
 	}
 	return res
-}
-
-// broadcastError turns the per-node errors of a call that needs every node
-// into one error, or nil when all succeeded. When every node answered the
-// same Meilisearch error (index_not_found, invalid_...), that error is
-// returned as the node gave it, as one Meilisearch would; otherwise the
-// error names the failing nodes and carries their errors.
-func (c *Cluster) broadcastError(targets []*node, errs []error) error {
-	var failed []string
-	var all []error
-	var first error
-	sameAPI := true
-	for i, err := range errs {
-		if err == nil {
-			sameAPI = false
-			continue
-		}
-		failed = append(failed, targets[i].ID)
-		all = append(all, fmt.Errorf("node %s: %w", targets[i].ID, err))
-		if first == nil {
-			first = err
-		}
-		if isTransportError(err) || apiCode(err) != apiCode(first) {
-			sameAPI = false
-		}
-	}
-	if len(failed) == 0 {
-		return nil
-	}
-	if sameAPI && apiCode(first) != "" {
-		return first
-	}
-	code, status := CodeNodeUnreachable, http.StatusServiceUnavailable
-	for _, err := range errs {
-		if err != nil && !isTransportError(err) {
-			code, status = CodeBroadcastFailed, http.StatusBadGateway
-		}
-	}
-	e := newError(status, code, "miroir: the call needs every node and failed on %s; it may have been applied on the others, retrying it converges", strings.Join(failed, ", "))
-	e.Type = "system"
-	e.Nodes = failed
-	e.Err = errors.Join(all...)
-	return e
 }

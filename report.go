@@ -14,6 +14,32 @@ type GroupShard struct {
 	Shard int `json:"shard"`
 }
 
+// sortPairs sorts pairs by group, then shard.
+func sortPairs(p []GroupShard) {
+	for i := 1; i < len(p); i++ {
+		for j := i; j > 0 && (p[j].Group < p[j-1].Group || (p[j].Group == p[j-1].Group && p[j].Shard < p[j-1].Shard)); j-- {
+			p[j], p[j-1] = p[j-1], p[j]
+		}
+	}
+}
+
+// dedupPairs returns the distinct pairs of p, sorted (nil for none).
+func dedupPairs(p []GroupShard) []GroupShard {
+	if len(p) == 0 {
+		return nil
+	}
+	seen := map[GroupShard]bool{}
+	var out []GroupShard
+	for _, x := range p {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	sortPairs(out)
+	return out
+}
+
 // Fallback records a shard read from a group other than the preferred one.
 type Fallback struct {
 	Shard     int    `json:"shard"`

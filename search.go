@@ -4,11 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"runtime"
-	"slices"
-	"sync"
-	"time"
-	"weak"
 
 	"github.com/meilisearch/meilisearch-go"
 	"github.com/miroirsearch/miroir/internal/merge"
@@ -16,7 +11,9 @@ import (
 
 // The read path (DESIGN §5): every search is a scatter-gather over a
 // covering set (covering.go) merged into what one node holding every
-// document would answer (merge.go).
+// document would answer. A query is parsed (search_query.go), planned
+// (search_plan.go), scattered (here), merged (search_merge.go) and
+// rendered (search_render.go).
 
 // searchBody runs one search given as a JSON body (the REST API's) on
 // index uid and returns the merged answer as JSON.
@@ -83,24 +80,6 @@ func (i *Index) SearchRaw(ctx context.Context, query string, request *meilisearc
 	return i.c.searchRaw(ctx, i.uid, query, request)
 }
 
-// FacetSearch searches facet values across the fleet: counts are summed
-// per value, then ordered and truncated by the index's faceting settings.
-func (i *Index) FacetSearch(ctx context.Context, request *meilisearch.FacetSearchRequest) (*json.RawMessage, error) {
-	return i.c.facetSearch(ctx, i.uid, request)
-}
-
-// SearchSimilarDocuments finds documents similar to one document across
-// every shard.
-func (i *Index) SearchSimilarDocuments(ctx context.Context, param *meilisearch.SimilarDocumentQuery, resp *meilisearch.SimilarDocumentResult) error {
-	return i.c.similar(ctx, i.uid, param, resp)
-}
-
-// GetDocuments lists documents across the fleet; see documentsBody for
-// the order, which is stable across the pages of one listing.
-func (i *Index) GetDocuments(ctx context.Context, param *meilisearch.DocumentsQuery, resp *meilisearch.DocumentsResult) error {
-	return i.c.getDocuments(ctx, i.uid, param, resp)
-}
-
 // searchRaw is Index.SearchRaw.
 func (c *Cluster) searchRaw(ctx context.Context, uid, query string, req *meilisearch.SearchRequest) (*json.RawMessage, error) {
 	body, err := encodeSearchRequest(query, req, false)
@@ -115,27 +94,10 @@ func (c *Cluster) searchRaw(ctx context.Context, uid, query string, req *meilise
 	return &raw, nil
 }
 
-// mergeSettingsFor returns what merging needs from uid's settings.
-func (c *Cluster) mergeSettingsFor(ctx context.Context, uid string) (mergeSettings, error) {
-	ctx = withNodeKeys(ctx)
-	s, err := c.indexSettings(ctx, uid)
-	if err != nil {
-		return mergeSettings{}, err
-	}
-	return mergeSettingsFrom(s), nil
-}
-
 // searchOne runs one query's scatter-gather. federated retrieves the
 // primary key, which federated de-duplication needs.
 func (c *Cluster) searchOne(ctx context.Context, uid string, q *searchQuery, federated bool) (*mergedSearch, error) {
-	if err := c.checkOpen(); err != nil {
-		return nil, err
-	}
-	st, err := c.state(ctx, uid)
-	if err != nil {
-		return nil, err
-	}
-	rs, err := c.mergeSettingsFor(ctx, uid)
+	st, rs, err := c.searchTarget(ctx, uid)
 	if err != nil {
 		return nil, err
 	}
@@ -191,110 +153,3 @@ func (c *Cluster) runSearchPlan(ctx context.Context, uid string, plan *searchPla
 
 // ---------------------------------------------------------------------
 // index fields, for attributesToSearchOn
-
-// fieldCache holds the union of the nodes' fieldDistribution for one
-// index, refreshed when stale or when the write path saw a field it lacks.
-type fieldCache struct {
-	mu      sync.Mutex
-	fields  map[string]struct{}
-	at      time.Time
-	tried   time.Time
-	refresh sync.Mutex
-}
-
-var fieldCaches sync.Map // weak.Pointer[indexState] -> *fieldCache
-
-const (
-	fieldCacheTTL   = 30 * time.Second
-	fieldCacheRetry = 250 * time.Millisecond
-)
-
-func fieldCacheFor(st *indexState) *fieldCache {
-	k := weak.Make(st)
-	if v, ok := fieldCaches.Load(k); ok {
-		return v.(*fieldCache)
-	}
-	v, loaded := fieldCaches.LoadOrStore(k, &fieldCache{})
-	if !loaded {
-		runtime.AddCleanup(st, func(k weak.Pointer[indexState]) { fieldCaches.Delete(k) }, k)
-	}
-	return v.(*fieldCache)
-}
-
-// searchFields lists the index's document fields without the shard field:
-// those the write path saw, and those the nodes' stats report. A query
-// sent with this list as attributesToSearchOn searches exactly what it
-// would search without the shard field.
-func (c *Cluster) searchFields(ctx context.Context, st *indexState, uid string) []string {
-	ctx = withNodeKeys(ctx)
-	fc := fieldCacheFor(st)
-	seen := st.Fields()
-	fc.mu.Lock()
-	stale := fc.fields == nil || time.Since(fc.at) > fieldCacheTTL
-	if !stale {
-		for _, f := range seen {
-			if _, ok := fc.fields[f]; !ok {
-				stale = time.Since(fc.tried) > fieldCacheRetry
-				break
-			}
-		}
-	}
-	fc.mu.Unlock()
-	if stale && fc.refresh.TryLock() {
-		fields := c.statsFields(ctx, uid)
-		fc.mu.Lock()
-		fc.tried = time.Now()
-		if fields != nil {
-			fc.fields, fc.at = fields, time.Now()
-		}
-		fc.mu.Unlock()
-		fc.refresh.Unlock()
-	}
-	fc.mu.Lock()
-	out := make([]string, 0, len(fc.fields)+len(seen))
-	for f := range fc.fields {
-		out = append(out, f)
-	}
-	fc.mu.Unlock()
-	for _, f := range seen {
-		if !slices.Contains(out, f) {
-			out = append(out, f)
-		}
-	}
-	out = slices.DeleteFunc(out, func(f string) bool { return f == shardField })
-	slices.Sort(out)
-	return out
-}
-
-// statsFields reads fieldDistribution from every healthy node (nil when
-// none answered).
-func (c *Cluster) statsFields(ctx context.Context, uid string) map[string]struct{} {
-	var targets []*node
-	for _, n := range c.nodes {
-		if n.isHealthy() {
-			targets = append(targets, n)
-		}
-	}
-	dists := make([]map[string]int64, len(targets))
-	errs := c.fanout(ctx, targets, func(ctx context.Context, n *node) error {
-		var s struct {
-			FieldDistribution map[string]int64 `json:"fieldDistribution"`
-		}
-		err := n.doJSON(ctx, "indexStats", http.MethodGet, "/indexes/"+uid+"/stats", nil, nil, &s)
-		dists[slices.Index(targets, n)] = s.FieldDistribution
-		return err
-	})
-	var out map[string]struct{}
-	for i, err := range errs {
-		if err != nil {
-			continue
-		}
-		if out == nil {
-			out = map[string]struct{}{}
-		}
-		for f := range dists[i] {
-			out[f] = struct{}{}
-		}
-	}
-	return out
-}

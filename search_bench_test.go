@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/meilisearch/meilisearch-go"
-	"github.com/miroirsearch/miroir/meilitest"
 )
 
 // End to end (DESIGN §10): a search through the Cluster over three
@@ -32,10 +31,10 @@ type e2eFixture struct {
 
 func newE2EFixture(tb testing.TB) *e2eFixture {
 	docs := genDocs(e2eDocs, 77)
-	one := meilitest.RunT(tb)
+	one, _ := startRef(tb)
 	loadNode(tb, one.URL(), "items", testSettings(false), docs)
 	waitIdle(tb, one)
-	f := newFleet(tb, 1, 3, 1, 64)
+	f := startFleet(tb, fleetSpec{groups: groupsOf(1, 3), rf: 1, shards: 64, timing: noProbes})
 	f.load(tb, "items", testSettings(false), docs)
 	return &e2eFixture{single: meilisearch.New(one.URL()).Index("items"), idx: f.c.index("items")}
 }

@@ -42,26 +42,38 @@ type ticket struct {
 	barrier bool
 	// blocked: an unfinished barrier was ahead when the ticket was taken.
 	blocked bool
-	once    sync.Once
+	// deferred: the call runs in the background (sequenced); counted in
+	// its indexes' indexOrder.deferred until released.
+	deferred bool
+	once     sync.Once
 }
 
-// indexOrder is the chain of one index: its last ticket and how many
-// barriers are unfinished.
+// indexOrder is the chain of one index: its last ticket, how many
+// barriers are unfinished, how many deferred calls wait.
 type indexOrder struct {
 	tail     chan struct{}
 	barriers int
+	deferred int
 }
+
+// maxDeferred bounds the calls an index may hold deferred: beyond it a
+// call waits for its turn in the caller's request, so a caller writing in
+// a tight loop behind a long settings change is slowed down instead of
+// piling up payloads in memory.
+const maxDeferred = 256
 
 // enter takes the next ticket of every index in uids (a swap takes one in
 // both). barrier marks a call whose ticket is released only when it is
-// finished.
-func (c *Cluster) enter(barrier bool, uids ...string) *ticket {
+// finished. canDefer asks for a deferred turn when a barrier is ahead
+// (granted while the indexes hold fewer than maxDeferred).
+func (c *Cluster) enter(barrier, canDefer bool, uids ...string) *ticket {
 	t := &ticket{c: c, uids: uids, ch: make(chan struct{}), barrier: barrier}
 	c.orderMu.Lock()
 	defer c.orderMu.Unlock()
 	if c.orders == nil {
 		c.orders = map[string]*indexOrder{}
 	}
+	room := true
 	for _, uid := range uids {
 		o := c.orders[uid]
 		if o == nil {
@@ -74,9 +86,16 @@ func (c *Cluster) enter(barrier bool, uids ...string) *ticket {
 		if o.barriers > 0 {
 			t.blocked = true
 		}
+		room = room && o.deferred < maxDeferred
 		o.tail = t.ch
 		if barrier {
 			o.barriers++
+		}
+	}
+	if t.blocked && canDefer && room {
+		t.deferred = true
+		for _, uid := range uids {
+			c.orders[uid].deferred++
 		}
 	}
 	return t
@@ -112,6 +131,9 @@ func (t *ticket) release() {
 			}
 			if t.barrier {
 				o.barriers--
+			}
+			if t.deferred {
+				o.deferred--
 			}
 			if o.tail == t.ch && o.barriers == 0 {
 				delete(c.orders, uid)
@@ -180,7 +202,10 @@ func (c *Cluster) sequenced(ctx context.Context, uids []string, barrier bool, pl
 // payload) is refused at once, deferred or not; check may also complete
 // the placeholder (its document count).
 func (c *Cluster) sequencedChecked(ctx context.Context, uids []string, barrier bool, placeholder *ClusterTask, check func() error, run func(ctx context.Context) (*meilisearch.TaskInfo, error)) (*meilisearch.TaskInfo, error) {
-	t := c.enter(barrier, uids...)
+	if err := c.checkOpen(); err != nil {
+		return nil, err // a closed Cluster defers nothing
+	}
+	t := c.enter(barrier, placeholder != nil, uids...)
 	finish := func(info *meilisearch.TaskInfo, err error) {
 		if barrier && err == nil {
 			t.releaseWhenFinished(info)
@@ -188,7 +213,7 @@ func (c *Cluster) sequencedChecked(ctx context.Context, uids []string, barrier b
 			t.release()
 		}
 	}
-	if !t.blocked || placeholder == nil {
+	if !t.deferred {
 		if err := t.wait(ctx); err != nil {
 			t.release()
 			return nil, err
@@ -283,7 +308,11 @@ func (v valuesFrom) Value(key any) any { return v.vals.Value(key) }
 // streamed reader, a write split into several tasks) when its turn comes,
 // in the caller's request.
 func inTurn[T any](ctx context.Context, c *Cluster, uid string, run func(ctx context.Context) (T, error)) (T, error) {
-	t := c.enter(false, uid)
+	if err := c.checkOpen(); err != nil {
+		var zero T
+		return zero, err
+	}
+	t := c.enter(false, false, uid)
 	defer t.release()
 	if err := t.wait(ctx); err != nil {
 		var zero T

@@ -38,7 +38,7 @@ type seqOutcome struct {
 
 func runSequence(t *testing.T, sm meilisearch.ServiceManager, seq func(ctx context.Context, sm meilisearch.ServiceManager) []*meilisearch.TaskInfo, indexes ...string) seqOutcome {
 	t.Helper()
-	ctx := coreCtx(t)
+	ctx := testCtx(t)
 	infos := seq(ctx, sm)
 	var out seqOutcome
 	for _, info := range infos {
@@ -112,9 +112,9 @@ func TestUnawaitedCallsKeepTheirOrder(t *testing.T) {
 	}
 	for _, s := range sequences {
 		t.Run(s.name, func(t *testing.T) {
-			one := meilitest.RunT(t, meilitest.WithTaskDuration(5*time.Millisecond))
+			one, _ := startRef(t, meilitest.WithTaskDuration(5*time.Millisecond))
 			want := runSequence(t, meilisearch.New(one.URL()), s.run, s.indexes...)
-			f := newCoreFleetWith(t, []int{0, 0, 1, 1}, 1, 8, []meilitest.Option{meilitest.WithTaskDuration(5 * time.Millisecond)})
+			f := startFleet(t, fleetSpec{groups: []int{0, 0, 1, 1}, rf: 1, shards: 8, nodeOpts: []meilitest.Option{meilitest.WithTaskDuration(5 * time.Millisecond)}})
 			got := runSequence(t, f.c, s.run, s.indexes...)
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Fatalf("cluster:\n  %v\none node:\n  %v", got, want)

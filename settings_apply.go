@@ -72,8 +72,33 @@ func (e *settingsEngine) run(ctx context.Context, j *settingsJob) error {
 		}
 	}
 	tx := &txState{uid: j.uid, snaps: make([]rawSettings, len(c.nodes)), after: make([]rawSettings, len(c.nodes)), reqs: map[int]nodeRequest{}, task: j.task}
-
 	// 1. Snapshot every node.
+	if err := e.snapshot(ctx, j, tx); err != nil {
+		return err
+	}
+	// 2. Build every node's request.
+	targets, err := e.plan(j, tx)
+	if err != nil {
+		return err
+	}
+	// 3. Apply.
+	if c.opts.settings == Parallel {
+		err = e.applyParallel(ctx, tx, targets)
+	} else {
+		err = e.applySequential(ctx, tx, targets)
+	}
+	if err != nil {
+		return err
+	}
+	// 4. Success: refresh the cache from what the nodes now hold.
+	e.storeCache(j.uid, tx.final(j.op.repair))
+	return nil
+}
+
+// snapshot reads every node's settings into tx.snaps. A node that cannot
+// be read fails the transaction, unless the job repairs another node.
+func (e *settingsEngine) snapshot(ctx context.Context, j *settingsJob, tx *txState) error {
+	c := e.c
 	errs := c.fanout(ctx, c.nodes, func(ctx context.Context, n *node) error {
 		s, err := e.readNode(ctx, n, j.uid)
 		tx.snaps[n.idx] = s
@@ -91,8 +116,13 @@ func (e *settingsEngine) run(ctx context.Context, j *settingsJob) error {
 		}
 		return e.failure(j.uid, c.nodes[i], "reading its settings for the snapshot", err, rollbackResult{})
 	}
+	return nil
+}
 
-	// 2. Build every node's request.
+// plan builds every node's request into tx.reqs (a repair first decides
+// its target: the peers' majority, the wanted values over it) and returns
+// the nodes to change.
+func (e *settingsEngine) plan(j *settingsJob, tx *txState) ([]*node, error) {
 	if j.op.repair {
 		peers := tx.snaps
 		if j.op.only != nil {
@@ -102,7 +132,7 @@ func (e *settingsEngine) run(ctx context.Context, j *settingsJob) error {
 				if cached := e.cachedRaw(j.uid); cached != nil {
 					peers = []rawSettings{cached}
 				} else {
-					return e.failure(j.uid, j.op.only, "looking for a peer to compare with", errors.New("no other node could be read"), rollbackResult{})
+					return nil, e.failure(j.uid, j.op.only, "looking for a peer to compare with", errors.New("no other node could be read"), rollbackResult{})
 				}
 			}
 		}
@@ -113,7 +143,7 @@ func (e *settingsEngine) run(ctx context.Context, j *settingsJob) error {
 		tx.ref = tx.target
 	}
 	var targets []*node
-	for _, n := range c.nodes {
+	for _, n := range e.c.nodes {
 		if j.op.only != nil && n != j.op.only {
 			continue
 		}
@@ -124,35 +154,22 @@ func (e *settingsEngine) run(ctx context.Context, j *settingsJob) error {
 		tx.reqs[n.idx] = req
 		targets = append(targets, n)
 	}
+	return targets, nil
+}
 
-	// 3. Apply.
-	var err error
-	if c.opts.settings == Parallel {
-		err = e.applyParallel(ctx, tx, targets)
-	} else {
-		err = e.applySequential(ctx, tx, targets)
+// final is what the nodes hold after a successful transaction: the
+// repair target, else the first node's settings read after applying (the
+// first snapshot when no node changed).
+func (tx *txState) final(repair bool) rawSettings {
+	if repair {
+		return tx.target
 	}
-	if err != nil {
-		return err
-	}
-
-	// 4. Success: refresh the cache from what the nodes now hold.
-	var final rawSettings
-	switch {
-	case j.op.repair:
-		final = tx.target
-	default:
-		for _, n := range c.nodes {
-			if final = tx.after[n.idx]; final != nil {
-				break
-			}
-		}
-		if final == nil {
-			final = tx.snaps[0]
+	for _, s := range tx.after {
+		if s != nil {
+			return s
 		}
 	}
-	e.storeCache(j.uid, final)
-	return nil
+	return tx.snaps[0]
 }
 
 // applySequential applies node by node; the first failure rolls back the
@@ -352,10 +369,7 @@ func (e *settingsEngine) rollback(ctx context.Context, tx *txState, done []*node
 // unverify makes node n be re-verified for index uid before it receives
 // writes again.
 func (c *Cluster) unverify(uid string, n *node) {
-	c.mu.Lock()
-	st := c.indexes[uid]
-	c.mu.Unlock()
-	if st != nil {
+	if st, _ := c.states.lookup(uid); st != nil {
 		st.setVerified(n.idx, false)
 	}
 }

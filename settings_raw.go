@@ -330,10 +330,7 @@ func (e *settingsEngine) storeCache(uid string, raw rawSettings) {
 	q := e.queue(uid)
 	q.gen++
 	q.raw = raw
-	e.c.mu.Lock()
-	st := e.c.indexes[uid]
-	e.c.mu.Unlock()
-	if st != nil {
+	if st, _ := e.c.states.lookup(uid); st != nil {
 		st.mu.Lock()
 		st.settings = typed
 		st.mu.Unlock()
@@ -348,10 +345,7 @@ func (e *settingsEngine) invalidateCache(uid string) {
 	q := e.queue(uid)
 	q.gen++
 	q.raw = nil
-	e.c.mu.Lock()
-	st := e.c.indexes[uid]
-	e.c.mu.Unlock()
-	if st != nil {
+	if st, _ := e.c.states.lookup(uid); st != nil {
 		st.mu.Lock()
 		st.settings = nil
 		st.mu.Unlock()

@@ -1,8 +1,13 @@
 package miroir
 
+// Settings calls (settings.go): every setter goes through the settings
+// transaction, every getter reads the fleet's settings, and the cache the
+// merge uses stays true.
+
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -10,7 +15,15 @@ import (
 	"testing"
 
 	"github.com/meilisearch/meilisearch-go"
+	"github.com/miroirsearch/miroir/meilitest"
 )
+
+type asCall struct {
+	name string
+	run  func() (*meilisearch.TaskInfo, error)
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // TestSettingsEveryMethodThroughTransaction calls every Update*/Reset*
 // method of meilisearch.SettingsManager on the Cluster's Index and checks
@@ -130,6 +143,160 @@ func TestSettingsEveryMethodThroughTransaction(t *testing.T) {
 	}
 }
 
+// Every settings method of the interface goes through the transaction: with
+// a task failure injected on the last node, the call fails and no node keeps
+// the change; without failure the change lands on every node.
+func TestAuditSettingsEveryMethodThroughTransaction(t *testing.T) {
+	ctx := testCtx(t)
+	callsFor := func(ix meilisearch.IndexManager) []asCall {
+		distinct := "title"
+		prefix := "disabled"
+		type call = asCall
+		return []call{
+			{"UpdateSettings", func() (*meilisearch.TaskInfo, error) {
+				return ix.UpdateSettings(ctx, &meilisearch.Settings{StopWords: []string{"s1"}, DistinctAttribute: &distinct})
+			}},
+			{"ResetSettings", func() (*meilisearch.TaskInfo, error) { return ix.ResetSettings(ctx) }},
+			{"UpdateRankingRules", func() (*meilisearch.TaskInfo, error) {
+				return ix.UpdateRankingRules(ctx, &[]string{"typo", "words", "n:desc"})
+			}},
+			{"ResetRankingRules", func() (*meilisearch.TaskInfo, error) { return ix.ResetRankingRules(ctx) }},
+			{"UpdateDistinctAttribute", func() (*meilisearch.TaskInfo, error) { return ix.UpdateDistinctAttribute(ctx, "title") }},
+			{"ResetDistinctAttribute", func() (*meilisearch.TaskInfo, error) { return ix.ResetDistinctAttribute(ctx) }},
+			{"UpdateSearchableAttributes", func() (*meilisearch.TaskInfo, error) {
+				return ix.UpdateSearchableAttributes(ctx, &[]string{"title"})
+			}},
+			{"ResetSearchableAttributes", func() (*meilisearch.TaskInfo, error) { return ix.ResetSearchableAttributes(ctx) }},
+			{"UpdateDisplayedAttributes", func() (*meilisearch.TaskInfo, error) {
+				return ix.UpdateDisplayedAttributes(ctx, &[]string{"id", "title"})
+			}},
+			{"ResetDisplayedAttributes", func() (*meilisearch.TaskInfo, error) { return ix.ResetDisplayedAttributes(ctx) }},
+			{"UpdateStopWords", func() (*meilisearch.TaskInfo, error) { return ix.UpdateStopWords(ctx, &[]string{"of"}) }},
+			{"ResetStopWords", func() (*meilisearch.TaskInfo, error) { return ix.ResetStopWords(ctx) }},
+			{"UpdateSynonyms", func() (*meilisearch.TaskInfo, error) {
+				return ix.UpdateSynonyms(ctx, &map[string][]string{"big": {"large"}})
+			}},
+			{"ResetSynonyms", func() (*meilisearch.TaskInfo, error) { return ix.ResetSynonyms(ctx) }},
+			{"UpdateFilterableAttributes", func() (*meilisearch.TaskInfo, error) {
+				return ix.UpdateFilterableAttributes(ctx, &[]any{"n"})
+			}},
+			{"ResetFilterableAttributes", func() (*meilisearch.TaskInfo, error) { return ix.ResetFilterableAttributes(ctx) }},
+			{"UpdateSortableAttributes", func() (*meilisearch.TaskInfo, error) {
+				return ix.UpdateSortableAttributes(ctx, &[]string{"n"})
+			}},
+			{"ResetSortableAttributes", func() (*meilisearch.TaskInfo, error) { return ix.ResetSortableAttributes(ctx) }},
+			{"UpdateTypoTolerance", func() (*meilisearch.TaskInfo, error) {
+				return ix.UpdateTypoTolerance(ctx, &meilisearch.TypoTolerance{Enabled: true, MinWordSizeForTypos: meilisearch.MinWordSizeForTypos{OneTypo: 4, TwoTypos: 8}, DisableOnWords: []string{}, DisableOnAttributes: []string{}})
+			}},
+			{"ResetTypoTolerance", func() (*meilisearch.TaskInfo, error) { return ix.ResetTypoTolerance(ctx) }},
+			{"UpdatePagination", func() (*meilisearch.TaskInfo, error) {
+				return ix.UpdatePagination(ctx, &meilisearch.Pagination{MaxTotalHits: 77})
+			}},
+			{"ResetPagination", func() (*meilisearch.TaskInfo, error) { return ix.ResetPagination(ctx) }},
+			{"UpdateFaceting", func() (*meilisearch.TaskInfo, error) {
+				return ix.UpdateFaceting(ctx, &meilisearch.Faceting{MaxValuesPerFacet: 9, SortFacetValuesBy: map[string]meilisearch.SortFacetType{"*": meilisearch.SortFacetTypeCount}})
+			}},
+			{"ResetFaceting", func() (*meilisearch.TaskInfo, error) { return ix.ResetFaceting(ctx) }},
+			{"UpdateEmbedders", func() (*meilisearch.TaskInfo, error) {
+				return ix.UpdateEmbedders(ctx, map[string]meilisearch.Embedder{"manual": {Source: meilisearch.UserProvidedEmbedderSource, Dimensions: 3}})
+			}},
+			{"ResetEmbedders", func() (*meilisearch.TaskInfo, error) { return ix.ResetEmbedders(ctx) }},
+			{"UpdateSearchCutoffMs", func() (*meilisearch.TaskInfo, error) { return ix.UpdateSearchCutoffMs(ctx, 123) }},
+			{"ResetSearchCutoffMs", func() (*meilisearch.TaskInfo, error) { return ix.ResetSearchCutoffMs(ctx) }},
+			{"UpdateSeparatorTokens", func() (*meilisearch.TaskInfo, error) { return ix.UpdateSeparatorTokens(ctx, []string{"|"}) }},
+			{"ResetSeparatorTokens", func() (*meilisearch.TaskInfo, error) { return ix.ResetSeparatorTokens(ctx) }},
+			{"UpdateNonSeparatorTokens", func() (*meilisearch.TaskInfo, error) {
+				return ix.UpdateNonSeparatorTokens(ctx, []string{"@"})
+			}},
+			{"ResetNonSeparatorTokens", func() (*meilisearch.TaskInfo, error) { return ix.ResetNonSeparatorTokens(ctx) }},
+			{"UpdateDictionary", func() (*meilisearch.TaskInfo, error) { return ix.UpdateDictionary(ctx, []string{"J.R.R."}) }},
+			{"ResetDictionary", func() (*meilisearch.TaskInfo, error) { return ix.ResetDictionary(ctx) }},
+			{"UpdateProximityPrecision", func() (*meilisearch.TaskInfo, error) {
+				return ix.UpdateProximityPrecision(ctx, meilisearch.ByAttribute)
+			}},
+			{"ResetProximityPrecision", func() (*meilisearch.TaskInfo, error) { return ix.ResetProximityPrecision(ctx) }},
+			{"UpdateLocalizedAttributes", func() (*meilisearch.TaskInfo, error) {
+				return ix.UpdateLocalizedAttributes(ctx, []*meilisearch.LocalizedAttributes{{Locales: []string{"fra"}, AttributePatterns: []string{"title"}}})
+			}},
+			{"ResetLocalizedAttributes", func() (*meilisearch.TaskInfo, error) { return ix.ResetLocalizedAttributes(ctx) }},
+			{"UpdatePrefixSearch", func() (*meilisearch.TaskInfo, error) { return ix.UpdatePrefixSearch(ctx, prefix) }},
+			{"ResetPrefixSearch", func() (*meilisearch.TaskInfo, error) { return ix.ResetPrefixSearch(ctx) }},
+			{"UpdateFacetSearch", func() (*meilisearch.TaskInfo, error) { return ix.UpdateFacetSearch(ctx, false) }},
+			{"ResetFacetSearch", func() (*meilisearch.TaskInfo, error) { return ix.ResetFacetSearch(ctx) }},
+			{"UpdateForeignKeys", func() (*meilisearch.TaskInfo, error) {
+				return ix.UpdateForeignKeys(ctx, []meilisearch.ForeignKey{{FieldName: "ref", ForeignIndexUid: "other"}})
+			}},
+			{"ResetForeignKeys", func() (*meilisearch.TaskInfo, error) { return ix.ResetForeignKeys(ctx) }},
+		}
+	}
+	calls := callsFor(nil)
+	// Every Update/Reset method of the interface is in the list.
+	sm := reflect.TypeOf((*meilisearch.SettingsManager)(nil)).Elem()
+	for i := 0; i < sm.NumMethod(); i++ {
+		name := sm.Method(i).Name
+		if (strings.HasPrefix(name, "Update") || strings.HasPrefix(name, "Reset")) && !slices.ContainsFunc(calls, func(c asCall) bool { return c.name == name }) {
+			t.Errorf("audit does not cover settings method %s", name)
+		}
+	}
+	// The calls are closures over ix; run them in chunks on separate fleets,
+	// each with its own Index bound through a per-chunk copy of the list.
+	const chunks = 4
+	per := (len(calls)/2 + chunks - 1) / chunks * 2 // keep Update/Reset pairs together
+	for ci := 0; ci < chunks; ci++ {
+		lo, hi := ci*per, min((ci+1)*per, len(calls))
+		if lo >= hi {
+			continue
+		}
+		t.Run(fmt.Sprintf("chunk%d", ci), func(t *testing.T) {
+			t.Parallel()
+			f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 8, nodeOpts: []meilitest.Option{meilitest.WithTaskDuration(0)}, timing: oneRetry})
+			own := f.create(t, "docs", "id")
+			if _, err := f.c.ExperimentalFeatures().SetForeignKeys(true).Update(ctx); err != nil {
+				t.Fatalf("enable foreignKeys: %v", err)
+			}
+			f.create(t, "other", "id")
+			// Put the index in a non-default state first so that every reset changes something.
+			acWaitOK(t, f.c)(own.UpdateSettings(ctx, &meilisearch.Settings{StopWords: []string{"pre"}}))
+			last := len(f.srv) - 1
+			run := func(c asCall) (*meilisearch.TaskInfo, error) { return c.run() }
+			for _, c := range callsFor(own)[lo:hi] {
+				before := f.allSettings(t, "docs")
+				// With a failure on the last node: no node keeps the change.
+				clear := f.srv[last].FailTasks(asIsSettingsWrite, "internal")
+				info, err := run(c)
+				if err != nil {
+					clear()
+					t.Errorf("%s: %v", c.name, err)
+					continue
+				}
+				if info.Type != meilisearch.TaskTypeSettingsUpdate {
+					t.Errorf("%s: task type %s, want settingsUpdate", c.name, info.Type)
+				}
+				task := acWait(t, f.c)(info, nil)
+				clear()
+				if task.Status != meilisearch.TaskStatusFailed {
+					t.Errorf("%s with a task failure on %s: %s, want failed", c.name, f.nodes[last].ID, task.Status)
+				}
+				f.requireSameEach(t, c.name+" (failed, rolled back)", f.allSettings(t, "docs"), before)
+				// Without failure: lands on every node.
+				acWaitOK(t, f.c)(run(c))
+				after := f.allSettings(t, "docs")
+				for i := range after {
+					if d := asDiff(after[i], after[0]); len(d) > 0 {
+						t.Errorf("%s: node %d differs from node 0: %v", c.name, i, d)
+					}
+					if !slices.Contains(asStrings(after[i]["filterableAttributes"]), "_miroir_shard") {
+						t.Errorf("%s: node %d lost _miroir_shard filterable", c.name, i)
+					}
+				}
+				if len(asDiff(after[0], before[0])) == 0 {
+					t.Errorf("%s: no change observed on the nodes", c.name)
+				}
+			}
+		})
+	}
+}
+
 // TestSettingsReaders: every Get* method answers from a node, with
 // _miroir_shard hidden.
 func TestSettingsReaders(t *testing.T) {
@@ -173,12 +340,12 @@ func TestSettingsReaders(t *testing.T) {
 		t.Errorf("GetDictionary %v", dict)
 	}
 	// Readers fall back when a node is down.
-	f.srvs[0].Stop()
-	f.srvs[1].Stop()
+	f.srv[0].Stop()
+	f.srv[1].Stop()
 	if _, err := idx.GetSettings(ctx); err == nil {
 		t.Error("GetSettings with every node down: no error")
 	}
-	if err := f.srvs[0].Start(); err != nil {
+	if err := f.srv[0].Start(); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
@@ -188,60 +355,76 @@ func TestSettingsReaders(t *testing.T) {
 	}
 }
 
-func ptr[T any](v T) *T { return &v }
-
-// TestSettingsShardFilterable: _miroir_shard stays filterable through
-// updates and resets, attribute-pattern objects are kept, reads hide it.
-func TestSettingsShardFilterable(t *testing.T) {
-	f := newSettingsFleet(t, 3)
-	ctx := context.Background()
-	idx := f.index()
-	pattern := map[string]any{
-		"attributePatterns": []any{"price*"},
-		"features":          map[string]any{"facetSearch": false, "filter": map[string]any{"equality": true, "comparison": true}},
+// Every getter reads the value the transaction wrote, without _miroir_shard.
+func TestAuditSettingsGetters(t *testing.T) {
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 8, nodeOpts: []meilitest.Option{meilitest.WithTaskDuration(0)}, timing: oneRetry})
+	ix := f.create(t, "docs", "id")
+	ctx := testCtx(t)
+	distinct := "title"
+	acWaitOK(t, f.c)(ix.UpdateSettings(ctx, &meilisearch.Settings{
+		RankingRules: []string{"words", "n:desc"}, DistinctAttribute: &distinct,
+		SearchableAttributes: []string{"title"}, DisplayedAttributes: []string{"id", "title"},
+		StopWords: []string{"of"}, Synonyms: map[string][]string{"a": {"b"}},
+		FilterableAttributes: []string{"n"}, SortableAttributes: []string{"n"},
+		SeparatorTokens: []string{"|"}, NonSeparatorTokens: []string{"@"}, Dictionary: []string{"J.R.R."},
+		SearchCutoffMs: 99, Pagination: &meilisearch.Pagination{MaxTotalHits: 55},
+	}))
+	check := func(name string, got any, err error, want string) {
+		t.Helper()
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			return
+		}
+		b, _ := json.Marshal(got)
+		if strings.Contains(string(b), "_miroir_shard") {
+			t.Errorf("%s shows _miroir_shard: %s", name, b)
+		}
+		if want != "" && asCanon(b) != want {
+			t.Errorf("%s = %s, want %s", name, b, want)
+		}
 	}
-	f.mustSucceed(idx.UpdateFilterableAttributes(ctx, &[]interface{}{"genre", pattern}))
-	s := f.assertUniform()
-	var list []any
-	_ = json.Unmarshal(s["filterableAttributes"], &list)
-	if len(list) != 3 || list[0] != "genre" || list[2] != shardField {
-		t.Errorf("node filterable %s", s["filterableAttributes"])
-	}
-	if m, ok := list[1].(map[string]any); !ok || !reflect.DeepEqual(m["attributePatterns"], []any{"price*"}) {
-		t.Errorf("pattern object not kept: %v", list[1])
-	}
-	got, err := idx.GetFilterableAttributes(ctx)
-	if err != nil || len(*got) != 2 || (*got)[0] != "genre" {
-		t.Errorf("GetFilterableAttributes %v %v", got, err)
-	}
-	gs, _ := idx.GetSettings(ctx)
-	if !slices.Equal(gs.FilterableAttributes, []string{"genre", "price*"}) {
-		t.Errorf("GetSettings filterable %v", gs.FilterableAttributes)
-	}
-
-	f.mustSucceed(idx.ResetFilterableAttributes(ctx))
-	if s := f.assertUniform(); string(s["filterableAttributes"]) != `["_miroir_shard"]` {
-		t.Errorf("after reset: %s", s["filterableAttributes"])
-	}
-	if got, _ := idx.GetFilterableAttributes(ctx); len(*got) != 0 {
-		t.Errorf("after reset, read %v", *got)
-	}
-
-	f.mustSucceed(idx.UpdateSettings(ctx, &meilisearch.Settings{FilterableAttributes: []string{"a"}, SortableAttributes: []string{"b"}}))
-	if s := f.assertUniform(); string(s["filterableAttributes"]) != `["a","_miroir_shard"]` {
-		t.Errorf("after UpdateSettings: %s", s["filterableAttributes"])
-	}
-	// An update that already names it does not duplicate it.
-	f.mustSucceed(idx.UpdateFilterableAttributes(ctx, &[]interface{}{shardField, "x"}))
-	if s := f.assertUniform(); string(s["filterableAttributes"]) != `["_miroir_shard","x"]` {
-		t.Errorf("after update naming it: %s", s["filterableAttributes"])
-	}
-
-	f.mustSucceed(idx.ResetSettings(ctx))
-	s = f.assertUniform()
-	if string(s["filterableAttributes"]) != `["_miroir_shard"]` || string(s["sortableAttributes"]) != `[]` {
-		t.Errorf("after ResetSettings: filterable %s sortable %s", s["filterableAttributes"], s["sortableAttributes"])
-	}
+	rr, err := ix.GetRankingRules(ctx)
+	check("GetRankingRules", rr, err, `["words","n:desc"]`)
+	da, err := ix.GetDistinctAttribute(ctx)
+	check("GetDistinctAttribute", da, err, `"title"`)
+	sa, err := ix.GetSearchableAttributes(ctx)
+	check("GetSearchableAttributes", sa, err, `["title"]`)
+	dsp, err := ix.GetDisplayedAttributes(ctx)
+	check("GetDisplayedAttributes", dsp, err, `["id","title"]`)
+	sw, err := ix.GetStopWords(ctx)
+	check("GetStopWords", sw, err, `["of"]`)
+	syn, err := ix.GetSynonyms(ctx)
+	check("GetSynonyms", syn, err, `{"a":["b"]}`)
+	fa, err := ix.GetFilterableAttributes(ctx)
+	check("GetFilterableAttributes", fa, err, `["n"]`)
+	so, err := ix.GetSortableAttributes(ctx)
+	check("GetSortableAttributes", so, err, `["n"]`)
+	st, err := ix.GetSeparatorTokens(ctx)
+	check("GetSeparatorTokens", st, err, `["|"]`)
+	nst, err := ix.GetNonSeparatorTokens(ctx)
+	check("GetNonSeparatorTokens", nst, err, `["@"]`)
+	dic, err := ix.GetDictionary(ctx)
+	check("GetDictionary", dic, err, `["J.R.R."]`)
+	co, err := ix.GetSearchCutoffMs(ctx)
+	check("GetSearchCutoffMs", co, err, `99`)
+	pg, err := ix.GetPagination(ctx)
+	check("GetPagination", pg, err, `{"maxTotalHits":55}`)
+	tt, err := ix.GetTypoTolerance(ctx)
+	check("GetTypoTolerance", tt, err, "")
+	fc, err := ix.GetFaceting(ctx)
+	check("GetFaceting", fc, err, "")
+	em, err := ix.GetEmbedders(ctx)
+	check("GetEmbedders", em, err, "")
+	pp, err := ix.GetProximityPrecision(ctx)
+	check("GetProximityPrecision", pp, err, `"byWord"`)
+	la, err := ix.GetLocalizedAttributes(ctx)
+	check("GetLocalizedAttributes", la, err, "")
+	ps, err := ix.GetPrefixSearch(ctx)
+	check("GetPrefixSearch", ps, err, "")
+	fs, err := ix.GetFacetSearch(ctx)
+	check("GetFacetSearch", fs, err, `true`)
+	all, err := ix.GetSettings(ctx)
+	check("GetSettings", all, err, "")
 }
 
 // TestSettingsCache: the cache is read once, then kept up to date by
@@ -271,145 +454,103 @@ func TestSettingsCache(t *testing.T) {
 	}
 }
 
-// TestSettingsDriftAndRepair: a node changed behind the cluster's back is
-// reported and repaired to the majority, or to given settings.
-func TestSettingsDriftAndRepair(t *testing.T) {
-	for _, st := range strategies {
-		t.Run(st.name, func(t *testing.T) {
-			f := newSettingsFleet(t, 3, WithSettingsStrategy(st.s))
-			ctx := context.Background()
-			d, err := f.c.SettingsDrift(ctx, f.uid)
-			if err != nil || d.Drifted() {
-				t.Fatalf("fresh fleet drifted: %v %v", d, err)
+// The merge uses the index's settings from a cache the transaction keeps:
+// no search pays a settings read, and a change is in force right away.
+func TestAuditSettingsCacheUsedByMerge(t *testing.T) {
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8, timing: oneRetry})
+	ix := f.create(t, "docs", "id")
+	ctx := testCtx(t)
+	docs := acDocs(0, 70) // n = id % 7
+	acWaitOK(t, f.c)(ix.AddDocuments(ctx, docs, nil))
+	acWaitOK(t, f.c)(ix.UpdateSettings(ctx, &meilisearch.Settings{
+		RankingRules: []string{"n:desc", "words", "typo", "proximity", "attribute", "sort", "exactness"},
+	}))
+	spy := f.spy()
+	for k := 0; k < 5; k++ {
+		res, err := ix.Search(ctx, "title", &meilisearch.SearchRequest{Limit: 70})
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev := 1 << 30
+		for _, h := range res.Hits {
+			var n int
+			_ = json.Unmarshal(h["n"], &n)
+			if n > prev {
+				t.Fatalf("custom ranking rule n:desc not honoured across nodes: %d after %d", n, prev)
 			}
-			// Behind the cluster's back.
-			info, err := f.direct[1].Index(f.uid).UpdateRankingRules(ctx, &[]string{"typo", "words"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			f.waitNode(1, info.TaskUID)
-			info, err = f.direct[2].Index(f.uid).ResetFilterableAttributes(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f.waitNode(2, info.TaskUID)
-
-			d, err = f.c.SettingsDrift(ctx, f.uid)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Log(d)
-			if !d.Drifted() || !slices.Equal(d.DriftedNodes(), []string{"n1", "n2"}) {
-				t.Fatalf("drift %v", d)
-			}
-			if rr := d.Settings["rankingRules"]; !slices.Equal(rr.Nodes, []string{"n1"}) || string(rr.Values["n1"]) != `["typo","words"]` {
-				t.Errorf("rankingRules drift %+v", rr)
-			}
-			if fa := d.Settings["filterableAttributes"]; !slices.Equal(fa.Nodes, []string{"n2"}) || string(fa.Majority) != `["_miroir_shard"]` {
-				t.Errorf("filterableAttributes drift %+v", fa)
-			}
-			if len(d.Settings) != 2 {
-				t.Errorf("unexpected drifted settings: %v", d)
-			}
-
-			f.mustSucceed(f.c.RepairSettings(ctx, f.uid, nil))
-			if d, _ := f.c.SettingsDrift(ctx, f.uid); d.Drifted() {
-				t.Errorf("still drifted after repair: %v", d)
-			}
-			s := f.assertUniform()
-			if string(s["filterableAttributes"]) != `["_miroir_shard"]` {
-				t.Errorf("repair did not restore _miroir_shard: %s", s["filterableAttributes"])
-			}
-
-			// Repair toward given settings.
-			f.mustSucceed(f.c.RepairSettings(ctx, f.uid, &meilisearch.Settings{StopWords: []string{"le"}, FilterableAttributes: []string{"genre"}}))
-			s = f.assertUniform()
-			if string(s["stopWords"]) != `["le"]` || string(s["filterableAttributes"]) != `["genre","_miroir_shard"]` {
-				t.Errorf("after repair to want: %s %s", s["stopWords"], s["filterableAttributes"])
-			}
-			// Nothing to repair: succeeds without touching nodes.
-			f.mustSucceed(f.c.RepairSettings(ctx, f.uid, nil))
-		})
-	}
-}
-
-// TestSettingsDriftUnreachable: an unreachable node is listed, not
-// compared; a repair needs every node.
-func TestSettingsDriftUnreachable(t *testing.T) {
-	f := newSettingsFleet(t, 3)
-	ctx := context.Background()
-	f.srvs[2].Stop()
-	d, err := f.c.SettingsDrift(ctx, f.uid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.Drifted() || d.Unreadable["n2"] == "" || len(d.Nodes) != 2 {
-		t.Errorf("drift %v", d)
-	}
-	task := f.wait(f.c.RepairSettings(ctx, f.uid, nil))
-	if task.Status != meilisearch.TaskStatusFailed || !strings.Contains(task.Error.Message, "node n2") {
-		t.Errorf("repair with a node down: %s %+v", task.Status, task.Error)
-	}
-}
-
-// TestVerifyNodeSettings: a node that comes back with other settings is
-// repaired (alone) before it receives writes.
-func TestVerifyNodeSettings(t *testing.T) {
-	f := newSettingsFleet(t, 3)
-	ctx := context.Background()
-	f.mustSucceed(f.index().UpdateSynonyms(ctx, &map[string][]string{"tv": {"television"}}))
-	st, _ := f.c.state(ctx, f.uid)
-	n1 := f.c.nodes[1]
-	if err := f.c.verifyNodeSettings(ctx, st, n1); err != nil {
-		t.Fatalf("in line node: %v", err)
-	}
-	// Behind the cluster's back: node 1 lost its settings.
-	info, err := f.direct[1].Index(f.uid).ResetSettings(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.waitNode(1, info.TaskUID)
-	if err := f.c.verifyNodeSettings(ctx, st, n1); err != nil {
-		t.Fatalf("verify: %v", err)
-	}
-	s := f.assertUniform()
-	if string(s["synonyms"]) != `{"tv":["television"]}` || string(s["filterableAttributes"]) != `["_miroir_shard"]` {
-		t.Errorf("after verify: %s %s", s["synonyms"], s["filterableAttributes"])
-	}
-	// With the other nodes unreachable but a cache, the cache decides.
-	info, err = f.direct[1].Index(f.uid).UpdateStopWords(ctx, &[]string{"zz"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.waitNode(1, info.TaskUID)
-	f.c.nodes[0].healthy.Store(false)
-	f.c.nodes[2].healthy.Store(false)
-	f.srvs[0].Stop()
-	f.srvs[2].Stop()
-	if err := f.c.verifyNodeSettings(ctx, st, n1); err != nil {
-		t.Fatalf("verify against the cache: %v", err)
-	}
-	if s := f.nodeSettings(1); string(s["stopWords"]) != `[]` {
-		t.Errorf("stop words %s", s["stopWords"])
-	}
-}
-
-func TestWithShardFilterable(t *testing.T) {
-	cases := map[string]string{
-		`null`:                          `["_miroir_shard"]`,
-		`[]`:                            `["_miroir_shard"]`,
-		`["a"]`:                         `["a","_miroir_shard"]`,
-		`["_miroir_shard","a"]`:         `["_miroir_shard","a"]`,
-		`[{"attributePatterns":["x"]}]`: `[{"attributePatterns":["x"]},"_miroir_shard"]`,
-		`"oops"`:                        `"oops"`,
-	}
-	for in, want := range cases {
-		if got := string(withShardFilterable(json.RawMessage(in))); got != want {
-			t.Errorf("withShardFilterable(%s) = %s, want %s", in, got, want)
+			prev = n
 		}
 	}
-	if got := string(hideShardFilterable(json.RawMessage(`["a","_miroir_shard",{"attributePatterns":["_miroir_shard"]}]`))); got != `["a",{"attributePatterns":["_miroir_shard"]}]` {
-		t.Errorf("hide: %s", got)
+	for _, r := range spy.take() {
+		if strings.Contains(r, " GET ") && strings.HasSuffix(r, "/settings") || strings.Contains(r, "/settings/") && strings.Contains(r, " GET ") {
+			t.Errorf("a search read settings from a node: %s", r)
+		}
+	}
+	// A distinct attribute set by a transaction applies to the next merge.
+	acWaitOK(t, f.c)(ix.UpdateDistinctAttribute(ctx, "n"))
+	f.idle(t)
+	spy.take()
+	res, err := ix.Search(ctx, "title", &meilisearch.SearchRequest{Limit: 70})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, h := range res.Hits {
+		if seen[string(h["n"])] {
+			t.Errorf("distinct attribute n not re-applied across nodes: n=%s twice", h["n"])
+		}
+		seen[string(h["n"])] = true
+	}
+	if len(res.Hits) != 7 {
+		t.Errorf("distinct n: %d hits, want 7", len(res.Hits))
+	}
+	// A rolled-back transaction leaves the merge on the old settings.
+	acWaitOK(t, f.c)(ix.ResetDistinctAttribute(ctx))
+	clear := f.srv[2].FailTasks(asIsSettingsWrite, "internal")
+	task := acWait(t, f.c)(ix.UpdateDistinctAttribute(ctx, "n"))
+	clear()
+	if task.Status != meilisearch.TaskStatusFailed {
+		t.Fatalf("expected the transaction to fail, got %s", task.Status)
+	}
+	res, err = ix.Search(ctx, "title", &meilisearch.SearchRequest{Limit: 70})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Hits) != 70 {
+		t.Errorf("after a rolled-back distinct change the merge gives %d hits, want 70 (no distinct)", len(res.Hits))
+	}
+	// Faceting settings are re-applied to merged facet counts.
+	acWaitOK(t, f.c)(ix.UpdateSettings(ctx, &meilisearch.Settings{
+		FilterableAttributes: []string{"n"},
+		Faceting:             &meilisearch.Faceting{MaxValuesPerFacet: 3},
+	}))
+	f.idle(t)
+	spy.take()
+	res, err = ix.Search(ctx, "", &meilisearch.SearchRequest{Facets: []string{"n"}, Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fd map[string]map[string]int
+	_ = json.Unmarshal(res.FacetDistribution, &fd)
+	if len(fd["n"]) != 3 {
+		t.Errorf("maxValuesPerFacet 3: merged facetDistribution %v", fd["n"])
+	}
+	total := 0
+	for _, v := range fd["n"] {
+		total += v
+	}
+	if total != 30 {
+		t.Errorf("facet counts not summed across nodes: %v (want three values of 10)", fd["n"])
+	}
+	for _, r := range spy.take() {
+		if strings.Contains(r, " GET ") && strings.Contains(r, "/settings") {
+			t.Errorf("a search read settings from a node: %s", r)
+		}
+	}
+	for _, r := range spy.take() {
+		if strings.Contains(r, " GET ") && strings.Contains(r, "/settings") {
+			t.Errorf("a search read settings from a node: %s", r)
+		}
 	}
 }
 

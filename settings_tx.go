@@ -289,7 +289,7 @@ func (c *Cluster) submitSettings(ctx context.Context, uid string, op *settingsOp
 		return nil, err
 	}
 	if create {
-		if err := checkIndexUID(uid); err != nil {
+		if err := validateIndexUID(uid, refuseReserved); err != nil {
 			return nil, err
 		}
 	}
@@ -309,7 +309,7 @@ func (c *Cluster) submitSettings(ctx context.Context, uid string, op *settingsOp
 	e.mu.Unlock()
 	q.submit.Lock()
 	defer q.submit.Unlock()
-	t := c.enter(true, uid)
+	t := c.enter(true, false, uid)
 	job := &settingsJob{uid: uid, op: op, ticket: t}
 	if t.blocked {
 		job.prepare = prepare

@@ -1,10 +1,13 @@
 package miroir
 
+// The settings transaction (settings_tx.go): a change lands on every node,
+// the call returns at once with a task, transactions of one index
+// serialise, those of several indexes do not wait for each other.
+
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -14,163 +17,7 @@ import (
 	"time"
 
 	"github.com/meilisearch/meilisearch-go"
-	"github.com/miroirsearch/miroir/meilitest"
 )
-
-// settingsFleet is a Cluster over n meilitest nodes (IDs n0..n{n-1}, one
-// group) holding index "movies".
-type settingsFleet struct {
-	t      *testing.T
-	c      *Cluster
-	srvs   []*meilitest.Server
-	direct []meilisearch.ServiceManager
-	uid    string
-}
-
-func newSettingsFleet(t *testing.T, n int, opts ...Option) *settingsFleet {
-	t.Helper()
-	srvs := meilitest.RunCluster(t, n)
-	var nodes []Node
-	f := &settingsFleet{t: t, srvs: srvs, uid: "movies"}
-	for i, s := range srvs {
-		nodes = append(nodes, Node{ID: fmt.Sprintf("n%d", i), URL: s.URL()})
-		f.direct = append(f.direct, meilisearch.New(s.URL()))
-	}
-	base := []Option{WithShards(4), WithHealthCheck(0, 0, 0, 0), WithRetries(RetryPolicy{}), WithNodeTimeout(2 * time.Second)}
-	c, err := New(nodes, append(base, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	f.c = c
-	// Create the index on every node directly: the Cluster adopts an
-	// empty index (miroir_meta record, _miroir_shard filterable).
-	ctx := context.Background()
-	for i, d := range f.direct {
-		info, err := d.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: f.uid, PrimaryKey: "id"})
-		if err != nil {
-			t.Fatalf("create index on node %d: %v", i, err)
-		}
-		f.waitNode(i, info.TaskUID)
-	}
-	if _, err := c.state(ctx, f.uid); err != nil {
-		t.Fatalf("state: %v", err)
-	}
-	return f
-}
-
-func (f *settingsFleet) index() *Index { return &Index{c: f.c, uid: f.uid} }
-
-func (f *settingsFleet) id(i int) string { return fmt.Sprintf("n%d", i) }
-
-func (f *settingsFleet) waitNode(i int, uid int64) *meilisearch.Task {
-	f.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	t, err := f.direct[i].WaitForTask(ctx, uid, 5*time.Millisecond)
-	if err != nil {
-		f.t.Fatalf("node %d task %d: %v", i, uid, err)
-	}
-	return t
-}
-
-// wait waits for a cluster task and returns it.
-func (f *settingsFleet) wait(info *meilisearch.TaskInfo, err error) *meilisearch.Task {
-	f.t.Helper()
-	if err != nil {
-		f.t.Fatalf("call: %v", err)
-	}
-	if info.Type != meilisearch.TaskTypeSettingsUpdate || info.IndexUID != f.uid {
-		f.t.Fatalf("task info %+v: want a settingsUpdate task of %s", info, f.uid)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	t, err := f.c.WaitForTask(ctx, info.TaskUID, 5*time.Millisecond)
-	if err != nil {
-		f.t.Fatalf("wait task %d: %v", info.TaskUID, err)
-	}
-	return t
-}
-
-func (f *settingsFleet) mustSucceed(info *meilisearch.TaskInfo, err error) {
-	f.t.Helper()
-	if t := f.wait(info, err); t.Status != meilisearch.TaskStatusSucceeded {
-		f.t.Fatalf("task %d: status %s, error %+v", t.UID, t.Status, t.Error)
-	}
-}
-
-// nodeSettings reads node i's settings directly.
-func (f *settingsFleet) nodeSettings(i int) rawSettings {
-	f.t.Helper()
-	resp, err := http.Get(f.srvs[i].URL() + "/indexes/" + f.uid + "/settings")
-	if err != nil {
-		f.t.Fatalf("node %d: %v", i, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		f.t.Fatalf("node %d: %d %s", i, resp.StatusCode, b)
-	}
-	var s rawSettings
-	if err := json.Unmarshal(b, &s); err != nil {
-		f.t.Fatal(err)
-	}
-	return s
-}
-
-func (f *settingsFleet) allSettings() []rawSettings {
-	out := make([]rawSettings, len(f.srvs))
-	for i := range f.srvs {
-		out[i] = f.nodeSettings(i)
-	}
-	return out
-}
-
-// sameSettings reports the first difference between two settings objects.
-func sameSettings(a, b rawSettings) string {
-	keys := map[string]bool{}
-	for k := range a {
-		keys[k] = true
-	}
-	for k := range b {
-		keys[k] = true
-	}
-	for _, k := range sortedMapKeys(keys) {
-		if !settingEqual(k, a[k], b[k]) {
-			return fmt.Sprintf("%s: %s vs %s", k, a[k], b[k])
-		}
-	}
-	return ""
-}
-
-func (f *settingsFleet) assertSettings(want []rawSettings) {
-	f.t.Helper()
-	for i := range f.srvs {
-		if d := sameSettings(f.nodeSettings(i), want[i]); d != "" {
-			f.t.Errorf("node %d: settings differ from expected: %s", i, d)
-		}
-	}
-}
-
-func (f *settingsFleet) assertUniform() rawSettings {
-	f.t.Helper()
-	all := f.allSettings()
-	for i := 1; i < len(all); i++ {
-		if d := sameSettings(all[0], all[i]); d != "" {
-			f.t.Errorf("node %d differs from node 0: %s", i, d)
-		}
-	}
-	return all[0]
-}
-
-func isRankingRulesPut(r *http.Request) bool {
-	return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/settings/ranking-rules")
-}
-
-var strategies = []struct {
-	name string
-	s    SettingsStrategy
-}{{"sequential", Sequential}, {"parallel", Parallel}}
 
 func TestSettingsTxUpdateLandsEverywhere(t *testing.T) {
 	for _, st := range strategies {
@@ -215,111 +62,121 @@ func TestSettingsTxUpdateLandsEverywhere(t *testing.T) {
 	}
 }
 
-// TestSettingsTxRollback injects a failure at node k of 3 (a failed task,
-// a stopped node) with both strategies: every node must end with its
-// original settings and the task must fail naming the node and the
-// rollback outcome.
-func TestSettingsTxRollback(t *testing.T) {
-	faults := []string{"taskFailed", "stopped"}
-	for _, st := range strategies {
-		for _, fault := range faults {
-			for k := 0; k < 3; k++ {
-				t.Run(fmt.Sprintf("%s/%s/node%d", st.name, fault, k), func(t *testing.T) {
-					f := newSettingsFleet(t, 3, WithSettingsStrategy(st.s))
-					ctx := context.Background()
-					idx := f.index()
-					// A non-default baseline.
-					f.mustSucceed(idx.UpdateSettings(ctx, &meilisearch.Settings{
-						RankingRules:         []string{"words", "typo", "proximity", "attributeRank", "sort", "wordPosition", "exactness", "year:asc"},
-						FilterableAttributes: []string{"genre"},
-						StopWords:            []string{"the"},
-					}))
-					orig := f.allSettings()
-					before, _ := f.c.indexSettings(ctx, f.uid)
-
-					switch fault {
-					case "taskFailed":
-						clear := f.srvs[k].FailTasks(isRankingRulesPut, "internal")
-						defer clear()
-					case "stopped":
-						f.c.settingsTx().beforeApply = func(n *node) {
-							if n.ID == f.id(k) {
-								f.srvs[k].Stop()
-							}
-						}
-					}
-					task := f.wait(idx.UpdateRankingRules(ctx, &[]string{"typo", "words"}))
-					if fault == "stopped" {
-						if err := f.srvs[k].Start(); err != nil {
-							t.Fatal(err)
-						}
-					}
-					if task.Status != meilisearch.TaskStatusFailed {
-						t.Fatalf("status %s, want failed", task.Status)
-					}
-					msg := task.Error.Message
-					if !strings.Contains(msg, "node "+f.id(k)) {
-						t.Errorf("error does not name node %s: %s", f.id(k), msg)
-					}
-					if !strings.Contains(msg, "rollback complete") {
-						t.Errorf("error does not report a complete rollback: %s", msg)
-					}
-					if task.Error.Code != CodeSettingsRollback {
-						t.Errorf("code %s", task.Error.Code)
-					}
-					t.Log(msg)
-					f.assertSettings(orig)
-					after, _ := f.c.indexSettings(ctx, f.uid)
-					if !slices.Equal(after.RankingRules, before.RankingRules) {
-						t.Errorf("cache changed by a rolled back transaction: %v", after.RankingRules)
-					}
-				})
-			}
+func TestAuditSettingsUpdateLandsOnEveryNode(t *testing.T) {
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 1}, rf: 1, shards: 8, timing: oneRetry})
+	ix := f.create(t, "docs", "id")
+	ctx := testCtx(t)
+	distinct := "title"
+	info, err := ix.UpdateSettings(ctx, &meilisearch.Settings{
+		RankingRules:         []string{"words", "typo", "n:desc", "proximity", "attribute", "sort", "exactness"},
+		DistinctAttribute:    &distinct,
+		SearchableAttributes: []string{"title", "body"},
+		StopWords:            []string{"the", "a"},
+		Synonyms:             map[string][]string{"car": {"auto"}},
+		FilterableAttributes: []string{"n"},
+		SortableAttributes:   []string{"n"},
+		Pagination:           &meilisearch.Pagination{MaxTotalHits: 321},
+		Faceting:             &meilisearch.Faceting{MaxValuesPerFacet: 17},
+		SearchCutoffMs:       250,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Type != meilisearch.TaskTypeSettingsUpdate || info.IndexUID != "docs" {
+		t.Errorf("TaskInfo %+v", info)
+	}
+	task := acWaitOK(t, f.c)(info, nil)
+	if task.Type != meilisearch.TaskTypeSettingsUpdate {
+		t.Errorf("task type %s", task.Type)
+	}
+	all := f.allSettings(t, "docs")
+	for i, s := range all {
+		if d := asDiff(s, all[0]); len(d) > 0 {
+			t.Errorf("node %d differs from node 0: %v", i, d)
 		}
+	}
+	s := all[0]
+	checks := map[string]string{
+		"rankingRules":         `["words","typo","n:desc","proximity","attribute","sort","exactness"]`,
+		"distinctAttribute":    `"title"`,
+		"searchableAttributes": `["title","body"]`,
+		"synonyms":             `{"car":["auto"]}`,
+		"sortableAttributes":   `["n"]`,
+		"searchCutoffMs":       `250`,
+	}
+	for k, want := range checks {
+		if asCanon(s[k]) != want {
+			t.Errorf("%s on the nodes: %s, want %s", k, s[k], want)
+		}
+	}
+	if sw := asStrings(s["stopWords"]); !slices.Contains(sw, "the") || !slices.Contains(sw, "a") {
+		t.Errorf("stopWords %s", s["stopWords"])
+	}
+	if fa := asStrings(s["filterableAttributes"]); !slices.Contains(fa, "n") || !slices.Contains(fa, "_miroir_shard") {
+		t.Errorf("filterableAttributes on the nodes %s, want n and _miroir_shard", s["filterableAttributes"])
+	}
+	if !strings.Contains(string(s["pagination"]), "321") || !strings.Contains(string(s["faceting"]), "17") {
+		t.Errorf("pagination %s faceting %s", s["pagination"], s["faceting"])
+	}
+	// Reads from the cluster see the same, without _miroir_shard.
+	got, err := ix.GetSettings(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.FilterableAttributes, []string{"n"}) || got.DistinctAttribute == nil || *got.DistinctAttribute != "title" || got.Pagination.MaxTotalHits != 321 {
+		t.Errorf("GetSettings %+v", got)
+	}
+	// GetSettings works with a node down (one healthy node).
+	f.stop(t, 0)
+	if _, err := ix.GetSettings(ctx); err != nil {
+		t.Errorf("GetSettings with a node down: %v", err)
 	}
 }
 
-// TestSettingsTxTimeout: a node whose task does not finish in time fails
-// the transaction; the rollback is queued behind the pending change.
-func TestSettingsTxTimeout(t *testing.T) {
-	f := newSettingsFleet(t, 3, WithSettingsTimeout(300*time.Millisecond))
-	ctx := context.Background()
-	e := f.c.settingsTx()
-	orig := f.allSettings()
-	f.srvs[1].PauseTasks()
-	e.beforeRollback = func() { f.srvs[1].ResumeTasks() }
-	task := f.wait(f.index().UpdateStopWords(ctx, &[]string{"a", "an"}))
-	if task.Status != meilisearch.TaskStatusFailed {
-		t.Fatalf("status %s", task.Status)
+func TestAuditSettingsCallReturnsAtOnce(t *testing.T) {
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8, timing: oneRetry})
+	ix := f.create(t, "docs", "id")
+	ctx := testCtx(t)
+	for _, s := range f.srv {
+		s.PauseTasks()
 	}
-	msg := task.Error.Message
-	for _, want := range []string{"node n1", "did not finish within", "rollback complete", "n0", "n1"} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("message lacks %q: %s", want, msg)
+	type result struct {
+		info *meilisearch.TaskInfo
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		info, err := ix.UpdateStopWords(ctx, &[]string{"paused"})
+		ch <- result{info, err}
+	}()
+	var r result
+	select {
+	case r = <-ch:
+	case <-time.After(20 * time.Second):
+		for _, s := range f.srv {
+			s.ResumeTasks()
+		}
+		t.Fatal("UpdateStopWords blocked while node tasks were paused: the call must return its TaskInfo at once")
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	task, err := f.c.GetTask(ctx, r.info.TaskUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.Status != meilisearch.TaskStatusEnqueued && task.Status != meilisearch.TaskStatusProcessing {
+		t.Errorf("transaction with paused nodes: status %s, want enqueued or processing", task.Status)
+	}
+	for _, s := range f.srv {
+		s.ResumeTasks()
+	}
+	acWaitOK(t, f.c)(r.info, nil)
+	for i, s := range f.allSettings(t, "docs") {
+		if !slices.Contains(asStrings(s["stopWords"]), "paused") {
+			t.Errorf("node %d stopWords %s", i, s["stopWords"])
 		}
 	}
-	f.assertSettings(orig)
-}
-
-// TestSettingsTxInvalidValue: a value every node refuses fails at the
-// first node with Meilisearch's own code; nothing changes.
-func TestSettingsTxInvalidValue(t *testing.T) {
-	f := newSettingsFleet(t, 3)
-	ctx := context.Background()
-	orig := f.allSettings()
-	// oneTypo above the stored twoTypos (9): well-formed, so it passes the
-	// request-time checks, but every node refuses it when applying.
-	task := f.wait(f.c.updateSettingsRaw(ctx, f.uid, "typo-tolerance", http.MethodPatch, []byte(`{"minWordSizeForTypos":{"oneTypo":10}}`)))
-	if task.Status != meilisearch.TaskStatusFailed {
-		t.Fatalf("status %s", task.Status)
-	}
-	if task.Error.Code != "invalid_settings_typo_tolerance" {
-		t.Errorf("code %q, want the node's invalid_settings_typo_tolerance (%s)", task.Error.Code, task.Error.Message)
-	}
-	if !strings.Contains(task.Error.Message, "node n0") || !strings.Contains(task.Error.Message, "no node had been changed") {
-		t.Errorf("message: %s", task.Error.Message)
-	}
-	f.assertSettings(orig)
 }
 
 // TestSettingsTxSerialises: transactions of one index run one at a time
@@ -330,7 +187,7 @@ func TestSettingsTxSerialises(t *testing.T) {
 			f := newSettingsFleet(t, 3, WithSettingsStrategy(st.s))
 			ctx := context.Background()
 			idx := f.index()
-			f.srvs[0].PauseTasks()
+			f.srv[0].PauseTasks()
 			var infos []*meilisearch.TaskInfo
 			var mu sync.Mutex
 			start := time.Now()
@@ -357,7 +214,7 @@ func TestSettingsTxSerialises(t *testing.T) {
 					t.Errorf("task %d succeeded while node 0 was paused", info.TaskUID)
 				}
 			}
-			f.srvs[0].ResumeTasks()
+			f.srv[0].ResumeTasks()
 			var tasks []*meilisearch.Task
 			for _, info := range infos {
 				tk := f.wait(info, nil)
@@ -380,6 +237,100 @@ func TestSettingsTxSerialises(t *testing.T) {
 				t.Errorf("final stop words %s, want the last submitted", s["stopWords"])
 			}
 		})
+	}
+}
+
+// Two transactions on one index never interleave: the node tasks of one
+// all end before the first node task of the next is enqueued.
+func TestAuditSettingsConcurrentTransactionsSerialise(t *testing.T) {
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8, timing: oneRetry})
+	ix := f.create(t, "docs", "id")
+	ctx := testCtx(t)
+	const n = 5
+	infos := make([]*meilisearch.TaskInfo, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			info, err := ix.UpdateStopWords(ctx, &[]string{fmt.Sprintf("marker%d", i)})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			infos[i] = info
+		}()
+	}
+	wg.Wait()
+	for _, info := range infos {
+		if info == nil {
+			t.FailNow()
+		}
+		acWaitOK(t, f.c)(info, nil)
+	}
+	type span struct{ start, end time.Time }
+	spans := map[string]*span{}
+	for i := range f.srv {
+		res, err := meilisearch.New(f.srv[i].URL()).GetTasks(ctx, &meilisearch.TasksQuery{
+			IndexUIDS: []string{"docs"}, Types: []meilisearch.TaskType{meilisearch.TaskTypeSettingsUpdate}, Limit: 1000,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, nt := range res.Results {
+			var marker string
+			for _, w := range nt.Details.StopWords {
+				if strings.HasPrefix(w, "marker") {
+					marker = w
+				}
+			}
+			if marker == "" {
+				continue
+			}
+			sp := spans[marker]
+			if sp == nil {
+				sp = &span{start: nt.EnqueuedAt, end: nt.FinishedAt}
+				spans[marker] = sp
+			}
+			if nt.EnqueuedAt.Before(sp.start) {
+				sp.start = nt.EnqueuedAt
+			}
+			if nt.FinishedAt.After(sp.end) {
+				sp.end = nt.FinishedAt
+			}
+		}
+	}
+	if len(spans) != n {
+		t.Fatalf("found node tasks of %d transactions, want %d", len(spans), n)
+	}
+	var list []*span
+	var names []string
+	for k, sp := range spans {
+		list = append(list, sp)
+		names = append(names, k)
+	}
+	for a := range list {
+		for b := range list {
+			if a >= b {
+				continue
+			}
+			x, y := list[a], list[b]
+			if x.start.Before(y.end) && y.start.Before(x.end) {
+				t.Errorf("transactions %s [%v..%v] and %s [%v..%v] interleave on the nodes",
+					names[a], x.start.Format(time.StampMicro), x.end.Format(time.StampMicro),
+					names[b], y.start.Format(time.StampMicro), y.end.Format(time.StampMicro))
+			}
+		}
+	}
+	all := f.allSettings(t, "docs")
+	for i := range all {
+		if d := asDiff(all[i], all[0]); len(d) > 0 {
+			t.Errorf("nodes disagree after concurrent transactions: %v", d)
+		}
+	}
+	drift, err := f.c.SettingsDrift(ctx, "docs")
+	if err != nil || drift.Drifted() {
+		t.Errorf("drift after concurrent transactions: %v %v", drift, err)
 	}
 }
 
@@ -410,54 +361,10 @@ func TestSettingsTxQueuesPerIndex(t *testing.T) {
 	}
 	<-blocked // movies' transaction is now held before applying on n0
 	books := &Index{c: f.c, uid: "books"}
-	f2 := &settingsFleet{t: t, c: f.c, srvs: f.srvs, direct: f.direct, uid: "books"}
+	f2 := &settingsFleet{testFleet: f.testFleet, t: t, direct: f.direct, uid: "books"}
 	f2.mustSucceed(books.UpdateStopWords(ctx, &[]string{"y"}))
 	close(release)
 	f.mustSucceed(moviesInfo, nil)
-}
-
-func TestSettingsTxCanceledNodeTaskOutcome(t *testing.T) {
-	// sendOutcome: an answer means unchanged, a refused dial unchanged, a
-	// lost answer unknown.
-	if sendOutcome(&meilisearch.Error{ErrCode: meilisearch.APIError}) != unchanged {
-		t.Error("API error must be unchanged")
-	}
-}
-
-// TestSettingsTxRollbackIncomplete: a restore that fails is reported as
-// such, with miroir's code, the nodes concerned, and the cache dropped.
-func TestSettingsTxRollbackIncomplete(t *testing.T) {
-	f := newSettingsFleet(t, 3)
-	ctx := context.Background()
-	if _, err := f.c.indexSettings(ctx, f.uid); err != nil {
-		t.Fatal(err)
-	}
-	defer f.srvs[1].FailTasks(isRankingRulesPut, "internal")()
-	defer f.srvs[0].FailRequests(func(r *http.Request) bool {
-		return r.Method == http.MethodPatch && strings.HasSuffix(r.URL.Path, "/settings")
-	}, http.StatusInternalServerError, "internal")()
-	task := f.wait(f.index().UpdateRankingRules(ctx, &[]string{"typo", "words"}))
-	if task.Status != meilisearch.TaskStatusFailed || task.Error.Code != CodeSettingsRollback {
-		t.Fatalf("task %s %+v", task.Status, task.Error)
-	}
-	msg := task.Error.Message
-	for _, want := range []string{"failed on node n1", "rollback INCOMPLETE", "restoring node n0 failed", "RepairSettings"} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("message lacks %q: %s", want, msg)
-		}
-	}
-	st, _ := f.c.state(ctx, f.uid)
-	st.mu.Lock()
-	cached := st.settings
-	st.mu.Unlock()
-	if cached != nil {
-		t.Error("cache kept after an incomplete rollback")
-	}
-	// The drift is visible and repairable once the node accepts writes.
-	d, err := f.c.SettingsDrift(ctx, f.uid)
-	if err != nil || !slices.Equal(d.DriftedNodes(), []string{"n0"}) {
-		t.Fatalf("drift %v %v", d, err)
-	}
 }
 
 // TestSettingsCreatesMissingIndex: as on Meilisearch, a settings update
@@ -465,21 +372,13 @@ func TestSettingsTxRollbackIncomplete(t *testing.T) {
 func TestSettingsCreatesMissingIndex(t *testing.T) {
 	f := newSettingsFleet(t, 3)
 	ctx := context.Background()
-	fresh := &settingsFleet{t: t, c: f.c, srvs: f.srvs, direct: f.direct, uid: "fresh"}
+	fresh := &settingsFleet{testFleet: f.testFleet, t: t, direct: f.direct, uid: "fresh"}
 	fresh.mustSucceed(fresh.index().UpdateFilterableAttributes(ctx, &[]interface{}{"genre"}))
 	if s := fresh.assertUniform(); string(s["filterableAttributes"]) != `["genre","_miroir_shard"]` {
 		t.Errorf("filterable %s", s["filterableAttributes"])
 	}
 	// Another Cluster over the same nodes sees a managed index.
-	var nodes []Node
-	for i, s := range f.srvs {
-		nodes = append(nodes, Node{ID: f.id(i), URL: s.URL()})
-	}
-	c2, err := New(nodes, WithShards(4), WithHealthCheck(0, 0, 0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
+	c2 := f.newCluster(t, WithShards(4), WithHealthCheck(0, 0, 0, 0))
 	if _, err := c2.state(ctx, "fresh"); err != nil {
 		t.Errorf("state on a second cluster: %v", err)
 	}
@@ -492,68 +391,12 @@ func TestSettingsCreatesMissingIndex(t *testing.T) {
 	}
 }
 
-// TestSettingsVerifiedBeforeWrites: a node that comes back from being
-// unhealthy with other settings is repaired before documents reach it.
-func TestSettingsVerifiedBeforeWrites(t *testing.T) {
-	f := newSettingsFleet(t, 3)
-	ctx := context.Background()
-	idx := f.index()
-	f.mustSucceed(idx.UpdateSettings(ctx, &meilisearch.Settings{SearchableAttributes: []string{"title"}, FilterableAttributes: []string{"genre"}}))
-	// Node 1 goes down and comes back having lost its settings.
-	n1 := f.c.nodes[1]
-	for range f.c.opts.failThreshold {
-		n1.markFailure()
-	}
-	if n1.isHealthy() {
-		t.Fatal("node 1 still healthy")
-	}
-	info, err := f.direct[1].Index(f.uid).ResetSettings(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.waitNode(1, info.TaskUID)
-	for range f.c.opts.okThreshold {
-		n1.markSuccess()
-	}
-	docs := []map[string]any{}
-	for i := range 40 {
-		docs = append(docs, map[string]any{"id": i, "title": fmt.Sprintf("movie %d", i), "genre": "drama"})
-	}
-	f.mustSucceedAny(idx.AddDocuments(ctx, &docs, nil))
-	s := f.assertUniform()
-	if string(s["searchableAttributes"]) != `["title"]` || string(s["filterableAttributes"]) != `["genre","_miroir_shard"]` {
-		t.Errorf("node settings after the write: %s %s", s["searchableAttributes"], s["filterableAttributes"])
-	}
-}
-
-// mustSucceedAny waits for a cluster task of any type.
-func (f *settingsFleet) mustSucceedAny(info *meilisearch.TaskInfo, err error) {
-	f.t.Helper()
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	tk, err := f.c.WaitForTask(ctx, info.TaskUID, 5*time.Millisecond)
-	if err != nil || tk.Status != meilisearch.TaskStatusSucceeded {
-		f.t.Fatalf("task %d: %v %+v", info.TaskUID, err, tk)
-	}
-}
-
 // TestSettingsRightAfterCreate: as on one Meilisearch, a settings update
 // sent right after CreateIndex succeeds although the nodes have not yet
 // processed their creation tasks.
 func TestSettingsRightAfterCreate(t *testing.T) {
-	srvs := meilitest.RunCluster(t, 3)
-	var nodes []Node
-	for i, s := range srvs {
-		nodes = append(nodes, Node{ID: fmt.Sprintf("n%d", i), URL: s.URL()})
-	}
-	c, err := New(nodes, WithShards(4), WithHealthCheck(0, 0, 0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	f := startFleet(t, fleetSpec{groups: make([]int, 3), shards: 4, timing: newDefaults, opts: []Option{WithHealthCheck(0, 0, 0, 0)}})
+	c, srvs := f.c, f.srv
 	ctx := context.Background()
 	srvs[1].PauseTasks()
 	created, err := c.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "fresh", PrimaryKey: "id"})
@@ -577,4 +420,25 @@ func TestSettingsRightAfterCreate(t *testing.T) {
 			t.Errorf("node %d sortable %v %v", i, got, err)
 		}
 	}
+}
+
+// TestSettingsTxInvalidValue: a value every node refuses fails at the
+// first node with Meilisearch's own code; nothing changes.
+func TestSettingsTxInvalidValue(t *testing.T) {
+	f := newSettingsFleet(t, 3)
+	ctx := context.Background()
+	orig := f.allSettings()
+	// oneTypo above the stored twoTypos (9): well-formed, so it passes the
+	// request-time checks, but every node refuses it when applying.
+	task := f.wait(f.c.updateSettingsRaw(ctx, f.uid, "typo-tolerance", http.MethodPatch, []byte(`{"minWordSizeForTypos":{"oneTypo":10}}`)))
+	if task.Status != meilisearch.TaskStatusFailed {
+		t.Fatalf("status %s", task.Status)
+	}
+	if task.Error.Code != "invalid_settings_typo_tolerance" {
+		t.Errorf("code %q, want the node's invalid_settings_typo_tolerance (%s)", task.Error.Code, task.Error.Message)
+	}
+	if !strings.Contains(task.Error.Message, "node n0") || !strings.Contains(task.Error.Message, "no node had been changed") {
+		t.Errorf("message: %s", task.Error.Message)
+	}
+	f.assertSettings(orig)
 }

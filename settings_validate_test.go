@@ -1,5 +1,8 @@
 package miroir
 
+// Settings validated before any node (settings_validate.go): a bad value
+// is refused with Meilisearch's own error, code and message.
+
 import (
 	"bytes"
 	"context"
@@ -183,11 +186,11 @@ func svEnableFeatures(t *testing.T, srv *meilitest.Server) {
 // and code (and message), before any node sees a settings request or a task
 // is registered; what the node accepts, the Cluster applies.
 func TestSettingsValidateMatchesMeilisearch(t *testing.T) {
-	direct := meilitest.RunT(t)
+	direct, _ := startRef(t)
 	svEnableFeatures(t, direct)
 	f := newSettingsFleet(t, 2)
 	var settingsHits atomic.Int64
-	for _, s := range f.srvs {
+	for _, s := range f.srv {
 		svEnableFeatures(t, s)
 	}
 	h := f.c.Handler()
@@ -237,7 +240,7 @@ func TestSettingsValidateMatchesMeilisearch(t *testing.T) {
 			// Tripwire: any settings request reaching a node fails and is
 			// counted.
 			settingsHits.Store(0)
-			for _, s := range f.srvs {
+			for _, s := range f.srv {
 				clear := s.FailRequests(func(r *http.Request) bool {
 					if strings.Contains(r.URL.Path, "/settings") {
 						settingsHits.Add(1)
@@ -334,10 +337,42 @@ func TestSettingsValidateKeepsShardFilterable(t *testing.T) {
 	f := newSettingsFleet(t, 2)
 	ctx := context.Background()
 	f.mustSucceed(f.index().UpdateFilterableAttributes(ctx, &[]interface{}{"genre"}))
-	for i := range f.srvs {
+	for i := range f.srv {
 		fa := f.nodeSettings(i)["filterableAttributes"]
 		if !bytes.Contains(fa, []byte(shardField)) {
 			t.Errorf("node %d: filterableAttributes %s lost %s", i, fa, shardField)
 		}
+	}
+}
+
+// A settings call on an index with another shard count is refused, and the
+// settings errors read as Meilisearch errors.
+func TestAuditSettingsErrorsAreMeilisearchShaped(t *testing.T) {
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 8, timing: oneRetry})
+	ix := f.create(t, "docs", "id")
+	ctx := testCtx(t)
+	spy := f.spy()
+	_, err := ix.UpdateRankingRules(ctx, &[]string{"bogus rule"})
+	var me *meilisearch.Error
+	if err == nil {
+		// Accepted: then the task must fail, with Meilisearch's code.
+		t.Errorf("invalid ranking rule accepted synchronously (a single Meilisearch refuses it with 400)")
+	} else if !errors.As(err, &me) || me.APIError.Code != "invalid_settings_ranking_rules" {
+		t.Errorf("invalid ranking rule: %v", err)
+	}
+	for _, r := range spy.take() {
+		if !strings.Contains(r, " GET ") {
+			t.Errorf("an invalid settings payload reached a node: %s", r)
+		}
+	}
+	other := f.newCluster(t, append(oneRetry.options(), WithShards(16))...)
+	if _, err := other.Index("docs").UpdateStopWords(ctx, &[]string{"x"}); !errors.Is(err, ErrShardCountMismatch) {
+		t.Errorf("settings update with another shard count: %v", err)
+	}
+	if _, err := other.Index("docs").GetSettings(ctx); !errors.Is(err, ErrShardCountMismatch) {
+		t.Errorf("settings read with another shard count: %v", err)
+	}
+	if _, err := other.SettingsDrift(ctx, "docs"); err != nil && !errors.Is(err, ErrShardCountMismatch) {
+		t.Errorf("SettingsDrift with another shard count: %v", err)
 	}
 }

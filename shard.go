@@ -176,6 +176,9 @@ func checkNodeURL(raw string) error {
 // groups returns the number of replica groups (RG).
 func (t *topology) groups() int { return t.rg }
 
+// copies is how many nodes hold each document (RG×RF).
+func (t *topology) copies() int { return t.rg * t.rf }
+
 // replicas returns the node indexes holding shard in group, best
 // rendezvous score first. The slice is shared: callers must not modify it.
 func (t *topology) replicas(shard, group int) []int {

@@ -1,179 +1,22 @@
 package miroir
 
+// Sharding and topology (shard.go): ShardOf, the rendezvous order of
+// replicas, topology validation, balance and minimal disruption, checked
+// against an independent reimplementation of DESIGN §2.
+
 import (
+	"encoding/binary"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/cespare/xxhash/v2"
 )
-
-var updateVectors = flag.Bool("update", false, "regenerate testdata/shard_vectors.json")
-
-const vectorsPath = "testdata/shard_vectors.json"
-
-// shardVectors is the golden file layout: enough for another implementation
-// to check its hashing, modulo and rendezvous ordering against ours.
-type shardVectors struct {
-	Comment    []string           `json:"comment"`
-	ShardOf    []shardOfVector    `json:"shardOf"`
-	Rendezvous []rendezvousVector `json:"rendezvous"`
-}
-
-type shardOfVector struct {
-	PK     string         `json:"pk"`
-	XXH64  string         `json:"xxh64"` // hex of xxh64(pk, seed 0)
-	Shards map[string]int `json:"shards"`
-}
-
-type rendezvousVector struct {
-	Nodes  []string          `json:"nodes"`
-	Shard  int               `json:"shard"`
-	Scores map[string]string `json:"scores"` // hex of xxh64(le32(shard) ‖ id)
-	Order  []string          `json:"order"`
-}
-
-var vectorShardCounts = []int{1, 7, 64, 1000}
-
-func vectorIDs() []string {
-	ids := []string{"0", "1", "42", "-7", "9223372036854775807", "18446744073709551615",
-		"a", "A", "abc", "doc-1", "doc_2", "user-00017", "ZzZ-_-09",
-		"550e8400-e29b-41d4-a716-446655440000", "6512bd43d9caa6e02c990b0a82652dca"}
-	ids = append(ids, strings.Repeat("x", 511), strings.Repeat("Ab0-_", 100))
-	for i := 0; i < 10; i++ {
-		ids = append(ids, strconv.Itoa(i*7919+100000))
-	}
-	return ids
-}
-
-func vectorNodeSets() [][]string {
-	return [][]string{
-		{"n1"},
-		{"n1", "n2", "n3"},
-		{"node-a", "node-b", "node-c", "node-d", "node-e"},
-		{"meili-0", "meili-1", "meili-2", "meili-3", "meili-4", "meili-5", "meili-6", "meili-7"},
-	}
-}
-
-func generateVectors() shardVectors {
-	v := shardVectors{Comment: []string{
-		"Golden vectors for miroir shard routing (DESIGN.md section 2).",
-		"shardOf: shard = xxh64(pk, seed 0) mod S, xxh64 as 16 hex digits; S as the map key.",
-		"rendezvous: score = xxh64(le32(shard) || nodeID) as 16 hex digits; order = descending score, ties by smaller ID.",
-		"An integer id is hashed as its decimal text: 42 and \"42\" are the same document.",
-	}}
-	for _, id := range vectorIDs() {
-		sv := shardOfVector{PK: id, XXH64: fmt.Sprintf("%016x", xxhash.Sum64String(id)), Shards: map[string]int{}}
-		for _, s := range vectorShardCounts {
-			sv.Shards[strconv.Itoa(s)] = ShardOf(id, s)
-		}
-		v.ShardOf = append(v.ShardOf, sv)
-	}
-	for _, nodes := range vectorNodeSets() {
-		cand := make([]int, len(nodes))
-		for i := range cand {
-			cand[i] = i
-		}
-		for _, s := range []int{0, 1, 5, 63, 999} {
-			rv := rendezvousVector{Nodes: nodes, Shard: s, Scores: map[string]string{}}
-			for _, id := range nodes {
-				rv.Scores[id] = fmt.Sprintf("%016x", rendezvousScore(s, id))
-			}
-			for _, i := range rendezvousOrder(s, nodes, cand) {
-				rv.Order = append(rv.Order, nodes[i])
-			}
-			v.Rendezvous = append(v.Rendezvous, rv)
-		}
-	}
-	return v
-}
-
-func TestShardVectors(t *testing.T) {
-	if *updateVectors {
-		b, err := json.MarshalIndent(generateVectors(), "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(filepath.Dir(vectorsPath), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(vectorsPath, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := os.ReadFile(vectorsPath)
-	if err != nil {
-		t.Fatalf("%v (run go test -run TestShardVectors -update)", err)
-	}
-	var v shardVectors
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
-	if len(v.ShardOf) == 0 || len(v.Rendezvous) == 0 {
-		t.Fatal("empty vector file")
-	}
-	// Check the file against an independent evaluation, not just a
-	// regenerate-and-compare, so a change in the code shows up here.
-	for _, sv := range v.ShardOf {
-		h, err := strconv.ParseUint(sv.XXH64, 16, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := xxhash.Sum64String(sv.PK); got != h {
-			t.Errorf("xxh64(%q) = %016x, file says %s", sv.PK, got, sv.XXH64)
-		}
-		for ks, want := range sv.Shards {
-			s, _ := strconv.Atoi(ks)
-			if got := ShardOf(sv.PK, s); got != want {
-				t.Errorf("ShardOf(%q, %d) = %d, file says %d", sv.PK, s, got, want)
-			}
-			if uint64(want) != h%uint64(s) {
-				t.Errorf("file: shard of %q mod %d inconsistent with its hash", sv.PK, s)
-			}
-		}
-	}
-	for _, rv := range v.Rendezvous {
-		nodes := make([]Node, len(rv.Nodes))
-		for i, id := range rv.Nodes {
-			nodes[i] = Node{ID: id, URL: "http://" + id + ":7700"}
-		}
-		top, err := newTopology(nodes, rv.Shard+1, len(nodes))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := top.snapshot(nil).Replicas(rv.Shard, 0)
-		if !slices.Equal(got, rv.Order) {
-			t.Errorf("nodes %v shard %d: order %v, file says %v", rv.Nodes, rv.Shard, got, rv.Order)
-		}
-		for id, hs := range rv.Scores {
-			if got := fmt.Sprintf("%016x", rendezvousScore(rv.Shard, id)); got != hs {
-				t.Errorf("score(%d, %q) = %s, file says %s", rv.Shard, id, got, hs)
-			}
-		}
-		// The order must be descending by the file's own scores.
-		for i := 1; i < len(rv.Order); i++ {
-			a, _ := strconv.ParseUint(rv.Scores[rv.Order[i-1]], 16, 64)
-			b, _ := strconv.ParseUint(rv.Scores[rv.Order[i]], 16, 64)
-			if a < b || (a == b && rv.Order[i-1] > rv.Order[i]) {
-				t.Errorf("file order %v not descending at %d", rv.Order, i)
-			}
-		}
-	}
-	if !*updateVectors {
-		// The file must also match what the current code would write.
-		want, _ := json.MarshalIndent(generateVectors(), "", "  ")
-		if strings.TrimSpace(string(b)) != string(want) {
-			t.Error("testdata/shard_vectors.json is stale; run go test -run TestShardVectors -update")
-		}
-	}
-}
 
 func TestShardOfKnown(t *testing.T) {
 	// xxh64("", 0) is the published constant ef46db3751d8e999.
@@ -447,5 +290,186 @@ func TestTopologyLookupsAllocFree(t *testing.T) {
 func BenchmarkShardOf(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		_ = ShardOf("550e8400-e29b-41d4-a716-446655440000", 64)
+	}
+}
+
+// ---- independent reimplementation of DESIGN §2 hashing ----
+
+func acShard(pk string, shards int) int {
+	return int(xxhash.Sum64String(pk) % uint64(shards))
+}
+
+func acScore(shard int, id string) uint64 {
+	buf := make([]byte, 4, 4+len(id))
+	binary.LittleEndian.PutUint32(buf, uint32(shard))
+	buf = append(buf, id...)
+	return xxhash.Sum64(buf)
+}
+
+// acReplicas returns the RF nodes of ids with the highest scores for
+// shard, in descending score order (ties: smaller ID first).
+func acReplicas(shard int, ids []string, rf int) []string {
+	c := slices.Clone(ids)
+	sort.SliceStable(c, func(a, b int) bool {
+		sa, sb := acScore(shard, c[a]), acScore(shard, c[b])
+		if sa != sb {
+			return sa > sb
+		}
+		return c[a] < c[b]
+	})
+	if rf > len(c) {
+		rf = len(c)
+	}
+	return c[:rf]
+}
+
+func TestAuditCoreNewRejectsBadTopology(t *testing.T) {
+	u := "http://127.0.0.1:7700"
+	cases := []struct {
+		name  string
+		nodes []Node
+		opts  []Option
+		word  string // the error names the problem
+	}{
+		{"duplicate IDs", []Node{{ID: "a", URL: u}, {ID: "a", URL: "http://127.0.0.1:7701"}}, nil, "duplicate"},
+		{"group gap", []Node{{ID: "a", URL: u, Group: 0}, {ID: "b", URL: u, Group: 2}}, nil, "group"},
+		{"group not starting at 0", []Node{{ID: "a", URL: u, Group: 1}}, nil, "group"},
+		{"negative group", []Node{{ID: "a", URL: u, Group: -1}, {ID: "b", URL: u, Group: 0}}, nil, "group"},
+		{"group smaller than RF", []Node{{ID: "a", URL: u, Group: 0}, {ID: "b", URL: u, Group: 0}, {ID: "c", URL: u, Group: 1}}, []Option{WithReplicationFactor(2)}, "replication"},
+		{"RF larger than only group", []Node{{ID: "a", URL: u}}, []Option{WithReplicationFactor(2)}, "replication"},
+		{"zero shards", []Node{{ID: "a", URL: u}}, []Option{WithShards(0)}, "shard"},
+		{"negative shards", []Node{{ID: "a", URL: u}}, []Option{WithShards(-3)}, "shard"},
+		{"URL without scheme", []Node{{ID: "a", URL: "127.0.0.1:7700"}}, nil, "url"},
+		{"URL not http", []Node{{ID: "a", URL: "ftp://127.0.0.1:7700"}}, nil, "url"},
+		{"URL garbage", []Node{{ID: "a", URL: "http://[::1"}}, nil, "url"},
+		{"URL empty", []Node{{ID: "a", URL: ""}}, nil, "url"},
+		{"empty ID", []Node{{ID: "", URL: u}}, nil, "id"},
+		{"no nodes", nil, nil, "node"},
+	}
+	for _, tc := range cases {
+		c, err := New(tc.nodes, tc.opts...)
+		if err == nil {
+			c.Close()
+			t.Errorf("%s: New accepted a bad topology", tc.name)
+			continue
+		}
+		if !strings.Contains(strings.ToLower(err.Error()), tc.word) {
+			t.Errorf("%s: error %q does not say what is wrong (%q)", tc.name, err, tc.word)
+		}
+	}
+	// Valid topologies are accepted and described by Topology().
+	c, err := New([]Node{
+		{ID: "a", URL: u, Group: 0}, {ID: "b", URL: "https://127.0.0.1:7701", Group: 0},
+		{ID: "c", URL: u, Group: 1}, {ID: "d", URL: u, Group: 1},
+	}, WithReplicationFactor(2), WithHealthCheck(0, 0, 0, 0))
+	if err != nil {
+		t.Fatalf("valid topology rejected: %v", err)
+	}
+	defer c.Close()
+	top := c.Topology()
+	if top.Groups != 2 || top.ReplicationFactor != 2 || len(top.Nodes) != 4 {
+		t.Fatalf("topology %+v", top)
+	}
+}
+
+func TestAuditCoreShardOfMatchesDesignHash(t *testing.T) {
+	// Known xxh64 (seed 0) values, independent of the library.
+	known := map[string]uint64{
+		"":    0xef46db3751d8e999,
+		"a":   0xd24ec4f1a98c6e5b,
+		"abc": 0x44bc2cf5ad770999,
+	}
+	for s, want := range known {
+		if got := xxhash.Sum64String(s); got != want {
+			t.Fatalf("xxhash sanity %q: %x", s, got)
+		}
+	}
+	pks := []string{"0", "1", "2", "42", "-7", "123456789", "9007199254740993", "a", "abc", "doc-1", "user_42",
+		"AbCdEf", strings.Repeat("z", 511), "18446744073709551615", "x-y_z-0"}
+	for i := 0; i < 300; i++ {
+		pks = append(pks, strconv.Itoa(i*7919), fmt.Sprintf("k%05d", i))
+	}
+	for _, pk := range pks {
+		for _, s := range []int{1, 2, 3, 7, 16, 64, 100, 1000, 4096} {
+			if got, want := ShardOf(pk, s), acShard(pk, s); got != want {
+				t.Fatalf("ShardOf(%q, %d) = %d, want xxh64 mod S = %d", pk, s, got, want)
+			}
+		}
+	}
+}
+
+func TestAuditCoreTopologyRendezvous(t *testing.T) {
+	layouts := []struct {
+		groups []int
+		ids    []string
+		rf     int
+		shards int
+	}{
+		{[]int{0, 0, 0}, []string{"n0", "n1", "n2"}, 1, 64},
+		{[]int{0, 0, 0, 0, 0}, []string{"alpha", "beta", "gamma", "delta", "epsilon"}, 2, 32},
+		{[]int{0, 0, 0, 1, 1, 1}, []string{"a", "b", "c", "d", "e", "f"}, 2, 50},
+		{[]int{0, 1, 0, 1, 2, 2, 2}, []string{"z1", "z2", "z3", "z4", "z5", "z6", "z7"}, 2, 17},
+		{[]int{0, 0, 0, 0}, []string{"node-10", "node-2", "node-1", "node-3"}, 3, 64},
+	}
+	for _, l := range layouts {
+		nodes := make([]Node, len(l.ids))
+		for i, id := range l.ids {
+			nodes[i] = Node{ID: id, URL: "http://127.0.0.1:1", Group: l.groups[i]}
+		}
+		c, err := New(nodes, WithShards(l.shards), WithReplicationFactor(l.rf), WithHealthCheck(0, 0, 0, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		top := c.Topology()
+		c.Close()
+		groups := map[int][]string{}
+		for i, id := range l.ids {
+			groups[l.groups[i]] = append(groups[l.groups[i]], id)
+		}
+		if top.Shards != l.shards || top.Groups != len(groups) || top.ReplicationFactor != l.rf {
+			t.Fatalf("topology header %+v", top)
+		}
+		holds := map[string][]int{}
+		sm := top.ShardMap()
+		for s := 0; s < l.shards; s++ {
+			var all []string
+			for g := 0; g < len(groups); g++ {
+				want := acReplicas(s, groups[g], l.rf)
+				got := top.Replicas(s, g)
+				if !slices.Equal(got, want) {
+					t.Fatalf("layout %v shard %d group %d: Replicas %v, want %v", l.ids, s, g, got, want)
+				}
+				for _, id := range want {
+					holds[id] = append(holds[id], s)
+				}
+				all = append(all, want...)
+			}
+			if !slices.Equal(sm[s], all) {
+				t.Fatalf("ShardMap[%d] = %v, want %v", s, sm[s], all)
+			}
+		}
+		if top.Replicas(-1, 0) != nil || top.Replicas(l.shards, 0) != nil || top.Replicas(0, len(groups)) != nil {
+			t.Fatalf("out-of-range Replicas must be nil")
+		}
+		if len(top.Nodes) != len(l.ids) {
+			t.Fatalf("nodes %d", len(top.Nodes))
+		}
+		for _, ns := range top.Nodes {
+			want := holds[ns.ID]
+			if want == nil {
+				want = []int{}
+			}
+			got := ns.Shards
+			if got == nil {
+				got = []int{}
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("node %s Shards %v, want %v", ns.ID, got, want)
+			}
+			i := slices.Index(l.ids, ns.ID)
+			if i < 0 || ns.Group != l.groups[i] {
+				t.Fatalf("node status %+v", ns)
+			}
+		}
 	}
 }

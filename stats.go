@@ -70,38 +70,11 @@ func sizeValue(n float64, human bool) any {
 }
 
 // combineIndexStats merges per-node stats (nil: the node did not answer
-// or lacks the index) into the cluster's view.
-func (c *Cluster) combineIndexStats(per []*nodeIndexStats, p *meilisearch.StatsParams) meilisearch.StatsIndex {
+// or lacks the index) into the cluster's view, over topology t.
+func combineIndexStats(t *topology, per []*nodeIndexStats, p *meilisearch.StatsParams) meilisearch.StatsIndex {
 	human := p != nil && p.SizeFormat == "human"
 	out := meilisearch.StatsIndex{FieldDistribution: map[string]int64{}}
-	rf := float64(c.topo.rf)
-	bestGroup, bestDocs := -1, -1.0
-	for g := range c.topo.rg {
-		complete, docs := true, 0.0
-		for _, ni := range c.topo.byGroup[g] {
-			if per[ni] == nil {
-				complete = false
-				break
-			}
-			docs += float64(per[ni].NumberOfDocuments)
-		}
-		if complete && docs/rf > bestDocs {
-			bestGroup, bestDocs = g, docs/rf
-		}
-	}
-	var members []int
-	div := rf
-	if bestGroup >= 0 {
-		members = c.topo.byGroup[bestGroup]
-	} else {
-		// No complete group: count what answered, once per copy.
-		for ni, s := range per {
-			if s != nil {
-				members = append(members, ni)
-			}
-		}
-		div = float64(c.copies())
-	}
+	members, div := countingNodes(t, per)
 	var docs, emb, embs float64
 	fields := map[string]float64{}
 	for _, ni := range members {
@@ -124,6 +97,45 @@ func (c *Cluster) combineIndexStats(per []*nodeIndexStats, p *meilisearch.StatsP
 	for f, n := range fields {
 		out.FieldDistribution[f] = int64(math.Round(n / div))
 	}
+	addSizes(&out, per, p, human)
+	return out
+}
+
+// countingNodes picks the nodes whose document counts make the cluster's,
+// and the divisor that counts each document once: the most complete
+// replica group (every node answered; the most documents) over RF, else
+// every node that answered over RG×RF.
+func countingNodes(t *topology, per []*nodeIndexStats) (members []int, div float64) {
+	rf := float64(t.rf)
+	bestGroup, bestDocs := -1, -1.0
+	for g := range t.rg {
+		complete, docs := true, 0.0
+		for _, ni := range t.byGroup[g] {
+			if per[ni] == nil {
+				complete = false
+				break
+			}
+			docs += float64(per[ni].NumberOfDocuments)
+		}
+		if complete && docs/rf > bestDocs {
+			bestGroup, bestDocs = g, docs/rf
+		}
+	}
+	if bestGroup >= 0 {
+		return t.byGroup[bestGroup], rf
+	}
+	// No complete group: count what answered, once per copy.
+	for ni, s := range per {
+		if s != nil {
+			members = append(members, ni)
+		}
+	}
+	return members, float64(t.copies())
+}
+
+// addSizes fills out's sizes (and isIndexing) from every node that
+// answered: what the fleet stores.
+func addSizes(out *meilisearch.StatsIndex, per []*nodeIndexStats, p *meilisearch.StatsParams, human bool) {
 	var size, used, raw, allDocs float64
 	internal := map[string]float64{}
 	for _, s := range per {
@@ -154,7 +166,6 @@ func (c *Cluster) combineIndexStats(per []*nodeIndexStats, p *meilisearch.StatsP
 			out.InternalDatabaseSizes[k] = sizeValue(v, human)
 		}
 	}
-	return out
 }
 
 // GetStats returns the index's stats aggregated over the fleet.
@@ -182,7 +193,7 @@ func (i *Index) GetStats(ctx context.Context, param *meilisearch.StatsParams) (*
 	if err := statsError(c, errs); err != nil {
 		return nil, err
 	}
-	out := c.combineIndexStats(per, param)
+	out := combineIndexStats(c.topo, per, param)
 	return &out, nil
 }
 
@@ -252,7 +263,7 @@ func (c *Cluster) GetStats(ctx context.Context, param *meilisearch.StatsParams) 
 				pi[ni] = &nodeIndexStats{} // answered, lacks the index
 			}
 		}
-		out.Indexes[uid] = c.combineIndexStats(pi, param)
+		out.Indexes[uid] = combineIndexStats(c.topo, pi, param)
 	}
 	return out, nil
 }

@@ -2,7 +2,6 @@ package miroir
 
 import (
 	"encoding/json"
-	"strconv"
 
 	"github.com/meilisearch/meilisearch-go"
 )
@@ -10,18 +9,6 @@ import (
 // Task details as the REST API shows them: the object one Meilisearch node
 // would show for the task, kept raw (ClusterTask.RawDetails) because
 // meilisearch-go's typed Details drops what it lacks and adds zero values.
-
-var rawNull = json.RawMessage("null")
-
-func rawInt(n int64) json.RawMessage { return strconv.AppendInt(nil, n, 10) }
-
-func rawJSON(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return rawNull
-	}
-	return b
-}
 
 // enqueueDetails is the details object Meilisearch shows for t when it is
 // enqueued (counts not known yet are null), from what t records.

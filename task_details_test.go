@@ -1,4 +1,4 @@
-package miroir_test
+package miroir
 
 // Task details in proxy mode: the `details` object of GET /tasks/{uid} and
 // GET /tasks must be what one Meilisearch node (meilitest) shows for the
@@ -12,51 +12,38 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/meilisearch/meilisearch-go"
-	"github.com/miroirsearch/miroir"
 	"github.com/miroirsearch/miroir/meilitest"
 )
 
-// tdEnv is a 2-node fleet behind the proxy, and one reference node.
+// tdEnv is a 2-node fleet behind the proxy, and one reference node
+// with the same node options.
 type tdEnv struct {
 	t          *testing.T
 	proxy, ref string
-	c          *miroir.Cluster
+	c          *Cluster
 	nodes      []*meilitest.Server
 	refSrv     *meilitest.Server
 }
 
-func tdSetup(t *testing.T, rf int, copts ...miroir.Option) *tdEnv {
+func tdSetup(t *testing.T, rf int, copts ...Option) *tdEnv {
 	t.Helper()
 	return tdSetupWith(t, rf, []meilitest.Option{meilitest.WithTaskDuration(0)}, copts...)
 }
 
 // tdSetupWith is tdSetup with these options for every node, the reference
 // included.
-func tdSetupWith(t *testing.T, rf int, srvOpts []meilitest.Option, copts ...miroir.Option) *tdEnv {
+func tdSetupWith(t *testing.T, rf int, srvOpts []meilitest.Option, copts ...Option) *tdEnv {
 	t.Helper()
-	srvs := meilitest.RunCluster(t, 2, srvOpts...)
-	nodes := make([]miroir.Node, len(srvs))
-	for i, s := range srvs {
-		nodes[i] = miroir.Node{ID: fmt.Sprintf("n%d", i), URL: s.URL()}
-	}
-	c, err := miroir.New(nodes, append([]miroir.Option{miroir.WithShards(4), miroir.WithReplicationFactor(rf)}, copts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(c.Handler())
-	t.Cleanup(hs.Close)
-	t.Cleanup(c.Close)
-	ref := meilitest.RunT(t, srvOpts...)
-	return &tdEnv{t: t, proxy: hs.URL, ref: ref.URL(), c: c, nodes: srvs, refSrv: ref}
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: rf, shards: 4, nodeOpts: srvOpts, timing: newDefaults, opts: copts, proxy: true})
+	ref, _ := startRef(t, srvOpts...)
+	return &tdEnv{t: t, proxy: f.url, ref: ref.URL(), c: f.c, nodes: f.srv, refSrv: ref}
 }
 
 // tdDo sends one request and decodes the JSON answer (nil when empty).
@@ -397,74 +384,10 @@ func TestTaskDetailsEnqueued(t *testing.T) {
 	}
 }
 
-// tdJSONStore is a TaskStore that keeps tasks only as JSON, like a shared
-// database would.
-type tdJSONStore struct {
-	mu    sync.Mutex
-	tasks map[int64][]byte
-}
-
-func (s *tdJSONStore) Put(_ context.Context, t *miroir.ClusterTask) error {
-	b, err := json.Marshal(t)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.tasks[t.UID] = b
-	return nil
-}
-
-func (s *tdJSONStore) Get(_ context.Context, uid int64) (*miroir.ClusterTask, error) {
-	s.mu.Lock()
-	b, ok := s.tasks[uid]
-	s.mu.Unlock()
-	if !ok {
-		return nil, nil
-	}
-	var t miroir.ClusterTask
-	return &t, json.Unmarshal(b, &t)
-}
-
-func (s *tdJSONStore) List(ctx context.Context, fn func(*miroir.ClusterTask) bool) error {
-	s.mu.Lock()
-	var uids []int64
-	for uid := range s.tasks {
-		uids = append(uids, uid)
-	}
-	s.mu.Unlock()
-	for i := range uids {
-		for j := i + 1; j < len(uids); j++ {
-			if uids[j] > uids[i] {
-				uids[i], uids[j] = uids[j], uids[i]
-			}
-		}
-	}
-	for _, uid := range uids {
-		t, err := s.Get(ctx, uid)
-		if err != nil {
-			return err
-		}
-		if t != nil && !fn(t) {
-			return nil
-		}
-	}
-	return nil
-}
-
-func (s *tdJSONStore) Delete(_ context.Context, uids ...int64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, uid := range uids {
-		delete(s.tasks, uid)
-	}
-	return nil
-}
-
 // TestTaskDetailsSerialisingStore: the raw details survive a store that
 // keeps tasks as JSON (a snapshot's absent details included).
 func TestTaskDetailsSerialisingStore(t *testing.T) {
-	e := tdSetup(t, 1, miroir.WithTaskStore(&tdJSONStore{tasks: map[int64][]byte{}}))
+	e := tdSetup(t, 1, WithTaskStore(&jsonTaskStore{}))
 	e.run(tdStep{method: "POST", path: "/indexes", body: `{"uid": "movies"}`})
 	e.run(tdStep{method: "POST", path: "/indexes/movies/documents", body: tdMovies(5)})
 	e.run(tdStep{method: "PATCH", path: "/indexes/movies/settings/typo-tolerance", body: `{"disableOnWords": ["b", "a"]}`})
@@ -472,4 +395,68 @@ func TestTaskDetailsSerialisingStore(t *testing.T) {
 	e.run(tdStep{method: "POST", path: "/indexes/movies/documents/delete", body: `{"filter": "id > 2"}`})
 	e.run(tdStep{method: "POST", path: "/snapshots"})
 	e.run(tdStep{method: "DELETE", path: "/indexes/movies"})
+}
+
+func TestAuditCoreTaskDetailsAndTimes(t *testing.T) {
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8, timing: oneRetry})
+	ix := f.create(t, "docs", "id")
+	ctx := testCtx(t)
+	docs := acDocs(0, 90)
+	info, err := ix.AddDocuments(ctx, docs, nil)
+	task := acWaitOK(t, f.c)(info, err)
+	if task.Details.ReceivedDocuments != 90 || task.Details.IndexedDocuments != 90 {
+		t.Errorf("add details %+v, want received=indexed=90", task.Details)
+	}
+	if task.Type != meilisearch.TaskTypeDocumentAdditionOrUpdate || task.IndexUID != "docs" || task.UID != info.TaskUID {
+		t.Errorf("task header %+v", task)
+	}
+	// Times: enqueuedAt/startedAt earliest, finishedAt latest over node tasks.
+	ct, err := f.store.Get(ctx, info.TaskUID)
+	if err != nil || ct == nil {
+		t.Fatalf("store: %v %v", ct, err)
+	}
+	if len(ct.Nodes) != 3 {
+		t.Fatalf("cluster task maps to %d node tasks, want 3: %+v", len(ct.Nodes), ct.Nodes)
+	}
+	var minE, minS, maxF time.Time
+	for _, nt := range ct.Nodes {
+		i := f.nodeIndex(nt.Node)
+		if i < 0 {
+			t.Fatalf("unknown node %q", nt.Node)
+		}
+		nodeTask, err := meilisearch.New(f.srv[i].URL()).GetTask(ctx, nt.TaskUID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if nodeTask.Type != meilisearch.TaskTypeDocumentAdditionOrUpdate {
+			t.Errorf("node task %d on %s is %s", nt.TaskUID, nt.Node, nodeTask.Type)
+		}
+		if minE.IsZero() || nodeTask.EnqueuedAt.Before(minE) {
+			minE = nodeTask.EnqueuedAt
+		}
+		if minS.IsZero() || nodeTask.StartedAt.Before(minS) {
+			minS = nodeTask.StartedAt
+		}
+		if nodeTask.FinishedAt.After(maxF) {
+			maxF = nodeTask.FinishedAt
+		}
+	}
+	if !task.EnqueuedAt.Equal(minE) {
+		t.Errorf("enqueuedAt %v, want earliest node enqueuedAt %v", task.EnqueuedAt, minE)
+	}
+	if !task.StartedAt.Equal(minS) {
+		t.Errorf("startedAt %v, want earliest node startedAt %v", task.StartedAt, minS)
+	}
+	if !task.FinishedAt.Equal(maxF) {
+		t.Errorf("finishedAt %v, want latest node finishedAt %v", task.FinishedAt, maxF)
+	}
+	// Deletion counts.
+	task = acWaitOK(t, f.c)(ix.DeleteDocuments(ctx, []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "100000"}, nil))
+	if task.Details.ProvidedIds != 11 || task.Details.DeletedDocuments != 10 {
+		t.Errorf("delete details %+v, want providedIds=11 deletedDocuments=10", task.Details)
+	}
+	task = acWaitOK(t, f.c)(ix.DeleteAllDocuments(ctx, nil))
+	if task.Details.DeletedDocuments != 80 {
+		t.Errorf("delete all details %+v, want deletedDocuments=80", task.Details)
+	}
 }

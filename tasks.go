@@ -3,13 +3,10 @@ package miroir
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -76,6 +73,9 @@ func (m *taskManager) nextUID(ctx context.Context) (int64, error) {
 	return m.c.lanes.nextUID(ctx)
 }
 
+// nowUTC is the time a task records: UTC, as Meilisearch shows it.
+func nowUTC() time.Time { return time.Now().UTC() }
+
 // register stores a new cluster task (UID and enqueue time assigned here)
 // and returns the TaskInfo the caller gets.
 func (m *taskManager) register(ctx context.Context, t *ClusterTask) (*meilisearch.TaskInfo, error) {
@@ -94,7 +94,7 @@ func (m *taskManager) register(ctx context.Context, t *ClusterTask) (*meilisearc
 		t.UID = uid
 	}
 	if t.EnqueuedAt.IsZero() {
-		t.EnqueuedAt = time.Now().UTC()
+		t.EnqueuedAt = nowUTC()
 	}
 	if t.Status == "" {
 		t.Status = meilisearch.TaskStatusEnqueued
@@ -116,17 +116,12 @@ func (m *taskManager) register(ctx context.Context, t *ClusterTask) (*meilisearc
 	return taskInfo(t), nil
 }
 
-// errIndexCreationRefused marks a write that would create an index the
-// caller's key may not create: the call is accepted and its task fails
-// (registerFailed), as on one Meilisearch.
-var errIndexCreationRefused = errors.New("miroir: the caller's key may not create this index")
-
 // registerFailed registers t as a task that failed at once with err: what
 // Meilisearch does with a call it accepts but cannot carry out (a document
 // without a valid id, a primary key it cannot infer, an index the key may
 // not create). No node is touched.
 func (m *taskManager) registerFailed(ctx context.Context, t *ClusterTask, err error) (*meilisearch.TaskInfo, error) {
-	now := time.Now().UTC()
+	now := nowUTC()
 	t.Status, t.StartedAt, t.FinishedAt = meilisearch.TaskStatusFailed, now, now
 	d := apiErrorDetails(err)
 	t.Error = &d
@@ -138,157 +133,6 @@ func (m *taskManager) registerFailed(ctx context.Context, t *ClusterTask, err er
 // always says enqueued, even for a task miroir already finished.
 func taskInfo(t *ClusterTask) *meilisearch.TaskInfo {
 	return &meilisearch.TaskInfo{Status: meilisearch.TaskStatusEnqueued, TaskUID: t.UID, IndexUID: t.IndexUID, Type: t.Type, EnqueuedAt: t.EnqueuedAt}
-}
-
-// localTask is a cluster-local task: miroir decides its status.
-type localTask struct {
-	m    *taskManager
-	uid  int64
-	info *meilisearch.TaskInfo
-	once sync.Once
-}
-
-// startLocal registers a cluster-local task on indexUID ("" for none) of
-// type typ, status enqueued, and returns its UID and the function that
-// finishes it: finish(nil) marks it succeeded, finish(err) failed with
-// err's Meilisearch code and message (a *miroir.Error or a
-// *meilisearch.Error keep their code; anything else becomes "internal").
-// finish may be called once; later calls are ignored. It is what a
-// settings transaction (§7) returns to its caller at once.
-//
-// For more control (details, node tasks, the processing state) use
-// newLocal.
-func (m *taskManager) startLocal(indexUID string, typ meilisearch.TaskType) (uid int64, finish func(err error)) {
-	lt, err := m.newLocal(context.Background(), indexUID, typ, meilisearch.Details{})
-	if err != nil {
-		// The default store cannot fail; a custom one can. The task then
-		// does not exist and finishing it is a no-op.
-		m.c.opts.logger.Error("miroir: registering a local task", "err", err)
-		return 0, func(error) {}
-	}
-	return lt.uid, lt.Finish
-}
-
-// newLocal registers a cluster-local task with base details.
-func (m *taskManager) newLocal(ctx context.Context, indexUID string, typ meilisearch.TaskType, details meilisearch.Details) (*localTask, error) {
-	return m.newLocalRaw(ctx, indexUID, typ, details, nil)
-}
-
-// newLocalRaw is newLocal with the details object the REST API shows
-// (raw; nil: derived from details).
-func (m *taskManager) newLocalRaw(ctx context.Context, indexUID string, typ meilisearch.TaskType, details meilisearch.Details, raw json.RawMessage) (*localTask, error) {
-	t := &ClusterTask{IndexUID: indexUID, Type: typ, Local: true, Details: details, RawDetails: raw}
-	info, err := m.register(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	return &localTask{m: m, uid: t.UID, info: info}, nil
-}
-
-// Info is the TaskInfo to return to the caller.
-func (lt *localTask) Info() *meilisearch.TaskInfo { return lt.info }
-
-// UID is the cluster task UID.
-func (lt *localTask) UID() int64 { return lt.uid }
-
-// Processing marks the task started.
-func (lt *localTask) Processing() {
-	lt.m.updateLocal(lt.uid, func(t *ClusterTask) {
-		if t.Status == meilisearch.TaskStatusEnqueued {
-			t.Status = meilisearch.TaskStatusProcessing
-			t.StartedAt = time.Now().UTC()
-		}
-	})
-}
-
-// claimReserved marks a deferred call's task processing when its turn
-// comes; false when it was canceled while it waited.
-func (m *taskManager) claimReserved(uid int64) bool {
-	ok := false
-	m.updateLocal(uid, func(t *ClusterTask) {
-		if t.Status == meilisearch.TaskStatusEnqueued {
-			t.Status = meilisearch.TaskStatusProcessing
-			t.StartedAt = time.Now().UTC()
-			ok = true
-		}
-	})
-	return ok
-}
-
-// finishReserved fails a deferred call's task with err, unless it is
-// already finished.
-func (m *taskManager) finishReserved(uid int64, err error) {
-	m.updateLocal(uid, func(t *ClusterTask) {
-		if isFinal(t.Status) {
-			return
-		}
-		now := time.Now().UTC()
-		if t.StartedAt.IsZero() {
-			t.StartedAt = now
-		}
-		t.FinishedAt = now
-		t.Status = meilisearch.TaskStatusFailed
-		d := apiErrorDetails(err)
-		t.Error = &d
-		t.RawDetails = buildRawDetails(t)
-	})
-}
-
-// AddNodeTask records a node task the local task created (informational:
-// it does not change the local task's status).
-func (lt *localTask) AddNodeTask(nodeID string, taskUID int64) {
-	lt.m.updateLocal(lt.uid, func(t *ClusterTask) {
-		t.Nodes = append(t.Nodes, NodeTask{Node: nodeID, TaskUID: taskUID, Aux: true, Status: meilisearch.TaskStatusEnqueued})
-	})
-}
-
-// Finish ends the task: succeeded when err is nil, else failed with err.
-func (lt *localTask) Finish(err error) {
-	lt.once.Do(func() {
-		lt.m.updateLocal(lt.uid, func(t *ClusterTask) {
-			now := time.Now().UTC()
-			if t.StartedAt.IsZero() {
-				t.StartedAt = now
-			}
-			t.FinishedAt = now
-			if err == nil {
-				t.Status = meilisearch.TaskStatusSucceeded
-				return
-			}
-			t.Status = meilisearch.TaskStatusFailed
-			d := apiErrorDetails(err)
-			t.Error = &d
-		})
-	})
-}
-
-func (m *taskManager) updateLocal(uid int64, fn func(t *ClusterTask)) *ClusterTask {
-	m.localMu.Lock()
-	defer m.localMu.Unlock()
-	ctx := context.Background()
-	t, err := m.store.Get(ctx, uid)
-	if err != nil || t == nil {
-		return nil
-	}
-	cp := cloneTask(t)
-	fn(cp)
-	if err := m.store.Put(ctx, cp); err != nil {
-		m.c.opts.logger.Error("miroir: updating a local task", "uid", uid, "err", err)
-	}
-	return cp
-}
-
-// apiErrorDetails turns any error into Meilisearch's error object.
-func apiErrorDetails(err error) meilisearch.APIErrorDetails {
-	var e *Error
-	if errors.As(err, &e) {
-		return meilisearch.APIErrorDetails{Message: e.Message, Code: meilisearch.APIErrCode(e.Code), Type: e.Type, Link: e.Link}
-	}
-	var me *meilisearch.Error
-	if errors.As(err, &me) && me.APIError.Code != "" {
-		return me.APIError
-	}
-	return meilisearch.APIErrorDetails{Message: err.Error(), Code: "internal", Type: "internal", Link: "https://docs.meilisearch.com/errors#internal"}
 }
 
 func cloneTask(t *ClusterTask) *ClusterTask {
@@ -312,10 +156,6 @@ func (m *taskManager) get(ctx context.Context, uid int64) (*ClusterTask, error) 
 	return m.refresh(ctx, t)
 }
 
-func taskNotFound(uid int64) error {
-	return newError(http.StatusNotFound, "task_not_found", "Task `%d` not found.", uid)
-}
-
 // refresh polls the unfinished node tasks of t, re-aggregates and stores
 // the result when it changed. Unreachable nodes leave their node tasks as
 // they were.
@@ -331,59 +171,13 @@ func (m *taskManager) refresh(ctx context.Context, t *ClusterTask) (*ClusterTask
 			pending = append(pending, i)
 		}
 	}
-	if len(pending) > 0 {
-		var wg sync.WaitGroup
-		for _, i := range pending {
-			nt := &cp.Nodes[i]
-			n := m.c.nodeByID(nt.Node)
-			if n == nil {
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var body json.RawMessage
-				err := n.doJSON(ctx, "getTask", http.MethodGet, "/tasks/"+strconv.FormatInt(nt.TaskUID, 10), nil, nil, &body)
-				var got meilisearch.Task
-				var rawGot struct {
-					Details json.RawMessage `json:"details"`
-				}
-				if err == nil {
-					// The typed Details drops what it lacks; the raw
-					// object keeps the node's details as it shows them.
-					if err = json.Unmarshal(body, &rawGot); err == nil {
-						if uerr := json.Unmarshal(body, &got); uerr != nil && !isTypeError(uerr) {
-							err = uerr
-						}
-					}
-				}
-				if err != nil {
-					if apiCode(err) == "task_not_found" {
-						nt.Status = meilisearch.TaskStatusFailed
-						nt.Error = &meilisearch.APIErrorDetails{
-							Message: fmt.Sprintf("task %d is gone from node %s (deleted, or the node lost its data)", nt.TaskUID, nt.Node),
-							Code:    "task_not_found", Type: "invalid_request", Link: "https://docs.meilisearch.com/errors#task_not_found",
-						}
-						nt.FinishedAt = time.Now().UTC()
-					}
-					return
-				}
-				nt.Status = got.Status
-				if got.Error.Code != "" {
-					e := got.Error
-					e.Message = hideShardField(e.Message)
-					nt.Error = &e
-				}
-				nt.EnqueuedAt, nt.StartedAt, nt.FinishedAt = got.EnqueuedAt, got.StartedAt, got.FinishedAt
-				nt.Details = got.Details
-				nt.RawDetails = rawGot.Details
-				if nt.RawDetails == nil {
-					nt.RawDetails = json.RawMessage("null") // the node shows no details
-				}
-			}()
+	parallel(len(pending), 0, func(k int) error {
+		nt := &cp.Nodes[pending[k]]
+		if n := m.c.nodeByID(nt.Node); n != nil {
+			pollNodeTask(ctx, n, nt)
 		}
-		wg.Wait()
-	}
+		return nil
+	})
 	if cp.Local && cp.Owner != "" && cp.Owner != m.c.lanes.instance {
 		return cp, nil // another instance's: it alone writes the record
 	}
@@ -430,179 +224,48 @@ func (m *taskManager) refresh(ctx context.Context, t *ClusterTask) (*ClusterTask
 	return cp, nil
 }
 
-// aggregate computes the status, error, times and document counts of a
-// non-local cluster task from its node tasks (DESIGN §6): failed if any
-// failed, else canceled if any was, else succeeded when all succeeded, else
-// enqueued when all are enqueued, else processing.
-func aggregate(t *ClusterTask) {
-	var failed, canceled, succeeded, enqueued int
-	var firstFail *NodeTask
-	t.StartedAt, t.FinishedAt = time.Time{}, time.Time{}
-	enq := time.Time{}
-	for i := range t.Nodes {
-		nt := &t.Nodes[i]
-		status := nt.Status
-		if status == meilisearch.TaskStatusFailed && nt.Aux && nt.Error != nil && benignAuxFailure(string(nt.Error.Code)) {
-			status = meilisearch.TaskStatusSucceeded
-		}
-		switch status {
-		case meilisearch.TaskStatusFailed:
-			failed++
-			if firstFail == nil {
-				firstFail = nt
+// pollNodeTask reads node task nt from node n and records its state in
+// nt. An unreachable node leaves nt as it was; a node that no longer has
+// the task fails it (task_not_found).
+func pollNodeTask(ctx context.Context, n *node, nt *NodeTask) {
+	var body json.RawMessage
+	err := n.doJSON(ctx, "getTask", http.MethodGet, "/tasks/"+strconv.FormatInt(nt.TaskUID, 10), nil, nil, &body)
+	var got meilisearch.Task
+	var rawGot struct {
+		Details json.RawMessage `json:"details"`
+	}
+	if err == nil {
+		// The typed Details drops what it lacks; the raw
+		// object keeps the node's details as it shows them.
+		if err = json.Unmarshal(body, &rawGot); err == nil {
+			if uerr := json.Unmarshal(body, &got); uerr != nil && !isTypeError(uerr) {
+				err = uerr
 			}
-		case meilisearch.TaskStatusCanceled:
-			canceled++
-		case meilisearch.TaskStatusSucceeded:
-			succeeded++
-		case meilisearch.TaskStatusEnqueued, "":
-			enqueued++
-		}
-		if !nt.EnqueuedAt.IsZero() && (enq.IsZero() || nt.EnqueuedAt.Before(enq)) {
-			enq = nt.EnqueuedAt
-		}
-		if !nt.StartedAt.IsZero() && (t.StartedAt.IsZero() || nt.StartedAt.Before(t.StartedAt)) {
-			t.StartedAt = nt.StartedAt
-		}
-		if nt.FinishedAt.After(t.FinishedAt) {
-			t.FinishedAt = nt.FinishedAt
 		}
 	}
-	if !enq.IsZero() && enq.Before(t.EnqueuedAt) {
-		t.EnqueuedAt = enq
-	}
-	n := len(t.Nodes)
-	done := failed+canceled+succeeded == n
-	switch {
-	case failed > 0:
-		t.Status = meilisearch.TaskStatusFailed
-		d := meilisearch.APIErrorDetails{Code: "internal", Type: "internal"}
-		if firstFail.Error != nil {
-			d = *firstFail.Error
+	if err != nil {
+		if apiCode(err) == "task_not_found" {
+			nt.Status = meilisearch.TaskStatusFailed
+			nt.Error = &meilisearch.APIErrorDetails{
+				Message: fmt.Sprintf("task %d is gone from node %s (deleted, or the node lost its data)", nt.TaskUID, nt.Node),
+				Code:    "task_not_found", Type: "invalid_request", Link: "https://docs.meilisearch.com/errors#task_not_found",
+			}
+			nt.FinishedAt = nowUTC()
 		}
-		d.Message = fmt.Sprintf("node %s: %s", firstFail.Node, d.Message)
-		t.Error = &d
-	case canceled > 0:
-		t.Status = meilisearch.TaskStatusCanceled
-	case succeeded == n:
-		t.Status = meilisearch.TaskStatusSucceeded
-	case enqueued == n:
-		t.Status = meilisearch.TaskStatusEnqueued
-	default:
-		t.Status = meilisearch.TaskStatusProcessing
-	}
-	if !isFinal(t.Status) || (!done && t.Status != meilisearch.TaskStatusFailed) {
-		// a failed task is reported at once; its other node tasks may run on
-		t.FinishedAt = time.Time{}
-	}
-	if t.Status == meilisearch.TaskStatusEnqueued {
-		t.StartedAt = time.Time{}
-	}
-	if t.Status == meilisearch.TaskStatusFailed && t.FinishedAt.IsZero() {
-		t.FinishedAt = time.Now().UTC()
-	}
-	if t.Status == meilisearch.TaskStatusSucceeded {
-		aggregateCounts(t)
-		aggregateDumpUIDs(t)
-	}
-	t.RawDetails = buildRawDetails(t)
-}
-
-// aggregateDumpUIDs fills a dump task's dumpUid: every node writes its own
-// dump (of its own shards), so the cluster's is the list of them,
-// "node:dumpUid" comma-separated in node order; each node is restored
-// from its own.
-func aggregateDumpUIDs(t *ClusterTask) {
-	if t.Type != meilisearch.TaskTypeDumpCreation {
 		return
 	}
-	var parts []string
-	for _, nt := range t.Nodes {
-		if nt.Details.DumpUid != "" {
-			parts = append(parts, nt.Node+":"+nt.Details.DumpUid)
-		}
+	nt.Status = got.Status
+	if got.Error.Code != "" {
+		e := got.Error
+		e.Message = hideShardField(e.Message)
+		nt.Error = &e
 	}
-	t.Details.DumpUid = strings.Join(parts, ",")
-}
-
-// benignAuxFailure: a helper task that lost a race to an equivalent one
-// (a concurrent creation, a primary key already set) did no harm.
-func benignAuxFailure(code string) bool {
-	return code == "index_already_exists" || code == "index_primary_key_already_exists"
-}
-
-// aggregateCounts turns node document counts into cluster counts (see
-// clusterCounts) in the typed details.
-func aggregateCounts(t *ClusterTask) {
-	c, ok := clusterCounts(t)
-	if !ok {
-		return
+	nt.EnqueuedAt, nt.StartedAt, nt.FinishedAt = got.EnqueuedAt, got.StartedAt, got.FinishedAt
+	nt.Details = got.Details
+	nt.RawDetails = rawGot.Details
+	if nt.RawDetails == nil {
+		nt.RawDetails = json.RawMessage("null") // the node shows no details
 	}
-	switch t.Type {
-	case meilisearch.TaskTypeDocumentAdditionOrUpdate:
-		t.Details.IndexedDocuments = c.indexed
-	case meilisearch.TaskTypeDocumentDeletion, meilisearch.TaskTypeIndexDeletion, taskTypeDocumentEdition:
-		t.Details.DeletedDocuments = c.deleted
-	}
-}
-
-// taskTypeDocumentEdition is Meilisearch's type of an edition by function
-// (meilisearch-go has no constant for it).
-const taskTypeDocumentEdition meilisearch.TaskType = "documentEdition"
-
-// docCounts are the document counts of a cluster task.
-type docCounts struct{ indexed, deleted, edited int64 }
-
-// clusterCounts turns node document counts into cluster counts: a routed
-// write scales by Documents/sum(Docs) (each document went to several
-// nodes), a broadcast divides by Copies. ok is false when there is no
-// scale (no node task counted).
-func clusterCounts(t *ClusterTask) (c docCounts, ok bool) {
-	var indexed, deleted, edited, docs float64
-	for _, nt := range t.Nodes {
-		if nt.Aux {
-			continue
-		}
-		indexed += float64(nt.Details.IndexedDocuments)
-		deleted += float64(nt.Details.DeletedDocuments)
-		edited += float64(rawCount(nt.RawDetails, "editedDocuments"))
-		docs += float64(nt.Docs)
-	}
-	scale := 0.0
-	switch {
-	case t.Documents > 0 && docs > 0:
-		scale = float64(t.Documents) / docs
-	case t.Copies > 0:
-		scale = 1 / float64(t.Copies)
-	}
-	if scale == 0 {
-		return c, false
-	}
-	return docCounts{
-		indexed: int64(math.Round(indexed * scale)),
-		deleted: int64(math.Round(deleted * scale)),
-		edited:  int64(math.Round(edited * scale)),
-	}, true
-}
-
-// rawCount reads a count from a raw details object (0 when absent or null).
-func rawCount(raw json.RawMessage, key string) int64 {
-	var m map[string]json.RawMessage
-	if len(raw) == 0 || json.Unmarshal(raw, &m) != nil {
-		return 0
-	}
-	var n float64
-	if v, ok := m[key]; !ok || json.Unmarshal(v, &n) != nil {
-		return 0
-	}
-	return int64(n)
-}
-
-// isTypeError reports whether a decoding error is only a value of an
-// unexpected type (the rest of the value is decoded).
-func isTypeError(err error) bool {
-	var te *json.UnmarshalTypeError
-	return errors.As(err, &te)
 }
 
 // view turns a cluster task into what GetTask returns.
@@ -637,17 +300,4 @@ func isoDuration(d time.Duration) string {
 		d = 0
 	}
 	return "PT" + strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "S"
-}
-
-// apiCode returns the Meilisearch error code of err ("" if none).
-func apiCode(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	var me *meilisearch.Error
-	if errors.As(err, &me) {
-		return string(me.APIError.Code)
-	}
-	return ""
 }

@@ -34,6 +34,7 @@ func (c *Cluster) GetTaskDocuments(ctx context.Context, taskUID int64, dst any) 
 	return json.Unmarshal(append(arr, ']'), dst)
 }
 
+// taskFileNotFound is Meilisearch's answer for a task without a payload.
 func taskFileNotFound(uid int64) error {
 	return newError(http.StatusNotFound, "task_file_not_found",
 		"Task `%d` does not contain any documents. Only `documentAdditionOrUpdate` tasks with the statuses `enqueued` or `processing` contain documents", uid)
@@ -60,32 +61,56 @@ func (c *Cluster) taskDocuments(ctx context.Context, taskUID int64) ([][]byte, e
 	if t.Local || len(nts) == 0 || t.Type != meilisearch.TaskTypeDocumentAdditionOrUpdate {
 		return nil, taskFileNotFound(taskUID)
 	}
-	owner := make([]int, c.topo.shards) // shard -> node idx, -1 none
-	for s := range owner {
-		owner[s] = -1
+	p := newTaskPayloads(c, nts)
+	bodies, err := p.fetch(ctx, c, taskUID)
+	if err != nil {
+		return nil, err
 	}
-	for _, nt := range nts {
+	return p.documents(bodies)
+}
+
+// taskPayloads are the node tasks of a document write, whose payloads
+// hold its documents.
+type taskPayloads struct {
+	nts   []NodeTask
+	nodes []*node // nts[i]'s node; nil when the fleet has no such node
+	owner []int   // shard -> idx of the node whose copy is kept, -1 none
+}
+
+func newTaskPayloads(c *Cluster, nts []NodeTask) *taskPayloads {
+	p := &taskPayloads{nts: nts, nodes: make([]*node, len(nts)), owner: make([]int, c.topo.shards)}
+	for s := range p.owner {
+		p.owner[s] = -1
+	}
+	for i, nt := range nts {
 		n := c.nodeByID(nt.Node)
 		if n == nil {
 			continue
 		}
+		p.nodes[i] = n
 		for _, s := range c.topo.shardsOf(n.idx) {
-			if owner[s] < 0 {
-				owner[s] = n.idx
+			if p.owner[s] < 0 {
+				p.owner[s] = n.idx
 			}
 		}
 	}
-	bodies := make([][]byte, len(nts))
-	targets := make([]*node, 0, len(nts))
+	return p
+}
+
+// fetch reads every node task's payload (index-aligned with nts); a
+// payload a node no longer has fails with task_file_not_found.
+func (p *taskPayloads) fetch(ctx context.Context, c *Cluster, taskUID int64) ([][]byte, error) {
+	bodies := make([][]byte, len(p.nts))
+	targets := make([]*node, 0, len(p.nts))
 	pos := map[*node]int{}
-	for i, nt := range nts {
-		if n := c.nodeByID(nt.Node); n != nil {
+	for i, n := range p.nodes {
+		if n != nil {
 			pos[n] = i
 			targets = append(targets, n)
 		}
 	}
 	errs := c.fanout(ctx, targets, func(ctx context.Context, n *node) error {
-		nt := nts[pos[n]]
+		nt := p.nts[pos[n]]
 		resp, err := n.do(ctx, "getTaskDocuments", http.MethodGet, "/tasks/"+strconv.FormatInt(nt.TaskUID, 10)+"/documents", nil, "", nil)
 		if err != nil {
 			return err
@@ -102,9 +127,15 @@ func (c *Cluster) taskDocuments(ctx context.Context, taskUID int64) ([][]byte, e
 		}
 		return nil, err
 	}
+	return bodies, nil
+}
+
+// documents decodes the payloads (NDJSON-like streams of documents) and
+// keeps each document from its shard's owner, without _miroir_shard.
+func (p *taskPayloads) documents(bodies [][]byte) ([][]byte, error) {
 	var out [][]byte
 	for i, body := range bodies {
-		n := c.nodeByID(nts[i].Node)
+		n := p.nodes[i]
 		if n == nil {
 			continue
 		}
@@ -115,7 +146,7 @@ func (c *Cluster) taskDocuments(ctx context.Context, taskUID int64) ([][]byte, e
 				if errors.Is(err, io.EOF) {
 					break
 				}
-				return nil, fmt.Errorf("miroir: node %s: reading task %d documents: %w", n.ID, nts[i].TaskUID, err)
+				return nil, fmt.Errorf("miroir: node %s: reading task %d documents: %w", n.ID, p.nts[i].TaskUID, err)
 			}
 			shard := -1
 			merge.EachMember(doc, &merge.Strip{}, func(key string, val []byte) {
@@ -125,7 +156,7 @@ func (c *Cluster) taskDocuments(ctx context.Context, taskUID int64) ([][]byte, e
 					}
 				}
 			})
-			if shard >= 0 && shard < len(owner) && owner[shard] != n.idx {
+			if shard >= 0 && shard < len(p.owner) && p.owner[shard] != n.idx {
 				continue // another replica's copy is kept
 			}
 			out = append(out, merge.AppendObjectWithout(nil, doc, []string{shardField}))

@@ -15,8 +15,8 @@ import (
 // documents are read back once each (not once per replica), without
 // _miroir_shard; once processed, task_file_not_found as on one node.
 func TestGetTaskDocuments(t *testing.T) {
-	f := newCoreFleet(t, []int{0, 0, 0, 1, 1}, 2, 8)
-	ctx := coreCtx(t)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0, 1, 1}, rf: 2, shards: 8})
+	ctx := testCtx(t)
 	ix := f.createIndex(t, "movies", "id")
 	if _, err := f.c.ExperimentalFeatures().SetGetTaskDocumentsRoute(true).Update(ctx); err != nil {
 		t.Fatal(err)

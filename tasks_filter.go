@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/meilisearch/meilisearch-go"
@@ -168,6 +167,10 @@ func (f *taskFilter) visible(t *ClusterTask) bool {
 	return f.grant.TaskVisible(string(t.Type), t.IndexUID)
 }
 
+// refreshConcurrency bounds the tasks a listing refreshes at once (each
+// refresh polls its node tasks).
+const refreshConcurrency = 16
+
 // match returns the tasks passing f, refreshed, newest first, the ones
 // visible() drops included. Unfinished deletions are refreshed first (a
 // deletion whose node tasks are done deletes then), so that a task they
@@ -211,32 +214,21 @@ func (m *taskManager) match(ctx context.Context, f taskFilter) ([]*ClusterTask, 
 		cand = slices.DeleteFunc(cand, func(t *ClusterTask) bool { return gone[t.UID] })
 	}
 	// Refresh unfinished ones in parallel, a few at a time.
-	sem := make(chan struct{}, 16)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
+	var todo []int
 	for i, t := range cand {
-		if isFinal(t.Status) || (len(t.Nodes) == 0 && len(t.Pending) == 0) {
-			continue
+		if !isFinal(t.Status) && (len(t.Nodes) > 0 || len(t.Pending) > 0) {
+			todo = append(todo, i)
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			rt, err := m.refresh(ctx, t)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				firstErr = cmpErr(firstErr, err)
-				return
-			}
-			cand[i] = rt
-		}()
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+	errs := parallel(len(todo), refreshConcurrency, func(k int) error {
+		rt, err := m.refresh(ctx, cand[todo[k]])
+		if err == nil {
+			cand[todo[k]] = rt
+		}
+		return err
+	})
+	if err := firstError(errs); err != nil {
+		return nil, err
 	}
 	out := cand[:0]
 	for _, t := range cand {
@@ -245,13 +237,6 @@ func (m *taskManager) match(ctx context.Context, f taskFilter) ([]*ClusterTask, 
 		}
 	}
 	return out, nil
-}
-
-func cmpErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // taskPaging is the paging of GET /tasks.

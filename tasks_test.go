@@ -1,10 +1,12 @@
 package miroir
 
+// Cluster tasks (tasks.go): a cluster task's status aggregates its node
+// tasks, local tasks, and uids unique, increasing and below 2^53.
+
 import (
 	"context"
 	"errors"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,9 +20,9 @@ func isDocWrite(r *http.Request) bool {
 }
 
 func TestTaskFailsWhenOneNodeTaskFails(t *testing.T) {
-	f := newCoreFleet(t, []int{0, 0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8})
 	ix := f.createIndex(t, "movies", "id")
-	ctx := coreCtx(t)
+	ctx := testCtx(t)
 	clear := f.srv[1].FailTasks(isDocWrite, "internal")
 	info, err := ix.AddDocuments(ctx, coreMovies(100), nil)
 	if err != nil {
@@ -38,10 +40,34 @@ func TestTaskFailsWhenOneNodeTaskFails(t *testing.T) {
 	f.wait(t, must(ix.AddDocuments(ctx, coreMovies(100), nil)), meilisearch.TaskStatusSucceeded)
 }
 
+func TestAuditCoreTaskFailsWhenOneNodeTaskFails(t *testing.T) {
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8, timing: oneRetry})
+	ix := f.create(t, "docs", "id")
+	ctx := testCtx(t)
+	clear := f.srv[1].FailTasks(func(r *http.Request) bool {
+		return strings.HasSuffix(r.URL.Path, "/documents")
+	}, "internal")
+	defer clear()
+	task := acWait(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 60), nil))
+	if task.Status != meilisearch.TaskStatusFailed {
+		t.Fatalf("status %s, want failed", task.Status)
+	}
+	if !strings.Contains(task.Error.Message, "n1") {
+		t.Errorf("task error does not name the node: %+v", task.Error)
+	}
+	if task.Error.Code != "internal" {
+		t.Errorf("task error does not carry the node's error code: %+v", task.Error)
+	}
+	got, err := f.c.GetTask(ctx, task.UID)
+	if err != nil || got.Status != meilisearch.TaskStatusFailed {
+		t.Errorf("GetTask: %+v %v", got, err)
+	}
+}
+
 func TestTaskStatusAggregation(t *testing.T) {
-	f := newCoreFleet(t, []int{0, 0}, 1, 8)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 8})
 	ix := f.createIndex(t, "movies", "id")
-	ctx := coreCtx(t)
+	ctx := testCtx(t)
 	for _, s := range f.srv {
 		s.PauseTasks()
 	}
@@ -57,7 +83,7 @@ func TestTaskStatusAggregation(t *testing.T) {
 		t.Fatalf("all paused: %s", task.Status)
 	}
 	f.srv[0].ResumeTasks()
-	coreWaitUntil(t, "processing", func() bool {
+	eventually(t, "processing", func() bool {
 		task, _ = f.c.GetTask(ctx, info.TaskUID)
 		return task.Status == meilisearch.TaskStatusProcessing
 	})
@@ -80,104 +106,137 @@ func TestTaskStatusAggregation(t *testing.T) {
 	}
 }
 
-func TestGetTasksFilters(t *testing.T) {
-	f := newCoreFleet(t, []int{0, 0}, 1, 4)
-	a := f.createIndex(t, "a", "id")
-	b := f.createIndex(t, "b", "id")
-	ctx := coreCtx(t)
-	var uids []int64
-	for i := range 3 {
-		uids = append(uids, f.wait(t, must(a.AddDocuments(ctx, coreMovies(5+i), nil)), meilisearch.TaskStatusSucceeded).UID)
-	}
-	uids = append(uids, f.wait(t, must(b.DeleteDocument(ctx, "1", nil)), meilisearch.TaskStatusSucceeded).UID)
-	if !slices.IsSorted(uids) || uids[3] >= 1<<53 {
-		t.Fatalf("uids %v", uids)
-	}
-	res, err := f.c.GetTasks(ctx, &meilisearch.TasksQuery{IndexUIDS: []string{"a"}, Types: []meilisearch.TaskType{meilisearch.TaskTypeDocumentAdditionOrUpdate}})
-	if err != nil || res.Total != 3 || len(res.Results) != 3 || res.Results[0].UID != uids[2] || res.Results[2].UID != uids[0] {
-		t.Fatalf("index filter: %+v %v", res, err)
-	}
-	res, _ = f.c.GetTasks(ctx, &meilisearch.TasksQuery{Limit: 2})
-	// 2 creations + 4 writes.
-	if res.Total != 6 || len(res.Results) != 2 || res.From != uids[3] || res.Next != uids[1] || res.Limit != 2 {
-		t.Fatalf("page 1: total %d from %d next %d (%v)", res.Total, res.From, res.Next, uids)
-	}
-	res, _ = f.c.GetTasks(ctx, &meilisearch.TasksQuery{Limit: 2, From: res.Next})
-	if len(res.Results) != 2 || res.Results[0].UID != uids[1] || res.Results[1].UID != uids[0] {
-		t.Fatalf("page 2: %+v", res.Results)
-	}
-	res, _ = f.c.GetTasks(ctx, &meilisearch.TasksQuery{UIDS: []int64{uids[0], uids[3]}, Statuses: []meilisearch.TaskStatus{meilisearch.TaskStatusSucceeded}})
-	if res.Total != 2 {
-		t.Fatalf("uids+statuses: %+v", res)
-	}
-	res, _ = f.c.GetTasks(ctx, &meilisearch.TasksQuery{Statuses: []meilisearch.TaskStatus{meilisearch.TaskStatusFailed}})
-	if res.Total != 0 || res.Results == nil {
-		t.Fatalf("failed: %+v", res)
-	}
-	res, _ = f.c.GetTasks(ctx, &meilisearch.TasksQuery{Types: []meilisearch.TaskType{meilisearch.TaskTypeIndexCreation}, Reverse: true})
-	if res.Total != 2 || res.Results[0].IndexUID != "a" {
-		t.Fatalf("reverse: %+v", res)
-	}
-	// Index-level GetTasks is filtered to the index.
-	res, _ = b.GetTasks(ctx, &meilisearch.TasksQuery{})
-	if res.Total != 2 || res.Results[0].Type != meilisearch.TaskTypeDocumentDeletion {
-		t.Fatalf("index tasks: %+v", res)
-	}
-}
+func TestAuditCoreTaskStatusAggregation(t *testing.T) {
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, rf: 1, shards: 8, timing: oneRetry})
+	ix := f.create(t, "docs", "id")
+	ctx := testCtx(t)
+	docs := acDocs(0, 60) // touches every node
 
-func TestCancelAndDeleteTasks(t *testing.T) {
-	f := newCoreFleet(t, []int{0, 0}, 1, 4)
-	ix := f.createIndex(t, "movies", "id")
-	ctx := coreCtx(t)
-	if _, err := f.c.CancelTasks(ctx, &meilisearch.CancelTasksQuery{}); apiCode(err) != "missing_task_filters" {
-		t.Fatalf("no filter: %v", err)
-	}
+	// All node tasks enqueued -> enqueued.
 	for _, s := range f.srv {
 		s.PauseTasks()
 	}
-	write, err := ix.AddDocuments(ctx, coreMovies(20), nil)
+	info, err := ix.AddDocuments(ctx, docs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cancel, err := f.c.CancelTasks(ctx, &meilisearch.CancelTasksQuery{UIDS: []int64{write.TaskUID}})
+	if info.Status != meilisearch.TaskStatusEnqueued {
+		t.Errorf("TaskInfo status %s", info.Status)
+	}
+	if got, _ := f.c.GetTask(ctx, info.TaskUID); got == nil || got.Status != meilisearch.TaskStatusEnqueued {
+		t.Errorf("all node tasks enqueued: %+v", got)
+	}
+	// Some succeeded, one still enqueued -> processing.
+	f.srv[0].ResumeTasks()
+	f.srv[1].ResumeTasks()
+	_ = f.srv[0].WaitIdle(ctx)
+	_ = f.srv[1].WaitIdle(ctx)
+	if got, _ := f.c.GetTask(ctx, info.TaskUID); got == nil || got.Status != meilisearch.TaskStatusProcessing {
+		t.Errorf("mixed succeeded/enqueued: %+v, want processing", got)
+	}
+	f.srv[2].ResumeTasks()
+	acWaitOK(t, f.c)(info, nil)
+
+	// One node task canceled, others succeeded -> canceled.
+	f.srv[2].PauseTasks()
+	info, err = ix.AddDocuments(ctx, docs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range f.srv {
-		s.ResumeTasks()
+	_ = f.srv[0].WaitIdle(ctx)
+	_ = f.srv[1].WaitIdle(ctx)
+	ci, err := f.c.CancelTasks(ctx, &meilisearch.CancelTasksQuery{UIDS: []int64{info.TaskUID}})
+	f.srv[2].ResumeTasks()
+	acWaitOK(t, f.c)(ci, err)
+	task := acWait(t, f.c)(info, nil)
+	if task.Status != meilisearch.TaskStatusCanceled {
+		t.Errorf("one node task canceled: %s, want canceled", task.Status)
 	}
-	ct := f.wait(t, cancel, meilisearch.TaskStatusSucceeded)
-	if ct.Type != meilisearch.TaskTypeTaskCancelation || ct.Details.MatchedTasks != 1 || ct.Details.CanceledTasks != 1 || ct.Details.OriginalFilter == "" {
-		t.Fatalf("cancelation %+v", ct)
+
+	// One failed, one canceled -> failed.
+	clear := f.srv[0].FailTasks(func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/documents") }, "internal")
+	f.srv[2].PauseTasks()
+	info, err = ix.AddDocuments(ctx, docs, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	wt := f.wait(t, write, meilisearch.TaskStatusCanceled)
-	if wt.CanceledBy != cancel.TaskUID {
-		t.Fatalf("canceledBy %d, want %d", wt.CanceledBy, cancel.TaskUID)
-	}
-	res, _ := f.c.GetTasks(ctx, &meilisearch.TasksQuery{CanceledBy: []int64{cancel.TaskUID}})
-	if res.Total != 1 {
-		t.Fatalf("canceledBy filter: %+v", res)
-	}
-	// Delete the finished write task: gone from the cluster and the nodes.
-	nodeTasks, _ := f.c.tasks.store.Get(ctx, write.TaskUID)
-	del := f.wait(t, must(f.c.DeleteTasks(ctx, &meilisearch.DeleteTasksQuery{UIDS: []int64{write.TaskUID}})), meilisearch.TaskStatusSucceeded)
-	if del.Details.DeletedTasks != 1 || del.Type != meilisearch.TaskTypeTaskDeletion {
-		t.Fatalf("deletion %+v", del)
-	}
-	if _, err := f.c.GetTask(ctx, write.TaskUID); apiCode(err) != "task_not_found" {
-		t.Fatalf("deleted task: %v", err)
-	}
-	for _, nt := range nodeTasks.Nodes {
-		i := slices.IndexFunc(f.c.nodes, func(n *node) bool { return n.ID == nt.Node })
-		if _, err := f.direct(i).GetTask(ctx, nt.TaskUID); apiCode(err) != "task_not_found" {
-			t.Fatalf("node task %d on %s: %v", nt.TaskUID, nt.Node, err)
-		}
+	_ = f.srv[0].WaitIdle(ctx)
+	_ = f.srv[1].WaitIdle(ctx)
+	ci, err = f.c.CancelTasks(ctx, &meilisearch.CancelTasksQuery{UIDS: []int64{info.TaskUID}})
+	f.srv[2].ResumeTasks()
+	acWaitOK(t, f.c)(ci, err)
+	clear()
+	task = acWait(t, f.c)(info, nil)
+	if task.Status != meilisearch.TaskStatusFailed {
+		t.Errorf("failed + canceled: %s, want failed", task.Status)
 	}
 }
 
+// DESIGN §6 applies the status rules in order: failed if any node task
+// failed, else canceled if any was canceled, even while others are still
+// enqueued.
+func TestAuditCoreTaskStatusRuleOrder(t *testing.T) {
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, rf: 1, shards: 8, timing: oneRetry})
+	ix := f.create(t, "docs", "id")
+	ctx := testCtx(t)
+	docs := acDocs(0, 40) // both nodes get documents
+	// n0's node task fails, n1's stays enqueued -> failed.
+	clear := f.srv[0].FailTasks(func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/documents") }, "internal")
+	f.srv[1].PauseTasks()
+	info, err := ix.AddDocuments(ctx, docs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = f.srv[0].WaitIdle(ctx)
+	clear()
+	got, err := f.c.GetTask(ctx, info.TaskUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != meilisearch.TaskStatusFailed {
+		t.Errorf("one node task failed, one enqueued: %s, want failed", got.Status)
+	}
+	f.srv[1].ResumeTasks()
+	_ = f.srv[1].WaitIdle(ctx)
+
+	// n0's node task canceled on the node, n1's still enqueued -> canceled.
+	f.srv[0].PauseTasks()
+	f.srv[1].PauseTasks()
+	info, err = ix.AddDocuments(ctx, docs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, err := f.store.Get(ctx, info.TaskUID)
+	if err != nil || ct == nil {
+		t.Fatal(ct, err)
+	}
+	var n0task int64 = -1
+	for _, nt := range ct.Nodes {
+		if nt.Node == "n0" {
+			n0task = nt.TaskUID
+		}
+	}
+	if n0task < 0 {
+		t.Fatalf("no node task on n0: %+v", ct.Nodes)
+	}
+	if _, err := meilisearch.New(f.srv[0].URL()).CancelTasks(ctx, &meilisearch.CancelTasksQuery{UIDS: []int64{n0task}}); err != nil {
+		t.Fatal(err)
+	}
+	f.srv[0].ResumeTasks()
+	_ = f.srv[0].WaitIdle(ctx)
+	got, err = f.c.GetTask(ctx, info.TaskUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != meilisearch.TaskStatusCanceled {
+		t.Errorf("one node task canceled, one enqueued: %s, want canceled", got.Status)
+	}
+	f.srv[1].ResumeTasks()
+}
+
 func TestLocalTasks(t *testing.T) {
-	f := newCoreFleet(t, []int{0}, 1, 4)
-	ctx := coreCtx(t)
+	f := startFleet(t, fleetSpec{groups: []int{0}, rf: 1, shards: 4})
+	ctx := testCtx(t)
 	uid, finish := f.c.tasks.startLocal("idx", meilisearch.TaskTypeSettingsUpdate)
 	task, err := f.c.GetTask(ctx, uid)
 	if err != nil || task.Status != meilisearch.TaskStatusEnqueued || task.IndexUID != "idx" {
@@ -198,62 +257,11 @@ func TestLocalTasks(t *testing.T) {
 	}
 }
 
-func TestMemoryTaskStoreEviction(t *testing.T) {
-	ctx := context.Background()
-	s := NewMemoryTaskStore(3)
-	put := func(uid int64, st meilisearch.TaskStatus) { _ = s.Put(ctx, &ClusterTask{UID: uid, Status: st}) }
-	put(1, meilisearch.TaskStatusEnqueued)
-	put(2, meilisearch.TaskStatusSucceeded)
-	put(3, meilisearch.TaskStatusFailed)
-	put(4, meilisearch.TaskStatusEnqueued) // evicts 2, the oldest finished
-	var got []int64
-	_ = s.List(ctx, func(t *ClusterTask) bool { got = append(got, t.UID); return true })
-	if !slices.Equal(got, []int64{4, 3, 1}) {
-		t.Fatalf("after eviction %v", got)
-	}
-	put(5, meilisearch.TaskStatusEnqueued) // evicts 3
-	put(6, meilisearch.TaskStatusEnqueued) // none finished: evicts 1, the oldest
-	got = nil
-	_ = s.List(ctx, func(t *ClusterTask) bool { got = append(got, t.UID); return true })
-	if !slices.Equal(got, []int64{6, 5, 4}) || s.Len() != 3 {
-		t.Fatalf("after eviction %v", got)
-	}
-	put(5, meilisearch.TaskStatusSucceeded) // replace, no eviction
-	if t5, _ := s.Get(ctx, 5); t5.Status != meilisearch.TaskStatusSucceeded || s.Len() != 3 {
-		t.Fatal("replace")
-	}
-	_ = s.Delete(ctx, 4, 99)
-	if t4, _ := s.Get(ctx, 4); t4 != nil || s.Len() != 2 {
-		t.Fatal("delete")
-	}
-}
-
-// TestSharedTaskStore: two Clusters (two app instances) sharing one store
-// answer for each other's writes.
-func TestSharedTaskStore(t *testing.T) {
-	store := NewMemoryTaskStore(0)
-	f := newCoreFleet(t, []int{0, 0}, 1, 4, WithTaskStore(store))
-	other, err := New(f.nodes, WithShards(4), WithTaskStore(store))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	ix := f.createIndex(t, "movies", "id")
-	info, err := ix.AddDocuments(coreCtx(t), coreMovies(10), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	task, err := other.WaitForTask(coreCtx(t), info.TaskUID, 0)
-	if err != nil || task.Status != meilisearch.TaskStatusSucceeded {
-		t.Fatalf("%+v %v", task, err)
-	}
-}
-
 // Concurrent updates of one local task (its owner adding node tasks and
 // finishing, readers refreshing it) must never lose each other's writes.
 func TestLocalTaskConcurrentUpdates(t *testing.T) {
-	f := newCoreFleet(t, []int{0}, 1, 4)
-	ctx := coreCtx(t)
+	f := startFleet(t, fleetSpec{groups: []int{0}, rf: 1, shards: 4})
+	ctx := testCtx(t)
 	lt, err := f.c.tasks.newLocal(ctx, "idx", meilisearch.TaskTypeSettingsUpdate, meilisearch.Details{})
 	if err != nil {
 		t.Fatal(err)
@@ -277,4 +285,63 @@ func TestLocalTaskConcurrentUpdates(t *testing.T) {
 	if ct.Status != meilisearch.TaskStatusSucceeded || len(ct.Nodes) != 20 {
 		t.Fatalf("lost updates: status %s, %d node tasks", ct.Status, len(ct.Nodes))
 	}
+}
+
+func TestAuditCoreTaskUIDsUniqueAndBelow2p53(t *testing.T) {
+	f := startFleet(t, fleetSpec{groups: []int{0, 0}, shards: 4, timing: oneRetry})
+	ctx := testCtx(t)
+	seen := map[int64]bool{}
+	record := func(uid int64) {
+		if uid <= 0 || uid >= 1<<53 {
+			t.Errorf("task uid %d outside (0, 2^53)", uid)
+		}
+		if seen[uid] {
+			t.Errorf("task uid %d reused", uid)
+		}
+		seen[uid] = true
+	}
+	run := func(c *Cluster, n int) {
+		for i := 0; i < n; i++ {
+			info, err := c.Index("docs").AddDocuments(ctx, acDocs(i, 1), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			record(info.TaskUID)
+		}
+	}
+	c1 := f.c
+	acWaitOK(t, c1)(c1.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "docs", PrimaryKey: "id"}))
+	run(c1, 5)
+	// Two "processes" at once, then a restart.
+	c2 := f.newCluster(t, append(oneRetry.options(), WithShards(4))...)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, c := range []*Cluster{c1, c2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				info, err := c.Index("docs").AddDocuments(ctx, acDocs(i, 1), nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				record(info.TaskUID)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	c1.Close()
+	c2.Close()
+	c3 := f.newCluster(t, append(oneRetry.options(), WithShards(4))...)
+	run(c3, 5)
+	// Settings transactions (cluster-local tasks) get uids by the same rule.
+	info, err := c3.Index("docs").UpdateStopWords(ctx, &[]string{"the"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	record(info.TaskUID)
+	acWaitOK(t, c3)(info, nil)
 }

@@ -235,13 +235,13 @@ func (c *Cluster) completeRebuilt(t *ClusterTask) {
 	for _, nt := range t.Nodes {
 		docs += nt.Docs
 	}
-	copies := int64(c.copies())
+	copies := int64(c.topo.copies())
 	if docs > 0 {
 		// Every document went to each of its shard's copies (fewer when a
 		// replica was down: the count is then a lower bound).
 		t.Documents = int64(math.Round(float64(docs) / float64(copies)))
 	} else {
-		t.Copies = c.copies()
+		t.Copies = c.topo.copies()
 	}
 	switch t.Type {
 	case meilisearch.TaskTypeDocumentAdditionOrUpdate:

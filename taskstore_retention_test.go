@@ -44,7 +44,7 @@ func TestMemoryTaskStoreExpiresByAge(t *testing.T) {
 // MaxAge and the oldest finished ones beyond MaxTasks, on every node.
 func TestFleetTaskStoreRetention(t *testing.T) {
 	_, nodes := laneFleet(t, 3)
-	ctx := coreCtx(t)
+	ctx := testCtx(t)
 	c := laneCluster(t, nodes, WithFleetTaskStore(), WithTaskRetention(TaskRetention{MaxTasks: 4, MaxAge: time.Hour}))
 	s := c.tasks.store.(*fleetTaskStore)
 	now := time.Now().UTC()

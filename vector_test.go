@@ -1,5 +1,8 @@
 package miroir
 
+// Vector and hybrid search (search.go, merge.go): the fleet's answer equals
+// one node's, with the per-node window widened by WithOverFetch.
+
 import (
 	"context"
 	"encoding/json"
@@ -62,7 +65,7 @@ func vectorQueries() []map[string]any {
 
 func TestVectorSearchEquivalence(t *testing.T) {
 	docs := vectorDocs(400)
-	oracle := meilitest.RunT(t)
+	oracle, _ := startRef(t)
 	loadNode(t, oracle.URL(), "vec", vectorSettings(), docs)
 	waitIdle(t, oracle)
 	queries := vectorQueries()
@@ -87,7 +90,7 @@ func TestVectorSearchEquivalence(t *testing.T) {
 	for _, fl := range []equivFleet{{"1x3", 1, 4, 3}, {"2x2", 2, 3, 2}} {
 		for _, of := range []float64{1, 3} {
 			t.Run(fmt.Sprintf("%s/overfetch%v", fl.name, of), func(t *testing.T) {
-				f := newFleet(t, fl.rg, fl.npg, fl.rf, 7, WithOverFetch(of))
+				f := startFleet(t, fleetSpec{groups: groupsOf(fl.rg, fl.npg), rf: fl.rf, shards: 7, timing: noProbes, opts: []Option{WithOverFetch(of)}})
 				f.load(t, "vec", vectorSettings(), docs)
 				for i, body := range queries {
 					b, _ := json.Marshal(body)
@@ -147,5 +150,88 @@ func TestOverFetchWindow(t *testing.T) {
 				t.Errorf("%s: keyword part %d %s", c.body, kp.nodeWindow, kp.body(0, kp.nodeWindow, false, ""))
 			}
 		}
+	}
+}
+
+func TestHybridSearch(t *testing.T) {
+	docs := genDocs(300, 41)
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, d := range docs {
+		if r.IntN(10) != 0 {
+			d["_vectors"] = map[string]any{"default": []float64{r.Float64(), r.Float64(), r.Float64()}}
+		}
+	}
+	st := testSettings(false)
+	st.Embedders = map[string]meilisearch.Embedder{"default": {Source: "userProvided", Dimensions: 3}}
+	oracle, _ := startRef(t)
+	loadNode(t, oracle.URL(), "items", st, docs)
+	waitIdle(t, oracle)
+	f := startFleet(t, fleetSpec{groups: groupsOf(1, 3), rf: 1, shards: 7, timing: noProbes, opts: []Option{WithOverFetch(2)}})
+	f.load(t, "items", st, docs)
+	ctx := context.Background()
+	for _, ratio := range []float64{0, 0.3, 0.5, 1} {
+		for _, q := range []string{"river", "", "7 castle"} {
+			body := map[string]any{"q": q, "vector": []float64{0.2, 0.9, 0.4}, "hybrid": map[string]any{"embedder": "default", "semanticRatio": ratio}, "limit": 12, "offset": 3, "showRankingScore": true}
+			want := postJSON(t, oracle.URL()+"/indexes/items/search", body)
+			b, _ := json.Marshal(body)
+			out, err := f.c.searchBody(ctx, "items", b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := decodeUseNumber(t, out)
+			compareAnswers(t, fmt.Sprint("hybrid ", ratio), body, want, got, nil, nil)
+			if fmt.Sprint(got["semanticHitCount"]) != fmt.Sprint(want["semanticHitCount"]) {
+				t.Errorf("ratio %v q %q: semanticHitCount %v want %v", ratio, q, got["semanticHitCount"], want["semanticHitCount"])
+			}
+		}
+	}
+}
+
+// TestAuditReadVectors: DESIGN §5 "Vector and hybrid requests merge by
+// the same rules"; similar documents across every shard; the over-fetch
+// option.
+func TestAuditReadVectors(t *testing.T) {
+	t.Parallel()
+	docs := auditDocs(200, 21)
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, d := range docs {
+		d["_vectors"] = map[string]any{"default": []float64{r.Float64(), r.Float64(), r.Float64()}}
+	}
+	st := auditSettingsA()
+	st.Embedders = map[string]meilisearch.Embedder{"default": {Source: "userProvided", Dimensions: 3}}
+	_, ref := startRef(t, meilitest.WithTaskDuration(0))
+	auditLoad(t, ref, "v", st, docs)
+	for _, of := range []float64{1, 3} {
+		c := startFleet(t, fleetSpec{groups: groupsOf(1, 3), rf: 1, shards: 7, ids: "node-", instant: true, timing: newDefaults, opts: []Option{WithOverFetch(of)}}).c
+		auditLoad(t, c, "v", st, docs)
+		for _, q := range []auditQuery{
+			{name: "vector", mk: func() *meilisearch.SearchRequest {
+				return &meilisearch.SearchRequest{Vector: []float32{0.2, 0.7, 0.1}, Hybrid: &meilisearch.SearchRequestHybrid{Embedder: "default", SemanticRatio: 1}, Limit: 15}
+			}},
+			{name: "hybrid", q: "river", mk: func() *meilisearch.SearchRequest {
+				return &meilisearch.SearchRequest{Vector: []float32{0.9, 0.1, 0.4}, Hybrid: &meilisearch.SearchRequestHybrid{Embedder: "default", SemanticRatio: 0.5}, Limit: 12, Offset: 3}
+			}},
+			{name: "vector filter", mk: func() *meilisearch.SearchRequest {
+				return &meilisearch.SearchRequest{Vector: []float32{0.5, 0.5, 0.5}, Hybrid: &meilisearch.SearchRequestHybrid{Embedder: "default", SemanticRatio: 1}, Filter: "rating > 2", Limit: 10}
+			}},
+		} {
+			auditRun(t, fmt.Sprintf("overfetch %v %s", of, q.name), auditReference(t, ref.Index("v"), q), c.Index("v"), q)
+		}
+		var want, got meilisearch.SimilarDocumentResult
+		sq := func() *meilisearch.SimilarDocumentQuery {
+			return &meilisearch.SimilarDocumentQuery{Id: 17, Embedder: "default", Limit: 10, ShowRankingScore: true}
+		}
+		if err := ref.Index("v").SearchSimilarDocuments(context.Background(), sq(), &want); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Index("v").SearchSimilarDocuments(context.Background(), sq(), &got); err != nil {
+			t.Fatalf("similar: %v", err)
+		}
+		wb, _ := json.Marshal(want)
+		gb, _ := json.Marshal(got)
+		wm, gm := auditJSON(t, wb), auditJSON(t, gb)
+		self := func(h map[string]any) (string, bool) { k := auditRankKey(h); return k, k != "" }
+		// processingTimeMs 0 is dropped by SimilarDocumentResult's omitempty
+		auditCompareSearch(t, "similar", auditQuery{ignore: []string{"processingTimeMs"}}, wm, gm, wb, gb, self)
 	}
 }

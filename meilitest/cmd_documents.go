@@ -1,10 +1,12 @@
 package meilitest
 
 import (
+	"bytes"
 	"encoding/json"
 	"maps"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -221,20 +223,42 @@ func (s *Server) handleListDocuments(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleFetchDocuments(w http.ResponseWriter, r *http.Request) {
-	var q documentsQuery
-	if err := decodeJSON(r, &q, true); err != nil {
+	// offset and limit are read raw (the outer fields hide the embedded
+	// ones) so that a value of another kind gets deserr's own error.
+	var b struct {
+		documentsQuery
+		Offset json.RawMessage `json:"offset"`
+		Limit  json.RawMessage `json:"limit"`
+	}
+	if err := decodeJSON(r, &b, true); err != nil {
 		writeError(w, err)
 		return
 	}
-	if q.Offset != nil && *q.Offset < 0 {
-		writeError(w, newError("invalid_document_offset", "Invalid value at `.offset`: expected a positive integer"))
+	q := b.documentsQuery
+	var e *apiError
+	if q.Offset, e = fetchPaging("invalid_document_offset", ".offset", b.Offset); e != nil {
+		writeError(w, e)
 		return
 	}
-	if q.Limit != nil && *q.Limit < 0 {
-		writeError(w, newError("invalid_document_limit", "Invalid value at `.limit`: expected a positive integer"))
+	if q.Limit, e = fetchPaging("invalid_document_limit", ".limit", b.Limit); e != nil {
+		writeError(w, e)
 		return
 	}
 	s.listDocuments(w, r.PathValue("uid"), q)
+}
+
+// fetchPaging reads the offset or limit of a /documents/fetch body, a
+// usize in Meilisearch: absent is nil (the default); anything but a
+// non-negative integer, null included, is deserr's type error.
+func fetchPaging(code, path string, raw json.RawMessage) (*int, *apiError) {
+	if raw == nil {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(string(bytes.TrimSpace(raw)))
+	if err != nil || n < 0 {
+		return nil, deserrTypeError(code, path, "a positive integer", raw)
+	}
+	return &n, nil
 }
 
 func (s *Server) listDocuments(w http.ResponseWriter, uid string, q documentsQuery) {

@@ -1,0 +1,122 @@
+package miroir
+
+import (
+	"context"
+	"net/http"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+	"weak"
+)
+
+// The index's document fields, for attributesToSearchOn: a query with a
+// digit sent to nodes whose searchable attributes are ["*"] would match
+// the numeric _miroir_shard, so miroir lists the fields to search instead.
+
+// fieldCache holds the union of the nodes' fieldDistribution for one
+// index, refreshed when stale or when the write path saw a field it lacks.
+type fieldCache struct {
+	mu      sync.Mutex
+	fields  map[string]struct{}
+	at      time.Time
+	tried   time.Time
+	refresh sync.Mutex
+}
+
+var fieldCaches sync.Map // weak.Pointer[indexState] -> *fieldCache
+
+const (
+	fieldCacheTTL   = 30 * time.Second
+	fieldCacheRetry = 250 * time.Millisecond
+)
+
+func fieldCacheFor(st *indexState) *fieldCache {
+	k := weak.Make(st)
+	if v, ok := fieldCaches.Load(k); ok {
+		return v.(*fieldCache)
+	}
+	v, loaded := fieldCaches.LoadOrStore(k, &fieldCache{})
+	if !loaded {
+		runtime.AddCleanup(st, func(k weak.Pointer[indexState]) { fieldCaches.Delete(k) }, k)
+	}
+	return v.(*fieldCache)
+}
+
+// searchFields lists the index's document fields without the shard field:
+// those the write path saw, and those the nodes' stats report. A query
+// sent with this list as attributesToSearchOn searches exactly what it
+// would search without the shard field.
+func (c *Cluster) searchFields(ctx context.Context, st *indexState, uid string) []string {
+	ctx = withNodeKeys(ctx)
+	fc := fieldCacheFor(st)
+	seen := st.Fields()
+	fc.mu.Lock()
+	stale := fc.fields == nil || time.Since(fc.at) > fieldCacheTTL
+	if !stale {
+		for _, f := range seen {
+			if _, ok := fc.fields[f]; !ok {
+				stale = time.Since(fc.tried) > fieldCacheRetry
+				break
+			}
+		}
+	}
+	fc.mu.Unlock()
+	if stale && fc.refresh.TryLock() {
+		fields := c.statsFields(ctx, uid)
+		fc.mu.Lock()
+		fc.tried = time.Now()
+		if fields != nil {
+			fc.fields, fc.at = fields, time.Now()
+		}
+		fc.mu.Unlock()
+		fc.refresh.Unlock()
+	}
+	fc.mu.Lock()
+	out := make([]string, 0, len(fc.fields)+len(seen))
+	for f := range fc.fields {
+		out = append(out, f)
+	}
+	fc.mu.Unlock()
+	for _, f := range seen {
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	out = slices.DeleteFunc(out, func(f string) bool { return f == shardField })
+	slices.Sort(out)
+	return out
+}
+
+// statsFields reads fieldDistribution from every healthy node (nil when
+// none answered).
+func (c *Cluster) statsFields(ctx context.Context, uid string) map[string]struct{} {
+	var targets []*node
+	for _, n := range c.nodes {
+		if n.isHealthy() {
+			targets = append(targets, n)
+		}
+	}
+	dists := make([]map[string]int64, len(targets))
+	errs := c.fanout(ctx, targets, func(ctx context.Context, n *node) error {
+		var s struct {
+			FieldDistribution map[string]int64 `json:"fieldDistribution"`
+		}
+		err := n.doJSON(ctx, "indexStats", http.MethodGet, "/indexes/"+uid+"/stats", nil, nil, &s)
+		dists[slices.Index(targets, n)] = s.FieldDistribution
+		return err
+	})
+	var out map[string]struct{}
+	for i, err := range errs {
+		if err != nil {
+			continue
+		}
+		if out == nil {
+			out = map[string]struct{}{}
+		}
+		for f := range dists[i] {
+			out[f] = struct{}{}
+		}
+	}
+	return out
+}
