@@ -221,8 +221,11 @@ func TestLaneConcurrentClaimersNeverShareASlot(t *testing.T) {
 					t.Fatalf("instance %d: %v", i, errs[i])
 				}
 			}
-			if winners == 0 || winners > 3 {
-				t.Fatalf("%d instances allocated uids with 3 lanes", winners)
+			// Each of the 3 lanes has two claimable slots (the current
+			// window and the next, which counts as a claim on its own), so
+			// at most 6 instances can win; uniqueness is the checks above.
+			if winners == 0 || winners > 6 {
+				t.Fatalf("%d instances allocated uids with 3 lanes (6 slots)", winners)
 			}
 			seen := map[int64]int{}
 			for i, us := range uids {
