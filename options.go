@@ -87,7 +87,7 @@ func defaultOptions() options {
 		hedging:        true,
 		hedgeFloor:     2 * time.Millisecond,
 		hedgeCap:       500 * time.Millisecond,
-		hedgeRatio:     0.05,
+		hedgeRatio:     0.1,
 	}
 }
 
@@ -231,10 +231,12 @@ func WithHedgeDelay(floor, ceiling time.Duration) Option {
 	}
 }
 
-// WithHedgeBudget caps hedges at ratio of node reads (default 0.05: one
-// hedge per 20 reads, after a burst of 10), so that a slow fleet is not
-// flooded with duplicate reads. ratio is clamped to [0, 1]; 0 allows only
-// the initial burst.
+// WithHedgeBudget caps hedges at ratio of node reads (default 0.1: one
+// hedge per 10 reads, after a burst of 10), so that a slow fleet is not
+// flooded with duplicate reads. Reads past their node's 95th percentile
+// are about 5% of reads; the default leaves room above that for the
+// hedges that matter, those of a slow node's reads. ratio is clamped to
+// [0, 1]; 0 allows only the initial burst.
 func WithHedgeBudget(ratio float64) Option {
 	return func(o *options) { o.hedgeRatio = min(max(ratio, 0), 1) }
 }

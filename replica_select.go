@@ -12,10 +12,10 @@ import (
 // than one healthy replica in the group a read prefers, the read goes to
 // the one expected to answer first. This is C3 (Suresh et al., NSDI'15) as
 // Elasticsearch's adaptive replica selection uses it, from what the client
-// alone sees: per node, an exponentially weighted average of response time
-// and the requests outstanding right now, ranked as rt × (1+outstanding)³
-// (the cube makes a queue cost more than it adds, so concurrent reads
-// spread before a queue forms).
+// alone sees: per node, exponentially weighted averages of response time
+// and of its deviation, and the requests outstanding right now, ranked as
+// (rt + 2·dev) × (1+outstanding)³ (the cube makes a queue cost more than it
+// adds, so concurrent reads spread before a queue forms).
 //
 // Two choices keep the old behaviour where it was right:
 //   - Nodes whose scores are within a factor of two of the group's best
@@ -44,10 +44,11 @@ const (
 	// loadDrift is the share of the gap to the picked nodes' mean a left-out
 	// node closes per read.
 	loadDrift = 1.0 / 32
-	// hedgeDevs is how many mean deviations above the average the hedge
-	// delay sits: about the 95th percentile of a normal distribution
-	// (1.645σ, σ ≈ 1.25 mean deviations).
-	hedgeDevs = 2
+	// hedgeDevs is how many mean deviations above the average the 95th
+	// percentile estimate (the hedge delay) sits. Latency is right-skewed:
+	// on meilitest fleets, 2 deviations (the normal law's 95th percentile)
+	// were exceeded by 11% of reads, 3 by 5.5%, 4 by 2.5%.
+	hedgeDevs = 3
 )
 
 // nodeLoad is what the Cluster knows of one node's read latency and load.
@@ -115,14 +116,20 @@ func (l *nodeLoad) drift(rt, dev float64) {
 }
 
 // score is the C3 rank of the node now: lower answers sooner. 0 means no
-// sample yet, which ranks first so that the node gets measured.
-func (l *nodeLoad) score() float64 {
-	rt, _, ok := l.averages()
+// sample yet, which ranks first so that the node gets measured. The time
+// ranked is the node's 95th percentile estimate (its hedge delay), not its
+// mean: a slow node drifting back becomes a candidate only once a hedge of
+// its read would fire about when its peers would have answered.
+func (l *nodeLoad) score() float64 { return l.scoreBut(0) }
+
+// scoreBut is score not counting mine of the node's outstanding requests.
+func (l *nodeLoad) scoreBut(mine int64) float64 {
+	rt, dev, ok := l.averages()
 	if !ok {
 		return 0
 	}
-	q := 1 + float64(l.outstanding.Load())
-	return rt * q * q * q
+	q := 1 + float64(max(l.outstanding.Load()-mine, 0))
+	return (rt + hedgeDevs*dev) * q * q * q
 }
 
 // hedgeDelay is how long a read of the node waits before it is hedged:
@@ -267,6 +274,23 @@ func (c *Cluster) orderByLoad(healthy []*node) {
 				break
 			}
 			n.load.drift(rt, dev)
+		}
+	}
+}
+
+// excludeSlowerThan marks in excluded the nodes expected to answer no
+// sooner than n (a score band above n's): a hedge sent there would not
+// beat n, so the hedge's covering set takes another replica, in another
+// group if need be. A node not measured is never excluded, nor is any
+// node when n is not measured.
+func (c *Cluster) excludeSlowerThan(excluded []bool, n *node) {
+	ref := n.load.scoreBut(1) // not counting the read being hedged
+	if ref == 0 {
+		return
+	}
+	for i, o := range c.nodes {
+		if o != n && scoreBand(o.load.score(), ref) > 0 {
+			excluded[i] = true
 		}
 	}
 }
