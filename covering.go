@@ -66,7 +66,12 @@ func (c *Cluster) cover(shards []int, seq uint64, excluded []bool, adaptive bool
 	cov := &covering{}
 	// rank of a node inside its group for this read
 	ranks := c.replicaRanks(seq, adaptive, excluded)
-	rank := func(_, ni int) int { return ranks[ni] }
+	rank := func(_, ni int) int {
+		if ranks == nil {
+			return 0
+		}
+		return ranks[ni]
+	}
 	pick := func(s int) {
 		for k := 0; k < int(rg); k++ {
 			g := (pref + k) % int(rg)

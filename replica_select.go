@@ -62,6 +62,9 @@ type nodeLoad struct {
 	rt      float64 // average read response time, ns
 	dev     float64 // mean deviation of rt, ns
 	last    float64 // the last response time measured, ns
+	// drifted: the averages were lowered by drift from at least twice the
+	// picked nodes' mean, so they are a guess, not a measurement.
+	drifted bool
 }
 
 // sample adds one read's response time.
@@ -85,10 +88,16 @@ func (l *nodeLoad) censored(d time.Duration) {
 
 // add updates the averages with x; l.mu is held.
 func (l *nodeLoad) add(x float64) {
-	if !l.sampled {
+	switch {
+	case !l.sampled:
 		// RFC 6298's first measurement: deviation half the value.
 		l.rt, l.dev, l.sampled = x, x/2, true
-	} else {
+	case l.drifted:
+		// The retry a drift bought: its measurement replaces the guess
+		// (averaging it in would bring a slow node back at once).
+		l.dev += loadBeta * (math.Abs(x-l.rt) - l.dev)
+		l.rt, l.drifted = x, false
+	default:
 		diff := x - l.rt
 		l.rt += loadAlpha * diff
 		l.dev += loadBeta * (math.Abs(diff) - l.dev)
@@ -107,6 +116,7 @@ func (l *nodeLoad) averages() (rt, dev float64, ok bool) {
 func (l *nodeLoad) drift(rt, dev float64) {
 	l.mu.Lock()
 	if l.sampled && l.rt > rt {
+		l.drifted = l.drifted || l.rt >= 2*rt
 		l.rt += (rt - l.rt) * loadDrift
 		if l.dev > dev {
 			l.dev += (dev - l.dev) * loadDrift
@@ -153,9 +163,12 @@ func (c *Cluster) adaptiveReads() bool {
 // replicaRanks returns, per node index, the node's rank inside its group
 // for one read (lower is preferred): the rotation rank for seq, and with
 // adaptive selection its score band before it. excluded and unhealthy
-// nodes take no part in the group's best score.
+// nodes take no part in the group's best score. nil means every rank is 0.
 func (c *Cluster) replicaRanks(seq uint64, adaptive bool, excluded []bool) []int {
 	t := c.topo
+	if t.copies() == 1 {
+		return nil // one replica per shard: nothing to rank
+	}
 	rot := seq / uint64(t.groups())
 	ranks := make([]int, len(c.nodes))
 	adaptive = adaptive && c.opts.selectReplicas && t.copies() > 1

@@ -115,6 +115,12 @@ func TestSelectionDriftsLeftOutNodeBack(t *testing.T) {
 	if reads < 100 || reads > 200 {
 		t.Fatalf("slow node retried after %d reads, want about 145", reads)
 	}
+	// The retry's measurement replaces the drifted guess: one slow answer
+	// puts the node back where it was.
+	c.nodes[1].load.sample(100 * time.Millisecond)
+	if rt, _, _ := c.nodes[1].load.averages(); rt != float64(100*time.Millisecond) {
+		t.Fatalf("after the retry: rt %v, want the 100ms measured", time.Duration(rt))
+	}
 	// Partial covers (retries, hedges) do not drift anything.
 	setLoad(c, 1, 100*time.Millisecond)
 	for seq := uint64(0); seq < 50; seq++ {
