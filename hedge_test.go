@@ -23,11 +23,12 @@ type hedgeCounter struct {
 	sent, won  int
 	slowSent   map[string]int // hedges sent because of each slow node
 	nodeReads  map[string]int // search requests per node
+	nodeOK     map[string]int // search requests per node that got an answer
 	searchReqs int
 }
 
 func newHedgeCounter() *hedgeCounter {
-	return &hedgeCounter{slowSent: map[string]int{}, nodeReads: map[string]int{}}
+	return &hedgeCounter{slowSent: map[string]int{}, nodeReads: map[string]int{}, nodeOK: map[string]int{}}
 }
 
 func (h *hedgeCounter) HedgeSent(_, slow, _ string) {
@@ -43,13 +44,16 @@ func (h *hedgeCounter) HedgeWon(string, string) {
 	h.mu.Unlock()
 }
 
-func (h *hedgeCounter) NodeRequest(id, op string, _ time.Duration, _ error) {
+func (h *hedgeCounter) NodeRequest(id, op string, _ time.Duration, err error) {
 	if op != "search" {
 		return
 	}
 	h.mu.Lock()
 	h.searchReqs++
 	h.nodeReads[id]++
+	if err == nil {
+		h.nodeOK[id]++
+	}
 	h.mu.Unlock()
 }
 

@@ -14,8 +14,9 @@ import (
 // Elasticsearch's adaptive replica selection uses it, from what the client
 // alone sees: per node, exponentially weighted averages of response time
 // and of its deviation, and the requests outstanding right now, ranked as
-// (rt + 2·dev) × (1+outstanding)³ (the cube makes a queue cost more than it
-// adds, so concurrent reads spread before a queue forms).
+// rt × (1+outstanding)³ (the cube makes a queue cost more than it adds, so
+// that concurrent reads spread before a queue forms); the deviation sets
+// the hedge delay (hedge.go).
 //
 // Two choices keep the old behaviour where it was right:
 //   - Nodes whose scores are within a factor of two of the group's best
@@ -31,8 +32,9 @@ import (
 // read each candidate that was left out drifts 1/32 of the way toward the
 // mean of the nodes picked in its group (Elasticsearch halves the gap; a
 // slower drift retries a slow node about every 32·ln(slowdown) reads
-// instead of every few, which keeps it out of the tail, and hedging covers
-// the retry: its hedge delay drifts down with it).
+// instead of every few, which keeps it out of the tail). The retry's
+// measurement then replaces the drifted figures, and hedging covers the
+// retry: the hedge delay drifted down with the score.
 
 const (
 	// loadAlpha weighs a new response time in the average (Elasticsearch's
@@ -119,27 +121,29 @@ func (l *nodeLoad) drift(rt, dev float64) {
 		l.drifted = l.drifted || l.rt >= 2*rt
 		l.rt += (rt - l.rt) * loadDrift
 		if l.dev > dev {
-			l.dev += (dev - l.dev) * loadDrift
+			// Faster than the mean: by the time the node is retried, its
+			// hedge delay is its peers' deviation above its drifted mean,
+			// so a still slow node's retry is hedged in time.
+			l.dev += (dev - l.dev) * loadDrift * 4
 		}
 	}
 	l.mu.Unlock()
 }
 
 // score is the C3 rank of the node now: lower answers sooner. 0 means no
-// sample yet, which ranks first so that the node gets measured. The time
-// ranked is the node's 95th percentile estimate (its hedge delay), not its
-// mean: a slow node drifting back becomes a candidate only once a hedge of
-// its read would fire about when its peers would have answered.
+// sample yet, which ranks first so that the node gets measured. It ranks
+// the mean, not the tail: on a noisy machine the peers' deviations make
+// their tails look as bad as a steadily slow node's, their means do not.
 func (l *nodeLoad) score() float64 { return l.scoreBut(0) }
 
 // scoreBut is score not counting mine of the node's outstanding requests.
 func (l *nodeLoad) scoreBut(mine int64) float64 {
-	rt, dev, ok := l.averages()
+	rt, _, ok := l.averages()
 	if !ok {
 		return 0
 	}
 	q := 1 + float64(max(l.outstanding.Load()-mine, 0))
-	return (rt + hedgeDevs*dev) * q * q * q
+	return rt * q * q * q
 }
 
 // hedgeDelay is how long a read of the node waits before it is hedged:
