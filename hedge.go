@@ -9,8 +9,9 @@ import (
 
 // Hedged reads (DESIGN §5, issue 15): a per-node read of a scatter (search,
 // facet search, federated search) or a document read by id that has not
-// answered after the node's hedge delay (its estimated 95th percentile,
-// replica_select.go, clamped by WithHedgeDelay) is sent once more, for the
+// answered after the node's hedge delay (its estimated 95th percentile, at
+// most twice its best group peer's, replica_select.go, clamped by
+// WithHedgeDelay) is sent once more, for the
 // same shards, to the best other healthy replicas (the covering set of
 // those shards without the slow node: one node when one holds them all,
 // else several, each with its own shard filter). The first complete answer
@@ -104,7 +105,7 @@ func hedgeCall[T any](ctx context.Context, h *hedgeScope, cn coverNode, call fun
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	race := &hedgeRace[T]{cancelPrimary: cancel, done: make(chan struct{})}
-	t := time.AfterFunc(ld.hedgeDelay(c.opts.hedgeFloor, c.opts.hedgeCap), func() { race.run(ctx, h, cn, call) })
+	t := time.AfterFunc(c.hedgeDelay(cn.n), func() { race.run(ctx, h, cn, call) })
 	v, err := call(pctx, cn)
 	elapsed := time.Since(start)
 	if t.Stop() {

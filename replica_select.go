@@ -146,16 +146,37 @@ func (l *nodeLoad) scoreBut(mine int64) float64 {
 	return rt * q * q * q
 }
 
-// hedgeDelay is how long a read of the node waits before it is hedged:
-// its estimated 95th percentile, clamped to [floor, ceiling]; the ceiling
-// for a node not measured yet.
-func (l *nodeLoad) hedgeDelay(floor, ceiling time.Duration) time.Duration {
+// p95 is the node's estimated 95th percentile response time, ns, and
+// whether it has been measured.
+func (l *nodeLoad) p95() (float64, bool) {
 	rt, dev, ok := l.averages()
+	return rt + hedgeDevs*dev, ok
+}
+
+// hedgeDelay is how long a read of n waits before it is hedged: n's
+// estimated 95th percentile, but no more than twice the best estimate
+// among n's healthy group peers, clamped to [floor, ceiling]; the ceiling
+// for a node not measured yet. The peers' bound matters for a node known
+// slower than they are, read anyway (a retry after a drift, or a shard
+// whose other replica looks worse still): its own percentile would hedge
+// only once it had answered, the peers' hedges it about when they would
+// have answered.
+func (c *Cluster) hedgeDelay(n *node) time.Duration {
+	floor, ceiling := c.opts.hedgeFloor, c.opts.hedgeCap
+	own, ok := n.load.p95()
 	if !ok {
 		return ceiling
 	}
-	d := time.Duration(rt + hedgeDevs*dev)
-	return min(max(d, floor), ceiling)
+	for _, ni := range c.topo.byGroup[n.Group] {
+		o := c.nodes[ni]
+		if o == n || !o.isHealthy() {
+			continue
+		}
+		if p, ok := o.load.p95(); ok && 2*p < own {
+			own = 2 * p
+		}
+	}
+	return min(max(time.Duration(own), floor), ceiling)
 }
 
 // adaptiveReads says whether reads have a choice of replica to make: some

@@ -133,8 +133,8 @@ func TestSelectionDriftsLeftOutNodeBack(t *testing.T) {
 
 func TestNodeLoadAverages(t *testing.T) {
 	var l nodeLoad
-	if d := l.hedgeDelay(2*time.Millisecond, 500*time.Millisecond); d != 500*time.Millisecond {
-		t.Fatalf("unmeasured node's hedge delay %v, want the ceiling", d)
+	if _, ok := l.p95(); ok {
+		t.Fatal("unmeasured node has a p95")
 	}
 	for range 50 {
 		l.sample(10 * time.Millisecond)
@@ -143,19 +143,44 @@ func TestNodeLoadAverages(t *testing.T) {
 	if time.Duration(rt) != 10*time.Millisecond || dev > float64(time.Microsecond) {
 		t.Fatalf("steady 10ms: rt %v dev %v", time.Duration(rt), time.Duration(dev))
 	}
-	if d := l.hedgeDelay(2*time.Millisecond, 500*time.Millisecond); d < 10*time.Millisecond || d > 11*time.Millisecond {
-		t.Fatalf("steady 10ms: hedge delay %v", d)
-	}
-	if d := l.hedgeDelay(20*time.Millisecond, 500*time.Millisecond); d != 20*time.Millisecond {
-		t.Fatalf("floor ignored: %v", d)
+	if p, _ := l.p95(); p < float64(10*time.Millisecond) || p > float64(11*time.Millisecond) {
+		t.Fatalf("steady 10ms: p95 %v", time.Duration(p))
 	}
 	l.sample(110 * time.Millisecond)
 	rt, dev, _ = l.averages()
 	if near := func(x float64, want time.Duration) bool { return x > float64(want)-1e3 && x < float64(want)+1e3 }; !near(rt, 40*time.Millisecond) || !near(dev, 25*time.Millisecond) {
 		t.Fatalf("after a 110ms sample: rt %v dev %v, want 40ms and 25ms", time.Duration(rt), time.Duration(dev))
 	}
-	if d := l.hedgeDelay(time.Millisecond, 50*time.Millisecond); d != 50*time.Millisecond {
-		t.Fatalf("ceiling ignored: %v", d)
+}
+
+func TestHedgeDelay(t *testing.T) {
+	c := newCoverCluster(t, 1, 3, 2, 8)
+	if d := c.hedgeDelay(c.nodes[0]); d != 500*time.Millisecond {
+		t.Fatalf("unmeasured node's hedge delay %v, want the ceiling", d)
+	}
+	setLoad(c, 0, 10*time.Millisecond) // p95 10 + 3×5 = 25ms
+	if d := c.hedgeDelay(c.nodes[0]); d != 25*time.Millisecond {
+		t.Fatalf("hedge delay %v, want its p95 25ms", d)
+	}
+	// A peer twice as fast bounds it: 2 × (4 + 3×2) = 20ms.
+	setLoad(c, 1, 4*time.Millisecond)
+	if d := c.hedgeDelay(c.nodes[0]); d != 20*time.Millisecond {
+		t.Fatalf("hedge delay %v, want twice the peer's p95, 20ms", d)
+	}
+	// ... unless the peer is down.
+	c.nodes[1].healthy.Store(false)
+	if d := c.hedgeDelay(c.nodes[0]); d != 25*time.Millisecond {
+		t.Fatalf("hedge delay %v with the fast peer down, want 25ms", d)
+	}
+	// Floor and ceiling.
+	for _, tc := range []struct{ floor, ceiling, want time.Duration }{
+		{30 * time.Millisecond, time.Second, 30 * time.Millisecond},
+		{time.Millisecond, 15 * time.Millisecond, 15 * time.Millisecond},
+	} {
+		c.opts.hedgeFloor, c.opts.hedgeCap = tc.floor, tc.ceiling
+		if d := c.hedgeDelay(c.nodes[0]); d != tc.want {
+			t.Fatalf("floor %v ceiling %v: %v, want %v", tc.floor, tc.ceiling, d, tc.want)
+		}
 	}
 }
 
