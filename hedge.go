@@ -11,14 +11,13 @@ import (
 // facet search, federated search) or a document read by id that has not
 // answered after the node's hedge delay (its estimated 95th percentile, at
 // most twice its best group peer's, replica_select.go, clamped by
-// WithHedgeDelay) is sent once more, for the
-// same shards, to the best other healthy replicas (the covering set of
-// those shards without the slow node: one node when one holds them all,
-// else several, each with its own shard filter). The first complete answer
-// wins and the other side's context is canceled. A token bucket caps the
-// extra requests at a share of node reads (WithHedgeBudget). Writes are
-// never hedged, nor document listings (their pages must come from the
-// same nodes).
+// WithHedgeDelay) is sent once more, for the same shards, to the best
+// other healthy replicas (the covering set of those shards without the
+// slow node: one node when one holds them all, else several, each with
+// its own shard filter). The first complete answer wins and the other
+// side's context is canceled. A token bucket caps the extra requests at a
+// share of node reads (WithHedgeBudget). Writes are never hedged, nor
+// document listings (their pages must come from the same nodes).
 
 // HedgeObserver is an optional extension of Observer: an Observer that
 // also implements it is told about hedged reads.
