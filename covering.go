@@ -56,20 +56,21 @@ type covering struct {
 }
 
 // cover assigns shards (nil: every shard) to healthy nodes that are not
-// excluded. seq picks the preferred group and the rotation.
-func (c *Cluster) cover(shards []int, seq uint64, excluded []bool) *covering {
+// excluded. seq picks the preferred group and the rotation; adaptive lets
+// replica selection (replica_select.go) order the replicas of a group.
+func (c *Cluster) cover(shards []int, seq uint64, excluded []bool, adaptive bool) *covering {
 	t := c.topo
 	rg := uint64(t.groups())
 	pref := int(seq % rg)
-	rot := seq / rg
 	assigned := make([][]int, len(c.nodes))
 	cov := &covering{}
 	// rank of a node inside its group for this read
-	rank := func(g, ni int) int {
-		members := t.byGroup[g]
-		i := slices.Index(members, ni)
-		n := len(members)
-		return (i - int(rot%uint64(n)) + n) % n
+	ranks := c.replicaRanks(seq, adaptive, excluded)
+	rank := func(_, ni int) int {
+		if ranks == nil {
+			return 0
+		}
+		return ranks[ni]
 	}
 	pick := func(s int) {
 		for k := 0; k < int(rg); k++ {
@@ -97,6 +98,9 @@ func (c *Cluster) cover(shards []int, seq uint64, excluded []bool) *covering {
 	if shards == nil {
 		for s := 0; s < t.shards; s++ {
 			pick(s)
+		}
+		if adaptive {
+			c.driftLeftOut(assigned, excluded)
 		}
 	} else {
 		for _, s := range shards {
@@ -151,7 +155,12 @@ func scatter[T any](ctx context.Context, c *Cluster, uid string, deterministic b
 		seq = c.nextSeq()
 	}
 	excluded := make([]bool, len(c.nodes))
-	cov := c.cover(nil, seq, excluded)
+	cov := c.cover(nil, seq, excluded, !deterministic)
+	// Hedging and load measurement: only where a read has a choice.
+	var hs *hedgeScope
+	if !deterministic && c.adaptiveReads() {
+		hs = &hedgeScope{c: c, uid: uid, seq: seq, excluded: excluded}
+	}
 	unavailable := cov.unavailable
 	fallbacks := cov.fallbacks
 	if len(unavailable) > 0 && c.opts.policy == FailFast {
@@ -161,13 +170,23 @@ func scatter[T any](ctx context.Context, c *Cluster, uid string, deterministic b
 	var out []gathered[T]
 	for len(pending) > 0 {
 		vals := make([]T, len(pending))
+		var hedged [][]gathered[T] // per pending node: a hedge's answers
+		if hs != nil {
+			hedged = make([][]gathered[T], len(pending))
+		}
 		errs := parallel(len(pending), 0, func(i int) (err error) {
+			if hs != nil {
+				vals[i], hedged[i], err = hedgeCall(ctx, hs, pending[i], call)
+				return err
+			}
 			vals[i], err = call(ctx, pending[i])
 			return err
 		})
 		var failed []int
 		for i, err := range errs {
 			switch {
+			case err == nil && hedged != nil && hedged[i] != nil:
+				out = append(out, hedged[i]...)
 			case err == nil:
 				out = append(out, gathered[T]{cn: pending[i], val: vals[i]})
 			case ctx.Err() != nil:
@@ -183,7 +202,7 @@ func scatter[T any](ctx context.Context, c *Cluster, uid string, deterministic b
 			break
 		}
 		slices.Sort(failed)
-		next := c.cover(failed, seq, excluded)
+		next := c.cover(failed, seq, excluded, !deterministic)
 		unavailable = append(unavailable, next.unavailable...)
 		fallbacks = append(fallbacks, next.fallbacks...)
 		if len(next.unavailable) > 0 && c.opts.policy == FailFast {

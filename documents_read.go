@@ -34,6 +34,9 @@ func (c *Cluster) readReplicas(shard int) []*node {
 			}
 		}
 	}
+	if c.adaptiveReads() {
+		c.orderByLoad(healthy)
+	}
 	return append(healthy, down...)
 }
 
@@ -61,9 +64,20 @@ func (i *Index) GetDocument(ctx context.Context, identifier string, request *mei
 	}
 	var notFound, lastErr error
 	path := "/indexes/" + i.uid + "/documents/" + url.PathEscape(identifier)
-	replicas := c.readReplicas(ShardOf(identifier, st.shards))
+	shard := ShardOf(identifier, st.shards)
+	replicas := c.readReplicas(shard)
+	get := func(ctx context.Context, n *node) (*nodeResponse, error) {
+		return n.do(ctx, "getDocument", http.MethodGet, path, q, "", nil)
+	}
 	for k, n := range replicas {
-		resp, err := n.do(ctx, "getDocument", http.MethodGet, path, q, "", nil)
+		var resp *nodeResponse
+		var err error
+		if k == 0 && n.isHealthy() {
+			// The first replica's read is hedged (hedge.go).
+			resp, err = hedgeOne(ctx, c, i.uid, shard, n, get)
+		} else {
+			resp, err = get(ctx, n)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return err
@@ -76,7 +90,7 @@ func (i *Index) GetDocument(ctx context.Context, identifier string, request *mei
 			continue
 		}
 		if k > 0 {
-			reportFrom(ctx).fallback(Fallback{Shard: ShardOf(identifier, st.shards), Preferred: replicas[0].Group, Group: n.Group, Node: n.ID})
+			reportFrom(ctx).fallback(Fallback{Shard: shard, Preferred: replicas[0].Group, Group: n.Group, Node: n.ID})
 		}
 		body := route.StripField(resp.Body, shardField)
 		if documentPtr == nil {

@@ -41,6 +41,8 @@ type Cluster struct {
 	nodes []*node
 	seq   atomic.Uint64 // round-robin over replica groups and replicas
 
+	hedges hedgeBudget // hedged reads' token bucket, hedge.go
+
 	tasks *taskManager
 	lanes *laneManager // task-uid lanes held on the fleet, see lanes.go
 

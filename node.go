@@ -32,6 +32,8 @@ type node struct {
 	healthy atomic.Bool
 	fails   atomic.Int32 // consecutive failures (active or passive)
 	oks     atomic.Int32 // consecutive successes while unhealthy
+
+	load nodeLoad // latency and outstanding requests, replica_select.go
 }
 
 // nodeResponse is a raw node answer.
@@ -76,6 +78,8 @@ func (n *node) doBody(ctx context.Context, op, method, path string, query url.Va
 		req.Header.Set("Authorization", "Bearer "+n.key)
 	}
 	reportFrom(ctx).contacted(n.ID)
+	n.load.outstanding.Add(1)
+	defer n.load.outstanding.Add(-1)
 	start := time.Now()
 	resp, err := n.http.Do(req)
 	if err != nil {

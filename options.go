@@ -66,6 +66,14 @@ type options struct {
 	// instance may claim ([lo, hi); zero: all).
 	clock     func() time.Time
 	laneRange [2]int
+
+	// Tail latency (replica_select.go, hedge.go).
+	selectReplicas bool
+	hedging        bool
+	hedgeFloor     time.Duration
+	hedgeCap       time.Duration
+	hedgeRatio     float64
+	hedgeObserver  HedgeObserver // observer, when it implements HedgeObserver
 }
 
 func defaultOptions() options {
@@ -81,6 +89,11 @@ func defaultOptions() options {
 		okThreshold:    1,
 		overFetch:      1,
 		batchBytes:     8 << 20,
+		selectReplicas: true,
+		hedging:        true,
+		hedgeFloor:     2 * time.Millisecond,
+		hedgeCap:       500 * time.Millisecond,
+		hedgeRatio:     0.1,
 	}
 }
 
@@ -146,7 +159,13 @@ func withLaneRange(lo, hi int) Option { return func(o *options) { o.laneRange = 
 
 // WithObserver sets the hook called on degraded writes, unavailable
 // shards, node state changes and per-node request outcomes.
-func WithObserver(obs Observer) Option { return func(o *options) { o.observer = obs } }
+// The optional extensions (HedgeObserver, ...) are detected here, once.
+func WithObserver(obs Observer) Option {
+	return func(o *options) {
+		o.observer = obs
+		o.hedgeObserver, _ = obs.(HedgeObserver)
+	}
+}
 
 // WithUnavailableShardPolicy sets what reads do when a shard has no healthy
 // replica (default Partial).
@@ -206,4 +225,46 @@ func WithBatchBytes(n int) Option {
 			o.batchBytes = n
 		}
 	}
+}
+
+// WithReplicaSelection turns adaptive replica selection on or off (default
+// on). On, a read whose shard has several healthy replicas in its group
+// goes to the one expected to answer first, from this Cluster's measured
+// response times and outstanding requests per node; off, replicas take
+// turns. Nodes measured alike keep taking turns either way.
+func WithReplicaSelection(on bool) Option { return func(o *options) { o.selectReplicas = on } }
+
+// WithHedging turns hedged reads on or off (default on). On, a node's part
+// of a search (or a document read) that has not answered after the node's
+// usual 95th percentile response time is sent once more to other replicas
+// of the same shards; the first answer is used, the other canceled. Writes
+// and document listings are never hedged.
+func WithHedging(on bool) Option { return func(o *options) { o.hedging = on } }
+
+// WithHedgeDelay bounds the wait before a read is hedged (default 2ms to
+// 500ms): the node's estimated 95th percentile is raised to floor and
+// lowered to ceiling. ceiling is also the wait for a node not measured yet.
+// A zero or negative value keeps that bound's current setting.
+func WithHedgeDelay(floor, ceiling time.Duration) Option {
+	return func(o *options) {
+		if floor > 0 {
+			o.hedgeFloor = floor
+		}
+		if ceiling > 0 {
+			o.hedgeCap = ceiling
+		}
+		if o.hedgeCap < o.hedgeFloor {
+			o.hedgeCap = o.hedgeFloor
+		}
+	}
+}
+
+// WithHedgeBudget caps hedges at ratio of node reads (default 0.1: one
+// hedge per 10 reads, after a burst of 10), so that a slow fleet is not
+// flooded with duplicate reads. Reads past their node's 95th percentile
+// are about 5% of reads; the default leaves room above that for the
+// hedges that matter, those of a slow node's reads. ratio is clamped to
+// [0, 1]; 0 allows only the initial burst.
+func WithHedgeBudget(ratio float64) Option {
+	return func(o *options) { o.hedgeRatio = min(max(ratio, 0), 1) }
 }

@@ -63,6 +63,11 @@ type Report struct {
 	Fallbacks []Fallback
 	// TaskUID is the cluster task of a write, when there is one.
 	TaskUID int64
+	// Hedges counts hedged node requests the call sent (one per node a
+	// slow read was sent to again).
+	Hedges int
+	// HedgesWon counts hedged node requests whose answer was used.
+	HedgesWon int
 }
 
 type reportKey struct{}
@@ -130,6 +135,24 @@ func (r *Report) fallback(f Fallback) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.Fallbacks = append(r.Fallbacks, f)
+}
+
+func (r *Report) hedgeSent() {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	r.Hedges++
+	r.mu.Unlock()
+}
+
+func (r *Report) hedgeWon() {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	r.HedgesWon++
+	r.mu.Unlock()
 }
 
 func (r *Report) task(uid int64) {
