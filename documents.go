@@ -99,7 +99,10 @@ type writeOp struct {
 	// of the reader's buffer; otherwise the bodies refer to the input).
 	stream   bool
 	missing  bool       // a dry prepare found no index (nothing created yet)
-	version  int64      // injected as _miroir_v when non-zero
+	// version is injected as _miroir_v into the documents of the next
+	// cluster task, which registers under it (version.go); a write of
+	// several tasks takes a new one per task.
+	version  int64
 	preTasks []NodeTask // index creation tasks to fold into the first cluster task
 	fields   map[string]struct{}
 	setPK    bool // the index had no known primary key before this write
@@ -128,6 +131,7 @@ func allNodeIdx(n int) []int {
 func (w *writeOp) register(ctx context.Context, acc *taskAcc) (*meilisearch.TaskInfo, error) {
 	c := w.ix.c
 	t := &ClusterTask{
+		UID:            w.version,
 		IndexUID:       w.ix.uid,
 		Type:           meilisearch.TaskTypeDocumentAdditionOrUpdate,
 		Documents:      acc.docs,

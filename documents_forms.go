@@ -183,9 +183,7 @@ func (i *Index) prepare(ctx context.Context, method string, kind payloadKind, r 
 		return nil, nil, err
 	}
 	w := &writeOp{ix: i, st: st, method: method, params: p, preTasks: pre, fields: map[string]struct{}{}, missing: missing}
-	if c.writeVersion != nil {
-		w.version = c.writeVersion()
-	}
+	w.version = c.writeVersionFor(ctx)
 	var src source
 	if kind == kindCSV {
 		src, err = w.openCSV(r, body)

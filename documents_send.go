@@ -195,6 +195,9 @@ func (r *writeRun) finish(ctx context.Context) error {
 	}
 	r.infos = append(r.infos, *info)
 	r.acc = &taskAcc{}
+	// The next task's documents carry the next task's uid.
+	r.w.version = r.w.ix.c.writeVersionFor(ctx)
+	r.b.SetVersion(r.w.version)
 	return nil
 }
 

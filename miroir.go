@@ -55,11 +55,13 @@ type Cluster struct {
 	closed    chan struct{}
 	wg        sync.WaitGroup
 
-	// writeVersion, when set, gives each document write its version,
-	// injected into every document as _miroir_v (route.VersionField).
-	// Issue 12 sets it (a hybrid logical clock); until then only the write
-	// benchmark does, to measure the field's cost.
+	// writeVersion, when set, replaces the version source of document
+	// writes (writeVersionFor); only benchmarks set it.
 	writeVersion func() int64
+
+	marks      markView        // this instance's view of the stale marks, marks.go
+	markStore  markStore       // where marks live on the fleet, marks_store.go
+	replicaObs ReplicaObserver // the Observer, when it implements ReplicaObserver
 }
 
 // The drop-in promise (DESIGN §4): a Cluster is a meilisearch.ServiceManager
@@ -114,6 +116,10 @@ func New(nodes []Node, opts ...Option) (*Cluster, error) {
 		c.nodes = append(c.nodes, nd)
 	}
 	c.tasks = newTaskManager(c)
+	c.markStore = &metaMarks{c: c}
+	if ro, ok := o.observer.(ReplicaObserver); ok {
+		c.replicaObs = ro
+	}
 	if o.healthInterval > 0 {
 		c.wg.Add(1)
 		go c.healthLoop()

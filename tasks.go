@@ -111,7 +111,8 @@ func (m *taskManager) nextUID() int64 {
 // nowUTC is the time a task records: UTC, as Meilisearch shows it.
 func nowUTC() time.Time { return time.Now().UTC() }
 
-// register stores a new cluster task (UID and enqueue time assigned here)
+// register stores a new cluster task (UID and enqueue time assigned here,
+// unless t.UID is preset: a write's version, reserved before it was sent)
 // and returns the TaskInfo the caller gets.
 func (m *taskManager) register(ctx context.Context, t *ClusterTask) (*meilisearch.TaskInfo, error) {
 	if uid := takeReservation(ctx); uid != 0 {
@@ -121,7 +122,7 @@ func (m *taskManager) register(ctx context.Context, t *ClusterTask) (*meilisearc
 		if old, err := m.store.Get(ctx, uid); err == nil && old != nil {
 			t.EnqueuedAt = old.EnqueuedAt
 		}
-	} else {
+	} else if t.UID == 0 {
 		t.UID = m.nextUID()
 		// A store shared by several processes may already hold this UID
 		// (two processes in the same millisecond): take another.
