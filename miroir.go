@@ -124,6 +124,10 @@ func New(nodes []Node, opts ...Option) (*Cluster, error) {
 		c.wg.Add(1)
 		go c.healthLoop()
 	}
+	if o.repairInterval > 0 {
+		c.wg.Add(1)
+		go c.repairLoop()
+	}
 	return c, nil
 }
 

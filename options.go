@@ -60,6 +60,8 @@ type options struct {
 	settings       SettingsStrategy
 	settingsWait   time.Duration
 	batchBytes     int
+	repairInterval time.Duration
+	repairRate     int
 }
 
 func defaultOptions() options {
@@ -75,6 +77,8 @@ func defaultOptions() options {
 		okThreshold:    1,
 		overFetch:      1,
 		batchBytes:     8 << 20,
+		repairInterval: DefaultRepairInterval,
+		repairRate:     DefaultRepairRate,
 	}
 }
 
@@ -178,4 +182,20 @@ func WithBatchBytes(n int) Option {
 			o.batchBytes = n
 		}
 	}
+}
+
+// WithRepair sets how often the background repair looks for stale
+// replicas and repairs their shards (default DefaultRepairInterval, 30s);
+// 0 or less turns the background repair off (Cluster.Repair still works).
+func WithRepair(interval time.Duration) Option {
+	return func(o *options) { o.repairInterval = max(interval, 0) }
+}
+
+// WithRepairRate throttles the background repair to docsPerSecond
+// documents copied or deleted per second, listing ten ids counting as one
+// document (default DefaultRepairRate, 1000), so that it takes a bounded
+// share of the nodes. 0 or less removes the throttle. Cluster.Repair is
+// never throttled: its caller asked for it now.
+func WithRepairRate(docsPerSecond int) Option {
+	return func(o *options) { o.repairRate = docsPerSecond }
 }

@@ -1,0 +1,327 @@
+package miroir
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+)
+
+// Repair (DESIGN §12 rule 4, issue 12): stale replicas take the state of
+// an in-sync replica of their shard, in-sync replicas that differ converge
+// (last write wins, present wins over absent), and the marks a pass saw at
+// its start are cleared once a round finds nothing left to do. The pass
+// itself is repair_pass.go; the background loop repair_loop.go.
+
+// repairRounds bounds the rounds of one shard pass: a round that acted is
+// followed by one that checks; writes racing the pass may need more.
+const repairRounds = 4
+
+// RepairReport is what Cluster.Repair did to one index.
+type RepairReport struct {
+	// Index is the index repaired.
+	Index string
+	// Replicas lists, by shard then node, every replica that was stale
+	// when the repair began, that the repair changed, or that it could
+	// not bring in sync.
+	Replicas []ReplicaRepair
+	// Copied and Deleted total the documents copied to and deleted from
+	// replicas.
+	Copied, Deleted int
+	// Listed is how many (id, version) pairs the repair listed from the
+	// replicas (lookups by id not counted): its reading cost.
+	Listed int
+}
+
+// ReplicaRepair is what a repair did to one replica of one shard.
+type ReplicaRepair struct {
+	Shard int
+	// Node is the replica's node ID.
+	Node string
+	// WasStale: the replica had stale marks when the repair began.
+	WasStale bool
+	// Copied documents were missing or older (or, on a stale replica,
+	// of another version than the truth); Deleted ones were held by the
+	// stale replica alone.
+	Copied, Deleted int
+	// InSync: the replica ends in sync (its marks, if any, cleared).
+	InSync bool
+	// Error says why the replica is not in sync ("" when it is).
+	Error string
+}
+
+// Repair brings every stale replica of index uid that it can reach back
+// in sync, and converges in-sync replicas that differ, shard by shard:
+// only (id, _miroir_v) pairs are listed to find differences, only
+// differing documents are sent, copies carry their version (a repaired
+// replica holds exactly what its source holds) and a stale replica loses
+// the documents no in-sync replica holds, unless written after the repair
+// began. It clears only the stale marks that existed when it began. It
+// runs at full speed (the background repair is throttled, WithRepairRate)
+// and every step is idempotent, so several instances may repair at once.
+//
+// The report lists what was done per shard and replica. The error is
+// non-nil when some reachable replica could not be brought in sync (no
+// in-sync healthy replica of its shard, a node failing, writes racing
+// the repair for every round); the report is returned with it.
+func (c *Cluster) Repair(ctx context.Context, uid string) (*RepairReport, error) {
+	if err := c.checkOpen(); err != nil {
+		return nil, err
+	}
+	st, err := c.state(ctx, uid)
+	if err != nil {
+		return nil, err
+	}
+	return c.repairIndex(ctx, st, true, nil)
+}
+
+// repairIndex repairs index st: every shard (everyShard, anti-entropy
+// included) or only the shards with stale marks, paced by pace (nil:
+// full speed).
+func (c *Cluster) repairIndex(ctx context.Context, st *indexState, everyShard bool, pace *pacer) (*RepairReport, error) {
+	ctx = withNodeKeys(ctx)
+	uid := st.uid
+	rep := &RepairReport{Index: uid}
+	marks, err := c.readMarks(ctx, uid)
+	if err != nil {
+		return nil, fmt.Errorf("miroir: repair of index %q: reading stale marks: %w", uid, err)
+	}
+	upTo := map[replicaKey]int64{}
+	for _, m := range marks {
+		if ni := c.nodeIdx(m.Node); ni >= 0 && m.Shard >= 0 && m.Shard < st.shards {
+			k := replicaKey{m.Shard, ni}
+			upTo[k] = max(upTo[k], m.Version)
+		}
+	}
+	var shards []int
+	if everyShard {
+		for s := range st.shards {
+			shards = append(shards, s)
+		}
+	} else {
+		for k := range upTo {
+			shards = append(shards, k.shard)
+		}
+		slices.Sort(shards)
+		shards = slices.Compact(shards)
+	}
+	if len(shards) == 0 {
+		return rep, nil
+	}
+	// Versions at or above vStart were written after this point: a stale
+	// replica's copy that new is a write racing the repair, never deleted.
+	vStart := c.tasks.nextUID()
+	r := &indexRepair{c: c, st: st, upTo: upTo, vStart: vStart, pace: pace, rep: rep}
+	if err := r.prepare(ctx); err != nil {
+		return nil, fmt.Errorf("miroir: repair of index %q: %w", uid, err)
+	}
+	var errs []error
+	for _, s := range shards {
+		if err := r.shard(ctx, s); err != nil {
+			errs = append(errs, err)
+		}
+		if ctx.Err() != nil {
+			return rep, ctx.Err()
+		}
+	}
+	c.tasks.observe(r.maxSeen)
+	if len(errs) > 0 {
+		e := newError(http.StatusServiceUnavailable, CodeRepairIncomplete,
+			"miroir: repair of index `%s` left replicas out of sync: %s", uid, errText(errors.Join(errs...)))
+		e.Err = errors.Join(errs...)
+		return rep, e
+	}
+	return rep, nil
+}
+
+// CodeRepairIncomplete is the error code of a Repair that left some
+// reachable replica out of sync.
+const CodeRepairIncomplete = "miroir_repair_incomplete"
+
+// indexRepair is one repair of one index.
+type indexRepair struct {
+	c       *Cluster
+	st      *indexState
+	pk      string
+	upTo    map[replicaKey]int64 // stale replica -> highest mark version seen at the start
+	vStart  int64
+	pace    *pacer
+	vectors bool
+	maxSeen int64
+	rep     *RepairReport
+}
+
+// prepare finds the primary key and whether copies need vectors, and
+// makes the reachable stale replicas hold the index (a node that came
+// back empty lacks it).
+func (r *indexRepair) prepare(ctx context.Context) error {
+	c := r.c
+	r.pk = r.st.PrimaryKey()
+	var staleNodes []*node
+	seen := map[int]bool{}
+	for k := range r.upTo {
+		if n := c.nodes[k.ni]; n.isHealthy() && !seen[k.ni] {
+			seen[k.ni] = true
+			staleNodes = append(staleNodes, n)
+		}
+	}
+	if len(staleNodes) > 0 {
+		if _, err := c.converge(ctx, r.st, staleNodes, true); err != nil {
+			return fmt.Errorf("making the stale replicas hold the index: %w", err)
+		}
+	}
+	for _, n := range c.nodesByPreference() {
+		if !n.isHealthy() {
+			continue
+		}
+		info, err := n.getIndex(ctx, r.st.uid)
+		if err != nil || info == nil {
+			continue
+		}
+		if r.pk == "" && info.PrimaryKey != nil {
+			r.pk = *info.PrimaryKey
+		}
+		emb, err := hasEmbedders(ctx, n, r.st.uid)
+		if err != nil {
+			return fmt.Errorf("reading embedders on node %s: %w", n.ID, err)
+		}
+		r.vectors = emb
+		return nil
+	}
+	return fmt.Errorf("no healthy node holds the index")
+}
+
+// shard repairs one shard: rounds until every reachable replica matches
+// the truth, clearing a stale replica's marks after its first clean round.
+func (r *indexRepair) shard(ctx context.Context, s int) error {
+	c := r.c
+	var reps []*node
+	var stale []bool
+	var lines []*ReplicaRepair
+	targets := c.topo.writeTargets(s)
+	// In-sync replicas first: a document is judged on the first replica
+	// holding it, and the truth is read from in-sync ones.
+	order := slices.Clone(targets)
+	slices.SortStableFunc(order, func(a, b int) int {
+		return boolInt(r.isStale(s, a)) - boolInt(r.isStale(s, b))
+	})
+	for _, ni := range order {
+		n := c.nodes[ni]
+		line := &ReplicaRepair{Shard: s, Node: n.ID, WasStale: r.isStale(s, ni)}
+		if !n.isHealthy() {
+			if line.WasStale {
+				line.Error = "node unreachable"
+				// Repaired when it comes back (the next pass).
+				r.rep.Replicas = append(r.rep.Replicas, *line)
+			}
+			continue
+		}
+		reps, stale, lines = append(reps, n), append(stale, line.WasStale), append(lines, line)
+	}
+	p := &shardPass{c: c, uid: r.st.uid, pk: r.pk, shard: s, reps: reps, stale: stale,
+		vStart: r.vStart, act: true, vectors: r.vectors, pace: r.pace}
+	defer r.report(s, lines)
+	if p.inSyncCount() == 0 {
+		for i, l := range lines {
+			if stale[i] {
+				l.Error = errNoSource.Error()
+			}
+		}
+		if len(lines) == 0 {
+			return nil
+		}
+		return fmt.Errorf("shard %d: %w", s, errNoSource)
+	}
+	if r.pk == "" {
+		// No node has a primary key: no document anywhere, every replica
+		// already holds the (empty) truth.
+		return r.settle(ctx, s, p, lines, make([]bool, len(reps)))
+	}
+	differs := make([]bool, len(reps))
+	for round := 0; round < repairRounds; round++ {
+		if err := p.round(ctx); err != nil {
+			for _, l := range lines {
+				l.Error = err.Error()
+			}
+			return fmt.Errorf("shard %d: %w", s, err)
+		}
+		r.maxSeen = max(r.maxSeen, p.maxSeen)
+		any := false
+		for i, t := range p.tally {
+			lines[i].Copied += t.Copied
+			lines[i].Deleted += t.Deleted
+			r.rep.Listed += t.Documents
+			differs[i] = t.differs()
+			any = any || differs[i]
+		}
+		if err := r.settle(ctx, s, p, lines, differs); err != nil {
+			return err
+		}
+		if !any {
+			return nil
+		}
+	}
+	var still []string
+	for i, l := range lines {
+		if differs[i] {
+			l.Error = fmt.Sprintf("still differs after %d rounds (writes racing the repair)", repairRounds)
+			still = append(still, reps[i].ID)
+		}
+	}
+	return fmt.Errorf("shard %d: replicas %v still differ after %d rounds", s, still, repairRounds)
+}
+
+// settle clears the marks of the stale replicas a round found matching
+// the truth (once), and records which replicas are in sync.
+func (r *indexRepair) settle(ctx context.Context, s int, p *shardPass, lines []*ReplicaRepair, differs []bool) error {
+	for i, l := range lines {
+		if differs[i] || l.InSync {
+			continue
+		}
+		if p.stale[i] {
+			k := replicaKey{s, p.reps[i].idx}
+			if err := r.c.clearMarks(ctx, r.st.uid, s, l.Node, r.upTo[k]); err != nil {
+				l.Error = "clearing its marks: " + err.Error()
+				return fmt.Errorf("shard %d: clearing the marks of node %s: %w", s, l.Node, err)
+			}
+		}
+		l.InSync, l.Error = true, ""
+	}
+	return nil
+}
+
+// report adds the shard's lines to the report and tells the Observer.
+func (r *indexRepair) report(s int, lines []*ReplicaRepair) {
+	done := 0
+	for _, l := range lines {
+		done += l.Copied + l.Deleted
+		r.rep.Copied += l.Copied
+		r.rep.Deleted += l.Deleted
+		if l.Copied+l.Deleted > 0 && r.c.replicaObs != nil {
+			r.c.replicaObs.RepairCopied(r.st.uid, s, l.Node, l.Copied, l.Deleted)
+		}
+		if l.WasStale || l.Copied+l.Deleted > 0 || !l.InSync {
+			r.rep.Replicas = append(r.rep.Replicas, *l)
+		}
+	}
+	if done > 0 {
+		r.c.opts.logger.Info("miroir: repaired shard", "index", r.st.uid, "shard", s, "documents", done)
+	}
+}
+
+func (r *indexRepair) isStale(s, ni int) bool {
+	_, ok := r.upTo[replicaKey{s, ni}]
+	return ok
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// repairTimeout bounds one background pass over one index.
+const repairTimeout = 10 * time.Minute

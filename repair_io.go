@@ -1,0 +1,199 @@
+package miroir
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/meilisearch/meilisearch-go"
+	"github.com/miroirsearch/miroir/internal/route"
+)
+
+// The node requests of repair and verification (DESIGN §12): list a
+// shard's (id, _miroir_v) pairs page by page, look versions up by ids,
+// fetch whole documents by ids, write them back raw, delete by ids, wait
+// for the node task. Nothing here holds more than one page.
+
+// repairPageSize is how many ids one listing page, one lookup and one
+// copy batch carry: memory per shard pass is a few pages, whatever the
+// shard's size.
+const repairPageSize = 1000
+
+// docVersion is one document of a replica as repair sees it.
+type docVersion struct {
+	id string // canonical id (an integer id is its decimal text)
+	v  int64  // _miroir_v; 0 when the document has none
+}
+
+// fetchBody is the body of POST /indexes/{uid}/documents/fetch.
+type fetchBody struct {
+	Filter          string   `json:"filter,omitempty"`
+	Fields          []string `json:"fields,omitempty"`
+	IDs             []string `json:"ids,omitempty"`
+	Offset          int      `json:"offset"`
+	Limit           int      `json:"limit"`
+	RetrieveVectors bool     `json:"retrieveVectors,omitempty"`
+}
+
+// fetchAnswer is a node's answer to documents fetch, its documents raw.
+type fetchAnswer struct {
+	Results []json.RawMessage `json:"results"`
+	Total   int               `json:"total"`
+}
+
+// fetchDocs sends one documents fetch to n.
+func fetchDocs(ctx context.Context, n *node, uid string, body fetchBody) (*fetchAnswer, error) {
+	var out fetchAnswer
+	if err := n.doJSON(ctx, "repairFetch", http.MethodPost, "/indexes/"+uid+"/documents/fetch", nil, body, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// versionsOf decodes the (id, version) pairs of documents fetched with
+// fields [pk, _miroir_v].
+func versionsOf(n *node, pk string, docs []json.RawMessage) ([]docVersion, error) {
+	out := make([]docVersion, 0, len(docs))
+	for _, raw := range docs {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return nil, fmt.Errorf("miroir: node %s: decoding a listed document: %w", n.ID, err)
+		}
+		id, err := route.CanonicalID(m[pk])
+		if err != nil {
+			return nil, fmt.Errorf("miroir: node %s: a document without a valid primary key %q: %w", n.ID, pk, err)
+		}
+		var v int64
+		if rv, ok := m[versionField]; ok {
+			if err := json.Unmarshal(rv, &v); err != nil {
+				return nil, fmt.Errorf("miroir: node %s: document %q: bad %s %s: %w", n.ID, id, versionField, rv, err)
+			}
+		}
+		out = append(out, docVersion{id, v})
+	}
+	return out, nil
+}
+
+// listShardPage lists one page of shard's (id, version) pairs on n, in
+// the node's document order.
+func listShardPage(ctx context.Context, n *node, uid, pk string, shard, offset, limit int) ([]docVersion, error) {
+	ans, err := fetchDocs(ctx, n, uid, fetchBody{
+		Filter: shardField + " = " + strconv.Itoa(shard),
+		Fields: []string{pk, versionField},
+		Offset: offset, Limit: limit,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return versionsOf(n, pk, ans.Results)
+}
+
+// lookupVersions returns the versions n holds of ids (absent: not held).
+func lookupVersions(ctx context.Context, n *node, uid, pk string, ids []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	ans, err := fetchDocs(ctx, n, uid, fetchBody{IDs: ids, Fields: []string{pk, versionField}, Limit: len(ids)})
+	if err != nil {
+		return nil, err
+	}
+	dv, err := versionsOf(n, pk, ans.Results)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range dv {
+		out[d.id] = d.v
+	}
+	return out, nil
+}
+
+// fetchWhole returns the documents ids as n stores them, every field
+// (_miroir_shard and _miroir_v included: the documents routes ignore
+// displayedAttributes), with their vectors when the index has embedders.
+func fetchWhole(ctx context.Context, n *node, uid string, ids []string, vectors bool) ([]json.RawMessage, error) {
+	ans, err := fetchDocs(ctx, n, uid, fetchBody{IDs: ids, Limit: len(ids), RetrieveVectors: vectors})
+	if err != nil {
+		return nil, err
+	}
+	return ans.Results, nil
+}
+
+// hasEmbedders reports whether index uid on n has embedders, so copies
+// fetch the documents' vectors too.
+func hasEmbedders(ctx context.Context, n *node, uid string) (bool, error) {
+	var emb map[string]json.RawMessage
+	if err := n.doJSON(ctx, "repairEmbedders", http.MethodGet, "/indexes/"+uid+"/settings/embedders", nil, nil, &emb); err != nil {
+		return false, err
+	}
+	return len(emb) > 0, nil
+}
+
+// putRaw replaces documents on n with docs exactly as given (POST: whole
+// documents, not merged with what n holds) and waits for the node task.
+func putRaw(ctx context.Context, n *node, uid, pk string, docs []json.RawMessage) error {
+	body, err := json.Marshal(docs)
+	if err != nil {
+		return err
+	}
+	q := map[string][]string{"primaryKey": {pk}}
+	resp, err := n.do(ctx, "repairCopy", http.MethodPost, "/indexes/"+uid+"/documents", q, "application/json", body)
+	if err != nil {
+		return err
+	}
+	return waitRepairTask(ctx, n, resp.Body)
+}
+
+// deleteIDs deletes ids on n and waits for the node task.
+func deleteIDs(ctx context.Context, n *node, uid string, ids []string) error {
+	body, err := json.Marshal(ids)
+	if err != nil {
+		return err
+	}
+	resp, err := n.do(ctx, "repairDelete", http.MethodPost, "/indexes/"+uid+"/documents/delete-batch", nil, "application/json", body)
+	if err != nil {
+		return err
+	}
+	return waitRepairTask(ctx, n, resp.Body)
+}
+
+// waitRepairTask waits until the node task a 202 answer names succeeded:
+// a copy counts only once the node applied it.
+func waitRepairTask(ctx context.Context, n *node, accepted []byte) error {
+	var info meilisearch.TaskInfo
+	if err := json.Unmarshal(accepted, &info); err != nil {
+		return fmt.Errorf("miroir: node %s: decoding task: %w", n.ID, err)
+	}
+	path := "/tasks/" + strconv.FormatInt(info.TaskUID, 10)
+	wait := 2 * time.Millisecond
+	for {
+		var t meilisearch.Task
+		if err := n.doJSON(ctx, "getTask", http.MethodGet, path, nil, nil, &t); err != nil {
+			return err
+		}
+		switch t.Status {
+		case meilisearch.TaskStatusSucceeded:
+			return nil
+		case meilisearch.TaskStatusFailed, meilisearch.TaskStatusCanceled:
+			msg := t.Error.Message
+			if msg == "" {
+				msg = string(t.Status)
+			}
+			return fmt.Errorf("miroir: node %s: repair task %d %s: %s", n.ID, info.TaskUID, t.Status, msg)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 100*time.Millisecond)
+	}
+}
+
+// errNoSource is the failure of a shard with no healthy in-sync replica
+// to repair its stale ones from.
+var errNoSource = errors.New("no healthy in-sync replica to repair from")
