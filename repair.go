@@ -15,8 +15,9 @@ import (
 // its start are cleared once a round finds nothing left to do. The pass
 // itself is repair_pass.go; the background loop repair_loop.go.
 
-// repairRounds bounds the rounds of one shard pass: a round that acted is
-// followed by one that checks; writes racing the pass may need more.
+// repairRounds bounds the rounds of one shard pass: a round checks what it
+// fixed (shardPass.recheck), so one round is enough unless writes race
+// the pass.
 const repairRounds = 4
 
 // RepairReport is what Cluster.Repair did to one index.
@@ -253,7 +254,7 @@ func (r *indexRepair) shard(ctx context.Context, s int) error {
 			lines[i].Copied += t.Copied
 			lines[i].Deleted += t.Deleted
 			r.rep.Listed += t.Documents
-			differs[i] = t.differs()
+			differs[i] = !t.settled()
 			any = any || differs[i]
 		}
 		if err := r.settle(ctx, s, p, lines, differs); err != nil {

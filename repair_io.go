@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/meilisearch/meilisearch-go"
+	"github.com/miroirsearch/miroir/internal/jsonscan"
 	"github.com/miroirsearch/miroir/internal/route"
 )
 
@@ -18,10 +19,14 @@ import (
 // fetch whole documents by ids, write them back raw, delete by ids, wait
 // for the node task. Nothing here holds more than one page.
 
-// repairPageSize is how many ids one listing page, one lookup and one
-// copy batch carry: memory per shard pass is a few pages, whatever the
-// shard's size.
-const repairPageSize = 1000
+// repairPageSize is how many (id, version) pairs one listing page and
+// one look-up carry, and repairCopyBatch how many whole documents one
+// copy fetches and sends: memory per shard pass is a few pages, whatever
+// the shard's size.
+const (
+	repairPageSize  = 5000
+	repairCopyBatch = 500
+)
 
 // docVersion is one document of a replica as repair sees it.
 type docVersion struct {
@@ -55,27 +60,105 @@ func fetchDocs(ctx context.Context, n *node, uid string, body fetchBody) (*fetch
 }
 
 // versionsOf decodes the (id, version) pairs of documents fetched with
-// fields [pk, _miroir_v].
+// fields [pk, _miroir_v]: a flat object is read in place (listing is the
+// bulk of a repair's work), anything else through encoding/json.
 func versionsOf(n *node, pk string, docs []json.RawMessage) ([]docVersion, error) {
 	out := make([]docVersion, 0, len(docs))
 	for _, raw := range docs {
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &m); err != nil {
-			return nil, fmt.Errorf("miroir: node %s: decoding a listed document: %w", n.ID, err)
+		idRaw, vRaw, ok := flatMembers(raw, pk, versionField)
+		if !ok {
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(raw, &m); err != nil {
+				return nil, fmt.Errorf("miroir: node %s: decoding a listed document: %w", n.ID, err)
+			}
+			idRaw, vRaw = m[pk], m[versionField]
 		}
-		id, err := route.CanonicalID(m[pk])
+		id, err := route.CanonicalID(idRaw)
 		if err != nil {
 			return nil, fmt.Errorf("miroir: node %s: a document without a valid primary key %q: %w", n.ID, pk, err)
 		}
 		var v int64
-		if rv, ok := m[versionField]; ok {
-			if err := json.Unmarshal(rv, &v); err != nil {
-				return nil, fmt.Errorf("miroir: node %s: document %q: bad %s %s: %w", n.ID, id, versionField, rv, err)
+		if vRaw != nil {
+			if v, err = strconv.ParseInt(string(vRaw), 10, 64); err != nil {
+				return nil, fmt.Errorf("miroir: node %s: document %q: bad %s %s: %w", n.ID, id, versionField, vRaw, err)
 			}
 		}
 		out = append(out, docVersion{id, v})
 	}
 	return out, nil
+}
+
+// flatMembers returns the raw values of members a and b of obj, an
+// object whose keys have no escapes and whose values are strings without
+// escapes, numbers or literals; ok is false for any other object (the
+// caller decodes it in full).
+func flatMembers(obj []byte, a, b string) (va, vb []byte, ok bool) {
+	i := jsonscan.SkipSpace(obj, 0)
+	if i >= len(obj) || obj[i] != '{' {
+		return nil, nil, false
+	}
+	i = jsonscan.SkipSpace(obj, i+1)
+	if i < len(obj) && obj[i] == '}' {
+		return nil, nil, true
+	}
+	for i < len(obj) {
+		if obj[i] != '"' {
+			return nil, nil, false
+		}
+		k := i + 1
+		for k < len(obj) && obj[k] != '"' && obj[k] != '\\' {
+			k++
+		}
+		if k >= len(obj) || obj[k] != '"' {
+			return nil, nil, false
+		}
+		key := obj[i+1 : k]
+		i = jsonscan.SkipSpace(obj, k+1)
+		if i >= len(obj) || obj[i] != ':' {
+			return nil, nil, false
+		}
+		i = jsonscan.SkipSpace(obj, i+1)
+		start := i
+		if i < len(obj) && obj[i] == '"' {
+			i++
+			for i < len(obj) && obj[i] != '"' && obj[i] != '\\' {
+				i++
+			}
+			if i >= len(obj) || obj[i] != '"' {
+				return nil, nil, false
+			}
+			i++
+		} else {
+			for i < len(obj) && !jsonscan.IsSpace(obj[i]) && obj[i] != ',' && obj[i] != '}' {
+				if c := obj[i]; c == '{' || c == '[' || c == '"' {
+					return nil, nil, false
+				}
+				i++
+			}
+		}
+		val := obj[start:i]
+		if len(val) == 0 {
+			return nil, nil, false
+		}
+		switch string(key) {
+		case a:
+			va = val
+		case b:
+			vb = val
+		}
+		i = jsonscan.SkipSpace(obj, i)
+		if i >= len(obj) {
+			return nil, nil, false
+		}
+		if obj[i] == '}' {
+			return va, vb, true
+		}
+		if obj[i] != ',' {
+			return nil, nil, false
+		}
+		i = jsonscan.SkipSpace(obj, i+1)
+	}
+	return nil, nil, false
 }
 
 // listShardPage lists one page of shard's (id, version) pairs on n, in

@@ -38,12 +38,20 @@ type replicaTally struct {
 	Copied    int
 	Deleted   int
 	Racing    int // left alone: written after the pass started
+	// Unsettled: documents this round acted on that a look-up right
+	// after did not find matching the truth (a write raced the copy).
+	Unsettled int
 }
 
 // differs reports whether the round found the replica unlike the truth.
 func (t replicaTally) differs() bool {
 	return t.Missing+t.Extra+t.Older+t.Newer+t.Racing > 0
 }
+
+// settled reports whether, after a round that acted, the replica matches
+// the truth: whatever the round found was fixed and checked, and no write
+// racing the pass was left alone.
+func (t replicaTally) settled() bool { return t.Unsettled+t.Racing == 0 }
 
 // shardPass is one pass over one shard.
 type shardPass struct {
@@ -219,26 +227,36 @@ func (pl *repairPlan) copy(src, dst int, id string) {
 	pl.copies[k] = append(pl.copies[k], id)
 }
 
-// apply runs the plan: per source, its documents are fetched once and
-// sent to every target needing them; deletions follow. It returns how
-// many documents were deleted from replica j.
+// apply runs the plan: copies (fetched whole from their source and sent
+// in chunks of repairCopyBatch), then deletions, then a look-up of every
+// document acted on, judged again: what still differs is unsettled (a
+// write raced the copy) and keeps the replica out of sync for this round.
+// It returns how many documents were deleted from replica j.
 func (p *shardPass) apply(ctx context.Context, pl *repairPlan, j int) (int, error) {
+	acted := map[string]struct{}{}
 	for k, ids := range pl.copies {
 		src, dst := p.reps[k[0]], p.reps[k[1]]
-		if err := p.pace.wait(ctx, len(ids)); err != nil {
-			return 0, err
+		for len(ids) > 0 {
+			chunk := ids[:min(len(ids), repairCopyBatch)]
+			ids = ids[len(chunk):]
+			if err := p.pace.wait(ctx, len(chunk)); err != nil {
+				return 0, err
+			}
+			docs, err := fetchWhole(ctx, src, p.uid, chunk, p.vectors)
+			if err != nil {
+				return 0, fmt.Errorf("fetching shard %d documents from node %s: %w", p.shard, src.ID, err)
+			}
+			for _, id := range chunk {
+				acted[id] = struct{}{}
+			}
+			if len(docs) == 0 {
+				continue // deleted on the source meanwhile: judged again below
+			}
+			if err := putRaw(ctx, dst, p.uid, p.pk, docs); err != nil {
+				return 0, fmt.Errorf("copying shard %d documents to node %s: %w", p.shard, dst.ID, err)
+			}
+			p.tally[k[1]].Copied += len(docs)
 		}
-		docs, err := fetchWhole(ctx, src, p.uid, ids, p.vectors)
-		if err != nil {
-			return 0, fmt.Errorf("fetching shard %d documents from node %s: %w", p.shard, src.ID, err)
-		}
-		if len(docs) == 0 {
-			continue // deleted on the source meanwhile: the next round sees it
-		}
-		if err := putRaw(ctx, dst, p.uid, p.pk, docs); err != nil {
-			return 0, fmt.Errorf("copying shard %d documents to node %s: %w", p.shard, dst.ID, err)
-		}
-		p.tally[k[1]].Copied += len(docs)
 	}
 	removed := 0
 	for i, ids := range pl.del {
@@ -251,10 +269,49 @@ func (p *shardPass) apply(ctx context.Context, pl *repairPlan, j int) (int, erro
 		if err := deleteIDs(ctx, p.reps[i], p.uid, ids); err != nil {
 			return 0, fmt.Errorf("deleting shard %d documents on node %s: %w", p.shard, p.reps[i].ID, err)
 		}
+		for _, id := range ids {
+			acted[id] = struct{}{}
+		}
 		p.tally[i].Deleted += len(ids)
 		if i == j {
 			removed = len(ids)
 		}
 	}
-	return removed, nil
+	return removed, p.recheck(ctx, acted)
+}
+
+// recheck looks the documents acted on up on every replica and judges
+// them again; what would still need an action counts as unsettled.
+func (p *shardPass) recheck(ctx context.Context, acted map[string]struct{}) error {
+	if len(acted) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(acted))
+	for id := range acted {
+		ids = append(ids, id)
+	}
+	vers := make([]map[string]int64, len(p.reps))
+	errs := parallel(len(p.reps), len(p.reps), func(i int) error {
+		m, err := lookupVersions(ctx, p.reps[i], p.uid, p.pk, ids)
+		if err != nil {
+			return fmt.Errorf("checking shard %d on node %s: %w", p.shard, p.reps[i].ID, err)
+		}
+		vers[i] = m
+		return nil
+	})
+	if err := firstError(errs); err != nil {
+		return err
+	}
+	saved := p.tally
+	p.tally = make([]replicaTally, len(p.reps))
+	plan := newRepairPlan(len(p.reps))
+	for _, id := range ids {
+		p.judge(plan, vers, id)
+	}
+	again := p.tally
+	p.tally = saved
+	for i, t := range again {
+		p.tally[i].Unsettled += t.Missing + t.Extra + t.Older + t.Newer + t.Racing
+	}
+	return nil
 }

@@ -31,7 +31,7 @@ func seedDocs(t *testing.T, f *testFleet, uid string, n int) {
 
 // nodeWrite writes docs straight to node i (no routing, no version
 // stamping: the documents carry what the test gives them) and waits.
-func nodeWrite(t *testing.T, f *testFleet, i int, uid string, docs []map[string]any) {
+func nodeWrite(t testing.TB, f *testFleet, i int, uid string, docs []map[string]any) {
 	t.Helper()
 	st, body := acHTTP(t, f.srv[i].URL(), "POST", "/indexes/"+uid+"/documents?primaryKey=id", docs, "")
 	if st != 202 {
@@ -41,7 +41,7 @@ func nodeWrite(t *testing.T, f *testFleet, i int, uid string, docs []map[string]
 }
 
 // nodeDelete deletes ids straight on node i and waits.
-func nodeDelete(t *testing.T, f *testFleet, i int, uid string, ids ...string) {
+func nodeDelete(t testing.TB, f *testFleet, i int, uid string, ids ...string) {
 	t.Helper()
 	st, body := acHTTP(t, f.srv[i].URL(), "POST", "/indexes/"+uid+"/documents/delete-batch", ids, "")
 	if st != 202 {
@@ -358,5 +358,29 @@ func TestRepairRefusals(t *testing.T) {
 	c.Close()
 	if _, err := c.Repair(testCtx(t), "x"); err == nil {
 		t.Fatal("Repair after Close succeeded")
+	}
+}
+
+// TestFlatMembers: the in-place reader of listed (id, version) objects
+// takes flat objects and hands anything else to encoding/json.
+func TestFlatMembers(t *testing.T) {
+	for _, tc := range []struct {
+		in     string
+		id, v  string
+		wantOK bool
+	}{
+		{`{"id":12,"_miroir_v":1733000000000001}`, "12", "1733000000000001", true},
+		{` { "_miroir_v" : 5 , "id" : "a-b" } `, `"a-b"`, "5", true},
+		{`{"id":"x"}`, `"x"`, "", true},
+		{`{}`, "", "", true},
+		{`{"id":"a\"b","_miroir_v":1}`, "", "", false},
+		{`{"id":{"n":1},"_miroir_v":1}`, "", "", false},
+		{`{"id":1,"_miroir_v":1`, "", "", false},
+		{`[1]`, "", "", false},
+	} {
+		id, v, ok := flatMembers([]byte(tc.in), "id", versionField)
+		if ok != tc.wantOK || string(id) != tc.id || string(v) != tc.v {
+			t.Errorf("%s: %q %q %v, want %q %q %v", tc.in, id, v, ok, tc.id, tc.v, tc.wantOK)
+		}
 	}
 }
