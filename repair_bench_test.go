@@ -202,4 +202,3 @@ func copyWholeShard(ctx context.Context, src, dst *node, uid, pk string, shard i
 		}
 	}
 }
-
