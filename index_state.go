@@ -128,6 +128,7 @@ func (c *Cluster) state(ctx context.Context, uid string) (*indexState, error) {
 		return nil, err
 	}
 	if st != nil {
+		c.ensureMarks(ctx, uid)
 		return st, nil
 	}
 	v, err, _ := c.states.loads.Do(uid, func() (any, error) {
@@ -144,6 +145,7 @@ func (c *Cluster) state(ctx context.Context, uid string) (*indexState, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.ensureMarks(ctx, uid) // the stale replicas, before the first read
 	return v.(*indexState), nil
 }
 

@@ -455,3 +455,22 @@ func bookkeepingCtx(ctx context.Context) context.Context {
 type markCtx struct{ context.Context }
 
 func (markCtx) Value(any) any { return nil }
+
+// readable reports whether node ni may serve reads of (uid, shard): it is
+// healthy, this instance has re-read the marks since it came back, and
+// its replica is in sync.
+func (c *Cluster) readable(uid string, shard, ni int) bool {
+	n := c.nodes[ni]
+	return n.isHealthy() && !n.marksUnread.Load() && !c.isStale(uid, shard, ni)
+}
+
+// hasStaleReplica reports whether some replica of (uid, shard) is stale
+// in this instance's view.
+func (c *Cluster) hasStaleReplica(uid string, shard int) bool {
+	for _, ni := range c.topo.writeTargets(shard) {
+		if c.isStale(uid, shard, ni) {
+			return true
+		}
+	}
+	return false
+}

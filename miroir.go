@@ -62,6 +62,7 @@ type Cluster struct {
 	marks      markView        // this instance's view of the stale marks, marks.go
 	markStore  markStore       // where marks live on the fleet, marks_store.go
 	replicaObs ReplicaObserver // the Observer, when it implements ReplicaObserver
+	marksKick  chan struct{}   // asks marksLoop for a refresh now
 }
 
 // The drop-in promise (DESIGN §4): a Cluster is a meilisearch.ServiceManager
@@ -124,6 +125,9 @@ func New(nodes []Node, opts ...Option) (*Cluster, error) {
 		c.wg.Add(1)
 		go c.healthLoop()
 	}
+	c.marksKick = make(chan struct{}, 1)
+	c.wg.Add(1)
+	go c.marksLoop()
 	return c, nil
 }
 
@@ -209,6 +213,8 @@ func (c *Cluster) nodeStateChanged(n *node, healthy bool) {
 	c.opts.logger.Info("miroir: node state changed", "node", n.ID, "healthy", healthy)
 	if !healthy {
 		c.states.forgetNode(n.idx)
+	} else {
+		c.nodeCameBack(n)
 	}
 	if c.opts.observer != nil {
 		c.opts.observer.NodeStateChanged(n.ID, healthy)
@@ -331,7 +337,7 @@ func (c *Cluster) RenderTemplate(ctx context.Context, params *meilisearch.Render
 			return nil, err
 		}
 		var last error
-		for _, n := range c.readReplicas(ShardOf(*params.Input.ID, st.shards)) {
+		for _, n := range c.readReplicas(*params.Input.IndexUID, ShardOf(*params.Input.ID, st.shards)) {
 			if last = call(n); last == nil {
 				return &out, nil
 			}

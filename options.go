@@ -60,6 +60,7 @@ type options struct {
 	settings       SettingsStrategy
 	settingsWait   time.Duration
 	batchBytes     int
+	fleetRefresh   time.Duration
 }
 
 func defaultOptions() options {
@@ -75,6 +76,7 @@ func defaultOptions() options {
 		okThreshold:    1,
 		overFetch:      1,
 		batchBytes:     8 << 20,
+		fleetRefresh:   defaultFleetRefresh,
 	}
 }
 
@@ -176,6 +178,20 @@ func WithBatchBytes(n int) Option {
 	return func(o *options) {
 		if n > 0 {
 			o.batchBytes = n
+		}
+	}
+}
+
+// WithFleetRefresh sets how often a Cluster re-reads the fleet's stale
+// replica marks (DESIGN §12; default 5 s): the longest window in which
+// this instance may still read a replica another instance marked stale,
+// when it never saw that replica's node fail itself. A node that comes
+// back from unhealthy serves no reads until the marks were re-read,
+// whatever the interval. 0 turns the periodic re-read off.
+func WithFleetRefresh(d time.Duration) Option {
+	return func(o *options) {
+		if d >= 0 {
+			o.fleetRefresh = d
 		}
 	}
 }
