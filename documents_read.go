@@ -87,7 +87,7 @@ func (i *Index) GetDocument(ctx context.Context, identifier string, request *mei
 		if stale := c.hasStaleReplica(i.uid, shard); k > 0 || stale {
 			reportFrom(ctx).fallback(Fallback{Shard: shard, Preferred: replicas[0].Group, Group: n.Group, Node: n.ID, Stale: stale})
 		}
-		body := route.StripField(resp.Body, shardField)
+		body := route.StripField(route.StripField(resp.Body, shardField), versionField)
 		if documentPtr == nil {
 			return nil
 		}

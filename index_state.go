@@ -20,6 +20,11 @@ const metaIndex = "miroir_meta"
 // shardField is the attribute holding a document's shard.
 const shardField = route.ShardField
 
+// isInternalField reports whether f is one of the attributes miroir adds
+// to every document (_miroir_shard, _miroir_v): never searched, never
+// shown.
+func isInternalField(f string) bool { return f == shardField || f == versionField }
+
 // metaRecord is one document of miroir_meta.
 type metaRecord struct {
 	UID       string    `json:"uid"`
@@ -69,7 +74,7 @@ func (st *indexState) addFields(names map[string]struct{}) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for f := range names {
-		if f != shardField {
+		if !isInternalField(f) {
 			st.fields[f] = struct{}{}
 		}
 	}

@@ -474,3 +474,30 @@ func (c *Cluster) hasStaleReplica(uid string, shard int) bool {
 	}
 	return false
 }
+
+// staleList lists the stale replicas of every index in this instance's
+// view (for Topology), sorted by index, shard, node.
+func (c *Cluster) staleList() []StaleReplica {
+	out := []StaleReplica{}
+	for _, uid := range c.indexesWithMarks() {
+		for _, k := range c.staleReplicas(uid) {
+			out = append(out, StaleReplica{Index: uid, Shard: k.shard, Node: c.nodes[k.ni].ID})
+		}
+	}
+	return out
+}
+
+// indexesWithMarks lists the indexes with a stale replica in this
+// instance's view, sorted.
+func (c *Cluster) indexesWithMarks() []string {
+	c.marks.mu.Lock()
+	defer c.marks.mu.Unlock()
+	var out []string
+	for uid, im := range c.marks.idx {
+		if len(im.fleet) > 0 || len(im.pending) > 0 {
+			out = append(out, uid)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

@@ -24,6 +24,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -200,7 +201,9 @@ func (c *Cluster) healthLoop() {
 // Topology returns a snapshot of the fleet: nodes, groups, health and the
 // shard -> replicas map.
 func (c *Cluster) Topology() Topology {
-	return c.topo.snapshot(func(i int) bool { return c.nodes[i].isHealthy() })
+	t := c.topo.snapshot(func(i int) bool { return c.nodes[i].isHealthy() })
+	t.Stale = c.staleList()
+	return t
 }
 
 func (c *Cluster) observe(nodeID, op string, d time.Duration, err error) {
@@ -271,8 +274,10 @@ func (c *Cluster) Version(ctx context.Context) (*meilisearch.Version, error) {
 	return &v, nil
 }
 
-// shardsWithoutHealthyReplica lists the shards with no healthy replica in any group.
+// shardsWithoutHealthyReplica lists the shards with no healthy replica in
+// any group, or, for some index, no healthy replica in sync (DESIGN §12).
 func (c *Cluster) shardsWithoutHealthyReplica() []int {
+	uids := c.indexesWithMarks()
 	var out []int
 	for s := range c.topo.shards {
 		ok := false
@@ -281,6 +286,14 @@ func (c *Cluster) shardsWithoutHealthyReplica() []int {
 				ok = true
 				break
 			}
+		}
+		for _, uid := range uids {
+			if !ok {
+				break
+			}
+			ok = slices.ContainsFunc(c.topo.writeTargets(s), func(ni int) bool {
+				return c.nodes[ni].isHealthy() && !c.isStale(uid, s, ni)
+			})
 		}
 		if !ok {
 			out = append(out, s)
