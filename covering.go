@@ -55,9 +55,10 @@ type covering struct {
 	fallbacks   []Fallback
 }
 
-// cover assigns shards (nil: every shard) to healthy nodes that are not
-// excluded. seq picks the preferred group and the rotation.
-func (c *Cluster) cover(shards []int, seq uint64, excluded []bool) *covering {
+// cover assigns shards (nil: every shard) of index uid to healthy nodes
+// that are not excluded and whose replica is in sync (readable). seq
+// picks the preferred group and the rotation.
+func (c *Cluster) cover(uid string, shards []int, seq uint64, excluded []bool) *covering {
 	t := c.topo
 	rg := uint64(t.groups())
 	pref := int(seq % rg)
@@ -72,11 +73,13 @@ func (c *Cluster) cover(shards []int, seq uint64, excluded []bool) *covering {
 		return (i - int(rot%uint64(n)) + n) % n
 	}
 	pick := func(s int) {
+		skippedStale := false // a stale replica was passed over: say so
 		for k := 0; k < int(rg); k++ {
 			g := (pref + k) % int(rg)
 			best, bestRank := -1, 0
 			for _, ni := range t.replicas(s, g) {
-				if (excluded != nil && excluded[ni]) || !c.nodes[ni].isHealthy() {
+				if (excluded != nil && excluded[ni]) || !c.readable(uid, s, ni) {
+					skippedStale = skippedStale || c.isStale(uid, s, ni)
 					continue
 				}
 				if r := rank(g, ni); best < 0 || r < bestRank {
@@ -87,8 +90,8 @@ func (c *Cluster) cover(shards []int, seq uint64, excluded []bool) *covering {
 				continue
 			}
 			assigned[best] = append(assigned[best], s)
-			if k > 0 {
-				cov.fallbacks = append(cov.fallbacks, Fallback{Shard: s, Preferred: pref, Group: g, Node: c.nodes[best].ID})
+			if k > 0 || skippedStale {
+				cov.fallbacks = append(cov.fallbacks, Fallback{Shard: s, Preferred: pref, Group: g, Node: c.nodes[best].ID, Stale: skippedStale})
 			}
 			return
 		}
@@ -151,7 +154,7 @@ func scatter[T any](ctx context.Context, c *Cluster, uid string, deterministic b
 		seq = c.nextSeq()
 	}
 	excluded := make([]bool, len(c.nodes))
-	cov := c.cover(nil, seq, excluded)
+	cov := c.cover(uid, nil, seq, excluded)
 	unavailable := cov.unavailable
 	fallbacks := cov.fallbacks
 	if len(unavailable) > 0 && c.opts.policy == FailFast {
@@ -183,7 +186,7 @@ func scatter[T any](ctx context.Context, c *Cluster, uid string, deterministic b
 			break
 		}
 		slices.Sort(failed)
-		next := c.cover(failed, seq, excluded)
+		next := c.cover(uid, failed, seq, excluded)
 		unavailable = append(unavailable, next.unavailable...)
 		fallbacks = append(fallbacks, next.fallbacks...)
 		if len(next.unavailable) > 0 && c.opts.policy == FailFast {

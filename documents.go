@@ -97,8 +97,8 @@ type writeOp struct {
 	// stream sends a batch whenever a node's body reaches WithBatchBytes,
 	// so a reader is never held whole in memory (documents are copied out
 	// of the reader's buffer; otherwise the bodies refer to the input).
-	stream   bool
-	missing  bool       // a dry prepare found no index (nothing created yet)
+	stream  bool
+	missing bool // a dry prepare found no index (nothing created yet)
 	// version is injected as _miroir_v into the documents of the next
 	// cluster task, which registers under it (version.go); a write of
 	// several tasks takes a new one per task.
@@ -218,6 +218,7 @@ func (c *Cluster) writeState(ctx context.Context, uid, pk string) (*indexState, 
 			nts[i].Aux = true
 		}
 		c.states.install(st)
+		c.setMarksLoaded(uid) // a new index: no replica missed anything yet
 		return created{st, nts}, nil
 	})
 	if err != nil {

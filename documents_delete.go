@@ -80,7 +80,8 @@ func (c *Cluster) deleteIDsNow(ctx context.Context, st *indexState, ids []string
 		}
 	}
 	if len(ids) > 0 {
-		res, err := c.sendBatch(ctx, st, "deleteDocuments", http.MethodPost, "/indexes/"+st.uid+"/documents/delete-batch", p.query(""), "application/json", bodies, docs, shards)
+		t.UID = c.writeVersionFor(ctx) // names the deletion in its stale marks
+		res, err := c.sendBatch(ctx, st, t.UID, "deleteDocuments", http.MethodPost, "/indexes/"+st.uid+"/documents/delete-batch", p.query(""), "application/json", bodies, docs, shards)
 		if err != nil {
 			return nil, err
 		}

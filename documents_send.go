@@ -25,9 +25,12 @@ type flushResult struct {
 
 // sendBatch sends bodies[ni] (nil: nothing; else a body as node.doBody
 // takes it) to every node ni in parallel, then applies the quorum over
-// shards. It returns the node tasks, or an error when some shard met
-// quorum in no group.
-func (c *Cluster) sendBatch(ctx context.Context, st *indexState, op, method, path string, q url.Values, ct string, bodies []any, docs []int, shards []int) (flushResult, error) {
+// shards. The replicas of a shard that missed the write while another
+// replica got it are marked stale under version (the write's cluster task
+// uid) before anything is acknowledged (marks_write.go). It returns the
+// node tasks, or an error when some shard met quorum in no group or the
+// marks could not be stored.
+func (c *Cluster) sendBatch(ctx context.Context, st *indexState, version int64, op, method, path string, q url.Values, ct string, bodies []any, docs []int, shards []int) (flushResult, error) {
 	var targets []*node
 	for ni, b := range bodies {
 		if b != nil {
@@ -57,10 +60,11 @@ func (c *Cluster) sendBatch(ctx context.Context, st *indexState, op, method, pat
 	var out flushResult
 	for _, n := range targets {
 		if acks[n.idx] >= 0 {
-			out.nodes = append(out.nodes, NodeTask{Node: n.ID, TaskUID: acks[n.idx], Docs: int64(docs[n.idx]), Status: meilisearch.TaskStatusEnqueued})
+			out.nodes = append(out.nodes, NodeTask{Node: n.ID, TaskUID: acks[n.idx], Docs: int64(docs[n.idx]), Status: meilisearch.TaskStatusEnqueued, Shards: c.carried(n.idx, shards)})
 		}
 	}
 	out.degraded = res.Degraded
+	markErr := c.markMissed(ctx, st.uid, version, shards, func(ni int) bool { return acks[ni] >= 0 })
 	if !res.OK() {
 		// Every node refusing the same way with a 4xx (a request error of
 		// the caller's) is that error, not a quorum problem; a 5xx is the
@@ -95,7 +99,7 @@ func (c *Cluster) sendBatch(ctx context.Context, st *indexState, op, method, pat
 		}
 		return out, e
 	}
-	return out, nil
+	return out, markErr
 }
 
 // registerRouted registers the cluster task of a routed write (documents
@@ -180,7 +184,7 @@ func (r *writeRun) flush(ctx context.Context) error {
 			r.bodies[ni] = retryablehttp.ReaderFunc(func() (io.Reader, error) { return b.NewReader(ni), nil })
 		}
 	}
-	res, err := w.ix.c.sendBatch(ctx, w.st, r.op, w.method, r.path, r.q, w.format.ContentType(), r.bodies, r.docs, b.Shards())
+	res, err := w.ix.c.sendBatch(ctx, w.st, w.version, r.op, w.method, r.path, r.q, w.format.ContentType(), r.bodies, r.docs, b.Shards())
 	r.acc.nodes = append(r.acc.nodes, res.nodes...)
 	r.acc.degraded = append(r.acc.degraded, res.degraded...)
 	b.Reset()

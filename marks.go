@@ -455,3 +455,49 @@ func bookkeepingCtx(ctx context.Context) context.Context {
 type markCtx struct{ context.Context }
 
 func (markCtx) Value(any) any { return nil }
+
+// readable reports whether node ni may serve reads of (uid, shard): it is
+// healthy, this instance has re-read the marks since it came back, and
+// its replica is in sync.
+func (c *Cluster) readable(uid string, shard, ni int) bool {
+	n := c.nodes[ni]
+	return n.isHealthy() && !n.marksUnread.Load() && !c.isStale(uid, shard, ni)
+}
+
+// hasStaleReplica reports whether some replica of (uid, shard) is stale
+// in this instance's view.
+func (c *Cluster) hasStaleReplica(uid string, shard int) bool {
+	for _, ni := range c.topo.writeTargets(shard) {
+		if c.isStale(uid, shard, ni) {
+			return true
+		}
+	}
+	return false
+}
+
+// staleList lists the stale replicas of every index in this instance's
+// view (for Topology), sorted by index, shard, node.
+func (c *Cluster) staleList() []StaleReplica {
+	out := []StaleReplica{}
+	for _, uid := range c.indexesWithMarks() {
+		for _, k := range c.staleReplicas(uid) {
+			out = append(out, StaleReplica{Index: uid, Shard: k.shard, Node: c.nodes[k.ni].ID})
+		}
+	}
+	return out
+}
+
+// indexesWithMarks lists the indexes with a stale replica in this
+// instance's view, sorted.
+func (c *Cluster) indexesWithMarks() []string {
+	c.marks.mu.Lock()
+	defer c.marks.mu.Unlock()
+	var out []string
+	for uid, im := range c.marks.idx {
+		if len(im.fleet) > 0 || len(im.pending) > 0 {
+			out = append(out, uid)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

@@ -284,3 +284,21 @@ func (s *metaMarks) clearByIDs(ctx context.Context, n *node, uid string, shard i
 	var info meilisearch.TaskInfo
 	return n.doJSON(ctx, "clearMarks", http.MethodPost, "/indexes/"+metaIndex+"/documents/delete-batch", nil, ids, &info)
 }
+
+// dropIndexMarks deletes every mark of index uid on n (the index is being
+// deleted: its replicas go with it). Best effort: a mark left behind only
+// makes a replica of a re-created index stale until repair clears it.
+// Only nodes where this instance made the mark attributes filterable are
+// asked (elsewhere the deletion could only fail, as a failed node task).
+func (n *node) dropIndexMarks(ctx context.Context, uid string) {
+	if s, ok := n.c.markStore.(*metaMarks); ok {
+		s.mu.Lock()
+		asked := s.ensured[n.idx]
+		s.mu.Unlock()
+		if !asked {
+			return
+		}
+	}
+	var info meilisearch.TaskInfo
+	_ = n.doJSON(ctx, "clearMarks", http.MethodPost, "/indexes/"+metaIndex+"/documents/delete", nil, map[string]any{"filter": markFilter(uid)}, &info)
+}

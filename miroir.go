@@ -24,6 +24,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,6 +63,7 @@ type Cluster struct {
 	marks      markView        // this instance's view of the stale marks, marks.go
 	markStore  markStore       // where marks live on the fleet, marks_store.go
 	replicaObs ReplicaObserver // the Observer, when it implements ReplicaObserver
+	marksKick  chan struct{}   // asks marksLoop for a refresh now
 }
 
 // The drop-in promise (DESIGN §4): a Cluster is a meilisearch.ServiceManager
@@ -128,6 +130,9 @@ func New(nodes []Node, opts ...Option) (*Cluster, error) {
 		c.wg.Add(1)
 		go c.repairLoop()
 	}
+	c.marksKick = make(chan struct{}, 1)
+	c.wg.Add(1)
+	go c.marksLoop()
 	return c, nil
 }
 
@@ -200,7 +205,9 @@ func (c *Cluster) healthLoop() {
 // Topology returns a snapshot of the fleet: nodes, groups, health and the
 // shard -> replicas map.
 func (c *Cluster) Topology() Topology {
-	return c.topo.snapshot(func(i int) bool { return c.nodes[i].isHealthy() })
+	t := c.topo.snapshot(func(i int) bool { return c.nodes[i].isHealthy() })
+	t.Stale = c.staleList()
+	return t
 }
 
 func (c *Cluster) observe(nodeID, op string, d time.Duration, err error) {
@@ -213,6 +220,8 @@ func (c *Cluster) nodeStateChanged(n *node, healthy bool) {
 	c.opts.logger.Info("miroir: node state changed", "node", n.ID, "healthy", healthy)
 	if !healthy {
 		c.states.forgetNode(n.idx)
+	} else {
+		c.nodeCameBack(n)
 	}
 	if c.opts.observer != nil {
 		c.opts.observer.NodeStateChanged(n.ID, healthy)
@@ -269,8 +278,10 @@ func (c *Cluster) Version(ctx context.Context) (*meilisearch.Version, error) {
 	return &v, nil
 }
 
-// shardsWithoutHealthyReplica lists the shards with no healthy replica in any group.
+// shardsWithoutHealthyReplica lists the shards with no healthy replica in
+// any group, or, for some index, no healthy replica in sync (DESIGN §12).
 func (c *Cluster) shardsWithoutHealthyReplica() []int {
+	uids := c.indexesWithMarks()
 	var out []int
 	for s := range c.topo.shards {
 		ok := false
@@ -279,6 +290,14 @@ func (c *Cluster) shardsWithoutHealthyReplica() []int {
 				ok = true
 				break
 			}
+		}
+		for _, uid := range uids {
+			if !ok {
+				break
+			}
+			ok = slices.ContainsFunc(c.topo.writeTargets(s), func(ni int) bool {
+				return c.nodes[ni].isHealthy() && !c.isStale(uid, s, ni)
+			})
 		}
 		if !ok {
 			out = append(out, s)
@@ -335,7 +354,7 @@ func (c *Cluster) RenderTemplate(ctx context.Context, params *meilisearch.Render
 			return nil, err
 		}
 		var last error
-		for _, n := range c.readReplicas(ShardOf(*params.Input.ID, st.shards)) {
+		for _, n := range c.readReplicas(*params.Input.IndexUID, ShardOf(*params.Input.ID, st.shards)) {
 			if last = call(n); last == nil {
 				return &out, nil
 			}

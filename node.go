@@ -32,6 +32,11 @@ type node struct {
 	healthy atomic.Bool
 	fails   atomic.Int32 // consecutive failures (active or passive)
 	oks     atomic.Int32 // consecutive successes while unhealthy
+	// marksUnread: the node came back from unhealthy and this instance has
+	// not re-read the stale marks since; it serves no reads until then
+	// (it may have missed writes, marked by another instance meanwhile).
+	marksUnread atomic.Bool
+	backGen     atomic.Uint64 // counts the node's comebacks
 }
 
 // nodeResponse is a raw node answer.

@@ -62,6 +62,7 @@ type options struct {
 	batchBytes     int
 	repairInterval time.Duration
 	repairRate     int
+	fleetRefresh   time.Duration
 }
 
 func defaultOptions() options {
@@ -79,6 +80,7 @@ func defaultOptions() options {
 		batchBytes:     8 << 20,
 		repairInterval: DefaultRepairInterval,
 		repairRate:     DefaultRepairRate,
+		fleetRefresh:   defaultFleetRefresh,
 	}
 }
 
@@ -198,4 +200,18 @@ func WithRepair(interval time.Duration) Option {
 // never throttled: its caller asked for it now.
 func WithRepairRate(docsPerSecond int) Option {
 	return func(o *options) { o.repairRate = docsPerSecond }
+}
+
+// WithFleetRefresh sets how often a Cluster re-reads the fleet's stale
+// replica marks (DESIGN §12; default 5 s): the longest window in which
+// this instance may still read a replica another instance marked stale,
+// when it never saw that replica's node fail itself. A node that comes
+// back from unhealthy serves no reads until the marks were re-read,
+// whatever the interval. 0 turns the periodic re-read off.
+func WithFleetRefresh(d time.Duration) Option {
+	return func(o *options) {
+		if d >= 0 {
+			o.fleetRefresh = d
+		}
+	}
 }

@@ -247,6 +247,16 @@ func (m *taskManager) refresh(ctx context.Context, t *ClusterTask) (*ClusterTask
 	if cp.Status == meilisearch.TaskStatusSucceeded && !cp.HistoryRewritten {
 		m.rewriteHistory(ctx, cp)
 	}
+	if isFinal(cp.Status) && !isFinal(t.Status) {
+		// A replica whose node task failed after its 202 while another
+		// applied the write is stale: its marks are stored before anyone
+		// sees the task finished, else the task stays unfinished here and
+		// the next refresh tries again.
+		if err := m.c.markFailedNodeTasks(ctx, cp); err != nil {
+			m.c.opts.logger.Warn("miroir: storing stale marks of a failed node task", "task", cp.UID, "err", err)
+			return t, nil
+		}
+	}
 	if !slices.EqualFunc(cp.Nodes, t.Nodes, func(a, b NodeTask) bool { return a.Status == b.Status }) || cp.Status != t.Status {
 		if err := m.store.Put(context.WithoutCancel(ctx), cp); err != nil {
 			return nil, fmt.Errorf("miroir: storing cluster task %d: %w", cp.UID, err)
