@@ -78,9 +78,9 @@ func (c *Cluster) Repair(ctx context.Context, uid string) (*RepairReport, error)
 	return c.repairIndex(ctx, st, true, nil)
 }
 
-// repairIndex repairs index st: every shard (everyShard, anti-entropy
-// included) or only the shards with stale marks, paced by pace (nil:
-// full speed).
+// repairIndex repairs index st: every shard, in-sync replicas converged
+// too (everyShard: Repair), or only the stale replicas of the shards with
+// stale marks (the background loop), paced by pace (nil: full speed).
 func (c *Cluster) repairIndex(ctx context.Context, st *indexState, everyShard bool, pace *pacer) (*RepairReport, error) {
 	ctx = withNodeKeys(ctx)
 	uid := st.uid
@@ -89,13 +89,7 @@ func (c *Cluster) repairIndex(ctx context.Context, st *indexState, everyShard bo
 	if err != nil {
 		return nil, fmt.Errorf("miroir: repair of index %q: reading stale marks: %w", uid, err)
 	}
-	upTo := map[replicaKey]int64{}
-	for _, m := range marks {
-		if ni := c.nodeIdx(m.Node); ni >= 0 && m.Shard >= 0 && m.Shard < st.shards {
-			k := replicaKey{m.Shard, ni}
-			upTo[k] = max(upTo[k], m.Version)
-		}
-	}
+	upTo, missed := markSets(c, st.shards, marks)
 	var shards []int
 	if everyShard {
 		for s := range st.shards {
@@ -114,7 +108,7 @@ func (c *Cluster) repairIndex(ctx context.Context, st *indexState, everyShard bo
 	// Versions at or above vStart were written after this point: a stale
 	// replica's copy that new is a write racing the repair, never deleted.
 	vStart := c.tasks.nextUID()
-	r := &indexRepair{c: c, st: st, upTo: upTo, vStart: vStart, pace: pace, rep: rep}
+	r := &indexRepair{c: c, st: st, upTo: upTo, missed: missed, vStart: vStart, pace: pace, rep: rep, converge: everyShard}
 	if err := r.prepare(ctx); err != nil {
 		return nil, fmt.Errorf("miroir: repair of index %q: %w", uid, err)
 	}
@@ -146,12 +140,16 @@ type indexRepair struct {
 	c       *Cluster
 	st      *indexState
 	pk      string
-	upTo    map[replicaKey]int64 // stale replica -> highest mark version seen at the start
+	upTo    map[replicaKey]int64          // stale replica -> highest mark version seen at the start
+	missed  map[replicaKey]map[int64]bool // stale replica -> its marks' versions
 	vStart  int64
 	pace    *pacer
 	vectors bool
 	maxSeen int64
 	rep     *RepairReport
+	// converge: in-sync replicas that differ converge too (Repair, not
+	// the background loop).
+	converge bool
 }
 
 // prepare finds the primary key and whether copies need vectors, and
@@ -222,9 +220,14 @@ func (r *indexRepair) shard(ctx context.Context, s int) error {
 		reps, stale, lines = append(reps, n), append(stale, line.WasStale), append(lines, line)
 	}
 	p := &shardPass{c: c, uid: r.st.uid, pk: r.pk, shard: s, reps: reps, stale: stale,
-		vStart: r.vStart, act: true, vectors: r.vectors, pace: r.pace}
+		vStart: r.vStart, act: true, converge: r.converge, vectors: r.vectors, pace: r.pace}
+	for _, n := range reps {
+		p.missed = append(p.missed, r.missed[replicaKey{s, n.idx}])
+	}
 	defer r.report(s, lines)
-	if p.inSyncCount() == 0 {
+	if p.inSyncCount() == 0 && len(reps) < len(targets) {
+		// Every replica missed some write: merged by their marks
+		// (shardPass.judge) only when every one of them can be read.
 		for i, l := range lines {
 			if stale[i] {
 				l.Error = errNoSource.Error()
@@ -326,3 +329,23 @@ func boolInt(b bool) int {
 
 // repairTimeout bounds one background pass over one index.
 const repairTimeout = 10 * time.Minute
+
+// markSets turns marks into, per stale replica, the highest version seen
+// (what a repair may clear) and the set of versions it missed.
+func markSets(c *Cluster, shards int, marks []staleMark) (map[replicaKey]int64, map[replicaKey]map[int64]bool) {
+	upTo := map[replicaKey]int64{}
+	missed := map[replicaKey]map[int64]bool{}
+	for _, m := range marks {
+		ni := c.nodeIdx(m.Node)
+		if ni < 0 || m.Shard < 0 || m.Shard >= shards {
+			continue
+		}
+		k := replicaKey{m.Shard, ni}
+		upTo[k] = max(upTo[k], m.Version)
+		if missed[k] == nil {
+			missed[k] = map[int64]bool{}
+		}
+		missed[k][m.Version] = true
+	}
+	return upTo, missed
+}

@@ -278,5 +278,6 @@ func waitRepairTask(ctx context.Context, n *node, accepted []byte) error {
 }
 
 // errNoSource is the failure of a shard with no healthy in-sync replica
-// to repair its stale ones from.
-var errNoSource = errors.New("no healthy in-sync replica to repair from")
+// to repair its stale ones from, and some replica unreachable (with every
+// replica reachable, the stale ones are merged by their marks).
+var errNoSource = errors.New("no healthy in-sync replica to repair from, and not every replica reachable to merge them")

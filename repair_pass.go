@@ -58,14 +58,20 @@ type shardPass struct {
 	c       *Cluster
 	uid, pk string
 	shard   int
-	reps    []*node // reachable replicas, in-sync ones first
-	stale   []bool  // per reps
-	vStart  int64   // versions at or above it were written during the pass
-	act     bool    // repair (copy, delete) or only count (Verify)
-	vectors bool    // the index has embedders: copies carry _vectors
-	pace    *pacer  // nil: full speed
-	maxSeen int64   // highest version seen, for the allocator
-	tally   []replicaTally
+	reps    []*node          // reachable replicas, in-sync ones first
+	stale   []bool           // per reps
+	missed  []map[int64]bool // per reps: the versions of its marks
+	vStart  int64            // versions at or above it were written during the pass
+	act     bool             // repair (copy, delete) or only count (Verify)
+	// converge: in-sync replicas that differ are judged and converged
+	// too; otherwise only the stale replicas are (the background repair:
+	// a difference between in-sync replicas may be a failed node task
+	// nobody has looked at yet, which a merge would undo).
+	converge bool
+	vectors  bool   // the index has embedders: copies carry _vectors
+	pace     *pacer // nil: full speed
+	maxSeen  int64  // highest version seen, for the allocator
+	tally    []replicaTally
 }
 
 // inSyncCount is how many reps are in sync.
@@ -169,17 +175,33 @@ func (p *shardPass) heldEarlier(vers []map[string]int64, j int, id string) bool 
 
 // judge decides what document id needs, given every replica's version.
 func (p *shardPass) judge(plan *repairPlan, vers []map[string]int64, id string) {
+	allStale := p.inSyncCount() == 0
 	src, truth := -1, int64(-1)
 	for i := range p.reps {
 		v, ok := vers[i][id]
 		if ok {
 			p.maxSeen = max(p.maxSeen, v)
 		}
-		if ok && !p.stale[i] && v > truth {
+		if ok && (allStale || !p.stale[i]) && v > truth {
 			src, truth = i, v
 		}
 	}
+	if allStale && src >= 0 {
+		// No in-sync replica: the newest copy is the truth unless a
+		// replica lacks the document without having missed the write
+		// that made that copy: it applied a later deletion the holders
+		// missed.
+		for i := range p.reps {
+			if _, held := vers[i][id]; !held && !p.missed[i][truth] {
+				src = -1
+				break
+			}
+		}
+	}
 	for i := range p.reps {
+		if !p.converge && !p.stale[i] {
+			continue
+		}
 		v, held := vers[i][id]
 		t := &p.tally[i]
 		switch {

@@ -86,12 +86,7 @@ func (c *Cluster) Verify(ctx context.Context, uid string) (*VerifyReport, error)
 	if err != nil {
 		return nil, fmt.Errorf("miroir: verify of index %q: reading stale marks: %w", uid, err)
 	}
-	stale := map[replicaKey]bool{}
-	for _, m := range marks {
-		if ni := c.nodeIdx(m.Node); ni >= 0 {
-			stale[replicaKey{m.Shard, ni}] = true
-		}
-	}
+	_, missed := markSets(c, st.shards, marks)
 	pk := st.PrimaryKey()
 	if pk == "" {
 		for _, n := range c.nodesByPreference() {
@@ -104,7 +99,7 @@ func (c *Cluster) Verify(ctx context.Context, uid string) (*VerifyReport, error)
 	rep := &VerifyReport{Index: uid}
 	var maxSeen int64
 	for s := range st.shards {
-		sv, seen := c.verifyShard(ctx, uid, pk, s, stale)
+		sv, seen := c.verifyShard(ctx, uid, pk, s, missed)
 		maxSeen = max(maxSeen, seen)
 		rep.Shards = append(rep.Shards, sv)
 		if err := ctx.Err(); err != nil {
@@ -117,20 +112,22 @@ func (c *Cluster) Verify(ctx context.Context, uid string) (*VerifyReport, error)
 
 // verifyShard compares shard s's replicas; it returns the highest version
 // seen.
-func (c *Cluster) verifyShard(ctx context.Context, uid, pk string, s int, stale map[replicaKey]bool) (ShardVerify, int64) {
+func (c *Cluster) verifyShard(ctx context.Context, uid, pk string, s int, missed map[replicaKey]map[int64]bool) (ShardVerify, int64) {
+	stale := func(k replicaKey) bool { return missed[k] != nil }
 	sv := ShardVerify{Shard: s}
 	order := slices.Clone(c.topo.writeTargets(s))
 	slices.SortStableFunc(order, func(a, b int) int {
-		return boolInt(stale[replicaKey{s, a}]) - boolInt(stale[replicaKey{s, b}])
+		return boolInt(stale(replicaKey{s, a})) - boolInt(stale(replicaKey{s, b}))
 	})
-	p := &shardPass{c: c, uid: uid, pk: pk, shard: s, vStart: 1 << 62}
+	p := &shardPass{c: c, uid: uid, pk: pk, shard: s, vStart: 1 << 62, converge: true}
 	var at []int // p.reps[i] is sv.Replicas[at[i]]
 	for _, ni := range order {
 		n := c.nodes[ni]
-		rv := ReplicaVerify{Node: n.ID, Stale: stale[replicaKey{s, ni}], Reached: n.isHealthy()}
+		rv := ReplicaVerify{Node: n.ID, Stale: stale(replicaKey{s, ni}), Reached: n.isHealthy()}
 		if rv.Reached {
 			p.reps = append(p.reps, n)
 			p.stale = append(p.stale, rv.Stale)
+			p.missed = append(p.missed, missed[replicaKey{s, ni}])
 			at = append(at, len(sv.Replicas))
 		}
 		sv.Replicas = append(sv.Replicas, rv)
