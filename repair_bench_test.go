@@ -63,7 +63,8 @@ func damage(b *testing.B, f *testFleet) {
 	}
 	nodeDelete(b, f, 1, "bench", gone...)
 	nodeWrite(b, f, 1, "bench", older)
-	m := staleMark{Index: "bench", Shard: 0, Node: f.nodes[1].ID, Version: 1, At: time.Now()}
+	// The mark names a write made after every document of the shard.
+	m := staleMark{Index: "bench", Shard: 0, Node: f.nodes[1].ID, Version: f.c.tasks.nextUID(), At: time.Now()}
 	f.c.markStore.put(testCtx(b), []staleMark{m})
 	f.idle(b)
 }

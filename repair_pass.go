@@ -3,6 +3,7 @@ package miroir
 import (
 	"context"
 	"fmt"
+	"math"
 )
 
 // One pass over one shard's replicas (DESIGN §12 rules 4 and 5), shared by
@@ -154,7 +155,7 @@ func (p *shardPass) judgePage(ctx context.Context, j int, page []docVersion) (in
 		if p.heldEarlier(vers, j, id) {
 			continue
 		}
-		p.judge(plan, vers, id)
+		p.judge(plan, vers, id, p.act)
 	}
 	if !p.act {
 		return 0, nil
@@ -174,7 +175,13 @@ func (p *shardPass) heldEarlier(vers []map[string]int64, j int, id string) bool 
 }
 
 // judge decides what document id needs, given every replica's version.
-func (p *shardPass) judge(plan *repairPlan, vers []map[string]int64, id string) {
+//
+// suspect (repairing, not re-checking its own copies) also copies to a
+// stale replica a document of the truth's version written at or after the
+// first write the replica missed: a partial update (UpdateDocuments)
+// merged into a base the replica lacked has the right version and the
+// wrong content.
+func (p *shardPass) judge(plan *repairPlan, vers []map[string]int64, id string, suspect bool) {
 	allStale := p.inSyncCount() == 0
 	src, truth := -1, int64(-1)
 	for i := range p.reps {
@@ -182,7 +189,12 @@ func (p *shardPass) judge(plan *repairPlan, vers []map[string]int64, id string) 
 		if ok {
 			p.maxSeen = max(p.maxSeen, v)
 		}
-		if ok && (allStale || !p.stale[i]) && v > truth {
+		if !ok || (!allStale && p.stale[i]) {
+			continue
+		}
+		// Among equal versions, the copy of the replica that missed
+		// nothing before it (its content cannot rest on a missing base).
+		if v > truth || (v == truth && p.firstMissed(i) > p.firstMissed(src)) {
 			src, truth = i, v
 		}
 	}
@@ -219,6 +231,9 @@ func (p *shardPass) judge(plan *repairPlan, vers []map[string]int64, id string) 
 		case !held:
 			t.Missing++
 			plan.copy(src, i, id)
+		case v == truth && suspect && p.stale[i] && v >= p.firstMissed(i) && v < p.vStart:
+			t.Older++
+			plan.copy(src, i, id)
 		case v == truth:
 		case v < truth:
 			t.Older++
@@ -231,6 +246,19 @@ func (p *shardPass) judge(plan *repairPlan, vers []map[string]int64, id string) 
 			plan.copy(src, i, id)
 		}
 	}
+}
+
+// firstMissed is the version of the first write replica i missed
+// (math.MaxInt64: none, or i < 0).
+func (p *shardPass) firstMissed(i int) int64 {
+	first := int64(math.MaxInt64)
+	if i < 0 || i >= len(p.missed) {
+		return first
+	}
+	for v := range p.missed[i] {
+		first = min(first, v)
+	}
+	return first
 }
 
 // repairPlan is what one page needs: ids to copy per (source, target)
@@ -328,7 +356,7 @@ func (p *shardPass) recheck(ctx context.Context, acted map[string]struct{}) erro
 	p.tally = make([]replicaTally, len(p.reps))
 	plan := newRepairPlan(len(p.reps))
 	for _, id := range ids {
-		p.judge(plan, vers, id)
+		p.judge(plan, vers, id, false)
 	}
 	again := p.tally
 	p.tally = saved

@@ -40,7 +40,17 @@ func replicasIdentical(t testing.TB, f *testFleet, uid string) map[string]map[st
 				continue
 			}
 			if !reflect.DeepEqual(first, got) {
-				t.Fatalf("shard %d: node %s holds %d documents, node %s %d, or they differ", s, f.nodes[firstNode].ID, len(first), f.nodes[ni].ID, len(got))
+				for id, d := range first {
+					if !reflect.DeepEqual(d, got[id]) {
+						t.Errorf("shard %d document %s: node %s %v, node %s %v", s, id, f.nodes[firstNode].ID, d, f.nodes[ni].ID, got[id])
+					}
+				}
+				for id, d := range got {
+					if first[id] == nil {
+						t.Errorf("shard %d document %s: node %s none, node %s %v", s, id, f.nodes[firstNode].ID, f.nodes[ni].ID, d)
+					}
+				}
+				t.FailNow()
 			}
 		}
 	}

@@ -127,8 +127,9 @@ func TestRepairStaleReplica(t *testing.T) {
 	}
 	nodeWrite(t, f, 1, "movies", older)
 	nodeWrite(t, f, 1, "movies", []map[string]any{rawDoc(100, "deleted", v-5), rawDoc(101, "deleted", v-5), rawDoc(102, "deleted", v-5)})
+	// The marks name the writes node 1 missed, made after the seed.
 	for s := range 4 {
-		markStale(t, f, "movies", s, f.nodes[1].ID, v)
+		markStale(t, f, "movies", s, f.nodes[1].ID, v+1)
 	}
 
 	vr, err := f.c.Verify(testCtx(t), "movies")
@@ -241,7 +242,7 @@ func TestRepairLeavesRacingWrite(t *testing.T) {
 	future := (time.Now().Add(time.Hour).UnixMilli()) * 1000
 	nodeWrite(t, f, 1, "racing", []map[string]any{rawDoc(77, "racing", future)})
 	s := ShardOf("77", 4)
-	markStale(t, f, "racing", s, f.nodes[1].ID, 1)
+	markStale(t, f, "racing", s, f.nodes[1].ID, f.c.tasks.nextUID())
 	rep, err := f.c.Repair(testCtx(t), "racing")
 	if err == nil || apiCode(err) != CodeRepairIncomplete {
 		t.Fatalf("Repair: %v, want %s", err, CodeRepairIncomplete)
@@ -258,6 +259,40 @@ func TestRepairLeavesRacingWrite(t *testing.T) {
 	// The allocator moved past the version it saw.
 	if uid := f.c.tasks.nextUID(); uid <= future {
 		t.Fatalf("next uid %d not above the version seen %d", uid, future)
+	}
+}
+
+// TestRepairPartialUpdateOnMissingBase: a stale replica that missed a
+// document's addition and then got a partial update of it holds the
+// update's version with only the updated fields; repair replaces it with
+// the whole document although the versions are equal.
+func TestRepairPartialUpdateOnMissingBase(t *testing.T) {
+	// Two groups of one node: a write reaches quorum with either alone.
+	f := startFleet(t, fleetSpec{groups: []int{0, 1}, shards: 4, instant: true, opts: []Option{WithRepair(0)}})
+	f.create(t, "partial", "id")
+	seedDocs(t, f, "partial", 5)
+	f.stop(t, 1)
+	acWaitOK(t, f.c)(f.c.Index("partial").AddDocuments(testCtx(t), []map[string]any{{"id": 42, "title": "base", "n": 1}}, nil))
+	if err := f.srv[1].Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "n1 up", func() bool { return f.healthy(1) })
+	f.idle(t)
+	s := ShardOf("42", 4)
+	// The update reaches both replicas; node 1 builds it on nothing.
+	v := f.c.tasks.nextUID()
+	nodeWrite(t, f, 0, "partial", []map[string]any{{"id": 42, "title": "base", "n": 2, shardField: s, versionField: v}})
+	nodeWrite(t, f, 1, "partial", []map[string]any{{"id": 42, "n": 2, shardField: s, versionField: v}})
+	if !f.c.isStale("partial", s, 1) {
+		if _, err := f.c.readMarks(testCtx(t), "partial"); err != nil || !f.c.isStale("partial", s, 1) {
+			t.Fatalf("node 1 not stale after missing a write (%v)", err)
+		}
+	}
+	if _, err := f.c.Repair(testCtx(t), "partial"); err != nil {
+		t.Fatal(err)
+	}
+	if d := sameReplicas(t, f, "partial")["42"]; d["title"] != "base" || d["n"] != float64(2) {
+		t.Fatalf("document 42 after repair: %v", d)
 	}
 }
 
@@ -305,7 +340,7 @@ func TestRepairWithoutSource(t *testing.T) {
 	f := repairFleet(t)
 	f.create(t, "nosrc", "id")
 	seedDocs(t, f, "nosrc", 10)
-	markStale(t, f, "nosrc", 2, f.nodes[0].ID, 1)
+	markStale(t, f, "nosrc", 2, f.nodes[0].ID, f.c.tasks.nextUID())
 	f.stop(t, 1)
 	rep, err := f.c.Repair(testCtx(t), "nosrc")
 	if apiCode(err) != CodeRepairIncomplete {
@@ -349,7 +384,7 @@ func TestRepairPages(t *testing.T) {
 		extras[i] = map[string]any{"id": n + i, shardField: 0, versionField: v - 1}
 	}
 	nodeWrite(t, f, 1, "big", extras)
-	markStale(t, f, "big", 0, f.nodes[1].ID, v)
+	markStale(t, f, "big", 0, f.nodes[1].ID, v+1)
 	rep, err := f.c.Repair(testCtx(t), "big")
 	if err != nil {
 		t.Fatal(err)
@@ -371,7 +406,7 @@ func TestRepairBackground(t *testing.T) {
 	seedDocs(t, f, "bg", 30)
 	nodeDelete(t, f, 1, "bg", "7", "8")
 	for s := range 4 {
-		markStale(t, f, "bg", s, f.nodes[1].ID, 1)
+		markStale(t, f, "bg", s, f.nodes[1].ID, f.c.tasks.nextUID())
 	}
 	if _, err := f.c.readMarks(testCtx(t), "bg"); err != nil {
 		t.Fatal(err)
