@@ -114,47 +114,64 @@ func runCampaign(t *testing.T, seed uint64, plan campaignPlan) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
-	// Chaos: seeded decisions, applied until the workers are done.
+	// Chaos: seeded decisions, applied until the workers are done. One
+	// node at a time is faulty (stopped, slowed, or failing its document
+	// tasks) for a few steps; after healing it, the chaos waits until both
+	// instances saw every task from before the heal end and no replica is
+	// stale any more (background repair), so that every shard always keeps
+	// an in-sync replica to repair from.
 	done := make(chan struct{})
 	var chaosWG sync.WaitGroup
 	chaosWG.Add(1)
 	var chaosLog []string
-	clears := make([]func(), len(f.srv))
+	var chaosErr error
 	go func() {
 		defer chaosWG.Done()
 		rng := rand.New(rand.NewPCG(seed, 1))
-		down := -1
 		for {
-			select {
-			case <-done:
-				return
-			case <-time.After(time.Duration(20+rng.IntN(60)) * time.Millisecond):
-			}
-			i := rng.IntN(len(f.srv))
-			switch a := rng.IntN(5); {
-			case a == 0 && down < 0: // one node down at a time: every shard keeps a replica per group
+			i, kind, hold := rng.IntN(len(f.srv)), rng.IntN(3), 2+rng.IntN(6)
+			var clear func()
+			switch kind {
+			case 0:
 				f.srv[i].Stop()
-				down = i
 				chaosLog = append(chaosLog, fmt.Sprintf("stop %d", i))
-			case a == 1 && down >= 0:
-				if err := f.srv[down].Start(); err != nil {
-					t.Errorf("start %d: %v", down, err)
-				}
-				chaosLog = append(chaosLog, fmt.Sprintf("start %d", down))
-				down = -1
-			case a == 2:
-				d := time.Duration(rng.IntN(30)) * time.Millisecond
-				f.srv[i].SetLatency(d)
-				chaosLog = append(chaosLog, fmt.Sprintf("latency %d %s", i, d))
-			case a == 3 && clears[i] == nil:
-				clears[i] = f.srv[i].FailTasks(func(r *http.Request) bool {
+			case 1:
+				f.srv[i].SetLatency(time.Duration(5+rng.IntN(25)) * time.Millisecond)
+				chaosLog = append(chaosLog, fmt.Sprintf("slow %d", i))
+			case 2:
+				clear = f.srv[i].FailTasks(func(r *http.Request) bool {
 					return strings.HasPrefix(r.URL.Path, "/indexes/camp/documents")
 				}, "internal")
 				chaosLog = append(chaosLog, fmt.Sprintf("fail tasks %d", i))
-			case a == 4 && clears[i] != nil:
-				clears[i]()
-				clears[i] = nil
-				chaosLog = append(chaosLog, fmt.Sprintf("tasks ok %d", i))
+			}
+			stop := false
+			for range hold {
+				select {
+				case <-done:
+					stop = true
+				case <-time.After(time.Duration(20+rng.IntN(60)) * time.Millisecond):
+				}
+				if stop {
+					break
+				}
+			}
+			switch kind {
+			case 0:
+				if err := f.srv[i].Start(); err != nil {
+					chaosErr = err
+					return
+				}
+			case 1:
+				f.srv[i].SetLatency(0)
+			case 2:
+				clear()
+			}
+			if stop {
+				return
+			}
+			if err := waitSettled(ctx, insts, "camp", i); err != nil {
+				chaosErr = fmt.Errorf("after healing node %d (%s): %w", i, chaosLog[len(chaosLog)-1], err)
+				return
 			}
 		}
 	}()
@@ -198,17 +215,8 @@ func runCampaign(t *testing.T, seed uint64, plan campaignPlan) {
 	close(done)
 	chaosWG.Wait()
 
-	// Heal: every node up, no latency, no task faults.
-	for i, s := range f.srv {
-		if !s.Running() {
-			if err := s.Start(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		s.SetLatency(0)
-		if clears[i] != nil {
-			clears[i]()
-		}
+	if chaosErr != nil {
+		t.Fatalf("chaos: %v (%s)", chaosErr, strings.Join(chaosLog, ", "))
 	}
 	for i := range f.srv {
 		for _, c := range insts {
@@ -230,22 +238,22 @@ func runCampaign(t *testing.T, seed uint64, plan campaignPlan) {
 	for key, kops := range byKey {
 		possible := []keyState{{}}
 		for _, op := range kops {
-			sure := false
+			applied, sure := false, false
 			if op.err == nil && op.info != nil {
 				acked++
-				task, err := insts[op.inst].WaitForTask(ctx, op.info.TaskUID, 5*time.Millisecond)
-				if err != nil {
-					t.Fatalf("waiting for task %d: %v", op.info.TaskUID, err)
-				}
-				sure = task.Status == meilisearch.TaskStatusSucceeded
+				applied, sure = opApplied(ctx, t, insts[op.inst], op)
 			}
 			next := make([]keyState, 0, 2*len(possible))
 			if !sure {
 				uncertain++
 				next = append(next, possible...)
+			} else if !applied {
+				next = append(next, possible...) // failed everywhere: no effect
 			}
-			for _, s := range possible {
-				next = append(next, op.outcome(s))
+			if !sure || applied {
+				for _, s := range possible {
+					next = append(next, op.outcome(s))
+				}
 			}
 			possible = dedupStates(next)
 		}
@@ -312,6 +320,103 @@ func runCampaign(t *testing.T, seed uint64, plan campaignPlan) {
 		len(ops), acked, uncertain, len(oracle), countTrue(certain), len(chaosLog), missing, stale, resurrected)
 	if t.Failed() {
 		t.Logf("chaos: %s", strings.Join(chaosLog, ", "))
+	}
+}
+
+// opApplied tells from the node tasks of an acknowledged operation's
+// cluster task whether it took effect: a node task of a replica of the
+// key's shard succeeded (applied: repair spreads it), or every one failed
+// (no effect); sure is false when neither is known.
+func opApplied(ctx context.Context, t *testing.T, c *Cluster, op *campaignOp) (applied, sure bool) {
+	t.Helper()
+	if _, err := c.WaitForTask(ctx, op.info.TaskUID, 5*time.Millisecond); err != nil {
+		t.Fatalf("waiting for task %d: %v", op.info.TaskUID, err)
+	}
+	ct, err := c.tasks.get(ctx, op.info.TaskUID)
+	if err != nil {
+		t.Fatalf("reading task %d: %v", op.info.TaskUID, err)
+	}
+	holders := map[string]bool{}
+	for _, ni := range c.topo.writeTargets(ShardOf(op.key, c.topo.shards)) {
+		holders[c.nodes[ni].ID] = true
+	}
+	failed := 0
+	for _, nt := range ct.Nodes {
+		if !holders[nt.Node] {
+			continue
+		}
+		switch nt.Status {
+		case meilisearch.TaskStatusSucceeded:
+			return true, true
+		case meilisearch.TaskStatusFailed, meilisearch.TaskStatusCanceled:
+			failed++
+		}
+	}
+	if len(ct.Nodes) == 0 {
+		return false, false
+	}
+	return false, failed > 0 && failed == countHolders(ct.Nodes, holders)
+}
+
+func countHolders(nts []NodeTask, holders map[string]bool) int {
+	n := 0
+	for _, nt := range nts {
+		if holders[nt.Node] {
+			n++
+		}
+	}
+	return n
+}
+
+// waitSettled waits until every instance sees node ni healthy, every
+// cluster task it registered before now is final (its failures are
+// marks), and no replica of uid is stale in its view of the fleet's
+// marks (background repair cleared them).
+func waitSettled(ctx context.Context, insts []*Cluster, uid string, ni int) error {
+	marks := make([]int64, len(insts))
+	for k, c := range insts {
+		marks[k] = c.tasks.nextUID()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		settled := true
+		for k, c := range insts {
+			if !c.nodes[ni].isHealthy() {
+				settled = false
+				break
+			}
+			unfinished := false
+			_ = c.tasks.store.List(ctx, func(t *ClusterTask) bool {
+				if t.UID < marks[k] && !t.Local && (t.Status == meilisearch.TaskStatusEnqueued || t.Status == meilisearch.TaskStatusProcessing) {
+					unfinished = true
+					return false
+				}
+				return true
+			})
+			if unfinished {
+				settled = false
+				break
+			}
+			if _, err := c.readMarks(ctx, uid); err != nil || len(c.staleReplicas(uid)) > 0 {
+				settled = false
+				break
+			}
+		}
+		if settled {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			var st []string
+			for _, c := range insts {
+				st = append(st, fmt.Sprint(c.staleReplicas(uid)))
+			}
+			return fmt.Errorf("not settled within 30s (stale: %s)", strings.Join(st, " / "))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
 

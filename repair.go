@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/meilisearch/meilisearch-go"
 )
 
 // Repair (DESIGN §12 rule 4, issue 12): stale replicas take the state of
@@ -85,6 +87,7 @@ func (c *Cluster) repairIndex(ctx context.Context, st *indexState, everyShard bo
 	ctx = withNodeKeys(ctx)
 	uid := st.uid
 	rep := &RepairReport{Index: uid}
+	c.refreshUnfinished(ctx, uid)
 	marks, err := c.readMarks(ctx, uid)
 	if err != nil {
 		return nil, fmt.Errorf("miroir: repair of index %q: reading stale marks: %w", uid, err)
@@ -348,4 +351,28 @@ func markSets(c *Cluster, shards int, marks []staleMark) (map[replicaKey]int64, 
 		missed[k][m.Version] = true
 	}
 	return upTo, missed
+}
+
+// refreshUnfinishedMax bounds the cluster tasks one repair refreshes.
+const refreshUnfinishedMax = 1000
+
+// refreshUnfinished refreshes this instance's unfinished cluster tasks of
+// index uid ("": of every index; at most refreshUnfinishedMax, newest
+// first), so that node
+// tasks that failed after their 202 are marks before a pass judges the
+// replicas: repair trusts the marks to tell a missed write from a deleted
+// document.
+func (c *Cluster) refreshUnfinished(ctx context.Context, uid string) {
+	var pending []int64
+	_ = c.tasks.store.List(ctx, func(t *ClusterTask) bool {
+		if (uid == "" || t.IndexUID == uid) && !t.Local && (t.Status == meilisearch.TaskStatusEnqueued || t.Status == meilisearch.TaskStatusProcessing) {
+			pending = append(pending, t.UID)
+		}
+		return len(pending) < refreshUnfinishedMax
+	})
+	for _, u := range pending {
+		if _, err := c.tasks.get(ctx, u); err != nil && ctx.Err() != nil {
+			return
+		}
+	}
 }

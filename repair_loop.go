@@ -7,7 +7,8 @@ import (
 )
 
 // The background repair (DESIGN §12 rule 4): every WithRepair interval,
-// each index with stale replicas in this instance's view has its stale
+// this instance's unfinished cluster tasks are refreshed (a node task that
+// failed after its 202 becomes a mark), then each index with stale replicas in this instance's view has its stale
 // shards repaired, throttled to WithRepairRate documents per second. It
 // does not compare in-sync replicas (that is Verify and Repair, on
 // demand): a replica becomes stale only through a mark, so only marked
@@ -50,6 +51,10 @@ func (c *Cluster) repairLoop() {
 // repairStale runs one background pass: the stale shards of every index
 // this instance knows stale replicas of, under one throttle.
 func (c *Cluster) repairStale(ctx context.Context) {
+	// Node tasks that failed after their 202 become marks only when their
+	// cluster task is refreshed: do it for every index, so a failure
+	// nobody waits for still makes its replica stale within an interval.
+	c.refreshUnfinished(ctx, "")
 	pace := newPacer(c.opts.repairRate)
 	for _, uid := range c.indexesWithStaleReplicas() {
 		st, err := c.state(ctx, uid)

@@ -217,11 +217,18 @@ func (p *shardPass) judge(plan *repairPlan, vers []map[string]int64, id string, 
 		v, held := vers[i][id]
 		t := &p.tally[i]
 		switch {
-		case src < 0: // only stale replicas hold it
+		case src < 0: // no in-sync replica (or, all stale, no truth) holds it
 			if !held {
 				continue
 			}
-			if v >= p.vStart {
+			if !p.act {
+				t.Extra++ // Verify: counted, whatever repair would do
+				continue
+			}
+			// Deleted only when the replica missed a write made after
+			// its copy (maybe the deletion): otherwise the others may
+			// not have processed, or may have failed, a write it got.
+			if v >= p.vStart || p.lastMissed(i) <= v {
 				t.Racing++
 				continue
 			}
@@ -239,13 +246,24 @@ func (p *shardPass) judge(plan *repairPlan, vers []map[string]int64, id string, 
 			t.Older++
 			plan.copy(src, i, id)
 		case !p.stale[i]: // cannot happen: truth is the in-sync maximum
-		case v >= p.vStart:
-			t.Racing++
-		default: // a stale replica ahead of every in-sync one
+		default:
+			// A stale replica ahead of every in-sync one: a write the
+			// others have not processed yet (or failed, which will mark
+			// them). Left alone; the replica stays stale meanwhile.
 			t.Newer++
-			plan.copy(src, i, id)
+			t.Racing++
 		}
 	}
+}
+
+// lastMissed is the version of the last write replica i missed (0:
+// none).
+func (p *shardPass) lastMissed(i int) int64 {
+	var last int64
+	for v := range p.missed[i] {
+		last = max(last, v)
+	}
+	return last
 }
 
 // firstMissed is the version of the first write replica i missed
