@@ -7,16 +7,22 @@ package miroir
 //	go test -run '^$' -bench 'BenchmarkRepairStaleShard' -benchtime 5x .
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/meilisearch/meilisearch-go"
+	"github.com/miroirsearch/miroir/meilitest"
 )
 
 const (
@@ -24,15 +30,75 @@ const (
 	benchDiffering = benchShardDocs / 100
 )
 
+// repairBenchFleet is the repair benchmark's fleet: a Cluster in this process
+// over nodes served by a child process, so that the heap figures are the
+// Cluster's own.
+type repairBenchFleet struct {
+	c    *Cluster
+	urls []string
+}
+
+// benchNodesEnv makes the test binary a node server (see init below).
+const benchNodesEnv = "MIROIR_REPAIR_BENCH_NODES"
+
+func init() {
+	if os.Getenv(benchNodesEnv) == "" {
+		return
+	}
+	// Child process of BenchmarkRepairStaleShard: serve two nodes, print
+	// their URLs, live until stdin closes.
+	for range 2 {
+		s, err := meilitest.NewServer(meilitest.WithTaskDuration(0))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println(s.URL())
+	}
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	os.Exit(0)
+}
+
 // benchRepairFleet is one shard on two nodes (RF 2), holding
 // benchShardDocs documents of ~250 bytes written through the Cluster in
 // batches (so versions vary as in a real index).
-func benchRepairFleet(b *testing.B, wire *wireCounter) *testFleet {
+func benchRepairFleet(b *testing.B, wire *wireCounter) *repairBenchFleet {
 	b.Helper()
-	hc := &http.Client{Transport: wire}
-	f := startFleet(b, fleetSpec{groups: []int{0, 0}, rf: 2, shards: 1, instant: true,
-		opts: []Option{WithRepair(0), WithHTTPClient(hc)}})
-	f.create(b, "bench", "id")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), benchNodesEnv+"=1")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	})
+	sc := bufio.NewScanner(stdout)
+	var urls []string
+	for len(urls) < 2 && sc.Scan() {
+		urls = append(urls, strings.TrimSpace(sc.Text()))
+	}
+	if len(urls) < 2 {
+		b.Fatalf("node process: %v", sc.Err())
+	}
+	nodes := []Node{{ID: "n0", URL: urls[0]}, {ID: "n1", URL: urls[1]}}
+	c, err := New(nodes, append([]Option{WithShards(1), WithReplicationFactor(2), WithRepair(0),
+		WithHTTPClient(&http.Client{Transport: wire})}, quick.options()...)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(c.Close)
+	f := &repairBenchFleet{c: c, urls: urls}
+	acWaitOK(b, c)(c.CreateIndex(testCtx(b), &meilisearch.IndexConfig{Uid: "bench", PrimaryKey: "id"}))
 	text := strings.Repeat("lorem ipsum dolor sit amet ", 7)
 	const batch = 10_000
 	for start := 0; start < benchShardDocs; start += batch {
@@ -41,15 +107,26 @@ func benchRepairFleet(b *testing.B, wire *wireCounter) *testFleet {
 			id := start + i
 			docs[i] = map[string]any{"id": id, "title": fmt.Sprintf("document %d", id), "text": text, "rank": id % 97}
 		}
-		acWaitOK(b, f.c)(f.c.Index("bench").AddDocuments(testCtx(b), docs, nil))
+		acWaitOK(b, c)(c.Index("bench").AddDocuments(testCtx(b), docs, nil))
 	}
-	f.idle(b)
 	return f
+}
+
+// nodeCall sends a request straight to node i and waits for its task.
+func (f *repairBenchFleet) nodeCall(b *testing.B, i int, method, path string, body any) {
+	b.Helper()
+	st, out := acHTTP(b, f.urls[i], method, path, body, "")
+	if st != 202 {
+		b.Fatalf("node %d %s %s: %d %s", i, method, path, st, out)
+	}
+	if err := waitRepairTask(testCtx(b), f.c.nodes[i], out); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // damage makes node 1 differ on benchDiffering documents (half missing,
 // half older) and marks it stale.
-func damage(b *testing.B, f *testFleet) {
+func damage(b *testing.B, f *repairBenchFleet) {
 	b.Helper()
 	var gone []string
 	var older []map[string]any
@@ -61,16 +138,21 @@ func damage(b *testing.B, f *testFleet) {
 			older = append(older, map[string]any{"id": id, "title": "old", shardField: 0, versionField: 1})
 		}
 	}
-	nodeDelete(b, f, 1, "bench", gone...)
-	nodeWrite(b, f, 1, "bench", older)
+	f.nodeCall(b, 1, "POST", "/indexes/bench/documents/delete-batch", gone)
+	f.nodeCall(b, 1, "POST", "/indexes/bench/documents?primaryKey=id", older)
 	// The mark names a write made after every document of the shard.
-	m := staleMark{Index: "bench", Shard: 0, Node: f.nodes[1].ID, Version: f.c.tasks.nextUID(), At: time.Now()}
-	f.c.markStore.put(testCtx(b), []staleMark{m})
-	f.idle(b)
+	m := staleMark{Index: "bench", Shard: 0, Node: f.c.nodes[1].ID, Version: f.c.tasks.nextUID(), At: time.Now()}
+	for i, uid := range f.c.markStore.put(testCtx(b), []staleMark{m}) {
+		if uid >= 0 {
+			if err := waitRepairTask(testCtx(b), f.c.nodes[i], []byte(fmt.Sprintf(`{"taskUid":%d}`, uid))); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 }
 
 // heapPeak samples the heap in use while fn runs and returns its peak
-// above the level before fn (the in-process nodes' own heap included).
+// above the level before fn.
 func heapPeak(fn func()) uint64 {
 	var ms runtime.MemStats
 	runtime.GC()
@@ -106,7 +188,8 @@ func heapPeak(fn func()) uint64 {
 // BenchmarkRepairStaleShard compares Repair of a stale shard where 1%
 // differs (repair) with copying the whole shard (copy-whole-shard, the
 // baseline): time per op, documents sent per differing document, and
-// the peak heap above the fleet's own.
+// the peak heap of this process (the Cluster; the nodes run in a child
+// process) above its level before the call.
 func BenchmarkRepairStaleShard(b *testing.B) {
 	wire := &wireCounter{base: http.DefaultTransport.(*http.Transport).Clone()}
 	f := benchRepairFleet(b, wire)
