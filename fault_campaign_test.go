@@ -378,6 +378,7 @@ func waitSettled(ctx context.Context, insts []*Cluster, uid string, ni int) erro
 		marks[k] = c.tasks.nextUID()
 	}
 	deadline := time.Now().Add(30 * time.Second)
+	var why string
 	for {
 		settled := true
 		for k, c := range insts {
@@ -389,6 +390,7 @@ func waitSettled(ctx context.Context, insts []*Cluster, uid string, ni int) erro
 			_ = c.tasks.store.List(ctx, func(t *ClusterTask) bool {
 				if t.UID < marks[k] && !t.Local && (t.Status == meilisearch.TaskStatusEnqueued || t.Status == meilisearch.TaskStatusProcessing) {
 					unfinished = true
+					why = fmt.Sprintf("instance %d task %d %s %s nodes %+v", k, t.UID, t.Type, t.Status, t.Nodes)
 					return false
 				}
 				return true
@@ -398,6 +400,7 @@ func waitSettled(ctx context.Context, insts []*Cluster, uid string, ni int) erro
 				break
 			}
 			if _, err := c.readMarks(ctx, uid); err != nil || len(c.staleReplicas(uid)) > 0 {
+				why = fmt.Sprintf("instance %d: marks %v, stale %v", k, err, c.staleReplicas(uid))
 				settled = false
 				break
 			}
@@ -410,7 +413,7 @@ func waitSettled(ctx context.Context, insts []*Cluster, uid string, ni int) erro
 			for _, c := range insts {
 				st = append(st, fmt.Sprint(c.staleReplicas(uid)))
 			}
-			return fmt.Errorf("not settled within 30s (stale: %s)", strings.Join(st, " / "))
+			return fmt.Errorf("not settled within 30s (stale: %s; %s)", strings.Join(st, " / "), why)
 		}
 		select {
 		case <-ctx.Done():
