@@ -458,4 +458,3 @@ func (r *replicaRecorder) filter(l []string, index, node string) []string {
 	}
 	return out
 }
-
