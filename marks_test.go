@@ -458,3 +458,41 @@ func (r *replicaRecorder) filter(l []string, index, node string) []string {
 	}
 	return out
 }
+
+// TestVersionFieldSettings: _miroir_v stays filterable and sortable on the
+// nodes through creation, updates and resets, and reads never show it.
+func TestVersionFieldSettings(t *testing.T) {
+	f := startFleet(t, fleetSpec{groups: []int{0, 1}, shards: 2, instant: true})
+	ix := f.create(t, "books", "id")
+	ctx := testCtx(t)
+	check := func(what string, sortable []string) {
+		t.Helper()
+		for n := range f.srv {
+			s := f.nodeSettings(t, n, "books")
+			var fa, sa []any
+			_ = json.Unmarshal(s["filterableAttributes"], &fa)
+			_ = json.Unmarshal(s["sortableAttributes"], &sa)
+			if !slices.Contains(fa, any(versionField)) || !slices.Contains(fa, any(shardField)) || !slices.Contains(sa, any(versionField)) {
+				t.Fatalf("%s: node %d filterable %s sortable %s", what, n, s["filterableAttributes"], s["sortableAttributes"])
+			}
+		}
+		got, err := ix.GetSortableAttributes(ctx)
+		if err != nil || !slices.Equal(*got, sortable) {
+			t.Fatalf("%s: GetSortableAttributes %v %v, want %v", what, got, err, sortable)
+		}
+		st, err := ix.GetSettings(ctx)
+		if err != nil || slices.Contains(st.SortableAttributes, versionField) || slices.Contains(st.FilterableAttributes, versionField) {
+			t.Fatalf("%s: GetSettings shows %s: %+v %v", what, versionField, st, err)
+		}
+	}
+	check("after creation", []string{})
+	acWaitOK(t, f.c)(ix.UpdateSortableAttributes(ctx, &[]string{"year"}))
+	check("UpdateSortableAttributes", []string{"year"})
+	acWaitOK(t, f.c)(ix.UpdateSettings(ctx, &meilisearch.Settings{SortableAttributes: []string{"title"}, FilterableAttributes: []string{"genre"}}))
+	check("UpdateSettings", []string{"title"})
+	acWaitOK(t, f.c)(ix.ResetSortableAttributes(ctx))
+	check("ResetSortableAttributes", []string{})
+	acWaitOK(t, f.c)(ix.UpdateSortableAttributes(ctx, &[]string{"year"}))
+	acWaitOK(t, f.c)(ix.ResetSettings(ctx))
+	check("ResetSettings", []string{})
+}
