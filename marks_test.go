@@ -89,7 +89,8 @@ func staleNodes(c *Cluster, uid string) map[string][]int {
 // started again. Every read after that sees the 100 documents, from the
 // writing instance and from another instance after one refresh.
 func TestStaleRestartScenario(t *testing.T) {
-	f := startFleet(t, fleetSpec{groups: groupsOf(2, 2), shards: 8, instant: true})
+	var obs replicaRecorder
+	f := startFleet(t, fleetSpec{groups: groupsOf(2, 2), shards: 8, instant: true, opts: []Option{WithObserver(&obs)}})
 	f.create(t, "books", "id")
 	// Another instance that knows the index but never sees the node
 	// fail (no health checks): it relies on its refresh.
@@ -97,9 +98,6 @@ func TestStaleRestartScenario(t *testing.T) {
 	if _, err := other.Index("books").Search(testCtx(t), "", &meilisearch.SearchRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	var obs replicaRecorder
-	f.c.replicaObs = &obs
-
 	f.stop(t, 0)
 	docs := staleDocs("a", 100)
 	rep := &Report{}
@@ -272,10 +270,9 @@ func TestStaleMarksNotStored(t *testing.T) {
 // TestClearMarks: clearing up to a version keeps newer marks; clearing
 // them all makes the replica readable again and tells the observer.
 func TestClearMarks(t *testing.T) {
-	f := startFleet(t, fleetSpec{groups: []int{0, 1}, shards: 2, instant: true})
-	f.create(t, "books", "id")
 	var obs replicaRecorder
-	f.c.replicaObs = &obs
+	f := startFleet(t, fleetSpec{groups: []int{0, 1}, shards: 2, instant: true, opts: []Option{WithObserver(&obs)}})
+	f.create(t, "books", "id")
 	f.stop(t, 1)
 	info1, err := f.c.Index("books").AddDocuments(testCtx(t), staleDocs("f", 10), nil)
 	if err != nil {
@@ -495,4 +492,22 @@ func TestVersionFieldSettings(t *testing.T) {
 	acWaitOK(t, f.c)(ix.UpdateSortableAttributes(ctx, &[]string{"year"}))
 	acWaitOK(t, f.c)(ix.ResetSettings(ctx))
 	check("ResetSettings", []string{})
+}
+
+// TestStaleDeleteByID: a deletion by id that misses a replica leaves it
+// stale, so that no read shows a deleted document again.
+func TestStaleDeleteByID(t *testing.T) {
+	f := startFleet(t, fleetSpec{groups: []int{0, 1}, shards: 2, instant: true})
+	f.create(t, "books", "id")
+	docs := staleDocs("x", 20)
+	acWaitOK(t, f.c)(f.c.Index("books").AddDocuments(testCtx(t), docs, nil))
+	f.stop(t, 1)
+	acWaitOK(t, f.c)(f.c.Index("books").DeleteDocuments(testCtx(t), []string{"x0", "x1", "x2"}, nil))
+	f.start(t, 1)
+	if got := staleNodes(f.c, "books"); len(got["n1"]) == 0 {
+		t.Fatalf("stale replicas %v, want n1's", got)
+	}
+	checkAllVisible(t, f.c, "books", idsOf(docs[3:]), 6)
+	other := f.newCluster(t, WithShards(2), WithHealthCheck(0, 0, 0, 0))
+	checkAllVisible(t, other, "books", idsOf(docs[3:]), 6)
 }

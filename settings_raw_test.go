@@ -186,11 +186,12 @@ func TestAuditSettingsShardFieldAlwaysFilterable(t *testing.T) {
 
 func TestWithShardFilterable(t *testing.T) {
 	cases := map[string]string{
-		`null`:                          `["_miroir_shard"]`,
-		`[]`:                            `["_miroir_shard"]`,
+		`null`:                          `["_miroir_shard","_miroir_v"]`,
+		`[]`:                            `["_miroir_shard","_miroir_v"]`,
 		`["a"]`:                         `["a","_miroir_shard","_miroir_v"]`,
-		`["_miroir_shard","a"]`:         `["_miroir_shard","a"]`,
-		`[{"attributePatterns":["x"]}]`: `[{"attributePatterns":["x"]},"_miroir_shard"]`,
+		`["_miroir_shard","a"]`:         `["_miroir_shard","a","_miroir_v"]`,
+		`["_miroir_v","_miroir_shard"]`: `["_miroir_v","_miroir_shard"]`,
+		`[{"attributePatterns":["x"]}]`: `[{"attributePatterns":["x"]},"_miroir_shard","_miroir_v"]`,
 		`"oops"`:                        `"oops"`,
 	}
 	for in, want := range cases {
