@@ -511,3 +511,29 @@ func TestStaleDeleteByID(t *testing.T) {
 	other := f.newCluster(t, WithShards(2), WithHealthCheck(0, 0, 0, 0))
 	checkAllVisible(t, other, "books", idsOf(docs[3:]), 6)
 }
+
+// TestStaleComebackRereadsMarks: an instance that saw a node fail re-reads
+// the marks before that node serves its reads again, without waiting for
+// a periodic refresh (off here).
+func TestStaleComebackRereadsMarks(t *testing.T) {
+	f := startFleet(t, fleetSpec{groups: groupsOf(2, 2), shards: 8, instant: true})
+	f.create(t, "books", "id")
+	other := f.newCluster(t, append(quick.options(), WithShards(8), WithFleetRefresh(0))...)
+	if _, err := other.Index("books").Search(testCtx(t), "", &meilisearch.SearchRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	f.stop(t, 0)
+	eventually(t, "the other instance sees n0 down", func() bool { return !other.nodes[0].isHealthy() })
+	docs := staleDocs("k", 60)
+	acWaitOK(t, f.c)(f.c.Index("books").AddDocuments(testCtx(t), docs, nil))
+	f.start(t, 0)
+	eventually(t, "the other instance sees n0 up", func() bool { return other.nodes[0].isHealthy() })
+	// From here on every read is complete: n0 serves none until the marks
+	// were read, and then only its in-sync shards (none).
+	checkAllVisible(t, other, "books", idsOf(docs), 6)
+	eventually(t, "the other instance re-read the marks", func() bool { return !other.nodes[0].marksUnread.Load() })
+	if got := staleNodes(other, "books"); len(got["n0"]) != len(f.c.topo.shardsOf(0)) {
+		t.Fatalf("the other instance sees %v stale, want n0's shards", got)
+	}
+	checkAllVisible(t, other, "books", idsOf(docs), 6)
+}
