@@ -405,6 +405,23 @@ func TestStaleProxyRoutes(t *testing.T) {
 	if st, body := acHTTP(t, f.url, "GET", "/_miroir/ready", nil, ""); st != 200 {
 		t.Fatalf("ready with n1 in sync: %d %s", st, body)
 	}
+	// Proxy answers never show the version field.
+	for _, r := range []struct {
+		method, path string
+		body         any
+	}{
+		{"GET", "/indexes/books/documents/p1", nil},
+		{"GET", "/indexes/books/documents?limit=20", nil},
+		{"POST", "/indexes/books/documents/fetch", map[string]any{"limit": 20}},
+		{"POST", "/indexes/books/search", map[string]any{"q": "doc", "attributesToHighlight": []string{"*"}, "showMatchesPosition": true}},
+		{"GET", "/indexes/books/stats", nil},
+		{"GET", "/indexes/books/settings", nil},
+	} {
+		st, body := acHTTP(t, f.url, r.method, r.path, r.body, "")
+		if st != 200 || strings.Contains(string(body), versionField) {
+			t.Fatalf("%s %s: %d %s", r.method, r.path, st, body)
+		}
+	}
 	f.stop(t, 1)
 	if st, body := acHTTP(t, f.url, "GET", "/_miroir/ready", nil, ""); st != 503 {
 		t.Fatalf("ready with only a stale replica up: %d %s", st, body)
