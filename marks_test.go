@@ -554,3 +554,22 @@ func TestStaleComebackRereadsMarks(t *testing.T) {
 	}
 	checkAllVisible(t, other, "books", idsOf(docs), 6)
 }
+
+// TestStaleMarksFollowSwap: after a swap, the replica that missed writes
+// of one index is stale under the name its data now has.
+func TestStaleMarksFollowSwap(t *testing.T) {
+	f := startFleet(t, fleetSpec{groups: []int{0, 1}, shards: 2, instant: true})
+	f.create(t, "a", "id")
+	f.create(t, "b", "id")
+	f.stop(t, 1)
+	docs := staleDocs("s", 10)
+	acWaitOK(t, f.c)(f.c.Index("a").AddDocuments(testCtx(t), docs, nil))
+	f.start(t, 1)
+	acWaitOK(t, f.c)(f.c.SwapIndexes(testCtx(t), []*meilisearch.SwapIndexesParams{{Indexes: []string{"a", "b"}}}))
+	if got := staleNodes(f.c, "b"); len(got["n1"]) != 2 {
+		t.Fatalf("stale replicas of b after the swap: %v, want n1's", got)
+	}
+	checkAllVisible(t, f.c, "b", idsOf(docs), 4)
+	other := f.newCluster(t, WithShards(2), WithHealthCheck(0, 0, 0, 0))
+	checkAllVisible(t, other, "b", idsOf(docs), 4)
+}
