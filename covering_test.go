@@ -129,7 +129,7 @@ func TestCoverRotation(t *testing.T) {
 func TestCoverFallbackAndUnavailable(t *testing.T) {
 	c := newCoverCluster(t, 2, 2, 1, 16)
 	c.nodes[0].healthy.Store(false) // g0n0
-	cov := c.cover("", nil, 0, nil)     // preferred group 0
+	cov := c.cover("", nil, 0, nil) // preferred group 0
 	checkCover(t, c, cov, allShards(16))
 	var fb []int
 	for _, f := range cov.fallbacks {

@@ -238,6 +238,16 @@ func (c *Cluster) swapIndexes(ctx context.Context, param []*meilisearch.SwapInde
 		c.states.forget(uid)
 		c.forgetMarks(uid)
 	}
+	if err == nil {
+		// After forgetting: the view keeps the marks stored here.
+		var pairs [][2]string
+		for _, p := range param {
+			if p != nil && len(p.Indexes) == 2 {
+				pairs = append(pairs, [2]string{p.Indexes[0], p.Indexes[1]})
+			}
+		}
+		c.copyMarksOnSwap(ctx, pairs)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -348,6 +358,7 @@ func (c *Cluster) updateIndex(ctx context.Context, uid string, params *meilisear
 		c.states.forget(params.UID)
 		c.forgetMarks(uid)
 		c.forgetMarks(params.UID)
+		c.copyMarksOnSwap(ctx, [][2]string{{uid, params.UID}})
 		if err != nil {
 			return nil, err
 		}

@@ -31,33 +31,56 @@ func (c *Cluster) marksLoop() {
 		defer t.Stop()
 		tick = t.C
 	}
+	// retry: a failed read while a node waits for it is tried again soon
+	// (backing off), whatever the interval.
+	var retry <-chan time.Time
+	backoff := 50 * time.Millisecond
 	for {
 		select {
 		case <-c.closed:
 			return
 		case <-tick:
 		case <-c.marksKick:
+		case <-retry:
 		}
-		c.refreshAllMarks(ctx)
+		retry = nil
+		if c.refreshAllMarks(ctx) || !c.someMarksUnread() {
+			backoff = 50 * time.Millisecond
+			continue
+		}
+		retry = time.After(backoff)
+		backoff = min(2*backoff, 2*time.Second)
 	}
 }
 
+// someMarksUnread reports whether a node waits for the marks to be read.
+func (c *Cluster) someMarksUnread() bool {
+	for _, n := range c.nodes {
+		if n.marksUnread.Load() {
+			return true
+		}
+	}
+	return false
+}
+
 // refreshAllMarks re-reads every index's marks; once read, the nodes that
-// came back before the read started serve reads again.
-func (c *Cluster) refreshAllMarks(ctx context.Context) {
+// came back before the read started serve reads again. It reports whether
+// the read succeeded.
+func (c *Cluster) refreshAllMarks(ctx context.Context) bool {
 	gens := make([]uint64, len(c.nodes))
 	for i, n := range c.nodes {
 		gens[i] = n.backGen.Load()
 	}
 	if _, err := c.refreshMarks(ctx, ""); err != nil {
 		c.opts.logger.Warn("miroir: refreshing stale marks", "err", err)
-		return
+		return false
 	}
 	for i, n := range c.nodes {
 		if n.backGen.Load() == gens[i] {
 			n.marksUnread.Store(false)
 		}
 	}
+	return true
 }
 
 // nodeCameBack makes node n serve no reads until the marks are read

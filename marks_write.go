@@ -164,3 +164,39 @@ func (c *Cluster) carried(ni int, shards []int) []int {
 	slices.Sort(out)
 	return out
 }
+
+// copyMarksOnSwap stores, under the other name of each pair, the marks of
+// indexes that swap names (a rename is a pair whose second name had
+// none): a stale replica stays stale under the name its data now has. The
+// marks under the old names stay (over-marking is safe: repair finds
+// nothing to copy and clears them).
+func (c *Cluster) copyMarksOnSwap(ctx context.Context, pairs [][2]string) {
+	read := map[string][]staleMark{}
+	for _, p := range pairs {
+		for _, uid := range p {
+			if _, done := read[uid]; done {
+				continue
+			}
+			ms, err := c.readMarks(ctx, uid)
+			if err != nil {
+				c.opts.logger.Warn("miroir: reading stale marks to move them with a swap", "index", uid, "err", err)
+			}
+			read[uid] = ms
+		}
+	}
+	var moved []staleMark
+	for _, p := range pairs {
+		for k, uid := range p {
+			for _, m := range read[uid] {
+				m.Index = p[1-k]
+				moved = append(moved, m)
+			}
+		}
+	}
+	if len(moved) == 0 {
+		return
+	}
+	if err := c.storeMarks(ctx, moved); err != nil {
+		c.opts.logger.Warn("miroir: storing stale marks moved with a swap", "err", err)
+	}
+}

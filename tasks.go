@@ -123,15 +123,7 @@ func (m *taskManager) register(ctx context.Context, t *ClusterTask) (*meilisearc
 			t.EnqueuedAt = old.EnqueuedAt
 		}
 	} else if t.UID == 0 {
-		t.UID = m.nextUID()
-		// A store shared by several processes may already hold this UID
-		// (two processes in the same millisecond): take another.
-		for range 8 {
-			if old, err := m.store.Get(ctx, t.UID); err != nil || old == nil {
-				break
-			}
-			t.UID = m.nextUID()
-		}
+		t.UID = m.freshUID(ctx)
 	}
 	if t.EnqueuedAt.IsZero() {
 		t.EnqueuedAt = nowUTC()

@@ -46,7 +46,22 @@ func (c *Cluster) writeVersionFor(ctx context.Context) int64 {
 	if uid := peekReservation(ctx); uid != 0 {
 		return uid
 	}
-	return c.tasks.nextUID()
+	return c.tasks.freshUID(ctx)
+}
+
+// freshUID allocates a uid no task in the store has: a store shared by
+// several processes may already hold one (two processes on the same lane
+// in the same millisecond). The check is made before the uid is used as
+// a version, since a version cannot be taken back once sent.
+func (m *taskManager) freshUID(ctx context.Context) int64 {
+	uid := m.nextUID()
+	for range 8 {
+		if old, err := m.store.Get(ctx, uid); err != nil || old == nil {
+			break
+		}
+		uid = m.nextUID()
+	}
+	return uid
 }
 
 // peekReservation returns the unused reserved uid of ctx (0: none),
