@@ -413,6 +413,9 @@ func waitSettled(ctx context.Context, insts []*Cluster, uid string, ni int) erro
 			for _, c := range insts {
 				st = append(st, fmt.Sprint(c.staleReplicas(uid)))
 			}
+			// Why: what a repair now says.
+			rep, err := insts[0].Repair(ctx, uid)
+			why += fmt.Sprintf("; Repair now: %v %+v", err, rep)
 			return fmt.Errorf("not settled within 30s (stale: %s; %s)", strings.Join(st, " / "), why)
 		}
 		select {

@@ -21,9 +21,10 @@ import (
 //     truth copied;
 //   - a stale replica takes the truth exactly: copied when it lacks it or
 //     holds any other version, deleted when no in-sync replica holds it;
-//   - except that a stale replica's copy written at or after the pass's
-//     start version is a write racing the pass: it is left alone and the
-//     replica stays stale until a later pass finds it settled.
+//   - except that a stale replica's copy ahead of the truth (newer than
+//     every in-sync copy, or held by it alone and written after its last
+//     missed write or after the pass began) is a write the others have not
+//     processed yet: it is left alone, and does not keep the replica stale.
 //
 // Copies fetch whole documents by id from the replica holding the truth
 // and send them raw (POST: replaced, not merged), _miroir_shard and
@@ -49,10 +50,12 @@ func (t replicaTally) differs() bool {
 	return t.Missing+t.Extra+t.Older+t.Newer+t.Racing > 0
 }
 
-// settled reports whether, after a round that acted, the replica matches
-// the truth: whatever the round found was fixed and checked, and no write
-// racing the pass was left alone.
-func (t replicaTally) settled() bool { return t.Unsettled+t.Racing == 0 }
+// settled reports whether, after a round that acted, the replica holds
+// every write it missed: whatever it lacked or held older was fixed and
+// checked. Copies it holds ahead of the truth (Racing: writes the others
+// have not processed yet, or failed unseen, which will mark them) do not
+// keep it stale: it is ahead, not behind.
+func (t replicaTally) settled() bool { return t.Unsettled == 0 }
 
 // shardPass is one pass over one shard.
 type shardPass struct {
@@ -379,7 +382,7 @@ func (p *shardPass) recheck(ctx context.Context, acted map[string]struct{}) erro
 	again := p.tally
 	p.tally = saved
 	for i, t := range again {
-		p.tally[i].Unsettled += t.Missing + t.Extra + t.Older + t.Newer + t.Racing
+		p.tally[i].Unsettled += t.Missing + t.Extra + t.Older
 	}
 	return nil
 }
