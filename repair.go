@@ -244,7 +244,8 @@ func (r *indexRepair) shard(ctx context.Context, s int) error {
 	if r.pk == "" {
 		// No node has a primary key: no document anywhere, every replica
 		// already holds the (empty) truth.
-		return r.settle(ctx, s, p, lines, make([]bool, len(reps)))
+		_, err := r.settle(ctx, s, p, lines, make([]bool, len(reps)))
+		return err
 	}
 	differs := make([]bool, len(reps))
 	for round := 0; round < repairRounds; round++ {
@@ -263,16 +264,17 @@ func (r *indexRepair) shard(ctx context.Context, s int) error {
 			differs[i] = !t.settled()
 			any = any || differs[i]
 		}
-		if err := r.settle(ctx, s, p, lines, differs); err != nil {
+		late, err := r.settle(ctx, s, p, lines, differs)
+		if err != nil {
 			return err
 		}
-		if !any {
+		if !any && !late {
 			return nil
 		}
 	}
 	var still []string
 	for i, l := range lines {
-		if differs[i] {
+		if !l.InSync {
 			l.Error = fmt.Sprintf("still differs after %d rounds (writes racing the repair)", repairRounds)
 			still = append(still, reps[i].ID)
 		}
@@ -280,23 +282,47 @@ func (r *indexRepair) shard(ctx context.Context, s int) error {
 	return fmt.Errorf("shard %d: replicas %v still differ after %d rounds", s, still, repairRounds)
 }
 
-// settle clears the marks of the stale replicas a round found matching
-// the truth (once), and records which replicas are in sync.
-func (r *indexRepair) settle(ctx context.Context, s int, p *shardPass, lines []*ReplicaRepair, differs []bool) error {
+// settle clears the marks of the stale replicas a round found holding
+// every write they missed (once), and records which replicas are in sync.
+// Before clearing, the marks are read again: a mark at or below the
+// version being cleared that the pass did not see (a node task failure
+// found late, another instance's slower clock) would be dropped
+// unrepaired, so the replica takes it into account and goes round again
+// (late).
+func (r *indexRepair) settle(ctx context.Context, s int, p *shardPass, lines []*ReplicaRepair, differs []bool) (late bool, err error) {
+	var fresh map[replicaKey]map[int64]bool
 	for i, l := range lines {
 		if differs[i] || l.InSync {
 			continue
 		}
 		if p.stale[i] {
 			k := replicaKey{s, p.reps[i].idx}
+			if fresh == nil {
+				marks, err := r.c.readMarks(ctx, r.st.uid)
+				if err != nil {
+					l.Error = "reading its marks: " + err.Error()
+					return false, fmt.Errorf("shard %d: reading the marks: %w", s, err)
+				}
+				_, fresh = markSets(r.c, r.st.shards, marks)
+			}
+			unseen := false
+			for v := range fresh[k] {
+				if v <= r.upTo[k] && !r.missed[k][v] {
+					r.missed[k][v], unseen = true, true // p.missed[i] is the same map
+				}
+			}
+			if unseen {
+				late = true
+				continue
+			}
 			if err := r.c.clearMarks(ctx, r.st.uid, s, l.Node, r.upTo[k]); err != nil {
 				l.Error = "clearing its marks: " + err.Error()
-				return fmt.Errorf("shard %d: clearing the marks of node %s: %w", s, l.Node, err)
+				return false, fmt.Errorf("shard %d: clearing the marks of node %s: %w", s, l.Node, err)
 			}
 		}
 		l.InSync, l.Error = true, ""
 	}
-	return nil
+	return late, nil
 }
 
 // report adds the shard's lines to the report and tells the Observer.
