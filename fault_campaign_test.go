@@ -73,12 +73,12 @@ type keyOracle struct {
 
 // campaignOp is one operation a worker ran.
 type campaignOp struct {
-	key   string
-	kind  string // add, update, delete
-	doc   map[string]any
-	info  *meilisearch.TaskInfo
-	err   error
-	inst  int
+	key  string
+	kind string // add, update, delete
+	doc  map[string]any
+	info *meilisearch.TaskInfo
+	err  error
+	inst int
 }
 
 // outcome is what op leaves when it applied, from state s.
@@ -102,7 +102,7 @@ func (op *campaignOp) outcome(s keyState) keyState {
 }
 
 func runCampaign(t *testing.T, seed uint64, plan campaignPlan) {
-	f := startFleet(t, fleetSpec{groups: groupsOf(2, 3), rf: 2, shards: 8,
+	f := startFleet(t, fleetSpec{groups: groupsOf(2, 3), rf: 2, shards: 8, instant: true,
 		opts: []Option{WithRepair(50 * time.Millisecond), WithRepairRate(0), WithFleetRefresh(50 * time.Millisecond)}})
 	opts2 := append([]Option{WithShards(8), WithReplicationFactor(2), WithRepair(50 * time.Millisecond),
 		WithRepairRate(0), WithFleetRefresh(50 * time.Millisecond)}, quick.options()...)

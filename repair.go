@@ -256,26 +256,26 @@ func (r *indexRepair) shard(ctx context.Context, s int) error {
 			return fmt.Errorf("shard %d: %w", s, err)
 		}
 		r.maxSeen = max(r.maxSeen, p.maxSeen)
-		any := false
+		unsettled := false
 		for i, t := range p.tally {
 			lines[i].Copied += t.Copied
 			lines[i].Deleted += t.Deleted
 			r.rep.Listed += t.Documents
 			differs[i] = !t.settled()
-			any = any || differs[i]
+			unsettled = unsettled || differs[i]
 		}
 		late, err := r.settle(ctx, s, p, lines, differs)
 		if err != nil {
 			return err
 		}
-		if !any && !late {
+		if !unsettled && !late {
 			return nil
 		}
 	}
 	var still []string
 	for i, l := range lines {
 		if !l.InSync {
-			l.Error = fmt.Sprintf("still differs after %d rounds (writes racing the repair)", repairRounds)
+			l.Error = fmt.Sprintf("still differs after %d rounds (writes or new marks racing the repair)", repairRounds)
 			still = append(still, reps[i].ID)
 		}
 	}
