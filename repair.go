@@ -93,6 +93,9 @@ func (c *Cluster) repairIndex(ctx context.Context, st *indexState, everyShard bo
 		return nil, fmt.Errorf("miroir: repair of index %q: reading stale marks: %w", uid, err)
 	}
 	upTo, missed := markSets(c, st.shards, marks)
+	if err := drainNodes(ctx, c.healthyNodes()); err != nil {
+		return nil, fmt.Errorf("miroir: repair of index %q: %w", uid, err)
+	}
 	var shards []int
 	if everyShard {
 		for s := range st.shards {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -275,6 +276,54 @@ func waitRepairTask(ctx context.Context, n *node, accepted []byte) error {
 		}
 		wait = min(wait*2, 100*time.Millisecond)
 	}
+}
+
+// drainTimeout bounds how long a repair waits for the nodes to process
+// the tasks they had when it began.
+const drainTimeout = time.Minute
+
+// drainNodes waits until every node of nodes processed each task it had
+// enqueued when drainNodes was called. A write's marks are stored after
+// the write was enqueued on the replicas that acknowledged it, so once
+// drained, the replicas a pass reads its truth from show every write
+// behind the marks it read: a mark is never cleared against a truth that
+// does not include its write yet.
+func drainNodes(ctx context.Context, nodes []*node) error {
+	ctx, cancel := context.WithTimeout(ctx, drainTimeout)
+	defer cancel()
+	type taskPage struct {
+		Results []struct {
+			UID int64 `json:"uid"`
+		} `json:"results"`
+	}
+	errs := parallel(len(nodes), len(nodes), func(i int) error {
+		n := nodes[i]
+		var newest taskPage
+		if err := n.doJSON(ctx, "repairDrain", http.MethodGet, "/tasks", url.Values{"limit": {"1"}}, nil, &newest); err != nil {
+			return fmt.Errorf("node %s: %w", n.ID, err)
+		}
+		if len(newest.Results) == 0 {
+			return nil
+		}
+		q := url.Values{"limit": {"1"}, "from": {strconv.FormatInt(newest.Results[0].UID, 10)}, "statuses": {"enqueued,processing"}}
+		wait := 2 * time.Millisecond
+		for {
+			var open taskPage
+			if err := n.doJSON(ctx, "repairDrain", http.MethodGet, "/tasks", q, nil, &open); err != nil {
+				return fmt.Errorf("node %s: %w", n.ID, err)
+			}
+			if len(open.Results) == 0 {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("node %s: waiting for its tasks: %w", n.ID, ctx.Err())
+			case <-time.After(wait):
+			}
+			wait = min(wait*2, 100*time.Millisecond)
+		}
+	})
+	return firstError(errs)
 }
 
 // errNoSource is the failure of a shard with no healthy in-sync replica
