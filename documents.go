@@ -113,6 +113,7 @@ type writeOp struct {
 
 // taskAcc accumulates one cluster task across flushed batches.
 type taskAcc struct {
+	uid      int64 // allocated before the first node request (tasks_trace.go)
 	docs     int64
 	nodes    []NodeTask
 	degraded []GroupShard
@@ -131,7 +132,7 @@ func allNodeIdx(n int) []int {
 func (w *writeOp) register(ctx context.Context, acc *taskAcc) (*meilisearch.TaskInfo, error) {
 	c := w.ix.c
 	t := &ClusterTask{
-		UID:            w.version,
+		UID:            acc.uid,
 		IndexUID:       w.ix.uid,
 		Type:           meilisearch.TaskTypeDocumentAdditionOrUpdate,
 		Documents:      acc.docs,

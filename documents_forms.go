@@ -183,7 +183,9 @@ func (i *Index) prepare(ctx context.Context, method string, kind payloadKind, r 
 		return nil, nil, err
 	}
 	w := &writeOp{ix: i, st: st, method: method, params: p, preTasks: pre, fields: map[string]struct{}{}, missing: missing}
-	w.version = c.writeVersionFor(ctx)
+	if w.version, err = c.writeVersionFor(ctx); err != nil {
+		return nil, nil, err
+	}
 	var src source
 	if kind == kindCSV {
 		src, err = w.openCSV(r, body)

@@ -124,7 +124,7 @@ func (c *Cluster) registerRouted(ctx context.Context, t *ClusterTask) (*meilisea
 // newBatcher makes the Batcher of this write's node bodies.
 func (w *writeOp) newBatcher() *route.Batcher {
 	b := route.NewBatcher(len(w.ix.c.nodes), w.format)
-	b.SetVersion(w.version)
+	b.SetVersion(w.ix.c.injectedVersion(w.version))
 	if w.format == route.FormatCSV {
 		b.SetCSVHeader(w.csvHeader, w.csvDelim)
 	}
@@ -184,7 +184,11 @@ func (r *writeRun) flush(ctx context.Context) error {
 			r.bodies[ni] = retryablehttp.ReaderFunc(func() (io.Reader, error) { return b.NewReader(ni), nil })
 		}
 	}
-	res, err := w.ix.c.sendBatch(ctx, w.st, w.version, r.op, w.method, r.path, r.q, w.format.ContentType(), r.bodies, r.docs, b.Shards())
+	if r.acc.uid == 0 {
+		// The task's uid is the version its documents carry (version.go).
+		r.acc.uid = w.version
+	}
+	res, err := w.ix.c.sendBatch(ctx, w.st, r.acc.uid, r.op, w.method, r.path, tagQuery(r.q, r.acc.uid), w.format.ContentType(), r.bodies, r.docs, b.Shards())
 	r.acc.nodes = append(r.acc.nodes, res.nodes...)
 	r.acc.degraded = append(r.acc.degraded, res.degraded...)
 	b.Reset()
@@ -200,8 +204,12 @@ func (r *writeRun) finish(ctx context.Context) error {
 	r.infos = append(r.infos, *info)
 	r.acc = &taskAcc{}
 	// The next task's documents carry the next task's uid.
-	r.w.version = r.w.ix.c.writeVersionFor(ctx)
-	r.b.SetVersion(r.w.version)
+	v, err := r.w.ix.c.writeVersionFor(ctx)
+	if err != nil {
+		return err
+	}
+	r.w.version = v
+	r.b.SetVersion(r.w.ix.c.injectedVersion(v))
 	return nil
 }
 

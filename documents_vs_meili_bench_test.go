@@ -280,13 +280,12 @@ func BenchmarkAddDocumentsVsMeiliGo(b *testing.B) {
 			}
 			b.Run(fmt.Sprintf("version/%s/%s/3nodes", form.name, sz.name), func(b *testing.B) {
 				f := fleet(3)
-				defer func() { f.c.writeVersion = nil }()
-				// Before issue 12: no _miroir_v (a source giving 0). After:
-				// the real source (each write's reserved task uid).
-				unversioned := func() int64 { return 0 }
+				defer func() { f.c.unversioned = false }()
+				// Before issue 12: no _miroir_v. After: each write's
+				// reserved task uid injected into every document.
 				compareWrite(b, sz.docs, "unversioned",
-					func() error { f.c.writeVersion = unversioned; return form.call(ctx, f.ix) },
-					func() error { f.c.writeVersion = nil; return form.call(ctx, f.ix) })
+					func() error { f.c.unversioned = true; return form.call(ctx, f.ix) },
+					func() error { f.c.unversioned = false; return form.call(ctx, f.ix) })
 			})
 		}
 		p = nil // let the payload go before the next size

@@ -375,9 +375,9 @@ func countHolders(nts []NodeTask, holders map[string]bool) int {
 func waitSettled(ctx context.Context, insts []*Cluster, uid string, ni int) error {
 	marks := make([]int64, len(insts))
 	for k, c := range insts {
-		marks[k] = c.tasks.nextUID()
+		marks[k] = c.startVersion()
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	var why string
 	for {
 		settled := true
@@ -386,15 +386,22 @@ func waitSettled(ctx context.Context, insts []*Cluster, uid string, ni int) erro
 				settled = false
 				break
 			}
-			unfinished := false
+			var open []int64
 			_ = c.tasks.store.List(ctx, func(t *ClusterTask) bool {
 				if t.UID < marks[k] && !t.Local && (t.Status == meilisearch.TaskStatusEnqueued || t.Status == meilisearch.TaskStatusProcessing) {
-					unfinished = true
-					why = fmt.Sprintf("instance %d task %d %s %s nodes %+v", k, t.UID, t.Type, t.Status, t.Nodes)
-					return false
+					open = append(open, t.UID)
 				}
 				return true
 			})
+			unfinished := false
+			for _, u := range open {
+				// Waiting on a task refreshes it, as a caller would.
+				if t, err := c.tasks.get(ctx, u); err != nil || t.Status == meilisearch.TaskStatusEnqueued || t.Status == meilisearch.TaskStatusProcessing {
+					unfinished = true
+					why = fmt.Sprintf("instance %d task %d: %v %+v", k, u, err, t)
+					break
+				}
+			}
 			if unfinished {
 				settled = false
 				break
@@ -416,7 +423,7 @@ func waitSettled(ctx context.Context, insts []*Cluster, uid string, ni int) erro
 			// Why: what a repair now says.
 			rep, err := insts[0].Repair(ctx, uid)
 			why += fmt.Sprintf("; Repair now: %v %+v", err, rep)
-			return fmt.Errorf("not settled within 30s (stale: %s; %s)", strings.Join(st, " / "), why)
+			return fmt.Errorf("not settled within 60s (stale: %s; %s)", strings.Join(st, " / "), why)
 		}
 		select {
 		case <-ctx.Done():

@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -75,66 +73,29 @@ type markStore interface {
 	clear(ctx context.Context, uid string, shard int, node string, upTo int64) error
 }
 
-// metaMarks stores marks in miroir_meta, written through each node's
-// task queue.
+// metaMarks stores marks as fleet records of kind "mark" in miroir_meta
+// (fleetmeta.go). It shares the miroir_meta records layer of the task-uid
+// lanes (one set of filterable attributes, so that neither undoes the
+// other's), and writes and reads the healthy nodes only: a degraded write
+// waits for its marks, and must not wait for an unreachable node's
+// timeout and retries.
 type metaMarks struct {
 	c *Cluster
-
-	mu      sync.Mutex
-	ensured map[int]bool // node index -> filterable attributes asked for
 }
 
-// healthyNodes lists the nodes currently marked healthy: records go to
-// and come from the reachable nodes only (an unreachable one would cost
-// its timeout and retries on every write).
-func (c *Cluster) healthyNodes() []*node {
-	var out []*node
-	for _, n := range c.nodes {
-		if n.isHealthy() {
-			out = append(out, n)
-		}
-	}
-	return out
-}
+// metaFilterable are the attributes records of miroir_meta are filtered
+// on: their kind (every kind), and the marks' index, shard, node and
+// version.
+var metaFilterable = []string{recordKindField, "index", "shard", "node", "version"}
 
-// markFilterable are the attributes the marks' reads and deletions
-// filter on.
-var markFilterable = []string{"kind", "index", "shard", "node", "version"}
+// records is the miroir_meta records layer.
+func (s *metaMarks) records() *fleetRecords { return s.c.lanes.records }
 
-// ensure makes the mark attributes filterable on miroir_meta of n (once
-// per node and Cluster). The settings task is not awaited: a record write
-// or deletion enqueued after it on the same node is processed after it,
-// and a read that finds the attributes not filterable yet filters here.
-func (s *metaMarks) ensure(ctx context.Context, n *node) {
-	s.mu.Lock()
-	done := s.ensured[n.idx]
-	s.mu.Unlock()
-	if done {
-		return
-	}
-	var attrs []any
-	err := n.doJSON(ctx, "getSettings", http.MethodGet, "/indexes/"+metaIndex+"/settings/filterable-attributes", nil, nil, &attrs)
-	if err != nil && apiCode(err) != "index_not_found" {
-		return
-	}
-	missing := false
-	for _, want := range markFilterable {
-		if !slices.ContainsFunc(attrs, func(a any) bool { s, ok := a.(string); return ok && (s == want || s == "*") }) {
-			attrs = append(attrs, want)
-			missing = true
-		}
-	}
-	if missing {
-		if err := n.doJSON(ctx, "updateSettings", http.MethodPut, "/indexes/"+metaIndex+"/settings/filterable-attributes", nil, attrs, nil); err != nil {
-			return
-		}
-	}
-	s.mu.Lock()
-	if s.ensured == nil {
-		s.ensured = map[int]bool{}
-	}
-	s.ensured[n.idx] = true
-	s.mu.Unlock()
+// ensure asks for the filterable attributes on n (once) and reports
+// whether the node filters on them now.
+func (s *metaMarks) ensure(ctx context.Context, n *node, create bool) bool {
+	ok, err := s.records().ensure(ctx, n, create)
+	return ok && err == nil
 }
 
 func (s *metaMarks) put(ctx context.Context, marks []staleMark) []int64 {
@@ -149,7 +110,7 @@ func (s *metaMarks) put(ctx context.Context, marks []staleMark) []int64 {
 		acks[i] = -1
 	}
 	s.c.fanout(ctx, s.c.healthyNodes(), func(ctx context.Context, n *node) error {
-		s.ensure(ctx, n)
+		s.ensure(ctx, n, true)
 		var info meilisearch.TaskInfo
 		if err := n.doJSON(ctx, "writeMarks", http.MethodPost, "/indexes/"+metaIndex+"/documents", q, json.RawMessage(body), &info); err != nil {
 			return err
@@ -201,7 +162,10 @@ func (s *metaMarks) read(ctx context.Context, uid string) ([]nodeMarks, error) {
 // readNode reads the marks of uid from n, page by page: filtered by the
 // node, or here when the node cannot filter on the mark attributes yet.
 func (s *metaMarks) readNode(ctx context.Context, n *node, uid string) ([]staleMark, error) {
-	filter := markFilter(uid)
+	filter := ""
+	if s.ensure(ctx, n, false) {
+		filter = markFilter(uid)
+	}
 	var out []staleMark
 	for offset := 0; ; offset += markPage {
 		body := map[string]any{"offset": offset, "limit": markPage}
@@ -238,7 +202,10 @@ func (s *metaMarks) readNode(ctx context.Context, n *node, uid string) ([]staleM
 func (s *metaMarks) clear(ctx context.Context, uid string, shard int, nodeID string, upTo int64) error {
 	filter := markFilter(uid) + " AND shard = " + strconv.Itoa(shard) + " AND node = " + filterString(nodeID) + " AND version <= " + strconv.FormatInt(upTo, 10)
 	errs := s.c.fanout(ctx, s.c.healthyNodes(), func(ctx context.Context, n *node) error {
-		s.ensure(ctx, n)
+		if !s.ensure(ctx, n, false) {
+			// Not filterable there yet (or no record at all): by id.
+			return s.clearByIDs(ctx, n, uid, shard, nodeID, upTo)
+		}
 		var info meilisearch.TaskInfo
 		err := n.doJSON(ctx, "clearMarks", http.MethodPost, "/indexes/"+metaIndex+"/documents/delete", nil, map[string]any{"filter": filter}, &info)
 		if apiCode(err) == "index_not_found" {
@@ -288,17 +255,24 @@ func (s *metaMarks) clearByIDs(ctx context.Context, n *node, uid string, shard i
 // dropIndexMarks deletes every mark of index uid on n (the index is being
 // deleted: its replicas go with it). Best effort: a mark left behind only
 // makes a replica of a re-created index stale until repair clears it.
-// Only nodes where this instance made the mark attributes filterable are
-// asked (elsewhere the deletion could only fail, as a failed node task).
+// Only nodes that filter on the mark attributes are asked (elsewhere the
+// deletion could only fail, as a failed node task).
 func (n *node) dropIndexMarks(ctx context.Context, uid string) {
-	if s, ok := n.c.markStore.(*metaMarks); ok {
-		s.mu.Lock()
-		asked := s.ensured[n.idx]
-		s.mu.Unlock()
-		if !asked {
-			return
-		}
+	if s, ok := n.c.markStore.(*metaMarks); ok && !s.ensure(ctx, n, false) {
+		return
 	}
 	var info meilisearch.TaskInfo
 	_ = n.doJSON(ctx, "clearMarks", http.MethodPost, "/indexes/"+metaIndex+"/documents/delete", nil, map[string]any{"filter": markFilter(uid)}, &info)
+}
+
+// healthyNodes lists the nodes currently marked healthy: marks go to and
+// come from the reachable nodes only.
+func (c *Cluster) healthyNodes() []*node {
+	var out []*node
+	for _, n := range c.nodes {
+		if n.isHealthy() {
+			out = append(out, n)
+		}
+	}
+	return out
 }

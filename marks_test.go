@@ -361,19 +361,32 @@ func TestVersionIsTaskUID(t *testing.T) {
 	}
 }
 
-// TestObserveAdvances: the allocator moves past a version it reads, in its
-// own lane.
+// TestObserveAdvances: the allocator moves past a version it reads when a
+// slot it holds has room above it, and stays in its lane.
 func TestObserveAdvances(t *testing.T) {
 	f := startFleet(t, fleetSpec{})
+	ctx := testCtx(t)
 	m := f.c.tasks
-	ahead := m.nextUID() + 10_000_000 // ten seconds ahead of this clock
+	first, err := m.nextUID(ctx) // claims a slot
+	if err != nil {
+		t.Fatal(err)
+	}
+	ahead := first + 2_000_000 // two seconds ahead of this clock, inside the slot
 	m.observe(ahead)
-	next := m.nextUID()
+	next, err := m.nextUID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if next <= ahead {
 		t.Fatalf("next uid %d, want above the observed %d", next, ahead)
 	}
-	if (next-m.lane)%uidLanes != 0 {
-		t.Fatalf("next uid %d left lane %d", next, m.lane)
+	if next%uidLanes != first%uidLanes {
+		t.Fatalf("next uid %d left the lane of %d", next, first)
+	}
+	// A version beyond every slot held is not followed: allocation goes on.
+	m.observe(maxTaskUID - 1)
+	if _, err := m.nextUID(ctx); err != nil {
+		t.Fatalf("after observing a far version: %v", err)
 	}
 }
 

@@ -113,7 +113,7 @@ func (c *Cluster) repairIndex(ctx context.Context, st *indexState, everyShard bo
 	}
 	// Versions at or above vStart were written after this point: a stale
 	// replica's copy that new is a write racing the repair, never deleted.
-	vStart := c.tasks.nextUID()
+	vStart := c.startVersion()
 	r := &indexRepair{c: c, st: st, upTo: upTo, missed: missed, vStart: vStart, pace: pace, rep: rep, converge: everyShard}
 	if err := r.prepare(ctx); err != nil {
 		return nil, fmt.Errorf("miroir: repair of index %q: %w", uid, err)
@@ -404,4 +404,16 @@ func (c *Cluster) refreshUnfinished(ctx context.Context, uid string) {
 			return
 		}
 	}
+}
+
+// startVersion is a version above every one this instance allocated so
+// far and above every one allocated by the clock's current millisecond
+// (versions are milliseconds × 1000 plus a lane below 1000): a copy at or
+// above it was written after this point, as far as clocks agree.
+func (c *Cluster) startVersion() int64 {
+	m := c.lanes
+	m.mu.Lock()
+	last := m.last
+	m.mu.Unlock()
+	return max((m.now().UnixMilli()+1)*1000, last+1)
 }

@@ -141,7 +141,7 @@ func damage(b *testing.B, f *repairBenchFleet) {
 	f.nodeCall(b, 1, "POST", "/indexes/bench/documents/delete-batch", gone)
 	f.nodeCall(b, 1, "POST", "/indexes/bench/documents?primaryKey=id", older)
 	// The mark names a write made after every document of the shard.
-	m := staleMark{Index: "bench", Shard: 0, Node: f.c.nodes[1].ID, Version: f.c.tasks.nextUID(), At: time.Now()}
+	m := staleMark{Index: "bench", Shard: 0, Node: f.c.nodes[1].ID, Version: newVersion(b, f.c), At: time.Now()}
 	for i, uid := range f.c.markStore.put(testCtx(b), []staleMark{m}) {
 		if uid >= 0 {
 			if err := waitRepairTask(testCtx(b), f.c.nodes[i], []byte(fmt.Sprintf(`{"taskUid":%d}`, uid))); err != nil {
