@@ -55,10 +55,11 @@ type covering struct {
 	fallbacks   []Fallback
 }
 
-// cover assigns shards (nil: every shard) to healthy nodes that are not
-// excluded. seq picks the preferred group and the rotation; adaptive lets
-// replica selection (replica_select.go) order the replicas of a group.
-func (c *Cluster) cover(shards []int, seq uint64, excluded []bool, adaptive bool) *covering {
+// cover assigns shards (nil: every shard) of index uid to healthy nodes
+// that are not excluded and whose replica is in sync (readable). seq
+// picks the preferred group and the rotation; adaptive lets replica
+// selection (replica_select.go) order the replicas of a group.
+func (c *Cluster) cover(uid string, shards []int, seq uint64, excluded []bool, adaptive bool) *covering {
 	t := c.topo
 	rg := uint64(t.groups())
 	pref := int(seq % rg)
@@ -73,11 +74,13 @@ func (c *Cluster) cover(shards []int, seq uint64, excluded []bool, adaptive bool
 		return ranks[ni]
 	}
 	pick := func(s int) {
+		skippedStale := false // a stale replica was passed over: say so
 		for k := 0; k < int(rg); k++ {
 			g := (pref + k) % int(rg)
 			best, bestRank := -1, 0
 			for _, ni := range t.replicas(s, g) {
-				if (excluded != nil && excluded[ni]) || !c.nodes[ni].isHealthy() {
+				if (excluded != nil && excluded[ni]) || !c.readable(uid, s, ni) {
+					skippedStale = skippedStale || c.isStale(uid, s, ni)
 					continue
 				}
 				if r := rank(g, ni); best < 0 || r < bestRank {
@@ -88,8 +91,8 @@ func (c *Cluster) cover(shards []int, seq uint64, excluded []bool, adaptive bool
 				continue
 			}
 			assigned[best] = append(assigned[best], s)
-			if k > 0 {
-				cov.fallbacks = append(cov.fallbacks, Fallback{Shard: s, Preferred: pref, Group: g, Node: c.nodes[best].ID})
+			if k > 0 || skippedStale {
+				cov.fallbacks = append(cov.fallbacks, Fallback{Shard: s, Preferred: pref, Group: g, Node: c.nodes[best].ID, Stale: skippedStale})
 			}
 			return
 		}
@@ -155,7 +158,7 @@ func scatter[T any](ctx context.Context, c *Cluster, uid string, deterministic b
 		seq = c.nextSeq()
 	}
 	excluded := make([]bool, len(c.nodes))
-	cov := c.cover(nil, seq, excluded, !deterministic)
+	cov := c.cover(uid, nil, seq, excluded, !deterministic)
 	// Hedging and load measurement: only where a read has a choice.
 	var hs *hedgeScope
 	if !deterministic && c.adaptiveReads() {
@@ -202,7 +205,7 @@ func scatter[T any](ctx context.Context, c *Cluster, uid string, deterministic b
 			break
 		}
 		slices.Sort(failed)
-		next := c.cover(failed, seq, excluded, !deterministic)
+		next := c.cover(uid, failed, seq, excluded, !deterministic)
 		unavailable = append(unavailable, next.unavailable...)
 		fallbacks = append(fallbacks, next.fallbacks...)
 		if len(next.unavailable) > 0 && c.opts.policy == FailFast {

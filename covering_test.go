@@ -87,7 +87,7 @@ func TestCoverEveryShardOnce(t *testing.T) {
 	for _, tc := range []struct{ rg, npg, rf, s int }{{1, 1, 1, 1}, {1, 3, 1, 64}, {1, 4, 3, 64}, {2, 3, 2, 7}, {3, 2, 1, 64}, {2, 5, 2, 64}} {
 		c := newCoverCluster(t, tc.rg, tc.npg, tc.rf, tc.s)
 		for seq := uint64(0); seq < 12; seq++ {
-			cov := c.cover(nil, seq, nil, true)
+			cov := c.cover("", nil, seq, nil, true)
 			checkCover(t, c, cov, allShards(tc.s))
 			if len(cov.unavailable) > 0 || len(cov.fallbacks) > 0 {
 				t.Fatalf("%+v: healthy fleet: unavailable %v fallbacks %v", tc, cov.unavailable, cov.fallbacks)
@@ -108,7 +108,7 @@ func TestCoverRotation(t *testing.T) {
 	c := newCoverCluster(t, 1, 3, 3, 16)
 	used := map[string]int{}
 	for seq := uint64(0); seq < 9; seq++ {
-		cov := c.cover(nil, seq, nil, true)
+		cov := c.cover("", nil, seq, nil, true)
 		if len(cov.nodes) != 1 || cov.nodes[0].filter {
 			t.Fatalf("seq %d: %d nodes (filter %v), want one unfiltered", seq, len(cov.nodes), cov.nodes[0].filter)
 		}
@@ -120,7 +120,7 @@ func TestCoverRotation(t *testing.T) {
 	// groups alternate
 	c2 := newCoverCluster(t, 2, 2, 1, 8)
 	for seq := uint64(0); seq < 4; seq++ {
-		if g := c2.cover(nil, seq, nil, true).nodes[0].n.Group; g != int(seq%2) {
+		if g := c2.cover("", nil, seq, nil, true).nodes[0].n.Group; g != int(seq%2) {
 			t.Fatalf("seq %d: group %d", seq, g)
 		}
 	}
@@ -128,8 +128,8 @@ func TestCoverRotation(t *testing.T) {
 
 func TestCoverFallbackAndUnavailable(t *testing.T) {
 	c := newCoverCluster(t, 2, 2, 1, 16)
-	c.nodes[0].healthy.Store(false)   // g0n0
-	cov := c.cover(nil, 0, nil, true) // preferred group 0
+	c.nodes[0].healthy.Store(false)       // g0n0
+	cov := c.cover("", nil, 0, nil, true) // preferred group 0
 	checkCover(t, c, cov, allShards(16))
 	var fb []int
 	for _, f := range cov.fallbacks {
@@ -144,7 +144,7 @@ func TestCoverFallbackAndUnavailable(t *testing.T) {
 	// excluded nodes (failed during this read) count as down too
 	excluded := make([]bool, len(c.nodes))
 	excluded[2] = true // g1n0
-	cov = c.cover(c.topo.shardsOf(0), 0, excluded, true)
+	cov = c.cover("", c.topo.shardsOf(0), 0, excluded, true)
 	for _, s := range cov.unavailable {
 		if !slices.Contains(c.topo.shardsOf(2), s) {
 			t.Fatalf("shard %d unavailable but g1n0 does not hold it", s)

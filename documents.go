@@ -97,9 +97,12 @@ type writeOp struct {
 	// stream sends a batch whenever a node's body reaches WithBatchBytes,
 	// so a reader is never held whole in memory (documents are copied out
 	// of the reader's buffer; otherwise the bodies refer to the input).
-	stream   bool
-	missing  bool       // a dry prepare found no index (nothing created yet)
-	version  int64      // injected as _miroir_v when non-zero
+	stream  bool
+	missing bool // a dry prepare found no index (nothing created yet)
+	// version is injected as _miroir_v into the documents of the next
+	// cluster task, which registers under it (version.go); a write of
+	// several tasks takes a new one per task.
+	version  int64
 	preTasks []NodeTask // index creation tasks to fold into the first cluster task
 	fields   map[string]struct{}
 	setPK    bool // the index had no known primary key before this write
@@ -216,6 +219,7 @@ func (c *Cluster) writeState(ctx context.Context, uid, pk string) (*indexState, 
 			nts[i].Aux = true
 		}
 		c.states.install(st)
+		c.setMarksLoaded(uid) // a new index: no replica missed anything yet
 		return created{st, nts}, nil
 	})
 	if err != nil {

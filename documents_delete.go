@@ -80,12 +80,12 @@ func (c *Cluster) deleteIDsNow(ctx context.Context, st *indexState, ids []string
 		}
 	}
 	if len(ids) > 0 {
-		uid, err := c.tasks.preallocate(ctx)
+		uid, err := c.writeVersionFor(ctx) // names the deletion in its node tasks and stale marks
 		if err != nil {
 			return nil, err
 		}
 		t.UID = uid
-		res, err := c.sendBatch(ctx, st, "deleteDocuments", http.MethodPost, "/indexes/"+st.uid+"/documents/delete-batch", tagQuery(p.query(""), uid), "application/json", bodies, docs, shards)
+		res, err := c.sendBatch(ctx, st, uid, "deleteDocuments", http.MethodPost, "/indexes/"+st.uid+"/documents/delete-batch", tagQuery(p.query(""), uid), "application/json", bodies, docs, shards)
 		if err != nil {
 			return nil, err
 		}

@@ -183,8 +183,8 @@ func (i *Index) prepare(ctx context.Context, method string, kind payloadKind, r 
 		return nil, nil, err
 	}
 	w := &writeOp{ix: i, st: st, method: method, params: p, preTasks: pre, fields: map[string]struct{}{}, missing: missing}
-	if c.writeVersion != nil {
-		w.version = c.writeVersion()
+	if w.version, err = c.writeVersionFor(ctx); err != nil {
+		return nil, nil, err
 	}
 	var src source
 	if kind == kindCSV {

@@ -142,7 +142,7 @@ type docListing struct {
 }
 
 func newDocListing(uid string, dq *documentsQuery) *docListing {
-	l := &docListing{dq: dq, path: "/indexes/" + uid + "/documents/fetch", strip: &merge.Strip{Keys: []string{shardField}}}
+	l := &docListing{dq: dq, path: "/indexes/" + uid + "/documents/fetch", strip: &merge.Strip{Keys: []string{shardField, versionField}}}
 	fields := dq.fields
 	if fields != nil && !slices.Contains(fields, "*") {
 		for _, sp := range dq.sort {

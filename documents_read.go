@@ -14,9 +14,11 @@ import (
 
 // Document reads routed by id.
 
-// readReplicas lists the replicas of shard to read from: round-robin
+// readReplicas lists the replicas of uid's shard to read from: round-robin
 // preferred group and replica, then the other groups; healthy nodes first.
-func (c *Cluster) readReplicas(shard int) []*node {
+// Stale replicas (and nodes back from unhealthy whose marks this instance
+// has not re-read) are left out: they serve no reads (DESIGN §12).
+func (c *Cluster) readReplicas(uid string, shard int) []*node {
 	rg, rf := c.topo.rg, c.topo.rf
 	seq := c.seq.Add(1)
 	g0 := int(seq % uint64(rg))
@@ -27,6 +29,9 @@ func (c *Cluster) readReplicas(shard int) []*node {
 		reps := c.topo.replicas(shard, g)
 		for ri := range rf {
 			n := c.nodes[reps[(r0+ri)%rf]]
+			if c.isStale(uid, shard, n.idx) || n.marksUnread.Load() {
+				continue
+			}
 			if n.isHealthy() {
 				healthy = append(healthy, n)
 			} else {
@@ -65,7 +70,10 @@ func (i *Index) GetDocument(ctx context.Context, identifier string, request *mei
 	var notFound, lastErr error
 	path := "/indexes/" + i.uid + "/documents/" + url.PathEscape(identifier)
 	shard := ShardOf(identifier, st.shards)
-	replicas := c.readReplicas(shard)
+	replicas := c.readReplicas(i.uid, shard)
+	if len(replicas) == 0 {
+		return c.unavailableShards(ctx, i.uid, []int{shard})
+	}
 	get := func(ctx context.Context, n *node) (*nodeResponse, error) {
 		return n.do(ctx, "getDocument", http.MethodGet, path, q, "", nil)
 	}
@@ -89,10 +97,10 @@ func (i *Index) GetDocument(ctx context.Context, identifier string, request *mei
 			}
 			continue
 		}
-		if k > 0 {
-			reportFrom(ctx).fallback(Fallback{Shard: shard, Preferred: replicas[0].Group, Group: n.Group, Node: n.ID})
+		if stale := c.hasStaleReplica(i.uid, shard); k > 0 || stale {
+			reportFrom(ctx).fallback(Fallback{Shard: shard, Preferred: replicas[0].Group, Group: n.Group, Node: n.ID, Stale: stale})
 		}
-		body := route.StripField(resp.Body, shardField)
+		body := route.StripField(route.StripField(resp.Body, shardField), versionField)
 		if documentPtr == nil {
 			return nil
 		}

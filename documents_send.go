@@ -25,9 +25,12 @@ type flushResult struct {
 
 // sendBatch sends bodies[ni] (nil: nothing; else a body as node.doBody
 // takes it) to every node ni in parallel, then applies the quorum over
-// shards. It returns the node tasks, or an error when some shard met
-// quorum in no group.
-func (c *Cluster) sendBatch(ctx context.Context, st *indexState, op, method, path string, q url.Values, ct string, bodies []any, docs []int, shards []int) (flushResult, error) {
+// shards. The replicas of a shard that missed the write while another
+// replica got it are marked stale under version (the write's cluster task
+// uid) before anything is acknowledged (marks_write.go). It returns the
+// node tasks, or an error when some shard met quorum in no group or the
+// marks could not be stored.
+func (c *Cluster) sendBatch(ctx context.Context, st *indexState, version int64, op, method, path string, q url.Values, ct string, bodies []any, docs []int, shards []int) (flushResult, error) {
 	var targets []*node
 	for ni, b := range bodies {
 		if b != nil {
@@ -57,10 +60,11 @@ func (c *Cluster) sendBatch(ctx context.Context, st *indexState, op, method, pat
 	var out flushResult
 	for _, n := range targets {
 		if acks[n.idx] >= 0 {
-			out.nodes = append(out.nodes, NodeTask{Node: n.ID, TaskUID: acks[n.idx], Docs: int64(docs[n.idx]), Status: meilisearch.TaskStatusEnqueued})
+			out.nodes = append(out.nodes, NodeTask{Node: n.ID, TaskUID: acks[n.idx], Docs: int64(docs[n.idx]), Status: meilisearch.TaskStatusEnqueued, Shards: c.carried(n.idx, shards)})
 		}
 	}
 	out.degraded = res.Degraded
+	markErr := c.markMissed(ctx, st.uid, version, shards, func(ni int) bool { return acks[ni] >= 0 })
 	if !res.OK() {
 		// Every node refusing the same way with a 4xx (a request error of
 		// the caller's) is that error, not a quorum problem; a 5xx is the
@@ -95,7 +99,7 @@ func (c *Cluster) sendBatch(ctx context.Context, st *indexState, op, method, pat
 		}
 		return out, e
 	}
-	return out, nil
+	return out, markErr
 }
 
 // registerRouted registers the cluster task of a routed write (documents
@@ -120,7 +124,7 @@ func (c *Cluster) registerRouted(ctx context.Context, t *ClusterTask) (*meilisea
 // newBatcher makes the Batcher of this write's node bodies.
 func (w *writeOp) newBatcher() *route.Batcher {
 	b := route.NewBatcher(len(w.ix.c.nodes), w.format)
-	b.SetVersion(w.version)
+	b.SetVersion(w.ix.c.injectedVersion(w.version))
 	if w.format == route.FormatCSV {
 		b.SetCSVHeader(w.csvHeader, w.csvDelim)
 	}
@@ -181,14 +185,10 @@ func (r *writeRun) flush(ctx context.Context) error {
 		}
 	}
 	if r.acc.uid == 0 {
-		uid, err := w.ix.c.tasks.preallocate(ctx)
-		if err != nil {
-			b.Reset()
-			return err
-		}
-		r.acc.uid = uid
+		// The task's uid is the version its documents carry (version.go).
+		r.acc.uid = w.version
 	}
-	res, err := w.ix.c.sendBatch(ctx, w.st, r.op, w.method, r.path, tagQuery(r.q, r.acc.uid), w.format.ContentType(), r.bodies, r.docs, b.Shards())
+	res, err := w.ix.c.sendBatch(ctx, w.st, r.acc.uid, r.op, w.method, r.path, tagQuery(r.q, r.acc.uid), w.format.ContentType(), r.bodies, r.docs, b.Shards())
 	r.acc.nodes = append(r.acc.nodes, res.nodes...)
 	r.acc.degraded = append(r.acc.degraded, res.degraded...)
 	b.Reset()
@@ -203,6 +203,13 @@ func (r *writeRun) finish(ctx context.Context) error {
 	}
 	r.infos = append(r.infos, *info)
 	r.acc = &taskAcc{}
+	// The next task's documents carry the next task's uid.
+	v, err := r.w.ix.c.writeVersionFor(ctx)
+	if err != nil {
+		return err
+	}
+	r.w.version = v
+	r.b.SetVersion(r.w.ix.c.injectedVersion(v))
 	return nil
 }
 

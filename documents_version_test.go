@@ -9,17 +9,15 @@ import (
 	"github.com/meilisearch/meilisearch-go"
 )
 
-// The _miroir_v mechanism (issue 12 switches it on): with a version
-// source, every document of every form reaches the nodes with the write's
-// version next to its shard; input carrying _miroir_v is refused like
-// _miroir_shard, whatever the source.
+// The _miroir_v mechanism (issue 12): every document of every form
+// reaches the nodes with its write's version (the write's cluster task
+// uid) next to its shard; input carrying _miroir_v is refused like
+// _miroir_shard.
 
 func TestWriteVersionInjected(t *testing.T) {
 	f := startFleet(t, fleetSpec{groups: []int{0, 0, 1}, rf: 1, shards: 8})
 	ix := f.createIndex(t, "books", "id")
 	ctx := testCtx(t)
-	const version = 1<<52 + 7 // an HLC-sized value, below 2^53
-	f.c.writeVersion = func() int64 { return version }
 	type book struct {
 		ID    string `json:"id"`
 		Title string `json:"title"`
@@ -44,20 +42,26 @@ func TestWriteVersionInjected(t *testing.T) {
 			return ix.AddDocumentsCsvFromReader(ctx, strings.NewReader("id,title\nu1,i\n"), nil)
 		},
 	}
+	// The ids each write wrote, in order.
+	wrote := [][]string{{"s1", "s2"}, {"r1", "r2"}, {"n1"}, {"c1", "c2"}, {"t1"}, {"u1"}}
+	version := map[string]int64{}
 	for k, w := range writes {
 		info, err := w()
 		if err != nil {
 			t.Fatalf("write %d: %v", k, err)
 		}
 		f.wait(t, info, meilisearch.TaskStatusSucceeded)
+		for _, id := range wrote[k] {
+			version[id] = info.TaskUID
+		}
 	}
 	seen := 0
 	for i := range f.srv {
 		for _, d := range f.nodeDocs(t, i, "books", nil) {
 			seen++
 			id := fmt.Sprint(d["id"])
-			if v, _ := d["_miroir_v"].(float64); v != version {
-				t.Errorf("node %d: doc %s has _miroir_v %v, want %d", i, id, d["_miroir_v"], int64(version))
+			if v, _ := d["_miroir_v"].(float64); int64(v) != version[id] || v <= 0 || v >= 1<<53 {
+				t.Errorf("node %d: doc %s has _miroir_v %v, want its write's task uid %d", i, id, d["_miroir_v"], version[id])
 			}
 			if sh, _ := d["_miroir_shard"].(float64); int(sh) != ShardOf(id, 8) {
 				t.Errorf("node %d: doc %s has _miroir_shard %v", i, id, d["_miroir_shard"])

@@ -280,15 +280,12 @@ func BenchmarkAddDocumentsVsMeiliGo(b *testing.B) {
 			}
 			b.Run(fmt.Sprintf("version/%s/%s/3nodes", form.name, sz.name), func(b *testing.B) {
 				f := fleet(3)
-				defer func() { f.c.writeVersion = nil }()
-				var v int64 = 1 << 52
+				defer func() { f.c.unversioned = false }()
+				// Before issue 12: no _miroir_v. After: each write's
+				// reserved task uid injected into every document.
 				compareWrite(b, sz.docs, "unversioned",
-					func() error { f.c.writeVersion = nil; return form.call(ctx, f.ix) },
-					func() error {
-						v++
-						f.c.writeVersion = func() int64 { return v }
-						return form.call(ctx, f.ix)
-					})
+					func() error { f.c.unversioned = true; return form.call(ctx, f.ix) },
+					func() error { f.c.unversioned = false; return form.call(ctx, f.ix) })
 			})
 		}
 		p = nil // let the payload go before the next size

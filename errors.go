@@ -146,16 +146,25 @@ func shardUnavailableError(shards []int) *Error {
 	return e
 }
 
-// hideShardField removes _miroir_shard from a node's error message, which
+// hideShardField removes _miroir_shard (and _miroir_v) from a node's error message, which
 // lists an index's filterable attributes in some errors ("Available
 // filterable attribute patterns are: `_miroir_shard`, `genre`."): reads
 // hide the field, so the message reads as one node's would, including
 // Meilisearch's wording when no other attribute is filterable.
 func hideShardField(msg string) string {
-	if !strings.Contains(msg, shardField) {
+	for _, f := range []string{shardField, versionField} {
+		msg = hideField(msg, f)
+	}
+	return msg
+}
+
+// hideField removes attribute f from a node's error message (see
+// hideShardField).
+func hideField(msg, f string) string {
+	if !strings.Contains(msg, f) {
 		return msg
 	}
-	q := "`" + shardField + "`"
+	q := "`" + f + "`"
 	for _, only := range []struct{ list, kind string }{
 		{"Available filterable attribute patterns are: " + q + ".", "filterable"},
 		{"Available filterable attributes patterns are: " + q + ".", "filterable"},
@@ -165,7 +174,7 @@ func hideShardField(msg string) string {
 	}
 	return strings.NewReplacer(
 		q+", ", "", ", "+q, "", // `a`, `b` lists
-		shardField+", ", "", ", "+shardField, "", // `a, b` lists
+		f+", ", "", ", "+f, "", // `a, b` lists
 	).Replace(msg)
 }
 

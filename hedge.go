@@ -163,7 +163,7 @@ func (r *hedgeRace[T]) run(ctx context.Context, h *hedgeScope, cn coverNode, cal
 	copy(excluded, h.excluded)
 	excluded[cn.n.idx] = true
 	c.excludeSlowerThan(excluded, cn.n)
-	cov := c.cover(cn.shards, h.seq, excluded, true)
+	cov := c.cover(h.uid, cn.shards, h.seq, excluded, true)
 	if len(cov.unavailable) > 0 || len(cov.nodes) == 0 || !c.hedges.take(len(cov.nodes)) {
 		return
 	}

@@ -150,7 +150,8 @@ func (cv *convergence) completeNode(ctx context.Context, n *node, p indexProbe, 
 				return out, err
 			}
 			add(t, true)
-		} else if err := n.doJSON(ctx, "updateSettings", http.MethodPut, "/indexes/"+uid+"/settings/filterable-attributes", nil, []string{shardField}, &t); err != nil {
+		} else if err := n.doJSON(ctx, "updateSettings", http.MethodPatch, "/indexes/"+uid+"/settings", nil,
+			map[string]json.RawMessage{"filterableAttributes": internalFilterable, "sortableAttributes": internalSortable}, &t); err != nil {
 			return out, err
 		} else {
 			add(t, true)
@@ -182,7 +183,7 @@ func (n *node) ensureShardFilterable(ctx context.Context, uid string) (*NodeTask
 	if hasShardFilterable(attrs) {
 		return nil, nil
 	}
-	attrs = append(attrs, shardField)
+	attrs = append(attrs, shardField, versionField)
 	var t meilisearch.TaskInfo
 	if err := n.doJSON(ctx, "updateSettings", http.MethodPut, "/indexes/"+uid+"/settings/filterable-attributes", nil, attrs, &t); err != nil {
 		return nil, err

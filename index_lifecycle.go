@@ -163,9 +163,11 @@ func (c *Cluster) deleteIndex(ctx context.Context, uid string) (*meilisearch.Tas
 			}
 			out[n.idx] = append(out[n.idx], NodeTask{Node: n.ID, TaskUID: info.TaskUID, Aux: true, Status: meilisearch.TaskStatusEnqueued})
 		}
+		n.dropIndexMarks(ctx, uid)
 		return nil
 	})
 	c.states.forget(uid)
+	c.forgetMarks(uid)
 	if err := c.broadcastError(targets, errs); err != nil {
 		return nil, err
 	}
@@ -234,6 +236,17 @@ func (c *Cluster) swapIndexes(ctx context.Context, param []*meilisearch.SwapInde
 	nts, typ, err := c.broadcastNodes(ctx, "swapIndexes", http.MethodPost, "/swap-indexes", nil, param)
 	for _, uid := range involved {
 		c.states.forget(uid)
+		c.forgetMarks(uid)
+	}
+	if err == nil {
+		// After forgetting: the view keeps the marks stored here.
+		var pairs [][2]string
+		for _, p := range param {
+			if p != nil && len(p.Indexes) == 2 {
+				pairs = append(pairs, [2]string{p.Indexes[0], p.Indexes[1]})
+			}
+		}
+		c.copyMarksOnSwap(ctx, pairs)
 	}
 	if err != nil {
 		return nil, err
@@ -343,6 +356,9 @@ func (c *Cluster) updateIndex(ctx context.Context, uid string, params *meilisear
 		aux, err := c.moveMeta(ctx, uid, params.UID)
 		c.states.forget(uid)
 		c.states.forget(params.UID)
+		c.forgetMarks(uid)
+		c.forgetMarks(params.UID)
+		c.copyMarksOnSwap(ctx, [][2]string{{uid, params.UID}})
 		if err != nil {
 			return nil, err
 		}

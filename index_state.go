@@ -20,6 +20,11 @@ const metaIndex = "miroir_meta"
 // shardField is the attribute holding a document's shard.
 const shardField = route.ShardField
 
+// isInternalField reports whether f is one of the attributes miroir adds
+// to every document (_miroir_shard, _miroir_v): never searched, never
+// shown.
+func isInternalField(f string) bool { return f == shardField || f == versionField }
+
 // metaRecord is one document of miroir_meta.
 type metaRecord struct {
 	UID       string    `json:"uid"`
@@ -69,7 +74,7 @@ func (st *indexState) addFields(names map[string]struct{}) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for f := range names {
-		if f != shardField {
+		if !isInternalField(f) {
 			st.fields[f] = struct{}{}
 		}
 	}
@@ -128,6 +133,7 @@ func (c *Cluster) state(ctx context.Context, uid string) (*indexState, error) {
 		return nil, err
 	}
 	if st != nil {
+		c.ensureMarks(ctx, uid)
 		return st, nil
 	}
 	v, err, _ := c.states.loads.Do(uid, func() (any, error) {
@@ -144,6 +150,7 @@ func (c *Cluster) state(ctx context.Context, uid string) (*indexState, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.ensureMarks(ctx, uid) // the stale replicas, before the first read
 	return v.(*indexState), nil
 }
 

@@ -208,7 +208,7 @@ func TestNodeRepairedBeforeWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(st.SortableAttributes, []string{"year"}) || !slices.Contains(st.FilterableAttributes, shardField) {
+	if !slices.Equal(st.SortableAttributes, []string{versionField, "year"}) || !slices.Contains(st.FilterableAttributes, shardField) {
 		t.Fatalf("repaired node settings: sortable %v filterable %v", st.SortableAttributes, st.FilterableAttributes)
 	}
 	f.checkAllRetrievable(t, ix, coreMovies(300))

@@ -196,7 +196,7 @@ func newLaneManager(c *Cluster) *laneManager {
 	_, _ = rand.Read(b[:])
 	m := &laneManager{c: c, now: now, instance: hex.EncodeToString(b[:]), hwFloor: map[int]int64{},
 		sem: make(chan struct{}, 1), claims: map[slotKey]*claimState{},
-		records: newFleetRecords(c, metaIndex, "uid", recordKindField)}
+		records: newFleetRecords(c, metaIndex, "uid", metaFilterable...)}
 	m.revs.now = now
 	lo, hi := 0, uidLanes
 	if r := c.opts.laneRange; r[1] > r[0] {

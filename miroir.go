@@ -24,6 +24,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,11 +59,14 @@ type Cluster struct {
 	closed    chan struct{}
 	wg        sync.WaitGroup
 
-	// writeVersion, when set, gives each document write its version,
-	// injected into every document as _miroir_v (route.VersionField).
-	// Issue 12 sets it (a hybrid logical clock); until then only the write
-	// benchmark does, to measure the field's cost.
-	writeVersion func() int64
+	// unversioned makes document writes inject no _miroir_v: only the
+	// benchmark measuring the field's cost sets it.
+	unversioned bool
+
+	marks      markView        // this instance's view of the stale marks, marks.go
+	markStore  markStore       // where marks live on the fleet, marks_store.go
+	replicaObs ReplicaObserver // the Observer, when it implements ReplicaObserver
+	marksKick  chan struct{}   // asks marksLoop for a refresh now
 }
 
 // The drop-in promise (DESIGN §4): a Cluster is a meilisearch.ServiceManager
@@ -121,12 +125,23 @@ func New(nodes []Node, opts ...Option) (*Cluster, error) {
 	}
 	c.lanes = newLaneManager(c)
 	c.tasks = newTaskManager(c)
+	c.markStore = &metaMarks{c: c}
+	if ro, ok := o.observer.(ReplicaObserver); ok {
+		c.replicaObs = ro
+	}
 	c.wg.Add(1)
 	go c.lanes.loop()
 	if o.healthInterval > 0 {
 		c.wg.Add(1)
 		go c.healthLoop()
 	}
+	if o.repairInterval > 0 {
+		c.wg.Add(1)
+		go c.repairLoop()
+	}
+	c.marksKick = make(chan struct{}, 1)
+	c.wg.Add(1)
+	go c.marksLoop()
 	return c, nil
 }
 
@@ -206,7 +221,9 @@ func (c *Cluster) healthLoop() {
 // Topology returns a snapshot of the fleet: nodes, groups, health and the
 // shard -> replicas map.
 func (c *Cluster) Topology() Topology {
-	return c.topo.snapshot(func(i int) bool { return c.nodes[i].isHealthy() })
+	t := c.topo.snapshot(func(i int) bool { return c.nodes[i].isHealthy() })
+	t.Stale = c.staleList()
+	return t
 }
 
 func (c *Cluster) observe(nodeID, op string, d time.Duration, err error) {
@@ -219,6 +236,8 @@ func (c *Cluster) nodeStateChanged(n *node, healthy bool) {
 	c.opts.logger.Info("miroir: node state changed", "node", n.ID, "healthy", healthy)
 	if !healthy {
 		c.states.forgetNode(n.idx)
+	} else {
+		c.nodeCameBack(n)
 	}
 	if c.opts.observer != nil {
 		c.opts.observer.NodeStateChanged(n.ID, healthy)
@@ -275,8 +294,10 @@ func (c *Cluster) Version(ctx context.Context) (*meilisearch.Version, error) {
 	return &v, nil
 }
 
-// shardsWithoutHealthyReplica lists the shards with no healthy replica in any group.
+// shardsWithoutHealthyReplica lists the shards with no healthy replica in
+// any group, or, for some index, no healthy replica in sync (DESIGN §12).
 func (c *Cluster) shardsWithoutHealthyReplica() []int {
+	uids := c.indexesWithMarks()
 	var out []int
 	for s := range c.topo.shards {
 		ok := false
@@ -285,6 +306,14 @@ func (c *Cluster) shardsWithoutHealthyReplica() []int {
 				ok = true
 				break
 			}
+		}
+		for _, uid := range uids {
+			if !ok {
+				break
+			}
+			ok = slices.ContainsFunc(c.topo.writeTargets(s), func(ni int) bool {
+				return c.nodes[ni].isHealthy() && !c.isStale(uid, s, ni)
+			})
 		}
 		if !ok {
 			out = append(out, s)
@@ -341,7 +370,7 @@ func (c *Cluster) RenderTemplate(ctx context.Context, params *meilisearch.Render
 			return nil, err
 		}
 		var last error
-		for _, n := range c.readReplicas(ShardOf(*params.Input.ID, st.shards)) {
+		for _, n := range c.readReplicas(*params.Input.IndexUID, ShardOf(*params.Input.ID, st.shards)) {
 			if last = call(n); last == nil {
 				return &out, nil
 			}

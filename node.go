@@ -34,6 +34,11 @@ type node struct {
 	oks     atomic.Int32 // consecutive successes while unhealthy
 
 	load nodeLoad // latency and outstanding requests, replica_select.go
+	// marksUnread: the node came back from unhealthy and this instance has
+	// not re-read the stale marks since; it serves no reads until then
+	// (it may have missed writes, marked by another instance meanwhile).
+	marksUnread atomic.Bool
+	backGen     atomic.Uint64 // counts the node's comebacks
 }
 
 // nodeResponse is a raw node answer.

@@ -63,7 +63,9 @@ func TestHealthCheckSkipsAndRecovers(t *testing.T) {
 	if err := f.srv[0].Start(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "condition", func() bool { return f.c.nodes[0].isHealthy() })
+	// Back: healthy, and readable once this instance re-read the stale
+	// marks (issue 12).
+	eventually(t, "condition", func() bool { return f.c.nodes[0].isHealthy() && !f.c.nodes[0].marksUnread.Load() })
 	used := false
 	for i := 0; i < 4; i++ {
 		rep := &Report{}

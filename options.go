@@ -60,6 +60,9 @@ type options struct {
 	settings       SettingsStrategy
 	settingsWait   time.Duration
 	batchBytes     int
+	repairInterval time.Duration
+	repairRate     int
+	fleetRefresh   time.Duration
 	fleetTasks     bool          // WithFleetTaskStore
 	retention      TaskRetention // WithTaskRetention
 	// Tests only: the clock of the task-uid lanes, and the lanes an
@@ -94,6 +97,9 @@ func defaultOptions() options {
 		hedgeFloor:     2 * time.Millisecond,
 		hedgeCap:       500 * time.Millisecond,
 		hedgeRatio:     0.1,
+		repairInterval: DefaultRepairInterval,
+		repairRate:     DefaultRepairRate,
+		fleetRefresh:   defaultFleetRefresh,
 	}
 }
 
@@ -267,4 +273,34 @@ func WithHedgeDelay(floor, ceiling time.Duration) Option {
 // [0, 1]; 0 allows only the initial burst.
 func WithHedgeBudget(ratio float64) Option {
 	return func(o *options) { o.hedgeRatio = min(max(ratio, 0), 1) }
+}
+
+// WithRepair sets how often the background repair looks for stale
+// replicas and repairs their shards (default DefaultRepairInterval, 30s);
+// 0 or less turns the background repair off (Cluster.Repair still works).
+func WithRepair(interval time.Duration) Option {
+	return func(o *options) { o.repairInterval = max(interval, 0) }
+}
+
+// WithRepairRate throttles the background repair to docsPerSecond
+// documents copied or deleted per second, listing ten ids counting as one
+// document (default DefaultRepairRate, 1000), so that it takes a bounded
+// share of the nodes. 0 or less removes the throttle. Cluster.Repair is
+// never throttled: its caller asked for it now.
+func WithRepairRate(docsPerSecond int) Option {
+	return func(o *options) { o.repairRate = docsPerSecond }
+}
+
+// WithFleetRefresh sets how often a Cluster re-reads the fleet's stale
+// replica marks (DESIGN §12; default 5 s): the longest window in which
+// this instance may still read a replica another instance marked stale,
+// when it never saw that replica's node fail itself. A node that comes
+// back from unhealthy serves no reads until the marks were re-read,
+// whatever the interval. 0 turns the periodic re-read off.
+func WithFleetRefresh(d time.Duration) Option {
+	return func(o *options) {
+		if d >= 0 {
+			o.fleetRefresh = d
+		}
+	}
 }

@@ -307,6 +307,15 @@ func (b proxyBackend) Shards() proxy.ShardLayout {
 	for _, n := range t.Nodes {
 		out.Healthy[n.ID] = n.Healthy
 	}
+	for _, sr := range t.Stale {
+		if out.Stale == nil {
+			out.Stale = map[int]map[string][]string{}
+		}
+		if out.Stale[sr.Shard] == nil {
+			out.Stale[sr.Shard] = map[string][]string{}
+		}
+		out.Stale[sr.Shard][sr.Index] = append(out.Stale[sr.Shard][sr.Index], sr.Node)
+	}
 	for s := range t.Shards {
 		out.Replicas[s] = make([][]string, t.Groups)
 		for g := range t.Groups {

@@ -25,7 +25,7 @@ func TestSelectionAvoidsSlowReplica(t *testing.T) {
 	setLoad(c, 1, 200*time.Millisecond)
 	setLoad(c, 2, time.Millisecond)
 	for seq := uint64(0); seq < 6; seq++ {
-		cov := c.cover(nil, seq, nil, true)
+		cov := c.cover("", nil, seq, nil, true)
 		checkCover(t, c, cov, allShards(32))
 		for _, cn := range cov.nodes {
 			if cn.n.ID == "g0n1" {
@@ -36,7 +36,7 @@ func TestSelectionAvoidsSlowReplica(t *testing.T) {
 	// Deterministic reads (adaptive false) keep the plain rotation.
 	used := false
 	for seq := uint64(0); seq < 3; seq++ {
-		for _, cn := range c.cover(nil, seq, nil, false).nodes {
+		for _, cn := range c.cover("", nil, seq, nil, false).nodes {
 			used = used || cn.n.ID == "g0n1"
 		}
 	}
@@ -52,7 +52,7 @@ func TestSelectionAvoidsSlowReplica(t *testing.T) {
 	setLoad(off, 1, 200*time.Millisecond)
 	used = false
 	for seq := uint64(0); seq < 3; seq++ {
-		for _, cn := range off.cover(nil, seq, nil, true).nodes {
+		for _, cn := range off.cover("", nil, seq, nil, true).nodes {
 			used = used || cn.n.ID == "g0n1"
 		}
 	}
@@ -80,7 +80,7 @@ func TestSelectionKeepsRotationAmongEquals(t *testing.T) {
 	setLoad(c, 2, 1900*time.Microsecond)
 	used := map[string]int{}
 	for seq := uint64(0); seq < 9; seq++ {
-		cov := c.cover(nil, seq, nil, true)
+		cov := c.cover("", nil, seq, nil, true)
 		if len(cov.nodes) != 1 {
 			t.Fatalf("seq %d: %d nodes, want 1", seq, len(cov.nodes))
 		}
@@ -94,7 +94,7 @@ func TestSelectionKeepsRotationAmongEquals(t *testing.T) {
 	c.nodes[0].load.outstanding.Add(1)
 	defer c.nodes[0].load.outstanding.Add(-1)
 	for seq := uint64(0); seq < 3; seq++ {
-		if id := c.cover(nil, seq, nil, true).nodes[0].n.ID; id == "g0n0" {
+		if id := c.cover("", nil, seq, nil, true).nodes[0].n.ID; id == "g0n0" {
 			t.Fatalf("seq %d: busy g0n0 picked", seq)
 		}
 	}
@@ -106,7 +106,7 @@ func TestSelectionDriftsLeftOutNodeBack(t *testing.T) {
 	setLoad(c, 1, 100*time.Millisecond)
 	reads := 0
 	for ; reads < 1000; reads++ {
-		cov := c.cover(nil, uint64(reads), nil, true)
+		cov := c.cover("", nil, uint64(reads), nil, true)
 		if cov.nodes[0].n.ID == "g0n1" {
 			break
 		}
@@ -124,7 +124,7 @@ func TestSelectionDriftsLeftOutNodeBack(t *testing.T) {
 	// Partial covers (retries, hedges) do not drift anything.
 	setLoad(c, 1, 100*time.Millisecond)
 	for seq := uint64(0); seq < 50; seq++ {
-		c.cover([]int{0, 1}, seq, nil, true)
+		c.cover("", []int{0, 1}, seq, nil, true)
 	}
 	if rt, _, _ := c.nodes[1].load.averages(); rt != float64(100*time.Millisecond) {
 		t.Fatalf("partial covers drifted g0n1 to %v", time.Duration(rt))

@@ -40,12 +40,16 @@ func dedupPairs(p []GroupShard) []GroupShard {
 	return out
 }
 
-// Fallback records a shard read from a group other than the preferred one.
+// Fallback records a shard read from a group other than the preferred
+// one, or from another replica than a stale one.
 type Fallback struct {
 	Shard     int    `json:"shard"`
 	Preferred int    `json:"preferredGroup"`
 	Group     int    `json:"group"`
 	Node      string `json:"node"`
+	// Stale: a stale replica of the shard (one that missed a write) was
+	// passed over (DESIGN §12).
+	Stale bool `json:"stale,omitempty"`
 }
 
 // Report collects what one call did across the fleet. Attach it with
@@ -59,7 +63,8 @@ type Report struct {
 	Degraded []GroupShard
 	// UnavailableShards lists shards a read could not reach at all.
 	UnavailableShards []int
-	// Fallbacks lists shards served by another group than the preferred one.
+	// Fallbacks lists shards served by another group than the preferred
+	// one, or by another replica than a stale one.
 	Fallbacks []Fallback
 	// TaskUID is the cluster task of a write, when there is one.
 	TaskUID int64

@@ -134,8 +134,8 @@ func parseFacetQuery(body []byte, searchAll bool) (*facetQuery, error) {
 	if err := it.Err(); err != nil {
 		return nil, badParam("bad_request", "Json deserialize error: %v", err)
 	}
-	if fq.facetName == shardField {
-		return nil, badParam("invalid_facet_search_facet_name", "Attribute `%s` is not facet-searchable.", shardField)
+	if isInternalField(fq.facetName) {
+		return nil, badParam("invalid_facet_search_facet_name", "Attribute `%s` is not facet-searchable.", fq.facetName)
 	}
 	return fq, nil
 }

@@ -256,11 +256,11 @@ func (c *Cluster) federatedFacets(ctx context.Context, qs []*multiQuery, fed *fe
 			dists = append(dists, r.dist)
 			stats = append(stats, r.stats)
 		}
-		d, err := merge.MergeFacetDistributions(nil, dists, stats, merge.FacetOrder{MaxValuesPerFacet: maxVals}, shardField)
+		d, err := merge.MergeFacetDistributions(nil, dists, stats, merge.FacetOrder{MaxValuesPerFacet: maxVals}, shardField, versionField)
 		if err != nil {
 			return nil, err
 		}
-		s, err := merge.MergeFacetStats(nil, stats, shardField)
+		s, err := merge.MergeFacetStats(nil, stats, shardField, versionField)
 		if err != nil {
 			return nil, err
 		}
@@ -343,10 +343,10 @@ func (c *Cluster) indexFacets(ctx context.Context, uid string, attrs []string, q
 		dists = append(dists, r.val.dist)
 		sts = append(sts, r.val.stats)
 	}
-	if dist, err = merge.MergeFacetDistributions(nil, dists, sts, rs.facetOrder(), shardField); err != nil {
+	if dist, err = merge.MergeFacetDistributions(nil, dists, sts, rs.facetOrder(), shardField, versionField); err != nil {
 		return nil, nil, err
 	}
-	if stats, err = merge.MergeFacetStats(nil, sts, shardField); err != nil {
+	if stats, err = merge.MergeFacetStats(nil, sts, shardField, versionField); err != nil {
 		return nil, nil, err
 	}
 	return dist, stats, nil

@@ -83,7 +83,7 @@ func (c *Cluster) searchFields(ctx context.Context, st *indexState, uid string) 
 			out = append(out, f)
 		}
 	}
-	out = slices.DeleteFunc(out, func(f string) bool { return f == shardField })
+	out = slices.DeleteFunc(out, isInternalField)
 	slices.Sort(out)
 	return out
 }

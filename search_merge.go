@@ -111,10 +111,10 @@ func (ms *mergedSearch) gatherTotals() error {
 		return nil
 	}
 	var err error
-	if ms.facets, err = merge.MergeFacetDistributions(nil, dists, stats, p.settings.facetOrder(), shardField); err != nil {
+	if ms.facets, err = merge.MergeFacetDistributions(nil, dists, stats, p.settings.facetOrder(), shardField, versionField); err != nil {
 		return err
 	}
-	ms.stats, err = merge.MergeFacetStats(nil, stats, shardField)
+	ms.stats, err = merge.MergeFacetStats(nil, stats, shardField, versionField)
 	return err
 }
 

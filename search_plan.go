@@ -126,9 +126,9 @@ func newSearchPlan(q *searchQuery, rs mergeSettings, fields func() []string, ove
 	if p.distinct == "" {
 		p.distinct = rs.distinct
 	}
-	p.strip.Keys = append(p.strip.Keys, shardField)
-	p.strip.Nested = append(p.strip.Nested, shardField)
-	p.strip.Matches = append(p.strip.Matches, shardField)
+	p.strip.Keys = append(p.strip.Keys, shardField, versionField)
+	p.strip.Nested = append(p.strip.Nested, shardField, versionField)
+	p.strip.Matches = append(p.strip.Matches, shardField, versionField)
 	if !q.showScore {
 		p.strip.Keys = append(p.strip.Keys, "_rankingScore")
 	}
@@ -184,7 +184,7 @@ func (p *searchPlan) nodeBase(retrieve []string, added bool, fields func() []str
 	if rs.searchAll {
 		switch {
 		case q.hasSearchOn:
-			on := slices.DeleteFunc(slices.Clone(q.searchOn), func(a string) bool { return a == shardField })
+			on := slices.DeleteFunc(slices.Clone(q.searchOn), isInternalField)
 			if len(on) == 1 && on[0] == "*" && hasDigit(q.q) {
 				on = fields()
 			}

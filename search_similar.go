@@ -178,7 +178,7 @@ func (c *Cluster) documentVector(ctx context.Context, uid, id, embedder string) 
 	query := url.Values{"retrieveVectors": {"true"}, "fields": {"_vectors"}}
 	path := "/indexes/" + uid + "/documents/" + url.PathEscape(id)
 	var lastErr error
-	cov := c.cover([]int{shard}, c.nextSeq(), nil, true)
+	cov := c.cover(uid, []int{shard}, c.nextSeq(), nil, true)
 	tried := map[int]bool{}
 	candidates := make([]*node, 0, len(c.nodes))
 	for _, cn := range cov.nodes {
@@ -190,7 +190,7 @@ func (c *Cluster) documentVector(ctx context.Context, uid, id, embedder string) 
 		}
 	}
 	for _, n := range candidates {
-		if tried[n.idx] || !n.isHealthy() {
+		if tried[n.idx] || !c.readable(uid, shard, n.idx) {
 			continue
 		}
 		tried[n.idx] = true

@@ -22,7 +22,8 @@ func opDetails(op *settingsOp) meilisearch.Details {
 		obj, _ = json.Marshal(map[string]json.RawMessage{op.key: op.body})
 	}
 	_ = json.Unmarshal(obj, &d) // best effort: details are informational
-	d.FilterableAttributes = slices.DeleteFunc(d.FilterableAttributes, func(v any) bool { return v == shardField })
+	d.FilterableAttributes = slices.DeleteFunc(d.FilterableAttributes, func(v any) bool { s, _ := v.(string); return isInternalField(s) })
+	d.SortableAttributes = slices.DeleteFunc(d.SortableAttributes, isInternalField)
 	return d
 }
 
@@ -146,7 +147,7 @@ func filterableDetail(x any) any {
 	for _, e := range l {
 		switch r := e.(type) {
 		case string:
-			if r == shardField {
+			if isInternalField(r) {
 				continue
 			}
 		case map[string]any:

@@ -50,7 +50,7 @@ func TestSettingsDriftAndRepair(t *testing.T) {
 			if rr := d.Settings["rankingRules"]; !slices.Equal(rr.Nodes, []string{"n1"}) || string(rr.Values["n1"]) != `["typo","words"]` {
 				t.Errorf("rankingRules drift %+v", rr)
 			}
-			if fa := d.Settings["filterableAttributes"]; !slices.Equal(fa.Nodes, []string{"n2"}) || string(fa.Majority) != `["_miroir_shard"]` {
+			if fa := d.Settings["filterableAttributes"]; !slices.Equal(fa.Nodes, []string{"n2"}) || string(fa.Majority) != `["_miroir_shard","_miroir_v"]` {
 				t.Errorf("filterableAttributes drift %+v", fa)
 			}
 			if len(d.Settings) != 2 {
@@ -62,14 +62,14 @@ func TestSettingsDriftAndRepair(t *testing.T) {
 				t.Errorf("still drifted after repair: %v", d)
 			}
 			s := f.assertUniform()
-			if string(s["filterableAttributes"]) != `["_miroir_shard"]` {
+			if string(s["filterableAttributes"]) != `["_miroir_shard","_miroir_v"]` {
 				t.Errorf("repair did not restore _miroir_shard: %s", s["filterableAttributes"])
 			}
 
 			// Repair toward given settings.
 			f.mustSucceed(f.c.RepairSettings(ctx, f.uid, &meilisearch.Settings{StopWords: []string{"le"}, FilterableAttributes: []string{"genre"}}))
 			s = f.assertUniform()
-			if string(s["stopWords"]) != `["le"]` || string(s["filterableAttributes"]) != `["genre","_miroir_shard"]` {
+			if string(s["stopWords"]) != `["le"]` || string(s["filterableAttributes"]) != `["genre","_miroir_shard","_miroir_v"]` {
 				t.Errorf("after repair to want: %s %s", s["stopWords"], s["filterableAttributes"])
 			}
 			// Nothing to repair: succeeds without touching nodes.
@@ -221,7 +221,7 @@ func TestVerifyNodeSettings(t *testing.T) {
 		t.Fatalf("verify: %v", err)
 	}
 	s := f.assertUniform()
-	if string(s["synonyms"]) != `{"tv":["television"]}` || string(s["filterableAttributes"]) != `["_miroir_shard"]` {
+	if string(s["synonyms"]) != `{"tv":["television"]}` || string(s["filterableAttributes"]) != `["_miroir_shard","_miroir_v"]` {
 		t.Errorf("after verify: %s %s", s["synonyms"], s["filterableAttributes"])
 	}
 	// With the other nodes unreachable but a cache, the cache decides.
@@ -271,7 +271,7 @@ func TestSettingsVerifiedBeforeWrites(t *testing.T) {
 	}
 	f.mustSucceedAny(idx.AddDocuments(ctx, &docs, nil))
 	s := f.assertUniform()
-	if string(s["searchableAttributes"]) != `["title"]` || string(s["filterableAttributes"]) != `["genre","_miroir_shard"]` {
+	if string(s["searchableAttributes"]) != `["title"]` || string(s["filterableAttributes"]) != `["genre","_miroir_shard","_miroir_v"]` {
 		t.Errorf("node settings after the write: %s %s", s["searchableAttributes"], s["filterableAttributes"])
 	}
 }

@@ -48,6 +48,9 @@ func prepareSettingsBody(key string, body []byte) (json.RawMessage, error) {
 	if key == "filterableAttributes" {
 		return withShardFilterable(body), nil
 	}
+	if key == "sortableAttributes" {
+		return withVersionSortable(body), nil
+	}
 	if key != "" {
 		return body, nil
 	}
@@ -55,38 +58,86 @@ func prepareSettingsBody(key string, body []byte) (json.RawMessage, error) {
 	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
 		return nil, newError(http.StatusBadRequest, "bad_request", "miroir: the settings payload must be a JSON object")
 	}
-	if v, ok := obj["filterableAttributes"]; ok {
-		obj["filterableAttributes"] = withShardFilterable(v)
-		return json.Marshal(obj)
+	_, f := obj["filterableAttributes"]
+	_, s := obj["sortableAttributes"]
+	if !f && !s {
+		return body, nil
 	}
-	return body, nil
+	if f {
+		obj["filterableAttributes"] = withShardFilterable(obj["filterableAttributes"])
+	}
+	if s {
+		obj["sortableAttributes"] = withVersionSortable(obj["sortableAttributes"])
+	}
+	return json.Marshal(obj)
 }
 
 // withShardFilterable returns a filterableAttributes value with
-// _miroir_shard in it (null: exactly it). Attribute-pattern objects are
-// kept intact; a value of another shape is left for the nodes to refuse.
+// _miroir_shard and _miroir_v in it (null: exactly them).
+// Attribute-pattern objects are kept intact; a value of another shape is
+// left for the nodes to refuse.
 func withShardFilterable(v json.RawMessage) json.RawMessage {
+	return withAttrs(v, shardField, versionField)
+}
+
+// withVersionSortable returns a sortableAttributes value with _miroir_v
+// in it (null: exactly it).
+func withVersionSortable(v json.RawMessage) json.RawMessage { return withAttrs(v, versionField) }
+
+// withAttrs returns the attribute list v with names added where missing
+// (null: exactly names).
+func withAttrs(v json.RawMessage, names ...string) json.RawMessage {
 	var list []json.RawMessage
 	if string(v) == "null" || len(v) == 0 {
-		return json.RawMessage(`["` + shardField + `"]`)
+		out, _ := json.Marshal(names)
+		return out
 	}
 	if json.Unmarshal(v, &list) != nil {
 		return v
 	}
+	have := map[string]bool{}
 	for _, e := range list {
 		var s string
-		if json.Unmarshal(e, &s) == nil && s == shardField {
-			return v
+		if json.Unmarshal(e, &s) == nil {
+			have[s] = true
 		}
 	}
-	list = append(list, json.RawMessage(`"`+shardField+`"`))
+	added := false
+	for _, n := range names {
+		if !have[n] {
+			list = append(list, json.RawMessage(`"`+n+`"`))
+			added = true
+		}
+	}
+	if !added {
+		return v
+	}
 	out, _ := json.Marshal(list)
 	return out
 }
 
-// hideShardFilterable removes the _miroir_shard entry from a raw
-// filterableAttributes value.
-func hideShardFilterable(v json.RawMessage) json.RawMessage {
+// hideShardFilterable removes the _miroir_shard and _miroir_v entries
+// from a raw filterableAttributes value.
+func hideShardFilterable(v json.RawMessage) json.RawMessage { return hideAttrs(v) }
+
+// hideVersionSortable removes _miroir_v from a raw sortableAttributes
+// value.
+func hideVersionSortable(v json.RawMessage) json.RawMessage { return hideAttrs(v) }
+
+// hideInternal hides miroir's attributes in the filterable and sortable
+// attributes of a settings object, in place.
+func hideInternal(raw rawSettings) {
+	if v, ok := raw["filterableAttributes"]; ok {
+		raw["filterableAttributes"] = hideShardFilterable(v)
+	}
+	if v, ok := raw["sortableAttributes"]; ok {
+		raw["sortableAttributes"] = hideVersionSortable(v)
+	}
+}
+
+// hideAttrs removes miroir's own attributes (isInternalField) from a raw
+// attribute list.
+func hideAttrs(v json.RawMessage) json.RawMessage {
 	var list []json.RawMessage
 	if json.Unmarshal(v, &list) != nil {
 		return v
@@ -94,7 +145,7 @@ func hideShardFilterable(v json.RawMessage) json.RawMessage {
 	out := list[:0]
 	for _, e := range list {
 		var s string
-		if json.Unmarshal(e, &s) == nil && s == shardField {
+		if json.Unmarshal(e, &s) == nil && isInternalField(s) {
 			continue
 		}
 		out = append(out, e)
@@ -138,8 +189,11 @@ func (c *Cluster) getSettingsRaw(ctx context.Context, uid, route string) ([]byte
 	if err != nil {
 		return nil, err
 	}
-	if d.key == "filterableAttributes" {
+	switch d.key {
+	case "filterableAttributes":
 		b = hideShardFilterable(b)
+	case "sortableAttributes":
+		b = hideVersionSortable(b)
 	}
 	return b, nil
 }
@@ -163,9 +217,7 @@ func (c *Cluster) readSettings(ctx context.Context, uid string) (rawSettings, er
 	if err != nil {
 		return nil, err
 	}
-	if v, ok := raw["filterableAttributes"]; ok {
-		raw["filterableAttributes"] = hideShardFilterable(v)
-	}
+	hideInternal(raw)
 	return raw, nil
 }
 
@@ -242,13 +294,13 @@ func filterableNames(v json.RawMessage) []string {
 	for _, e := range list {
 		switch x := e.(type) {
 		case string:
-			if x != shardField {
+			if !isInternalField(x) {
 				out = append(out, x)
 			}
 		case map[string]any:
 			pats, _ := x["attributePatterns"].([]any)
 			for _, p := range pats {
-				if s, ok := p.(string); ok && s != shardField {
+				if s, ok := p.(string); ok && !isInternalField(s) {
 					out = append(out, s)
 				}
 			}
@@ -312,9 +364,7 @@ func (e *settingsEngine) cacheTyped(uid string, raw rawSettings) *meilisearch.Se
 	for k, v := range raw {
 		hidden[k] = v
 	}
-	if v, ok := hidden["filterableAttributes"]; ok {
-		hidden["filterableAttributes"] = hideShardFilterable(v)
-	}
+	hideInternal(hidden)
 	s, err := typedSettings(hidden)
 	if err != nil {
 		e.c.opts.logger.Warn("miroir: cached settings incomplete", "index", uid, "err", err)
@@ -358,3 +408,11 @@ func (e *settingsEngine) cachedRaw(uid string) rawSettings {
 	defer e.mu.Unlock()
 	return e.queue(uid).raw
 }
+
+// The attribute lists a reset leaves on the nodes: miroir's own fields
+// stay filterable (_miroir_shard for shard filters, _miroir_v for repair)
+// and _miroir_v sortable (DESIGN §12).
+var (
+	internalFilterable = json.RawMessage(`["` + shardField + `","` + versionField + `"]`)
+	internalSortable   = json.RawMessage(`["` + versionField + `"]`)
+)

@@ -29,7 +29,7 @@ func TestSettingsShardFilterable(t *testing.T) {
 	s := f.assertUniform()
 	var list []any
 	_ = json.Unmarshal(s["filterableAttributes"], &list)
-	if len(list) != 3 || list[0] != "genre" || list[2] != shardField {
+	if len(list) != 4 || list[0] != "genre" || list[2] != shardField || list[3] != versionField {
 		t.Errorf("node filterable %s", s["filterableAttributes"])
 	}
 	if m, ok := list[1].(map[string]any); !ok || !reflect.DeepEqual(m["attributePatterns"], []any{"price*"}) {
@@ -45,7 +45,7 @@ func TestSettingsShardFilterable(t *testing.T) {
 	}
 
 	f.mustSucceed(idx.ResetFilterableAttributes(ctx))
-	if s := f.assertUniform(); string(s["filterableAttributes"]) != `["_miroir_shard"]` {
+	if s := f.assertUniform(); string(s["filterableAttributes"]) != `["_miroir_shard","_miroir_v"]` {
 		t.Errorf("after reset: %s", s["filterableAttributes"])
 	}
 	if got, _ := idx.GetFilterableAttributes(ctx); len(*got) != 0 {
@@ -53,18 +53,18 @@ func TestSettingsShardFilterable(t *testing.T) {
 	}
 
 	f.mustSucceed(idx.UpdateSettings(ctx, &meilisearch.Settings{FilterableAttributes: []string{"a"}, SortableAttributes: []string{"b"}}))
-	if s := f.assertUniform(); string(s["filterableAttributes"]) != `["a","_miroir_shard"]` {
+	if s := f.assertUniform(); string(s["filterableAttributes"]) != `["a","_miroir_shard","_miroir_v"]` {
 		t.Errorf("after UpdateSettings: %s", s["filterableAttributes"])
 	}
 	// An update that already names it does not duplicate it.
 	f.mustSucceed(idx.UpdateFilterableAttributes(ctx, &[]interface{}{shardField, "x"}))
-	if s := f.assertUniform(); string(s["filterableAttributes"]) != `["_miroir_shard","x"]` {
+	if s := f.assertUniform(); string(s["filterableAttributes"]) != `["_miroir_shard","x","_miroir_v"]` {
 		t.Errorf("after update naming it: %s", s["filterableAttributes"])
 	}
 
 	f.mustSucceed(idx.ResetSettings(ctx))
 	s = f.assertUniform()
-	if string(s["filterableAttributes"]) != `["_miroir_shard"]` || string(s["sortableAttributes"]) != `[]` {
+	if string(s["filterableAttributes"]) != `["_miroir_shard","_miroir_v"]` || string(s["sortableAttributes"]) != `["_miroir_v"]` {
 		t.Errorf("after ResetSettings: filterable %s sortable %s", s["filterableAttributes"], s["sortableAttributes"])
 	}
 }
@@ -117,18 +117,18 @@ func TestAuditSettingsShardFieldAlwaysFilterable(t *testing.T) {
 			t.Errorf("%s: GetSettings shows _miroir_shard", what)
 		}
 	}
-	expectNodes("after creation", "_miroir_shard")
+	expectNodes("after creation", "_miroir_shard", "_miroir_v")
 	expectRead("after creation")
 
 	acWaitOK(t, f.c)(ix.UpdateFilterableAttributes(ctx, &[]any{"genre"}))
-	expectNodes("UpdateFilterableAttributes", "genre", "_miroir_shard")
+	expectNodes("UpdateFilterableAttributes", "genre", "_miroir_shard", "_miroir_v")
 	expectRead("UpdateFilterableAttributes", "genre")
 
 	acWaitOK(t, f.c)(ix.UpdateSettings(ctx, &meilisearch.Settings{FilterableAttributes: []string{"year", "genre"}}))
-	expectNodes("UpdateSettings", "year", "genre", "_miroir_shard")
+	expectNodes("UpdateSettings", "year", "genre", "_miroir_shard", "_miroir_v")
 
 	acWaitOK(t, f.c)(ix.UpdateSettings(ctx, &meilisearch.Settings{StopWords: []string{"x"}}))
-	expectNodes("UpdateSettings without filterable", "year", "genre", "_miroir_shard")
+	expectNodes("UpdateSettings without filterable", "year", "genre", "_miroir_shard", "_miroir_v")
 
 	acWaitOK(t, f.c)(ix.UpdateFilterableAttributes(ctx, &[]any{map[string]any{"attributePatterns": []string{"tag*"}, "features": map[string]any{"facetSearch": true, "filter": map[string]any{"equality": true, "comparison": false}}}}))
 	var hasShard bool
@@ -140,12 +140,12 @@ func TestAuditSettingsShardFieldAlwaysFilterable(t *testing.T) {
 	}
 
 	acWaitOK(t, f.c)(ix.ResetFilterableAttributes(ctx))
-	expectNodes("ResetFilterableAttributes", "_miroir_shard")
+	expectNodes("ResetFilterableAttributes", "_miroir_shard", "_miroir_v")
 	expectRead("ResetFilterableAttributes")
 
 	acWaitOK(t, f.c)(ix.UpdateFilterableAttributes(ctx, &[]any{"a"}))
 	acWaitOK(t, f.c)(ix.ResetSettings(ctx))
-	expectNodes("ResetSettings", "_miroir_shard")
+	expectNodes("ResetSettings", "_miroir_shard", "_miroir_v")
 	expectRead("ResetSettings")
 	for i, s := range f.allSettings(t, "docs") {
 		if asCanon(s["stopWords"]) != `[]` {
@@ -162,7 +162,7 @@ func TestAuditSettingsShardFieldAlwaysFilterable(t *testing.T) {
 	}
 	_ = json.Unmarshal(body, &ti)
 	acWaitOK(t, f.c)(&meilisearch.TaskInfo{TaskUID: ti.TaskUID}, nil)
-	expectNodes("proxy PUT filterable", "via_proxy", "_miroir_shard")
+	expectNodes("proxy PUT filterable", "via_proxy", "_miroir_shard", "_miroir_v")
 	for _, p := range []string{"/indexes/docs/settings", "/indexes/docs/settings/filterable-attributes"} {
 		st, body := acHTTP(t, f.url, "GET", p, nil, "")
 		if st != 200 || strings.Contains(string(body), "_miroir_shard") || !strings.Contains(string(body), "via_proxy") {
@@ -175,7 +175,7 @@ func TestAuditSettingsShardFieldAlwaysFilterable(t *testing.T) {
 	}
 	_ = json.Unmarshal(body, &ti)
 	acWaitOK(t, f.c)(&meilisearch.TaskInfo{TaskUID: ti.TaskUID}, nil)
-	expectNodes("proxy DELETE settings", "_miroir_shard")
+	expectNodes("proxy DELETE settings", "_miroir_shard", "_miroir_v")
 	// Filtering on the shard field keeps working after a reset.
 	acWaitOK(t, f.c)(ix.AddDocuments(ctx, acDocs(0, 20), nil))
 	res, err := ix.Search(ctx, "", &meilisearch.SearchRequest{Limit: 100})
@@ -186,11 +186,12 @@ func TestAuditSettingsShardFieldAlwaysFilterable(t *testing.T) {
 
 func TestWithShardFilterable(t *testing.T) {
 	cases := map[string]string{
-		`null`:                          `["_miroir_shard"]`,
-		`[]`:                            `["_miroir_shard"]`,
-		`["a"]`:                         `["a","_miroir_shard"]`,
-		`["_miroir_shard","a"]`:         `["_miroir_shard","a"]`,
-		`[{"attributePatterns":["x"]}]`: `[{"attributePatterns":["x"]},"_miroir_shard"]`,
+		`null`:                          `["_miroir_shard","_miroir_v"]`,
+		`[]`:                            `["_miroir_shard","_miroir_v"]`,
+		`["a"]`:                         `["a","_miroir_shard","_miroir_v"]`,
+		`["_miroir_shard","a"]`:         `["_miroir_shard","a","_miroir_v"]`,
+		`["_miroir_v","_miroir_shard"]`: `["_miroir_v","_miroir_shard"]`,
+		`[{"attributePatterns":["x"]}]`: `[{"attributePatterns":["x"]},"_miroir_shard","_miroir_v"]`,
 		`"oops"`:                        `"oops"`,
 	}
 	for in, want := range cases {

@@ -138,7 +138,7 @@ func TestSettingsEveryMethodThroughTransaction(t *testing.T) {
 	// Methods run in name order: UpdateFilterableAttributes is the last to
 	// touch the filterable attributes.
 	s := f.assertUniform()
-	if string(s["filterableAttributes"]) != `["genre","_miroir_shard"]` {
+	if string(s["filterableAttributes"]) != `["genre","_miroir_shard","_miroir_v"]` {
 		t.Errorf("filterableAttributes after the last update: %s", s["filterableAttributes"])
 	}
 }

@@ -177,7 +177,8 @@ func (op *settingsOp) request(uid string, snap rawSettings, target rawSettings) 
 		for k := range snap {
 			obj[k] = json.RawMessage("null")
 		}
-		obj["filterableAttributes"] = json.RawMessage(`["` + shardField + `"]`)
+		obj["filterableAttributes"] = internalFilterable
+		obj["sortableAttributes"] = internalSortable
 		req.method, req.path = http.MethodPatch, base
 		req.body, _ = json.Marshal(obj)
 	case op.key == "":
@@ -185,7 +186,11 @@ func (op *settingsOp) request(uid string, snap rawSettings, target rawSettings) 
 	case op.reset && op.key == "filterableAttributes":
 		d := settingByKey(op.key)
 		req.method, req.path = http.MethodPut, base+"/"+d.route
-		req.body = []byte(`["` + shardField + `"]`)
+		req.body = internalFilterable
+	case op.reset && op.key == "sortableAttributes":
+		d := settingByKey(op.key)
+		req.method, req.path = http.MethodPut, base+"/"+d.route
+		req.body = internalSortable
 	case op.reset:
 		d := settingByKey(op.key)
 		req.method, req.path = http.MethodDelete, base+"/"+d.route

@@ -101,7 +101,7 @@ func TestAuditSettingsUpdateLandsOnEveryNode(t *testing.T) {
 		"distinctAttribute":    `"title"`,
 		"searchableAttributes": `["title","body"]`,
 		"synonyms":             `{"car":["auto"]}`,
-		"sortableAttributes":   `["n"]`,
+		"sortableAttributes":   `["_miroir_v","n"]`, // _miroir_v: DESIGN §12
 		"searchCutoffMs":       `250`,
 	}
 	for k, want := range checks {
@@ -374,7 +374,7 @@ func TestSettingsCreatesMissingIndex(t *testing.T) {
 	ctx := context.Background()
 	fresh := &settingsFleet{testFleet: f.testFleet, t: t, direct: f.direct, uid: "fresh"}
 	fresh.mustSucceed(fresh.index().UpdateFilterableAttributes(ctx, &[]interface{}{"genre"}))
-	if s := fresh.assertUniform(); string(s["filterableAttributes"]) != `["genre","_miroir_shard"]` {
+	if s := fresh.assertUniform(); string(s["filterableAttributes"]) != `["genre","_miroir_shard","_miroir_v"]` {
 		t.Errorf("filterable %s", s["filterableAttributes"])
 	}
 	// Another Cluster over the same nodes sees a managed index.
@@ -416,7 +416,7 @@ func TestSettingsRightAfterCreate(t *testing.T) {
 	}
 	for i, s := range srvs {
 		got, err := meilisearch.New(s.URL()).Index("fresh").GetSortableAttributes(ctx)
-		if err != nil || len(*got) != 1 || (*got)[0] != "year" {
+		if err != nil || !slices.Equal(*got, []string{versionField, "year"}) { // _miroir_v: DESIGN §12
 			t.Errorf("node %d sortable %v %v", i, got, err)
 		}
 	}

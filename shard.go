@@ -208,6 +208,14 @@ type NodeStatus struct {
 	Shards []int `json:"shards"`
 }
 
+// StaleReplica names a replica that missed writes: the shard of an
+// index on a node.
+type StaleReplica struct {
+	Index string `json:"index"`
+	Shard int    `json:"shard"`
+	Node  string `json:"node"`
+}
+
 // Topology is a point-in-time snapshot of the fleet's layout and health,
 // returned by Cluster.Topology for inspection and served by the handler.
 type Topology struct {
@@ -215,6 +223,9 @@ type Topology struct {
 	ReplicationFactor int          `json:"replicationFactor"`
 	Groups            int          `json:"groups"`
 	Nodes             []NodeStatus `json:"nodes"`
+	// Stale lists the replicas that missed writes and serve no reads
+	// until repaired, as this instance sees them (DESIGN §12).
+	Stale []StaleReplica `json:"stale"`
 
 	// assign holds the replica IDs at assign[(s*Groups+g)*RF:][:RF]; nil
 	// for a hand-built value, in which case Replicas recomputes it.

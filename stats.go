@@ -86,7 +86,7 @@ func combineIndexStats(t *topology, per []*nodeIndexStats, p *meilisearch.StatsP
 		emb += float64(s.NumberOfEmbeddedDocuments)
 		embs += float64(s.NumberOfEmbeddings)
 		for f, n := range s.FieldDistribution {
-			if f != shardField {
+			if !isInternalField(f) {
 				fields[f] += float64(n)
 			}
 		}

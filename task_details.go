@@ -98,9 +98,7 @@ func buildRawDetails(t *ClusterTask) json.RawMessage {
 	if string(base) == "null" || json.Unmarshal(base, &m) != nil || m == nil {
 		return base
 	}
-	if v, ok := m["filterableAttributes"]; ok {
-		m["filterableAttributes"] = hideShardFilterable(v)
-	}
+	hideInternal(m)
 	counts, ok := clusterCounts(t)
 	if !ok {
 		counts = docCounts{indexed: t.Details.IndexedDocuments, deleted: t.Details.DeletedDocuments}

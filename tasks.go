@@ -76,7 +76,8 @@ func (m *taskManager) nextUID(ctx context.Context) (int64, error) {
 // nowUTC is the time a task records: UTC, as Meilisearch shows it.
 func nowUTC() time.Time { return time.Now().UTC() }
 
-// register stores a new cluster task (UID and enqueue time assigned here)
+// register stores a new cluster task (UID and enqueue time assigned here,
+// unless t.UID is preset: a write's version, reserved before it was sent)
 // and returns the TaskInfo the caller gets.
 func (m *taskManager) register(ctx context.Context, t *ClusterTask) (*meilisearch.TaskInfo, error) {
 	if uid := takeReservation(ctx); uid != 0 {
@@ -86,7 +87,7 @@ func (m *taskManager) register(ctx context.Context, t *ClusterTask) (*meilisearc
 		if old, err := m.store.Get(ctx, uid); err == nil && old != nil {
 			t.EnqueuedAt = old.EnqueuedAt
 		}
-	} else if t.UID == 0 { // (a write that tagged its node tasks allocated it first)
+	} else if t.UID == 0 { // (a write that reserved its uid allocated it first)
 		uid, err := m.nextUID(ctx)
 		if err != nil {
 			return nil, err
@@ -212,6 +213,16 @@ func (m *taskManager) refresh(ctx context.Context, t *ClusterTask) (*ClusterTask
 	}
 	if cp.Status == meilisearch.TaskStatusSucceeded && !cp.HistoryRewritten {
 		m.rewriteHistory(ctx, cp)
+	}
+	if isFinal(cp.Status) && !isFinal(t.Status) {
+		// A replica whose node task failed after its 202 while another
+		// applied the write is stale: its marks are stored before anyone
+		// sees the task finished, else the task stays unfinished here and
+		// the next refresh tries again.
+		if err := m.c.markFailedNodeTasks(ctx, cp); err != nil {
+			m.c.opts.logger.Warn("miroir: storing stale marks of a failed node task", "task", cp.UID, "err", err)
+			return t, nil
+		}
 	}
 	if !slices.EqualFunc(cp.Nodes, t.Nodes, func(a, b NodeTask) bool { return a.Status == b.Status }) || cp.Status != t.Status {
 		if err := m.store.Put(context.WithoutCancel(ctx), cp); err != nil {

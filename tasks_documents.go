@@ -159,7 +159,7 @@ func (p *taskPayloads) documents(bodies [][]byte) ([][]byte, error) {
 			if shard >= 0 && shard < len(p.owner) && p.owner[shard] != n.idx {
 				continue // another replica's copy is kept
 			}
-			out = append(out, merge.AppendObjectWithout(nil, doc, []string{shardField}))
+			out = append(out, merge.AppendObjectWithout(nil, doc, []string{shardField, versionField}))
 		}
 	}
 	return out, nil

@@ -80,7 +80,11 @@ type NodeTask struct {
 	// Aux marks a helper task (the _miroir_shard setting or the miroir_meta
 	// record of an index creation, ...): it counts for the status, not for
 	// the details.
-	Aux        bool                         `json:"aux,omitempty"`
+	Aux bool `json:"aux,omitempty"`
+	// Shards are the shards a routed write's node task carried: when it
+	// fails or is canceled while another replica's succeeded, the node's
+	// replicas of them are marked stale (marks_write.go).
+	Shards     []int                        `json:"shards,omitempty"`
 	Status     meilisearch.TaskStatus       `json:"status"`
 	Error      *meilisearch.APIErrorDetails `json:"error,omitempty"`
 	EnqueuedAt time.Time                    `json:"enqueuedAt,omitzero"`

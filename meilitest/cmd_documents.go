@@ -299,6 +299,19 @@ func (s *Server) listDocuments(w http.ResponseWriter, uid string, q documentsQue
 		}
 	}
 	all := ix.documents()
+	if want != nil && len(q.Sort) == 0 {
+		// Like Meilisearch, which turns the ids into internal ids, a
+		// fetch by ids costs the ids, not the index: only their
+		// documents are visited, in document order.
+		sel := make([]*document, 0, len(want))
+		for id := range want {
+			if d, ok := ix.docs[id]; ok {
+				sel = append(sel, d)
+			}
+		}
+		sort.Slice(sel, func(i, j int) bool { return sel[i].seq < sel[j].seq })
+		all = sel
+	}
 	if len(q.Sort) > 0 {
 		// Documents are sorted like search results, on sortable attributes
 		// only; the sort ranking rule is not required here.

@@ -308,18 +308,11 @@ func matchesAny(name string, patterns []string) bool {
 	return false
 }
 
-// displayed applies the index's displayedAttributes and then fields.
-func displayed(st *settings, doc map[string]any, fields []string) map[string]any {
-	out := projectDocument(doc, displayedPatterns(st))
-	if fields != nil {
-		out = projectDocument(out, fields)
-	}
-	return out
-}
-
-func displayedPatterns(st *settings) []string {
-	if len(st.DisplayedAttributes) == 1 && st.DisplayedAttributes[0] == "*" {
-		return nil
-	}
-	return st.DisplayedAttributes
+// displayed applies fields to a document the documents routes return.
+// displayedAttributes does not apply there: Meilisearch's documents routes
+// (routes/indexes/documents.rs, some_documents) render every field of the
+// fields ids map and only then select `fields`; only search hides the
+// undisplayed attributes.
+func displayed(_ *settings, doc map[string]any, fields []string) map[string]any {
+	return projectDocument(doc, fields)
 }

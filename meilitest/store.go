@@ -13,6 +13,7 @@ type document struct {
 	id     string         // canonical external id: string ids as is, integer ids in decimal
 	seq    uint64         // internal docid: listing order and the tie-break of equal hits
 	fields map[string]any // values: nil, bool, json.Number, string, []any, map[string]any
+	gone   bool           // removed from its index (dropped from the ordered cache)
 }
 
 // index is one index and its documents. All fields are guarded by Server.mu.
@@ -25,10 +26,12 @@ type index struct {
 	docs       map[string]*document
 	nextSeq    uint64
 
-	// ordered caches docs by seq; nil when stale. Readers holding only
-	// Server.mu.RLock rebuild it, so it has its own lock.
+	// ordered caches docs by seq; nil when stale, holding removed
+	// documents when compact is set. Readers holding only Server.mu.RLock
+	// rebuild it, so it has its own lock.
 	orderedMu sync.Mutex
 	ordered   []*document
+	compact   bool
 }
 
 func newIndex(uid, primaryKey string, now time.Time) *index {
@@ -49,24 +52,35 @@ func (ix *index) put(id string, fields map[string]any) {
 		d.fields = fields
 		return
 	}
-	ix.docs[id] = &document{id: id, seq: ix.nextSeq, fields: fields}
+	d := &document{id: id, seq: ix.nextSeq, fields: fields}
+	ix.docs[id] = d
 	ix.nextSeq++
-	ix.invalidate()
+	// A new document has the highest docid: it goes last, no re-sort
+	// (appending never changes what a shared slice shows).
+	ix.orderedMu.Lock()
+	if ix.ordered != nil {
+		ix.ordered = append(ix.ordered, d)
+	}
+	ix.orderedMu.Unlock()
 }
 
 // invalidate drops the ordered cache; the caller holds Server.mu for writing.
 func (ix *index) invalidate() {
 	ix.orderedMu.Lock()
-	ix.ordered = nil
+	ix.ordered, ix.compact = nil, false
 	ix.orderedMu.Unlock()
 }
 
 func (ix *index) remove(id string) bool {
-	if _, ok := ix.docs[id]; !ok {
+	d, ok := ix.docs[id]
+	if !ok {
 		return false
 	}
 	delete(ix.docs, id)
-	ix.invalidate()
+	d.gone = true
+	ix.orderedMu.Lock()
+	ix.compact = ix.ordered != nil
+	ix.orderedMu.Unlock()
 	return true
 }
 
@@ -82,6 +96,16 @@ func (ix *index) clear() int {
 func (ix *index) documents() []*document {
 	ix.orderedMu.Lock()
 	defer ix.orderedMu.Unlock()
+	if ix.compact {
+		// Removals only: drop them, the order stands.
+		out := make([]*document, 0, len(ix.docs))
+		for _, d := range ix.ordered {
+			if !d.gone {
+				out = append(out, d)
+			}
+		}
+		ix.ordered, ix.compact = out, false
+	}
 	if ix.ordered == nil {
 		out := make([]*document, 0, len(ix.docs))
 		for _, d := range ix.docs {

@@ -2,6 +2,7 @@ package merge
 
 import (
 	"bytes"
+	"slices"
 	"sort"
 	"strconv"
 )
@@ -38,12 +39,12 @@ type facetAttr struct {
 
 // walkFacets walks objects shaped {"attr":{"key":value,...},...}
 // (facetDistribution, facetStats), skipping empty or non-object ones and
-// the attribute hide. Each attribute gets one entry, made by mk when first
+// the attributes in hide. Each attribute gets one entry, made by mk when first
 // seen and appended to attrs (so attrs keep the order in which the nodes
 // list them); fn sees each member of each node's object for that
 // attribute: its key as written, the key with its quotes, and the raw
 // value.
-func walkFacets[T any](attrs []*T, objs [][]byte, hide string, mk func(name []byte) *T, fn func(a *T, key, rawKey, v []byte)) ([]*T, error) {
+func walkFacets[T any](attrs []*T, objs [][]byte, hide []string, mk func(name []byte) *T, fn func(a *T, key, rawKey, v []byte)) ([]*T, error) {
 	byName := map[string]*T{}
 	for _, o := range objs {
 		if len(o) == 0 || o[0] != '{' {
@@ -55,7 +56,7 @@ func walkFacets[T any](attrs []*T, objs [][]byte, hide string, mk func(name []by
 			if !ok {
 				break
 			}
-			if string(name) == hide {
+			if slices.Contains(hide, string(name)) {
 				continue
 			}
 			a := byName[string(name)]
@@ -88,9 +89,9 @@ func walkFacets[T any](attrs []*T, objs [][]byte, hide string, mk func(name []by
 // nodes per attribute and value, then orders and truncates each attribute's
 // values like Meilisearch (alpha: numbers ascending then strings; count:
 // count descending then alpha). Attributes keep the order in which the
-// nodes listed them. hide names an attribute left out (the shard field).
+// nodes listed them. hide names attributes left out (miroir's own fields).
 // stats are the nodes' facetStats, used to tell numeric facets apart.
-func MergeFacetDistributions(dst []byte, dists, stats [][]byte, fo FacetOrder, hide string) ([]byte, error) {
+func MergeFacetDistributions(dst []byte, dists, stats [][]byte, fo FacetOrder, hide ...string) ([]byte, error) {
 	numeric := map[string]bool{}
 	for _, st := range stats {
 		if len(st) == 0 {
@@ -183,7 +184,7 @@ var (
 
 // MergeFacetStats merges facetStats objects: the smallest min and the
 // largest max per attribute, keeping the numbers as the nodes wrote them.
-func MergeFacetStats(dst []byte, stats [][]byte, hide string) ([]byte, error) {
+func MergeFacetStats(dst []byte, stats [][]byte, hide ...string) ([]byte, error) {
 	type mm struct {
 		name             []byte
 		min, max         float64

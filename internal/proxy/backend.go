@@ -199,6 +199,9 @@ type ShardLayout struct {
 	Replicas [][][]string
 	// Healthy is the set of nodes currently marked healthy.
 	Healthy map[string]bool
+	// Stale[s] maps an index to its stale replicas of shard s (node IDs):
+	// replicas that missed writes and serve no reads of that index.
+	Stale map[int]map[string][]string
 }
 
 // Degradation is what made a call degraded: the shards of a write whose

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"slices"
 )
 
 // Proxy routes: /_miroir/*, miroir's own inspection endpoints (admin key).
@@ -18,8 +19,13 @@ type ShardView struct {
 	// Replicas lists the shard's nodes per replica group, rendezvous order.
 	Replicas [][]string `json:"replicas"`
 	// Healthy lists the replicas currently marked healthy.
-	Healthy   []string `json:"healthy"`
-	Available bool     `json:"available"`
+	Healthy []string `json:"healthy"`
+	// Stale maps an index to its replicas of the shard that missed writes
+	// (they serve no reads of that index until repaired).
+	Stale map[string][]string `json:"stale,omitempty"`
+	// Available: some healthy replica serves the shard, for every index
+	// (one that is not stale for it).
+	Available bool `json:"available"`
 }
 
 // shards serves the shard -> replicas map with each shard's availability.
@@ -42,6 +48,10 @@ func (h *handler) shards(r *http.Request) (reply, error) {
 			}
 		}
 		v.Available = len(v.Healthy) > 0
+		v.Stale = t.Stale[s]
+		for _, stale := range v.Stale {
+			v.Available = v.Available && slices.ContainsFunc(v.Healthy, func(id string) bool { return !slices.Contains(stale, id) })
+		}
 		out.Map[s] = v
 	}
 	return reply{body: out}, nil
