@@ -120,10 +120,10 @@ type staleKey struct {
 }
 
 var (
-	_ prometheus.Collector       = (*Collector)(nil)
-	_ miroir.Observer            = (*Collector)(nil)
-	_ miroir.CallObserver        = (*Collector)(nil)
-	_ miroir.SettingsObserver    = (*Collector)(nil)
+	_ prometheus.Collector    = (*Collector)(nil)
+	_ miroir.Observer         = (*Collector)(nil)
+	_ miroir.CallObserver     = (*Collector)(nil)
+	_ miroir.SettingsObserver = (*Collector)(nil)
 )
 
 // NewCollector returns a Collector with these metrics (all prefixed
