@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/meilisearch/meilisearch-go"
 	"github.com/miroirsearch/miroir"
@@ -14,44 +15,49 @@ import (
 
 // BenchmarkObserverOverhead: the same search and write through two
 // Clusters over the same three nodes, without observer (off) and with the
-// collector (on), in one run:
+// collector (prometheus), alternating in one run:
 //
-//	go test -run '^$' -bench ObserverOverhead -benchmem .
+//	go test -run '^$' -bench ObserverOverhead -benchtime 300x .
 func BenchmarkObserverOverhead(b *testing.B) {
-	runOverhead(b, map[string]miroir.Observer{"off": nil, "prometheus": func() miroir.Observer {
-		col := miroirprometheus.NewCollector()
-		prometheus.NewRegistry().MustRegister(col)
-		return col
-	}()}, []string{"off", "prometheus"})
+	col := miroirprometheus.NewCollector()
+	prometheus.NewRegistry().MustRegister(col)
+	runOverhead(b, []string{"off", "prometheus"}, []miroir.Observer{nil, col})
 }
 
-// runOverhead benchmarks search and write for each named observer (nil:
-// none), in order, each configuration writing to an index of its own.
-func runOverhead(b *testing.B, observers map[string]miroir.Observer, order []string) {
+// runOverhead benchmarks a search and a write through one Cluster per
+// named observer (nil: none) over the same three meilitest nodes, each
+// writing to an index of its own. Every iteration runs the call once per
+// Cluster in rotating order, so that machine load hits them alike; each
+// one's time per call, ratio to the first's and allocations per call are
+// reported.
+func runOverhead(b *testing.B, names []string, observers []miroir.Observer) {
 	srv := meilitest.RunCluster(b, 3, meilitest.WithTaskDuration(0))
 	nodes := make([]miroir.Node, len(srv))
 	for i, s := range srv {
 		nodes[i] = miroir.Node{ID: "n" + strconv.Itoa(i), URL: s.URL()}
 	}
-	clusters := map[string]*miroir.Cluster{}
 	ctx := context.Background()
-	for _, name := range order {
+	clusters := make([]*miroir.Cluster, len(names))
+	for i, obs := range observers {
 		opts := []miroir.Option{miroir.WithShards(16), miroir.WithRetries(miroir.RetryPolicy{}), miroir.WithHealthCheck(0, 0, 0, 0)}
-		if o := observers[name]; o != nil {
-			opts = append(opts, miroir.WithObserver(o))
+		if obs != nil {
+			opts = append(opts, miroir.WithObserver(obs))
 		}
 		c, err := miroir.New(nodes, opts...)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(c.Close)
-		clusters[name] = c
+		clusters[i] = c
 	}
-	load := clusters[order[0]]
-	docs := make([]map[string]any, 1000)
-	for i := range docs {
-		docs[i] = map[string]any{"id": i, "title": "movie " + strconv.Itoa(i%37), "year": 1950 + i%70}
+	// A Cluster of its own loads the fleet, as in the root's benchmark:
+	// the measured Clusters all meet the indexes as created by another
+	// instance.
+	load, err := miroir.New(nodes, miroir.WithShards(16), miroir.WithHealthCheck(0, 0, 0, 0))
+	if err != nil {
+		b.Fatal(err)
 	}
+	b.Cleanup(load.Close)
 	wait := func(info *meilisearch.TaskInfo, err error) {
 		if err != nil {
 			b.Fatal(err)
@@ -60,38 +66,64 @@ func runOverhead(b *testing.B, observers map[string]miroir.Observer, order []str
 			b.Fatal(err)
 		}
 	}
+	docs := make([]map[string]any, 1000)
+	for i := range docs {
+		docs[i] = map[string]any{"id": i, "title": "movie " + strconv.Itoa(i%37), "year": 1950 + i%70}
+	}
 	wait(load.Index("items").AddDocuments(ctx, docs, nil))
-	for _, name := range order {
+	search := make([]func() error, len(names))
+	write := make([]func() error, len(names))
+	for i, name := range names {
 		wait(load.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "w-" + name, PrimaryKey: "id"}))
+		items, w := clusters[i].Index("items"), clusters[i].Index("w-"+name)
+		search[i] = func() error {
+			_, err := items.Search(ctx, "movie", &meilisearch.SearchRequest{Limit: 10})
+			return err
+		}
+		n := 0
+		write[i] = func() error {
+			n++
+			_, err := w.AddDocuments(ctx, []map[string]any{{"id": n, "title": "movie"}}, nil)
+			return err
+		}
 	}
-	for _, name := range order {
-		idx := clusters[name].Index("items")
-		b.Run("search/"+name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := idx.Search(ctx, "movie", &meilisearch.SearchRequest{Limit: 10}); err != nil {
-					b.Fatal(err)
-				}
+	b.Run("search", func(b *testing.B) { alternate(b, names, search) })
+	b.Run("write", func(b *testing.B) {
+		alternate(b, names, write)
+		b.StopTimer()
+		for _, s := range srv {
+			if err := s.WaitIdle(ctx); err != nil {
+				b.Fatal(err)
 			}
-		})
+		}
+	})
+}
+
+// alternate runs every op once per iteration in rotating order and
+// reports each one's time per call, its ratio to ops[0]'s, and its
+// allocations per call (measured apart, after the timed loop).
+func alternate(b *testing.B, names []string, ops []func() error) {
+	spent := make([]time.Duration, len(ops))
+	for i := 0; b.Loop(); i++ {
+		for k := range ops {
+			j := (i + k) % len(ops)
+			t0 := time.Now()
+			if err := ops[j](); err != nil {
+				b.Fatal(err)
+			}
+			spent[j] += time.Since(t0)
+		}
 	}
-	for _, name := range order {
-		idx := clusters[name].Index("w-" + name)
-		b.Run("write/"+name, func(b *testing.B) {
-			b.ReportAllocs()
-			n := 0
-			for b.Loop() {
-				if _, err := idx.AddDocuments(ctx, []map[string]any{{"id": n, "title": "movie"}}, nil); err != nil {
-					b.Fatal(err)
-				}
-				n++
+	b.StopTimer()
+	for j, name := range names {
+		b.ReportMetric(float64(spent[j].Nanoseconds())/float64(b.N), "ns/"+name)
+		if j > 0 {
+			b.ReportMetric(float64(spent[j])/float64(spent[0]), name+"/"+names[0])
+		}
+		b.ReportMetric(testing.AllocsPerRun(20, func() {
+			if err := ops[j](); err != nil {
+				b.Fatal(err)
 			}
-			b.StopTimer()
-			for _, s := range srv {
-				if err := s.WaitIdle(ctx); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+		}), "allocs/"+name)
 	}
 }
