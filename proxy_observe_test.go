@@ -55,13 +55,13 @@ func TestHandlerRequestLog(t *testing.T) {
 	out := buf.String()
 	mu.Unlock()
 	type line struct {
-		Msg      string  `json:"msg"`
-		Method   string  `json:"method"`
-		Route    string  `json:"route"`
-		Status   int     `json:"status"`
+		Msg      string   `json:"msg"`
+		Method   string   `json:"method"`
+		Route    string   `json:"route"`
+		Status   int      `json:"status"`
 		Duration *float64 `json:"duration"`
-		Index    string  `json:"index"`
-		Degraded bool    `json:"degraded"`
+		Index    string   `json:"index"`
+		Degraded bool     `json:"degraded"`
 	}
 	var got []line
 	for _, s := range strings.Split(strings.TrimSpace(out), "\n") {
