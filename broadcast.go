@@ -155,6 +155,13 @@ func (c *Cluster) broadcastIndexTask(ctx context.Context, st *indexState, op, me
 			return nil, e
 		}
 	}
+	if taggedOps[op] {
+		uid, err := c.tasks.preallocate(ctx)
+		if err != nil {
+			return nil, err
+		}
+		t.UID, q = uid, tagQuery(q, uid)
+	}
 	nts, typ, err := c.broadcastNodes(ctx, op, method, path, q, body)
 	if err != nil {
 		return nil, err

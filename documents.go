@@ -110,6 +110,7 @@ type writeOp struct {
 
 // taskAcc accumulates one cluster task across flushed batches.
 type taskAcc struct {
+	uid      int64 // allocated before the first node request (tasks_trace.go)
 	docs     int64
 	nodes    []NodeTask
 	degraded []GroupShard
@@ -128,6 +129,7 @@ func allNodeIdx(n int) []int {
 func (w *writeOp) register(ctx context.Context, acc *taskAcc) (*meilisearch.TaskInfo, error) {
 	c := w.ix.c
 	t := &ClusterTask{
+		UID:            acc.uid,
 		IndexUID:       w.ix.uid,
 		Type:           meilisearch.TaskTypeDocumentAdditionOrUpdate,
 		Documents:      acc.docs,

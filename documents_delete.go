@@ -80,7 +80,12 @@ func (c *Cluster) deleteIDsNow(ctx context.Context, st *indexState, ids []string
 		}
 	}
 	if len(ids) > 0 {
-		res, err := c.sendBatch(ctx, st, "deleteDocuments", http.MethodPost, "/indexes/"+st.uid+"/documents/delete-batch", p.query(""), "application/json", bodies, docs, shards)
+		uid, err := c.tasks.preallocate(ctx)
+		if err != nil {
+			return nil, err
+		}
+		t.UID = uid
+		res, err := c.sendBatch(ctx, st, "deleteDocuments", http.MethodPost, "/indexes/"+st.uid+"/documents/delete-batch", tagQuery(p.query(""), uid), "application/json", bodies, docs, shards)
 		if err != nil {
 			return nil, err
 		}

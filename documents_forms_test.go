@@ -415,6 +415,11 @@ func TestStreamBoundedMemory(t *testing.T) {
 				fmt.Fprint(w, `["_miroir_shard"]`)
 			case r.Method == http.MethodGet && r.URL.Path == "/health":
 				fmt.Fprint(w, `{"status":"available"}`)
+			case r.Method == http.MethodPost && r.URL.Path == "/indexes": // task-uid lane claim
+				w.WriteHeader(http.StatusAccepted)
+				fmt.Fprintf(w, `{"taskUid":%d,"status":"enqueued","type":"indexCreation"}`, task.Add(1))
+			case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/tasks/"):
+				fmt.Fprint(w, `{"status":"succeeded"}`)
 			case r.Method == http.MethodPost && r.URL.Path == "/indexes/big/documents":
 				n, _ := io.Copy(io.Discard, r.Body)
 				received.Add(n)

@@ -183,7 +183,15 @@ func (r *writeRun) flush(ctx context.Context) error {
 			r.bodies[ni] = retryablehttp.ReaderFunc(func() (io.Reader, error) { return b.NewReader(ni), nil })
 		}
 	}
-	res, err := w.ix.c.sendBatch(ctx, w.st, r.op, w.method, r.path, r.q, w.format.ContentType(), r.bodies, r.docs, b.Shards())
+	if r.acc.uid == 0 {
+		uid, err := w.ix.c.tasks.preallocate(ctx)
+		if err != nil {
+			b.Reset()
+			return err
+		}
+		r.acc.uid = uid
+	}
+	res, err := w.ix.c.sendBatch(ctx, w.st, r.op, w.method, r.path, tagQuery(r.q, r.acc.uid), w.format.ContentType(), r.bodies, r.docs, b.Shards())
 	r.acc.nodes = append(r.acc.nodes, res.nodes...)
 	r.acc.degraded = append(r.acc.degraded, res.degraded...)
 	b.Reset()

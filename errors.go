@@ -49,7 +49,8 @@ const (
 	// CodeIndexNotManaged: the index exists on the fleet but was not
 	// created through miroir (no miroir_meta record) and holds documents.
 	CodeIndexNotManaged = "miroir_index_not_managed"
-	// CodeReservedIndex: the index uid is reserved by miroir (miroir_meta).
+	// CodeReservedIndex: the index uid is reserved by miroir (miroir_meta,
+	// and every uid starting with miroir- or miroir_).
 	CodeReservedIndex = "miroir_reserved_index"
 )
 
@@ -181,8 +182,8 @@ func taskNotFound(uid int64) error {
 }
 
 // reservedIndexError refuses a call naming miroir's own index.
-func reservedIndexError() error {
-	return newError(http.StatusBadRequest, CodeReservedIndex, "miroir: the index `%s` is reserved: miroir records each index's shard count in it", metaIndex)
+func reservedIndexError(uid string) error {
+	return newError(http.StatusBadRequest, CodeReservedIndex, "miroir: the index `%s` is reserved: index uids starting with `miroir-` or `miroir_` hold miroir's own records (shard counts, task-uid lanes, the fleet task store)", uid)
 }
 
 // badParam is Meilisearch's error for an invalid request parameter.

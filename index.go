@@ -107,7 +107,7 @@ func (c *Cluster) getRawIndex(ctx context.Context, uid string) (_ []byte, err er
 		ctx, cs = c.beginCall(ctx, "getIndex", uid)
 		defer func() { cs.end(err) }()
 	}
-	if uid == metaIndex {
+	if isReservedIndex(uid) {
 		return nil, indexNotFound(uid)
 	}
 	if err := c.checkShards(ctx, uid); err != nil {
@@ -149,7 +149,7 @@ func (i *Index) FetchPrimaryKey(ctx context.Context) (*string, error) {
 	return &res.PrimaryKey, nil
 }
 
-// rawIndexList is GET /indexes with miroir_meta removed.
+// rawIndexList is GET /indexes with miroir's reserved indexes removed.
 type rawIndexList struct {
 	Results []json.RawMessage `json:"results"`
 	Offset  int64             `json:"offset"`
@@ -157,8 +157,11 @@ type rawIndexList struct {
 	Total   int64             `json:"total"`
 }
 
-// listIndexes reads the index list from one healthy node, without
-// miroir_meta, with the caller's offset and limit (default 20).
+// listIndexes reads the index list from one healthy node, without the
+// reserved indexes (miroir_meta, lane locks, miroir_tasks), with the
+// caller's offset and limit (default 20). The reserved ones may sit
+// anywhere in the node's order and count in its total, so the whole list
+// is read and paged here.
 func (c *Cluster) listIndexes(ctx context.Context, param *meilisearch.IndexesQuery) (_ *rawIndexList, err error) {
 	if c.hooks.calls != nil { // a cluster call (observe.go)
 		var cs *callState
@@ -174,8 +177,7 @@ func (c *Cluster) listIndexes(ctx context.Context, param *meilisearch.IndexesQue
 	}
 	var out *rawIndexList
 	err = c.oneNode(ctx, func(n *node) error {
-		// Fetch one more than needed: miroir_meta may sit in the window.
-		q := url.Values{"offset": {"0"}, "limit": {strconv.FormatInt(offset+limit+1, 10)}}
+		q := url.Values{"offset": {"0"}, "limit": {strconv.Itoa(1 << 30)}}
 		var page struct {
 			Results []json.RawMessage `json:"results"`
 			Total   int64             `json:"total"`
@@ -183,30 +185,17 @@ func (c *Cluster) listIndexes(ctx context.Context, param *meilisearch.IndexesQue
 		if err := n.doJSON(ctx, "listIndexes", http.MethodGet, "/indexes", q, nil, &page); err != nil {
 			return err
 		}
-		hasMeta := false
 		kept := page.Results[:0]
 		for _, r := range page.Results {
 			var u struct {
 				UID string `json:"uid"`
 			}
 			_ = json.Unmarshal(r, &u)
-			if u.UID == metaIndex {
-				hasMeta = true
-				continue
-			}
-			kept = append(kept, r)
-		}
-		if !hasMeta && int64(len(page.Results)) < page.Total {
-			// miroir_meta may lie beyond the window: ask for it.
-			if info, err := n.getIndex(ctx, metaIndex); err == nil && info != nil {
-				hasMeta = true
+			if !isReservedIndex(u.UID) {
+				kept = append(kept, r)
 			}
 		}
-		total := page.Total
-		if hasMeta {
-			total--
-		}
-		res := &rawIndexList{Offset: offset, Limit: limit, Total: total, Results: []json.RawMessage{}}
+		res := &rawIndexList{Offset: offset, Limit: limit, Total: int64(len(kept)), Results: []json.RawMessage{}}
 		if offset < int64(len(kept)) {
 			res.Results = kept[offset:min(int64(len(kept)), offset+limit)]
 		}
@@ -216,8 +205,8 @@ func (c *Cluster) listIndexes(ctx context.Context, param *meilisearch.IndexesQue
 	return out, err
 }
 
-// ListIndexes lists the indexes from one healthy node (miroir_meta
-// hidden).
+// ListIndexes lists the indexes from one healthy node (miroir's
+// reserved indexes hidden).
 func (c *Cluster) ListIndexes(ctx context.Context, param *meilisearch.IndexesQuery) (*meilisearch.IndexesResults, error) {
 	raw, err := c.listIndexes(ctx, param)
 	if err != nil {

@@ -115,8 +115,8 @@ func (st *indexState) setVerified(ni int, ok bool) {
 // miroir_index_not_managed.
 func (c *Cluster) state(ctx context.Context, uid string) (*indexState, error) {
 	ctx = withNodeKeys(ctx)
-	if uid == metaIndex {
-		return nil, reservedIndexError()
+	if isReservedIndex(uid) {
+		return nil, reservedIndexError(uid)
 	}
 	// Checked here, once for every index-scoped call, so that a bad uid
 	// never reaches a node's URL path.

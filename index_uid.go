@@ -33,8 +33,8 @@ func validateIndexUID(uid string, rule reservedRule) error {
 		return newError(http.StatusBadRequest, "invalid_index_uid",
 			"`%s` is not a valid index uid. Index uid can be an integer or a string containing only alphanumeric characters, hyphens (-) and underscores (_), and can not be more than 400 bytes.", uid)
 	}
-	if rule == refuseReserved && uid == metaIndex {
-		return reservedIndexError()
+	if rule == refuseReserved && isReservedIndex(uid) {
+		return reservedIndexError(uid)
 	}
 	return nil
 }

@@ -287,6 +287,7 @@ func TestEquivalence(t *testing.T) {
 			}
 			name := fmt.Sprintf("%s/S%d", fl.name, s)
 			t.Run(name, func(t *testing.T) {
+				t.Parallel() // own fleet; preps and the oracle are only read
 				start := time.Now()
 				f := startFleet(t, fleetSpec{groups: groupsOf(fl.rg, fl.npg), rf: fl.rf, shards: s, timing: noProbes})
 				f.load(t, "items", testSettings(false), docs)

@@ -43,6 +43,7 @@ type Cluster struct {
 	seq   atomic.Uint64 // round-robin over replica groups and replicas
 
 	tasks *taskManager
+	lanes *laneManager // task-uid lanes held on the fleet, see lanes.go
 
 	settingsOnce sync.Once
 	settingsEng  *settingsEngine // see settingsTx
@@ -84,6 +85,9 @@ func New(nodes []Node, opts ...Option) (*Cluster, error) {
 		e.Err = err
 		return nil, e
 	}
+	if o.taskStore != nil && o.fleetTasks {
+		return nil, newError(http.StatusBadRequest, "miroir_invalid_options", "miroir: WithTaskStore and WithFleetTaskStore exclude each other")
+	}
 	c := &Cluster{opts: o, topo: topo, closed: make(chan struct{})}
 	if o.observer != nil {
 		c.hooks = newHooks(o.observer)
@@ -117,7 +121,10 @@ func New(nodes []Node, opts ...Option) (*Cluster, error) {
 		nd.healthy.Store(true)
 		c.nodes = append(c.nodes, nd)
 	}
+	c.lanes = newLaneManager(c)
 	c.tasks = newTaskManager(c)
+	c.wg.Add(1)
+	go c.lanes.loop()
 	if o.healthInterval > 0 {
 		c.wg.Add(1)
 		go c.healthLoop()
@@ -142,12 +149,19 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 	return false, nil
 }
 
-// Close stops the health checks and other background work. Calls made
-// after Close fail with ErrClosed.
+// Close stops the health checks and other background work, and releases
+// the task-uid lane this instance holds on the fleet (lanes.go) so that
+// another instance may take it at once. Calls made after Close fail with
+// ErrClosed.
 func (c *Cluster) Close() {
 	c.closeOnce.Do(func() {
 		close(c.closed)
 		c.wg.Wait()
+		// Releasing is best effort and bounded: a lane not released
+		// expires with its windows.
+		ctx, cancel := context.WithTimeout(context.Background(), min(c.opts.nodeTimeout, 2*time.Second))
+		c.lanes.release(ctx)
+		cancel()
 		if tr, ok := c.nodes[0].http.HTTPClient.Transport.(*http.Transport); ok && c.opts.httpClient == nil {
 			tr.CloseIdleConnections()
 		}

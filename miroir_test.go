@@ -392,7 +392,10 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	}
 	before := settle()
 	for round := range 3 {
-		c := f.newCluster(t, WithShards(8), WithHealthCheck(5*time.Millisecond, 100*time.Millisecond, 1, 1))
+		// A fast loop (so Close has one to stop), but a probe marks a
+		// node down only after 3 failures of 10 s each: a busy -race
+		// machine must not turn the writes below into no-quorum.
+		c := f.newCluster(t, WithShards(8), WithHealthCheck(5*time.Millisecond, 10*time.Second, 3, 1))
 		f.c = c
 		ix := f.createIndex(t, "m"+string(rune('0'+round)), "id")
 		f.wait(t, must(ix.AddDocuments(testCtx(t), coreMovies(20), nil)), meilisearch.TaskStatusSucceeded)

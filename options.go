@@ -60,6 +60,12 @@ type options struct {
 	settings       SettingsStrategy
 	settingsWait   time.Duration
 	batchBytes     int
+	fleetTasks     bool          // WithFleetTaskStore
+	retention      TaskRetention // WithTaskRetention
+	// Tests only: the clock of the task-uid lanes, and the lanes an
+	// instance may claim ([lo, hi); zero: all).
+	clock     func() time.Time
+	laneRange [2]int
 }
 
 func defaultOptions() options {
@@ -115,6 +121,28 @@ func WithLogger(l *slog.Logger) Option {
 // in-memory store). Share one store between app instances so that any of
 // them can answer GetTask for a write another made.
 func WithTaskStore(s TaskStore) Option { return func(o *options) { o.taskStore = s } }
+
+// WithFleetTaskStore keeps cluster tasks on the fleet itself, in the
+// reserved index miroir_tasks on every node (taskstore_fleet.go), instead
+// of in this instance's memory: any instance sharing the fleet answers
+// GetTask, GetTasks, WaitForTask, CancelTasks and DeleteTasks for a task
+// another instance created, and a restarted instance still knows its
+// tasks. Each registration or change of a task costs one more node
+// request (and node task) per node, batched across concurrent writes; see
+// the README for the measured cost. It excludes WithTaskStore.
+func WithFleetTaskStore() Option { return func(o *options) { o.fleetTasks = true } }
+
+// WithTaskRetention bounds the default task store and the fleet task
+// store (default: DefaultTaskStoreSize tasks, finished tasks kept
+// DefaultTaskMaxAge). A store given with WithTaskStore bounds itself.
+func WithTaskRetention(r TaskRetention) Option { return func(o *options) { o.retention = r } }
+
+// withClock sets the clock of the task-uid lanes (tests).
+func withClock(now func() time.Time) Option { return func(o *options) { o.clock = now } }
+
+// withLaneRange restricts the lanes an instance may claim to [lo, hi)
+// (tests: make instances compete for few lanes).
+func withLaneRange(lo, hi int) Option { return func(o *options) { o.laneRange = [2]int{lo, hi} } }
 
 // WithObserver sets the hook called on degraded writes, unavailable
 // shards, node state changes and per-node request outcomes.

@@ -32,6 +32,7 @@ func TestSettingsTxRollback(t *testing.T) {
 		for _, fault := range faults {
 			for k := 0; k < 3; k++ {
 				t.Run(fmt.Sprintf("%s/%s/node%d", st.name, fault, k), func(t *testing.T) {
+					t.Parallel() // each case has its own fleet
 					f := newSettingsFleet(t, 3, WithSettingsStrategy(st.s))
 					ctx := context.Background()
 					idx := f.index()

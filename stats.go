@@ -179,7 +179,7 @@ func (i *Index) GetStats(ctx context.Context, param *meilisearch.StatsParams) (_
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
-	if i.uid == metaIndex {
+	if isReservedIndex(i.uid) {
 		return nil, indexNotFound(i.uid)
 	}
 	if err := c.checkShards(ctx, i.uid); err != nil {
@@ -254,7 +254,7 @@ func (c *Cluster) GetStats(ctx context.Context, param *meilisearch.StatsParams) 
 			out.LastUpdate = *s.LastUpdate
 		}
 		for uid := range s.Indexes {
-			if uid != metaIndex {
+			if !isReservedIndex(uid) {
 				uids[uid] = true
 			}
 		}

@@ -2,8 +2,6 @@ package miroir
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -28,10 +26,6 @@ import (
 type taskManager struct {
 	c     *Cluster
 	store TaskStore
-
-	mu   sync.Mutex
-	last int64
-	lane int64 // see uidLanes
 
 	// localMu serialises read-modify-write cycles on local tasks, so that
 	// Processing, AddNodeTask, Finish and refresh never lose each other's
@@ -69,43 +63,14 @@ func (m *taskManager) finished(uid int64) {
 }
 
 func newTaskManager(c *Cluster) *taskManager {
-	st := c.opts.taskStore
-	if st == nil {
-		st = NewMemoryTaskStore(0)
-	}
-	return &taskManager{c: c, store: st, lane: randomLane()}
+	return &taskManager{c: c, store: c.newTaskStore()}
 }
 
-// maxTaskUID keeps UIDs representable in a JavaScript number.
-const maxTaskUID = 1<<53 - 1
-
-// uidLanes splits each millisecond's 1000 UIDs among processes: a
-// taskManager draws a random lane and only ever allocates UIDs congruent to
-// it modulo uidLanes, so two processes sharing a store collide only if
-// they drew the same lane (1 in uidLanes) and allocate in the same
-// millisecond. A lane holds 1000/uidLanes UIDs per millisecond; a burst
-// beyond that runs ahead of the clock (UIDs stay unique and increasing).
-const uidLanes = 25
-
-func randomLane() int64 {
-	var b [2]byte
-	_, _ = rand.Read(b[:])
-	return int64(binary.LittleEndian.Uint16(b[:]) % uidLanes)
-}
-
-// nextUID allocates a cluster task UID: milliseconds since the epoch × 1000
-// plus the manager's lane plus a multiple of uidLanes, strictly increasing
-// within a process (also across a clock step backwards) and below 2^53
-// until the year 2255.
-func (m *taskManager) nextUID() int64 {
-	uid := time.Now().UnixMilli()*1000 + m.lane
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if uid <= m.last {
-		uid = m.last + uidLanes
-	}
-	m.last = uid
-	return uid
+// nextUID allocates a cluster task UID in a lane this instance holds on
+// the fleet (lanes.go): unique across the instances sharing the fleet,
+// strictly increasing within the instance, below 2^53 until the year 2255.
+func (m *taskManager) nextUID(ctx context.Context) (int64, error) {
+	return m.c.lanes.nextUID(ctx)
 }
 
 // nowUTC is the time a task records: UTC, as Meilisearch shows it.
@@ -121,22 +86,21 @@ func (m *taskManager) register(ctx context.Context, t *ClusterTask) (*meilisearc
 		if old, err := m.store.Get(ctx, uid); err == nil && old != nil {
 			t.EnqueuedAt = old.EnqueuedAt
 		}
-	} else {
-		t.UID = m.nextUID()
-		// A store shared by several processes may already hold this UID
-		// (two processes in the same millisecond): take another.
-		for range 8 {
-			if old, err := m.store.Get(ctx, t.UID); err != nil || old == nil {
-				break
-			}
-			t.UID = m.nextUID()
+	} else if t.UID == 0 { // (a write that tagged its node tasks allocated it first)
+		uid, err := m.nextUID(ctx)
+		if err != nil {
+			return nil, err
 		}
+		t.UID = uid
 	}
 	if t.EnqueuedAt.IsZero() {
 		t.EnqueuedAt = nowUTC()
 	}
 	if t.Status == "" {
 		t.Status = meilisearch.TaskStatusEnqueued
+	}
+	if t.Owner == "" {
+		t.Owner = m.c.lanes.instance
 	}
 	if t.RawDetails == nil {
 		t.RawDetails = enqueueDetails(t)
@@ -214,6 +178,9 @@ func (m *taskManager) refresh(ctx context.Context, t *ClusterTask) (*ClusterTask
 		}
 		return nil
 	})
+	if cp.Local && cp.Owner != "" && cp.Owner != m.c.lanes.instance {
+		return cp, nil // another instance's: it alone writes the record
+	}
 	if cp.Local {
 		// A local task's owner updates it concurrently: merge only the
 		// node task states polled here into the current record.

@@ -188,6 +188,16 @@ func (m *taskManager) match(ctx context.Context, f taskFilter) ([]*ClusterTask, 
 	}); err != nil {
 		return nil, fmt.Errorf("miroir: listing cluster tasks: %w", err)
 	}
+	// A task named by uid that the listing lacks may be one a shared store
+	// does not show yet (the fleet store's Get looks further).
+	for _, uid := range f.uids {
+		if !slices.ContainsFunc(cand, func(t *ClusterTask) bool { return t.UID == uid }) {
+			if t, err := m.store.Get(ctx, uid); err == nil && t != nil && f.static(t) {
+				cand = append(cand, t)
+			}
+		}
+	}
+	slices.SortFunc(cand, func(a, b *ClusterTask) int { return cmpInt64(b.UID, a.UID) })
 	gone := map[int64]bool{}
 	for _, d := range deletions {
 		nd, err := m.refresh(ctx, d)

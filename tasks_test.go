@@ -287,46 +287,6 @@ func TestLocalTaskConcurrentUpdates(t *testing.T) {
 	}
 }
 
-func TestTaskUIDs(t *testing.T) {
-	c := &Cluster{}
-	m1, m2 := &taskManager{c: c, lane: 3}, &taskManager{c: c, lane: 4}
-	seen := map[int64]bool{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, m := range []*taskManager{m1, m2} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			prev := int64(0)
-			for range 2000 {
-				u := m.nextUID()
-				if u <= prev || u >= 1<<53 {
-					t.Errorf("uid %d after %d", u, prev)
-				}
-				prev = u
-				mu.Lock()
-				seen[u] = true
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	// Two processes on different lanes never collide (same lane: 1 in
-	// uidLanes; the store check in register takes another UID then).
-	if len(seen) != 4000 {
-		t.Fatalf("%d distinct of 4000", len(seen))
-	}
-	for u := range seen {
-		if u%1000%uidLanes != 3 && u%1000%uidLanes != 4 {
-			t.Fatalf("uid %d off its lane", u)
-		}
-	}
-	now := time.Now().UnixMilli() * 1000
-	if u := m1.nextUID(); u < now || u > now+10_000_000 {
-		t.Fatalf("uid %d not time-based (%d)", u, now)
-	}
-}
-
 func TestAuditCoreTaskUIDsUniqueAndBelow2p53(t *testing.T) {
 	f := startFleet(t, fleetSpec{groups: []int{0, 0}, shards: 4, timing: oneRetry})
 	ctx := testCtx(t)

@@ -50,6 +50,10 @@ type ClusterTask struct {
 	// Local marks a cluster-local task: its status is set by miroir, not
 	// aggregated from node tasks.
 	Local bool `json:"local,omitempty"`
+	// Owner identifies the instance that registered the task. With a
+	// shared store, only the owner of a local task changes it; other
+	// instances read it.
+	Owner string `json:"owner,omitempty"`
 	// Targets are the cluster tasks a cancelation or deletion matched.
 	Targets []int64 `json:"targets,omitempty"`
 	// Pending are the tasks a deletion matched while they were in
@@ -108,23 +112,58 @@ type TaskStore interface {
 // DefaultTaskStoreSize is the capacity of the default task store.
 const DefaultTaskStoreSize = 10000
 
+// DefaultTaskMaxAge is how long the default task stores keep a finished
+// task.
+const DefaultTaskMaxAge = 7 * 24 * time.Hour
+
+// TaskRetention bounds a task store, as Meilisearch bounds its task queue
+// (it keeps up to 1M tasks and deletes the oldest finished ones when
+// full): a finished task is dropped once it finished more than MaxAge ago,
+// and beyond MaxTasks tasks the oldest finished ones go first. Tasks in
+// progress are never dropped for their age. Zero fields take the defaults
+// (DefaultTaskStoreSize, DefaultTaskMaxAge); a negative MaxAge keeps
+// finished tasks regardless of age.
+type TaskRetention struct {
+	MaxTasks int
+	MaxAge   time.Duration
+}
+
+func (r TaskRetention) withDefaults() TaskRetention {
+	if r.MaxTasks <= 0 {
+		r.MaxTasks = DefaultTaskStoreSize
+	}
+	if r.MaxAge == 0 {
+		r.MaxAge = DefaultTaskMaxAge
+	}
+	return r
+}
+
 // MemoryTaskStore is the default TaskStore: in memory, holding at most a
 // fixed number of tasks. When full, it evicts the oldest finished task
-// first (the oldest task of all when none is finished).
+// first (the oldest task of all when none is finished); finished tasks
+// also expire by age (TaskRetention).
 type MemoryTaskStore struct {
-	mu    sync.Mutex
-	max   int
-	tasks map[int64]*ClusterTask
-	order []int64 // ascending UID
+	mu     sync.Mutex
+	max    int
+	maxAge time.Duration
+	now    func() time.Time
+	tasks  map[int64]*ClusterTask
+	order  []int64 // ascending UID
+	// expired is when expiry last ran (at most once a second).
+	expired time.Time
 }
 
 // NewMemoryTaskStore returns an in-memory store holding at most max tasks
-// (max <= 0: DefaultTaskStoreSize).
+// (max <= 0: DefaultTaskStoreSize), whose finished tasks expire after
+// DefaultTaskMaxAge.
 func NewMemoryTaskStore(max int) *MemoryTaskStore {
-	if max <= 0 {
-		max = DefaultTaskStoreSize
-	}
-	return &MemoryTaskStore{max: max, tasks: map[int64]*ClusterTask{}}
+	return NewMemoryTaskStoreWith(TaskRetention{MaxTasks: max})
+}
+
+// NewMemoryTaskStoreWith returns an in-memory store bounded by r.
+func NewMemoryTaskStoreWith(r TaskRetention) *MemoryTaskStore {
+	r = r.withDefaults()
+	return &MemoryTaskStore{max: r.MaxTasks, maxAge: r.MaxAge, now: time.Now, tasks: map[int64]*ClusterTask{}}
 }
 
 // Put implements TaskStore.
@@ -139,7 +178,37 @@ func (s *MemoryTaskStore) Put(_ context.Context, t *ClusterTask) error {
 		}
 	}
 	s.tasks[t.UID] = t
+	s.expire()
 	return nil
+}
+
+// expire drops the finished tasks that finished more than maxAge ago.
+// UIDs grow with time, so only the oldest tasks are looked at: the scan
+// stops at the first task enqueued after the cutoff.
+func (s *MemoryTaskStore) expire() {
+	now := s.now()
+	if s.maxAge < 0 || now.Sub(s.expired) < time.Second {
+		return
+	}
+	s.expired = now
+	cutoff := now.Add(-s.maxAge)
+	n := 0
+	for n < len(s.order) {
+		t := s.tasks[s.order[n]]
+		if t != nil && !t.EnqueuedAt.Before(cutoff) {
+			break
+		}
+		n++
+	}
+	kept := s.order[:0]
+	for i, uid := range s.order {
+		if t := s.tasks[uid]; i < n && (t == nil || isFinal(t.Status) && t.FinishedAt.Before(cutoff)) {
+			delete(s.tasks, uid)
+			continue
+		}
+		kept = append(kept, uid)
+	}
+	s.order = kept
 }
 
 // evict removes the oldest finished task, else the oldest one other than
