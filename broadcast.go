@@ -174,7 +174,12 @@ func (c *Cluster) broadcastIndexTask(ctx context.Context, st *indexState, op, me
 }
 
 // globalBroadcast runs a fleet-wide task (dump, snapshot) on every node.
-func (c *Cluster) globalBroadcast(ctx context.Context, op, path string, typ meilisearch.TaskType) (*meilisearch.TaskInfo, error) {
+func (c *Cluster) globalBroadcast(ctx context.Context, op, path string, typ meilisearch.TaskType) (_ *meilisearch.TaskInfo, err error) {
+	if c.hooks.calls != nil { // a cluster call (observe.go)
+		var cs *callState
+		ctx, cs = c.beginCall(ctx, op, "")
+		defer func() { cs.end(err) }()
+	}
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -195,7 +200,12 @@ func (c *Cluster) globalBroadcast(ctx context.Context, op, path string, typ meil
 // answer. A node answering that it already has (or already lacks) the key
 // counts as done when another node succeeded, so a retry after a partial
 // failure converges.
-func (c *Cluster) keyBroadcast(ctx context.Context, op, method, path string, body any, benign string) ([]byte, error) {
+func (c *Cluster) keyBroadcast(ctx context.Context, op, method, path string, body any, benign string) (_ []byte, err error) {
+	if c.hooks.calls != nil { // a cluster call (observe.go)
+		var cs *callState
+		ctx, cs = c.beginCall(ctx, op, "")
+		defer func() { cs.end(err) }()
+	}
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}

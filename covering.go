@@ -221,6 +221,9 @@ func scatter[T any](ctx context.Context, c *Cluster, uid string, deterministic b
 	if len(unavailable) > 0 {
 		slices.Sort(unavailable)
 		reportFrom(ctx).unavailable(unavailable)
+		if c.hooks.calls != nil {
+			callFrom(ctx).noteUnavailable(unavailable)
+		}
 		if c.opts.observer != nil {
 			c.opts.observer.UnavailableShards(uid, slices.Clone(unavailable))
 		}
@@ -233,6 +236,9 @@ func (c *Cluster) unavailableShards(ctx context.Context, uid string, shards []in
 	shards = slices.Clone(shards)
 	slices.Sort(shards)
 	reportFrom(ctx).unavailable(shards)
+	if c.hooks.calls != nil {
+		callFrom(ctx).noteUnavailable(shards)
+	}
 	if c.opts.observer != nil {
 		c.opts.observer.UnavailableShards(uid, slices.Clone(shards))
 	}

@@ -34,7 +34,7 @@ func (i *Index) writeBytes(ctx context.Context, method string, kind payloadKind,
 	}
 	ix := i.c.index(i.uid) // the uid as of the call
 	if batch > 0 {
-		return inTurn(ctx, i.c, ix.uid, func(ctx context.Context) ([]meilisearch.TaskInfo, error) {
+		return inTurn(ctx, i.c, string(meilisearch.TaskTypeDocumentAdditionOrUpdate), ix.uid, func(ctx context.Context) ([]meilisearch.TaskInfo, error) {
 			return ix.writeBytesInBatches(ctx, method, kind, body, batch, p)
 		})
 	}
@@ -137,7 +137,7 @@ func (i *Index) writeRouted(ctx context.Context, method string, kind payloadKind
 // comes (a reader cannot be deferred without holding it whole).
 func (i *Index) writeReader(ctx context.Context, method string, kind payloadKind, r io.Reader, batch int, p docParams) ([]meilisearch.TaskInfo, error) {
 	ix := i.c.index(i.uid)
-	return inTurn(ctx, i.c, ix.uid, func(ctx context.Context) ([]meilisearch.TaskInfo, error) {
+	return inTurn(ctx, i.c, string(meilisearch.TaskTypeDocumentAdditionOrUpdate), ix.uid, func(ctx context.Context) ([]meilisearch.TaskInfo, error) {
 		w, src, err := ix.prepare(ctx, method, kind, r, nil, p, false)
 		if err != nil {
 			if !failsAsTask(err) {

@@ -42,7 +42,12 @@ type documentsQuery struct {
 // returns every document exactly once, with or without filter. With sort,
 // documents are merged by the sort fields (Meilisearch's value order), ties
 // in the same node order.
-func (c *Cluster) documentsBody(ctx context.Context, uid string, body []byte) ([]byte, error) {
+func (c *Cluster) documentsBody(ctx context.Context, uid string, body []byte) (_ []byte, err error) {
+	if c.hooks.calls != nil { // a cluster call (observe.go)
+		var cs *callState
+		ctx, cs = c.beginCall(ctx, "getDocuments", uid)
+		defer func() { cs.end(err) }()
+	}
 	dq, err := parseDocumentsQuery(body)
 	if err != nil {
 		return nil, err

@@ -49,7 +49,12 @@ func (c *Cluster) readReplicas(uid string, shard int) []*node {
 // healthy first), falling back to the other replicas when one fails or
 // lacks it (a replica that missed a degraded write). _miroir_shard is
 // removed before the document is decoded into documentPtr.
-func (i *Index) GetDocument(ctx context.Context, identifier string, request *meilisearch.DocumentQuery, documentPtr any) error {
+func (i *Index) GetDocument(ctx context.Context, identifier string, request *meilisearch.DocumentQuery, documentPtr any) (err error) {
+	if i.c.hooks.calls != nil { // a cluster call (observe.go)
+		var cs *callState
+		ctx, cs = i.c.beginCall(ctx, "getDocument", i.uid)
+		defer func() { cs.end(err) }()
+	}
 	c := i.c
 	if err := c.checkOpen(); err != nil {
 		return err

@@ -114,6 +114,9 @@ func (c *Cluster) registerRouted(ctx context.Context, t *ClusterTask) (*meilisea
 	}
 	if len(t.Degraded) > 0 {
 		reportFrom(ctx).degraded(t.Degraded)
+		if c.hooks.calls != nil {
+			callFrom(ctx).noteDegraded(t.Degraded)
+		}
 		if c.opts.observer != nil {
 			c.opts.observer.DegradedWrite(t.IndexUID, t.Degraded)
 		}

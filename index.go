@@ -101,7 +101,12 @@ func (c *Cluster) GetIndex(ctx context.Context, indexID string) (*meilisearch.In
 	return &res, nil
 }
 
-func (c *Cluster) getRawIndex(ctx context.Context, uid string) ([]byte, error) {
+func (c *Cluster) getRawIndex(ctx context.Context, uid string) (_ []byte, err error) {
+	if c.hooks.calls != nil { // a cluster call (observe.go)
+		var cs *callState
+		ctx, cs = c.beginCall(ctx, "getIndex", uid)
+		defer func() { cs.end(err) }()
+	}
 	if isReservedIndex(uid) {
 		return nil, indexNotFound(uid)
 	}
@@ -109,7 +114,7 @@ func (c *Cluster) getRawIndex(ctx context.Context, uid string) ([]byte, error) {
 		return nil, err
 	}
 	var body []byte
-	err := c.oneNode(ctx, func(n *node) error {
+	err = c.oneNode(ctx, func(n *node) error {
 		resp, err := n.do(ctx, "getIndex", http.MethodGet, "/indexes/"+url.PathEscape(uid), nil, "", nil)
 		if err != nil {
 			return err
@@ -157,7 +162,12 @@ type rawIndexList struct {
 // caller's offset and limit (default 20). The reserved ones may sit
 // anywhere in the node's order and count in its total, so the whole list
 // is read and paged here.
-func (c *Cluster) listIndexes(ctx context.Context, param *meilisearch.IndexesQuery) (*rawIndexList, error) {
+func (c *Cluster) listIndexes(ctx context.Context, param *meilisearch.IndexesQuery) (_ *rawIndexList, err error) {
+	if c.hooks.calls != nil { // a cluster call (observe.go)
+		var cs *callState
+		ctx, cs = c.beginCall(ctx, "listIndexes", "")
+		defer func() { cs.end(err) }()
+	}
 	offset, limit := int64(0), int64(20)
 	if param != nil {
 		offset = param.Offset
@@ -166,7 +176,7 @@ func (c *Cluster) listIndexes(ctx context.Context, param *meilisearch.IndexesQue
 		}
 	}
 	var out *rawIndexList
-	err := c.oneNode(ctx, func(n *node) error {
+	err = c.oneNode(ctx, func(n *node) error {
 		q := url.Values{"offset": {"0"}, "limit": {strconv.Itoa(1 << 30)}}
 		var page struct {
 			Results []json.RawMessage `json:"results"`

@@ -76,9 +76,14 @@ func (c *Cluster) DeleteKey(ctx context.Context, keyOrUID string) (bool, error) 
 }
 
 // GetKey reads a key from one healthy node.
-func (c *Cluster) GetKey(ctx context.Context, identifier string) (*meilisearch.Key, error) {
+func (c *Cluster) GetKey(ctx context.Context, identifier string) (_ *meilisearch.Key, err error) {
+	if c.hooks.calls != nil { // a cluster call (observe.go)
+		var cs *callState
+		ctx, cs = c.beginCall(ctx, "getKey", "")
+		defer func() { cs.end(err) }()
+	}
 	var k meilisearch.Key
-	err := c.oneNode(ctx, func(n *node) error {
+	err = c.oneNode(ctx, func(n *node) error {
 		return n.doJSON(ctx, "getKey", http.MethodGet, "/keys/"+url.PathEscape(identifier), nil, nil, &k)
 	})
 	if err != nil {
@@ -88,7 +93,12 @@ func (c *Cluster) GetKey(ctx context.Context, identifier string) (*meilisearch.K
 }
 
 // GetKeys lists keys from one healthy node.
-func (c *Cluster) GetKeys(ctx context.Context, param *meilisearch.KeysQuery) (*meilisearch.KeysResults, error) {
+func (c *Cluster) GetKeys(ctx context.Context, param *meilisearch.KeysQuery) (_ *meilisearch.KeysResults, err error) {
+	if c.hooks.calls != nil { // a cluster call (observe.go)
+		var cs *callState
+		ctx, cs = c.beginCall(ctx, "getKeys", "")
+		defer func() { cs.end(err) }()
+	}
 	q := url.Values{}
 	if param != nil {
 		if param.Limit != 0 {
@@ -99,7 +109,7 @@ func (c *Cluster) GetKeys(ctx context.Context, param *meilisearch.KeysQuery) (*m
 		}
 	}
 	var res meilisearch.KeysResults
-	err := c.oneNode(ctx, func(n *node) error {
+	err = c.oneNode(ctx, func(n *node) error {
 		return n.doJSON(ctx, "getKeys", http.MethodGet, "/keys", q, nil, &res)
 	})
 	if err != nil {

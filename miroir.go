@@ -38,6 +38,7 @@ import (
 // safe for concurrent use. Close stops its background work.
 type Cluster struct {
 	opts  options
+	hooks hooks // the Observer's optional interfaces (observe.go)
 	topo  *topology
 	nodes []*node
 	seq   atomic.Uint64 // round-robin over replica groups and replicas
@@ -94,6 +95,9 @@ func New(nodes []Node, opts ...Option) (*Cluster, error) {
 		return nil, newError(http.StatusBadRequest, "miroir_invalid_options", "miroir: WithTaskStore and WithFleetTaskStore exclude each other")
 	}
 	c := &Cluster{opts: o, topo: topo, closed: make(chan struct{})}
+	if o.observer != nil {
+		c.hooks = newHooks(o.observer)
+	}
 	c.states.indexes, c.states.mismatch = map[string]*indexState{}, map[string]error{}
 	base := o.httpClient
 	if base == nil {
@@ -283,9 +287,14 @@ func (c *Cluster) WebhookManager() meilisearch.WebhookManager { return c }
 func (c *Cluster) WebhookReader() meilisearch.WebhookReader { return c }
 
 // Version returns the version of one healthy node.
-func (c *Cluster) Version(ctx context.Context) (*meilisearch.Version, error) {
+func (c *Cluster) Version(ctx context.Context) (_ *meilisearch.Version, err error) {
+	if c.hooks.calls != nil { // a cluster call (observe.go)
+		var cs *callState
+		ctx, cs = c.beginCall(ctx, "version", "")
+		defer func() { cs.end(err) }()
+	}
 	var v meilisearch.Version
-	err := c.oneNode(ctx, func(n *node) error {
+	err = c.oneNode(ctx, func(n *node) error {
 		return n.doJSON(ctx, "version", http.MethodGet, "/version", nil, nil, &v)
 	})
 	if err != nil {
@@ -356,7 +365,12 @@ func (c *Cluster) CreateSnapshot(ctx context.Context) (*meilisearch.TaskInfo, er
 // RenderTemplate renders on one healthy node; a template rendered against
 // one document of an index (input kind indexDocument) goes to a replica of
 // that document's shard.
-func (c *Cluster) RenderTemplate(ctx context.Context, params *meilisearch.RenderTemplateParams) (*meilisearch.RenderTemplateResponse, error) {
+func (c *Cluster) RenderTemplate(ctx context.Context, params *meilisearch.RenderTemplateParams) (_ *meilisearch.RenderTemplateResponse, err error) {
+	if c.hooks.calls != nil { // a cluster call (observe.go)
+		var cs *callState
+		ctx, cs = c.beginCall(ctx, "renderTemplate", "")
+		defer func() { cs.end(err) }()
+	}
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}

@@ -68,6 +68,9 @@ func (n *node) doBody(ctx context.Context, op, method, path string, query url.Va
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
+	if no := n.c.hooks.nodes; no != nil {
+		ctx = no.NodeRequestStarted(ctx, n.requestInfo(op, method))
+	}
 	ctx, cancel := context.WithTimeout(ctx, n.c.opts.nodeTimeout)
 	defer cancel()
 	req, err := retryablehttp.NewRequestWithContext(ctx, method, u, body)
@@ -88,7 +91,7 @@ func (n *node) doBody(ctx context.Context, op, method, path string, query url.Va
 	start := time.Now()
 	resp, err := n.http.Do(req)
 	if err != nil {
-		n.c.observe(n.ID, op, time.Since(start), err)
+		n.finished(ctx, op, method, 0, time.Since(start), err)
 		if ctx.Err() == nil || errors.Is(err, context.DeadlineExceeded) {
 			n.markFailure()
 		}
@@ -97,18 +100,31 @@ func (n *node) doBody(ctx context.Context, op, method, path string, query url.Va
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		n.c.observe(n.ID, op, time.Since(start), err)
+		n.finished(ctx, op, method, resp.StatusCode, time.Since(start), err)
 		n.markFailure()
 		return nil, n.transportError(method, path, err)
 	}
 	n.markSuccess()
 	if resp.StatusCode >= 300 {
 		e := n.apiError(method, path, resp.StatusCode, b)
-		n.c.observe(n.ID, op, time.Since(start), e)
+		n.finished(ctx, op, method, resp.StatusCode, time.Since(start), e)
 		return &nodeResponse{Status: resp.StatusCode, Body: b}, e
 	}
-	n.c.observe(n.ID, op, time.Since(start), nil)
+	n.finished(ctx, op, method, resp.StatusCode, time.Since(start), nil)
 	return &nodeResponse{Status: resp.StatusCode, Body: b}, nil
+}
+
+// requestInfo names one request for a NodeRequestObserver.
+func (n *node) requestInfo(op, method string) NodeRequestInfo {
+	return NodeRequestInfo{NodeID: n.ID, Group: n.Group, Operation: op, Method: method}
+}
+
+// finished tells the Observer a request ended (status 0: no answer).
+func (n *node) finished(ctx context.Context, op, method string, status int, d time.Duration, err error) {
+	n.c.observe(n.ID, op, d, err)
+	if no := n.c.hooks.nodes; no != nil {
+		no.NodeRequestFinished(ctx, n.requestInfo(op, method), status, d, err)
+	}
 }
 
 // doJSON is do with a JSON body marshalled from v (nil: no body) and the

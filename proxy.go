@@ -84,12 +84,24 @@ func WithContentCoding(name string, decode func(io.Reader) (io.ReadCloser, error
 	}
 }
 
+// WithMetricsHandler serves m (e.g. promhttp.HandlerFor over a registry
+// holding the contrib/prometheus collector) at GET /_miroir/metrics,
+// behind the admin key like the other /_miroir/* routes. Without it the
+// route answers 404.
+func WithMetricsHandler(m http.Handler) HandlerOption {
+	return func(c *handlerConfig) { c.Metrics = m }
+}
+
 // Handler returns an http.Handler serving Meilisearch's REST API over the
 // fleet (proxy mode): health, version, stats, indexes, documents (JSON,
 // NDJSON, CSV), search, facet search, similar documents, multi-search,
-// settings, tasks and keys, plus /_miroir/topology, /_miroir/shards and
-// /_miroir/ready. Answers have Meilisearch's shapes, status codes and
-// errors; a write or read that was degraded carries X-Miroir-Degraded.
+// settings, tasks and keys, plus /_miroir/topology, /_miroir/shards,
+// /_miroir/ready and, with WithMetricsHandler, /_miroir/metrics. Answers
+// have Meilisearch's shapes, status codes and errors; a write or read that
+// was degraded carries X-Miroir-Degraded. Each request is logged as one
+// structured line (Info) through the Cluster's logger (WithLogger):
+// method, route pattern, status, duration, index, degraded; never a body,
+// a query string or a key.
 // Mount it at the root of a server or under a prefix with
 // http.StripPrefix.
 func (c *Cluster) Handler(opts ...HandlerOption) http.Handler {

@@ -96,7 +96,12 @@ func (c *Cluster) searchRaw(ctx context.Context, uid, query string, req *meilise
 
 // searchOne runs one query's scatter-gather. federated retrieves the
 // primary key, which federated de-duplication needs.
-func (c *Cluster) searchOne(ctx context.Context, uid string, q *searchQuery, federated bool) (*mergedSearch, error) {
+func (c *Cluster) searchOne(ctx context.Context, uid string, q *searchQuery, federated bool) (_ *mergedSearch, err error) {
+	if c.hooks.calls != nil { // a cluster call (observe.go)
+		var cs *callState
+		ctx, cs = c.beginCall(ctx, "search", uid)
+		defer func() { cs.end(err) }()
+	}
 	st, rs, err := c.searchTarget(ctx, uid)
 	if err != nil {
 		return nil, err

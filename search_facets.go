@@ -41,7 +41,12 @@ func (c *Cluster) facetSearch(ctx context.Context, uid string, req *meilisearch.
 // facetSearchBody runs a facet search given as JSON: every node of a
 // covering set answers for its shards, counts are summed per value, then
 // ordered and truncated by the facet's settings.
-func (c *Cluster) facetSearchBody(ctx context.Context, uid string, body []byte) ([]byte, error) {
+func (c *Cluster) facetSearchBody(ctx context.Context, uid string, body []byte) (_ []byte, err error) {
+	if c.hooks.calls != nil { // a cluster call (observe.go)
+		var cs *callState
+		ctx, cs = c.beginCall(ctx, "facetSearch", uid)
+		defer func() { cs.end(err) }()
+	}
 	st, rs, err := c.searchTarget(ctx, uid)
 	if err != nil {
 		return nil, err

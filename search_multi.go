@@ -14,7 +14,12 @@ import (
 // merges them into one list (search_federated.go).
 
 // MultiSearch runs several searches, plain or federated, on the fleet.
-func (c *Cluster) MultiSearch(ctx context.Context, req *meilisearch.MultiSearchRequest) (*meilisearch.MultiSearchResponse, error) {
+func (c *Cluster) MultiSearch(ctx context.Context, req *meilisearch.MultiSearchRequest) (_ *meilisearch.MultiSearchResponse, err error) {
+	if c.hooks.calls != nil { // a cluster call (observe.go)
+		var cs *callState
+		ctx, cs = c.beginCall(ctx, "multiSearch", "")
+		defer func() { cs.end(err) }()
+	}
 	if req == nil {
 		return nil, fmt.Errorf("miroir: MultiSearch: nil request")
 	}
@@ -61,7 +66,12 @@ func (c *Cluster) MultiSearch(ctx context.Context, req *meilisearch.MultiSearchR
 }
 
 // multiSearchBody runs a multi-search given as JSON (the REST API's body).
-func (c *Cluster) multiSearchBody(ctx context.Context, body []byte) ([]byte, error) {
+func (c *Cluster) multiSearchBody(ctx context.Context, body []byte) (_ []byte, err error) {
+	if c.hooks.calls != nil { // a cluster call (observe.go)
+		var cs *callState
+		ctx, cs = c.beginCall(ctx, "multiSearch", "")
+		defer func() { cs.end(err) }()
+	}
 	var top struct {
 		Federation json.RawMessage `json:"federation"`
 	}

@@ -27,7 +27,12 @@ func (i *Index) SearchSimilarDocuments(ctx context.Context, param *meilisearch.S
 // semantic search with it (semanticRatio 1) over a covering set, leaving
 // the document itself out: the scores are the same similarities
 // Meilisearch's /similar computes.
-func (c *Cluster) similarBody(ctx context.Context, uid string, body []byte) ([]byte, error) {
+func (c *Cluster) similarBody(ctx context.Context, uid string, body []byte) (_ []byte, err error) {
+	if c.hooks.calls != nil { // a cluster call (observe.go)
+		var cs *callState
+		ctx, cs = c.beginCall(ctx, "similar", uid)
+		defer func() { cs.end(err) }()
+	}
 	req, err := parseSimilarRequest(body)
 	if err != nil {
 		return nil, err

@@ -201,7 +201,15 @@ func (c *Cluster) sequenced(ctx context.Context, uids []string, barrier bool, pl
 // before a call is deferred: what one node refuses at once (a malformed
 // payload) is refused at once, deferred or not; check may also complete
 // the placeholder (its document count).
-func (c *Cluster) sequencedChecked(ctx context.Context, uids []string, barrier bool, placeholder *ClusterTask, check func() error, run func(ctx context.Context) (*meilisearch.TaskInfo, error)) (*meilisearch.TaskInfo, error) {
+//
+// It is the cluster call (observe.go) of every write it runs, named after
+// the placeholder's task type.
+func (c *Cluster) sequencedChecked(ctx context.Context, uids []string, barrier bool, placeholder *ClusterTask, check func() error, run func(ctx context.Context) (*meilisearch.TaskInfo, error)) (info *meilisearch.TaskInfo, err error) {
+	if c.hooks.calls != nil {
+		var cs *callState
+		ctx, cs = c.beginCall(ctx, writeOpName(placeholder), oneIndex(uids))
+		defer func() { cs.end(err) }()
+	}
 	if err := c.checkOpen(); err != nil {
 		return nil, err // a closed Cluster defers nothing
 	}
@@ -229,7 +237,7 @@ func (c *Cluster) sequencedChecked(ctx context.Context, uids []string, barrier b
 		}
 	}
 	placeholder.Local = true
-	info, err := c.tasks.register(ctx, placeholder)
+	info, err = c.tasks.register(ctx, placeholder)
 	if err != nil {
 		t.release()
 		return nil, err
@@ -307,7 +315,13 @@ func (v valuesFrom) Value(key any) any { return v.vals.Value(key) }
 // inTurn runs a call that changes index uid and cannot be deferred (a
 // streamed reader, a write split into several tasks) when its turn comes,
 // in the caller's request.
-func inTurn[T any](ctx context.Context, c *Cluster, uid string, run func(ctx context.Context) (T, error)) (T, error) {
+// It is the cluster call op (observe.go).
+func inTurn[T any](ctx context.Context, c *Cluster, op, uid string, run func(ctx context.Context) (T, error)) (v T, err error) {
+	if c.hooks.calls != nil {
+		var cs *callState
+		ctx, cs = c.beginCall(ctx, op, uid)
+		defer func() { cs.end(err) }()
+	}
 	if err := c.checkOpen(); err != nil {
 		var zero T
 		return zero, err
@@ -319,4 +333,20 @@ func inTurn[T any](ctx context.Context, c *Cluster, uid string, run func(ctx con
 		return zero, err
 	}
 	return run(ctx)
+}
+
+// writeOpName names a sequenced call for observers: its task type.
+func writeOpName(placeholder *ClusterTask) string {
+	if placeholder == nil || placeholder.Type == "" {
+		return "write"
+	}
+	return string(placeholder.Type)
+}
+
+// oneIndex is the index label of a call on uids: "" for several.
+func oneIndex(uids []string) string {
+	if len(uids) == 1 {
+		return uids[0]
+	}
+	return ""
 }

@@ -328,8 +328,12 @@ type rollbackResult struct {
 func (r rollbackResult) complete() bool { return len(r.failed) == 0 }
 
 // rollback restores the snapshot of the touched settings on every node of
-// done, in parallel.
+// done, in parallel. The transaction has failed: the Observer hears of it
+// (SettingsObserver) whether or not any node had to be restored.
 func (e *settingsEngine) rollback(ctx context.Context, tx *txState, done []*node) rollbackResult {
+	if so := e.c.hooks.settings; so != nil {
+		defer so.SettingsRolledBack(tx.uid)
+	}
 	var rb rollbackResult
 	if len(done) == 0 {
 		return rb

@@ -98,7 +98,12 @@ func sortedMapKeys[V any](m map[string]V) []string {
 // the nodes hold them (with _miroir_shard; embedder API keys, which nodes
 // mask, are not compared). Unreachable nodes are listed, not compared; the
 // call fails only when no node could be read.
-func (c *Cluster) SettingsDrift(ctx context.Context, index string) (*SettingsDrift, error) {
+func (c *Cluster) SettingsDrift(ctx context.Context, index string) (_ *SettingsDrift, err error) {
+	if c.hooks.calls != nil { // a cluster call (observe.go)
+		var cs *callState
+		ctx, cs = c.beginCall(ctx, "settingsDrift", index)
+		defer func() { cs.end(err) }()
+	}
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}

@@ -159,7 +159,12 @@ func hideAttrs(v json.RawMessage) json.RawMessage {
 
 // getSettingsRaw returns the settings object (route "") or one setting as
 // one healthy node serves it, with _miroir_shard hidden.
-func (c *Cluster) getSettingsRaw(ctx context.Context, uid, route string) ([]byte, error) {
+func (c *Cluster) getSettingsRaw(ctx context.Context, uid, route string) (_ []byte, err error) {
+	if c.hooks.calls != nil { // a cluster call (observe.go)
+		var cs *callState
+		ctx, cs = c.beginCall(ctx, "getSettings", uid)
+		defer func() { cs.end(err) }()
+	}
 	if route == "" {
 		raw, err := c.readSettings(ctx, uid)
 		if err != nil {
@@ -178,7 +183,7 @@ func (c *Cluster) getSettingsRaw(ctx context.Context, uid, route string) ([]byte
 		return nil, err
 	}
 	var b []byte
-	err := c.settingsTx().readOne(ctx, func(ctx context.Context, n *node) error {
+	err = c.settingsTx().readOne(ctx, func(ctx context.Context, n *node) error {
 		resp, err := n.do(ctx, "getSettings", http.MethodGet, "/indexes/"+uid+"/settings/"+route, nil, "", nil)
 		if err != nil {
 			return err
@@ -316,7 +321,12 @@ func filterableNames(v json.RawMessage) []string {
 // attributes): read from one healthy node on first use, replaced by every
 // settings transaction that succeeds. The value is shared: do not modify
 // it. _miroir_shard is not in its filterable attributes.
-func (c *Cluster) indexSettings(ctx context.Context, uid string) (*meilisearch.Settings, error) {
+func (c *Cluster) indexSettings(ctx context.Context, uid string) (_ *meilisearch.Settings, err error) {
+	if c.hooks.calls != nil { // a cluster call (observe.go)
+		var cs *callState
+		ctx, cs = c.beginCall(ctx, "getSettings", uid)
+		defer func() { cs.end(err) }()
+	}
 	st, err := c.state(ctx, uid)
 	if err != nil {
 		return nil, err

@@ -286,7 +286,12 @@ func (e *settingsEngine) generation(uid string) uint64 {
 // With create, a missing index is created on the fleet first (as
 // Meilisearch creates it on a settings update), through the same path as a
 // first document write: miroir_meta record, _miroir_shard filterable.
-func (c *Cluster) submitSettings(ctx context.Context, uid string, op *settingsOp, create bool) (*meilisearch.TaskInfo, error) {
+func (c *Cluster) submitSettings(ctx context.Context, uid string, op *settingsOp, create bool) (_ *meilisearch.TaskInfo, err error) {
+	if c.hooks.calls != nil { // a cluster call (observe.go)
+		var cs *callState
+		ctx, cs = c.beginCall(ctx, "settingsUpdate", uid)
+		defer func() { cs.end(err) }()
+	}
 	if err := validateSettingsOp(op); err != nil {
 		return nil, err // refused like Meilisearch: no node touched, no task
 	}

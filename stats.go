@@ -169,7 +169,12 @@ func addSizes(out *meilisearch.StatsIndex, per []*nodeIndexStats, p *meilisearch
 }
 
 // GetStats returns the index's stats aggregated over the fleet.
-func (i *Index) GetStats(ctx context.Context, param *meilisearch.StatsParams) (*meilisearch.StatsIndex, error) {
+func (i *Index) GetStats(ctx context.Context, param *meilisearch.StatsParams) (_ *meilisearch.StatsIndex, err error) {
+	if i.c.hooks.calls != nil { // a cluster call (observe.go)
+		var cs *callState
+		ctx, cs = i.c.beginCall(ctx, "getStats", i.uid)
+		defer func() { cs.end(err) }()
+	}
 	c := i.c
 	if err := c.checkOpen(); err != nil {
 		return nil, err
@@ -213,7 +218,12 @@ func statsError(c *Cluster, errs []error) error {
 // GetStats returns the fleet's stats: sizes summed over nodes, lastUpdate
 // the latest, and per index the aggregated index stats (miroir_meta
 // hidden).
-func (c *Cluster) GetStats(ctx context.Context, param *meilisearch.StatsParams) (*meilisearch.Stats, error) {
+func (c *Cluster) GetStats(ctx context.Context, param *meilisearch.StatsParams) (_ *meilisearch.Stats, err error) {
+	if c.hooks.calls != nil { // a cluster call (observe.go)
+		var cs *callState
+		ctx, cs = c.beginCall(ctx, "getStats", "")
+		defer func() { cs.end(err) }()
+	}
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}

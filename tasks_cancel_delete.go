@@ -24,7 +24,12 @@ func missingTaskFilters(op string) error {
 // CancelTasks cancels the unfinished cluster tasks matching param by
 // canceling their node tasks on every node. It returns a cluster task of
 // type taskCancelation. As in Meilisearch, at least one filter is needed.
-func (c *Cluster) CancelTasks(ctx context.Context, param *meilisearch.CancelTasksQuery) (*meilisearch.TaskInfo, error) {
+func (c *Cluster) CancelTasks(ctx context.Context, param *meilisearch.CancelTasksQuery) (_ *meilisearch.TaskInfo, err error) {
+	if c.hooks.calls != nil { // a cluster call (observe.go)
+		var cs *callState
+		ctx, cs = c.beginCall(ctx, "taskCancelation", "")
+		defer func() { cs.end(err) }()
+	}
 	if param == nil {
 		param = &meilisearch.CancelTasksQuery{}
 	}
@@ -99,7 +104,12 @@ func (c *Cluster) cancelTasks(ctx context.Context, f taskFilter) (*meilisearch.T
 // when the deletion runs, and their node tasks on every node (see
 // deleteTasks). It returns a cluster task of type taskDeletion. As in
 // Meilisearch, at least one filter is needed.
-func (c *Cluster) DeleteTasks(ctx context.Context, param *meilisearch.DeleteTasksQuery) (*meilisearch.TaskInfo, error) {
+func (c *Cluster) DeleteTasks(ctx context.Context, param *meilisearch.DeleteTasksQuery) (_ *meilisearch.TaskInfo, err error) {
+	if c.hooks.calls != nil { // a cluster call (observe.go)
+		var cs *callState
+		ctx, cs = c.beginCall(ctx, "taskDeletion", "")
+		defer func() { cs.end(err) }()
+	}
 	if param == nil {
 		param = &meilisearch.DeleteTasksQuery{}
 	}

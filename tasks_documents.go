@@ -22,7 +22,12 @@ import (
 // feature on (the nodes judge that). Each document appears once, without
 // _miroir_shard; documents come grouped by node, not in the order they
 // were sent. dst must be a non-nil pointer to a slice, as in meilisearch-go.
-func (c *Cluster) GetTaskDocuments(ctx context.Context, taskUID int64, dst any) error {
+func (c *Cluster) GetTaskDocuments(ctx context.Context, taskUID int64, dst any) (err error) {
+	if c.hooks.calls != nil { // a cluster call (observe.go)
+		var cs *callState
+		ctx, cs = c.beginCall(ctx, "getTaskDocuments", "")
+		defer func() { cs.end(err) }()
+	}
 	if v := reflect.ValueOf(dst); v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Slice {
 		return fmt.Errorf("GetTaskDocuments: dst must be a non-nil pointer to a slice")
 	}

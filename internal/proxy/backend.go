@@ -119,7 +119,8 @@ type Backend interface {
 	// Meilisearch error code ("" when err has none) and the
 	// {message, code, type, link} body.
 	RenderError(err error) (status int, code string, body []byte)
-	// Logger is where the proxy reports failures of its own.
+	// Logger is where the proxy reports failures of its own and writes
+	// its one line per request (at Info; observe.go).
 	Logger() *slog.Logger
 }
 

@@ -9,7 +9,8 @@
 // handler.go (configuration, serving, rendering), routes.go (the route
 // table), auth.go, body.go (reading bodies), indexes.go (server and
 // indexes), keys.go, documents.go, search.go, settings.go, tasks.go,
-// tasks_query.go, miroir.go (/_miroir/*), json.go (small JSON builders).
+// tasks_query.go, miroir.go (/_miroir/*), observe.go (request log, metrics
+// route), json.go (small JSON builders).
 package proxy
 
 import (
@@ -44,6 +45,9 @@ type Config struct {
 	// Codings are the Content-Encodings beyond gzip and deflate, by
 	// lower-case name.
 	Codings map[string]Coding
+	// Metrics, when set, is served at GET /_miroir/metrics behind the
+	// admin key (a Prometheus handler); without it the route is 404.
+	Metrics http.Handler
 }
 
 // Coding is one Content-Encoding beyond gzip and deflate: Decode reads
@@ -96,10 +100,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) serve(w http.ResponseWriter, r *http.Request, o routeOpts, fn routeFunc) {
+	start := time.Now()
+	status, degraded := h.serveRoute(w, r, o, fn)
+	h.logRequest(r, status, time.Since(start), degraded)
+}
+
+// serveRoute authorizes and runs one route; it returns the status it
+// answered with and whether the call was degraded (for the request log).
+func (h *handler) serveRoute(w http.ResponseWriter, r *http.Request, o routeOpts, fn routeFunc) (int, bool) {
 	ctx, err := h.authorize(r, o)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return h.writeError(w, r, err), false
 	}
 	if o.write {
 		ctx = context.WithoutCancel(ctx)
@@ -107,28 +118,32 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, o routeOpts, fn 
 	ctx, degradation := h.b.Track(ctx)
 	r = r.WithContext(ctx)
 	res, err := fn(r)
-	if deg := degradedHeader(degradation()); deg != "" {
+	deg := degradedHeader(degradation())
+	if deg != "" {
 		w.Header().Set("X-Miroir-Degraded", deg)
 	}
 	if err != nil {
 		status, code, body := h.b.RenderError(err)
 		if status >= 500 {
-			h.b.Logger().Warn("miroir: proxy request failed", "method", r.Method, "path", r.URL.Path, "code", code, "status", status)
+			h.b.Logger().Warn("miroir: proxy request failed", "method", r.Method, "route", r.Pattern, "code", code, "status", status)
 		}
 		h.write(w, r, status, body)
-		return
+		return status, deg != ""
 	}
-	h.writeReply(w, r, res)
+	return h.writeReply(w, r, res), deg != ""
 }
 
 // ---- rendering ----
 
-func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+// writeError answers err and returns the status it answered with.
+func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) int {
 	status, _, body := h.b.RenderError(err)
 	h.write(w, r, status, body)
+	return status
 }
 
-func (h *handler) writeReply(w http.ResponseWriter, r *http.Request, res reply) {
+// writeReply answers res and returns the status it answered with.
+func (h *handler) writeReply(w http.ResponseWriter, r *http.Request, res reply) int {
 	if res.status == 0 {
 		res.status = http.StatusOK
 	}
@@ -136,7 +151,7 @@ func (h *handler) writeReply(w http.ResponseWriter, r *http.Request, res reply) 
 	switch v := res.body.(type) {
 	case nil:
 		w.WriteHeader(res.status)
-		return
+		return res.status
 	case []byte:
 		b = v
 		if res.contentType != "" {
@@ -147,11 +162,11 @@ func (h *handler) writeReply(w http.ResponseWriter, r *http.Request, res reply) 
 	default:
 		var err error
 		if b, err = json.Marshal(v); err != nil {
-			h.writeError(w, r, fmt.Errorf("miroir: encoding the answer: %w", err))
-			return
+			return h.writeError(w, r, fmt.Errorf("miroir: encoding the answer: %w", err))
 		}
 	}
 	h.write(w, r, res.status, b)
+	return res.status
 }
 
 // write sends a body (JSON unless the Content-Type is already set), encoded with the first coding the request

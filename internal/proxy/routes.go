@@ -3,6 +3,7 @@ package proxy
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/miroirsearch/miroir/internal/keyauth"
 )
@@ -119,6 +120,9 @@ func (h *handler) routes() {
 	h.handle("GET /_miroir/topology", adm, h.topology)
 	h.handle("GET /_miroir/shards", adm, h.shards)
 	h.handle("GET /_miroir/ready", adm, h.ready)
+	if h.cfg.Metrics != nil {
+		h.mux.HandleFunc("GET /_miroir/metrics", h.metrics)
+	}
 
 	h.mux.HandleFunc("/", h.notFound)
 }
@@ -127,6 +131,14 @@ func (h *handler) routes() {
 // authentication and with an empty body: 405 when the path exists with
 // other methods, else 404.
 func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	status := h.notFoundStatus(r)
+	w.WriteHeader(status)
+	h.logRequest(r, status, time.Since(start), false)
+}
+
+// notFoundStatus is 405 when r's path exists with other methods, else 404.
+func (h *handler) notFoundStatus(r *http.Request) int {
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		if m == r.Method {
 			continue
@@ -134,11 +146,10 @@ func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
 		r2 := r.Clone(r.Context())
 		r2.Method = m
 		if _, p := h.mux.Handler(r2); p != "/" && p != "" {
-			w.WriteHeader(http.StatusMethodNotAllowed)
-			return
+			return http.StatusMethodNotAllowed
 		}
 	}
-	w.WriteHeader(http.StatusNotFound)
+	return http.StatusNotFound
 }
 
 func (h *handler) unsupportedRoute(what string) routeFunc {
