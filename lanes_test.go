@@ -284,7 +284,11 @@ func TestLaneExpiryAndTakeover(t *testing.T) {
 func TestLaneReleasedOnClose(t *testing.T) {
 	srv, nodes := laneFleet(t, 3)
 	ctx := testCtx(t)
-	a := laneCluster(t, nodes, withLaneRange(9, 10))
+	// Both instances live in the middle of one window: on the wall clock
+	// the second could start in the next window and rightly claim that.
+	mid := time.UnixMilli(windowOf(time.Now().UnixMilli())*laneWindowMs + laneWindowMs/2)
+	frozen := withClock(func() time.Time { return mid })
+	a := laneCluster(t, nodes, withLaneRange(9, 10), frozen)
 	var last int64
 	for range 300 { // a burst: runs ahead of the clock
 		u, err := a.lanes.nextUID(ctx)
@@ -300,7 +304,7 @@ func TestLaneReleasedOnClose(t *testing.T) {
 			t.Fatalf("node %d keeps locks after Close: %v", i, got)
 		}
 	}
-	b := laneCluster(t, nodes, withLaneRange(9, 10))
+	b := laneCluster(t, nodes, withLaneRange(9, 10), frozen)
 	u, err := b.lanes.nextUID(ctx)
 	if err != nil {
 		t.Fatalf("claim after release: %v", err)

@@ -25,18 +25,13 @@ func Observers(obs ...Observer) Observer {
 
 type multiObserver struct{ obs []Observer }
 
-// The extensions other files define, matched by method set so that this
-// file forwards them without naming their types.
-type (
-	hedgeEvents interface {
-		HedgeSent(index, slowNodeID, hedgeNodeID string)
-		HedgeWon(index, hedgeNodeID string)
-	}
-	replicaEvents interface {
-		ReplicaStale(index string, shard int, nodeID string)
-		ReplicaInSync(index string, shard int, nodeID string)
-		RepairCopied(index string, shard int, nodeID string, copied, deleted int)
-	}
+// multiObserver forwards every optional extension, so that combining
+// observers never hides an event from one of them.
+var (
+	_ HedgeObserver    = multiObserver{}
+	_ ReplicaObserver  = multiObserver{}
+	_ SettingsObserver = multiObserver{}
+	_ CallObserver     = multiObserver{}
 )
 
 // DegradedWrite implements Observer.
@@ -118,7 +113,7 @@ func (m multiObserver) SettingsRolledBack(index string) {
 // HedgeSent forwards the hedge event (HedgeObserver).
 func (m multiObserver) HedgeSent(index, slowNodeID, hedgeNodeID string) {
 	for _, o := range m.obs {
-		if h, ok := o.(hedgeEvents); ok {
+		if h, ok := o.(HedgeObserver); ok {
 			h.HedgeSent(index, slowNodeID, hedgeNodeID)
 		}
 	}
@@ -127,7 +122,7 @@ func (m multiObserver) HedgeSent(index, slowNodeID, hedgeNodeID string) {
 // HedgeWon forwards the hedge event (HedgeObserver).
 func (m multiObserver) HedgeWon(index, hedgeNodeID string) {
 	for _, o := range m.obs {
-		if h, ok := o.(hedgeEvents); ok {
+		if h, ok := o.(HedgeObserver); ok {
 			h.HedgeWon(index, hedgeNodeID)
 		}
 	}
@@ -136,7 +131,7 @@ func (m multiObserver) HedgeWon(index, hedgeNodeID string) {
 // ReplicaStale forwards the replica event (ReplicaObserver).
 func (m multiObserver) ReplicaStale(index string, shard int, nodeID string) {
 	for _, o := range m.obs {
-		if r, ok := o.(replicaEvents); ok {
+		if r, ok := o.(ReplicaObserver); ok {
 			r.ReplicaStale(index, shard, nodeID)
 		}
 	}
@@ -145,7 +140,7 @@ func (m multiObserver) ReplicaStale(index string, shard int, nodeID string) {
 // ReplicaInSync forwards the replica event (ReplicaObserver).
 func (m multiObserver) ReplicaInSync(index string, shard int, nodeID string) {
 	for _, o := range m.obs {
-		if r, ok := o.(replicaEvents); ok {
+		if r, ok := o.(ReplicaObserver); ok {
 			r.ReplicaInSync(index, shard, nodeID)
 		}
 	}
@@ -154,7 +149,7 @@ func (m multiObserver) ReplicaInSync(index string, shard int, nodeID string) {
 // RepairCopied forwards the replica event (ReplicaObserver).
 func (m multiObserver) RepairCopied(index string, shard int, nodeID string, copied, deleted int) {
 	for _, o := range m.obs {
-		if r, ok := o.(replicaEvents); ok {
+		if r, ok := o.(ReplicaObserver); ok {
 			r.RepairCopied(index, shard, nodeID, copied, deleted)
 		}
 	}

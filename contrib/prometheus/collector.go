@@ -124,6 +124,8 @@ var (
 	_ miroir.Observer         = (*Collector)(nil)
 	_ miroir.CallObserver     = (*Collector)(nil)
 	_ miroir.SettingsObserver = (*Collector)(nil)
+	_ miroir.HedgeObserver    = (*Collector)(nil)
+	_ miroir.ReplicaObserver  = (*Collector)(nil)
 )
 
 // NewCollector returns a Collector with these metrics (all prefixed
