@@ -213,6 +213,7 @@ func (m matrixClient) master(method, path, body string) resp {
 // wait polls a task with the master key and returns "status code".
 func (m matrixClient) wait(uid any) string {
 	deadline := time.Now().Add(30 * time.Second)
+	delay := time.Millisecond
 	for {
 		r := m.master("GET", fmt.Sprintf("/tasks/%v", uid), "")
 		if r.status != 200 {
@@ -235,7 +236,11 @@ func (m matrixClient) wait(uid any) string {
 		if time.Now().After(deadline) {
 			return "never finished"
 		}
-		time.Sleep(3 * time.Millisecond)
+		// Backing off: each poll is a cluster task refresh over every
+		// node, and under -race a tight poll loop costs more CPU than the
+		// tasks it waits for.
+		time.Sleep(delay)
+		delay = min(2*delay, 40*time.Millisecond)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/andybalholm/brotli"
 )
@@ -56,14 +57,7 @@ func (c *compressWriter) WriteHeader(status int) {
 	if status != http.StatusNoContent && status >= 200 {
 		h.Set("Content-Encoding", c.enc)
 		h.Add("Vary", "Accept-Encoding")
-		switch c.enc {
-		case "gzip":
-			c.w = gzip.NewWriter(c.ResponseWriter)
-		case "deflate":
-			c.w = zlib.NewWriter(c.ResponseWriter)
-		case "br":
-			c.w = brotli.NewWriter(c.ResponseWriter)
-		}
+		c.w = getEncoder(c.enc, c.ResponseWriter)
 	}
 	c.ResponseWriter.WriteHeader(status)
 }
@@ -81,6 +75,43 @@ func (c *compressWriter) Write(b []byte) (int, error) {
 func (c *compressWriter) close() {
 	if c.w != nil {
 		_ = c.w.Close()
+		putEncoder(c.enc, c.w)
+		c.w = nil
+	}
+}
+
+// Encoders are pooled: a compressor's state is hundreds of kilobytes, and
+// Go's HTTP client asks for gzip on every request, so a fresh one per
+// response dominated the cost of small answers (health probes, task
+// polls), and the -race run of every test that talks to meilitest.
+var encoders = map[string]*sync.Pool{
+	"gzip":    {New: func() any { return gzip.NewWriter(nil) }},
+	"deflate": {New: func() any { return zlib.NewWriter(nil) }},
+	"br":      {New: func() any { return brotli.NewWriter(nil) }},
+}
+
+// resetter is what the pooled encoders share: a new destination.
+type resetter interface {
+	io.WriteCloser
+	Reset(io.Writer)
+}
+
+func getEncoder(enc string, w io.Writer) io.WriteCloser {
+	p := encoders[enc]
+	if p == nil {
+		return nil
+	}
+	e := p.Get().(resetter)
+	e.Reset(w)
+	return e
+}
+
+func putEncoder(enc string, e io.WriteCloser) {
+	if p := encoders[enc]; p != nil {
+		if r, ok := e.(resetter); ok {
+			r.Reset(nil) // drop the response writer
+			p.Put(r)
+		}
 	}
 }
 
