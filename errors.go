@@ -27,6 +27,14 @@ var (
 	ErrShardCountMismatch = errors.New("miroir: shard count mismatch")
 	// ErrClosed: the Cluster was closed.
 	ErrClosed = errors.New("miroir: cluster closed")
+	// ErrTopologyChangeInProgress: a topology change to another target is
+	// running, or the call (index creation, a settings change) waits for
+	// the running change to end (DESIGN §13).
+	ErrTopologyChangeInProgress = errors.New("miroir: topology change in progress")
+	// ErrTopologyUnknown: this instance could not read the fleet's recorded
+	// topology for several refresh intervals and refuses writes rather
+	// than write to a stale placement.
+	ErrTopologyUnknown = errors.New("miroir: topology unknown")
 )
 
 // Error codes miroir adds to Meilisearch's own.
@@ -52,6 +60,13 @@ const (
 	// CodeReservedIndex: the index uid is reserved by miroir (miroir_meta,
 	// and every uid starting with miroir- or miroir_).
 	CodeReservedIndex = "miroir_reserved_index"
+	// CodeTopologyChangeInProgress: see ErrTopologyChangeInProgress.
+	CodeTopologyChangeInProgress = "miroir_topology_change_in_progress"
+	// CodeTopologyUnknown: see ErrTopologyUnknown.
+	CodeTopologyUnknown = "miroir_topology_unknown"
+	// CodeInvalidTopology: a node list (New's or ChangeTopology's target)
+	// that cannot be a fleet: duplicate IDs, a group below RF, gaps, ...
+	CodeInvalidTopology = "miroir_invalid_topology"
 )
 
 // Error is a miroir error in Meilisearch's shape ({message, code, type,
@@ -93,6 +108,10 @@ func (e *Error) Is(target error) bool {
 		return e.Code == CodeUnsupported
 	case ErrShardCountMismatch:
 		return e.Code == CodeShardCountMismatch
+	case ErrTopologyChangeInProgress:
+		return e.Code == CodeTopologyChangeInProgress
+	case ErrTopologyUnknown:
+		return e.Code == CodeTopologyUnknown
 	}
 	return false
 }

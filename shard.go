@@ -226,6 +226,15 @@ type Topology struct {
 	// Stale lists the replicas that missed writes and serve no reads
 	// until repaired, as this instance sees them (DESIGN §12).
 	Stale []StaleReplica `json:"stale"`
+	// Epoch is the fleet's recorded topology epoch this instance follows
+	// (0 before it read the record, DESIGN §13).
+	Epoch int64 `json:"epoch"`
+	// Configured is false when the fleet's record differs from the node
+	// list this Cluster was given, which then only served to find the
+	// fleet.
+	Configured bool `json:"configured"`
+	// Change is the topology change in progress, nil when none.
+	Change *TopologyChange `json:"change,omitempty"`
 
 	// assign holds the replica IDs at assign[(s*Groups+g)*RF:][:RF]; nil
 	// for a hand-built value, in which case Replicas recomputes it.
