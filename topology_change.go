@@ -521,9 +521,19 @@ func (d *changeDriver) retire(ctx context.Context) error {
 		nodes = append(nodes, t.clients[ni])
 	}
 	slices.SortFunc(nodes, func(a, b *node) int { return a.idx - b.idx })
+	stays := map[string]bool{}
+	for _, n := range d.rec.Change.Target.Nodes {
+		stays[n.ID] = true
+	}
 	errs := c.fanout(ctx, nodes, func(ctx context.Context, n *node) error {
 		for _, uid := range uids {
 			if err := n.deleteShards(ctx, uid, perNode[n.idx]); err != nil {
+				if !stays[n.ID] && isTransportError(err) {
+					// A node leaving the fleet that does not answer keeps
+					// its copies; nothing reads it any more.
+					c.opts.logger.Warn("miroir: topology change: a removed node could not be emptied", "node", n.ID, "index", uid, "err", err)
+					return nil
+				}
 				return fmt.Errorf("miroir: topology change: emptying the shards node %s left, index %q: %w", n.ID, uid, err)
 			}
 		}
@@ -594,8 +604,11 @@ func (d *changeDriver) report() {
 		if p.Phase != PhaseDone {
 			p.Phase = ch.Phase
 		}
-		if parsePhase(ch.Phase) >= phaseCutover && p.ShardsDone == 0 && p.Phase == PhaseDone {
+		switch {
+		case p.Phase == PhaseDone || parsePhase(ch.Phase) >= phaseCutover:
 			p.ShardsDone = len(ch.Moving)
+		default:
+			p.ShardsDone = len(ch.Cut)
 		}
 	}
 	d.progress = p
