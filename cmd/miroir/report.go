@@ -11,9 +11,9 @@ import (
 	"github.com/miroirsearch/miroir"
 )
 
-// status prints the topology, each node's health and shards, and the
-// stale replicas of every index (marks are fleet state: reading an index
-// loads them).
+// status prints the topology (its epoch, and the change in progress),
+// each node's health and shards, and the stale replicas of every index
+// (marks are fleet state: reading an index loads them).
 func status(ctx context.Context, c *miroir.Cluster, w io.Writer) error {
 	var uids []string
 	for offset := int64(0); ; {
@@ -47,6 +47,7 @@ func status(ctx context.Context, c *miroir.Cluster, w io.Writer) error {
 	}
 	t := c.Topology()
 	fmt.Fprintf(w, "fleet: %d shards, %d group(s), RF %d, %d nodes\n", t.Shards, t.Groups, t.ReplicationFactor, len(t.Nodes))
+	writeEpoch(w, t)
 	for _, n := range t.Nodes {
 		health := "healthy"
 		if !n.Healthy {
@@ -58,6 +59,7 @@ func status(ctx context.Context, c *miroir.Cluster, w io.Writer) error {
 	for _, uid := range uids {
 		fmt.Fprintf(w, "  %-20s %d documents\n", uid, docs[uid])
 	}
+	writeChange(w, t, time.Now())
 	if len(t.Stale) == 0 {
 		fmt.Fprintln(w, "stale replicas: none")
 		return nil
@@ -137,4 +139,46 @@ func repair(ctx context.Context, c *miroir.Cluster, uid string, w io.Writer) (bo
 	}
 	fmt.Fprintf(w, "index %s: %d documents copied, %d deleted, %d (id, version) pairs listed (%s)\n", uid, r.Copied, r.Deleted, r.Listed, elapsed(start))
 	return ok, nil
+}
+
+// writeEpoch says which recorded topology the command follows.
+func writeEpoch(w io.Writer, t miroir.Topology) {
+	switch {
+	case t.Epoch == 0:
+		fmt.Fprintln(w, "topology: not recorded on the fleet yet (the first write records it)")
+	case t.Configured:
+		fmt.Fprintf(w, "topology: epoch %d, as the nodes given\n", t.Epoch)
+	default:
+		fmt.Fprintf(w, "topology: epoch %d, the fleet's record (it differs from the nodes given, which only served to find the fleet)\n", t.Epoch)
+	}
+}
+
+// writeChange prints the topology change in progress, if any: its target
+// against the current nodes, its phase and progress.
+func writeChange(w io.Writer, t miroir.Topology, now time.Time) {
+	ch := t.Change
+	if ch == nil {
+		fmt.Fprintln(w, "topology change: none in progress")
+		return
+	}
+	fmt.Fprintf(w, "topology change in progress: epoch %d -> %d, phase %s, started %s (%s ago)\n",
+		ch.FromEpoch, ch.Epoch, ch.Phase, ch.Started.UTC().Format(time.RFC3339), roundDuration(now.Sub(ch.Started)))
+	fmt.Fprintf(w, "  target: %d nodes, RF %d\n", len(ch.Nodes), ch.ReplicationFactor)
+	for _, d := range diffNodes(t.Nodes, ch.Nodes) {
+		fmt.Fprintf(w, "    %s\n", d)
+	}
+	fmt.Fprintf(w, "  progress: %d of %d moving shards done, %d documents (%s) copied", ch.ShardsDone, ch.ShardsMoving, ch.DocumentsCopied, megabytes(ch.BytesCopied))
+	if ch.DocumentsRemaining >= 0 {
+		fmt.Fprintf(w, ", %d remaining", ch.DocumentsRemaining)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "  index creation and settings changes are refused until it completes;")
+	fmt.Fprintln(w, "  resume it: miroir [flags] nodes -target > target.nodes; miroir [flags] change-topology -nodes target.nodes -rf", ch.ReplicationFactor)
+}
+
+// readRecord makes c read the fleet's records (topology, marks): a read
+// of the index list reaches the fleet.
+func readRecord(ctx context.Context, c *miroir.Cluster) error {
+	_, err := c.ListIndexes(ctx, &meilisearch.IndexesQuery{Limit: 1})
+	return err
 }

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/miroirsearch/miroir"
+)
+
+// How often change-topology redraws its bar, polls for plain lines, and
+// prints a plain line when the phase does not change.
+const (
+	barRefresh   = 200 * time.Millisecond
+	plainRefresh = time.Second
+	plainEvery   = 10 * time.Second
+)
+
+// changeTopology drives Cluster.ChangeTopology to target and shows its
+// progress until it ends; it returns the exit status.
+func changeTopology(ctx context.Context, c *miroir.Cluster, target []miroir.Node, stdout, stderr io.Writer, tty bool) int {
+	start := time.Now()
+	rep := &reporter{w: stdout, tty: tty, width: 80, every: plainEvery, start: start}
+	fmt.Fprintf(stdout, "moving the fleet to %d nodes (%s)\n", len(target), describeTarget(target))
+
+	done := make(chan error, 1)
+	go func() { done <- c.ChangeTopology(ctx, target) }()
+	tick := barRefresh
+	if !tty {
+		tick = plainRefresh
+	}
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	var err error
+wait:
+	for {
+		select {
+		case err = <-done:
+			break wait
+		case now := <-t.C:
+			if ch := c.Topology().Change; ch != nil {
+				rep.update(*ch, now)
+			}
+		}
+	}
+	last := rep.latest
+	if ch := c.Topology().Change; ch != nil {
+		last = ch
+	}
+	switch {
+	case err == nil:
+		topo := c.Topology()
+		if last != nil {
+			final := *last
+			final.Phase, final.ShardsDone, final.DocumentsRemaining = miroir.PhaseDone, final.ShardsMoving, 0
+			rep.update(final, time.Now())
+			rep.println("done: the fleet is at epoch %d: %d nodes, %d group(s), RF %d; %d shard(s) moved, %d documents (%s) copied in %s",
+				topo.Epoch, len(topo.Nodes), topo.Groups, topo.ReplicationFactor, last.ShardsMoving, last.DocumentsCopied, megabytes(last.BytesCopied), elapsed(start))
+		} else {
+			rep.println("done: the fleet is at epoch %d: %d nodes, %d group(s), RF %d (%s)",
+				topo.Epoch, len(topo.Nodes), topo.Groups, topo.ReplicationFactor, elapsed(start))
+		}
+		return exitOK
+	case ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
+		why := "interrupted"
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			why = "-timeout reached"
+		}
+		rep.endLine()
+		if last != nil {
+			fmt.Fprintf(stderr, "miroir: %s in phase %s (%d of %d moving shards done). The change to epoch %d is recorded on the fleet: "+
+				"writes, deletes and searches keep working, index creation and settings changes are refused until it completes. "+
+				"Run the same command again, from here or any machine, to resume it.\n",
+				why, last.Phase, last.ShardsDone, last.ShardsMoving, last.Epoch)
+		} else {
+			fmt.Fprintf(stderr, "miroir: %s before the change showed progress. If its target was recorded, index creation and settings changes "+
+				"are refused until it completes: run the same command again to resume it (miroir status shows whether a change is in progress).\n", why)
+		}
+		return exitInterrupted
+	}
+	rep.endLine()
+	var me *miroir.Error
+	switch {
+	case errors.Is(err, miroir.ErrTopologyChangeInProgress):
+		fmt.Fprintf(stderr, "miroir: another topology change is in progress; it must finish first: %v\n", err)
+		if ch := c.Topology().Change; ch != nil {
+			fmt.Fprintf(stderr, "its target (epoch %d, RF %d, phase %s), to resume it with change-topology -nodes FILE -rf %d:\n",
+				ch.Epoch, ch.ReplicationFactor, ch.Phase, ch.ReplicationFactor)
+			formatNodes(stderr, ch.Nodes)
+		} else {
+			fmt.Fprintln(stderr, "miroir status shows it; miroir nodes -target prints its target to resume it with.")
+		}
+	case errors.As(err, &me) && me.Code == miroir.CodeInvalidTopology:
+		fmt.Fprintf(stderr, "miroir: the target was refused, nothing moved: %s\n", me.Message)
+	default:
+		fmt.Fprintf(stderr, "miroir: the change failed: %v\n", err)
+		fmt.Fprintln(stderr, "miroir: what it did is recorded; once the cause is fixed, the same command resumes it.")
+	}
+	return exitError
+}
+
+// describeTarget summarises a node list: nodes per group.
+func describeTarget(nodes []miroir.Node) string {
+	per := map[int]int{}
+	var groups []int
+	for _, n := range nodes {
+		if per[n.Group] == 0 {
+			groups = append(groups, n.Group)
+		}
+		per[n.Group]++
+	}
+	slices.Sort(groups)
+	parts := make([]string, len(groups))
+	for i, g := range groups {
+		parts[i] = "group " + strconv.Itoa(g) + ": " + strconv.Itoa(per[g])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// diffNodes lists, by ID, the nodes target adds to cur, removes from it,
+// and those whose URL or group differ.
+func diffNodes(cur, target []miroir.NodeStatus) []string {
+	old := map[string]miroir.NodeStatus{}
+	for _, n := range cur {
+		old[n.ID] = n
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range target {
+		seen[n.ID] = true
+		o, ok := old[n.ID]
+		switch {
+		case !ok:
+			out = append(out, fmt.Sprintf("+ %s (group %d) %s", n.ID, n.Group, n.URL))
+		case o.Group != n.Group:
+			out = append(out, fmt.Sprintf("~ %s group %d -> %d", n.ID, o.Group, n.Group))
+		case o.URL != n.URL:
+			out = append(out, fmt.Sprintf("~ %s %s -> %s", n.ID, o.URL, n.URL))
+		}
+	}
+	for _, n := range cur {
+		if !seen[n.ID] {
+			out = append(out, fmt.Sprintf("- %s (group %d) %s", n.ID, n.Group, n.URL))
+		}
+	}
+	return out
+}
+
+// printNodes prints the node list the fleet follows (or the target of the
+// change in progress) in the format change-topology reads.
+func printNodes(ctx context.Context, c *miroir.Cluster, target bool, w io.Writer) error {
+	if err := readRecord(ctx, c); err != nil {
+		return err
+	}
+	t := c.Topology()
+	if !target {
+		fmt.Fprintf(w, "# epoch %d, RF %d\n", t.Epoch, t.ReplicationFactor)
+		formatNodes(w, t.Nodes)
+		return nil
+	}
+	if t.Change == nil {
+		return errors.New("no topology change in progress")
+	}
+	fmt.Fprintf(w, "# target of the change in progress: epoch %d, RF %d (change-topology -rf %d)\n", t.Change.Epoch, t.Change.ReplicationFactor, t.Change.ReplicationFactor)
+	formatNodes(w, t.Change.Nodes)
+	return nil
+}
