@@ -99,7 +99,7 @@ wait:
 		fmt.Fprintf(stderr, "miroir: the target was refused, nothing moved: %s\n", me.Message)
 	default:
 		fmt.Fprintf(stderr, "miroir: the change failed: %v\n", err)
-		fmt.Fprintln(stderr, "miroir: what it did is recorded; once the cause is fixed, the same command resumes it.")
+		fmt.Fprintln(stderr, "miroir: miroir status shows whether the change was recorded; once the cause is fixed, the same command resumes it.")
 	}
 	return exitError
 }
@@ -159,7 +159,11 @@ func printNodes(ctx context.Context, c *miroir.Cluster, target bool, w io.Writer
 	}
 	t := c.Topology()
 	if !target {
-		fmt.Fprintf(w, "# epoch %d, RF %d\n", t.Epoch, t.ReplicationFactor)
+		if t.Epoch == 0 {
+			fmt.Fprintf(w, "# not recorded on the fleet yet (as given), RF %d\n", t.ReplicationFactor)
+		} else {
+			fmt.Fprintf(w, "# epoch %d, RF %d\n", t.Epoch, t.ReplicationFactor)
+		}
 		formatNodes(w, t.Nodes)
 		return nil
 	}

@@ -6,6 +6,7 @@
 // and shows what moved and that the search is unchanged.
 //
 //	go run ./examples/quickstart
+//	go run ./examples/quickstart -keep   # then keep the embedded fleet up for cmd/miroir
 //
 // Without MEILI_URLS it starts three in-process meilitest nodes (no Docker,
 // no download). With MEILI_URLS=http://a:7700,http://b:7700,... it uses
@@ -14,10 +15,12 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log"
 	"math/rand/v2"
 	"os"
+	"os/signal"
 	"slices"
 	"strings"
 	"sync"
@@ -32,6 +35,8 @@ const index = "books"
 
 func main() {
 	log.SetFlags(0)
+	keep := flag.Bool("keep", false, "embedded fleet: instead of growing it, keep it up (and a spare node) until Ctrl-C, for cmd/miroir")
+	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -90,9 +95,36 @@ func main() {
 	must(err)
 	fmt.Printf("cluster total: %d documents\n", stats.NumberOfDocuments)
 
-	if embedded {
+	switch {
+	case embedded && *keep:
+		// The example's instance leaves: a topology change waits for every
+		// live instance to see each phase, and this one would only idle.
+		cluster.Close()
+		serve(key, before)
+	case embedded:
 		grow(ctx, cluster, key, progress, before, res, top)
 	}
+}
+
+// serve keeps the embedded fleet up, with a spare node to grow it by,
+// and prints the cmd/miroir calls of README's "Growing the fleet".
+func serve(key string, topo miroir.Topology) {
+	spare, err := meilitest.NewServer(meilitestOptions(key)...)
+	must(err)
+	var list []string
+	for _, n := range topo.Nodes {
+		list = append(list, n.ID+"="+n.URL)
+	}
+	spareID := fmt.Sprintf("node-%d", len(topo.Nodes)+1)
+	fmt.Printf("\nthe fleet stays up until Ctrl-C; a spare node waits at %s. In another terminal:\n\n", spare.URL())
+	fmt.Printf("  export MIROIR_NODES=%s\n", strings.Join(list, ","))
+	fmt.Printf("  go run ./cmd/miroir -shards %d status\n", topo.Shards)
+	fmt.Printf("  go run ./cmd/miroir -shards %d nodes > grown.nodes\n", topo.Shards)
+	fmt.Printf("  echo %s=%s >> grown.nodes\n", spareID, spare.URL())
+	fmt.Printf("  go run ./cmd/miroir -shards %d change-topology -nodes grown.nodes\n\n", topo.Shards)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	<-ctx.Done()
 }
 
 // grow adds a fourth node to the embedded fleet online: only the shards
