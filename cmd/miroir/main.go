@@ -170,7 +170,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "nodes":
 		err = printNodes(ctx, c, nodeTarget, stdout)
 	case "change-topology":
-		return changeTopology(ctx, c, target, stdout, stderr, terminal(stdout, getenv))
+		return changeTopology(ctx, c, target, stdout, stderr, displayFor(terminal(stdout, getenv), getenv))
 	case "verify":
 		var ok bool
 		ok, err = verify(ctx, c, rest[0], stdout)

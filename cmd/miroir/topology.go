@@ -13,28 +13,44 @@ import (
 	"github.com/miroirsearch/miroir"
 )
 
-// How often change-topology redraws its bar, polls for plain lines, and
-// prints a plain line when the phase does not change.
-const (
-	barRefresh   = 200 * time.Millisecond
-	plainRefresh = time.Second
-	plainEvery   = 10 * time.Second
-)
+// display is how change-topology shows progress.
+type display struct {
+	tty   bool          // a bar redrawn in place, else plain lines
+	width int           // terminal columns
+	poll  time.Duration // how often progress is read
+	every time.Duration // plain: a line at least this often within a phase
+}
 
-// changeTopology drives Cluster.ChangeTopology to target and shows its
-// progress until it ends; it returns the exit status.
-func changeTopology(ctx context.Context, c *miroir.Cluster, target []miroir.Node, stdout, stderr io.Writer, tty bool) int {
+// displayFor is the display of a terminal or of plain output: the bar is
+// redrawn five times a second, plain lines come at each phase change and
+// every ten seconds.
+func displayFor(tty bool, getenv func(string) string) display {
+	if !tty {
+		return display{poll: time.Second, every: 10 * time.Second}
+	}
+	width := 80
+	if n, err := strconv.Atoi(getenv("COLUMNS")); err == nil && n >= 20 {
+		width = n
+	}
+	return display{tty: true, width: width, poll: 200 * time.Millisecond}
+}
+
+// changer is what change-topology needs of a Cluster.
+type changer interface {
+	ChangeTopology(ctx context.Context, nodes []miroir.Node) error
+	Topology() miroir.Topology
+}
+
+// changeTopology drives ChangeTopology to target and shows its progress
+// until it ends; it returns the exit status.
+func changeTopology(ctx context.Context, c changer, target []miroir.Node, stdout, stderr io.Writer, d display) int {
 	start := time.Now()
-	rep := &reporter{w: stdout, tty: tty, width: 80, every: plainEvery, start: start}
+	rep := &reporter{w: stdout, tty: d.tty, width: d.width, every: d.every, start: start}
 	fmt.Fprintf(stdout, "moving the fleet to %d nodes (%s)\n", len(target), describeTarget(target))
 
 	done := make(chan error, 1)
 	go func() { done <- c.ChangeTopology(ctx, target) }()
-	tick := barRefresh
-	if !tty {
-		tick = plainRefresh
-	}
-	t := time.NewTicker(tick)
+	t := time.NewTicker(d.poll)
 	defer t.Stop()
 	var err error
 wait:

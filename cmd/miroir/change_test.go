@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miroirsearch/miroir"
+)
+
+// fakeFleet stands for a Cluster in tests of change-topology's own logic
+// (what it prints and returns for each outcome of ChangeTopology); the
+// end-to-end tests in topology_test.go run the library itself. Each state
+// it publishes is read by the command before it moves on, so the output
+// depends on no timing.
+type fakeFleet struct {
+	mu       sync.Mutex
+	cond     *sync.Cond
+	topo     miroir.Topology
+	version  int
+	observed int
+	change   func(ctx context.Context, f *fakeFleet) error
+}
+
+func newFakeFleet(change func(ctx context.Context, f *fakeFleet) error) *fakeFleet {
+	f := &fakeFleet{change: change, topo: miroir.Topology{Epoch: 1, Configured: true, Shards: 8, Groups: 1, ReplicationFactor: 1}}
+	f.cond = sync.NewCond(&f.mu)
+	return f
+}
+
+func (f *fakeFleet) ChangeTopology(ctx context.Context, _ []miroir.Node) error {
+	return f.change(ctx, f)
+}
+
+func (f *fakeFleet) Topology() miroir.Topology {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.observed = f.version
+	f.cond.Broadcast()
+	return f.topo
+}
+
+// publish sets the topology and waits until the command read it.
+func (f *fakeFleet) publish(set func(t *miroir.Topology)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	set(&f.topo)
+	f.version++
+	for f.observed < f.version {
+		f.cond.Wait()
+	}
+}
+
+var testTarget = []miroir.Node{{ID: "node-1", URL: "http://a"}, {ID: "node-2", URL: "http://b"}, {ID: "node-3", URL: "http://c"}}
+
+func progressAt(phase string, done int, copied int64) *miroir.TopologyChange {
+	return &miroir.TopologyChange{FromEpoch: 1, Epoch: 2, Phase: phase, ShardsMoving: 3, ShardsDone: done,
+		DocumentsCopied: copied, BytesCopied: copied * 100, DocumentsRemaining: 300 - copied, ReplicationFactor: 1}
+}
+
+// runFake runs change-topology over f with plain or terminal output.
+func runFake(ctx context.Context, f *fakeFleet, tty bool) (int, string, string) {
+	var out, errb bytes.Buffer
+	d := display{tty: tty, width: 100, poll: time.Millisecond, every: time.Hour}
+	code := changeTopology(ctx, f, testTarget, &out, &errb, d)
+	return code, out.String(), errb.String()
+}
+
+// grows walks a change through its phases to epoch 2.
+func grows(_ context.Context, f *fakeFleet) error {
+	for _, p := range []*miroir.TopologyChange{
+		progressAt(miroir.PhasePrepare, 0, 0), progressAt(miroir.PhaseCopy, 0, 100),
+		progressAt(miroir.PhaseCopy, 0, 300), progressAt(miroir.PhaseCutover, 1, 300), progressAt(miroir.PhaseRetire, 2, 300),
+	} {
+		f.publish(func(t *miroir.Topology) { t.Change = p })
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.topo.Change, f.topo.Epoch = nil, 2
+	for _, n := range testTarget {
+		f.topo.Nodes = append(f.topo.Nodes, miroir.NodeStatus{ID: n.ID, URL: n.URL})
+	}
+	return nil
+}
+
+func TestChangeTopologyOutputDone(t *testing.T) {
+	code, out, errs := runFake(context.Background(), newFakeFleet(grows), false)
+	if code != exitOK || errs != "" {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	// One plain line per phase, in order, then the summary.
+	want := []string{
+		"moving the fleet to 3 nodes (group 0: 3)\n",
+		"phase prepare: 0 of 3 moving shards done, 0 documents (0.0 MB) copied, 300 remaining\n",
+		"phase copy: 0 of 3 moving shards done, 100 documents (0.0 MB) copied, 200 remaining\n",
+		"phase cutover: 1 of 3 moving shards done, 300 documents (0.0 MB) copied, 0 remaining\n",
+		"phase retire: 2 of 3 moving shards done, 300 documents (0.0 MB) copied, 0 remaining\n",
+		"phase done: 3 of 3 moving shards done, 300 documents (0.0 MB) copied\n",
+		"done: the fleet is at epoch 2: 3 nodes, 1 group(s), RF 1; 3 shard(s) moved, 300 documents (0.0 MB) copied in ",
+	}
+	rest := out
+	for _, w := range want {
+		i := strings.Index(rest, w)
+		if i < 0 {
+			t.Fatalf("missing, or out of order: %q\nin:\n%s", w, out)
+		}
+		rest = rest[i+len(w):]
+	}
+	if strings.Count(out, "\n") != len(want) || strings.Contains(out, "\r") {
+		t.Fatalf("plain output has other lines:\n%q", out)
+	}
+}
+
+func TestChangeTopologyOutputTerminal(t *testing.T) {
+	code, out, errs := runFake(context.Background(), newFakeFleet(grows), true)
+	if code != exitOK || errs != "" {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	lines := strings.Split(out, "\n")
+	// The header, the bar's one line (redrawn), the summary.
+	if len(lines) != 4 || lines[3] != "" || !strings.HasPrefix(lines[2], "done: the fleet is at epoch 2") {
+		t.Fatalf("terminal output:\n%q", out)
+	}
+	bar := lines[1]
+	if strings.Count(bar, "\r") < 6 || !strings.Contains(bar, "\rprepare [") || !strings.Contains(bar, "\rretire  [") ||
+		!strings.HasSuffix(bar, "\rdone    [########################] 100%  3/3 shards  300 docs  0.0 MB\x1b[K") {
+		t.Fatalf("bar redraws:\n%q", bar)
+	}
+}
+
+// TestChangeTopologyOutputInterrupted: Ctrl-C during the copy exits 3
+// and says the change is recorded and how to resume it.
+func TestChangeTopologyOutputInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := newFakeFleet(func(ctx context.Context, f *fakeFleet) error {
+		f.publish(func(t *miroir.Topology) { t.Change = progressAt(miroir.PhaseCopy, 1, 100) })
+		cancel() // what Ctrl-C does through signal.NotifyContext
+		<-ctx.Done()
+		return fmt.Errorf("backfill of shard 3: %w", ctx.Err())
+	})
+	code, out, errs := runFake(ctx, f, false)
+	if code != exitInterrupted {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	for _, w := range []string{"interrupted in phase copy (1 of 3 moving shards done)", "The change to epoch 2 is recorded on the fleet",
+		"index creation and settings changes are refused until it completes", "Run the same command again"} {
+		if !strings.Contains(errs, w) {
+			t.Errorf("the message lacks %q:\n%s", w, errs)
+		}
+	}
+}
+
+func TestChangeTopologyOutputRefused(t *testing.T) {
+	other := progressAt(miroir.PhaseCopy, 0, 10)
+	other.ReplicationFactor = 2
+	other.Nodes = []miroir.NodeStatus{{ID: "node-1", URL: "http://a"}, {ID: "node-9", URL: "http://z", Group: 1}}
+	f := newFakeFleet(func(context.Context, *fakeFleet) error {
+		return &miroir.Error{Code: miroir.CodeTopologyChangeInProgress, Message: "a change to epoch 2 is in progress", Status: 409}
+	})
+	f.topo.Change = other
+	code, out, errs := runFake(context.Background(), f, false)
+	if code != exitError || !strings.Contains(errs, "another topology change is in progress") ||
+		!strings.Contains(errs, "-nodes FILE -rf 2:\nnode-1=http://a@0\nnode-9=http://z@1\n") {
+		t.Fatalf("in progress: exit %d\n%s%s", code, out, errs)
+	}
+
+	f = newFakeFleet(func(context.Context, *fakeFleet) error {
+		return fmt.Errorf("change: %w", &miroir.Error{Code: miroir.CodeInvalidTopology, Message: "group 0 has 1 node, fewer than RF 2", Status: 400})
+	})
+	code, out, errs = runFake(context.Background(), f, false)
+	if code != exitError || !strings.Contains(errs, "the target was refused, nothing moved: group 0 has 1 node, fewer than RF 2\n") {
+		t.Fatalf("invalid: exit %d\n%s%s", code, out, errs)
+	}
+
+	f = newFakeFleet(func(context.Context, *fakeFleet) error { return fmt.Errorf("node-3: connection refused") })
+	code, out, errs = runFake(context.Background(), f, false)
+	if code != exitError || !strings.Contains(errs, "the change failed: node-3: connection refused") {
+		t.Fatalf("failure: exit %d\n%s%s", code, out, errs)
+	}
+}
