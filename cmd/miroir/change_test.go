@@ -183,3 +183,41 @@ func TestChangeTopologyOutputRefused(t *testing.T) {
 		t.Fatalf("failure: exit %d\n%s%s", code, out, errs)
 	}
 }
+
+// TestStatusChangeLines: status names the epoch, whether the command
+// follows the fleet's record, and the change in progress against the
+// current nodes.
+func TestStatusChangeLines(t *testing.T) {
+	var b bytes.Buffer
+	writeEpoch(&b, miroir.Topology{})
+	writeEpoch(&b, miroir.Topology{Epoch: 3, Configured: true})
+	writeEpoch(&b, miroir.Topology{Epoch: 4})
+	want := "topology: not recorded on the fleet yet (the first write records it)\n" +
+		"topology: epoch 3, as the nodes given\n" +
+		"topology: epoch 4, the fleet's record (it differs from the nodes given, which only served to find the fleet)\n"
+	if b.String() != want {
+		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
+	}
+
+	b.Reset()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	cur := []miroir.NodeStatus{{ID: "node-1", URL: "http://a"}, {ID: "node-2", URL: "http://b"}}
+	writeChange(&b, miroir.Topology{Nodes: cur}, now)
+	if b.String() != "topology change: none in progress\n" {
+		t.Fatalf("no change: %q", b.String())
+	}
+	b.Reset()
+	ch := progressAt(miroir.PhaseCopy, 1, 120)
+	ch.Started = now.Add(-90 * time.Second)
+	ch.Nodes = append(cur, miroir.NodeStatus{ID: "node-3", URL: "http://c"})
+	writeChange(&b, miroir.Topology{Nodes: cur, Change: ch}, now)
+	want = "topology change in progress: epoch 1 -> 2, phase copy, started 2026-01-02T03:02:35Z (1m30s ago)\n" +
+		"  target: 3 nodes, RF 1\n" +
+		"    + node-3 (group 0) http://c\n" +
+		"  progress: 1 of 3 moving shards done, 120 documents (0.0 MB) copied, 180 remaining\n" +
+		"  index creation and settings changes are refused until it completes;\n" +
+		"  resume it: miroir [flags] nodes -target > target.nodes; miroir [flags] change-topology -nodes target.nodes -rf 1\n"
+	if b.String() != want {
+		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
