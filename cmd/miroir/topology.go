@@ -82,22 +82,6 @@ wait:
 				topo.Epoch, len(topo.Nodes), topo.Groups, topo.ReplicationFactor, elapsed(start))
 		}
 		return exitOK
-	case ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
-		why := "interrupted"
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			why = "-timeout reached"
-		}
-		rep.endLine()
-		if last != nil {
-			fmt.Fprintf(stderr, "miroir: %s in phase %s (%d of %d moving shards done). The change to epoch %d is recorded on the fleet: "+
-				"writes, deletes and searches keep working, index creation and settings changes are refused until it completes. "+
-				"Run the same command again, from here or any machine, to resume it.\n",
-				why, last.Phase, last.ShardsDone, last.ShardsMoving, last.Epoch)
-		} else {
-			fmt.Fprintf(stderr, "miroir: %s before the change showed progress. If its target was recorded, index creation and settings changes "+
-				"are refused until it completes: run the same command again to resume it (miroir status shows whether a change is in progress).\n", why)
-		}
-		return exitInterrupted
 	}
 	rep.endLine()
 	var me *miroir.Error
@@ -113,6 +97,22 @@ wait:
 		}
 	case errors.As(err, &me) && me.Code == miroir.CodeInvalidTopology:
 		fmt.Fprintf(stderr, "miroir: the target was refused, nothing moved: %s\n", me.Message)
+	case ctx.Err() != nil:
+		// Ctrl-C or -timeout, whatever error the cancelled calls returned.
+		why := "interrupted"
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			why = "-timeout reached"
+		}
+		if last != nil {
+			fmt.Fprintf(stderr, "miroir: %s in phase %s (%d of %d moving shards done). The change to epoch %d is recorded on the fleet: "+
+				"writes, deletes and searches keep working, index creation and settings changes are refused until it completes. "+
+				"Run the same command again, from here or any machine, to resume it.\n",
+				why, last.Phase, last.ShardsDone, last.ShardsMoving, last.Epoch)
+		} else {
+			fmt.Fprintf(stderr, "miroir: %s before the change showed progress. If its target was recorded, index creation and settings changes "+
+				"are refused until it completes: run the same command again to resume it (miroir status shows whether a change is in progress).\n", why)
+		}
+		return exitInterrupted
 	default:
 		fmt.Fprintf(stderr, "miroir: the change failed: %v\n", err)
 		fmt.Fprintln(stderr, "miroir: miroir status shows whether the change was recorded; once the cause is fixed, the same command resumes it.")
