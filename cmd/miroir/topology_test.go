@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -156,8 +157,11 @@ func TestChangeTopologyAddNode(t *testing.T) {
 	}
 }
 
-// TestChangeTopologyInterrupted: a change whose context ends exits 3 and
-// says how to resume; the same command again completes it.
+// TestChangeTopologyInterrupted: a change stopped during its copy (the
+// copy throttled to one document a second, so it is still copying when the
+// application's instance sees it) exits 3 and says how to resume; the
+// change stays recorded: status shows it, nodes -target prints its
+// target, index creation is refused; the same command again completes it.
 func TestChangeTopologyInterrupted(t *testing.T) {
 	var urls []string
 	for range 3 {
@@ -171,30 +175,80 @@ func TestChangeTopologyInterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer app.Close()
-	info, err := app.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "books", PrimaryKey: "id"})
-	if err != nil {
-		t.Fatal(err)
+	wait := func(info *meilisearch.TaskInfo, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if task, err := app.WaitForTask(ctx, info.TaskUID, 5*time.Millisecond); err != nil || task.Status != meilisearch.TaskStatusSucceeded {
+			t.Fatalf("task %d: %v %+v", info.TaskUID, err, task)
+		}
 	}
-	if task, err := app.WaitForTask(ctx, info.TaskUID, 5*time.Millisecond); err != nil || task.Status != meilisearch.TaskStatusSucceeded {
-		t.Fatalf("create: %v %+v", err, task)
+	wait(app.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "books", PrimaryKey: "id"}))
+	var docs []map[string]any
+	for i := range 200 {
+		docs = append(docs, map[string]any{"id": i})
 	}
+	wait(app.Index("books").AddDocuments(ctx, docs, nil))
 	target := filepath.Join(t.TempDir(), "grown.nodes")
 	if err := os.WriteFile(target, []byte(fmt.Sprintf("node-1=%s\nnode-2=%s\nnode-3=%s\n", urls[0], urls[1], urls[2])), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	env := func(string) string { return "" }
 	base := []string{"-nodes", urls[0] + "," + urls[1], "-shards", "4", "-refresh", "20ms"}
-	var out, errb bytes.Buffer
-	// A context already over: whatever ChangeTopology did, it did not finish.
-	over, stop := context.WithCancel(ctx)
-	stop()
-	if code := run(over, append(base, "change-topology", "-nodes", target), env, &out, &errb); code != exitInterrupted ||
-		!strings.Contains(strings.ToLower(errb.String()), "run the same command again") {
-		t.Fatalf("interrupted: exit %d\n%s%s", code, out.String(), errb.String())
+	cmd := func(ctx context.Context, args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := run(ctx, append(base, args...), env, &out, &errb)
+		return code, out.String(), errb.String()
 	}
-	out.Reset()
-	errb.Reset()
-	if code := run(ctx, append(base, "change-topology", "-nodes", target), env, &out, &errb); code != 0 || !strings.Contains(out.String(), "epoch 2: 3 nodes") {
-		t.Fatalf("resumed: exit %d\n%s%s", code, out.String(), errb.String())
+
+	// Ctrl-C once the change shows on the application's instance.
+	stopped, interrupt := context.WithCancel(ctx)
+	defer interrupt()
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for stopped.Err() == nil {
+			if app.Topology().Change != nil {
+				interrupt()
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	code, out, errs := cmd(stopped, "change-topology", "-nodes", target, "-rate", "1")
+	interrupt()
+	<-watched
+	if code != exitInterrupted || !strings.Contains(errs, "is recorded on the fleet") || !strings.Contains(errs, "Run the same command again") {
+		t.Fatalf("interrupted: exit %d\n%s%s", code, out, errs)
+	}
+
+	// Recorded: every instance sees it, index creation waits for its end.
+	if ch := app.Topology().Change; ch == nil || ch.Epoch != 2 || ch.Phase == miroir.PhaseDone {
+		t.Fatalf("the application's instance sees no change in progress: %+v", ch)
+	}
+	if _, err := app.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "films", PrimaryKey: "id"}); !errors.Is(err, miroir.ErrTopologyChangeInProgress) {
+		t.Fatalf("index creation during the change: %v", err)
+	}
+	if code, out, errs := cmd(ctx, "status"); code != 0 || !strings.Contains(out, "topology change in progress: epoch 1 -> 2") ||
+		!strings.Contains(out, "+ node-3 (group 0) "+urls[2]) {
+		t.Fatalf("status during the change: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := cmd(ctx, "nodes", "-target"); code != 0 || !strings.Contains(out, "node-3="+urls[2]+"@0\n") {
+		t.Fatalf("nodes -target: exit %d\n%s%s", code, out, errs)
+	}
+
+	if code, out, errs := cmd(ctx, "change-topology", "-nodes", target, "-rate", "0"); code != 0 || !strings.Contains(out, "epoch 2: 3 nodes") {
+		t.Fatalf("resumed: exit %d\n%s%s", code, out, errs)
+	}
+	for deadline := time.Now().Add(30 * time.Second); app.Topology().Epoch != 2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the application's instance did not follow: %+v", app.Topology())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	st, err := app.Index("books").GetStats(ctx, nil)
+	if err != nil || st.NumberOfDocuments != 200 {
+		t.Fatalf("after the resumed change: %v %+v", err, st)
 	}
 }
