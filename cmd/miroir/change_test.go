@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -27,7 +28,8 @@ type fakeFleet struct {
 }
 
 func newFakeFleet(change func(ctx context.Context, f *fakeFleet) error) *fakeFleet {
-	f := &fakeFleet{change: change, topo: miroir.Topology{Epoch: 1, Configured: true, Shards: 8, Groups: 1, ReplicationFactor: 1}}
+	f := &fakeFleet{change: change, topo: miroir.Topology{Epoch: 1, Configured: true, Shards: 8, Groups: 1, ReplicationFactor: 1,
+		Nodes: []miroir.NodeStatus{{ID: "node-1", URL: "http://a"}, {ID: "node-2", URL: "http://b"}}}}
 	f.cond = sync.NewCond(&f.mu)
 	return f
 }
@@ -80,7 +82,7 @@ func grows(_ context.Context, f *fakeFleet) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.topo.Change, f.topo.Epoch = nil, 2
+	f.topo.Change, f.topo.Epoch, f.topo.Nodes = nil, 2, nil
 	for _, n := range testTarget {
 		f.topo.Nodes = append(f.topo.Nodes, miroir.NodeStatus{ID: n.ID, URL: n.URL})
 	}
@@ -95,6 +97,7 @@ func TestChangeTopologyOutputDone(t *testing.T) {
 	// One plain line per phase, in order, then the summary.
 	want := []string{
 		"moving the fleet to 3 nodes (group 0: 3)\n",
+		"  + node-3 (group 0) http://c\n",
 		"phase prepare: 0 of 3 moving shards done, 0 documents (0.0 MB) copied, 300 remaining\n",
 		"phase copy: 0 of 3 moving shards done, 100 documents (0.0 MB) copied, 200 remaining\n",
 		"phase cutover: 1 of 3 moving shards done, 300 documents (0.0 MB) copied, 0 remaining\n",
@@ -121,11 +124,11 @@ func TestChangeTopologyOutputTerminal(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
 	lines := strings.Split(out, "\n")
-	// The header, the bar's one line (redrawn), the summary.
-	if len(lines) != 4 || lines[3] != "" || !strings.HasPrefix(lines[2], "done: the fleet is at epoch 2") {
+	// The header and what changes, the bar's one line (redrawn), the summary.
+	if len(lines) != 5 || lines[1] != "  + node-3 (group 0) http://c" || lines[4] != "" || !strings.HasPrefix(lines[3], "done: the fleet is at epoch 2") {
 		t.Fatalf("terminal output:\n%q", out)
 	}
-	bar := lines[1]
+	bar := lines[2]
 	if strings.Count(bar, "\r") < 6 || !strings.Contains(bar, "\rprepare [") || !strings.Contains(bar, "\rretire  [") ||
 		!strings.HasSuffix(bar, "\rdone    [########################] 100%  3/3 shards  300 docs  0.0 MB\x1b[K") {
 		t.Fatalf("bar redraws:\n%q", bar)
@@ -209,11 +212,16 @@ func TestStatusChangeLines(t *testing.T) {
 	b.Reset()
 	ch := progressAt(miroir.PhaseCopy, 1, 120)
 	ch.Started = now.Add(-90 * time.Second)
-	ch.Nodes = append(cur, miroir.NodeStatus{ID: "node-3", URL: "http://c"})
-	writeChange(&b, miroir.Topology{Nodes: cur, Change: ch}, now)
+	ch.Nodes = append(slices.Clone(cur), miroir.NodeStatus{ID: "node-3", URL: "http://c"})
+	// During the change the fleet's nodes are both layouts'.
+	both := append(slices.Clone(ch.Nodes), miroir.NodeStatus{ID: "node-0", URL: "http://z"})
+	writeChange(&b, miroir.Topology{Nodes: both, Change: ch}, now)
 	want = "topology change in progress: epoch 1 -> 2, phase copy, started 2026-01-02T03:02:35Z (1m30s ago)\n" +
 		"  target: 3 nodes, RF 1\n" +
-		"    + node-3 (group 0) http://c\n" +
+		"    node-1       group 0  http://a\n" +
+		"    node-2       group 0  http://b\n" +
+		"    node-3       group 0  http://c\n" +
+		"  leaving: node-0 (group 0) http://z\n" +
 		"  progress: 1 of 3 moving shards done, 120 documents (0.0 MB) copied, 180 remaining\n" +
 		"  index creation and settings changes are refused until it completes;\n" +
 		"  resume it: miroir [flags] nodes -target > target.nodes; miroir [flags] change-topology -nodes target.nodes -rf 1\n"

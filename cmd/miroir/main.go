@@ -6,7 +6,7 @@
 //	miroir [flags] verify INDEX     compare every replica of every shard
 //	miroir [flags] repair INDEX     bring stale and divergent replicas in sync
 //	miroir [flags] nodes [-target]  the fleet's node list in the -nodes file format
-//	miroir [flags] change-topology -nodes FILE [-rf N] [-rate N]
+//	miroir [flags] change-topology -nodes FILE [-rf N]
 //	                                move the fleet to the nodes in FILE (resumable)
 //
 // Nodes come from -nodes (or MIROIR_NODES, or MEILI_URLS): a comma-separated
@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	timeout := fs.Duration("timeout", 0, "give up after this long (0: no limit; Ctrl-C stops too)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: miroir [flags] status | verify INDEX | repair INDEX | nodes [-target]\n"+
-			"       miroir [flags] change-topology -nodes FILE [-rf N] [-rate N]\n\nflags:\n")
+			"       miroir [flags] change-topology -nodes FILE [-rf N]\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -90,7 +90,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var (
 		target     []miroir.Node
 		targetRF   int
-		rate       = -1
 		nodeTarget bool
 	)
 	switch cmd {
@@ -114,7 +113,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	case "change-topology":
 		var err error
-		target, targetRF, rate, err = parseChangeFlags(rest, stderr)
+		target, targetRF, err = parseChangeFlags(rest, stderr)
 		if err != nil {
 			if !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errUsage) {
 				fmt.Fprintln(stderr, "miroir:", err)
@@ -139,16 +138,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if *shards > 0 {
 		opts = append(opts, miroir.WithShards(*shards))
 	}
-	// ChangeTopology's target RF is the Cluster's explicit
-	// WithReplicationFactor, else the fleet's recorded one.
-	if r := max(targetRF, *rf); r > 0 {
-		opts = append(opts, miroir.WithReplicationFactor(r))
+	if *rf > 0 {
+		opts = append(opts, miroir.WithReplicationFactor(*rf))
 	}
 	if *refresh > 0 {
 		opts = append(opts, miroir.WithFleetRefresh(*refresh))
-	}
-	if rate >= 0 {
-		opts = append(opts, miroir.WithRepairRate(rate))
 	}
 	// The command's own Cluster must not start background repair of its
 	// own: it does what it is asked and nothing else.
@@ -170,7 +164,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "nodes":
 		err = printNodes(ctx, c, nodeTarget, stdout)
 	case "change-topology":
-		return changeTopology(ctx, c, target, stdout, stderr, displayFor(terminal(stdout, getenv), getenv))
+		driver, err := changeCluster(ctx, c, target, targetRF, opts)
+		if err != nil {
+			return refused(err, stderr)
+		}
+		defer driver.Close()
+		return changeTopology(ctx, driver, target, stdout, stderr, displayFor(terminal(stdout, getenv), getenv))
 	case "verify":
 		var ok bool
 		ok, err = verify(ctx, c, rest[0], stdout)
@@ -195,21 +194,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 var errUsage = errors.New("usage")
 
 // parseChangeFlags reads change-topology's own flags and its target file.
-func parseChangeFlags(args []string, stderr io.Writer) (target []miroir.Node, rf, rate int, err error) {
+func parseChangeFlags(args []string, stderr io.Writer) (target []miroir.Node, rf int, err error) {
 	sub := flag.NewFlagSet("miroir change-topology", flag.ContinueOnError)
 	sub.SetOutput(stderr)
 	file := sub.String("nodes", "", "file with the target node list: one ID=URL[@GROUP] per line, or a JSON array of {\"id\",\"url\",\"group\"} (- reads stdin)")
 	sub.IntVar(&rf, "rf", 0, "the target's replication factor inside a group (0: keep the fleet's)")
-	sub.IntVar(&rate, "rate", -1, "documents per second the copy may send (-1: the library's default, 0: no limit)")
 	if err := sub.Parse(args); err != nil {
-		return nil, 0, 0, err
+		return nil, 0, err
 	}
 	if *file == "" || sub.NArg() != 0 {
 		sub.Usage()
-		return nil, 0, 0, errUsage
+		return nil, 0, errUsage
 	}
 	if rf < 0 {
-		return nil, 0, 0, fmt.Errorf("-rf %d: the replication factor is at least 1", rf)
+		return nil, 0, fmt.Errorf("-rf %d: the replication factor is at least 1", rf)
 	}
 	var data []byte
 	if *file == "-" {
@@ -218,13 +216,13 @@ func parseChangeFlags(args []string, stderr io.Writer) (target []miroir.Node, rf
 		data, err = os.ReadFile(*file)
 	}
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("target nodes: %w", err)
+		return nil, 0, fmt.Errorf("target nodes: %w", err)
 	}
 	target, err = parseNodesFile(data)
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("target nodes %s: %w", *file, err)
+		return nil, 0, fmt.Errorf("target nodes %s: %w", *file, err)
 	}
-	return target, rf, rate, nil
+	return target, rf, nil
 }
 
 // parseNodes reads the node list of -nodes and the environment.

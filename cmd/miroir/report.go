@@ -15,6 +15,9 @@ import (
 // each node's health and shards, and the stale replicas of every index
 // (marks are fleet state: reading an index loads them).
 func status(ctx context.Context, c *miroir.Cluster, w io.Writer) error {
+	if err := readRecord(ctx, c); err != nil {
+		return err
+	}
 	var uids []string
 	for offset := int64(0); ; {
 		page, err := c.ListIndexes(ctx, &meilisearch.IndexesQuery{Offset: offset, Limit: 100})
@@ -163,9 +166,16 @@ func writeChange(w io.Writer, t miroir.Topology, now time.Time) {
 	}
 	fmt.Fprintf(w, "topology change in progress: epoch %d -> %d, phase %s, started %s (%s ago)\n",
 		ch.FromEpoch, ch.Epoch, ch.Phase, ch.Started.UTC().Format(time.RFC3339), roundDuration(now.Sub(ch.Started)))
+	// The fleet's nodes are those of both layouts while the change runs:
+	// the target's, and those leaving.
 	fmt.Fprintf(w, "  target: %d nodes, RF %d\n", len(ch.Nodes), ch.ReplicationFactor)
+	for _, n := range ch.Nodes {
+		fmt.Fprintf(w, "    %-12s group %d  %s\n", n.ID, n.Group, n.URL)
+	}
 	for _, d := range diffNodes(t.Nodes, ch.Nodes) {
-		fmt.Fprintf(w, "    %s\n", d)
+		if strings.HasPrefix(d, "- ") {
+			fmt.Fprintf(w, "  leaving: %s\n", d[2:])
+		}
 	}
 	fmt.Fprintf(w, "  progress: %d of %d moving shards done, %d documents (%s) copied", ch.ShardsDone, ch.ShardsMoving, ch.DocumentsCopied, megabytes(ch.BytesCopied))
 	if ch.DocumentsRemaining >= 0 {
@@ -176,9 +186,22 @@ func writeChange(w io.Writer, t miroir.Topology, now time.Time) {
 	fmt.Fprintln(w, "  resume it: miroir [flags] nodes -target > target.nodes; miroir [flags] change-topology -nodes target.nodes -rf", ch.ReplicationFactor)
 }
 
-// readRecord makes c read the fleet's records (topology, marks): a read
-// of the index list reaches the fleet.
+// readRecord returns once c read the fleet's topology record (or found
+// none): index-scoped calls wait for it, the index list does not. On a
+// fleet without indexes the read is of an index that does not exist
+// (index_not_found is the expected answer).
 func readRecord(ctx context.Context, c *miroir.Cluster) error {
-	_, err := c.ListIndexes(ctx, &meilisearch.IndexesQuery{Limit: 1})
-	return err
+	page, err := c.ListIndexes(ctx, &meilisearch.IndexesQuery{Limit: 1})
+	if err != nil {
+		return err
+	}
+	uid := "topology-probe"
+	if len(page.Results) > 0 {
+		uid = page.Results[0].UID
+	}
+	var page1 meilisearch.DocumentsResult
+	if err := c.Index(uid).GetDocuments(ctx, &meilisearch.DocumentsQuery{Limit: 1}, &page1); err != nil && ctx.Err() != nil {
+		return err
+	}
+	return nil
 }

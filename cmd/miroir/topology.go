@@ -35,6 +35,56 @@ func displayFor(tty bool, getenv func(string) string) display {
 	return display{tty: true, width: width, poll: 200 * time.Millisecond}
 }
 
+// changeCluster returns the Cluster that drives a change to target: c,
+// or, for a target RF (rf > 0), a Cluster configured with it, since
+// ChangeTopology takes the target's RF from WithReplicationFactor. That
+// one is given the nodes of the fleet and of the target (New refuses an
+// RF above a group's size among the nodes it is given, and the current
+// groups may be smaller than the target's); it follows the fleet's record,
+// which c made sure exists first: on a fleet without one, the first
+// Cluster records the nodes it was given. c is then closed, so that the
+// driver does not wait for an idle instance to see each phase.
+func changeCluster(ctx context.Context, c *miroir.Cluster, target []miroir.Node, rf int, opts []miroir.Option) (*miroir.Cluster, error) {
+	if err := readRecord(ctx, c); err != nil {
+		return nil, err
+	}
+	if rf == 0 {
+		return c, nil
+	}
+	topo := c.Topology()
+	if topo.Epoch == 0 {
+		return nil, errors.New("the fleet's topology is not recorded and could not be: too few of the nodes given answered")
+	}
+	nodes := slices.Clone(target)
+	for _, n := range topo.Nodes {
+		if !slices.ContainsFunc(nodes, func(t miroir.Node) bool { return t.ID == n.ID }) {
+			nodes = append(nodes, miroir.Node{ID: n.ID, URL: n.URL, Group: n.Group})
+		}
+	}
+	c.Close()
+	d, err := miroir.New(nodes, append(slices.Clone(opts), miroir.WithReplicationFactor(rf))...)
+	if err != nil {
+		return nil, err
+	}
+	if err := readRecord(ctx, d); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// refused prints an error from before the change started; a target the
+// library refuses is said to be refused.
+func refused(err error, stderr io.Writer) int {
+	var me *miroir.Error
+	if errors.As(err, &me) && me.Code == miroir.CodeInvalidTopology {
+		fmt.Fprintf(stderr, "miroir: the target was refused, nothing moved: %s\n", strings.TrimPrefix(me.Message, "miroir: "))
+	} else {
+		fmt.Fprintln(stderr, "miroir:", err)
+	}
+	return exitError
+}
+
 // changer is what change-topology needs of a Cluster.
 type changer interface {
 	ChangeTopology(ctx context.Context, nodes []miroir.Node) error
@@ -47,6 +97,17 @@ func changeTopology(ctx context.Context, c changer, target []miroir.Node, stdout
 	start := time.Now()
 	rep := &reporter{w: stdout, tty: d.tty, width: d.width, every: d.every, start: start}
 	fmt.Fprintf(stdout, "moving the fleet to %d nodes (%s)\n", len(target), describeTarget(target))
+	if cur := c.Topology(); cur.Change == nil && cur.Epoch > 0 {
+		// During a change the fleet's nodes are those of both layouts:
+		// only a change about to start has a "from" to compare with.
+		var to []miroir.NodeStatus
+		for _, n := range target {
+			to = append(to, miroir.NodeStatus{ID: n.ID, URL: n.URL, Group: n.Group})
+		}
+		for _, d := range diffNodes(cur.Nodes, to) {
+			fmt.Fprintf(stdout, "  %s\n", d)
+		}
+	}
 
 	done := make(chan error, 1)
 	go func() { done <- c.ChangeTopology(ctx, target) }()
@@ -96,7 +157,7 @@ wait:
 			fmt.Fprintln(stderr, "miroir status shows it; miroir nodes -target prints its target to resume it with.")
 		}
 	case errors.As(err, &me) && me.Code == miroir.CodeInvalidTopology:
-		fmt.Fprintf(stderr, "miroir: the target was refused, nothing moved: %s\n", me.Message)
+		return refused(err, stderr)
 	case ctx.Err() != nil:
 		// Ctrl-C or -timeout, whatever error the cancelled calls returned.
 		why := "interrupted"

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -157,15 +158,18 @@ func TestChangeTopologyAddNode(t *testing.T) {
 	}
 }
 
-// TestChangeTopologyInterrupted: a change stopped during its copy (the
-// copy throttled to one document a second, so it is still copying when the
-// application's instance sees it) exits 3 and says how to resume; the
-// change stays recorded: status shows it, nodes -target prints its
-// target, index creation is refused; the same command again completes it.
+// TestChangeTopologyInterrupted: a change stopped while it cannot copy
+// (the new node refuses documents, so it cannot end before the stop)
+// exits 3 and says how to resume; the change stays recorded: status shows
+// it, nodes -target prints its target, index creation is refused; once
+// the node accepts documents, the same command again completes it.
 func TestChangeTopologyInterrupted(t *testing.T) {
 	var urls []string
+	var srv []*meilitest.Server
 	for range 3 {
-		urls = append(urls, meilitest.RunT(t).URL())
+		s := meilitest.RunT(t)
+		srv = append(srv, s)
+		urls = append(urls, s.URL())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -202,6 +206,9 @@ func TestChangeTopologyInterrupted(t *testing.T) {
 		return code, out.String(), errb.String()
 	}
 
+	heal := srv[2].FailRequests(func(r *http.Request) bool {
+		return r.Method == http.MethodPost && r.URL.Path == "/indexes/books/documents"
+	}, http.StatusInternalServerError, "internal")
 	// Ctrl-C once the change shows on the application's instance.
 	stopped, interrupt := context.WithCancel(ctx)
 	defer interrupt()
@@ -216,7 +223,7 @@ func TestChangeTopologyInterrupted(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}()
-	code, out, errs := cmd(stopped, "change-topology", "-nodes", target, "-rate", "1")
+	code, out, errs := cmd(stopped, "change-topology", "-nodes", target)
 	interrupt()
 	<-watched
 	if code != exitInterrupted || !strings.Contains(errs, "is recorded on the fleet") || !strings.Contains(errs, "Run the same command again") {
@@ -231,14 +238,15 @@ func TestChangeTopologyInterrupted(t *testing.T) {
 		t.Fatalf("index creation during the change: %v", err)
 	}
 	if code, out, errs := cmd(ctx, "status"); code != 0 || !strings.Contains(out, "topology change in progress: epoch 1 -> 2") ||
-		!strings.Contains(out, "+ node-3 (group 0) "+urls[2]) {
+		!strings.Contains(out, "node-3       group 0  "+urls[2]) {
 		t.Fatalf("status during the change: exit %d\n%s%s", code, out, errs)
 	}
 	if code, out, errs := cmd(ctx, "nodes", "-target"); code != 0 || !strings.Contains(out, "node-3="+urls[2]+"@0\n") {
 		t.Fatalf("nodes -target: exit %d\n%s%s", code, out, errs)
 	}
 
-	if code, out, errs := cmd(ctx, "change-topology", "-nodes", target, "-rate", "0"); code != 0 || !strings.Contains(out, "epoch 2: 3 nodes") {
+	heal()
+	if code, out, errs := cmd(ctx, "change-topology", "-nodes", target); code != 0 || !strings.Contains(out, "epoch 2: 3 nodes") {
 		t.Fatalf("resumed: exit %d\n%s%s", code, out, errs)
 	}
 	for deadline := time.Now().Add(30 * time.Second); app.Topology().Epoch != 2; {
