@@ -68,7 +68,7 @@ func progressAt(phase string, done int, copied int64) *miroir.TopologyChange {
 func runFake(ctx context.Context, f *fakeFleet, tty bool) (int, string, string) {
 	var out, errb bytes.Buffer
 	d := display{tty: tty, width: 100, poll: time.Millisecond, every: time.Hour}
-	code := changeTopology(ctx, f, testTarget, &out, &errb, d)
+	code := changeTopology(ctx, f, testTarget, &out, &errb, d, nil)
 	return code, out.String(), errb.String()
 }
 

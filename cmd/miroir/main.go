@@ -147,6 +147,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// The command's own Cluster must not start background repair of its
 	// own: it does what it is asked and nothing else.
 	opts = append(opts, miroir.WithRepair(0))
+	plog := &progressLog{}
+	if cmd == "change-topology" {
+		opts = append(opts, miroir.WithObserver(plog))
+	}
 	c, err := miroir.New(nodes, opts...)
 	if err != nil {
 		fmt.Fprintln(stderr, "miroir:", err)
@@ -169,7 +173,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return refused(err, stderr)
 		}
 		defer driver.Close()
-		return changeTopology(ctx, driver, target, stdout, stderr, displayFor(terminal(stdout, getenv), getenv))
+		return changeTopology(ctx, driver, target, stdout, stderr, displayFor(terminal(stdout, getenv), getenv), plog.latest)
 	case "verify":
 		var ok bool
 		ok, err = verify(ctx, c, rest[0], stdout)

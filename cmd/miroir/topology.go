@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/miroirsearch/miroir"
@@ -21,12 +22,13 @@ type display struct {
 	every time.Duration // plain: a line at least this often within a phase
 }
 
-// displayFor is the display of a terminal or of plain output: the bar is
-// redrawn five times a second, plain lines come at each phase change and
-// every ten seconds.
+// displayFor is the display of a terminal or of plain output: progress
+// is read five times a second (an in-memory snapshot: a short change
+// still shows its phases); the bar is redrawn each time, plain lines come
+// at each phase change and every ten seconds.
 func displayFor(tty bool, getenv func(string) string) display {
 	if !tty {
-		return display{poll: time.Second, every: 10 * time.Second}
+		return display{poll: 200 * time.Millisecond, every: 10 * time.Second}
 	}
 	width := 80
 	if n, err := strconv.Atoi(getenv("COLUMNS")); err == nil && n >= 20 {
@@ -92,8 +94,10 @@ type changer interface {
 }
 
 // changeTopology drives ChangeTopology to target and shows its progress
-// until it ends; it returns the exit status.
-func changeTopology(ctx context.Context, c changer, target []miroir.Node, stdout, stderr io.Writer, d display) int {
+// until it ends; it returns the exit status. final, when not nil, returns
+// the driver's last report (the figures of a change that ended between
+// two reads of the progress).
+func changeTopology(ctx context.Context, c changer, target []miroir.Node, stdout, stderr io.Writer, d display, final func() *miroir.TopologyChange) int {
 	start := time.Now()
 	rep := &reporter{w: stdout, tty: d.tty, width: d.width, every: d.every, start: start}
 	fmt.Fprintf(stdout, "moving the fleet to %d nodes (%s)\n", len(target), describeTarget(target))
@@ -128,6 +132,11 @@ wait:
 	last := rep.latest
 	if ch := c.Topology().Change; ch != nil {
 		last = ch
+	}
+	if final != nil {
+		if f := final(); f != nil && (last == nil || f.Epoch >= last.Epoch) {
+			last = f
+		}
 	}
 	switch {
 	case err == nil:
@@ -250,4 +259,26 @@ func printNodes(ctx context.Context, c *miroir.Cluster, target bool, w io.Writer
 	fmt.Fprintf(w, "# target of the change in progress: epoch %d, RF %d (change-topology -rf %d)\n", t.Change.Epoch, t.Change.ReplicationFactor, t.Change.ReplicationFactor)
 	formatNodes(w, t.Change.Nodes)
 	return nil
+}
+
+// progressLog is a TopologyObserver keeping the last progress report of
+// the change its Cluster drives.
+type progressLog struct {
+	miroir.NopObserver
+	mu   sync.Mutex
+	last *miroir.TopologyChange
+}
+
+// TopologyProgress implements miroir.TopologyObserver.
+func (l *progressLog) TopologyProgress(p miroir.TopologyChange) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.last = &p
+}
+
+// latest returns the last report, nil before any.
+func (l *progressLog) latest() *miroir.TopologyChange {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last
 }
