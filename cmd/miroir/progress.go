@@ -110,7 +110,8 @@ type reporter struct {
 	phase  string
 	epoch  int64
 	last   time.Time
-	drawn  bool
+	drawn  bool   // a bar is on the current line
+	bar    string // the bar drawn
 	latest *miroir.TopologyChange
 }
 
@@ -119,8 +120,11 @@ func (r *reporter) update(p miroir.TopologyChange, now time.Time) {
 	r.latest = &p
 	left, ok := r.est.observe(p, now)
 	if r.tty {
-		fmt.Fprintf(r.w, "\r%s\x1b[K", progressBar(p, left, ok, r.width))
-		r.drawn = true
+		// The same line again is not redrawn: no flicker, no bytes.
+		if line := progressBar(p, left, ok, r.width); !r.drawn || line != r.bar {
+			fmt.Fprintf(r.w, "\r%s\x1b[K", line)
+			r.bar, r.drawn = line, true
+		}
 		return
 	}
 	if p.Phase == r.phase && p.Epoch == r.epoch && now.Sub(r.last) < r.every {

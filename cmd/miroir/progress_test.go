@@ -169,6 +169,7 @@ func TestReporterTerminal(t *testing.T) {
 	r := &reporter{w: &b, tty: true, width: 80, every: 10 * time.Second, start: t0}
 	p := miroir.TopologyChange{Epoch: 2, ShardsMoving: 4, Phase: miroir.PhaseCopy, DocumentsRemaining: 100}
 	r.update(p, t0)
+	r.update(p, t0.Add(100*time.Millisecond)) // the same line: not redrawn
 	p.DocumentsCopied, p.DocumentsRemaining = 50, 50
 	r.update(p, t0.Add(time.Second))
 	out := b.String()
