@@ -245,6 +245,17 @@ func TestChangeTopologyInterrupted(t *testing.T) {
 		t.Fatalf("nodes -target: exit %d\n%s%s", code, out, errs)
 	}
 
+	// Another target meanwhile is refused, with the running one's target
+	// printed to resume it with.
+	other := filepath.Join(filepath.Dir(target), "other.nodes")
+	if err := os.WriteFile(other, []byte(fmt.Sprintf("node-1=%s\nnode-3=%s\n", urls[0], urls[2])), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := cmd(ctx, "change-topology", "-nodes", other); code != exitError ||
+		!strings.Contains(errs, "another topology change is in progress") || !strings.Contains(errs, "node-2="+urls[1]+"@0\n") {
+		t.Fatalf("another target during the change: exit %d\n%s%s", code, out, errs)
+	}
+
 	heal()
 	if code, out, errs := cmd(ctx, "change-topology", "-nodes", target); code != 0 || !strings.Contains(out, "epoch 2: 3 nodes") {
 		t.Fatalf("resumed: exit %d\n%s%s", code, out, errs)
@@ -258,5 +269,62 @@ func TestChangeTopologyInterrupted(t *testing.T) {
 	st, err := app.Index("books").GetStats(ctx, nil)
 	if err != nil || st.NumberOfDocuments != 200 {
 		t.Fatalf("after the resumed change: %v %+v", err, st)
+	}
+}
+
+// TestChangeTopologyReplicationFactor: from two nodes at RF 1 to three at
+// RF 3 (every node holds every document): an RF the current group is too
+// small for, so the command's driving Cluster is built over the fleet's
+// and the target's nodes. The target is a JSON file.
+func TestChangeTopologyReplicationFactor(t *testing.T) {
+	var urls []string
+	for range 3 {
+		urls = append(urls, meilitest.RunT(t).URL())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	app, err := miroir.New([]miroir.Node{{ID: "node-1", URL: urls[0]}, {ID: "node-2", URL: urls[1]}},
+		miroir.WithShards(4), miroir.WithRepair(0), miroir.WithFleetRefresh(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	wait := func(info *meilisearch.TaskInfo, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if task, err := app.WaitForTask(ctx, info.TaskUID, 5*time.Millisecond); err != nil || task.Status != meilisearch.TaskStatusSucceeded {
+			t.Fatalf("task %d: %v %+v", info.TaskUID, err, task)
+		}
+	}
+	wait(app.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "books", PrimaryKey: "id"}))
+	var docs []map[string]any
+	for i := range 100 {
+		docs = append(docs, map[string]any{"id": i})
+	}
+	wait(app.Index("books").AddDocuments(ctx, docs, nil))
+	target := filepath.Join(t.TempDir(), "rf3.json")
+	js := fmt.Sprintf(`[{"id":"node-1","url":%q},{"id":"node-2","url":%q},{"id":"node-3","url":%q,"group":0}]`, urls[0], urls[1], urls[2])
+	if err := os.WriteFile(target, []byte(js), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := run(ctx, []string{"-nodes", urls[0] + "," + urls[1], "-shards", "4", "-refresh", "20ms", "change-topology", "-nodes", target, "-rf", "3"},
+		func(string) string { return "" }, &out, &errb)
+	if code != 0 || !strings.Contains(out.String(), "done: the fleet is at epoch 2: 3 nodes, 1 group(s), RF 3") {
+		t.Fatalf("RF 1 -> 3: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	for _, u := range urls {
+		st, err := meilisearch.New(u).Index("books").GetStats(ctx, nil)
+		if err != nil || st.NumberOfDocuments != 100 {
+			t.Fatalf("node %s after RF 3: %v %+v, want all 100 documents", u, err, st)
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); app.Topology().ReplicationFactor != 3; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the application's instance did not follow: %+v", app.Topology())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
