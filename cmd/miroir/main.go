@@ -124,6 +124,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprintf(stderr, "miroir: -rf %d before change-topology and -rf %d after it disagree: give the target's once, after it\n", *rf, targetRF)
 			return exitError
 		}
+		// Either -rf is the target's; the Cluster that drives the change
+		// is built with it (changeCluster), the first one without.
+		targetRF, *rf = max(targetRF, *rf), 0
 	default:
 		fs.Usage()
 		return exitError
