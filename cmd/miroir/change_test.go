@@ -152,7 +152,7 @@ func TestChangeTopologyOutputInterrupted(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
 	for _, w := range []string{"interrupted in phase copy (1 of 3 moving shards done)", "The change to epoch 2 is recorded on the fleet",
-		"index creation and settings changes are refused until it completes", "Run the same command again"} {
+		"creating, deleting or reconfiguring an index is refused until it completes", "Run the same command again"} {
 		if !strings.Contains(errs, w) {
 			t.Errorf("the message lacks %q:\n%s", w, errs)
 		}
@@ -224,7 +224,7 @@ func TestStatusChangeLines(t *testing.T) {
 		"    node-3       group 0  http://c\n" +
 		"  leaving: node-0 (group 0) http://z\n" +
 		"  progress: 1 of 3 moving shards done, 120 documents (0.0 MB) copied, 180 remaining\n" +
-		"  index creation and settings changes are refused until it completes;\n" +
+		"  creating, deleting or reconfiguring an index is refused until it completes;\n" +
 		"  resume it: miroir [flags] nodes -target > target.nodes; miroir [flags] change-topology -nodes target.nodes -rf 1\n"
 	if b.String() != want {
 		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)

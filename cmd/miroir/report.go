@@ -182,7 +182,7 @@ func writeChange(w io.Writer, t miroir.Topology, now time.Time) {
 		fmt.Fprintf(w, ", %d remaining", ch.DocumentsRemaining)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "  index creation and settings changes are refused until it completes;")
+	fmt.Fprintln(w, "  creating, deleting or reconfiguring an index is refused until it completes;")
 	fmt.Fprintln(w, "  resume it: miroir [flags] nodes -target > target.nodes; miroir [flags] change-topology -nodes target.nodes -rf", ch.ReplicationFactor)
 }
 

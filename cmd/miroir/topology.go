@@ -175,12 +175,12 @@ wait:
 		}
 		if last != nil {
 			fmt.Fprintf(stderr, "miroir: %s in phase %s (%d of %d moving shards done). The change to epoch %d is recorded on the fleet: "+
-				"writes, deletes and searches keep working, index creation and settings changes are refused until it completes. "+
+				"writes, deletes and searches keep working; creating, deleting or reconfiguring an index is refused until it completes. "+
 				"Run the same command again, from here or any machine, to resume it.\n",
 				why, last.Phase, last.ShardsDone, last.ShardsMoving, last.Epoch)
 		} else {
-			fmt.Fprintf(stderr, "miroir: %s before the change showed progress. If its target was recorded, index creation and settings changes "+
-				"are refused until it completes: run the same command again to resume it (miroir status shows whether a change is in progress).\n", why)
+			fmt.Fprintf(stderr, "miroir: %s before the change showed progress. If its target was recorded, creating, deleting or reconfiguring an index "+
+				"is refused until it completes: run the same command again to resume it (miroir status shows whether a change is in progress).\n", why)
 		}
 		return exitInterrupted
 	default:
