@@ -154,6 +154,14 @@ func (f *fleetRecords) ensure(ctx context.Context, n *node, create bool) (bool, 
 	return false, nil
 }
 
+// forget makes the next write to n check the index's settings again (its
+// records index was deleted).
+func (f *fleetRecords) forget(n *node) {
+	f.mu.Lock()
+	delete(f.ensured, n.ID)
+	f.mu.Unlock()
+}
+
 // ensure states, per node.
 const (
 	ensuredNo    = iota

@@ -289,6 +289,9 @@ func (d *changeDriver) prepare(ctx context.Context) error {
 		return err
 	}
 	if len(fresh) > 0 {
+		if err := c.wipe(ctx, fresh, uids); err != nil {
+			return err
+		}
 		if err := c.copyRecords(ctx, fresh); err != nil {
 			return err
 		}
@@ -631,4 +634,33 @@ func (c *Cluster) refuseDuringChange(what string) error {
 	return newError(http.StatusConflict, CodeTopologyChangeInProgress,
 		"miroir: %s is refused while the fleet's topology changes (epoch %d, phase %s); document writes and reads go on; retry once the change is complete",
 		what, ch.Epoch, ch.Phase)
+}
+
+// wipe deletes from nodes joining the fleet what they may hold from an
+// earlier life (a node removed, then added again): the fleet's records
+// (old heartbeats would count as live instances) and the managed indexes
+// (old settings and documents). Nothing of the fleet is on them yet: the
+// change writes documents to them only from the copy phase on.
+func (c *Cluster) wipe(ctx context.Context, nodes []*node, uids []string) error {
+	errs := c.fanout(ctx, nodes, func(ctx context.Context, n *node) error {
+		for _, uid := range append([]string{metaIndex}, uids...) {
+			var info struct {
+				TaskUID int64 `json:"taskUid"`
+			}
+			err := n.doJSON(ctx, "wipeIndex", http.MethodDelete, "/indexes/"+uid, nil, nil, &info)
+			if apiCode(err) == "index_not_found" {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := waitNodeTask(ctx, n, info.TaskUID, "index_not_found"); err != nil {
+				return err
+			}
+		}
+		c.lanes.records.forget(n)
+		c.states.forgetNode(n.idx)
+		return nil
+	})
+	return c.broadcastError(nodes, errs)
 }

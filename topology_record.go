@@ -314,11 +314,16 @@ func (c *Cluster) topologyLoop() {
 		<-c.closed
 		cancel()
 	}()
+	// Registered before any call runs, and the record read again after
+	// registering: a change recorded meanwhile is either seen now or
+	// waits for this instance's heartbeat (DESIGN §13).
 	first, fcancel := context.WithTimeout(ctx, c.opts.nodeTimeout)
 	c.loadTopology(first)
+	if c.heartbeat(first, true) {
+		c.loadTopology(first)
+	}
 	fcancel()
 	close(c.follow.ready)
-	c.heartbeat(ctx)
 	if c.opts.fleetRefresh <= 0 {
 		return
 	}
@@ -331,7 +336,7 @@ func (c *Cluster) topologyLoop() {
 		case <-t.C:
 			rctx, rcancel := context.WithTimeout(ctx, c.opts.nodeTimeout)
 			c.loadTopology(rctx)
-			c.heartbeat(rctx)
+			c.heartbeat(rctx, false)
 			rcancel()
 		}
 	}
