@@ -200,7 +200,45 @@ func (i *Index) GetStats(ctx context.Context, param *meilisearch.StatsParams) (_
 		return nil, err
 	}
 	out := combineIndexStats(tp, per, param)
+	if tp.change != nil {
+		// Mid-change, nodes hold copies the per-group sums would count
+		// twice (a new replica filling, an old one not emptied yet):
+		// count each shard once, on the replica reads use.
+		n, err := c.countDocuments(ctx, i.uid)
+		if err != nil {
+			return nil, err
+		}
+		out.NumberOfDocuments = n
+	}
 	return &out, nil
+}
+
+// countDocuments counts the documents of index uid shard by shard, each
+// on one in-sync replica of the read layout (a filtered documents fetch
+// with limit 0 answers the exact total).
+func (c *Cluster) countDocuments(ctx context.Context, uid string) (int64, error) {
+	cov := c.cover(uid, nil, c.nextSeq(), nil, false)
+	if len(cov.unavailable) > 0 {
+		return 0, c.unavailableShards(ctx, uid, cov.unavailable)
+	}
+	totals := make([]int64, len(cov.nodes))
+	errs := parallel(len(cov.nodes), 0, func(i int) error {
+		cn := cov.nodes[i]
+		ans, err := fetchDocs(ctx, cn.n, uid, fetchBody{Filter: shardFilter(cn.shards), Limit: 0})
+		if err != nil {
+			return err
+		}
+		totals[i] = int64(ans.Total)
+		return nil
+	})
+	if err := firstError(errs); err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, t := range totals {
+		n += t
+	}
+	return n, nil
 }
 
 // statsError fails a scatter when no node answered, or when every node

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -163,4 +164,52 @@ func heartbeatsOf(t *testing.T, f *testFleet, i int, instance string) int {
 		}
 	}
 	return n
+}
+
+// pauseAt is a TopologyObserver that holds the driver when the change
+// reaches phase, until release is closed.
+type pauseAt struct {
+	NopObserver
+	phase   string
+	reached chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (p *pauseAt) TopologyProgress(tc TopologyChange) {
+	if tc.Phase == p.phase {
+		p.once.Do(func() {
+			close(p.reached)
+			<-p.release
+		})
+	}
+}
+
+// TestStatsDuringChange: mid-change, the document count counts every
+// document once although new replicas hold copies and old ones were not
+// emptied yet.
+func TestStatsDuringChange(t *testing.T) {
+	p := &pauseAt{phase: PhaseCutover, reached: make(chan struct{}), release: make(chan struct{})}
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, shards: 16, instant: true, opts: []Option{WithFleetRefresh(20 * time.Millisecond), WithObserver(p)}})
+	ctx := testCtx(t)
+	f.create(t, "docs", "id")
+	var docs []map[string]any
+	for i := range 300 {
+		docs = append(docs, map[string]any{"id": fmt.Sprint(i)})
+	}
+	acWaitOK(t, f.c)(f.c.Index("docs").AddDocuments(ctx, docs, nil))
+	extra := meilitest.RunT(t, meilitest.WithTaskDuration(0))
+	done := make(chan error, 1)
+	go func() {
+		done <- f.c.ChangeTopology(ctx, append(slices.Clone(f.nodes), Node{ID: "n3", URL: extra.URL()}))
+	}()
+	<-p.reached
+	st, err := f.c.Index("docs").GetStats(ctx, nil)
+	close(p.release)
+	if err != nil || st.NumberOfDocuments != 300 {
+		t.Fatalf("mid-change stats: %d documents, %v; want 300", st.NumberOfDocuments, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }
