@@ -2,8 +2,11 @@ package miroir
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -211,5 +214,46 @@ func TestStatsDuringChange(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTopologyUnknownRefusesWrites: an instance that cannot read the
+// fleet's record for several intervals refuses writes with
+// miroir_topology_unknown, and writes again once it reads it; reads go on.
+func TestTopologyUnknownRefusesWrites(t *testing.T) {
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, shards: 8, instant: true, opts: []Option{WithFleetRefresh(20 * time.Millisecond)}})
+	ctx := testCtx(t)
+	f.create(t, "docs", "id")
+	var clears []func()
+	for _, s := range f.srv {
+		clears = append(clears, s.FailRequests(func(r *http.Request) bool {
+			return r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/documents/"+topologyRecordID)
+		}, http.StatusServiceUnavailable, "internal"))
+	}
+	doc := []map[string]any{{"id": "a"}}
+	var err error
+	for i := 0; ; i++ { // until the record has been unreadable long enough
+		if _, err = f.c.Index("docs").AddDocuments(ctx, doc, nil); err != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !errors.Is(err, ErrTopologyUnknown) || apiCode(err) != CodeTopologyUnknown {
+		t.Fatalf("write with the record unreadable: %v, want %s", err, CodeTopologyUnknown)
+	}
+	if _, err := f.c.Index("docs").Search(ctx, "", &meilisearch.SearchRequest{}); err != nil {
+		t.Fatalf("reads go on: %v", err)
+	}
+	for _, c := range clears {
+		c()
+	}
+	for { // until the record was read again
+		if _, err = f.c.Index("docs").AddDocuments(ctx, doc, nil); err == nil {
+			break
+		}
+		if !errors.Is(err, ErrTopologyUnknown) {
+			t.Fatalf("write after the record is readable again: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
