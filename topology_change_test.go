@@ -183,9 +183,10 @@ func TestTopologyMinimalMovement(t *testing.T) {
 	if onNew != onMoved {
 		t.Errorf("the new node holds %d documents, the shards it took %d", onNew, onMoved)
 	}
-	if last.ShardsMoving != moved || last.ShardsDone != moved || last.Phase != PhaseDone {
-		t.Errorf("last progress %+v: want phase done, %d shards moving and done", last, moved)
+	if last.ShardsMoving != moved || last.ShardsDone != moved || last.Phase != PhaseDone || last.DocumentsRemaining != 0 {
+		t.Errorf("last progress %+v: want phase done, %d shards moving and done, nothing remaining", last, moved)
 	}
+	rec.checkMonotonic(t, 2)
 	// Nothing was written during the change: every document of a moved
 	// shard had to be copied once, and no more than 10% over.
 	if ratio < 1 || ratio > 1.1 {

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -455,7 +456,11 @@ type topoSearcher struct {
 	o     *topoOracle
 	p     *topoProblems
 	reads int
+	done  atomic.Int64 // reads finished, for other goroutines
 }
+
+// readCount returns how many reads finished.
+func (s *topoSearcher) readCount() int64 { return s.done.Load() }
 
 // topoReadLimit is the page every read asks for: more than a harness index
 // ever holds, so every answer is the whole index and its total is exact.
@@ -477,6 +482,7 @@ func (s *topoSearcher) run(ctx context.Context, stop <-chan struct{}) {
 func (s *topoSearcher) read(ctx context.Context) {
 	kind := s.reads % 3
 	s.reads++
+	defer s.done.Add(1)
 	snap := s.o.snapshot()
 	idx := s.c.Index(s.uid)
 	var hits meilisearch.Hits
@@ -591,6 +597,31 @@ func (r *topoRecorder) last(epoch int64) (TopologyChange, bool) {
 		}
 	}
 	return TopologyChange{}, false
+}
+
+// checkMonotonic fails unless the reports for epoch only move forward:
+// phases in order, shards done and documents and bytes copied never
+// decreasing.
+func (r *topoRecorder) checkMonotonic(t testing.TB, epoch int64) {
+	t.Helper()
+	order := []string{PhasePrepare, PhaseCopy, PhaseCutover, PhaseRetire, PhaseDone}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var prev *TopologyChange
+	for i := range r.reports {
+		p := &r.reports[i]
+		if p.Epoch != epoch {
+			continue
+		}
+		if slices.Index(order, p.Phase) < 0 {
+			t.Errorf("progress report with unknown phase %q", p.Phase)
+		}
+		if prev != nil && (slices.Index(order, p.Phase) < slices.Index(order, prev.Phase) ||
+			p.ShardsDone < prev.ShardsDone || p.DocumentsCopied < prev.DocumentsCopied || p.BytesCopied < prev.BytesCopied) {
+			t.Errorf("progress went backwards: %+v after %+v", *p, *prev)
+		}
+		prev = p
+	}
 }
 
 // ---- Looking at the nodes ----

@@ -250,12 +250,15 @@ func TestTopologyChangeScenarios(t *testing.T) {
 			}
 			// Some writes before the change, so that it starts among them.
 			r.awaitWrites(t, 4)
+			ops0, reads0 := r.ops.Load(), r.searcher.readCount()
 			if err := driver.ChangeTopology(testCtx(t), target); err != nil {
 				r.halt()
 				r.p.report(t)
 				t.Fatalf("ChangeTopology: %v", err)
 			}
+			t.Logf("during the change: %d writes, %d reads", r.ops.Load()-ops0, r.searcher.readCount()-reads0)
 			r.finish(t, target, tc.wantRF, rec)
+			rec.checkMonotonic(t, 2)
 		})
 	}
 }
