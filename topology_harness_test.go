@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -786,6 +787,37 @@ func (f *topoFleet) checkNodes(t testing.TB, tp Topology, uid string, o *topoOra
 		}
 	}
 	return perShard
+}
+
+// checkSettings fails unless every node of tp holds index uid with the
+// same settings (those given through miroir and miroir's own).
+func (f *topoFleet) checkSettings(t testing.TB, tp Topology, uid string) {
+	t.Helper()
+	var ref map[string]any
+	var refNode string
+	for _, n := range tp.Nodes {
+		st, body := acHTTP(t, f.urls[n.ID], "GET", "/indexes/"+uid+"/settings", nil, "")
+		if st != 200 {
+			t.Errorf("node %s settings of %s: %d %s", n.ID, uid, st, body)
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal(body, &m); err != nil {
+			t.Fatal(err)
+		}
+		if ref == nil {
+			ref, refNode = m, n.ID
+			continue
+		}
+		for k, v := range ref {
+			if !reflect.DeepEqual(v, m[k]) {
+				t.Errorf("settings of %s: %s is %v on %s, %v on %s", uid, k, v, refNode, m[k], n.ID)
+			}
+		}
+	}
+	if sortable, _ := ref["sortableAttributes"].([]any); ref != nil && !slices.Contains(sortable, any("title")) {
+		t.Errorf("settings of %s: sortableAttributes %v, want title among them", uid, ref["sortableAttributes"])
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -66,6 +66,10 @@ func startTopoRun(t *testing.T, tc topoCase) *topoRun {
 	r.f = startTopoFleet(t, tc.groups, tc.spare, tc.shards, tc.rf)
 	r.a = r.f.instance(t, r.f.initial, WithReplicationFactor(tc.rf), WithObserver(r.recA))
 	acWaitOK(t, r.a)(r.a.CreateIndex(testCtx(t), &meilisearch.IndexConfig{Uid: topoUID, PrimaryKey: "id"}))
+	// Settings other than the defaults, which new nodes must receive.
+	acWaitOK(t, r.a)(r.a.Index(topoUID).UpdateSettings(testCtx(t), &meilisearch.Settings{
+		SortableAttributes: []string{"title"}, StopWords: []string{"the"},
+		Synonyms: map[string][]string{"doc": {"document"}}}))
 	var pre []string
 	var docs []map[string]any
 	for i := range 200 {
@@ -162,6 +166,7 @@ func (r *topoRun) finish(t *testing.T, target []Node, wantRF int, rec *topoRecor
 
 	verifyClean(t, r.a, topoUID)
 	perShard := r.f.checkNodes(t, tp, topoUID, r.o)
+	r.f.checkSettings(t, tp, topoUID)
 	topoReadAll(t, "C", r.c, topoUID, r.o)
 
 	// A newcomer configured with the old list follows the record.
