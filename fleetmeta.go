@@ -204,8 +204,9 @@ func taskUIDOf(n *node, body []byte) (int64, error) {
 }
 
 func (f *fleetRecords) allFailed(err error) []fleetAck {
-	out := make([]fleetAck, len(f.c.nodes))
-	for i, n := range f.c.nodes {
+	tp := f.c.topo()
+	out := make([]fleetAck, len(tp.clients))
+	for i, n := range tp.members {
 		out[i] = fleetAck{Node: n, Err: err}
 	}
 	return out
@@ -213,8 +214,9 @@ func (f *fleetRecords) allFailed(err error) []fleetAck {
 
 // each runs fn on every node in parallel; acks are in node order.
 func (f *fleetRecords) each(ctx context.Context, fn func(ctx context.Context, n *node) (int64, error)) []fleetAck {
-	out := make([]fleetAck, len(f.c.nodes))
-	f.c.fanout(ctx, f.c.nodes, func(ctx context.Context, n *node) error {
+	tp := f.c.topo()
+	out := make([]fleetAck, len(tp.clients))
+	f.c.fanout(ctx, tp.members, func(ctx context.Context, n *node) error {
 		uid, err := fn(ctx, n)
 		out[n.idx] = fleetAck{Node: n, Task: uid, Err: err}
 		return err
@@ -283,9 +285,10 @@ const fetchPage = 1000
 // fetch reads the records of kind (all records when kind is "") from
 // every node.
 func (f *fleetRecords) fetch(ctx context.Context, kind string) []nodeRecords {
+	tp := f.c.topo()
 	ctx = bookkeeping(ctx)
-	out := make([]nodeRecords, len(f.c.nodes))
-	f.c.fanout(ctx, f.c.nodes, func(ctx context.Context, n *node) error {
+	out := make([]nodeRecords, len(tp.clients))
+	f.c.fanout(ctx, tp.members, func(ctx context.Context, n *node) error {
 		docs, err := f.fetchNode(ctx, n, kind)
 		out[n.idx] = nodeRecords{Node: n, Answered: err == nil, Docs: docs}
 		return err
@@ -345,9 +348,10 @@ func recordKind(raw json.RawMessage) string {
 
 // get reads the record id from every node (Docs holds it, or nothing).
 func (f *fleetRecords) get(ctx context.Context, id string) []nodeRecords {
+	tp := f.c.topo()
 	ctx = bookkeeping(ctx)
-	out := make([]nodeRecords, len(f.c.nodes))
-	f.c.fanout(ctx, f.c.nodes, func(ctx context.Context, n *node) error {
+	out := make([]nodeRecords, len(tp.clients))
+	f.c.fanout(ctx, tp.members, func(ctx context.Context, n *node) error {
 		resp, err := n.do(ctx, "getRecord", http.MethodGet, "/indexes/"+f.index+"/documents/"+id, nil, "", nil)
 		switch code := apiCode(err); {
 		case err == nil:

@@ -388,7 +388,7 @@ func (m *laneManager) extend(ctx context.Context, lane int, w int64) {
 // sweep deletes, on every node, the lock indexes of windows that ended at
 // least one window before w began.
 func (m *laneManager) sweep(ctx context.Context, w int64) {
-	m.c.fanout(ctx, m.c.nodes, func(ctx context.Context, n *node) error {
+	m.c.fanout(ctx, m.c.members(), func(ctx context.Context, n *node) error {
 		var page struct {
 			Results []struct {
 				UID string `json:"uid"`
@@ -462,9 +462,9 @@ func (m *laneManager) release(ctx context.Context) {
 	m.mu.Lock()
 	inherited := maps.Clone(m.hwFloor)
 	m.mu.Unlock()
-	m.c.fanout(ctx, m.c.nodes, func(ctx context.Context, n *node) error {
+	m.c.fanout(ctx, m.c.members(), func(ctx context.Context, n *node) error {
 		for _, s := range owned {
-			if acks[n.idx].Err != nil && max(last, inherited[s.lane]) >= s.w*laneWindowMs*1000 {
+			if (n.idx >= len(acks) || acks[n.idx].Err != nil) && max(last, inherited[s.lane]) >= s.w*laneWindowMs*1000 {
 				// UIDs were allocated in the window (by this instance or a
 				// previous holder whose hw it carries) and the hw is not
 				// recorded on this node: the lock stays until it expires.

@@ -29,16 +29,17 @@ import (
 // a write (acked says which nodes gave a 202) when another target of the
 // same shard got it.
 func (c *Cluster) markMissed(ctx context.Context, uid string, version int64, shards []int, acked func(ni int) bool) error {
+	tp := c.topo()
 	var marks []staleMark
 	now := nowUTC()
 	for _, s := range shards {
-		ts := c.topo.writeTargets(s)
+		ts := tp.writeTargets(s)
 		if !slices.ContainsFunc(ts, acked) {
 			continue // the write reached no replica of s: nothing diverged
 		}
 		for _, ni := range ts {
 			if !acked(ni) {
-				marks = append(marks, staleMark{Index: uid, Shard: s, Node: c.nodes[ni].ID, Version: version, At: now})
+				marks = append(marks, staleMark{Index: uid, Shard: s, Node: tp.clients[ni].ID, Version: version, At: now})
 			}
 		}
 	}
@@ -140,7 +141,7 @@ func (c *Cluster) markFailedNodeTasks(ctx context.Context, t *ClusterTask) error
 			continue // no replica applied it: they agree
 		}
 		for _, ni := range nis {
-			marks = append(marks, staleMark{Index: t.IndexUID, Shard: s, Node: c.nodes[ni].ID, Version: t.UID, At: now})
+			marks = append(marks, staleMark{Index: t.IndexUID, Shard: s, Node: c.node(ni).ID, Version: t.UID, At: now})
 		}
 	}
 	if len(marks) == 0 {
@@ -157,7 +158,7 @@ func (c *Cluster) markFailedNodeTasks(ctx context.Context, t *ClusterTask) error
 func (c *Cluster) carried(ni int, shards []int) []int {
 	var out []int
 	for _, s := range shards {
-		if slices.Contains(c.topo.writeTargets(s), ni) {
+		if slices.Contains(c.topo().writeTargets(s), ni) {
 			out = append(out, s)
 		}
 	}

@@ -12,7 +12,7 @@ import (
 
 // setLoad gives node i one sample of d (and so rt d, dev d/2).
 func setLoad(c *Cluster, i int, d time.Duration) {
-	l := &c.nodes[i].load
+	l := &c.node(i).load
 	l.mu.Lock()
 	l.rt, l.dev, l.sampled = float64(d), float64(d)/2, true
 	l.mu.Unlock()
@@ -63,8 +63,8 @@ func TestSelectionAvoidsSlowReplica(t *testing.T) {
 
 // topoNodes returns the Cluster's nodes as New takes them.
 func (c *Cluster) topoNodes() []Node {
-	out := make([]Node, len(c.nodes))
-	for i, n := range c.nodes {
+	out := make([]Node, c.slots())
+	for i, n := range c.members() {
 		out[i] = n.Node
 		out[i].URL = n.base
 	}
@@ -91,8 +91,8 @@ func TestSelectionKeepsRotationAmongEquals(t *testing.T) {
 	}
 	// Outstanding requests count, cubed: one in flight on g0n0 puts it
 	// 8× behind, out of its band.
-	c.nodes[0].load.outstanding.Add(1)
-	defer c.nodes[0].load.outstanding.Add(-1)
+	c.node(0).load.outstanding.Add(1)
+	defer c.node(0).load.outstanding.Add(-1)
 	for seq := uint64(0); seq < 3; seq++ {
 		if id := c.cover("", nil, seq, nil, true).nodes[0].n.ID; id == "g0n0" {
 			t.Fatalf("seq %d: busy g0n0 picked", seq)
@@ -117,8 +117,8 @@ func TestSelectionDriftsLeftOutNodeBack(t *testing.T) {
 	}
 	// The retry's measurement replaces the drifted guess: one slow answer
 	// puts the node back where it was.
-	c.nodes[1].load.sample(100 * time.Millisecond)
-	if rt, _, _ := c.nodes[1].load.averages(); rt != float64(100*time.Millisecond) {
+	c.node(1).load.sample(100 * time.Millisecond)
+	if rt, _, _ := c.node(1).load.averages(); rt != float64(100*time.Millisecond) {
 		t.Fatalf("after the retry: rt %v, want the 100ms measured", time.Duration(rt))
 	}
 	// Partial covers (retries, hedges) do not drift anything.
@@ -126,7 +126,7 @@ func TestSelectionDriftsLeftOutNodeBack(t *testing.T) {
 	for seq := uint64(0); seq < 50; seq++ {
 		c.cover("", []int{0, 1}, seq, nil, true)
 	}
-	if rt, _, _ := c.nodes[1].load.averages(); rt != float64(100*time.Millisecond) {
+	if rt, _, _ := c.node(1).load.averages(); rt != float64(100*time.Millisecond) {
 		t.Fatalf("partial covers drifted g0n1 to %v", time.Duration(rt))
 	}
 }
@@ -155,21 +155,21 @@ func TestNodeLoadAverages(t *testing.T) {
 
 func TestHedgeDelay(t *testing.T) {
 	c := newCoverCluster(t, 1, 3, 2, 8)
-	if d := c.hedgeDelay(c.nodes[0]); d != 500*time.Millisecond {
+	if d := c.hedgeDelay(c.node(0)); d != 500*time.Millisecond {
 		t.Fatalf("unmeasured node's hedge delay %v, want the ceiling", d)
 	}
 	setLoad(c, 0, 10*time.Millisecond) // p95 10 + 3×5 = 25ms
-	if d := c.hedgeDelay(c.nodes[0]); d != 25*time.Millisecond {
+	if d := c.hedgeDelay(c.node(0)); d != 25*time.Millisecond {
 		t.Fatalf("hedge delay %v, want its p95 25ms", d)
 	}
 	// A peer twice as fast bounds it: 2 × (4 + 3×2) = 20ms.
 	setLoad(c, 1, 4*time.Millisecond)
-	if d := c.hedgeDelay(c.nodes[0]); d != 20*time.Millisecond {
+	if d := c.hedgeDelay(c.node(0)); d != 20*time.Millisecond {
 		t.Fatalf("hedge delay %v, want twice the peer's p95, 20ms", d)
 	}
 	// ... unless the peer is down.
-	c.nodes[1].healthy.Store(false)
-	if d := c.hedgeDelay(c.nodes[0]); d != 25*time.Millisecond {
+	c.node(1).healthy.Store(false)
+	if d := c.hedgeDelay(c.node(0)); d != 25*time.Millisecond {
 		t.Fatalf("hedge delay %v with the fast peer down, want 25ms", d)
 	}
 	// Floor and ceiling.
@@ -178,7 +178,7 @@ func TestHedgeDelay(t *testing.T) {
 		{time.Millisecond, 15 * time.Millisecond, 15 * time.Millisecond},
 	} {
 		c.opts.hedgeFloor, c.opts.hedgeCap = tc.floor, tc.ceiling
-		if d := c.hedgeDelay(c.nodes[0]); d != tc.want {
+		if d := c.hedgeDelay(c.node(0)); d != tc.want {
 			t.Fatalf("floor %v ceiling %v: %v, want %v", tc.floor, tc.ceiling, d, tc.want)
 		}
 	}

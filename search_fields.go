@@ -92,7 +92,7 @@ func (c *Cluster) searchFields(ctx context.Context, st *indexState, uid string) 
 // none answered).
 func (c *Cluster) statsFields(ctx context.Context, uid string) map[string]struct{} {
 	var targets []*node
-	for _, n := range c.nodes {
+	for _, n := range c.members() {
 		if n.isHealthy() {
 			targets = append(targets, n)
 		}

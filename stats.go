@@ -176,6 +176,7 @@ func (i *Index) GetStats(ctx context.Context, param *meilisearch.StatsParams) (_
 		defer func() { cs.end(err) }()
 	}
 	c := i.c
+	tp := c.topo()
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -185,9 +186,9 @@ func (i *Index) GetStats(ctx context.Context, param *meilisearch.StatsParams) (_
 	if err := c.checkShards(ctx, i.uid); err != nil {
 		return nil, err
 	}
-	per := make([]*nodeIndexStats, len(c.nodes))
+	per := make([]*nodeIndexStats, len(tp.clients))
 	q := statsQuery(param)
-	errs := c.fanout(ctx, c.nodes, func(ctx context.Context, n *node) error {
+	errs := c.fanout(ctx, tp.members, func(ctx context.Context, n *node) error {
 		var s nodeIndexStats
 		if err := n.doJSON(ctx, "indexStats", http.MethodGet, "/indexes/"+i.uid+"/stats", q, nil, &s); err != nil {
 			return err
@@ -198,7 +199,7 @@ func (i *Index) GetStats(ctx context.Context, param *meilisearch.StatsParams) (_
 	if err := statsError(c, errs); err != nil {
 		return nil, err
 	}
-	out := combineIndexStats(c.topo, per, param)
+	out := combineIndexStats(tp, per, param)
 	return &out, nil
 }
 
@@ -212,13 +213,14 @@ func statsError(c *Cluster, errs []error) error {
 	if ok {
 		return nil
 	}
-	return c.broadcastError(c.nodes, errs)
+	return c.broadcastError(c.members(), errs)
 }
 
 // GetStats returns the fleet's stats: sizes summed over nodes, lastUpdate
 // the latest, and per index the aggregated index stats (miroir_meta
 // hidden).
 func (c *Cluster) GetStats(ctx context.Context, param *meilisearch.StatsParams) (_ *meilisearch.Stats, err error) {
+	tp := c.topo()
 	if c.hooks.calls != nil { // a cluster call (observe.go)
 		var cs *callState
 		ctx, cs = c.beginCall(ctx, "getStats", "")
@@ -227,9 +229,9 @@ func (c *Cluster) GetStats(ctx context.Context, param *meilisearch.StatsParams) 
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
-	per := make([]*nodeStats, len(c.nodes))
+	per := make([]*nodeStats, len(tp.clients))
 	q := statsQuery(param)
-	errs := c.fanout(ctx, c.nodes, func(ctx context.Context, n *node) error {
+	errs := c.fanout(ctx, tp.members, func(ctx context.Context, n *node) error {
 		var s nodeStats
 		if err := n.doJSON(ctx, "stats", http.MethodGet, "/stats", q, nil, &s); err != nil {
 			return err
@@ -262,7 +264,7 @@ func (c *Cluster) GetStats(ctx context.Context, param *meilisearch.StatsParams) 
 	out.DatabaseSize = sizeValue(size, human)
 	out.UsedDatabaseSize = sizeValue(used, human)
 	for uid := range uids {
-		pi := make([]*nodeIndexStats, len(c.nodes))
+		pi := make([]*nodeIndexStats, len(tp.clients))
 		for ni, s := range per {
 			if s == nil {
 				continue
@@ -273,7 +275,7 @@ func (c *Cluster) GetStats(ctx context.Context, param *meilisearch.StatsParams) 
 				pi[ni] = &nodeIndexStats{} // answered, lacks the index
 			}
 		}
-		out.Indexes[uid] = combineIndexStats(c.topo, pi, param)
+		out.Indexes[uid] = combineIndexStats(tp, pi, param)
 	}
 	return out, nil
 }

@@ -57,3 +57,31 @@ type TopologyChange struct {
 type TopologyObserver interface {
 	TopologyProgress(p TopologyChange)
 }
+
+// changeProgress is the change in progress as Topology shows it: the
+// recorded change, with the backfill figures of the instance driving it
+// when that is this one.
+func (c *Cluster) changeProgress(t *topology) *TopologyChange {
+	ch := t.change
+	if ch == nil {
+		return nil
+	}
+	p := TopologyChange{
+		FromEpoch: t.epoch, Epoch: ch.Epoch, ReplicationFactor: ch.Target.RF, Phase: ch.Phase,
+		ShardsMoving: len(ch.Moving), DocumentsCopied: ch.Copied, BytesCopied: ch.Bytes,
+		DocumentsRemaining: -1, Started: ch.Started,
+	}
+	if ch.Phase == PhaseRetire {
+		p.ShardsDone = 0
+	}
+	for _, n := range ch.Target.Nodes {
+		p.Nodes = append(p.Nodes, NodeStatus{ID: n.ID, URL: n.URL, Group: n.Group, Healthy: true})
+	}
+	if d := c.driving.Load(); d != nil && d.Epoch == ch.Epoch {
+		p.ShardsDone = max(p.ShardsDone, d.ShardsDone)
+		p.DocumentsCopied = max(p.DocumentsCopied, d.DocumentsCopied)
+		p.BytesCopied = max(p.BytesCopied, d.BytesCopied)
+		p.DocumentsRemaining = d.DocumentsRemaining
+	}
+	return &p
+}

@@ -1,0 +1,102 @@
+package miroir
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/meilisearch/meilisearch-go"
+	"github.com/miroirsearch/miroir/meilitest"
+)
+
+// TestTopologyRecordedAndFollowed: the first Cluster records its node
+// list; a Cluster given another list follows the record and says so.
+func TestTopologyRecordedAndFollowed(t *testing.T) {
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, instant: true, opts: []Option{WithFleetRefresh(20 * 1e6)}})
+	ctx := testCtx(t)
+	if _, err := f.c.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: "movies", PrimaryKey: "id"}); err != nil {
+		t.Fatal(err)
+	}
+	if top := f.c.Topology(); top.Epoch != 1 || !top.Configured {
+		t.Fatalf("first Cluster: epoch %d configured %v, want 1 and true", top.Epoch, top.Configured)
+	}
+	other, err := New(f.nodes[:1], WithShards(8), WithFleetRefresh(20*1e6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Index("movies").GetStats(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	top := other.Topology()
+	if top.Epoch != 1 || top.Configured || len(top.Nodes) != 3 {
+		t.Fatalf("second Cluster: epoch %d configured %v nodes %d, want 1, false, 3", top.Epoch, top.Configured, len(top.Nodes))
+	}
+}
+
+// TestChangeTopologyAddNodeSmoke grows a 3-node group by one node and
+// checks the end state: every document found once, nodes holding only
+// their own shards, Verify clean.
+func TestChangeTopologyAddNodeSmoke(t *testing.T) {
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, shards: 16, instant: true, opts: []Option{WithFleetRefresh(20 * 1e6)}})
+	ctx := testCtx(t)
+	ix := f.c.Index("docs")
+	var docs []map[string]any
+	for i := range 300 {
+		docs = append(docs, map[string]any{"id": fmt.Sprint(i), "title": fmt.Sprintf("doc %d", i)})
+	}
+	info, err := ix.AddDocuments(ctx, docs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk, err := f.c.WaitForTask(ctx, info.TaskUID, 0); err != nil || tk.Status != meilisearch.TaskStatusSucceeded {
+		t.Fatalf("add: %v %+v", err, tk)
+	}
+	extra := meilitest.RunT(t, meilitest.WithTaskDuration(0))
+	target := append(slices.Clone(f.nodes), Node{ID: "n3", URL: extra.URL(), Group: 0})
+	if err := f.c.ChangeTopology(ctx, target); err != nil {
+		t.Fatalf("ChangeTopology: %v", err)
+	}
+	top := f.c.Topology()
+	if top.Epoch != 2 || top.Change != nil || len(top.Nodes) != 4 {
+		t.Fatalf("after: epoch %d change %+v nodes %d", top.Epoch, top.Change, len(top.Nodes))
+	}
+	res, err := ix.Search(ctx, "", &meilisearch.SearchRequest{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Hits) != 300 || res.EstimatedTotalHits != 300 {
+		t.Fatalf("search: %d hits, total %d, want 300", len(res.Hits), res.EstimatedTotalHits)
+	}
+	v, err := f.c.Verify(ctx, "docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.Consistent() {
+		t.Fatalf("verify: %+v", v)
+	}
+	srvs := append(slices.Clone(f.srv), extra)
+	total := 0
+	for i, s := range srvs {
+		var got meilisearch.DocumentsResult
+		if err := meilisearch.New(s.URL()).Index("docs").GetDocuments(ctx, &meilisearch.DocumentsQuery{Limit: 1000, Fields: []string{"id"}}, &got); err != nil {
+			t.Fatal(err)
+		}
+		total += len(got.Results)
+		held := map[int]bool{}
+		for _, sh := range top.Nodes[i].Shards {
+			held[sh] = true
+		}
+		for _, d := range got.Results {
+			var id string
+			_ = json.Unmarshal(d["id"], &id)
+			if sh := ShardOf(id, 16); !held[sh] {
+				t.Fatalf("node %d holds %s of shard %d, not its own", i, id, sh)
+			}
+		}
+	}
+	if total != 300 {
+		t.Fatalf("nodes hold %d documents, want 300", total)
+	}
+}
