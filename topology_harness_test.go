@@ -8,11 +8,14 @@ package miroir
 // same documents, the oracle's documents and nothing else).
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"reflect"
 	"slices"
@@ -175,6 +178,9 @@ type topoOracle struct {
 	// writes counts the beginnings and ends of writes: a read during
 	// which it did not move saw a quiescent index.
 	writes int
+	// shards is the index's shard count, to name a document's shard in
+	// diagnostics (0: not named).
+	shards int
 }
 
 func newTopoOracle() *topoOracle { return &topoOracle{docs: map[string]*topoDoc{}} }
@@ -281,10 +287,9 @@ func (o *topoOracle) quiet(snap topoSnap) bool {
 // the snapshot taken when the read started: every document acknowledged
 // before and not written since is there, no document deleted before and
 // not written since is, none twice, none the harness never wrote.
-func (o *topoOracle) check(snap topoSnap, got map[string]int) []string {
+func (o *topoOracle) check(snap topoSnap, got map[string]int) (bad []string, shards []int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	var bad []string
 	for id, n := range got {
 		if n > 1 {
 			bad = append(bad, fmt.Sprintf("%s returned %d times", id, n))
@@ -302,10 +307,20 @@ func (o *topoOracle) check(snap topoSnap, got map[string]int) []string {
 			bad = append(bad, fmt.Sprintf("%s (acknowledged before the read) missing", id))
 		case !s.present && got[id] > 0:
 			bad = append(bad, fmt.Sprintf("%s (deletion acknowledged before the read) returned", id))
+		default:
+			continue
+		}
+		if o.shards > 0 {
+			sh := ShardOf(id, o.shards)
+			bad[len(bad)-1] += fmt.Sprintf(" (shard %d)", sh)
+			if !slices.Contains(shards, sh) {
+				shards = append(shards, sh)
+			}
 		}
 	}
 	sort.Strings(bad)
-	return bad
+	slices.Sort(shards)
+	return bad, shards
 }
 
 // final returns the oracle's end state: the acknowledged documents with
@@ -458,6 +473,9 @@ type topoSearcher struct {
 	p     *topoProblems
 	reads int
 	done  atomic.Int64 // reads finished, for other goroutines
+	// diag, when set, describes shards as the nodes hold them now (for
+	// the diagnostics of a wrong answer).
+	diag func(shards []int) string
 }
 
 // readCount returns how many reads finished.
@@ -484,6 +502,7 @@ func (s *topoSearcher) read(ctx context.Context) {
 	kind := s.reads % 3
 	s.reads++
 	defer s.done.Add(1)
+	seen0 := changeState(s.c.Topology())
 	snap := s.o.snapshot()
 	idx := s.c.Index(s.uid)
 	var hits meilisearch.Hits
@@ -525,12 +544,26 @@ func (s *topoSearcher) read(ctx context.Context) {
 	// total differ from the documents returned, with or without a change,
 	// so its total is compared only when no write overlapped the read. A
 	// search's hits and estimate come from the same node answers.
+	seen := seen0 + " -> " + changeState(s.c.Topology())
 	if int64(len(hits)) != total && (kind != 2 || s.o.quiet(snap)) {
-		s.p.add("%s #%d: %d hits, total %d", what, s.reads, len(hits), total)
+		s.p.add("%s #%d [%s]: %d hits, total %d", what, s.reads, seen, len(hits), total)
 	}
-	for _, b := range s.o.check(snap, got) {
-		s.p.add("%s #%d: %s", what, s.reads, b)
+	if bad, shards := s.o.check(snap, got); len(bad) > 0 {
+		extra := ""
+		if s.diag != nil {
+			extra = "; now " + s.diag(shards)
+		}
+		s.p.add("%s #%d [%s]: %d wrong (shards %v): %s%s", what, s.reads, seen, len(bad), shards, strings.Join(bad[:min(len(bad), 4)], "; "), extra)
 	}
+}
+
+// changeState names what an instance follows, for the diagnostics of a
+// wrong answer: its epoch and the change's phase.
+func changeState(tp Topology) string {
+	if tp.Change == nil {
+		return fmt.Sprintf("epoch %d", tp.Epoch)
+	}
+	return fmt.Sprintf("epoch %d, change to %d in %s", tp.Epoch, tp.Change.Epoch, tp.Change.Phase)
 }
 
 // topoHitID returns a hit's id as text.
@@ -649,6 +682,48 @@ func (f *topoFleet) rawNodeDocs(t testing.TB, id, uid string) map[string]map[str
 		out[acIDString(d["id"])] = d
 	}
 	return out
+}
+
+// shardCounts describes, for each shard, how many documents of it every
+// node holds now and which replicas c reads and writes (diagnostics only:
+// errors are part of the text).
+func (f *topoFleet) shardCounts(c *Cluster, uid string, shards []int) string {
+	var b strings.Builder
+	tp := c.Topology()
+	for _, sh := range shards {
+		fmt.Fprintf(&b, "shard %d:", sh)
+		for _, id := range f.order {
+			st, body := topoNodeSearch(f.urls[id], uid, fmt.Sprintf("%s = %d", shardField, sh))
+			if st != 200 {
+				fmt.Fprintf(&b, " %s=%d", id, st)
+				continue
+			}
+			var res struct {
+				N int `json:"estimatedTotalHits"`
+			}
+			_ = json.Unmarshal(body, &res)
+			fmt.Fprintf(&b, " %s=%d", id, res.N)
+		}
+		var reps []string
+		for g := range tp.Groups {
+			reps = append(reps, tp.Replicas(sh, g)...)
+		}
+		fmt.Fprintf(&b, " (replicas %v, stale %v) ", reps, tp.Stale)
+	}
+	return b.String()
+}
+
+// topoNodeSearch counts documents matching filter on a node, without a
+// testing.TB (it runs in the searcher's goroutine).
+func topoNodeSearch(base, uid, filter string) (int, []byte) {
+	raw, _ := json.Marshal(map[string]any{"q": "", "limit": 0, "filter": filter})
+	resp, err := http.Post(base+"/indexes/"+uid+"/search", "application/json", bytes.NewReader(raw))
+	if err != nil {
+		return 0, []byte(err.Error())
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, body
 }
 
 // hasIndex reports whether node id holds index uid.
@@ -844,7 +919,8 @@ func topoReadAll(t testing.TB, name string, c *Cluster, uid string, o *topoOracl
 	if int64(len(res.Results)) != res.Total {
 		t.Errorf("%s: %d documents listed, total %d", name, len(res.Results), res.Total)
 	}
-	for _, b := range o.check(o.snapshot(), got) {
+	bad, _ := o.check(o.snapshot(), got)
+	for _, b := range bad {
 		t.Errorf("%s: %s", name, b)
 	}
 }

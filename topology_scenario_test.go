@@ -64,6 +64,7 @@ func startTopoRun(t *testing.T, tc topoCase) *topoRun {
 	r := &topoRun{seed: topoSeed(t), o: newTopoOracle(), p: &topoProblems{}, stop: make(chan struct{}),
 		recA: &topoRecorder{}, recB: &topoRecorder{}}
 	r.f = startTopoFleet(t, tc.groups, tc.spare, tc.shards, tc.rf)
+	r.o.shards = tc.shards
 	r.a = r.f.instance(t, r.f.initial, WithReplicationFactor(tc.rf), WithObserver(r.recA))
 	acWaitOK(t, r.a)(r.a.CreateIndex(testCtx(t), &meilisearch.IndexConfig{Uid: topoUID, PrimaryKey: "id"}))
 	// Settings other than the defaults, which new nodes must receive.
@@ -95,7 +96,8 @@ func startTopoRun(t *testing.T, tc topoCase) *topoRun {
 		newTopoWriter("a", r.a, topoUID, r.o, r.p, r.seed, 120),
 		newTopoWriter("b", r.b, topoUID, r.o, r.p, r.seed, 120),
 	}
-	r.searcher = &topoSearcher{c: r.c, uid: topoUID, o: r.o, p: r.p}
+	r.searcher = &topoSearcher{c: r.c, uid: topoUID, o: r.o, p: r.p,
+		diag: func(shards []int) string { return r.f.shardCounts(r.c, topoUID, shards) }}
 	for _, w := range r.writers {
 		r.wg.Add(1)
 		go func() {
