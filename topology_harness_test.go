@@ -32,9 +32,9 @@ import (
 )
 
 // topoRefresh is how often the harness's instances re-read the fleet's
-// record: small, so that followers catch up quickly and a change's retire
-// does not wait long for every instance to have seen a phase.
-const topoRefresh = 30 * time.Millisecond
+// record: small, so that followers catch up quickly and a change's phases
+// do not wait long for every instance to have seen them.
+const topoRefresh = 50 * time.Millisecond
 
 // topoFleet is a set of started meilitest nodes: those of the fleet's first
 // topology and spares a change may add. Node IDs are "t0", "t1", ... in
@@ -87,13 +87,15 @@ func (f *topoFleet) without(ids ...string) []Node {
 	return out
 }
 
-// topoOptions are the options every harness instance starts with: quick
-// failure detection, no retries, a short fleet refresh, an unthrottled
-// backfill (the scenarios must finish in bounded time) and no periodic
-// background repair (only the change moves documents).
+// topoOptions are the options every harness instance starts with: no
+// retries, a short fleet refresh, an unthrottled backfill (the scenarios
+// must finish in bounded time), no periodic background repair (only the
+// change moves documents), and health probes every 250ms (several
+// instances probing every node every 20ms would take a busy machine's
+// CPU from the change itself under -race).
 func (f *topoFleet) topoOptions() []Option {
 	return append(quick.options(), WithShards(f.shards), WithFleetRefresh(topoRefresh),
-		WithRepairRate(0), WithRepair(0))
+		WithRepairRate(0), WithRepair(0), WithHealthCheck(250*time.Millisecond, 2*time.Second, 2, 1))
 }
 
 // instance starts an application instance over nodes with the harness
