@@ -49,7 +49,7 @@ func expectInvalidTopology(t *testing.T, what string, c *Cluster, epoch int64, e
 // node is back (a reachable node being removed is the backfill source).
 func TestTopologyChangeRefusesBadTargets(t *testing.T) {
 	t.Run("RF1", func(t *testing.T) {
-		f := startTopoFleet(t, []int{0, 0, 0}, 1, 16, 1)
+		f := startTopoFleet(t, []int{0, 0, 0}, 1, 8, 1)
 		a := f.instance(t, f.initial, WithReplicationFactor(1))
 		acWaitOK(t, a)(a.CreateIndex(testCtx(t), &meilisearch.IndexConfig{Uid: topoUID, PrimaryKey: "id"}))
 		o := newTopoOracle()
@@ -110,7 +110,7 @@ func TestTopologyChangeRefusesBadTargets(t *testing.T) {
 		verifyClean(t, a, topoUID)
 	})
 	t.Run("RF2", func(t *testing.T) {
-		f := startTopoFleet(t, []int{0, 0}, 1, 16, 2)
+		f := startTopoFleet(t, []int{0, 0}, 1, 8, 2)
 		a := f.instance(t, f.initial, WithReplicationFactor(2))
 		acWaitOK(t, a)(a.CreateIndex(testCtx(t), &meilisearch.IndexConfig{Uid: topoUID, PrimaryKey: "id"}))
 		o := newTopoOracle()

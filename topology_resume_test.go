@@ -24,7 +24,7 @@ import (
 func TestTopologyResume(t *testing.T) {
 	for _, phase := range []string{PhasePrepare, PhaseCopy, PhaseCutover, PhaseRetire} {
 		t.Run(phase, func(t *testing.T) {
-			r := startTopoRun(t, topoCase{groups: []int{0, 0, 0}, spare: 2, rf: 1, shards: 16})
+			r := startTopoRun(t, topoCase{groups: []int{0, 0, 0}, spare: 2, rf: 1, shards: 8})
 			target := r.f.plus(r.f.node("t3", 0))
 			ctxA, cancelA := context.WithCancel(testCtx(t))
 			defer cancelA()

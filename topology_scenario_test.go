@@ -229,17 +229,17 @@ func sameNodes(a, b []Node) bool {
 
 // topoCases are the scenarios.
 var topoCases = []topoCase{
-	{name: "AddNodeRF1", groups: []int{0, 0, 0}, spare: 1, rf: 1, shards: 16, wantRF: 1,
+	{name: "AddNodeRF1", groups: []int{0, 0, 0}, spare: 1, rf: 1, shards: 8, wantRF: 1,
 		target: func(f *topoFleet) []Node { return f.plus(f.node("t3", 0)) }},
-	{name: "AddNodeRF2", groups: []int{0, 0, 0}, spare: 1, rf: 2, shards: 16, wantRF: 2,
+	{name: "AddNodeRF2", groups: []int{0, 0, 0}, spare: 1, rf: 2, shards: 8, wantRF: 2,
 		target: func(f *topoFleet) []Node { return f.plus(f.node("t3", 0)) }},
-	{name: "RemoveNode", groups: []int{0, 0, 0}, rf: 1, shards: 16, wantRF: 1,
+	{name: "RemoveNode", groups: []int{0, 0, 0}, rf: 1, shards: 8, wantRF: 1,
 		target: func(f *topoFleet) []Node { return f.without("t1") }},
-	{name: "AddGroup", groups: []int{0, 0}, spare: 2, rf: 1, shards: 16, wantRF: 1,
+	{name: "AddGroup", groups: []int{0, 0}, spare: 2, rf: 1, shards: 8, wantRF: 1,
 		target: func(f *topoFleet) []Node { return f.plus(f.node("t2", 1), f.node("t3", 1)) }},
-	{name: "RemoveGroup", groups: []int{0, 0, 1, 1}, rf: 1, shards: 16, wantRF: 1,
+	{name: "RemoveGroup", groups: []int{0, 0, 1, 1}, rf: 1, shards: 8, wantRF: 1,
 		target: func(f *topoFleet) []Node { return f.without("t2", "t3") }},
-	{name: "RF1to2", groups: []int{0, 0, 0}, rf: 1, shards: 16, driverRF: 2, wantRF: 2,
+	{name: "RF1to2", groups: []int{0, 0, 0}, rf: 1, shards: 8, driverRF: 2, wantRF: 2,
 		target: func(f *topoFleet) []Node { return f.plus() }},
 }
 
