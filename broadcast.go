@@ -205,7 +205,6 @@ func (c *Cluster) globalBroadcast(ctx context.Context, op, path string, typ meil
 // counts as done when another node succeeded, so a retry after a partial
 // failure converges.
 func (c *Cluster) keyBroadcast(ctx context.Context, op, method, path string, body any, benign string) (_ []byte, err error) {
-	tp := c.topo()
 	if c.hooks.calls != nil { // a cluster call (observe.go)
 		var cs *callState
 		ctx, cs = c.beginCall(ctx, op, "")
@@ -214,6 +213,7 @@ func (c *Cluster) keyBroadcast(ctx context.Context, op, method, path string, bod
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
+	tp := c.topo()
 	if err := c.requireAllHealthy(); err != nil {
 		return nil, err
 	}

@@ -65,7 +65,7 @@ func (c *Cluster) sendBatch(ctx context.Context, st *indexState, version int64, 
 		}
 	}
 	out.degraded = res.Degraded
-	markErr := c.markMissed(ctx, st.uid, version, shards, func(ni int) bool { return acks[ni] >= 0 })
+	markErr := c.markMissed(ctx, st.uid, version, shards, func(ni int) bool { return ni < len(acks) && acks[ni] >= 0 })
 	if !res.OK() {
 		// Every node refusing the same way with a 4xx (a request error of
 		// the caller's) is that error, not a quorum problem; a 5xx is the

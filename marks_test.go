@@ -192,6 +192,11 @@ func TestStaleFailedNodeTask(t *testing.T) {
 	if got := staleNodes(f.c, "books"); len(got) != 1 || len(got["n1"]) != 4 {
 		t.Fatalf("stale replicas %v, want n1's 4 shards", got)
 	}
+	// The task is failed as soon as n1's node task fails; n0's may still
+	// be applying the documents, and the mark records are readable by
+	// another instance only once the nodes processed them (an instance
+	// that never saw n1 fail may read it for one refresh interval, §12).
+	f.idle(t)
 	checkAllVisible(t, f.c, "books", idsOf(docs), 6)
 	other := f.newCluster(t, WithShards(4), WithHealthCheck(0, 0, 0, 0))
 	checkAllVisible(t, other, "books", idsOf(docs), 6)

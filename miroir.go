@@ -240,10 +240,25 @@ func (c *Cluster) isClosed() bool {
 	}
 }
 
-// checkOpen returns ErrClosed after Close.
+// checkOpen returns ErrClosed after Close. Before that, it waits for the
+// first read of the fleet's recorded topology (bounded by the node
+// timeout, as that read is), so that no call uses the configured node
+// list of a fleet that moved (DESIGN §13).
 func (c *Cluster) checkOpen() error {
 	if c.isClosed() {
 		return fmt.Errorf("%w", ErrClosed)
+	}
+	select {
+	case <-c.follow.ready:
+	default:
+		t := time.NewTimer(c.opts.nodeTimeout)
+		defer t.Stop()
+		select {
+		case <-c.follow.ready:
+		case <-c.closed:
+			return fmt.Errorf("%w", ErrClosed)
+		case <-t.C:
+		}
 	}
 	return nil
 }

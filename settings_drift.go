@@ -99,7 +99,6 @@ func sortedMapKeys[V any](m map[string]V) []string {
 // mask, are not compared). Unreachable nodes are listed, not compared; the
 // call fails only when no node could be read.
 func (c *Cluster) SettingsDrift(ctx context.Context, index string) (_ *SettingsDrift, err error) {
-	tp := c.topo()
 	if c.hooks.calls != nil { // a cluster call (observe.go)
 		var cs *callState
 		ctx, cs = c.beginCall(ctx, "settingsDrift", index)
@@ -108,6 +107,7 @@ func (c *Cluster) SettingsDrift(ctx context.Context, index string) (_ *SettingsD
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
+	tp := c.topo()
 	if _, err := c.state(ctx, index); err != nil {
 		return nil, err
 	}

@@ -176,10 +176,10 @@ func (i *Index) GetStats(ctx context.Context, param *meilisearch.StatsParams) (_
 		defer func() { cs.end(err) }()
 	}
 	c := i.c
-	tp := c.topo()
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
+	tp := c.topo()
 	if isReservedIndex(i.uid) {
 		return nil, indexNotFound(i.uid)
 	}
@@ -220,7 +220,6 @@ func statsError(c *Cluster, errs []error) error {
 // the latest, and per index the aggregated index stats (miroir_meta
 // hidden).
 func (c *Cluster) GetStats(ctx context.Context, param *meilisearch.StatsParams) (_ *meilisearch.Stats, err error) {
-	tp := c.topo()
 	if c.hooks.calls != nil { // a cluster call (observe.go)
 		var cs *callState
 		ctx, cs = c.beginCall(ctx, "getStats", "")
@@ -229,6 +228,7 @@ func (c *Cluster) GetStats(ctx context.Context, param *meilisearch.StatsParams) 
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
+	tp := c.topo()
 	per := make([]*nodeStats, len(tp.clients))
 	q := statsQuery(param)
 	errs := c.fanout(ctx, tp.members, func(ctx context.Context, n *node) error {

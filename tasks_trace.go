@@ -105,10 +105,10 @@ type nodeTaskView struct {
 // skipped (their part of a task is missing from it); it fails when none
 // answers.
 func (c *Cluster) RebuildTaskStore(ctx context.Context) (int, error) {
-	tp := c.topo()
 	if err := c.checkOpen(); err != nil {
 		return 0, err
 	}
+	tp := c.topo()
 	ctx = bookkeeping(ctx)
 	since := time.Time{}
 	if age := c.opts.retention.withDefaults().MaxAge; age > 0 {

@@ -289,6 +289,9 @@ func (d *changeDriver) prepare(ctx context.Context) error {
 		return err
 	}
 	if len(fresh) > 0 {
+		if err := c.wipe(ctx, fresh, uids); err != nil {
+			return err
+		}
 		if err := c.copyRecords(ctx, fresh); err != nil {
 			return err
 		}
@@ -521,9 +524,19 @@ func (d *changeDriver) retire(ctx context.Context) error {
 		nodes = append(nodes, t.clients[ni])
 	}
 	slices.SortFunc(nodes, func(a, b *node) int { return a.idx - b.idx })
+	stays := map[string]bool{}
+	for _, n := range d.rec.Change.Target.Nodes {
+		stays[n.ID] = true
+	}
 	errs := c.fanout(ctx, nodes, func(ctx context.Context, n *node) error {
 		for _, uid := range uids {
 			if err := n.deleteShards(ctx, uid, perNode[n.idx]); err != nil {
+				if !stays[n.ID] && isTransportError(err) {
+					// A node leaving the fleet that does not answer keeps
+					// its copies; nothing reads it any more.
+					c.opts.logger.Warn("miroir: topology change: a removed node could not be emptied", "node", n.ID, "index", uid, "err", err)
+					return nil
+				}
 				return fmt.Errorf("miroir: topology change: emptying the shards node %s left, index %q: %w", n.ID, uid, err)
 			}
 		}
@@ -594,8 +607,11 @@ func (d *changeDriver) report() {
 		if p.Phase != PhaseDone {
 			p.Phase = ch.Phase
 		}
-		if parsePhase(ch.Phase) >= phaseCutover && p.ShardsDone == 0 && p.Phase == PhaseDone {
+		switch {
+		case p.Phase == PhaseDone || parsePhase(ch.Phase) >= phaseCutover:
 			p.ShardsDone = len(ch.Moving)
+		default:
+			p.ShardsDone = len(ch.Cut)
 		}
 	}
 	d.progress = p
@@ -618,4 +634,33 @@ func (c *Cluster) refuseDuringChange(what string) error {
 	return newError(http.StatusConflict, CodeTopologyChangeInProgress,
 		"miroir: %s is refused while the fleet's topology changes (epoch %d, phase %s); document writes and reads go on; retry once the change is complete",
 		what, ch.Epoch, ch.Phase)
+}
+
+// wipe deletes from nodes joining the fleet what they may hold from an
+// earlier life (a node removed, then added again): the fleet's records
+// (old heartbeats would count as live instances) and the managed indexes
+// (old settings and documents). Nothing of the fleet is on them yet: the
+// change writes documents to them only from the copy phase on.
+func (c *Cluster) wipe(ctx context.Context, nodes []*node, uids []string) error {
+	errs := c.fanout(ctx, nodes, func(ctx context.Context, n *node) error {
+		for _, uid := range append([]string{metaIndex}, uids...) {
+			var info struct {
+				TaskUID int64 `json:"taskUid"`
+			}
+			err := n.doJSON(ctx, "wipeIndex", http.MethodDelete, "/indexes/"+uid, nil, nil, &info)
+			if apiCode(err) == "index_not_found" {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := waitNodeTask(ctx, n, info.TaskUID, "index_not_found"); err != nil {
+				return err
+			}
+		}
+		c.lanes.records.forget(n)
+		c.states.forgetNode(n.idx)
+		return nil
+	})
+	return c.broadcastError(nodes, errs)
 }

@@ -45,16 +45,17 @@ func (c *Cluster) heartbeatPeriod() time.Duration {
 func (c *Cluster) heartbeatTTL() time.Duration { return 3 * c.heartbeatPeriod() }
 
 // heartbeat writes this instance's heartbeat when the record it follows
-// changed or the last one is half a TTL old. Instances with no refresh
-// loop (WithFleetRefresh(0)) follow no change and do not register.
-func (c *Cluster) heartbeat(ctx context.Context) {
+// changed or the last one is a period old; wait waits until the nodes
+// processed it. It reports whether some node took it. Instances with no
+// refresh loop (WithFleetRefresh(0)) follow no change and do not register.
+func (c *Cluster) heartbeat(ctx context.Context, wait bool) bool {
 	if c.opts.fleetRefresh <= 0 {
-		return
+		return false
 	}
 	seen := c.follow.rev.Load()
 	now := time.Now()
 	if seen == c.hb.seen && now.Sub(c.hb.at) < c.heartbeatPeriod() {
-		return
+		return false
 	}
 	if !c.drainOld(ctx) {
 		seen = c.hb.seen // writes routed by an older phase are still running
@@ -66,12 +67,16 @@ func (c *Cluster) heartbeat(ctx context.Context) {
 		Expires: now.Add(c.heartbeatTTL()).UnixMilli(),
 	}
 	acks := c.lanes.records.put(bookkeeping(ctx), []instanceRecord{rec})
+	if wait {
+		acks = c.lanes.records.wait(ctx, acks)
+	}
 	for _, a := range acks {
 		if a.Err == nil && a.Node != nil {
 			c.hb.seen, c.hb.at = seen, now
-			return
+			return true
 		}
 	}
+	return false
 }
 
 // unregister removes this instance's heartbeat at Close (best effort: an

@@ -157,15 +157,30 @@ func (c *Cluster) readTopology(ctx context.Context) (*topoRecord, int) {
 	return best, answered(reads)
 }
 
-// writeTopology records rec with a new revision on every member (and
-// every node of rec's layouts) and waits until a quorum of the current
-// members processed it; this instance follows it at once.
+// writeTopology records rec with a new revision on every node of its
+// layouts and waits until every node that took the write processed it (a
+// quorum must have); this instance follows it then, so that whatever it
+// does next under that record is seen by instances reading any of them.
 func (c *Cluster) writeTopology(ctx context.Context, rec *topoRecord) error {
 	rec.UID, rec.Kind = topologyRecordID, topologyKind
 	rec.Rev = c.lanes.revs.next()
 	c.ensureRegistered(rec)
-	c.followRecord(rec)
-	acks := c.lanes.records.wait(ctx, c.lanes.records.put(ctx, []*topoRecord{rec}))
+	ids := map[string]bool{}
+	for _, n := range rec.Layout.Nodes {
+		ids[n.ID] = true
+	}
+	if rec.Change != nil {
+		for _, n := range rec.Change.Target.Nodes {
+			ids[n.ID] = true
+		}
+	}
+	var to []*node
+	for _, n := range c.registry() {
+		if ids[n.ID] || slices.Contains(c.members(), n) {
+			to = append(to, n)
+		}
+	}
+	acks := c.lanes.records.wait(ctx, c.lanes.records.putTo(ctx, to, []*topoRecord{rec}))
 	ok := map[string]bool{}
 	for _, a := range acks {
 		if a.Node != nil && a.Err == nil {
@@ -176,6 +191,7 @@ func (c *Cluster) writeTopology(ctx context.Context, rec *topoRecord) error {
 		return newError(http.StatusServiceUnavailable, CodeNoQuorum,
 			"miroir: the topology record reached too few nodes (a quorum is %s)", c.quorumText())
 	}
+	c.followRecord(rec)
 	return nil
 }
 
@@ -195,13 +211,28 @@ func (c *Cluster) loadTopology(ctx context.Context) {
 		c.followRecord(rec)
 		return
 	}
-	if 2*n <= len(c.confNodes) || c.follow.rev.Load() != 0 {
+	if 2*n <= len(c.confNodes) || c.follow.rev.Load() != 0 || c.othersRegistered(ctx) {
 		return
 	}
 	first := &topoRecord{Epoch: 1, Layout: layoutSpec{Nodes: publicNodes(c.confNodes), RF: c.opts.rf}}
 	if err := c.writeTopology(ctx, first); err == nil {
 		c.follow.known.Store(true)
 	}
+}
+
+// othersRegistered reports whether another instance keeps a heartbeat on
+// the fleet: then a record exists (every instance that heartbeats follows
+// one), only not on the nodes read yet, and recording this Cluster's list
+// would overwrite it.
+func (c *Cluster) othersRegistered(ctx context.Context) bool {
+	reads := c.lanes.records.fetch(ctx, instanceKind)
+	for _, raw := range c.lanes.records.newest(reads) {
+		var r instanceRecord
+		if json.Unmarshal(raw, &r) == nil && r.Kind == instanceKind && r.Instance != c.lanes.instance && r.Seen > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // followRecord makes rec this instance's topology when it is newer than
@@ -283,11 +314,16 @@ func (c *Cluster) topologyLoop() {
 		<-c.closed
 		cancel()
 	}()
+	// Registered before any call runs, and the record read again after
+	// registering: a change recorded meanwhile is either seen now or
+	// waits for this instance's heartbeat (DESIGN §13).
 	first, fcancel := context.WithTimeout(ctx, c.opts.nodeTimeout)
 	c.loadTopology(first)
+	if c.heartbeat(first, true) {
+		c.loadTopology(first)
+	}
 	fcancel()
 	close(c.follow.ready)
-	c.heartbeat(ctx)
 	if c.opts.fleetRefresh <= 0 {
 		return
 	}
@@ -300,7 +336,7 @@ func (c *Cluster) topologyLoop() {
 		case <-t.C:
 			rctx, rcancel := context.WithTimeout(ctx, c.opts.nodeTimeout)
 			c.loadTopology(rctx)
-			c.heartbeat(rctx)
+			c.heartbeat(rctx, false)
 			rcancel()
 		}
 	}

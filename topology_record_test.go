@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/meilisearch/meilisearch-go"
 	"github.com/miroirsearch/miroir/meilitest"
@@ -99,4 +100,67 @@ func TestChangeTopologyAddNodeSmoke(t *testing.T) {
 	if total != 300 {
 		t.Fatalf("nodes hold %d documents, want 300", total)
 	}
+}
+
+// TestChangeTopologyReAddNode: a node removed and added again starts
+// clean: no heartbeat of its earlier life (which would count as a live
+// instance and stall the change) and no settings of its earlier life.
+func TestChangeTopologyReAddNode(t *testing.T) {
+	refresh := WithFleetRefresh(20 * time.Millisecond)
+	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, shards: 16, instant: true, opts: []Option{refresh}})
+	ctx := testCtx(t)
+	f.create(t, "docs", "id")
+	var docs []map[string]any
+	for i := range 200 {
+		docs = append(docs, map[string]any{"id": fmt.Sprint(i)})
+	}
+	acWaitOK(t, f.c)(f.c.Index("docs").AddDocuments(ctx, docs, nil))
+	other := f.newCluster(t, WithShards(16), refresh)
+	if _, err := other.Index("docs").GetStats(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.c.ChangeTopology(ctx, f.nodes[:2]); err != nil {
+		t.Fatal(err)
+	}
+	for other.Topology().Epoch != 2 || other.Topology().Change != nil {
+		time.Sleep(5 * time.Millisecond) // until it follows the end of the change
+	}
+	other.Close() // its heartbeat is removed from the members: n0 and n1
+	heartbeats := func(i int) int { return heartbeatsOf(t, f, i, other.lanes.instance) }
+	if heartbeats(2) != 1 || heartbeats(0) != 0 {
+		t.Fatalf("precondition: the removed node should keep the closed instance's heartbeat (n2 %d, n0 %d)", heartbeats(2), heartbeats(0))
+	}
+	acWaitOK(t, f.c)(f.c.Index("docs").UpdateSearchableAttributes(ctx, &[]string{"title"}))
+	if err := f.c.ChangeTopology(ctx, f.nodes); err != nil {
+		t.Fatal(err)
+	}
+	if n := heartbeats(2); n != 0 {
+		t.Fatalf("the re-added node still holds %d heartbeat(s) of a closed instance", n)
+	}
+	for i := range 3 {
+		got, err := f.direct(i).Index("docs").GetSearchableAttributes(ctx)
+		if err != nil || len(*got) != 1 || (*got)[0] != "title" {
+			t.Fatalf("node %d searchable attributes %v %v, want [title]", i, got, err)
+		}
+	}
+	res, err := f.c.Index("docs").Search(ctx, "", &meilisearch.SearchRequest{Limit: 1000})
+	if err != nil || len(res.Hits) != 200 {
+		t.Fatalf("%d hits, %v", len(res.Hits), err)
+	}
+}
+
+func heartbeatsOf(t *testing.T, f *testFleet, i int, instance string) int {
+	var got meilisearch.DocumentsResult
+	if err := f.direct(i).Index(metaIndex).GetDocuments(testCtx(t), &meilisearch.DocumentsQuery{Limit: 1000}, &got); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, d := range got.Results {
+		var inst string
+		_ = json.Unmarshal(d["instance"], &inst)
+		if string(d["kind"]) == `"instance"` && inst == instance {
+			n++
+		}
+	}
+	return n
 }
