@@ -196,3 +196,59 @@ func TestTopologyMinimalMovement(t *testing.T) {
 		t.Errorf("moved %.3f of the group's documents, want within [%.3f, %.3f]", fraction, lo, hi)
 	}
 }
+
+// TestTopologyChangeMixedShardCounts: S is per index (DESIGN §2), so one
+// fleet may hold indexes of different shard counts, created by instances
+// configured differently. A change either moves every index by its own S
+// (afterwards each index's documents sit on the replicas of their shard
+// under that index's S, nothing lost) or is refused before it is
+// recorded.
+func TestTopologyChangeMixedShardCounts(t *testing.T) {
+	f := startTopoFleet(t, []int{0, 0, 0}, 1, 8, 1)
+	a := f.instance(t, f.initial, WithReplicationFactor(1)) // S 8
+	acWaitOK(t, a)(a.CreateIndex(testCtx(t), &meilisearch.IndexConfig{Uid: topoUID, PrimaryKey: "id"}))
+	o8 := newTopoOracle()
+	loadTopoDocs(t, a, o8, 300)
+	waitTopoSettled(t, "A", a, 1)
+
+	f16 := *f
+	f16.shards = 16
+	b := f16.instance(t, f.initial) // S 16
+	const other = "other"
+	acWaitOK(t, b)(b.CreateIndex(testCtx(t), &meilisearch.IndexConfig{Uid: other, PrimaryKey: "id"}))
+	o16 := newTopoOracle()
+	var ids []string
+	var docs []map[string]any
+	for i := range 300 {
+		id := fmt.Sprintf("o%d", i)
+		ids = append(ids, id)
+		docs = append(docs, topoDocument(id, 0))
+	}
+	o16.begin(ids)
+	acWaitOK(t, b)(b.Index(other).AddDocuments(testCtx(t), docs, nil))
+	o16.end(ids, true, true, 0)
+
+	if err := a.ChangeTopology(testCtx(t), f.plus(f.node("t3", 0))); err != nil {
+		// Refusing is acceptable only before anything moved: the fleet
+		// stays at epoch 1 with no change recorded, so that it still
+		// takes index creations and settings (a recorded change that no
+		// instance can drive would refuse them for ever).
+		tp := a.Topology()
+		t.Logf("ChangeTopology: %v; epoch %d, change %+v", err, tp.Epoch, tp.Change)
+		if tp.Epoch != 1 || tp.Change != nil {
+			t.Fatalf("a change that cannot be driven was recorded: epoch %d, change %+v", tp.Epoch, tp.Change)
+		}
+		acWaitOK(t, b)(b.CreateIndex(testCtx(t), &meilisearch.IndexConfig{Uid: "third", PrimaryKey: "id"}))
+		return
+	}
+	tp8 := waitTopoSettled(t, "A", a, 2)
+	tp16 := waitTopoSettled(t, "B", b, 2)
+	if tp8.Shards != 8 || tp16.Shards != 16 {
+		t.Fatalf("snapshots with S %d and %d, want 8 and 16", tp8.Shards, tp16.Shards)
+	}
+	f.checkNodes(t, tp8, topoUID, o8)
+	f16.checkNodes(t, tp16, other, o16)
+	verifyClean(t, a, topoUID)
+	verifyClean(t, b, other)
+	topoReadAll(t, "B", b, other, o16)
+}
