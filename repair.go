@@ -89,6 +89,15 @@ func (c *Cluster) Repair(ctx context.Context, uid string) (*RepairReport, error)
 // too (everyShard: Repair), or only the stale replicas of the shards with
 // stale marks (the background loop), paced by pace (nil: full speed).
 func (c *Cluster) repairIndex(ctx context.Context, st *indexState, everyShard bool, pace *pacer) (*RepairReport, error) {
+	return c.repairIndexWith(ctx, st, everyShard, pace, nil)
+}
+
+// copyHook sees every document a repair copies: its shard, the replica it
+// went to, its id and version (a topology change's backfill tracks them).
+type copyHook func(shard int, dst *node, id string, v int64)
+
+// repairIndexWith is repairIndex with onCopy told of every copy.
+func (c *Cluster) repairIndexWith(ctx context.Context, st *indexState, everyShard bool, pace *pacer, onCopy copyHook) (*RepairReport, error) {
 	ctx = withNodeKeys(ctx)
 	uid := st.uid
 	rep := &RepairReport{Index: uid}
@@ -119,7 +128,7 @@ func (c *Cluster) repairIndex(ctx context.Context, st *indexState, everyShard bo
 	// Versions at or above vStart were written after this point: a stale
 	// replica's copy that new is a write racing the repair, never deleted.
 	vStart := c.startVersion()
-	r := &indexRepair{c: c, st: st, upTo: upTo, missed: missed, vStart: vStart, pace: pace, rep: rep, converge: everyShard}
+	r := &indexRepair{c: c, st: st, upTo: upTo, missed: missed, vStart: vStart, pace: pace, rep: rep, converge: everyShard, onCopy: onCopy}
 	if err := r.prepare(ctx); err != nil {
 		return nil, fmt.Errorf("miroir: repair of index %q: %w", uid, err)
 	}
@@ -161,6 +170,7 @@ type indexRepair struct {
 	// converge: in-sync replicas that differ converge too (Repair, not
 	// the background loop).
 	converge bool
+	onCopy   copyHook // nil: nobody tracks copies
 }
 
 // prepare finds the primary key and whether copies need vectors, and
@@ -232,7 +242,7 @@ func (r *indexRepair) shard(ctx context.Context, s int) error {
 		reps, stale, lines = append(reps, n), append(stale, line.WasStale), append(lines, line)
 	}
 	p := &shardPass{c: c, uid: r.st.uid, pk: r.pk, shard: s, reps: reps, stale: stale,
-		vStart: r.vStart, act: true, converge: r.converge, vectors: r.vectors, pace: r.pace}
+		vStart: r.vStart, act: true, converge: r.converge, vectors: r.vectors, pace: r.pace, onCopy: r.onCopy}
 	for _, n := range reps {
 		p.missed = append(p.missed, r.missed[replicaKey{s, n.idx}])
 	}

@@ -55,6 +55,11 @@ func (c *Cluster) repairStale(ctx context.Context) {
 	// cluster task is refreshed: do it for every index, so a failure
 	// nobody waits for still makes its replica stale within an interval.
 	c.refreshUnfinished(ctx, "")
+	if c.topo().change != nil {
+		// A topology change's driver fills the new replicas and tracks
+		// its copies (topology_change.go); a second copier would race it.
+		return
+	}
 	pace := newPacer(c.opts.repairRate)
 	for _, uid := range c.indexesWithStaleReplicas() {
 		st, err := c.state(ctx, uid)

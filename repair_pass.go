@@ -83,6 +83,7 @@ type shardPass struct {
 	// deletion (or a write) applied to both replicas in between is undone
 	// on the target by the copy; the pass then recognizes its own copy.
 	copied []map[string]int64
+	onCopy copyHook
 }
 
 // inSyncCount is how many reps are in sync.
@@ -414,6 +415,9 @@ func (p *shardPass) remember(i int, src *node, docs []json.RawMessage) {
 	}
 	for _, dv := range vers {
 		p.copied[i][dv.id] = dv.v
+		if p.onCopy != nil {
+			p.onCopy(p.shard, p.reps[i], dv.id, dv.v)
+		}
 	}
 }
 

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -202,6 +204,111 @@ type changeDriver struct {
 	c        *Cluster
 	rec      *topoRecord
 	progress TopologyChange
+
+	// copies are the backfill's copies (index, shard, node, id) ->
+	// version, checked once more before the shard cuts over (reconcile).
+	mu     sync.Mutex
+	copies map[copyKey]int64
+}
+
+type copyKey struct {
+	uid   string
+	shard int
+	node  string
+	id    string
+}
+
+// track returns the repair hook recording the copies into index uid.
+func (d *changeDriver) track(uid string) copyHook {
+	return func(shard int, dst *node, id string, v int64) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.copies == nil {
+			d.copies = map[copyKey]int64{}
+		}
+		d.copies[copyKey{uid, shard, dst.ID, id}] = v
+	}
+}
+
+// reconcile checks, once the nodes processed what they had queued, that
+// the backfill's copies onto shard s's new replicas still match their
+// source: a copy lands after its source was read, so a deletion applied
+// to the new replica before the copy and to the source after the repair
+// looked would leave the document back on the new replica alone (and an
+// update, an older copy). Copies of documents the source lost are
+// deleted; a copy older than the source marks the replica stale again,
+// for the next backfill round. It reports whether s may cut over.
+func (d *changeDriver) reconcile(ctx context.Context, uids []string, s int) (bool, error) {
+	c := d.c
+	t := c.topo()
+	ok := true
+	for _, uid := range uids {
+		st, err := c.state(ctx, uid)
+		if err != nil {
+			return false, err
+		}
+		var src *node
+		for _, ni := range layoutReplicas(t.layout, t.nodes, s) {
+			if n := t.clients[ni]; n.isHealthy() && !c.isStale(uid, s, ni) {
+				src = n
+				break
+			}
+		}
+		for _, ni := range t.joining(s) {
+			dst := t.clients[ni]
+			d.mu.Lock()
+			ids := map[string]int64{}
+			for k, v := range d.copies {
+				if k.uid == uid && k.shard == s && k.node == dst.ID {
+					ids[k.id] = v
+				}
+			}
+			d.mu.Unlock()
+			if len(ids) == 0 {
+				continue
+			}
+			if src == nil {
+				return false, nil // no source to compare with now: later
+			}
+			if err := drainNodes(ctx, []*node{src, dst}); err != nil {
+				return false, err
+			}
+			list := slices.Collect(maps.Keys(ids))
+			vs, err := lookupVersions(ctx, src, uid, st.PrimaryKey(), list)
+			if err != nil {
+				return false, err
+			}
+			vn, err := lookupVersions(ctx, dst, uid, st.PrimaryKey(), list)
+			if err != nil {
+				return false, err
+			}
+			var del []string
+			older := false
+			for id, cv := range ids {
+				v, held := vn[id]
+				if !held || v != cv {
+					continue // not the copy any more: a later write owns it
+				}
+				if sv, there := vs[id]; !there {
+					del = append(del, id)
+				} else if sv > v {
+					older = true
+				}
+			}
+			if len(del) > 0 {
+				if err := deleteIDs(ctx, dst, uid, del); err != nil {
+					return false, err
+				}
+			}
+			if older {
+				ok = false
+				if err := c.storeMarksAwaited(ctx, []staleMark{{Index: uid, Shard: s, Node: dst.ID, Version: c.startVersion(), At: time.Now().UTC()}}); err != nil {
+					return false, err
+				}
+			}
+		}
+	}
+	return ok, nil
 }
 
 func (d *changeDriver) run(ctx context.Context) error {
@@ -412,7 +519,7 @@ func (d *changeDriver) copy(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("miroir: topology change: index %q: %w", uid, err)
 			}
-			rep, err := c.repairIndex(ctx, st, false, nil)
+			rep, err := c.repairIndexWith(ctx, st, false, nil, d.track(uid))
 			if rep != nil {
 				d.progress.DocumentsCopied += int64(rep.Copied)
 				d.progress.BytesCopied += rep.BytesCopied
@@ -443,7 +550,13 @@ func (d *changeDriver) copy(ctx context.Context) error {
 		var cut []int
 		for _, s := range ch.Moving {
 			if !pending[s] && !slices.Contains(ch.Cut, s) {
-				cut = append(cut, s)
+				ok, err := d.reconcile(ctx, uids, s)
+				if err != nil {
+					return err
+				}
+				if ok {
+					cut = append(cut, s)
+				}
 			}
 		}
 		done := len(ch.Cut)+len(cut) == len(ch.Moving)
