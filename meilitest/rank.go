@@ -400,9 +400,11 @@ func compileQuery(st *settings, tok *tokenizer, q string, strategy string, attri
 			}
 		}
 		if !all {
+			// checked for every attribute of every document: no string
+			// building per check
 			cq.attrOK = func(name string) bool {
 				for _, a := range allowed {
-					if name == a || strings.HasPrefix(name, a+".") {
+					if strings.HasPrefix(name, a) && (len(name) == len(a) || name[len(a)] == '.') {
 						return true
 					}
 				}
