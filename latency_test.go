@@ -158,6 +158,7 @@ func BenchmarkTailLatency(b *testing.B) {
 		warm tailResult // the searches after the first warmup ones
 	}
 	ratios := map[string][]float64{}
+	var table string // the last round's (benchmark logs are cut after a few lines)
 	for range b.N {
 		var runs []*run
 		for _, f := range []*testFleet{healthy, slowFleet} {
@@ -194,7 +195,7 @@ func BenchmarkTailLatency(b *testing.B) {
 			fmt.Fprintf(&tb, "| %s | %.2f ms | %.2f ms | %.2f ms | %d / %d | %d | %d of %d node requests (%.1f%%) |\n", rn.name,
 				float64(rn.r.pct(0.5))/1e6, float64(rn.r.pct(0.99))/1e6, float64(rn.warm.pct(0.99))/1e6, rn.r.slowHits, n, answered, sent, reqs, 100*float64(sent)/float64(max(reqs, 1)))
 		}
-		b.Log(tb.String())
+		table = tb.String()
 		hOff, hOn, sOff, sOn := runs[0].r, runs[1].r, runs[2].r, runs[3].r
 		ratios["p50-slow-on/healthy-on"] = append(ratios["p50-slow-on/healthy-on"], float64(sOn.pct(0.5))/float64(hOn.pct(0.5)))
 		ratios["p99-slow-on/healthy-on"] = append(ratios["p99-slow-on/healthy-on"], float64(sOn.pct(0.99))/float64(hOn.pct(0.99)))
@@ -204,6 +205,7 @@ func BenchmarkTailLatency(b *testing.B) {
 			float64(sOn.pct(0.5))/float64(hOn.pct(0.5)), float64(sOn.pct(0.99))/float64(hOn.pct(0.99)),
 			float64(runs[3].warm.pct(0.99))/float64(runs[1].warm.pct(0.99)), float64(sOff.pct(0.99))/float64(hOff.pct(0.99)))
 	}
+	b.Log(table)
 	for unit, rs := range ratios {
 		slices.Sort(rs)
 		b.ReportMetric(rs[len(rs)/2], unit)
