@@ -8,7 +8,7 @@ package miroir
 // on machine speed (which nodes the searches reached, hedges within the
 // budget); BenchmarkTailLatency measures p50/p99 for the README table:
 //
-//	go test -run '^$' -bench TailLatency -benchtime 1x .
+//	go test -run '^$' -bench TailLatency -benchtime 3x .   (medians of 3 rounds)
 
 import (
 	"context"
