@@ -23,6 +23,7 @@ import (
 // returns their node tasks (in node order), or an error naming the nodes
 // that failed.
 func (c *Cluster) broadcastNodes(ctx context.Context, op, method, path string, q url.Values, body any) ([]NodeTask, meilisearch.TaskType, error) {
+	tp := c.topo()
 	var raw []byte
 	ct := ""
 	if body != nil {
@@ -32,9 +33,9 @@ func (c *Cluster) broadcastNodes(ctx context.Context, op, method, path string, q
 		}
 		ct = "application/json"
 	}
-	nts := make([]NodeTask, len(c.nodes))
-	types := make([]meilisearch.TaskType, len(c.nodes))
-	errs := c.fanout(ctx, c.nodes, func(ctx context.Context, n *node) error {
+	nts := make([]NodeTask, len(tp.clients))
+	types := make([]meilisearch.TaskType, len(tp.clients))
+	errs := c.fanout(ctx, tp.members, func(ctx context.Context, n *node) error {
 		resp, err := n.do(ctx, op, method, path, q, ct, raw)
 		if err != nil {
 			return err
@@ -47,7 +48,7 @@ func (c *Cluster) broadcastNodes(ctx context.Context, op, method, path string, q
 		types[n.idx] = info.Type
 		return nil
 	})
-	if err := c.broadcastError(c.nodes, errs); err != nil {
+	if err := c.broadcastError(tp.members, errs); err != nil {
 		return nil, "", err
 	}
 	return nts, types[0], nil
@@ -56,7 +57,7 @@ func (c *Cluster) broadcastNodes(ctx context.Context, op, method, path string, q
 // requireAllHealthy fails, naming them, when some nodes are marked down.
 func (c *Cluster) requireAllHealthy() error {
 	var down []string
-	for _, n := range c.nodes {
+	for _, n := range c.members() {
 		if !n.isHealthy() {
 			down = append(down, n.ID)
 		}
@@ -138,15 +139,18 @@ func (c *Cluster) broadcastIndexTask(ctx context.Context, st *indexState, op, me
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
+	if err := c.refuseDuringChange(op); err != nil {
+		return nil, err
+	}
 	if err := c.requireAllHealthy(); err != nil {
 		return nil, err
 	}
 	if st != nil {
-		live := c.verifiedTargets(ctx, st, allNodeIdx(len(c.nodes)))
+		live := c.verifiedTargets(ctx, st, c.memberIdx())
 		var bad []string
 		for ni, ok := range live {
 			if !ok {
-				bad = append(bad, c.nodes[ni].ID)
+				bad = append(bad, c.node(ni).ID)
 			}
 		}
 		if len(bad) > 0 {
@@ -209,6 +213,7 @@ func (c *Cluster) keyBroadcast(ctx context.Context, op, method, path string, bod
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
+	tp := c.topo()
 	if err := c.requireAllHealthy(); err != nil {
 		return nil, err
 	}
@@ -221,8 +226,8 @@ func (c *Cluster) keyBroadcast(ctx context.Context, op, method, path string, bod
 		}
 		raw, ct = b, "application/json"
 	}
-	answers := make([][]byte, len(c.nodes))
-	errs := c.fanout(ctx, c.nodes, func(ctx context.Context, n *node) error {
+	answers := make([][]byte, len(tp.clients))
+	errs := c.fanout(ctx, tp.members, func(ctx context.Context, n *node) error {
 		resp, err := n.do(ctx, op, method, path, nil, ct, raw)
 		if err != nil {
 			return err
@@ -241,7 +246,7 @@ func (c *Cluster) keyBroadcast(ctx context.Context, op, method, path string, bod
 			}
 		}
 	}
-	if err := c.broadcastError(c.nodes, errs); err != nil {
+	if err := c.broadcastError(tp.members, errs); err != nil {
 		return nil, err
 	}
 	for _, a := range answers {

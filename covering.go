@@ -60,10 +60,11 @@ type covering struct {
 // picks the preferred group and the rotation; adaptive lets replica
 // selection (replica_select.go) order the replicas of a group.
 func (c *Cluster) cover(uid string, shards []int, seq uint64, excluded []bool, adaptive bool) *covering {
-	t := c.topo
+	tp := c.topo()
+	t := tp
 	rg := uint64(t.groups())
 	pref := int(seq % rg)
-	assigned := make([][]int, len(c.nodes))
+	assigned := make([][]int, len(tp.clients))
 	cov := &covering{}
 	// rank of a node inside its group for this read
 	ranks := c.replicaRanks(seq, adaptive, excluded)
@@ -79,7 +80,7 @@ func (c *Cluster) cover(uid string, shards []int, seq uint64, excluded []bool, a
 			g := (pref + k) % int(rg)
 			best, bestRank := -1, 0
 			for _, ni := range t.replicas(s, g) {
-				if (excluded != nil && excluded[ni]) || !c.readable(uid, s, ni) {
+				if isExcluded(excluded, ni) || !c.readable(uid, s, ni) {
 					skippedStale = skippedStale || c.isStale(uid, s, ni)
 					continue
 				}
@@ -92,7 +93,7 @@ func (c *Cluster) cover(uid string, shards []int, seq uint64, excluded []bool, a
 			}
 			assigned[best] = append(assigned[best], s)
 			if k > 0 || skippedStale {
-				cov.fallbacks = append(cov.fallbacks, Fallback{Shard: s, Preferred: pref, Group: g, Node: c.nodes[best].ID, Stale: skippedStale})
+				cov.fallbacks = append(cov.fallbacks, Fallback{Shard: s, Preferred: pref, Group: g, Node: tp.clients[best].ID, Stale: skippedStale})
 			}
 			return
 		}
@@ -116,7 +117,7 @@ func (c *Cluster) cover(uid string, shards []int, seq uint64, excluded []bool, a
 		}
 		slices.Sort(ss)
 		cov.nodes = append(cov.nodes, coverNode{
-			n:      c.nodes[ni],
+			n:      tp.clients[ni],
 			shards: ss,
 			filter: len(ss) != len(t.shardsOf(ni)),
 		})
@@ -157,7 +158,7 @@ func scatter[T any](ctx context.Context, c *Cluster, uid string, deterministic b
 	if !deterministic {
 		seq = c.nextSeq()
 	}
-	excluded := make([]bool, len(c.nodes))
+	excluded := make([]bool, c.slots())
 	cov := c.cover(uid, nil, seq, excluded, !deterministic)
 	// Hedging and load measurement: only where a read has a choice.
 	var hs *hedgeScope
@@ -195,7 +196,7 @@ func scatter[T any](ctx context.Context, c *Cluster, uid string, deterministic b
 			case ctx.Err() != nil:
 				return nil, ctx.Err()
 			case retryableNodeError(err):
-				excluded[pending[i].n.idx] = true
+				excluded = exclude(excluded, pending[i].n.idx)
 				failed = append(failed, pending[i].shards...)
 			default:
 				return nil, err

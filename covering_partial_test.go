@@ -70,7 +70,7 @@ func TestFaultUnavailableShards(t *testing.T) {
 	var want []int
 	for s := 0; s < 7; s++ {
 		alive := false
-		for _, ni := range f.c.topo.replicas(s, 0) {
+		for _, ni := range f.c.topo().replicas(s, 0) {
 			alive = alive || !down[ni]
 		}
 		if !alive {

@@ -42,7 +42,7 @@ func checkCover(t *testing.T, c *Cluster, cov *covering, want []int) {
 		if !cn.n.isHealthy() {
 			t.Fatalf("unhealthy node %s in covering set", cn.n.ID)
 		}
-		held := c.topo.shardsOf(cn.n.idx)
+		held := c.topo().shardsOf(cn.n.idx)
 		for _, s := range cn.shards {
 			if seen[s] {
 				t.Fatalf("shard %d assigned twice", s)
@@ -128,7 +128,7 @@ func TestCoverRotation(t *testing.T) {
 
 func TestCoverFallbackAndUnavailable(t *testing.T) {
 	c := newCoverCluster(t, 2, 2, 1, 16)
-	c.nodes[0].healthy.Store(false)       // g0n0
+	c.node(0).healthy.Store(false)        // g0n0
 	cov := c.cover("", nil, 0, nil, true) // preferred group 0
 	checkCover(t, c, cov, allShards(16))
 	var fb []int
@@ -138,21 +138,21 @@ func TestCoverFallbackAndUnavailable(t *testing.T) {
 		}
 		fb = append(fb, f.Shard)
 	}
-	if !slices.Equal(fb, c.topo.shardsOf(0)) {
-		t.Fatalf("fallback shards %v, want g0n0's %v", fb, c.topo.shardsOf(0))
+	if !slices.Equal(fb, c.topo().shardsOf(0)) {
+		t.Fatalf("fallback shards %v, want g0n0's %v", fb, c.topo().shardsOf(0))
 	}
 	// excluded nodes (failed during this read) count as down too
-	excluded := make([]bool, len(c.nodes))
+	excluded := make([]bool, c.slots())
 	excluded[2] = true // g1n0
-	cov = c.cover("", c.topo.shardsOf(0), 0, excluded, true)
+	cov = c.cover("", c.topo().shardsOf(0), 0, excluded, true)
 	for _, s := range cov.unavailable {
-		if !slices.Contains(c.topo.shardsOf(2), s) {
+		if !slices.Contains(c.topo().shardsOf(2), s) {
 			t.Fatalf("shard %d unavailable but g1n0 does not hold it", s)
 		}
 	}
 	var inter []int
-	for _, s := range c.topo.shardsOf(0) {
-		if slices.Contains(c.topo.shardsOf(2), s) {
+	for _, s := range c.topo().shardsOf(0) {
+		if slices.Contains(c.topo().shardsOf(2), s) {
 			inter = append(inter, s)
 		}
 	}
@@ -357,7 +357,7 @@ func TestFaultFallbackToOtherGroup(t *testing.T) {
 	ctx := context.Background()
 	idx := f.c.index("items")
 	stopped := 0 // g0n0
-	held := f.c.topo.shardsOf(stopped)
+	held := f.c.topo().shardsOf(stopped)
 	f.srv[stopped].Stop()
 	sawFallback := false
 	for i := 0; i < 6; i++ {

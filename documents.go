@@ -106,6 +106,9 @@ type writeOp struct {
 	preTasks []NodeTask // index creation tasks to fold into the first cluster task
 	fields   map[string]struct{}
 	setPK    bool // the index had no known primary key before this write
+	// tp is the topology the write routes by: its batches and per-shard
+	// targets are sized and indexed by it.
+	tp *topology
 
 	csvHeader []byte
 	csvDelim  byte
@@ -164,7 +167,7 @@ func (c *Cluster) spreadPrimaryKey(ctx context.Context, st *indexState, pk strin
 		got[nt.Node] = true
 	}
 	var targets []*node
-	for _, n := range c.nodes {
+	for _, n := range c.members() {
 		if !got[n.ID] && n.isHealthy() && st.isVerified(n.idx) {
 			targets = append(targets, n)
 		}
@@ -190,6 +193,7 @@ func (c *Cluster) spreadPrimaryKey(ctx context.Context, st *indexState, pk strin
 // every node). The creation's node tasks are returned to be folded into
 // the write's cluster task.
 func (c *Cluster) writeState(ctx context.Context, uid, pk string) (*indexState, []NodeTask, error) {
+	tp := c.topo()
 	st, err := c.state(ctx, uid)
 	if err == nil {
 		return st, nil, nil
@@ -200,6 +204,9 @@ func (c *Cluster) writeState(ctx context.Context, uid, pk string) (*indexState, 
 	if !grantFrom(ctx).AllowIndexCreation(uid) {
 		return nil, nil, indexCreationRefused(uid)
 	}
+	if err := c.refuseDuringChange("index creation"); err != nil {
+		return nil, nil, err
+	}
 	ctx = withNodeKeys(ctx)
 	type created struct {
 		st  *indexState
@@ -208,11 +215,11 @@ func (c *Cluster) writeState(ctx context.Context, uid, pk string) (*indexState, 
 	v, err, shared := c.states.loads.Do("create\x00"+uid, func() (any, error) {
 		st := newIndexState(uid, c.opts.shards)
 		st.primaryKey = pk
-		nts, err := c.converge(context.WithoutCancel(ctx), st, c.nodes, false)
+		nts, err := c.converge(context.WithoutCancel(ctx), st, tp.members, false)
 		if err != nil {
 			return nil, err
 		}
-		for _, n := range c.nodes {
+		for _, n := range tp.members {
 			st.verified[n.idx] = true
 		}
 		for i := range nts {

@@ -55,24 +55,30 @@ func (i *Index) deleteIDs(ctx context.Context, ids []string, opts *meilisearch.D
 
 // deleteIDsNow routes each id to its shard's replicas.
 func (c *Cluster) deleteIDsNow(ctx context.Context, st *indexState, ids []string, p docParams, t *ClusterTask) (*meilisearch.TaskInfo, error) {
-	live := c.verifiedTargets(ctx, st, allNodeIdx(len(c.nodes)))
-	perNode := make([][]string, len(c.nodes))
+	unpin, err := c.pinWrites()
+	if err != nil {
+		return nil, err
+	}
+	defer unpin()
+	tp := c.topo()
+	live := c.verifiedTargets(ctx, st, tp.memberIdx())
+	perNode := make([][]string, len(tp.clients))
 	var shards []int
-	seen := make([]bool, c.topo.shards)
+	seen := make([]bool, tp.shards)
 	for _, id := range ids {
 		s := ShardOf(id, st.shards)
 		if !seen[s] {
 			seen[s] = true
 			shards = append(shards, s)
 		}
-		for _, ni := range c.topo.writeTargets(s) {
+		for _, ni := range tp.writeTargets(s) {
 			if live[ni] {
 				perNode[ni] = append(perNode[ni], id)
 			}
 		}
 	}
-	bodies := make([]any, len(c.nodes))
-	docs := make([]int, len(c.nodes))
+	bodies := make([]any, len(tp.clients))
+	docs := make([]int, len(tp.clients))
 	for ni, l := range perNode {
 		if len(l) > 0 {
 			b, _ := json.Marshal(l)
@@ -100,7 +106,7 @@ func (i *Index) DeleteDocumentsByFilter(ctx context.Context, filter any, opts *m
 	p := fromDocOptions(opts)
 	orig, _ := json.Marshal(filter)
 	return i.broadcastSequenced(ctx, "deleteDocumentsByFilter", http.MethodPost, "/documents/delete", p.query(""), map[string]any{"filter": filter}, func() *ClusterTask {
-		return &ClusterTask{IndexUID: i.uid, Type: meilisearch.TaskTypeDocumentDeletion, Copies: i.c.topo.copies(),
+		return &ClusterTask{IndexUID: i.uid, Type: meilisearch.TaskTypeDocumentDeletion, Copies: i.c.topo().copies(),
 			Details: meilisearch.Details{OriginalFilter: string(orig)}, CustomMetadata: p.metadata}
 	})
 }
@@ -109,7 +115,7 @@ func (i *Index) DeleteDocumentsByFilter(ctx context.Context, filter any, opts *m
 func (i *Index) DeleteAllDocuments(ctx context.Context, opts *meilisearch.DocumentOptions) (*meilisearch.TaskInfo, error) {
 	p := fromDocOptions(opts)
 	return i.broadcastSequenced(ctx, "deleteAllDocuments", http.MethodDelete, "/documents", p.query(""), nil, func() *ClusterTask {
-		return &ClusterTask{IndexUID: i.uid, Type: meilisearch.TaskTypeDocumentDeletion, Copies: i.c.topo.copies(), CustomMetadata: p.metadata,
+		return &ClusterTask{IndexUID: i.uid, Type: meilisearch.TaskTypeDocumentDeletion, Copies: i.c.topo().copies(), CustomMetadata: p.metadata,
 			RawDetails: rawJSON(map[string]json.RawMessage{"providedIds": rawInt(0), "deletedDocuments": rawNull, "originalFilter": rawNull})}
 	})
 }
@@ -133,6 +139,6 @@ func (i *Index) UpdateDocumentsByFunction(ctx context.Context, req *meilisearch.
 	}
 	raw := rawJSON(d)
 	return i.broadcastSequenced(ctx, "updateDocumentsByFunction", http.MethodPost, "/documents/edit", q, req, func() *ClusterTask {
-		return &ClusterTask{IndexUID: i.uid, Type: taskTypeDocumentEdition, Copies: i.c.topo.copies(), CustomMetadata: req.TaskCustomMetadata, RawDetails: raw}
+		return &ClusterTask{IndexUID: i.uid, Type: taskTypeDocumentEdition, Copies: i.c.topo().copies(), CustomMetadata: req.TaskCustomMetadata, RawDetails: raw}
 	})
 }

@@ -59,6 +59,11 @@ func (i *Index) writeBytes(ctx context.Context, method string, kind payloadKind,
 // a missing index is created: a payload whose task fails (failsAsTask)
 // leaves the fleet as it was.
 func (i *Index) writeBytesNow(ctx context.Context, method string, kind payloadKind, body []byte, p docParams) ([]meilisearch.TaskInfo, error) {
+	unpin, err := i.c.pinWrites()
+	if err != nil {
+		return nil, err
+	}
+	defer unpin()
 	w, src, err := i.prepare(ctx, method, kind, nil, body, p, true)
 	if err != nil {
 		return i.failOrRefuse(ctx, kind, body, p, err)
@@ -105,6 +110,11 @@ func (i *Index) failOrRefuse(ctx context.Context, kind payloadKind, body []byte,
 // creates a missing index or sends anything, then sends batch documents
 // per cluster task.
 func (i *Index) writeBytesInBatches(ctx context.Context, method string, kind payloadKind, body []byte, batch int, p docParams) ([]meilisearch.TaskInfo, error) {
+	unpin, err := i.c.pinWrites()
+	if err != nil {
+		return nil, err
+	}
+	defer unpin()
 	w, src, err := i.prepare(ctx, method, kind, nil, body, p, true)
 	if err != nil {
 		return i.failOrRefuse(ctx, kind, body, p, err)
@@ -138,6 +148,11 @@ func (i *Index) writeRouted(ctx context.Context, method string, kind payloadKind
 func (i *Index) writeReader(ctx context.Context, method string, kind payloadKind, r io.Reader, batch int, p docParams) ([]meilisearch.TaskInfo, error) {
 	ix := i.c.index(i.uid)
 	return inTurn(ctx, i.c, string(meilisearch.TaskTypeDocumentAdditionOrUpdate), ix.uid, func(ctx context.Context) ([]meilisearch.TaskInfo, error) {
+		unpin, err := ix.c.pinWrites()
+		if err != nil {
+			return nil, err
+		}
+		defer unpin()
 		w, src, err := ix.prepare(ctx, method, kind, r, nil, p, false)
 		if err != nil {
 			if !failsAsTask(err) {
@@ -182,7 +197,7 @@ func (i *Index) prepare(ctx context.Context, method string, kind payloadKind, r 
 	if err != nil {
 		return nil, nil, err
 	}
-	w := &writeOp{ix: i, st: st, method: method, params: p, preTasks: pre, fields: map[string]struct{}{}, missing: missing}
+	w := &writeOp{ix: i, st: st, method: method, params: p, preTasks: pre, fields: map[string]struct{}{}, missing: missing, tp: i.c.topo()}
 	if w.version, err = c.writeVersionFor(ctx); err != nil {
 		return nil, nil, err
 	}

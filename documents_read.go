@@ -19,16 +19,17 @@ import (
 // Stale replicas (and nodes back from unhealthy whose marks this instance
 // has not re-read) are left out: they serve no reads (DESIGN §12).
 func (c *Cluster) readReplicas(uid string, shard int) []*node {
-	rg, rf := c.topo.rg, c.topo.rf
+	t := c.topo()
+	rg, rf := t.rg, t.rf
 	seq := c.seq.Add(1)
 	g0 := int(seq % uint64(rg))
 	r0 := int((seq / uint64(rg)) % uint64(rf))
 	var healthy, down []*node
 	for gi := range rg {
 		g := (g0 + gi) % rg
-		reps := c.topo.replicas(shard, g)
-		for ri := range rf {
-			n := c.nodes[reps[(r0+ri)%rf]]
+		reps := t.replicas(shard, g)
+		for ri := range reps {
+			n := t.clients[reps[(r0+ri)%len(reps)]]
 			if c.isStale(uid, shard, n.idx) || n.marksUnread.Load() {
 				continue
 			}

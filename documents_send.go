@@ -31,13 +31,14 @@ type flushResult struct {
 // node tasks, or an error when some shard met quorum in no group or the
 // marks could not be stored.
 func (c *Cluster) sendBatch(ctx context.Context, st *indexState, version int64, op, method, path string, q url.Values, ct string, bodies []any, docs []int, shards []int) (flushResult, error) {
+	tp := c.topo()
 	var targets []*node
 	for ni, b := range bodies {
 		if b != nil {
-			targets = append(targets, c.nodes[ni])
+			targets = append(targets, tp.clients[ni])
 		}
 	}
-	acks := make([]int64, len(c.nodes))
+	acks := make([]int64, len(tp.clients))
 	for i := range acks {
 		acks[i] = -1
 	}
@@ -56,7 +57,7 @@ func (c *Cluster) sendBatch(ctx context.Context, st *indexState, version int64, 
 		acks[n.idx] = info.TaskUID
 		return nil
 	})
-	res := evalQuorum(c.topo.rg, c.topo.rf, shards, c.topo.replicas, func(ni int) bool { return acks[ni] >= 0 })
+	res := evalQuorum(tp.rg, shards, tp.replicas, func(ni int) bool { return ni < len(acks) && acks[ni] >= 0 })
 	var out flushResult
 	for _, n := range targets {
 		if acks[n.idx] >= 0 {
@@ -64,7 +65,7 @@ func (c *Cluster) sendBatch(ctx context.Context, st *indexState, version int64, 
 		}
 	}
 	out.degraded = res.Degraded
-	markErr := c.markMissed(ctx, st.uid, version, shards, func(ni int) bool { return acks[ni] >= 0 })
+	markErr := c.markMissed(ctx, st.uid, version, shards, func(ni int) bool { return ni < len(acks) && acks[ni] >= 0 })
 	if !res.OK() {
 		// Every node refusing the same way with a 4xx (a request error of
 		// the caller's) is that error, not a quorum problem; a 5xx is the
@@ -92,7 +93,7 @@ func (c *Cluster) sendBatch(ctx context.Context, st *indexState, version int64, 
 			nodeErrs = append(nodeErrs, errors.New("no healthy verified replica to send to"))
 		}
 		e := noQuorumError(res.Failed, errors.Join(nodeErrs...))
-		for _, n := range c.nodes {
+		for _, n := range tp.members {
 			if acks[n.idx] < 0 {
 				e.Nodes = append(e.Nodes, n.ID)
 			}
@@ -126,7 +127,7 @@ func (c *Cluster) registerRouted(ctx context.Context, t *ClusterTask) (*meilisea
 
 // newBatcher makes the Batcher of this write's node bodies.
 func (w *writeOp) newBatcher() *route.Batcher {
-	b := route.NewBatcher(len(w.ix.c.nodes), w.format)
+	b := route.NewBatcher(len(w.tp.clients), w.format)
 	b.SetVersion(w.ix.c.injectedVersion(w.version))
 	if w.format == route.FormatCSV {
 		b.SetCSVHeader(w.csvHeader, w.csvDelim)
@@ -138,10 +139,11 @@ func (w *writeOp) newBatcher() *route.Batcher {
 // nodes (verifying the nodes not yet verified for the index).
 func (w *writeOp) targets(ctx context.Context) [][]int {
 	c := w.ix.c
-	live := c.verifiedTargets(ctx, w.st, allNodeIdx(len(c.nodes)))
-	targets := make([][]int, c.topo.shards)
+	tp := w.tp
+	live := c.verifiedTargets(ctx, w.st, tp.memberIdx())
+	targets := make([][]int, tp.shards)
 	for s := range targets {
-		for _, ni := range c.topo.writeTargets(s) {
+		for _, ni := range tp.writeTargets(s) {
 			if live[ni] {
 				targets[s] = append(targets[s], ni)
 			}
@@ -164,7 +166,7 @@ type writeRun struct {
 }
 
 func (w *writeOp) start(b *route.Batcher) *writeRun {
-	n := len(w.ix.c.nodes)
+	n := len(w.tp.clients)
 	r := &writeRun{w: w, b: b, acc: &taskAcc{}, q: w.params.query(w.pk), path: "/indexes/" + w.ix.uid + "/documents",
 		op: "addDocuments", bodies: make([]any, n), docs: make([]int, n)}
 	if w.method == http.MethodPut {

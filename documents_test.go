@@ -63,7 +63,7 @@ func (f *testFleet) checkPlacement(t testing.TB, uid string, ids []string) {
 	t.Helper()
 	shards := f.c.opts.shards
 	for i := range f.srv {
-		held := f.c.topo.shardsOf(i)
+		held := f.c.topo().shardsOf(i)
 		var want []string
 		for _, id := range ids {
 			if slices.Contains(held, ShardOf(id, shards)) {

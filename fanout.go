@@ -56,7 +56,7 @@ func (c *Cluster) fanout(ctx context.Context, targets []*node, fn func(ctx conte
 
 // probeAll checks every node's /health once, in parallel.
 func (c *Cluster) probeAll(ctx context.Context) {
-	c.fanout(ctx, c.nodes, func(ctx context.Context, n *node) error {
+	c.fanout(ctx, c.members(), func(ctx context.Context, n *node) error {
 		n.probe(ctx)
 		return nil
 	})
@@ -92,13 +92,14 @@ func (c *Cluster) oneNode(ctx context.Context, fn func(n *node) error) error {
 // nodesByPreference lists nodes healthy first, then the others, each part
 // in configuration order.
 func (c *Cluster) nodesByPreference() []*node {
-	out := make([]*node, 0, len(c.nodes))
-	for _, n := range c.nodes {
+	tp := c.topo()
+	out := make([]*node, 0, len(tp.clients))
+	for _, n := range tp.members {
 		if n.isHealthy() {
 			out = append(out, n)
 		}
 	}
-	for _, n := range c.nodes {
+	for _, n := range tp.members {
 		if !n.isHealthy() {
 			out = append(out, n)
 		}

@@ -220,7 +220,7 @@ func runCampaign(t *testing.T, seed uint64, plan campaignPlan) {
 	}
 	for i := range f.srv {
 		for _, c := range insts {
-			eventually(t, "node healthy", func() bool { return c.nodes[i].isHealthy() })
+			eventually(t, "node healthy", func() bool { return c.node(i).isHealthy() })
 		}
 	}
 	f.idle(t)
@@ -337,8 +337,8 @@ func opApplied(ctx context.Context, t *testing.T, c *Cluster, op *campaignOp) (a
 		t.Fatalf("reading task %d: %v", op.info.TaskUID, err)
 	}
 	holders := map[string]bool{}
-	for _, ni := range c.topo.writeTargets(ShardOf(op.key, c.topo.shards)) {
-		holders[c.nodes[ni].ID] = true
+	for _, ni := range c.topo().writeTargets(ShardOf(op.key, c.topo().shards)) {
+		holders[c.node(ni).ID] = true
 	}
 	failed := 0
 	for _, nt := range ct.Nodes {
@@ -382,7 +382,7 @@ func waitSettled(ctx context.Context, insts []*Cluster, uid string, ni int) erro
 	for {
 		settled := true
 		for k, c := range insts {
-			if !c.nodes[ni].isHealthy() {
+			if !c.node(ni).isHealthy() {
 				settled = false
 				break
 			}

@@ -154,6 +154,14 @@ func (f *fleetRecords) ensure(ctx context.Context, n *node, create bool) (bool, 
 	return false, nil
 }
 
+// forget makes the next write to n check the index's settings again (its
+// records index was deleted).
+func (f *fleetRecords) forget(n *node) {
+	f.mu.Lock()
+	delete(f.ensured, n.ID)
+	f.mu.Unlock()
+}
+
 // ensure states, per node.
 const (
 	ensuredNo    = iota
@@ -164,13 +172,19 @@ const (
 // put writes records (a JSON array of objects, each with the primary
 // key) to every node, and returns each node's ack.
 func (f *fleetRecords) put(ctx context.Context, records any) []fleetAck {
+	return f.putTo(ctx, nil, records)
+}
+
+// putTo is put to the given nodes (nil: every member); acks of the
+// others are empty.
+func (f *fleetRecords) putTo(ctx context.Context, to []*node, records any) []fleetAck {
 	ctx = bookkeeping(ctx)
 	body, err := json.Marshal(records)
 	if err != nil {
 		return f.allFailed(err)
 	}
 	q := map[string][]string{"primaryKey": {f.pk}}
-	return f.each(ctx, func(ctx context.Context, n *node) (int64, error) {
+	return f.eachOf(ctx, to, func(ctx context.Context, n *node) (int64, error) {
 		if _, err := f.ensure(ctx, n, true); err != nil {
 			return 0, err
 		}
@@ -204,22 +218,32 @@ func taskUIDOf(n *node, body []byte) (int64, error) {
 }
 
 func (f *fleetRecords) allFailed(err error) []fleetAck {
-	out := make([]fleetAck, len(f.c.nodes))
-	for i, n := range f.c.nodes {
+	ms := f.c.members()
+	out := make([]fleetAck, len(ms))
+	for i, n := range ms {
 		out[i] = fleetAck{Node: n, Err: err}
 	}
 	return out
 }
 
-// each runs fn on every node in parallel; acks are in node order.
-func (f *fleetRecords) each(ctx context.Context, fn func(ctx context.Context, n *node) (int64, error)) []fleetAck {
-	out := make([]fleetAck, len(f.c.nodes))
-	f.c.fanout(ctx, f.c.nodes, func(ctx context.Context, n *node) error {
-		uid, err := fn(ctx, n)
-		out[n.idx] = fleetAck{Node: n, Task: uid, Err: err}
+// eachOf runs fn on the nodes of to (nil: every member, as each does);
+// the acks are in the order of to.
+func (f *fleetRecords) eachOf(ctx context.Context, to []*node, fn func(ctx context.Context, n *node) (int64, error)) []fleetAck {
+	if to == nil {
+		return f.each(ctx, fn)
+	}
+	out := make([]fleetAck, len(to))
+	parallel(len(to), 0, func(i int) error {
+		uid, err := fn(ctx, to[i])
+		out[i] = fleetAck{Node: to[i], Task: uid, Err: err}
 		return err
 	})
 	return out
+}
+
+// each runs fn on every member in parallel; acks are in members' order.
+func (f *fleetRecords) each(ctx context.Context, fn func(ctx context.Context, n *node) (int64, error)) []fleetAck {
+	return f.eachOf(ctx, f.c.members(), fn)
 }
 
 // wait polls the node tasks of acks until each is finished (or ctx ends)
@@ -231,8 +255,8 @@ func (f *fleetRecords) wait(ctx context.Context, acks []fleetAck, okCodes ...str
 	out := slices.Clone(acks)
 	var wg sync.WaitGroup
 	for i := range out {
-		if out[i].Err != nil {
-			continue
+		if out[i].Err != nil || out[i].Node == nil {
+			continue // failed, or a node outside the fleet (no write)
 		}
 		wg.Add(1)
 		go func() {
@@ -283,11 +307,12 @@ const fetchPage = 1000
 // fetch reads the records of kind (all records when kind is "") from
 // every node.
 func (f *fleetRecords) fetch(ctx context.Context, kind string) []nodeRecords {
+	ms := f.c.members()
 	ctx = bookkeeping(ctx)
-	out := make([]nodeRecords, len(f.c.nodes))
-	f.c.fanout(ctx, f.c.nodes, func(ctx context.Context, n *node) error {
-		docs, err := f.fetchNode(ctx, n, kind)
-		out[n.idx] = nodeRecords{Node: n, Answered: err == nil, Docs: docs}
+	out := make([]nodeRecords, len(ms))
+	parallel(len(ms), 0, func(i int) error {
+		docs, err := f.fetchNode(ctx, ms[i], kind)
+		out[i] = nodeRecords{Node: ms[i], Answered: err == nil, Docs: docs}
 		return err
 	})
 	return out
@@ -345,17 +370,19 @@ func recordKind(raw json.RawMessage) string {
 
 // get reads the record id from every node (Docs holds it, or nothing).
 func (f *fleetRecords) get(ctx context.Context, id string) []nodeRecords {
+	ms := f.c.members()
 	ctx = bookkeeping(ctx)
-	out := make([]nodeRecords, len(f.c.nodes))
-	f.c.fanout(ctx, f.c.nodes, func(ctx context.Context, n *node) error {
+	out := make([]nodeRecords, len(ms))
+	parallel(len(ms), 0, func(i int) error {
+		n := ms[i]
 		resp, err := n.do(ctx, "getRecord", http.MethodGet, "/indexes/"+f.index+"/documents/"+id, nil, "", nil)
 		switch code := apiCode(err); {
 		case err == nil:
-			out[n.idx] = nodeRecords{Node: n, Answered: true, Docs: []json.RawMessage{resp.Body}}
+			out[i] = nodeRecords{Node: n, Answered: true, Docs: []json.RawMessage{resp.Body}}
 		case code == "document_not_found" || code == "index_not_found":
-			out[n.idx] = nodeRecords{Node: n, Answered: true}
+			out[i] = nodeRecords{Node: n, Answered: true}
 		default:
-			out[n.idx] = nodeRecords{Node: n}
+			out[i] = nodeRecords{Node: n}
 		}
 		return nil
 	})

@@ -160,9 +160,9 @@ func (r *hedgeRace[T]) run(ctx context.Context, h *hedgeScope, cn coverNode, cal
 	defer cancel()
 
 	c := h.c
-	excluded := make([]bool, len(c.nodes))
+	excluded := make([]bool, c.slots())
 	copy(excluded, h.excluded)
-	excluded[cn.n.idx] = true
+	excluded = exclude(excluded, cn.n.idx)
 	c.excludeSlowerThan(excluded, cn.n)
 	cov := c.cover(h.uid, cn.shards, h.seq, excluded, true)
 	if len(cov.unavailable) > 0 || len(cov.nodes) == 0 || !c.hedges.take(len(cov.nodes)) {

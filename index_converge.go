@@ -255,11 +255,12 @@ func (c *Cluster) waitNodeTasks(ctx context.Context, nts []NodeTask) error {
 // auto-create the index with default settings). A node that fails
 // verification is left out, as if it were down.
 func (c *Cluster) verifiedTargets(ctx context.Context, st *indexState, idxs []int) []bool {
+	tp := c.topo()
 	ctx = withNodeKeys(ctx)
-	ok := make([]bool, len(c.nodes))
+	ok := make([]bool, len(tp.clients))
 	var todo []*node
 	for _, ni := range idxs {
-		n := c.nodes[ni]
+		n := tp.clients[ni]
 		if !n.isHealthy() && c.opts.healthInterval > 0 {
 			continue // the health loop brings it back, then it is verified
 		}

@@ -42,7 +42,11 @@ func (c *Cluster) CreateIndex(ctx context.Context, config *meilisearch.IndexConf
 
 // createIndex is CreateIndex's turn (sequence.go).
 func (c *Cluster) createIndex(ctx context.Context, config *meilisearch.IndexConfig) (*meilisearch.TaskInfo, error) {
+	tp := c.topo()
 	uid := config.Uid
+	if err := c.refuseDuringChange("index creation"); err != nil {
+		return nil, err
+	}
 	if err := c.requireAllHealthy(); err != nil {
 		return nil, err
 	}
@@ -51,8 +55,8 @@ func (c *Cluster) createIndex(ctx context.Context, config *meilisearch.IndexConf
 	type probe struct {
 		has, rec bool
 	}
-	probes := make([]probe, len(c.nodes))
-	errs := c.fanout(ctx, c.nodes, func(ctx context.Context, n *node) error {
+	probes := make([]probe, len(tp.clients))
+	errs := c.fanout(ctx, tp.members, func(ctx context.Context, n *node) error {
 		info, err := n.getIndex(ctx, uid)
 		if err != nil {
 			return err
@@ -67,7 +71,7 @@ func (c *Cluster) createIndex(ctx context.Context, config *meilisearch.IndexConf
 		probes[n.idx] = probe{info != nil, rec != nil}
 		return nil
 	})
-	if err := c.broadcastError(c.nodes, errs); err != nil {
+	if err := c.broadcastError(tp.members, errs); err != nil {
 		return nil, err
 	}
 	allHas, allRec, anyRec := true, true, false
@@ -85,11 +89,11 @@ func (c *Cluster) createIndex(ctx context.Context, config *meilisearch.IndexConf
 	}
 	st := newIndexState(uid, c.opts.shards)
 	st.primaryKey = config.PrimaryKey
-	nts, err := c.converge(ctx, st, c.nodes, false)
+	nts, err := c.converge(ctx, st, tp.members, false)
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range c.nodes {
+	for _, n := range tp.members {
 		st.verified[n.idx] = true
 	}
 	c.states.install(st)
@@ -121,6 +125,10 @@ func (c *Cluster) DeleteIndex(ctx context.Context, uid string) (*meilisearch.Tas
 
 // deleteIndex is DeleteIndex's turn (sequence.go).
 func (c *Cluster) deleteIndex(ctx context.Context, uid string) (*meilisearch.TaskInfo, error) {
+	if err := c.refuseDuringChange("index deletion"); err != nil {
+		return nil, err
+	}
+	tp := c.topo()
 	if err := c.requireAllHealthy(); err != nil {
 		return nil, err
 	}
@@ -129,8 +137,9 @@ func (c *Cluster) deleteIndex(ctx context.Context, uid string) (*meilisearch.Tas
 	if err := c.checkShards(ctx, uid); err != nil {
 		return nil, err
 	}
-	has := make([]bool, len(c.nodes))
-	errs := c.fanout(ctx, c.nodes, func(ctx context.Context, n *node) error {
+	ms := tp.members
+	has := make([]bool, len(tp.clients))
+	errs := c.fanout(ctx, ms, func(ctx context.Context, n *node) error {
 		info, err := n.getIndex(ctx, uid)
 		has[n.idx] = info != nil
 		if apiCode(err) == "invalid_index_uid" {
@@ -138,19 +147,19 @@ func (c *Cluster) deleteIndex(ctx context.Context, uid string) (*meilisearch.Tas
 		}
 		return err
 	})
-	if err := c.broadcastError(c.nodes, errs); err != nil {
+	if err := c.broadcastError(ms, errs); err != nil {
 		return nil, err
 	}
-	targets := make([]*node, 0, len(c.nodes))
-	for _, n := range c.nodes {
+	targets := make([]*node, 0, len(ms))
+	for _, n := range ms {
 		if has[n.idx] {
 			targets = append(targets, n)
 		}
 	}
 	if len(targets) == 0 {
-		targets = c.nodes[:1] // one node answers index_not_found, like Meilisearch
+		targets = ms[:1] // one node answers index_not_found, like Meilisearch
 	}
-	out := make([][]NodeTask, len(c.nodes))
+	out := make([][]NodeTask, len(tp.clients))
 	errs = c.fanout(ctx, targets, func(ctx context.Context, n *node) error {
 		var info meilisearch.TaskInfo
 		if err := n.doJSON(ctx, "deleteIndex", http.MethodDelete, "/indexes/"+uid, nil, nil, &info); err != nil {
@@ -171,7 +180,7 @@ func (c *Cluster) deleteIndex(ctx context.Context, uid string) (*meilisearch.Tas
 	if err := c.broadcastError(targets, errs); err != nil {
 		return nil, err
 	}
-	t := &ClusterTask{IndexUID: uid, Type: meilisearch.TaskTypeIndexDeletion, Copies: c.topo.copies()}
+	t := &ClusterTask{IndexUID: uid, Type: meilisearch.TaskTypeIndexDeletion, Copies: tp.copies()}
 	for _, o := range out {
 		t.Nodes = append(t.Nodes, o...)
 	}
@@ -213,6 +222,9 @@ func (c *Cluster) SwapIndexes(ctx context.Context, param []*meilisearch.SwapInde
 
 // swapIndexes is SwapIndexes's turn (sequence.go).
 func (c *Cluster) swapIndexes(ctx context.Context, param []*meilisearch.SwapIndexesParams, involved []string) (*meilisearch.TaskInfo, error) {
+	if err := c.refuseDuringChange("index swap"); err != nil {
+		return nil, err
+	}
 	if err := c.requireAllHealthy(); err != nil {
 		return nil, err
 	}
@@ -273,8 +285,9 @@ func (c *Cluster) swapIndexes(ctx context.Context, param []*meilisearch.SwapInde
 // moveMeta re-keys the miroir_meta record of from under to on every node
 // (after a rename), as helper node tasks.
 func (c *Cluster) moveMeta(ctx context.Context, from, to string) ([]NodeTask, error) {
-	out := make([][]NodeTask, len(c.nodes))
-	errs := c.fanout(ctx, c.nodes, func(ctx context.Context, n *node) error {
+	tp := c.topo()
+	out := make([][]NodeTask, len(tp.clients))
+	errs := c.fanout(ctx, tp.members, func(ctx context.Context, n *node) error {
 		rec, err := n.readMeta(ctx, from)
 		if err != nil || rec == nil {
 			return err
@@ -296,7 +309,7 @@ func (c *Cluster) moveMeta(ctx context.Context, from, to string) ([]NodeTask, er
 	for _, o := range out {
 		nts = append(nts, o...)
 	}
-	return nts, c.broadcastError(c.nodes, errs)
+	return nts, c.broadcastError(tp.members, errs)
 }
 
 // UpdateIndex changes the primary key (only while the index has no

@@ -123,6 +123,11 @@ func (c *Cluster) state(ctx context.Context, uid string) (*indexState, error) {
 	if isReservedIndex(uid) {
 		return nil, reservedIndexError(uid)
 	}
+	// The fleet's topology first: a fleet that moved is not read or
+	// written through the configured node list (DESIGN §13).
+	if err := c.awaitTopology(ctx); err != nil {
+		return nil, err
+	}
 	// Checked here, once for every index-scoped call, so that a bad uid
 	// never reaches a node's URL path.
 	if err := validateIndexUID(uid, allowReserved); err != nil {
@@ -302,7 +307,7 @@ func (c *Cluster) loadState(ctx context.Context, uid string) (*indexState, error
 	var present []*node
 	var notFound error
 	reached := 0
-	for _, n := range c.nodes {
+	for _, n := range c.members() {
 		var info indexInfo
 		err := n.doJSON(ctx, "getIndex", http.MethodGet, "/indexes/"+uid, nil, nil, &info)
 		switch {
@@ -328,7 +333,8 @@ func (c *Cluster) loadState(ctx context.Context, uid string) (*indexState, error
 // adopt takes over an index that exists without a miroir_meta record, if
 // it has no documents anywhere.
 func (c *Cluster) adopt(ctx context.Context, uid string, present []*node) (*indexState, error) {
-	for _, n := range c.nodes {
+	tp := c.topo()
+	for _, n := range tp.members {
 		var stats struct {
 			NumberOfDocuments int64 `json:"numberOfDocuments"`
 		}
@@ -345,7 +351,7 @@ func (c *Cluster) adopt(ctx context.Context, uid string, present []*node) (*inde
 		}
 	}
 	st := newIndexState(uid, c.opts.shards)
-	if _, err := c.converge(ctx, st, c.nodes, true); err != nil {
+	if _, err := c.converge(ctx, st, tp.members, true); err != nil {
 		return nil, err
 	}
 	c.opts.logger.Info("miroir: adopted empty index created outside miroir", "index", uid, "shards", st.shards)

@@ -202,7 +202,7 @@ func TestNodeRepairedBeforeWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = f.srv[2].WaitIdle(ctx)
-	eventually(t, "node up", func() bool { return f.c.nodes[2].isHealthy() })
+	eventually(t, "node up", func() bool { return f.c.node(2).isHealthy() })
 	f.wait(t, must(ix.AddDocuments(ctx, coreMovies(300), nil)), meilisearch.TaskStatusSucceeded)
 	st, err := d.Index("movies").GetSettings(ctx)
 	if err != nil {

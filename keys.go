@@ -124,6 +124,7 @@ func (c *Cluster) GetKeys(ctx context.Context, param *meilisearch.KeysQuery) (_ 
 // the fleet, a key created through the Cluster has the same value on every
 // node, so the token works on all of them.
 func (c *Cluster) GenerateTenantToken(apiKeyUID string, searchRules map[string]any, options *meilisearch.TenantTokenOptions) (string, error) {
+	tp := c.topo()
 	opts := meilisearch.TenantTokenOptions{}
 	if options != nil {
 		opts = *options
@@ -132,7 +133,7 @@ func (c *Cluster) GenerateTenantToken(apiKeyUID string, searchRules map[string]a
 		opts.APIKey = c.opts.apiKey
 	}
 	if opts.APIKey == "" {
-		opts.APIKey = c.nodes[0].key
+		opts.APIKey = tp.clients[0].key
 	}
-	return c.nodes[0].client.GenerateTenantToken(apiKeyUID, searchRules, &opts)
+	return tp.clients[0].client.GenerateTenantToken(apiKeyUID, searchRules, &opts)
 }

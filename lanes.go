@@ -388,7 +388,7 @@ func (m *laneManager) extend(ctx context.Context, lane int, w int64) {
 // sweep deletes, on every node, the lock indexes of windows that ended at
 // least one window before w began.
 func (m *laneManager) sweep(ctx context.Context, w int64) {
-	m.c.fanout(ctx, m.c.nodes, func(ctx context.Context, n *node) error {
+	m.c.fanout(ctx, m.c.members(), func(ctx context.Context, n *node) error {
 		var page struct {
 			Results []struct {
 				UID string `json:"uid"`
@@ -458,13 +458,16 @@ func (m *laneManager) release(ctx context.Context) {
 			recs = append(recs, laneRecord{UID: laneRecordID(s.lane), Kind: laneKind, Lane: s.lane, Instance: m.instance, HW: hw, Rev: m.revs.next()})
 		}
 	}
-	acks := m.records.put(ctx, recs)
+	recorded := map[*node]bool{}
+	for _, a := range m.records.put(ctx, recs) {
+		recorded[a.Node] = a.Err == nil
+	}
 	m.mu.Lock()
 	inherited := maps.Clone(m.hwFloor)
 	m.mu.Unlock()
-	m.c.fanout(ctx, m.c.nodes, func(ctx context.Context, n *node) error {
+	m.c.fanout(ctx, m.c.members(), func(ctx context.Context, n *node) error {
 		for _, s := range owned {
-			if acks[n.idx].Err != nil && max(last, inherited[s.lane]) >= s.w*laneWindowMs*1000 {
+			if !recorded[n] && max(last, inherited[s.lane]) >= s.w*laneWindowMs*1000 {
 				// UIDs were allocated in the window (by this instance or a
 				// previous holder whose hw it carries) and the hw is not
 				// recorded on this node: the lock stays until it expires.

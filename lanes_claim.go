@@ -131,6 +131,7 @@ func (m *laneManager) adopt(ctx context.Context, lane int, ws []int64, need map[
 // (lost: nil). err is set when the outcome depends on nodes that cannot be
 // reached, or ctx ended; the claim is then kept and a retry continues it.
 func (m *laneManager) claimSlot(ctx context.Context, lane int, w int64) (map[string]bool, error) {
+	tp := m.c.topo()
 	key := slotKey{lane, w}
 	m.mu.Lock()
 	st := m.claims[key]
@@ -143,7 +144,7 @@ func (m *laneManager) claimSlot(ctx context.Context, lane int, w int64) (map[str
 	var mu sync.Mutex
 	unreachable := map[string]error{}
 	var ask []*node
-	for _, n := range m.c.nodes {
+	for _, n := range tp.members {
 		if _, asked := st.tasks[n.ID]; !asked && !st.won[n.ID] && !st.lost[n.ID] {
 			ask = append(ask, n)
 		}
@@ -167,7 +168,7 @@ func (m *laneManager) claimSlot(ctx context.Context, lane int, w int64) (map[str
 	for {
 		pending := map[string]bool{}
 		var polled []*node
-		for _, n := range m.c.nodes {
+		for _, n := range tp.members {
 			if _, asked := st.tasks[n.ID]; asked && !st.won[n.ID] && !st.lost[n.ID] {
 				polled = append(polled, n)
 			}
@@ -203,7 +204,7 @@ func (m *laneManager) claimSlot(ctx context.Context, lane int, w int64) (map[str
 			// Only the nodes that cannot be reached could decide.
 			var errs []error
 			var ids []string
-			for _, n := range m.c.nodes {
+			for _, n := range tp.members {
 				if e, ok := unreachable[n.ID]; ok {
 					ids = append(ids, n.ID)
 					errs = append(errs, fmt.Errorf("node %s: %w", n.ID, e))
@@ -234,7 +235,7 @@ func (m *laneManager) forgetClaim(key slotKey) {
 // them nobody can gather a quorum either (quorums intersect).
 func (m *laneManager) dropMinority(ctx context.Context, name string, st *claimState) {
 	var targets []*node
-	for _, n := range m.c.nodes {
+	for _, n := range m.c.members() {
 		if st.won[n.ID] {
 			targets = append(targets, n)
 		}
@@ -248,22 +249,26 @@ func (m *laneManager) dropMinority(ctx context.Context, name string, st *claimSt
 // quorum: more than half of the fleet's nodes, or exactly half including
 // the tiebreaker (the smallest node ID). Any two quorums intersect.
 func (c *Cluster) fleetQuorum(in func(n *node) bool) bool {
+	ms := c.members()
+	tb := tiebreaker(ms)
 	k, tie := 0, false
-	for _, n := range c.nodes {
+	for _, n := range ms {
 		if in(n) {
 			k++
-			if n.ID == c.tiebreaker() {
+			if n.ID == tb {
 				tie = true
 			}
 		}
 	}
-	return 2*k > len(c.nodes) || (2*k == len(c.nodes) && tie)
+	return 2*k > len(ms) || (2*k == len(ms) && tie)
 }
 
 // tiebreaker is the node whose vote decides between two halves.
-func (c *Cluster) tiebreaker() string {
-	id := c.nodes[0].ID
-	for _, n := range c.nodes[1:] {
+func (c *Cluster) tiebreaker() string { return tiebreaker(c.members()) }
+
+func tiebreaker(ms []*node) string {
+	id := ms[0].ID
+	for _, n := range ms[1:] {
 		id = min(id, n.ID)
 	}
 	return id
@@ -271,7 +276,7 @@ func (c *Cluster) tiebreaker() string {
 
 // quorumText says what a quorum of this fleet is, for error messages.
 func (c *Cluster) quorumText() string {
-	n := len(c.nodes)
+	n := len(c.members())
 	if n%2 == 0 {
 		return fmt.Sprintf("%d of the %d nodes, or %d including node %s", n/2+1, n, n/2, c.tiebreaker())
 	}

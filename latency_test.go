@@ -171,7 +171,7 @@ func BenchmarkTailLatency(b *testing.B) {
 		for i := range n {
 			for _, rn := range runs {
 				id := slowID
-				if rn.c.nodes[slow].base != slowFleet.srv[slow].URL() {
+				if rn.c.node(slow).base != slowFleet.srv[slow].URL() {
 					id = "" // the healthy fleet has no slow node
 				}
 				rn.r.search(b, rn.c, i, 0, id)

@@ -160,7 +160,7 @@ func (c *Cluster) refreshMarks(ctx context.Context, uid string) (map[string][]st
 		return nil, err
 	}
 	byIndex := map[string][]staleMark{}
-	answered := make([]bool, len(c.nodes))
+	answered := make([]bool, c.slots())
 	seen := map[string]map[replicaKey]map[int64]struct{}{}
 	for _, nm := range per {
 		if !nm.answered {
@@ -239,6 +239,7 @@ func (c *Cluster) refreshMarks(ctx context.Context, uid string) (map[string][]st
 // the record writes of uid's pending marks ("": every index's) have been
 // processed.
 func (c *Cluster) pollPendingMarks(ctx context.Context, uid string) {
+	tp := c.topo()
 	type probe struct {
 		p  *markPut
 		ni int
@@ -270,8 +271,8 @@ func (c *Cluster) pollPendingMarks(ctx context.Context, uid string) {
 	}
 	ok := make([]bool, len(probes))
 	parallel(len(probes), 8, func(i int) error {
-		nt := NodeTask{Node: c.nodes[probes[i].ni].ID, TaskUID: probes[i].tk}
-		pollNodeTask(ctx, c.nodes[probes[i].ni], &nt)
+		nt := NodeTask{Node: tp.clients[probes[i].ni].ID, TaskUID: probes[i].tk}
+		pollNodeTask(ctx, tp.clients[probes[i].ni], &nt)
 		ok[i] = nt.Status == "succeeded"
 		return nil
 	})
@@ -424,15 +425,16 @@ func (im *indexMarks) diff(uid string, before map[replicaKey]bool) []replicaEven
 }
 
 func (c *Cluster) emitReplicaEvents(evs []replicaEvent) {
+	tp := c.topo()
 	for _, e := range evs {
-		c.opts.logger.Info("miroir: replica state", "index", e.index, "shard", e.shard, "node", c.nodes[e.ni].ID, "stale", e.stale)
+		c.opts.logger.Info("miroir: replica state", "index", e.index, "shard", e.shard, "node", tp.clients[e.ni].ID, "stale", e.stale)
 		if c.replicaObs == nil {
 			continue
 		}
 		if e.stale {
-			c.replicaObs.ReplicaStale(e.index, e.shard, c.nodes[e.ni].ID)
+			c.replicaObs.ReplicaStale(e.index, e.shard, tp.clients[e.ni].ID)
 		} else {
-			c.replicaObs.ReplicaInSync(e.index, e.shard, c.nodes[e.ni].ID)
+			c.replicaObs.ReplicaInSync(e.index, e.shard, tp.clients[e.ni].ID)
 		}
 	}
 }
@@ -460,14 +462,14 @@ func (markCtx) Value(any) any { return nil }
 // healthy, this instance has re-read the marks since it came back, and
 // its replica is in sync.
 func (c *Cluster) readable(uid string, shard, ni int) bool {
-	n := c.nodes[ni]
+	n := c.node(ni)
 	return n.isHealthy() && !n.marksUnread.Load() && !c.isStale(uid, shard, ni)
 }
 
 // hasStaleReplica reports whether some replica of (uid, shard) is stale
 // in this instance's view.
 func (c *Cluster) hasStaleReplica(uid string, shard int) bool {
-	for _, ni := range c.topo.writeTargets(shard) {
+	for _, ni := range c.topo().writeTargets(shard) {
 		if c.isStale(uid, shard, ni) {
 			return true
 		}
@@ -481,7 +483,7 @@ func (c *Cluster) staleList() []StaleReplica {
 	out := []StaleReplica{}
 	for _, uid := range c.indexesWithMarks() {
 		for _, k := range c.staleReplicas(uid) {
-			out = append(out, StaleReplica{Index: uid, Shard: k.shard, Node: c.nodes[k.ni].ID})
+			out = append(out, StaleReplica{Index: uid, Shard: k.shard, Node: c.node(k.ni).ID})
 		}
 	}
 	return out

@@ -55,7 +55,7 @@ func (c *Cluster) marksLoop() {
 
 // someMarksUnread reports whether a node waits for the marks to be read.
 func (c *Cluster) someMarksUnread() bool {
-	for _, n := range c.nodes {
+	for _, n := range c.members() {
 		if n.marksUnread.Load() {
 			return true
 		}
@@ -67,15 +67,16 @@ func (c *Cluster) someMarksUnread() bool {
 // came back before the read started serve reads again. It reports whether
 // the read succeeded.
 func (c *Cluster) refreshAllMarks(ctx context.Context) bool {
-	gens := make([]uint64, len(c.nodes))
-	for i, n := range c.nodes {
+	tp := c.topo()
+	gens := make([]uint64, len(tp.clients))
+	for i, n := range tp.members {
 		gens[i] = n.backGen.Load()
 	}
 	if _, err := c.refreshMarks(ctx, ""); err != nil {
 		c.opts.logger.Warn("miroir: refreshing stale marks", "err", err)
 		return false
 	}
-	for i, n := range c.nodes {
+	for i, n := range tp.members {
 		if n.backGen.Load() == gens[i] {
 			n.marksUnread.Store(false)
 		}
@@ -87,7 +88,7 @@ func (c *Cluster) refreshAllMarks(ctx context.Context) bool {
 // again, and asks the marks loop to read them now. A fleet with one copy
 // of each shard has no stale replica to fear.
 func (c *Cluster) nodeCameBack(n *node) {
-	if c.topo.copies() < 2 {
+	if c.topo().copies() < 2 {
 		return
 	}
 	n.backGen.Add(1)

@@ -104,7 +104,7 @@ func (s *metaMarks) put(ctx context.Context, marks []staleMark) []int64 {
 		recs[i] = markRecord{ID: markID(m.Index, m.Shard, m.Node, m.Version), Kind: markKind, Index: m.Index, Shard: m.Shard, Node: m.Node, Version: m.Version, At: m.At}
 	}
 	body, _ := json.Marshal(recs)
-	acks := make([]int64, len(s.c.nodes))
+	acks := make([]int64, s.c.slots())
 	q := map[string][]string{"primaryKey": {"uid"}}
 	for i := range acks {
 		acks[i] = -1
@@ -139,7 +139,7 @@ func filterString(s string) string {
 const markPage = 1000
 
 func (s *metaMarks) read(ctx context.Context, uid string) ([]nodeMarks, error) {
-	out := make([]nodeMarks, len(s.c.nodes))
+	out := make([]nodeMarks, s.c.slots())
 	for i := range out {
 		out[i].ni = i
 	}
@@ -269,7 +269,7 @@ func (n *node) dropIndexMarks(ctx context.Context, uid string) {
 // come from the reachable nodes only.
 func (c *Cluster) healthyNodes() []*node {
 	var out []*node
-	for _, n := range c.nodes {
+	for _, n := range c.members() {
 		if n.isHealthy() {
 			out = append(out, n)
 		}

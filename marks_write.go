@@ -19,7 +19,7 @@ import (
 //     or not the shard met quorum;
 //   - after the 202 (refresh): a node task carrying a shard failed or was
 //     canceled while another replica's node task of the same cluster task
-//     carrying that shard succeeded.
+//     carrying that shard succeeded or had not finished yet.
 //
 // A write that left replicas stale is acknowledged only once the marks got
 // a 202 from a node that is not stale for their shard: nothing
@@ -29,16 +29,17 @@ import (
 // a write (acked says which nodes gave a 202) when another target of the
 // same shard got it.
 func (c *Cluster) markMissed(ctx context.Context, uid string, version int64, shards []int, acked func(ni int) bool) error {
+	tp := c.topo()
 	var marks []staleMark
 	now := nowUTC()
 	for _, s := range shards {
-		ts := c.topo.writeTargets(s)
+		ts := tp.writeTargets(s)
 		if !slices.ContainsFunc(ts, acked) {
 			continue // the write reached no replica of s: nothing diverged
 		}
 		for _, ni := range ts {
 			if !acked(ni) {
-				marks = append(marks, staleMark{Index: uid, Shard: s, Node: c.nodes[ni].ID, Version: version, At: now})
+				marks = append(marks, staleMark{Index: uid, Shard: s, Node: tp.clients[ni].ID, Version: version, At: now})
 			}
 		}
 	}
@@ -108,13 +109,21 @@ var errMarksNotStored = errors.New("miroir: stale marks not stored")
 
 // markFailedNodeTasks stores the marks of the replicas whose node task of
 // t failed or was canceled while another replica's node task carrying the
-// same shard succeeded. Called once t is finished; an error means the
-// marks could not be stored (the caller keeps t unfinished, to try again).
+// same shard succeeded or has not finished yet. Called once t is finished;
+// an error means the marks could not be stored (the caller keeps t
+// unfinished, to try again).
+//
+// A cluster task is failed as soon as one node task fails (aggregate),
+// while the others may still run, and it is not refreshed again: this is
+// the only look. A replica whose node task is still enqueued or processing
+// may yet apply the write, so the failed replicas are marked now. Should
+// it fail too, the mark is only over-cautious: repair finds nothing to
+// copy and clears it.
 func (c *Cluster) markFailedNodeTasks(ctx context.Context, t *ClusterTask) error {
 	if t.Local || t.IndexUID == "" {
 		return nil
 	}
-	got := map[int]bool{}   // shards some replica applied
+	got := map[int]bool{}   // shards some replica applied or may still apply
 	lost := map[int][]int{} // shard -> nodes whose task carrying it did not
 	for _, nt := range t.Nodes {
 		if nt.Aux || len(nt.Shards) == 0 {
@@ -126,10 +135,10 @@ func (c *Cluster) markFailedNodeTasks(ctx context.Context, t *ClusterTask) error
 		}
 		for _, s := range nt.Shards {
 			switch nt.Status {
-			case meilisearch.TaskStatusSucceeded:
-				got[s] = true
 			case meilisearch.TaskStatusFailed, meilisearch.TaskStatusCanceled:
 				lost[s] = append(lost[s], ni)
+			default: // succeeded, or still enqueued or processing
+				got[s] = true
 			}
 		}
 	}
@@ -137,10 +146,10 @@ func (c *Cluster) markFailedNodeTasks(ctx context.Context, t *ClusterTask) error
 	now := nowUTC()
 	for s, nis := range lost {
 		if !got[s] {
-			continue // no replica applied it: they agree
+			continue // no replica applied it or may still: they agree
 		}
 		for _, ni := range nis {
-			marks = append(marks, staleMark{Index: t.IndexUID, Shard: s, Node: c.nodes[ni].ID, Version: t.UID, At: now})
+			marks = append(marks, staleMark{Index: t.IndexUID, Shard: s, Node: c.node(ni).ID, Version: t.UID, At: now})
 		}
 	}
 	if len(marks) == 0 {
@@ -157,7 +166,7 @@ func (c *Cluster) markFailedNodeTasks(ctx context.Context, t *ClusterTask) error
 func (c *Cluster) carried(ni int, shards []int) []int {
 	var out []int
 	for _, s := range shards {
-		if slices.Contains(c.topo.writeTargets(s), ni) {
+		if slices.Contains(c.topo().writeTargets(s), ni) {
 			out = append(out, s)
 		}
 	}

@@ -39,9 +39,25 @@ import (
 type Cluster struct {
 	opts  options
 	hooks hooks // the Observer's optional interfaces (observe.go)
-	topo  *topology
-	nodes []*node
-	seq   atomic.Uint64 // round-robin over replica groups and replicas
+	// view is the topology the request path reads (placement.go): one
+	// call loads it once. It changes when this instance follows another
+	// record of the fleet's topology (topology_record.go).
+	view   atomic.Pointer[topology]
+	topoMu sync.Mutex // serializes following records
+	// reg is the node registry, append-only (index = node index): every
+	// node this instance knows, including nodes that left the fleet.
+	regMu      sync.Mutex
+	reg        []*node
+	confNodes  []Node      // the node list New was given
+	configured atomic.Bool // the fleet's record is that list
+	follow     topoFollow
+	hb         struct { // the last heartbeat written (topologyLoop only)
+		seen int64
+		at   time.Time
+	}
+	oldTopos []*topology                    // replaced, with writes maybe still pinned (under topoMu)
+	driving  atomic.Pointer[TopologyChange] // progress of the change this instance drives
+	seq      atomic.Uint64                  // round-robin over replica groups and replicas
 
 	hedges hedgeBudget // hedged reads' token bucket, hedge.go
 
@@ -68,6 +84,7 @@ type Cluster struct {
 	markStore  markStore       // where marks live on the fleet, marks_store.go
 	replicaObs ReplicaObserver // the Observer, when it implements ReplicaObserver
 	marksKick  chan struct{}   // asks marksLoop for a refresh now
+	base       *http.Client    // the HTTP client every node's requests share
 }
 
 // The drop-in promise (DESIGN §4): a Cluster is a meilisearch.ServiceManager
@@ -94,7 +111,9 @@ func New(nodes []Node, opts ...Option) (*Cluster, error) {
 	if o.taskStore != nil && o.fleetTasks {
 		return nil, newError(http.StatusBadRequest, "miroir_invalid_options", "miroir: WithTaskStore and WithFleetTaskStore exclude each other")
 	}
-	c := &Cluster{opts: o, topo: topo, closed: make(chan struct{})}
+	c := &Cluster{opts: o, closed: make(chan struct{}), confNodes: slices.Clone(nodes)}
+	c.follow.ready = make(chan struct{})
+	c.configured.Store(true)
 	if o.observer != nil {
 		c.hooks = newHooks(o.observer)
 	}
@@ -103,30 +122,13 @@ func New(nodes []Node, opts ...Option) (*Cluster, error) {
 	if base == nil {
 		base = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
+	c.base = base
 	for i, n := range nodes {
-		key := n.APIKey
-		if key == "" {
-			key = o.apiKey
-		}
-		rc := retryablehttp.NewClient()
-		rc.HTTPClient = base
-		rc.Logger = nil
-		rc.RetryMax = o.retry.Max
-		rc.RetryWaitMin, rc.RetryWaitMax = o.retry.WaitMin, o.retry.WaitMax
-		rc.CheckRetry = checkRetry
-		rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
-		mopts := []meilisearch.Option{meilisearch.WithCustomClient(base)}
-		if key != "" {
-			mopts = append(mopts, meilisearch.WithAPIKey(key))
-		}
-		nd := &node{
-			idx: i, Node: n, key: key, base: strings.TrimRight(n.URL, "/"),
-			client: meilisearch.New(n.URL, mopts...), http: rc, c: c,
-		}
-		nd.Node.APIKey = "" // keep the key in one place only
-		nd.healthy.Store(true)
-		c.nodes = append(c.nodes, nd)
+		c.reg = append(c.reg, c.newNode(i, n))
 	}
+	reg := c.registry()
+	ct := composeTopology(topo.nodes, reg, o.shards, layoutSpec{Nodes: publicNodes(nodes), RF: o.rf}, nil)
+	c.view.Store(ct)
 	c.lanes = newLaneManager(c)
 	c.tasks = newTaskManager(c)
 	c.markStore = &metaMarks{c: c}
@@ -146,8 +148,51 @@ func New(nodes []Node, opts ...Option) (*Cluster, error) {
 	c.marksKick = make(chan struct{}, 1)
 	c.wg.Add(1)
 	go c.marksLoop()
+	c.wg.Add(1)
+	go c.topologyLoop()
 	return c, nil
 }
+
+// newNode builds the client of node n at registry index i; a node without
+// its own key uses the cluster-wide one.
+func (c *Cluster) newNode(i int, n Node) *node {
+	key := n.APIKey
+	if key == "" {
+		key = c.opts.apiKey
+	}
+	rc := retryablehttp.NewClient()
+	rc.HTTPClient = c.base
+	rc.Logger = nil
+	rc.RetryMax = c.opts.retry.Max
+	rc.RetryWaitMin, rc.RetryWaitMax = c.opts.retry.WaitMin, c.opts.retry.WaitMax
+	rc.CheckRetry = checkRetry
+	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	mopts := []meilisearch.Option{meilisearch.WithCustomClient(c.base)}
+	if key != "" {
+		mopts = append(mopts, meilisearch.WithAPIKey(key))
+	}
+	nd := &node{
+		idx: i, Node: n, key: key, base: strings.TrimRight(n.URL, "/"),
+		client: meilisearch.New(n.URL, mopts...), http: rc, c: c,
+	}
+	nd.Node.APIKey = "" // keep the key in one place only
+	nd.healthy.Store(true)
+	return nd
+}
+
+// topo returns the topology in force (one load per call: see view).
+func (c *Cluster) topo() *topology { return c.view.Load() }
+
+// members returns the nodes of the fleet: the current layout's and,
+// during a change, the target's (broadcasts and fleet records reach them).
+func (c *Cluster) members() []*node { return c.view.Load().members }
+
+// slots is the size of node-indexed slices: the registry's length. Load
+// the topology or members first, then size: the registry only grows.
+func (c *Cluster) slots() int { return len(c.view.Load().clients) }
+
+// node returns the node at registry index i.
+func (c *Cluster) node(i int) *node { return c.view.Load().clients[i] }
 
 // checkRetry retries only when the node gave no answer or said it is
 // temporarily unavailable; every request miroir retries is idempotent
@@ -178,8 +223,9 @@ func (c *Cluster) Close() {
 		// expires with its windows.
 		ctx, cancel := context.WithTimeout(context.Background(), min(c.opts.nodeTimeout, 2*time.Second))
 		c.lanes.release(ctx)
+		c.unregister(ctx)
 		cancel()
-		if tr, ok := c.nodes[0].http.HTTPClient.Transport.(*http.Transport); ok && c.opts.httpClient == nil {
+		if tr, ok := c.base.Transport.(*http.Transport); ok && c.opts.httpClient == nil {
 			tr.CloseIdleConnections()
 		}
 	})
@@ -194,10 +240,25 @@ func (c *Cluster) isClosed() bool {
 	}
 }
 
-// checkOpen returns ErrClosed after Close.
+// checkOpen returns ErrClosed after Close. Before that, it waits for the
+// first read of the fleet's recorded topology (bounded by the node
+// timeout, as that read is), so that no call uses the configured node
+// list of a fleet that moved (DESIGN §13).
 func (c *Cluster) checkOpen() error {
 	if c.isClosed() {
 		return fmt.Errorf("%w", ErrClosed)
+	}
+	select {
+	case <-c.follow.ready:
+	default:
+		t := time.NewTimer(c.opts.nodeTimeout)
+		defer t.Stop()
+		select {
+		case <-c.follow.ready:
+		case <-c.closed:
+			return fmt.Errorf("%w", ErrClosed)
+		case <-t.C:
+		}
 	}
 	return nil
 }
@@ -225,8 +286,11 @@ func (c *Cluster) healthLoop() {
 // Topology returns a snapshot of the fleet: nodes, groups, health and the
 // shard -> replicas map.
 func (c *Cluster) Topology() Topology {
-	t := c.topo.snapshot(func(i int) bool { return c.nodes[i].isHealthy() })
+	top := c.topo()
+	t := top.snapshot(func(i int) bool { return top.clients[i].isHealthy() })
 	t.Stale = c.staleList()
+	t.Configured = c.configured.Load()
+	t.Change = c.changeProgress(top)
 	return t
 }
 
@@ -308,10 +372,11 @@ func (c *Cluster) Version(ctx context.Context) (_ *meilisearch.Version, err erro
 func (c *Cluster) shardsWithoutHealthyReplica() []int {
 	uids := c.indexesWithMarks()
 	var out []int
-	for s := range c.topo.shards {
+	t := c.topo()
+	for s := range t.shards {
 		ok := false
-		for _, ni := range c.topo.writeTargets(s) {
-			if c.nodes[ni].isHealthy() {
+		for _, ni := range t.writeTargets(s) {
+			if t.clients[ni].isHealthy() {
 				ok = true
 				break
 			}
@@ -320,8 +385,8 @@ func (c *Cluster) shardsWithoutHealthyReplica() []int {
 			if !ok {
 				break
 			}
-			ok = slices.ContainsFunc(c.topo.writeTargets(s), func(ni int) bool {
-				return c.nodes[ni].isHealthy() && !c.isStale(uid, s, ni)
+			ok = slices.ContainsFunc(t.writeTargets(s), func(ni int) bool {
+				return t.clients[ni].isHealthy() && !c.isStale(uid, s, ni)
 			})
 		}
 		if !ok {

@@ -228,7 +228,7 @@ func (n *node) probe(ctx context.Context) {
 
 // nodeByID returns the node with id, or nil.
 func (c *Cluster) nodeByID(id string) *node {
-	for _, n := range c.nodes {
+	for _, n := range c.members() {
 		if n.ID == id {
 			return n
 		}

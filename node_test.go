@@ -48,7 +48,7 @@ func TestHealthCheckSkipsAndRecovers(t *testing.T) {
 	f := startFleet(t, fleetSpec{groups: groupsOf(2, 1), rf: 1, shards: 7, timing: noProbes, opts: []Option{WithHealthCheck(15*time.Millisecond, 2*time.Second, 2, 1)}})
 	f.load(t, "items", testSettings(false), docs)
 	f.srv[0].Stop()
-	eventually(t, "condition", func() bool { return !f.c.nodes[0].isHealthy() })
+	eventually(t, "condition", func() bool { return !f.c.node(0).isHealthy() })
 	ctx := context.Background()
 	for i := 0; i < 4; i++ {
 		rep := &Report{}
@@ -56,7 +56,7 @@ func TestHealthCheckSkipsAndRecovers(t *testing.T) {
 		if err != nil || resp.EstimatedTotalHits != int64(len(docs)) {
 			t.Fatalf("search with a node known down: %v", err)
 		}
-		if slices.Contains(rep.NodesContacted, f.c.nodes[0].ID) {
+		if slices.Contains(rep.NodesContacted, f.c.node(0).ID) {
 			t.Fatalf("a node known down was contacted: %v", rep.NodesContacted)
 		}
 	}
@@ -65,14 +65,14 @@ func TestHealthCheckSkipsAndRecovers(t *testing.T) {
 	}
 	// Back: healthy, and readable once this instance re-read the stale
 	// marks (issue 12).
-	eventually(t, "condition", func() bool { return f.c.nodes[0].isHealthy() && !f.c.nodes[0].marksUnread.Load() })
+	eventually(t, "condition", func() bool { return f.c.node(0).isHealthy() && !f.c.node(0).marksUnread.Load() })
 	used := false
 	for i := 0; i < 4; i++ {
 		rep := &Report{}
 		if _, err := f.c.index("items").Search(WithReport(ctx, rep), "", &meilisearch.SearchRequest{Limit: 1}); err != nil {
 			t.Fatal(err)
 		}
-		used = used || slices.Contains(rep.NodesContacted, f.c.nodes[0].ID)
+		used = used || slices.Contains(rep.NodesContacted, f.c.node(0).ID)
 		if len(rep.Fallbacks) > 0 {
 			t.Fatalf("fallback after recovery: %+v", rep.Fallbacks)
 		}
@@ -255,16 +255,16 @@ func TestRecoveryWithoutHealthChecks(t *testing.T) {
 	f.srv[1].Stop()
 	var rep Report
 	f.wait(t, must(ix.AddDocuments(WithReport(ctx, &rep), coreMovies(20), nil)), meilisearch.TaskStatusSucceeded)
-	if !rep.IsDegraded() || f.c.nodes[1].isHealthy() {
-		t.Fatalf("degraded %v, n1 healthy %v", rep.IsDegraded(), f.c.nodes[1].isHealthy())
+	if !rep.IsDegraded() || f.c.node(1).isHealthy() {
+		t.Fatalf("degraded %v, n1 healthy %v", rep.IsDegraded(), f.c.node(1).isHealthy())
 	}
 	if err := f.srv[1].Start(); err != nil {
 		t.Fatal(err)
 	}
 	rep = Report{}
 	f.wait(t, must(ix.AddDocuments(WithReport(ctx, &rep), coreMovies(30), nil)), meilisearch.TaskStatusSucceeded)
-	if rep.IsDegraded() || !f.c.nodes[1].isHealthy() {
-		t.Fatalf("after restart: degraded %v, n1 healthy %v", rep.Degraded, f.c.nodes[1].isHealthy())
+	if rep.IsDegraded() || !f.c.node(1).isHealthy() {
+		t.Fatalf("after restart: degraded %v, n1 healthy %v", rep.Degraded, f.c.node(1).isHealthy())
 	}
 	if st, _ := f.direct(1).Index("movies").GetStats(ctx, nil); st.NumberOfDocuments != 30 {
 		t.Fatalf("n1 holds %d documents", st.NumberOfDocuments)

@@ -44,6 +44,7 @@ type RetryPolicy struct {
 type options struct {
 	shards         int
 	rf             int
+	rfSet          bool // WithReplicationFactor was given (ChangeTopology's target RF)
 	apiKey         string
 	httpClient     *http.Client
 	nodeTimeout    time.Duration
@@ -110,7 +111,7 @@ func WithShards(n int) Option { return func(o *options) { o.shards = n } }
 
 // WithReplicationFactor sets RF, the copies of each shard inside every
 // replica group (default 1).
-func WithReplicationFactor(n int) Option { return func(o *options) { o.rf = n } }
+func WithReplicationFactor(n int) Option { return func(o *options) { o.rf, o.rfSet = n, true } }
 
 // WithAPIKey sets the key sent to nodes that have no Node.APIKey of their
 // own; usually the fleet's shared master key.

@@ -18,7 +18,7 @@ func TestHandlerDegraded(t *testing.T) {
 		p := startFleet(t, fleetSpec{groups: []int{0, 1}, shards: 4, proxy: true})
 		p.mustSucceed(t, p.do(t, req{method: "POST", path: "/indexes", body: map[string]any{"uid": "m", "primaryKey": "id"}}))
 		p.srv[1].Stop()
-		eventually(t, "node down", func() bool { return !p.c.nodes[1].isHealthy() })
+		eventually(t, "node down", func() bool { return !p.c.node(1).isHealthy() })
 		r := p.do(t, req{method: "POST", path: "/indexes/m/documents", ct: "application/json", body: `[{"id":1},{"id":2},{"id":3},{"id":4},{"id":5},{"id":6},{"id":7},{"id":8}]`})
 		expect(t, r, 202, "")
 		deg := r.hdr.Get("X-Miroir-Degraded")
@@ -49,12 +49,12 @@ func TestHandlerDegraded(t *testing.T) {
 		p.mustSucceed(t, p.do(t, req{method: "POST", path: "/indexes", body: map[string]any{"uid": "m", "primaryKey": "id"}}))
 		p.mustSucceed(t, p.do(t, req{method: "POST", path: "/indexes/m/documents", ct: "application/json", body: `[{"id":1},{"id":2},{"id":3},{"id":4}]`}))
 		p.srv[1].Stop()
-		eventually(t, "node down", func() bool { return !p.c.nodes[1].isHealthy() })
+		eventually(t, "node down", func() bool { return !p.c.node(1).isHealthy() })
 		r := p.do(t, req{method: "GET", path: "/indexes/m/search?q="})
 		expect(t, r, 200, "")
 		deg := r.hdr.Get("X-Miroir-Degraded")
 		var lost []string
-		for _, s := range p.c.topo.shardsOf(1) {
+		for _, s := range p.c.topo().shardsOf(1) {
 			lost = append(lost, fmt.Sprint(s))
 		}
 		if deg != "unavailable="+strings.Join(lost, ",") {
@@ -65,7 +65,7 @@ func TestHandlerDegraded(t *testing.T) {
 		// A write to a shard with no replica fails with 503 no quorum.
 		var id string
 		for i := 0; ; i++ {
-			if slices.Contains(p.c.topo.shardsOf(1), ShardOf(fmt.Sprint(i), 8)) {
+			if slices.Contains(p.c.topo().shardsOf(1), ShardOf(fmt.Sprint(i), 8)) {
 				id = fmt.Sprint(i)
 				break
 			}

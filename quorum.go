@@ -27,12 +27,13 @@ type quorumResult struct {
 func (q quorumResult) OK() bool { return len(q.Failed) == 0 }
 
 // evalQuorum applies the quorum rule to the shards of one write. replicas
-// returns the node indexes holding shard in group (RF of them), acked
+// returns the node indexes holding shard in group (RF of them; during a
+// topology change, the replicas reads use, and none in a group that does
+// not hold the shard yet or any more: such a group takes no part), acked
 // whether a node acknowledged its request. It is a pure function of its
 // inputs.
-func evalQuorum(rg, rf int, shards []int, replicas func(shard, group int) []int, acked func(node int) bool) quorumResult {
+func evalQuorum(rg int, shards []int, replicas func(shard, group int) []int, acked func(node int) bool) quorumResult {
 	var res quorumResult
-	need := quorumSize(rf)
 	sorted := slices.Clone(shards)
 	slices.Sort(sorted)
 	sorted = slices.Compact(sorted)
@@ -40,13 +41,18 @@ func evalQuorum(rg, rf int, shards []int, replicas func(shard, group int) []int,
 	for _, s := range sorted {
 		ok := false
 		for g := range rg {
+			reps := replicas(s, g)
+			if len(reps) == 0 {
+				missed[g] = false
+				continue
+			}
 			n := 0
-			for _, ni := range replicas(s, g) {
+			for _, ni := range reps {
 				if acked(ni) {
 					n++
 				}
 			}
-			missed[g] = n < need
+			missed[g] = n < quorumSize(len(reps))
 			if !missed[g] {
 				ok = true
 			}

@@ -60,7 +60,7 @@ func TestEvalQuorumTable(t *testing.T) {
 				}
 				return out
 			}
-			res := evalQuorum(c.rg, c.rf, []int{0}, replicas, func(n int) bool { return acked[n] })
+			res := evalQuorum(c.rg, []int{0}, replicas, func(n int) bool { return acked[n] })
 			if res.OK() != c.ok {
 				t.Fatalf("ok = %v, want %v (%+v)", res.OK(), c.ok, res)
 			}
@@ -91,7 +91,7 @@ func TestEvalQuorumSeveralShards(t *testing.T) {
 	// 3+s in group 1. Node 0 and node 4 are down.
 	replicas := func(s, g int) []int { return []int{g*3 + s} }
 	down := map[int]bool{0: true, 4: true}
-	res := evalQuorum(2, 1, []int{2, 0, 1, 2}, replicas, func(n int) bool { return !down[n] })
+	res := evalQuorum(2, []int{2, 0, 1, 2}, replicas, func(n int) bool { return !down[n] })
 	if !res.OK() || !reflect.DeepEqual(res.Written, []int{0, 1, 2}) {
 		t.Fatalf("%+v", res)
 	}
@@ -117,12 +117,12 @@ func (o *recObserver) DegradedWrite(_ string, pairs []GroupShard) {
 // expectQuorum restates DESIGN §3 for the test: per shard and group,
 // floor(RF/2)+1 of the group's replicas must be up.
 func expectQuorum(c *Cluster, down map[int]bool) (failed []int, degraded []GroupShard) {
-	need := c.topo.rf/2 + 1
-	for s := range c.topo.shards {
+	need := c.topo().rf/2 + 1
+	for s := range c.topo().shards {
 		var missed []int
-		for g := range c.topo.rg {
+		for g := range c.topo().rg {
 			up := 0
-			for _, ni := range c.topo.replicas(s, g) {
+			for _, ni := range c.topo().replicas(s, g) {
 				if !down[ni] {
 					up++
 				}
@@ -131,7 +131,7 @@ func expectQuorum(c *Cluster, down map[int]bool) (failed []int, degraded []Group
 				missed = append(missed, g)
 			}
 		}
-		if len(missed) == c.topo.rg {
+		if len(missed) == c.topo().rg {
 			failed = append(failed, s)
 			continue
 		}

@@ -33,6 +33,9 @@ type RepairReport struct {
 	// Copied and Deleted total the documents copied to and deleted from
 	// replicas.
 	Copied, Deleted int
+	// BytesCopied is the size of the documents copied, as the nodes
+	// returned them.
+	BytesCopied int64
 	// Listed is how many (id, version) pairs the repair listed from the
 	// replicas (lookups by id not counted): its reading cost.
 	Listed int
@@ -49,6 +52,8 @@ type ReplicaRepair struct {
 	// of another version than the truth); Deleted ones were held by the
 	// stale replica alone.
 	Copied, Deleted int
+	// BytesCopied is the size of the documents copied to the replica.
+	BytesCopied int64
 	// InSync: the replica ends in sync (its marks, if any, cleared).
 	InSync bool
 	// Error says why the replica is not in sync ("" when it is).
@@ -167,7 +172,7 @@ func (r *indexRepair) prepare(ctx context.Context) error {
 	var staleNodes []*node
 	seen := map[int]bool{}
 	for k := range r.upTo {
-		if n := c.nodes[k.ni]; n.isHealthy() && !seen[k.ni] {
+		if n := c.node(k.ni); n.isHealthy() && !seen[k.ni] {
 			seen[k.ni] = true
 			staleNodes = append(staleNodes, n)
 		}
@@ -202,10 +207,11 @@ func (r *indexRepair) prepare(ctx context.Context) error {
 // the truth, clearing a stale replica's marks after its first clean round.
 func (r *indexRepair) shard(ctx context.Context, s int) error {
 	c := r.c
+	tp := c.topo()
 	var reps []*node
 	var stale []bool
 	var lines []*ReplicaRepair
-	targets := c.topo.writeTargets(s)
+	targets := tp.writeTargets(s)
 	// In-sync replicas first: a document is judged on the first replica
 	// holding it, and the truth is read from in-sync ones.
 	order := slices.Clone(targets)
@@ -213,7 +219,7 @@ func (r *indexRepair) shard(ctx context.Context, s int) error {
 		return boolInt(r.isStale(s, a)) - boolInt(r.isStale(s, b))
 	})
 	for _, ni := range order {
-		n := c.nodes[ni]
+		n := tp.clients[ni]
 		line := &ReplicaRepair{Shard: s, Node: n.ID, WasStale: r.isStale(s, ni)}
 		if !n.isHealthy() {
 			if line.WasStale {
@@ -262,6 +268,7 @@ func (r *indexRepair) shard(ctx context.Context, s int) error {
 		unsettled := false
 		for i, t := range p.tally {
 			lines[i].Copied += t.Copied
+			lines[i].BytesCopied += t.Bytes
 			lines[i].Deleted += t.Deleted
 			r.rep.Listed += t.Documents
 			differs[i] = !t.settled()
@@ -334,6 +341,7 @@ func (r *indexRepair) report(s int, lines []*ReplicaRepair) {
 	for _, l := range lines {
 		done += l.Copied + l.Deleted
 		r.rep.Copied += l.Copied
+		r.rep.BytesCopied += l.BytesCopied
 		r.rep.Deleted += l.Deleted
 		if l.Copied+l.Deleted > 0 && r.c.replicaObs != nil {
 			r.c.replicaObs.RepairCopied(r.st.uid, s, l.Node, l.Copied, l.Deleted)

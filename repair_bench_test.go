@@ -119,7 +119,7 @@ func (f *repairBenchFleet) nodeCall(b *testing.B, i int, method, path string, bo
 	if st != 202 {
 		b.Fatalf("node %d %s %s: %d %s", i, method, path, st, out)
 	}
-	if err := waitRepairTask(testCtx(b), f.c.nodes[i], out); err != nil {
+	if err := waitRepairTask(testCtx(b), f.c.node(i), out); err != nil {
 		b.Fatal(err)
 	}
 }
@@ -141,10 +141,10 @@ func damage(b *testing.B, f *repairBenchFleet) {
 	f.nodeCall(b, 1, "POST", "/indexes/bench/documents/delete-batch", gone)
 	f.nodeCall(b, 1, "POST", "/indexes/bench/documents?primaryKey=id", older)
 	// The mark names a write made after every document of the shard.
-	m := staleMark{Index: "bench", Shard: 0, Node: f.c.nodes[1].ID, Version: newVersion(b, f.c), At: time.Now()}
+	m := staleMark{Index: "bench", Shard: 0, Node: f.c.node(1).ID, Version: newVersion(b, f.c), At: time.Now()}
 	for i, uid := range f.c.markStore.put(testCtx(b), []staleMark{m}) {
 		if uid >= 0 {
-			if err := waitRepairTask(testCtx(b), f.c.nodes[i], []byte(fmt.Sprintf(`{"taskUid":%d}`, uid))); err != nil {
+			if err := waitRepairTask(testCtx(b), f.c.node(i), []byte(fmt.Sprintf(`{"taskUid":%d}`, uid))); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -194,7 +194,7 @@ func heapPeak(fn func()) uint64 {
 func BenchmarkRepairStaleShard(b *testing.B) {
 	wire := &wireCounter{base: http.DefaultTransport.(*http.Transport).Clone()}
 	f := benchRepairFleet(b, wire)
-	src, dst := f.c.nodes[0], f.c.nodes[1]
+	src, dst := f.c.node(0), f.c.node(1)
 	var repairT, copyT time.Duration
 	var repairSent, copySent, repairPeak, copyPeak uint64
 	var repairWire, copyWire int64

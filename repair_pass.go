@@ -38,6 +38,7 @@ type replicaTally struct {
 	Older     int // the replica's version below the truth's
 	Newer     int // a stale replica's version above the truth's
 	Copied    int
+	Bytes     int64 // size of the documents copied
 	Deleted   int
 	Racing    int // left alone: written after the pass started
 	// Unsettled: documents this round acted on that a look-up right
@@ -327,6 +328,9 @@ func (p *shardPass) apply(ctx context.Context, pl *repairPlan, j int) (int, erro
 				return 0, fmt.Errorf("copying shard %d documents to node %s: %w", p.shard, dst.ID, err)
 			}
 			p.tally[k[1]].Copied += len(docs)
+			for _, d := range docs {
+				p.tally[k[1]].Bytes += int64(len(d))
+			}
 		}
 	}
 	removed := 0

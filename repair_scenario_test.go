@@ -27,10 +27,10 @@ func replicasIdentical(t testing.TB, f *testFleet, uid string) map[string]map[st
 	t.Helper()
 	f.idle(t)
 	all := map[string]map[string]any{}
-	for s := range f.c.topo.shards {
+	for s := range f.c.topo().shards {
 		var first map[string]map[string]any
 		var firstNode int
-		for k, ni := range f.c.topo.writeTargets(s) {
+		for k, ni := range f.c.topo().writeTargets(s) {
 			got := f.shardDocs(t, ni, uid, s)
 			if k == 0 {
 				first, firstNode = got, ni
@@ -82,8 +82,8 @@ func TestRepairAfterRestart(t *testing.T) {
 			}
 		}
 	}
-	if missing == 0 || stale != len(f.c.topo.shardsOf(2)) {
-		t.Fatalf("Verify: node 2 missing %d, stale shards %d of %d", missing, stale, len(f.c.topo.shardsOf(2)))
+	if missing == 0 || stale != len(f.c.topo().shardsOf(2)) {
+		t.Fatalf("Verify: node 2 missing %d, stale shards %d of %d", missing, stale, len(f.c.topo().shardsOf(2)))
 	}
 	rep, err := f.c.Repair(testCtx(t), "movies")
 	if err != nil {

@@ -170,6 +170,7 @@ func (l *nodeLoad) p95() (float64, bool) {
 // first reads of a node slow from the start for as long). The ceiling
 // when no node was measured.
 func (c *Cluster) hedgeDelay(n *node) time.Duration {
+	tp := c.topo()
 	floor, ceiling := c.opts.hedgeFloor, c.opts.hedgeCap
 	own, ok := n.load.p95()
 	if !ok {
@@ -181,8 +182,8 @@ func (c *Cluster) hedgeDelay(n *node) time.Duration {
 		}
 		return min(max(time.Duration(own), floor), ceiling)
 	}
-	for _, ni := range c.topo.byGroup[n.Group] {
-		o := c.nodes[ni]
+	for _, ni := range tp.byGroup[n.Group] {
+		o := tp.clients[ni]
 		if o == n || !o.isHealthy() {
 			continue
 		}
@@ -197,15 +198,23 @@ func (c *Cluster) hedgeDelay(n *node) time.Duration {
 // measured group peers, else among every healthy measured node, and
 // whether there was any.
 func (c *Cluster) bestPeerP95(n *node) (float64, bool) {
+	tp := c.topo()
 	best, found := 0.0, false
-	for pass := 0; pass < 2 && !found; pass++ {
-		for _, o := range c.nodes {
-			if o == n || !o.isHealthy() || (pass == 0 && o.Group != n.Group) {
+	consider := func(members []int) {
+		for _, ni := range members {
+			o := tp.clients[ni]
+			if o == n || !o.isHealthy() {
 				continue
 			}
 			if p, ok := o.load.p95(); ok && (!found || p < best) {
 				best, found = p, true
 			}
+		}
+	}
+	consider(tp.byGroup[n.Group])
+	if !found {
+		for _, members := range tp.byGroup {
+			consider(members)
 		}
 	}
 	return best, found
@@ -214,7 +223,7 @@ func (c *Cluster) bestPeerP95(n *node) (float64, bool) {
 // adaptiveReads says whether reads have a choice of replica to make: some
 // shard has two copies (RF > 1 or RG > 1) and selection or hedging is on.
 func (c *Cluster) adaptiveReads() bool {
-	return c.topo.copies() > 1 && (c.opts.selectReplicas || c.opts.hedging)
+	return c.topo().copies() > 1 && (c.opts.selectReplicas || c.opts.hedging)
 }
 
 // replicaRanks returns, per node index, the node's rank inside its group
@@ -222,26 +231,27 @@ func (c *Cluster) adaptiveReads() bool {
 // adaptive selection its score band before it. excluded and unhealthy
 // nodes take no part in the group's best score. nil means every rank is 0.
 func (c *Cluster) replicaRanks(seq uint64, adaptive bool, excluded []bool) []int {
-	t := c.topo
+	tp := c.topo()
+	t := tp
 	if t.copies() == 1 {
 		return nil // one replica per shard: nothing to rank
 	}
 	rot := seq / uint64(t.groups())
-	ranks := make([]int, len(c.nodes))
+	ranks := make([]int, len(tp.clients))
 	adaptive = adaptive && c.opts.selectReplicas && t.copies() > 1
 	var scores []float64
 	if adaptive {
-		scores = make([]float64, len(c.nodes))
+		scores = make([]float64, len(tp.clients))
 	}
 	for _, members := range t.byGroup {
 		n := len(members)
 		best := 0.0
 		for i, ni := range members {
 			ranks[ni] = (i - int(rot%uint64(n)) + n) % n
-			if !adaptive || (excluded != nil && excluded[ni]) || !c.nodes[ni].isHealthy() {
+			if !adaptive || isExcluded(excluded, ni) || !tp.clients[ni].isHealthy() {
 				continue
 			}
-			s := c.nodes[ni].load.score()
+			s := tp.clients[ni].load.score()
 			scores[ni] = s
 			if s > 0 && (best == 0 || s < best) {
 				best = s
@@ -274,17 +284,18 @@ func scoreBand(s, best float64) int {
 // in a group that served shards, assigned nothing) toward the mean of the
 // picked nodes of their group, so that they get retried in time.
 func (c *Cluster) driftLeftOut(assigned [][]int, excluded []bool) {
-	if !c.opts.selectReplicas || c.topo.copies() < 2 {
+	tp := c.topo()
+	if !c.opts.selectReplicas || tp.copies() < 2 {
 		return
 	}
-	for _, members := range c.topo.byGroup {
+	for _, members := range tp.byGroup {
 		var rt, dev float64
 		picked := 0
 		for _, ni := range members {
 			if len(assigned[ni]) == 0 {
 				continue
 			}
-			if r, d, ok := c.nodes[ni].load.averages(); ok {
+			if r, d, ok := tp.clients[ni].load.averages(); ok {
 				rt, dev, picked = rt+r, dev+d, picked+1
 			}
 		}
@@ -293,10 +304,10 @@ func (c *Cluster) driftLeftOut(assigned [][]int, excluded []bool) {
 		}
 		rt, dev = rt/float64(picked), dev/float64(picked)
 		for _, ni := range members {
-			if len(assigned[ni]) > 0 || (excluded != nil && excluded[ni]) || !c.nodes[ni].isHealthy() {
+			if len(assigned[ni]) > 0 || isExcluded(excluded, ni) || !tp.clients[ni].isHealthy() {
 				continue
 			}
-			c.nodes[ni].load.drift(rt, dev)
+			tp.clients[ni].load.drift(rt, dev)
 		}
 	}
 }
@@ -358,9 +369,9 @@ func (c *Cluster) excludeSlowerThan(excluded []bool, n *node) {
 	if ref == 0 {
 		return
 	}
-	for i, o := range c.nodes {
-		if o != n && scoreBand(o.load.score(), ref) > 0 {
-			excluded[i] = true
+	for _, o := range c.members() {
+		if o != n && o.idx < len(excluded) && scoreBand(o.load.score(), ref) > 0 {
+			excluded[o.idx] = true
 		}
 	}
 }

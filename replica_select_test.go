@@ -12,7 +12,7 @@ import (
 
 // setLoad gives node i one sample of d (and so rt d, dev d/2).
 func setLoad(c *Cluster, i int, d time.Duration) {
-	l := &c.nodes[i].load
+	l := &c.node(i).load
 	l.mu.Lock()
 	l.rt, l.dev, l.sampled = float64(d), float64(d)/2, true
 	l.mu.Unlock()
@@ -20,7 +20,7 @@ func setLoad(c *Cluster, i int, d time.Duration) {
 
 // unmeasure forgets node i's figures.
 func unmeasure(c *Cluster, i int) {
-	l := &c.nodes[i].load
+	l := &c.node(i).load
 	l.mu.Lock()
 	l.rt, l.dev, l.sampled = 0, 0, false
 	l.mu.Unlock()
@@ -31,16 +31,16 @@ func TestHedgeDelayUnmeasuredGroup(t *testing.T) {
 	// first reads of g0's nodes are bound by it, not held for the ceiling.
 	c := newCoverCluster(t, 2, 2, 1, 8)
 	setLoad(c, 2, 4*time.Millisecond) // p95 4 + 3×2 = 10ms
-	if d := c.hedgeDelay(c.nodes[0]); d != 10*time.Millisecond {
+	if d := c.hedgeDelay(c.node(0)); d != 10*time.Millisecond {
 		t.Fatalf("unmeasured group: hedge delay %v, want g1n0's p95, 10ms", d)
 	}
 	// A measured group peer sets it first, even when slower.
 	setLoad(c, 1, 8*time.Millisecond) // p95 20ms
-	if d := c.hedgeDelay(c.nodes[0]); d != 20*time.Millisecond {
+	if d := c.hedgeDelay(c.node(0)); d != 20*time.Millisecond {
 		t.Fatalf("measured group peer: hedge delay %v, want its p95, 20ms", d)
 	}
-	c.nodes[1].healthy.Store(false)
-	if d := c.hedgeDelay(c.nodes[0]); d != 10*time.Millisecond {
+	c.node(1).healthy.Store(false)
+	if d := c.hedgeDelay(c.node(0)); d != 10*time.Millisecond {
 		t.Fatalf("group peer down: hedge delay %v, want 10ms", d)
 	}
 }
@@ -90,8 +90,8 @@ func TestSelectionAvoidsSlowReplica(t *testing.T) {
 
 // topoNodes returns the Cluster's nodes as New takes them.
 func (c *Cluster) topoNodes() []Node {
-	out := make([]Node, len(c.nodes))
-	for i, n := range c.nodes {
+	out := make([]Node, c.slots())
+	for i, n := range c.members() {
 		out[i] = n.Node
 		out[i].URL = n.base
 	}
@@ -118,8 +118,8 @@ func TestSelectionKeepsRotationAmongEquals(t *testing.T) {
 	}
 	// Outstanding requests count, cubed: one in flight on g0n0 puts it
 	// 8× behind, out of its band.
-	c.nodes[0].load.outstanding.Add(1)
-	defer c.nodes[0].load.outstanding.Add(-1)
+	c.node(0).load.outstanding.Add(1)
+	defer c.node(0).load.outstanding.Add(-1)
 	for seq := uint64(0); seq < 3; seq++ {
 		if id := c.cover("", nil, seq, nil, true).nodes[0].n.ID; id == "g0n0" {
 			t.Fatalf("seq %d: busy g0n0 picked", seq)
@@ -144,13 +144,13 @@ func TestSelectionDriftsLeftOutNodeBack(t *testing.T) {
 	}
 	// Its figures are a guess: the retry is hedged at its peer's p95
 	// (1 + 3×0.5 ms), as a healthy node's read would be.
-	if d := c.hedgeDelay(c.nodes[1]); d != 2500*time.Microsecond {
+	if d := c.hedgeDelay(c.node(1)); d != 2500*time.Microsecond {
 		t.Fatalf("retry's hedge delay %v, want g0n0's p95 2.5ms", d)
 	}
 	// The retry's measurement replaces the drifted guess: one slow answer
 	// puts the node back where it was.
-	c.nodes[1].load.sample(100 * time.Millisecond)
-	if rt, _, _ := c.nodes[1].load.averages(); rt != float64(100*time.Millisecond) {
+	c.node(1).load.sample(100 * time.Millisecond)
+	if rt, _, _ := c.node(1).load.averages(); rt != float64(100*time.Millisecond) {
 		t.Fatalf("after the retry: rt %v, want the 100ms measured", time.Duration(rt))
 	}
 	// Partial covers (retries, hedges) do not drift anything.
@@ -158,7 +158,7 @@ func TestSelectionDriftsLeftOutNodeBack(t *testing.T) {
 	for seq := uint64(0); seq < 50; seq++ {
 		c.cover("", []int{0, 1}, seq, nil, true)
 	}
-	if rt, _, _ := c.nodes[1].load.averages(); rt != float64(100*time.Millisecond) {
+	if rt, _, _ := c.node(1).load.averages(); rt != float64(100*time.Millisecond) {
 		t.Fatalf("partial covers drifted g0n1 to %v", time.Duration(rt))
 	}
 }
@@ -187,27 +187,27 @@ func TestNodeLoadAverages(t *testing.T) {
 
 func TestHedgeDelay(t *testing.T) {
 	c := newCoverCluster(t, 1, 3, 2, 8)
-	if d := c.hedgeDelay(c.nodes[0]); d != 500*time.Millisecond {
+	if d := c.hedgeDelay(c.node(0)); d != 500*time.Millisecond {
 		t.Fatalf("unmeasured node's hedge delay %v, want the ceiling", d)
 	}
 	// Not measured, but a peer is: the peer's p95, 4 + 3×2.
 	setLoad(c, 2, 4*time.Millisecond)
-	if d := c.hedgeDelay(c.nodes[0]); d != 10*time.Millisecond {
+	if d := c.hedgeDelay(c.node(0)); d != 10*time.Millisecond {
 		t.Fatalf("unmeasured node's hedge delay %v with a measured peer, want 10ms", d)
 	}
 	unmeasure(c, 2)
 	setLoad(c, 0, 10*time.Millisecond) // p95 10 + 3×5 = 25ms
-	if d := c.hedgeDelay(c.nodes[0]); d != 25*time.Millisecond {
+	if d := c.hedgeDelay(c.node(0)); d != 25*time.Millisecond {
 		t.Fatalf("hedge delay %v, want its p95 25ms", d)
 	}
 	// A peer twice as fast bounds it: 2 × (4 + 3×2) = 20ms.
 	setLoad(c, 1, 4*time.Millisecond)
-	if d := c.hedgeDelay(c.nodes[0]); d != 20*time.Millisecond {
+	if d := c.hedgeDelay(c.node(0)); d != 20*time.Millisecond {
 		t.Fatalf("hedge delay %v, want twice the peer's p95, 20ms", d)
 	}
 	// ... unless the peer is down.
-	c.nodes[1].healthy.Store(false)
-	if d := c.hedgeDelay(c.nodes[0]); d != 25*time.Millisecond {
+	c.node(1).healthy.Store(false)
+	if d := c.hedgeDelay(c.node(0)); d != 25*time.Millisecond {
 		t.Fatalf("hedge delay %v with the fast peer down, want 25ms", d)
 	}
 	// Floor and ceiling.
@@ -216,7 +216,7 @@ func TestHedgeDelay(t *testing.T) {
 		{time.Millisecond, 15 * time.Millisecond, 15 * time.Millisecond},
 	} {
 		c.opts.hedgeFloor, c.opts.hedgeCap = tc.floor, tc.ceiling
-		if d := c.hedgeDelay(c.nodes[0]); d != tc.want {
+		if d := c.hedgeDelay(c.node(0)); d != tc.want {
 			t.Fatalf("floor %v ceiling %v: %v, want %v", tc.floor, tc.ceiling, d, tc.want)
 		}
 	}

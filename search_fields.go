@@ -105,7 +105,7 @@ func (c *Cluster) statsFields(ctx context.Context, uid string) map[string]struct
 		}
 	}
 	var healthy []*node
-	for _, n := range c.nodes {
+	for _, n := range c.members() {
 		if n.isHealthy() {
 			healthy = append(healthy, n)
 		}

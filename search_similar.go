@@ -179,19 +179,20 @@ func (c *Cluster) similar(ctx context.Context, uid string, param *meilisearch.Si
 // documentVector reads document id's first embedding for embedder from a
 // healthy replica of its shard.
 func (c *Cluster) documentVector(ctx context.Context, uid, id, embedder string) ([]byte, error) {
-	shard := ShardOf(id, c.topo.shards)
+	tp := c.topo()
+	shard := ShardOf(id, tp.shards)
 	query := url.Values{"retrieveVectors": {"true"}, "fields": {"_vectors"}}
 	path := "/indexes/" + uid + "/documents/" + url.PathEscape(id)
 	var lastErr error
 	cov := c.cover(uid, []int{shard}, c.nextSeq(), nil, true)
 	tried := map[int]bool{}
-	candidates := make([]*node, 0, len(c.nodes))
+	candidates := make([]*node, 0, len(tp.clients))
 	for _, cn := range cov.nodes {
 		candidates = append(candidates, cn.n)
 	}
-	for g := 0; g < c.topo.groups(); g++ {
-		for _, ni := range c.topo.replicas(shard, g) {
-			candidates = append(candidates, c.nodes[ni])
+	for g := 0; g < tp.groups(); g++ {
+		for _, ni := range tp.replicas(shard, g) {
+			candidates = append(candidates, tp.clients[ni])
 		}
 	}
 	for _, n := range candidates {

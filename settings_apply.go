@@ -66,12 +66,13 @@ func (tx *txState) outcome(n *node) nodeOutcome {
 // run executes one transaction.
 func (e *settingsEngine) run(ctx context.Context, j *settingsJob) error {
 	c := e.c
+	tp := c.topo()
 	if len(j.pre) > 0 {
 		if err := c.waitNodeTasks(ctx, j.pre); err != nil {
 			return fmt.Errorf("miroir: creating index %q for its settings update: %w", j.uid, err)
 		}
 	}
-	tx := &txState{uid: j.uid, snaps: make([]rawSettings, len(c.nodes)), after: make([]rawSettings, len(c.nodes)), reqs: map[int]nodeRequest{}, task: j.task}
+	tx := &txState{uid: j.uid, snaps: make([]rawSettings, len(tp.clients)), after: make([]rawSettings, len(tp.clients)), reqs: map[int]nodeRequest{}, task: j.task}
 	// 1. Snapshot every node.
 	if err := e.snapshot(ctx, j, tx); err != nil {
 		return err
@@ -99,7 +100,12 @@ func (e *settingsEngine) run(ctx context.Context, j *settingsJob) error {
 // be read fails the transaction, unless the job repairs another node.
 func (e *settingsEngine) snapshot(ctx context.Context, j *settingsJob, tx *txState) error {
 	c := e.c
-	errs := c.fanout(ctx, c.nodes, func(ctx context.Context, n *node) error {
+	tp := c.topo()
+	// Nodes the transaction was not sized for joined the fleet since it
+	// began (a change refuses settings updates; this is only a lagging
+	// view): they are left to the change's provisioning.
+	ms := slices.DeleteFunc(slices.Clone(tp.members), func(n *node) bool { return n.idx >= len(tx.snaps) })
+	errs := c.fanout(ctx, ms, func(ctx context.Context, n *node) error {
 		s, err := e.readNode(ctx, n, j.uid)
 		tx.snaps[n.idx] = s
 		return err
@@ -108,13 +114,13 @@ func (e *settingsEngine) snapshot(ctx context.Context, j *settingsJob, tx *txSta
 		if err == nil {
 			continue
 		}
-		if j.op.only != nil && c.nodes[i] != j.op.only {
+		if j.op.only != nil && ms[i] != j.op.only {
 			// Repairing one node needs only that node and some peer to
 			// compare with.
-			tx.snaps[i] = nil
+			tx.snaps[ms[i].idx] = nil
 			continue
 		}
-		return e.failure(j.uid, c.nodes[i], "reading its settings for the snapshot", err, rollbackResult{})
+		return e.failure(j.uid, ms[i], "reading its settings for the snapshot", err, rollbackResult{})
 	}
 	return nil
 }
@@ -143,7 +149,7 @@ func (e *settingsEngine) plan(j *settingsJob, tx *txState) ([]*node, error) {
 		tx.ref = tx.target
 	}
 	var targets []*node
-	for _, n := range e.c.nodes {
+	for _, n := range e.c.members() {
 		if j.op.only != nil && n != j.op.only {
 			continue
 		}

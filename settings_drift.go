@@ -107,19 +107,20 @@ func (c *Cluster) SettingsDrift(ctx context.Context, index string) (_ *SettingsD
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
+	tp := c.topo()
 	if _, err := c.state(ctx, index); err != nil {
 		return nil, err
 	}
 	e := c.settingsTx()
-	snaps := make([]rawSettings, len(c.nodes))
-	errs := c.fanout(ctx, c.nodes, func(ctx context.Context, n *node) error {
+	snaps := make([]rawSettings, len(tp.clients))
+	errs := c.fanout(ctx, tp.members, func(ctx context.Context, n *node) error {
 		s, err := e.readNode(ctx, n, index)
 		snaps[n.idx] = s
 		return err
 	})
 	d := &SettingsDrift{Index: index}
 	var firstErr error
-	for i, n := range c.nodes {
+	for i, n := range tp.members {
 		if errs[i] != nil {
 			if d.Unreadable == nil {
 				d.Unreadable = map[string]string{}
@@ -157,7 +158,7 @@ func (c *Cluster) SettingsDrift(ctx context.Context, index string) (_ *SettingsD
 			if sd == nil {
 				sd = &SettingDrift{Majority: m.value, Values: map[string]json.RawMessage{}}
 			}
-			id := c.nodes[i].ID
+			id := tp.clients[i].ID
 			sd.Nodes = append(sd.Nodes, id)
 			sd.Values[id] = v
 		}
@@ -203,18 +204,19 @@ func (c *Cluster) RepairSettings(ctx context.Context, index string, want *meilis
 // a settingsUpdate cluster task) and the call waits for it; an error means
 // n must not receive writes yet.
 func (c *Cluster) verifyNodeSettings(ctx context.Context, st *indexState, n *node) error {
+	tp := c.topo()
 	e := c.settingsTx()
 	mine, err := e.readNode(ctx, n, st.uid)
 	if err != nil {
 		return err
 	}
 	var peers []*node
-	for _, p := range c.nodes {
+	for _, p := range tp.members {
 		if p != n && p.isHealthy() {
 			peers = append(peers, p)
 		}
 	}
-	snaps := make([]rawSettings, len(c.nodes))
+	snaps := make([]rawSettings, len(tp.clients))
 	c.fanout(ctx, peers, func(ctx context.Context, p *node) error {
 		s, err := e.readNode(ctx, p, st.uid)
 		snaps[p.idx] = s

@@ -207,7 +207,7 @@ func TestVerifyNodeSettings(t *testing.T) {
 	ctx := context.Background()
 	f.mustSucceed(f.index().UpdateSynonyms(ctx, &map[string][]string{"tv": {"television"}}))
 	st, _ := f.c.state(ctx, f.uid)
-	n1 := f.c.nodes[1]
+	n1 := f.c.node(1)
 	if err := f.c.verifyNodeSettings(ctx, st, n1); err != nil {
 		t.Fatalf("in line node: %v", err)
 	}
@@ -230,8 +230,8 @@ func TestVerifyNodeSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.waitNode(1, info.TaskUID)
-	f.c.nodes[0].healthy.Store(false)
-	f.c.nodes[2].healthy.Store(false)
+	f.c.node(0).healthy.Store(false)
+	f.c.node(2).healthy.Store(false)
 	f.srv[0].Stop()
 	f.srv[2].Stop()
 	if err := f.c.verifyNodeSettings(ctx, st, n1); err != nil {
@@ -250,7 +250,7 @@ func TestSettingsVerifiedBeforeWrites(t *testing.T) {
 	idx := f.index()
 	f.mustSucceed(idx.UpdateSettings(ctx, &meilisearch.Settings{SearchableAttributes: []string{"title"}, FilterableAttributes: []string{"genre"}}))
 	// Node 1 goes down and comes back having lost its settings.
-	n1 := f.c.nodes[1]
+	n1 := f.c.node(1)
 	for range f.c.opts.failThreshold {
 		n1.markFailure()
 	}

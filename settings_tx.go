@@ -298,6 +298,9 @@ func (c *Cluster) submitSettings(ctx context.Context, uid string, op *settingsOp
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
+	if err := c.refuseDuringChange("a settings update"); err != nil {
+		return nil, err
+	}
 	if create {
 		if err := validateIndexUID(uid, refuseReserved); err != nil {
 			return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"sync/atomic"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -71,90 +72,104 @@ func rendezvousOrder(shard int, ids []string, cand []int) []int {
 	return out
 }
 
-// topology is the validated, precomputed shard assignment. Every lookup on
-// the request path indexes flat slices, so it allocates nothing.
+// topology is the validated, precomputed shard assignment the request
+// path reads: the current layout, and during a topology change the
+// composite of the current and the target layouts (placement.go). Every
+// lookup indexes flat slices, so it allocates nothing. A Cluster publishes
+// a new topology atomically; one call reads one topology throughout.
 type topology struct {
-	nodes  []Node
-	shards int
-	rf     int
-	rg     int
-	// byGroup lists node indexes per group, in input order.
+	// nodes describes the node registry (index = node index): every node
+	// this Cluster knows, including nodes that left the fleet; clients
+	// holds their clients (nil for a topology built by newTopology).
+	nodes   []Node
+	clients []*node
+	// members are the nodes of the current and target layouts, in
+	// registry order: the nodes broadcasts and fleet records reach.
+	members []*node
+	shards  int
+	// rf is the largest replica count of a (shard, group); rg the number
+	// of groups of either layout.
+	rf int
+	rg int
+	// byGroup lists member node indexes per group, ascending.
 	byGroup [][]int
-	// repl holds, for shard s and group g, the RF replicas at
-	// repl[(s*rg+g)*rf:][:rf]; a shard's write targets are then the
-	// contiguous run repl[s*rg*rf:][:rg*rf].
+	// repl holds the read replicas of shard s in group g at
+	// repl[roff[s*rg+g]:roff[s*rg+g+1]], best rendezvous score first.
 	repl []int
-	// nodeShards lists, per node index, the shards it holds (ascending).
+	roff []int32
+	// wt holds the write targets of shard s at wt[woff[s]:woff[s+1]]:
+	// every replica in every group, and during a change the replicas of
+	// both layouts until the old ones retire.
+	wt   []int
+	woff []int32
+	// nodeShards lists, per node index, the shards whose documents it may
+	// hold (ascending): during a change, those of both layouts.
 	nodeShards [][]int
+
+	// epoch is the recorded epoch this topology follows (0: not read);
+	// change the recorded change in progress (nil when none).
+	epoch  int64
+	layout layoutSpec
+	change *changeRecord
+	// writers counts the writes routed while this topology was in force
+	// and not finished yet (pinWrites): an instance says it follows a
+	// newer one only once they are done.
+	writers atomic.Int64
 }
 
 // newTopology validates the fleet description and precomputes the
 // rendezvous assignment of every shard in every group.
 func newTopology(nodes []Node, shards, rf int) (*topology, error) {
+	if err := validateLayout(nodes, shards, rf); err != nil {
+		return nil, err
+	}
+	return composeTopology(nodes, nil, shards, layoutSpec{Nodes: nodes, RF: rf}, nil), nil
+}
+
+// validateLayout checks a node list: IDs unique and not empty, absolute
+// http(s) URLs, groups numbered 0..RG-1 without gaps, each holding at
+// least rf nodes.
+func validateLayout(nodes []Node, shards, rf int) error {
 	if shards < 1 {
-		return nil, fmt.Errorf("miroir: shard count must be at least 1, got %d", shards)
+		return fmt.Errorf("miroir: shard count must be at least 1, got %d", shards)
 	}
 	if rf < 1 {
-		return nil, fmt.Errorf("miroir: replication factor must be at least 1, got %d", rf)
+		return fmt.Errorf("miroir: replication factor must be at least 1, got %d", rf)
 	}
 	if len(nodes) == 0 {
-		return nil, fmt.Errorf("miroir: no nodes given")
+		return fmt.Errorf("miroir: no nodes given")
 	}
 	seen := make(map[string]int, len(nodes))
 	maxGroup := -1
 	for i, n := range nodes {
 		if n.ID == "" {
-			return nil, fmt.Errorf("miroir: node %d (%s) has an empty ID", i, n.URL)
+			return fmt.Errorf("miroir: node %d (%s) has an empty ID", i, n.URL)
 		}
 		if j, dup := seen[n.ID]; dup {
-			return nil, fmt.Errorf("miroir: duplicate node ID %q (nodes %d and %d)", n.ID, j, i)
+			return fmt.Errorf("miroir: duplicate node ID %q (nodes %d and %d)", n.ID, j, i)
 		}
 		seen[n.ID] = i
 		if err := checkNodeURL(n.URL); err != nil {
-			return nil, fmt.Errorf("miroir: node %q: %w", n.ID, err)
+			return fmt.Errorf("miroir: node %q: %w", n.ID, err)
 		}
 		if n.Group < 0 {
-			return nil, fmt.Errorf("miroir: node %q has negative group %d", n.ID, n.Group)
+			return fmt.Errorf("miroir: node %q has negative group %d", n.ID, n.Group)
 		}
 		maxGroup = max(maxGroup, n.Group)
 	}
-	rg := maxGroup + 1
-	byGroup := make([][]int, rg)
-	for i, n := range nodes {
-		byGroup[n.Group] = append(byGroup[n.Group], i)
+	count := make([]int, maxGroup+1)
+	for _, n := range nodes {
+		count[n.Group]++
 	}
-	for g, members := range byGroup {
-		if len(members) == 0 {
-			return nil, fmt.Errorf("miroir: replica groups must be numbered 0..%d without gaps, group %d has no nodes", rg-1, g)
+	for g, k := range count {
+		if k == 0 {
+			return fmt.Errorf("miroir: replica groups must be numbered 0..%d without gaps, group %d has no nodes", maxGroup, g)
 		}
-		if len(members) < rf {
-			return nil, fmt.Errorf("miroir: group %d has %d node(s), fewer than the replication factor %d", g, len(members), rf)
-		}
-	}
-
-	t := &topology{
-		nodes:      slices.Clone(nodes),
-		shards:     shards,
-		rf:         rf,
-		rg:         rg,
-		byGroup:    byGroup,
-		repl:       make([]int, shards*rg*rf),
-		nodeShards: make([][]int, len(nodes)),
-	}
-	ids := make([]string, len(nodes))
-	for i, n := range nodes {
-		ids[i] = n.ID
-	}
-	for s := range shards {
-		for g := range rg {
-			order := rendezvousOrder(s, ids, byGroup[g])
-			copy(t.repl[(s*rg+g)*rf:], order[:rf])
-			for _, ni := range order[:rf] {
-				t.nodeShards[ni] = append(t.nodeShards[ni], s)
-			}
+		if k < rf {
+			return fmt.Errorf("miroir: group %d has %d node(s), fewer than the replication factor %d", g, k, rf)
 		}
 	}
-	return t, nil
+	return nil
 }
 
 // checkNodeURL accepts only absolute http(s) URLs with a host, so a typo
@@ -176,25 +191,27 @@ func checkNodeURL(raw string) error {
 // groups returns the number of replica groups (RG).
 func (t *topology) groups() int { return t.rg }
 
-// copies is how many nodes hold each document (RG×RF).
+// copies is how many nodes hold each document in the read layout (RG×RF).
 func (t *topology) copies() int { return t.rg * t.rf }
 
-// replicas returns the node indexes holding shard in group, best
-// rendezvous score first. The slice is shared: callers must not modify it.
+// replicas returns the node indexes serving reads of shard in group, best
+// rendezvous score first; empty when the group holds no replica of shard
+// yet (a group being added). Shared: callers must not modify it.
 func (t *topology) replicas(shard, group int) []int {
-	i := (shard*t.rg + group) * t.rf
-	return t.repl[i : i+t.rf : i+t.rf]
+	i := shard*t.rg + group
+	a, b := t.roff[i], t.roff[i+1]
+	return t.repl[a:b:b]
 }
 
-// writeTargets returns the node indexes of every replica of shard in every
-// group (group 0's replicas first). Shared; do not modify.
+// writeTargets returns the node indexes every write of shard goes to
+// (group 0's replicas first). Shared; do not modify.
 func (t *topology) writeTargets(shard int) []int {
-	n := t.rg * t.rf
-	i := shard * n
-	return t.repl[i : i+n : i+n]
+	a, b := t.woff[shard], t.woff[shard+1]
+	return t.wt[a:b:b]
 }
 
-// shardsOf returns the shards held by node index ni, ascending. Shared.
+// shardsOf returns the shards whose documents node index ni may hold,
+// ascending. Shared.
 func (t *topology) shardsOf(ni int) []int { return t.nodeShards[ni] }
 
 // NodeStatus describes one node in a Topology snapshot. It never carries
@@ -236,32 +253,54 @@ type Topology struct {
 	// Change is the topology change in progress, nil when none.
 	Change *TopologyChange `json:"change,omitempty"`
 
-	// assign holds the replica IDs at assign[(s*Groups+g)*RF:][:RF]; nil
-	// for a hand-built value, in which case Replicas recomputes it.
-	assign []string
+	// assign holds the read replicas' IDs of shard s in group g at
+	// assign[s*Groups+g]; nil for a hand-built value, in which case
+	// Replicas recomputes it.
+	assign [][]string
 }
 
 // snapshot copies the topology into its exported form; healthy reports
-// the current health of a node index (nil means all healthy).
+// the current health of a node index (nil means all healthy). Nodes that
+// left the fleet are not listed.
 func (t *topology) snapshot(healthy func(nodeIdx int) bool) Topology {
 	out := Topology{
 		Shards:            t.shards,
 		ReplicationFactor: t.rf,
 		Groups:            t.rg,
-		Nodes:             make([]NodeStatus, len(t.nodes)),
-		assign:            make([]string, len(t.repl)),
+		Epoch:             t.epoch,
+		assign:            make([][]string, t.shards*t.rg),
 	}
-	for i, n := range t.nodes {
-		out.Nodes[i] = NodeStatus{
+	for _, i := range t.memberIdx() {
+		n := t.nodes[i]
+		out.Nodes = append(out.Nodes, NodeStatus{
 			ID:      n.ID,
 			URL:     n.URL,
 			Group:   n.Group,
 			Healthy: healthy == nil || healthy(i),
 			Shards:  slices.Clone(t.nodeShards[i]),
+		})
+	}
+	for s := range t.shards {
+		for g := range t.rg {
+			ids := []string{}
+			for _, ni := range t.replicas(s, g) {
+				ids = append(ids, t.nodes[ni].ID)
+			}
+			out.assign[s*t.rg+g] = ids
 		}
 	}
-	for i, ni := range t.repl {
-		out.assign[i] = t.nodes[ni].ID
+	return out
+}
+
+// memberIdx lists the node indexes of the members (every node of a
+// topology built by newTopology).
+func (t *topology) memberIdx() []int {
+	if t.clients == nil {
+		return allNodeIdx(len(t.nodes))
+	}
+	out := make([]int, len(t.members))
+	for i, n := range t.members {
+		out[i] = n.idx
 	}
 	return out
 }
@@ -275,8 +314,7 @@ func (t Topology) Replicas(shard, group int) []string {
 	}
 	rf := t.ReplicationFactor
 	if t.assign != nil {
-		i := (shard*t.Groups + group) * rf
-		return slices.Clone(t.assign[i : i+rf])
+		return slices.Clone(t.assign[shard*t.Groups+group])
 	}
 	// Hand-built snapshot: recompute from the node list.
 	ids := make([]string, len(t.Nodes))

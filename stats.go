@@ -179,15 +179,16 @@ func (i *Index) GetStats(ctx context.Context, param *meilisearch.StatsParams) (_
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
+	tp := c.topo()
 	if isReservedIndex(i.uid) {
 		return nil, indexNotFound(i.uid)
 	}
 	if err := c.checkShards(ctx, i.uid); err != nil {
 		return nil, err
 	}
-	per := make([]*nodeIndexStats, len(c.nodes))
+	per := make([]*nodeIndexStats, len(tp.clients))
 	q := statsQuery(param)
-	errs := c.fanout(ctx, c.nodes, func(ctx context.Context, n *node) error {
+	errs := c.fanout(ctx, tp.members, func(ctx context.Context, n *node) error {
 		var s nodeIndexStats
 		if err := n.doJSON(ctx, "indexStats", http.MethodGet, "/indexes/"+i.uid+"/stats", q, nil, &s); err != nil {
 			return err
@@ -198,8 +199,46 @@ func (i *Index) GetStats(ctx context.Context, param *meilisearch.StatsParams) (_
 	if err := statsError(c, errs); err != nil {
 		return nil, err
 	}
-	out := combineIndexStats(c.topo, per, param)
+	out := combineIndexStats(tp, per, param)
+	if tp.change != nil {
+		// Mid-change, nodes hold copies the per-group sums would count
+		// twice (a new replica filling, an old one not emptied yet):
+		// count each shard once, on the replica reads use.
+		n, err := c.countDocuments(ctx, i.uid)
+		if err != nil {
+			return nil, err
+		}
+		out.NumberOfDocuments = n
+	}
 	return &out, nil
+}
+
+// countDocuments counts the documents of index uid shard by shard, each
+// on one in-sync replica of the read layout (a filtered documents fetch
+// with limit 0 answers the exact total).
+func (c *Cluster) countDocuments(ctx context.Context, uid string) (int64, error) {
+	cov := c.cover(uid, nil, c.nextSeq(), nil, false)
+	if len(cov.unavailable) > 0 {
+		return 0, c.unavailableShards(ctx, uid, cov.unavailable)
+	}
+	totals := make([]int64, len(cov.nodes))
+	errs := parallel(len(cov.nodes), 0, func(i int) error {
+		cn := cov.nodes[i]
+		ans, err := fetchDocs(ctx, cn.n, uid, fetchBody{Filter: shardFilter(cn.shards), Limit: 0})
+		if err != nil {
+			return err
+		}
+		totals[i] = int64(ans.Total)
+		return nil
+	})
+	if err := firstError(errs); err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, t := range totals {
+		n += t
+	}
+	return n, nil
 }
 
 // statsError fails a scatter when no node answered, or when every node
@@ -212,7 +251,7 @@ func statsError(c *Cluster, errs []error) error {
 	if ok {
 		return nil
 	}
-	return c.broadcastError(c.nodes, errs)
+	return c.broadcastError(c.members(), errs)
 }
 
 // GetStats returns the fleet's stats: sizes summed over nodes, lastUpdate
@@ -227,9 +266,10 @@ func (c *Cluster) GetStats(ctx context.Context, param *meilisearch.StatsParams) 
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
-	per := make([]*nodeStats, len(c.nodes))
+	tp := c.topo()
+	per := make([]*nodeStats, len(tp.clients))
 	q := statsQuery(param)
-	errs := c.fanout(ctx, c.nodes, func(ctx context.Context, n *node) error {
+	errs := c.fanout(ctx, tp.members, func(ctx context.Context, n *node) error {
 		var s nodeStats
 		if err := n.doJSON(ctx, "stats", http.MethodGet, "/stats", q, nil, &s); err != nil {
 			return err
@@ -262,7 +302,7 @@ func (c *Cluster) GetStats(ctx context.Context, param *meilisearch.StatsParams) 
 	out.DatabaseSize = sizeValue(size, human)
 	out.UsedDatabaseSize = sizeValue(used, human)
 	for uid := range uids {
-		pi := make([]*nodeIndexStats, len(c.nodes))
+		pi := make([]*nodeIndexStats, len(tp.clients))
 		for ni, s := range per {
 			if s == nil {
 				continue
@@ -273,7 +313,7 @@ func (c *Cluster) GetStats(ctx context.Context, param *meilisearch.StatsParams) 
 				pi[ni] = &nodeIndexStats{} // answered, lacks the index
 			}
 		}
-		out.Indexes[uid] = combineIndexStats(c.topo, pi, param)
+		out.Indexes[uid] = combineIndexStats(tp, pi, param)
 	}
 	return out, nil
 }

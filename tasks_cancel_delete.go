@@ -169,7 +169,7 @@ func (c *Cluster) deleteTasks(ctx context.Context, f taskFilter) (*meilisearch.T
 func (c *Cluster) nodeTaskCalls(ctx context.Context, op string, perNode map[string][]int64, route func([]int64) (string, string)) ([]NodeTask, error) {
 	ctx = withNodeKeys(ctx) // the proxy judged tasks.cancel / tasks.delete itself
 	var targets []*node
-	for _, n := range c.nodes {
+	for _, n := range c.members() {
 		if len(perNode[n.ID]) > 0 {
 			targets = append(targets, n)
 		}

@@ -52,7 +52,7 @@ func TestCancelAndDeleteTasks(t *testing.T) {
 		t.Fatalf("deleted task: %v", err)
 	}
 	for _, nt := range nodeTasks.Nodes {
-		i := slices.IndexFunc(f.c.nodes, func(n *node) bool { return n.ID == nt.Node })
+		i := slices.IndexFunc(f.c.members(), func(n *node) bool { return n.ID == nt.Node })
 		if _, err := f.direct(i).GetTask(ctx, nt.TaskUID); apiCode(err) != "task_not_found" {
 			t.Fatalf("node task %d on %s: %v", nt.TaskUID, nt.Node, err)
 		}

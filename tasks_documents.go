@@ -83,7 +83,8 @@ type taskPayloads struct {
 }
 
 func newTaskPayloads(c *Cluster, nts []NodeTask) *taskPayloads {
-	p := &taskPayloads{nts: nts, nodes: make([]*node, len(nts)), owner: make([]int, c.topo.shards)}
+	tp := c.topo()
+	p := &taskPayloads{nts: nts, nodes: make([]*node, len(nts)), owner: make([]int, tp.shards)}
 	for s := range p.owner {
 		p.owner[s] = -1
 	}
@@ -93,7 +94,7 @@ func newTaskPayloads(c *Cluster, nts []NodeTask) *taskPayloads {
 			continue
 		}
 		p.nodes[i] = n
-		for _, s := range c.topo.shardsOf(n.idx) {
+		for _, s := range tp.shardsOf(n.idx) {
 			if p.owner[s] < 0 {
 				p.owner[s] = n.idx
 			}

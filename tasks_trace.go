@@ -108,13 +108,14 @@ func (c *Cluster) RebuildTaskStore(ctx context.Context) (int, error) {
 	if err := c.checkOpen(); err != nil {
 		return 0, err
 	}
+	tp := c.topo()
 	ctx = bookkeeping(ctx)
 	since := time.Time{}
 	if age := c.opts.retention.withDefaults().MaxAge; age > 0 {
 		since = time.Now().Add(-age)
 	}
-	perNode := make([][]nodeTaskView, len(c.nodes))
-	errs := c.fanout(ctx, c.nodes, func(ctx context.Context, n *node) error {
+	perNode := make([][]nodeTaskView, len(tp.clients))
+	errs := c.fanout(ctx, tp.members, func(ctx context.Context, n *node) error {
 		tasks, err := n.taggedTasks(ctx, since)
 		perNode[n.idx] = tasks
 		return err
@@ -129,7 +130,7 @@ func (c *Cluster) RebuildTaskStore(ctx context.Context) (int, error) {
 	rebuilt := map[int64]*ClusterTask{}
 	var order []int64
 	for ni, tasks := range perNode {
-		n := c.nodes[ni]
+		n := tp.clients[ni]
 		for _, nt := range tasks {
 			uid, caller, tagged := parseTaskTag(nt.CustomMetadata)
 			if !tagged {
@@ -182,7 +183,7 @@ func (c *Cluster) lookupTagged(ctx context.Context, uid int64) (*ClusterTask, er
 	since := time.UnixMilli(ms).Add(-time.Minute)
 	var t *ClusterTask
 	answered := false
-	for _, n := range c.nodes {
+	for _, n := range c.members() {
 		tasks, err := n.taggedTasks(ctx, since)
 		if err != nil {
 			continue
@@ -231,17 +232,18 @@ func rebuiltNodeTask(n *node, nt nodeTaskView) NodeTask {
 // copy; a broadcast holds each once per copy), its details, and its
 // aggregated state.
 func (c *Cluster) completeRebuilt(t *ClusterTask) {
+	tp := c.topo()
 	var docs int64
 	for _, nt := range t.Nodes {
 		docs += nt.Docs
 	}
-	copies := int64(c.topo.copies())
+	copies := int64(tp.copies())
 	if docs > 0 {
 		// Every document went to each of its shard's copies (fewer when a
 		// replica was down: the count is then a lower bound).
 		t.Documents = int64(math.Round(float64(docs) / float64(copies)))
 	} else {
-		t.Copies = c.topo.copies()
+		t.Copies = tp.copies()
 	}
 	switch t.Type {
 	case meilisearch.TaskTypeDocumentAdditionOrUpdate:

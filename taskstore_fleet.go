@@ -304,7 +304,7 @@ func (s *fleetTaskStore) waitPending(ctx context.Context) {
 	mark := s.revs.current()
 	ctx, cancel := context.WithTimeout(bookkeeping(ctx), min(s.c.opts.nodeTimeout, 2*time.Second))
 	defer cancel()
-	errs := s.c.fanout(ctx, s.c.nodes, func(ctx context.Context, n *node) error {
+	errs := s.c.fanout(ctx, s.c.members(), func(ctx context.Context, n *node) error {
 		var page struct {
 			Results []meilisearch.Task `json:"results"`
 		}

@@ -36,7 +36,7 @@ type TopologyChange struct {
 	// Phase is the change's phase (PhasePrepare ... PhaseDone).
 	Phase string `json:"phase"`
 	// ShardsMoving counts the shards whose replica set changes; ShardsDone
-	// those already retired from their old replicas.
+	// those cut over to their new replicas.
 	ShardsMoving int `json:"shardsMoving"`
 	ShardsDone   int `json:"shardsDone"`
 	// DocumentsCopied and BytesCopied count what the backfill sent, as
@@ -51,9 +51,38 @@ type TopologyChange struct {
 }
 
 // TopologyObserver is an optional Observer extension: it receives the
-// progress of a topology change driven by this instance (after every
-// phase and every backfilled batch) and the topology this instance
-// follows whenever its epoch changes.
+// progress of a topology change driven by this instance, at every phase
+// and after every index backfilled (Phase is PhaseDone at the end).
 type TopologyObserver interface {
 	TopologyProgress(p TopologyChange)
+}
+
+// changeProgress is the change in progress as Topology shows it: the
+// recorded change, with the backfill figures of the instance driving it
+// when that is this one.
+func (c *Cluster) changeProgress(t *topology) *TopologyChange {
+	ch := t.change
+	if ch == nil {
+		return nil
+	}
+	p := TopologyChange{
+		FromEpoch: t.epoch, Epoch: ch.Epoch, ReplicationFactor: ch.Target.RF, Phase: ch.Phase,
+		ShardsMoving: len(ch.Moving), DocumentsCopied: ch.Copied, BytesCopied: ch.Bytes,
+		DocumentsRemaining: -1, Started: ch.Started,
+	}
+	if parsePhase(ch.Phase) >= phaseCutover {
+		p.ShardsDone = len(ch.Moving) // cut over; emptied when the change ends
+	} else {
+		p.ShardsDone = len(ch.Cut)
+	}
+	for _, n := range ch.Target.Nodes {
+		p.Nodes = append(p.Nodes, NodeStatus{ID: n.ID, URL: n.URL, Group: n.Group, Healthy: true})
+	}
+	if d := c.driving.Load(); d != nil && d.Epoch == ch.Epoch {
+		p.ShardsDone = max(p.ShardsDone, d.ShardsDone)
+		p.DocumentsCopied = max(p.DocumentsCopied, d.DocumentsCopied)
+		p.BytesCopied = max(p.BytesCopied, d.BytesCopied)
+		p.DocumentsRemaining = d.DocumentsRemaining
+	}
+	return &p
 }

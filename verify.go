@@ -113,16 +113,17 @@ func (c *Cluster) Verify(ctx context.Context, uid string) (*VerifyReport, error)
 // verifyShard compares shard s's replicas; it returns the highest version
 // seen.
 func (c *Cluster) verifyShard(ctx context.Context, uid, pk string, s int, missed map[replicaKey]map[int64]bool) (ShardVerify, int64) {
+	tp := c.topo()
 	stale := func(k replicaKey) bool { return missed[k] != nil }
 	sv := ShardVerify{Shard: s}
-	order := slices.Clone(c.topo.writeTargets(s))
+	order := slices.Clone(tp.writeTargets(s))
 	slices.SortStableFunc(order, func(a, b int) int {
 		return boolInt(stale(replicaKey{s, a})) - boolInt(stale(replicaKey{s, b}))
 	})
 	p := &shardPass{c: c, uid: uid, pk: pk, shard: s, vStart: 1 << 62, converge: true}
 	var at []int // p.reps[i] is sv.Replicas[at[i]]
 	for _, ni := range order {
-		n := c.nodes[ni]
+		n := tp.clients[ni]
 		rv := ReplicaVerify{Node: n.ID, Stale: stale(replicaKey{s, ni}), Reached: n.isHealthy()}
 		if rv.Reached {
 			p.reps = append(p.reps, n)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +33,19 @@ func TestParseNodes(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
-	for _, args := range [][]string{{}, {"verify"}, {"frobnicate"}, {"status", "extra"}} {
+	file := t.TempDir() + "/target.nodes"
+	if err := os.WriteFile(file, []byte("a=http://a:7700\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{}, {"verify"}, {"frobnicate"}, {"status", "extra"}, {"nodes", "extra"},
+		{"change-topology"}, // no target
+		{"change-topology", "-nodes", file + ".missing"},            // no such file
+		{"change-topology", "-nodes", file, "extra"},                // an argument too many
+		{"change-topology", "-nodes", file, "-rf", "-1"},            // RF below 1
+		{"-rf", "2", "change-topology", "-nodes", file, "-rf", "3"}, // two RFs
+		{"change-topology", "-nodes", file},                         // target, but no current nodes
+	} {
 		var out, errb bytes.Buffer
 		if code := run(context.Background(), args, func(string) string { return "" }, &out, &errb); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)

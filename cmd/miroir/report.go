@@ -11,10 +11,13 @@ import (
 	"github.com/miroirsearch/miroir"
 )
 
-// status prints the topology, each node's health and shards, and the
-// stale replicas of every index (marks are fleet state: reading an index
-// loads them).
+// status prints the topology (its epoch, and the change in progress),
+// each node's health and shards, and the stale replicas of every index
+// (marks are fleet state: reading an index loads them).
 func status(ctx context.Context, c *miroir.Cluster, w io.Writer) error {
+	if err := readRecord(ctx, c); err != nil {
+		return err
+	}
 	var uids []string
 	for offset := int64(0); ; {
 		page, err := c.ListIndexes(ctx, &meilisearch.IndexesQuery{Offset: offset, Limit: 100})
@@ -47,6 +50,7 @@ func status(ctx context.Context, c *miroir.Cluster, w io.Writer) error {
 	}
 	t := c.Topology()
 	fmt.Fprintf(w, "fleet: %d shards, %d group(s), RF %d, %d nodes\n", t.Shards, t.Groups, t.ReplicationFactor, len(t.Nodes))
+	writeEpoch(w, t)
 	for _, n := range t.Nodes {
 		health := "healthy"
 		if !n.Healthy {
@@ -58,6 +62,7 @@ func status(ctx context.Context, c *miroir.Cluster, w io.Writer) error {
 	for _, uid := range uids {
 		fmt.Fprintf(w, "  %-20s %d documents\n", uid, docs[uid])
 	}
+	writeChange(w, t, time.Now())
 	if len(t.Stale) == 0 {
 		fmt.Fprintln(w, "stale replicas: none")
 		return nil
@@ -137,4 +142,66 @@ func repair(ctx context.Context, c *miroir.Cluster, uid string, w io.Writer) (bo
 	}
 	fmt.Fprintf(w, "index %s: %d documents copied, %d deleted, %d (id, version) pairs listed (%s)\n", uid, r.Copied, r.Deleted, r.Listed, elapsed(start))
 	return ok, nil
+}
+
+// writeEpoch says which recorded topology the command follows.
+func writeEpoch(w io.Writer, t miroir.Topology) {
+	switch {
+	case t.Epoch == 0:
+		fmt.Fprintln(w, "topology: not recorded on the fleet yet (the first write records it)")
+	case t.Configured:
+		fmt.Fprintf(w, "topology: epoch %d, as the nodes given\n", t.Epoch)
+	default:
+		fmt.Fprintf(w, "topology: epoch %d, the fleet's record (it differs from the nodes given, which only served to find the fleet)\n", t.Epoch)
+	}
+}
+
+// writeChange prints the topology change in progress, if any: its target
+// against the current nodes, its phase and progress.
+func writeChange(w io.Writer, t miroir.Topology, now time.Time) {
+	ch := t.Change
+	if ch == nil {
+		fmt.Fprintln(w, "topology change: none in progress")
+		return
+	}
+	fmt.Fprintf(w, "topology change in progress: epoch %d -> %d, phase %s, started %s (%s ago)\n",
+		ch.FromEpoch, ch.Epoch, ch.Phase, ch.Started.UTC().Format(time.RFC3339), roundDuration(now.Sub(ch.Started)))
+	// The fleet's nodes are those of both layouts while the change runs:
+	// the target's, and those leaving.
+	fmt.Fprintf(w, "  target: %d nodes, RF %d\n", len(ch.Nodes), ch.ReplicationFactor)
+	for _, n := range ch.Nodes {
+		fmt.Fprintf(w, "    %-12s group %d  %s\n", n.ID, n.Group, n.URL)
+	}
+	for _, d := range diffNodes(t.Nodes, ch.Nodes) {
+		if strings.HasPrefix(d, "- ") {
+			fmt.Fprintf(w, "  leaving: %s\n", d[2:])
+		}
+	}
+	fmt.Fprintf(w, "  progress: %d of %d moving shards done, %d documents (%s) copied", ch.ShardsDone, ch.ShardsMoving, ch.DocumentsCopied, megabytes(ch.BytesCopied))
+	if ch.DocumentsRemaining >= 0 {
+		fmt.Fprintf(w, ", %d remaining", ch.DocumentsRemaining)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "  creating, deleting or reconfiguring an index is refused until it completes;")
+	fmt.Fprintln(w, "  resume it: miroir [flags] nodes -target > target.nodes; miroir [flags] change-topology -nodes target.nodes -rf", ch.ReplicationFactor)
+}
+
+// readRecord returns once c read the fleet's topology record (or found
+// none): index-scoped calls wait for it, the index list does not. On a
+// fleet without indexes the read is of an index that does not exist
+// (index_not_found is the expected answer).
+func readRecord(ctx context.Context, c *miroir.Cluster) error {
+	page, err := c.ListIndexes(ctx, &meilisearch.IndexesQuery{Limit: 1})
+	if err != nil {
+		return err
+	}
+	uid := "topology-probe"
+	if len(page.Results) > 0 {
+		uid = page.Results[0].UID
+	}
+	var page1 meilisearch.DocumentsResult
+	if err := c.Index(uid).GetDocuments(ctx, &meilisearch.DocumentsQuery{Limit: 1}, &page1); err != nil && ctx.Err() != nil {
+		return err
+	}
+	return nil
 }

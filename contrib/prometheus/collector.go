@@ -106,6 +106,9 @@ type Collector struct {
 	hedgesSent  *prometheus.CounterVec
 	hedgesWon   *prometheus.CounterVec
 	rollbacks   *prometheus.CounterVec
+	// topology change (DESIGN §13): the epoch, and the progress of the
+	// change this instance drives
+	epoch, moving, moved, copiedDocs, copiedBytes prometheus.Gauge
 
 	mu         sync.Mutex
 	seen       map[string]bool     // index names with a label of their own
@@ -126,6 +129,7 @@ var (
 	_ miroir.SettingsObserver = (*Collector)(nil)
 	_ miroir.HedgeObserver    = (*Collector)(nil)
 	_ miroir.ReplicaObserver  = (*Collector)(nil)
+	_ miroir.TopologyObserver = (*Collector)(nil)
 )
 
 // NewCollector returns a Collector with these metrics (all prefixed
@@ -149,6 +153,11 @@ var (
 //	hedges_sent_total{index}                           counter
 //	hedges_won_total{index}                            counter
 //	settings_rollbacks_total{index}                    counter
+//	topology_epoch                                     gauge, the recorded epoch followed (with SetCluster)
+//	topology_change_shards_moving                      gauge, shards moving in the change driven here
+//	topology_change_shards_done                        gauge, of them cut over
+//	topology_change_documents_copied                   gauge, documents backfilled so far
+//	topology_change_bytes_copied                       gauge, bytes backfilled so far
 func NewCollector(opts ...Option) *Collector {
 	cfg := config{maxIndexes: DefaultMaxIndexes, buckets: prometheus.DefBuckets, nodeBucket: prometheus.DefBuckets, namespace: "miroir"}
 	for _, o := range opts {
@@ -162,6 +171,9 @@ func NewCollector(opts ...Option) *Collector {
 	idx := []string{"index"}
 	counter := func(name, help string, labels []string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: name, Help: help}, labels)
+	}
+	gauge := func(name, help string) prometheus.Gauge {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: name, Help: help})
 	}
 	return &Collector{
 		cfg: cfg,
@@ -185,6 +197,11 @@ func NewCollector(opts ...Option) *Collector {
 		hedgesSent:  counter("hedges_sent_total", "Hedged reads sent to a second replica.", idx),
 		hedgesWon:   counter("hedges_won_total", "Hedged reads whose hedge answered first.", idx),
 		rollbacks:   counter("settings_rollbacks_total", "Settings transactions rolled back.", idx),
+		epoch:       gauge("topology_epoch", "The fleet's recorded topology epoch this instance follows."),
+		moving:      gauge("topology_change_shards_moving", "Shards whose replica set changes in the topology change this instance drives (0: none)."),
+		moved:       gauge("topology_change_shards_done", "Shards of that change cut over to their new replicas."),
+		copiedDocs:  gauge("topology_change_documents_copied", "Documents backfilled to new replicas by that change."),
+		copiedBytes: gauge("topology_change_bytes_copied", "Bytes backfilled to new replicas by that change."),
 		seen:        map[string]bool{},
 		staleSet:    map[staleKey]string{},
 		healthSeen:  map[string]bool{},
@@ -207,7 +224,8 @@ func (c *Collector) SetCluster(cl *miroir.Cluster) {
 func (c *Collector) all() []prometheus.Collector {
 	return []prometheus.Collector{c.duration, c.requests, c.inFlight, c.degraded, c.noQuorum,
 		c.nodeReqs, c.nodeErrs, c.nodeLatency, c.nodeHealthy, c.nodeChanges, c.unavailable, c.degradedWr,
-		c.stale, c.repairCopy, c.repairDel, c.hedgesSent, c.hedgesWon, c.rollbacks}
+		c.stale, c.repairCopy, c.repairDel, c.hedgesSent, c.hedgesWon, c.rollbacks,
+		c.epoch, c.moving, c.moved, c.copiedDocs, c.copiedBytes}
 }
 
 // Describe implements prometheus.Collector.
@@ -223,7 +241,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	topo := c.topology
 	c.mu.Unlock()
 	if topo != nil {
-		for _, n := range topo().Nodes {
+		t := topo()
+		c.epoch.Set(float64(t.Epoch))
+		for _, n := range t.Nodes {
 			c.nodeHealthy.WithLabelValues(n.ID).Set(boolFloat(n.Healthy))
 		}
 	}
@@ -355,4 +375,19 @@ func boolFloat(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// TopologyProgress implements miroir's TopologyObserver: the progress of a
+// topology change this instance drives (the gauges drop to 0 at its end).
+func (c *Collector) TopologyProgress(p miroir.TopologyChange) {
+	if p.Phase == miroir.PhaseDone {
+		c.epoch.Set(float64(p.Epoch))
+		c.moving.Set(0)
+		c.moved.Set(0)
+		return
+	}
+	c.moving.Set(float64(p.ShardsMoving))
+	c.moved.Set(float64(p.ShardsDone))
+	c.copiedDocs.Set(float64(p.DocumentsCopied))
+	c.copiedBytes.Set(float64(p.BytesCopied))
 }

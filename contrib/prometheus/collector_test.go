@@ -293,3 +293,33 @@ func TestCollectorScrapeThroughProxy(t *testing.T) {
 		}
 	}
 }
+
+// TestCollectorTopologyProgress: the change's progress shows as gauges,
+// and they drop to 0 when it ends.
+func TestCollectorTopologyProgress(t *testing.T) {
+	col := miroirprometheus.NewCollector()
+	col.TopologyProgress(miroir.TopologyChange{Epoch: 2, Phase: miroir.PhaseCopy, ShardsMoving: 16, ShardsDone: 5, DocumentsCopied: 1200, BytesCopied: 300000})
+	want := `
+# HELP miroir_topology_change_documents_copied Documents backfilled to new replicas by that change.
+# TYPE miroir_topology_change_documents_copied gauge
+miroir_topology_change_documents_copied 1200
+# HELP miroir_topology_change_shards_done Shards of that change cut over to their new replicas.
+# TYPE miroir_topology_change_shards_done gauge
+miroir_topology_change_shards_done 5
+`
+	if err := testutil.CollectAndCompare(col, strings.NewReader(want), "miroir_topology_change_documents_copied", "miroir_topology_change_shards_done"); err != nil {
+		t.Fatal(err)
+	}
+	col.TopologyProgress(miroir.TopologyChange{Epoch: 2, Phase: miroir.PhaseDone, ShardsMoving: 16, ShardsDone: 16})
+	want = `
+# HELP miroir_topology_change_shards_moving Shards whose replica set changes in the topology change this instance drives (0: none).
+# TYPE miroir_topology_change_shards_moving gauge
+miroir_topology_change_shards_moving 0
+# HELP miroir_topology_epoch The fleet's recorded topology epoch this instance follows.
+# TYPE miroir_topology_epoch gauge
+miroir_topology_epoch 2
+`
+	if err := testutil.CollectAndCompare(col, strings.NewReader(want), "miroir_topology_change_shards_moving", "miroir_topology_epoch"); err != nil {
+		t.Fatal(err)
+	}
+}
