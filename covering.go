@@ -67,7 +67,7 @@ func (c *Cluster) cover(uid string, shards []int, seq uint64, excluded []bool, a
 	assigned := make([][]int, len(tp.clients))
 	cov := &covering{}
 	// rank of a node inside its group for this read
-	ranks := c.replicaRanks(seq, adaptive, excluded)
+	ranks := c.replicaRanks(tp, seq, adaptive, excluded)
 	rank := func(_, ni int) int {
 		if ranks == nil {
 			return 0
@@ -97,6 +97,15 @@ func (c *Cluster) cover(uid string, shards []int, seq uint64, excluded []bool, a
 			}
 			return
 		}
+		// A shard just cut over whose new replicas this instance still
+		// holds stale: its old replicas receive every write until retire.
+		for _, ni := range t.fallback(s) {
+			if !isExcluded(excluded, ni) && c.readable(uid, s, ni) {
+				assigned[ni] = append(assigned[ni], s)
+				cov.fallbacks = append(cov.fallbacks, Fallback{Shard: s, Preferred: pref, Group: t.nodes[ni].Group, Node: t.nodes[ni].ID, Stale: true})
+				return
+			}
+		}
 		cov.unavailable = append(cov.unavailable, s)
 	}
 	if shards == nil {
@@ -104,7 +113,7 @@ func (c *Cluster) cover(uid string, shards []int, seq uint64, excluded []bool, a
 			pick(s)
 		}
 		if adaptive {
-			c.driftLeftOut(assigned, excluded)
+			c.driftLeftOut(tp, assigned, excluded)
 		}
 	} else {
 		for _, s := range shards {

@@ -43,6 +43,15 @@ func (c *Cluster) readReplicas(uid string, shard int) []*node {
 	if c.adaptiveReads() {
 		c.orderByLoad(healthy)
 	}
+	if len(healthy) == 0 {
+		// Just cut over, new replicas still stale here: the old ones
+		// receive every write until retire (DESIGN §13).
+		for _, ni := range t.fallback(shard) {
+			if n := t.clients[ni]; n.isHealthy() && !c.isStale(uid, shard, ni) && !n.marksUnread.Load() {
+				healthy = append(healthy, n)
+			}
+		}
+	}
 	return append(healthy, down...)
 }
 

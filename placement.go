@@ -155,6 +155,18 @@ func composeTopology(reg []Node, clients []*node, shards int, cur layoutSpec, ch
 		}
 		t.woff = append(t.woff, int32(len(t.wt)))
 		t.wt = append(t.wt, writes...)
+		if ch != nil {
+			t.aoff = append(t.aoff, int32(len(t.alt)))
+			if ph == phaseCutover {
+				for g := range rg {
+					for _, ni := range reps(0, s, g) {
+						if !slices.Contains(t.repl[t.roff[len(t.roff)-rg]:], ni) && !slices.Contains(t.alt[t.aoff[len(t.aoff)-1]:], ni) {
+							t.alt = append(t.alt, ni)
+						}
+					}
+				}
+			}
+		}
 		for ni, h := range holds {
 			if h {
 				t.nodeShards[ni] = append(t.nodeShards[ni], s)
@@ -163,6 +175,9 @@ func composeTopology(reg []Node, clients []*node, shards int, cur layoutSpec, ch
 	}
 	t.roff = append(t.roff, int32(len(t.repl)))
 	t.woff = append(t.woff, int32(len(t.wt)))
+	if ch != nil {
+		t.aoff = append(t.aoff, int32(len(t.alt)))
+	}
 	t.rf = max(t.rf, 1)
 	return t
 }

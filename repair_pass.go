@@ -2,6 +2,7 @@ package miroir
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 )
@@ -77,6 +78,11 @@ type shardPass struct {
 	pace     *pacer // nil: full speed
 	maxSeen  int64  // highest version seen, for the allocator
 	tally    []replicaTally
+	// copied holds, per reps, the version of every document this pass
+	// copied there: a copy lands after the source was read, so a
+	// deletion (or a write) applied to both replicas in between is undone
+	// on the target by the copy; the pass then recognizes its own copy.
+	copied []map[string]int64
 }
 
 // inSyncCount is how many reps are in sync.
@@ -232,7 +238,9 @@ func (p *shardPass) judge(plan *repairPlan, vers []map[string]int64, id string, 
 			// Deleted only when the replica missed a write made after
 			// its copy (maybe the deletion): otherwise the others may
 			// not have processed, or may have failed, a write it got.
-			if v >= p.vStart || p.lastMissed(i) <= v {
+			// Unless this pass put that very copy there: then the truth
+			// lost it after the source was read (a racing deletion).
+			if (v >= p.vStart || p.lastMissed(i) <= v) && !p.ownCopy(i, id, v) {
 				t.Racing++
 				continue
 			}
@@ -327,6 +335,7 @@ func (p *shardPass) apply(ctx context.Context, pl *repairPlan, j int) (int, erro
 			if err := putRaw(ctx, dst, p.uid, p.pk, docs); err != nil {
 				return 0, fmt.Errorf("copying shard %d documents to node %s: %w", p.shard, dst.ID, err)
 			}
+			p.remember(k[1], src, docs)
 			p.tally[k[1]].Copied += len(docs)
 			for _, d := range docs {
 				p.tally[k[1]].Bytes += int64(len(d))
@@ -389,4 +398,31 @@ func (p *shardPass) recheck(ctx context.Context, acted map[string]struct{}) erro
 		p.tally[i].Unsettled += t.Missing + t.Extra + t.Older
 	}
 	return nil
+}
+
+// remember records the versions of docs, copied from src to reps[i].
+func (p *shardPass) remember(i int, src *node, docs []json.RawMessage) {
+	vers, err := versionsOf(src, p.pk, docs)
+	if err != nil {
+		return
+	}
+	if p.copied == nil {
+		p.copied = make([]map[string]int64, len(p.reps))
+	}
+	if p.copied[i] == nil {
+		p.copied[i] = map[string]int64{}
+	}
+	for _, dv := range vers {
+		p.copied[i][dv.id] = dv.v
+	}
+}
+
+// ownCopy reports whether reps[i] holds id at version v because this pass
+// copied it there.
+func (p *shardPass) ownCopy(i int, id string, v int64) bool {
+	if i >= len(p.copied) {
+		return false
+	}
+	cv, ok := p.copied[i][id]
+	return ok && cv == v
 }

@@ -226,12 +226,12 @@ func (c *Cluster) adaptiveReads() bool {
 	return c.topo().copies() > 1 && (c.opts.selectReplicas || c.opts.hedging)
 }
 
-// replicaRanks returns, per node index, the node's rank inside its group
-// for one read (lower is preferred): the rotation rank for seq, and with
+// replicaRanks returns, per node index of tp (the read's topology), the
+// node's rank inside its group for one read (lower is preferred): the
+// rotation rank for seq, and with
 // adaptive selection its score band before it. excluded and unhealthy
 // nodes take no part in the group's best score. nil means every rank is 0.
-func (c *Cluster) replicaRanks(seq uint64, adaptive bool, excluded []bool) []int {
-	tp := c.topo()
+func (c *Cluster) replicaRanks(tp *topology, seq uint64, adaptive bool, excluded []bool) []int {
 	t := tp
 	if t.copies() == 1 {
 		return nil // one replica per shard: nothing to rank
@@ -283,8 +283,7 @@ func scoreBand(s, best float64) int {
 // driftLeftOut moves the nodes a full read left out (healthy, not excluded,
 // in a group that served shards, assigned nothing) toward the mean of the
 // picked nodes of their group, so that they get retried in time.
-func (c *Cluster) driftLeftOut(assigned [][]int, excluded []bool) {
-	tp := c.topo()
+func (c *Cluster) driftLeftOut(tp *topology, assigned [][]int, excluded []bool) {
 	if !c.opts.selectReplicas || tp.copies() < 2 {
 		return
 	}

@@ -102,6 +102,12 @@ type topology struct {
 	// both layouts until the old ones retire.
 	wt   []int
 	woff []int32
+	// alt holds, for a shard cut over but not retired, its old replicas
+	// at alt[aoff[s]:aoff[s+1]]: they still receive every write, so a
+	// read falls back to them while this instance has not re-read the
+	// marks that the backfill cleared on the new ones.
+	alt  []int
+	aoff []int32
 	// nodeShards lists, per node index, the shards whose documents it may
 	// hold (ascending): during a change, those of both layouts.
 	nodeShards [][]int
@@ -208,6 +214,15 @@ func (t *topology) replicas(shard, group int) []int {
 func (t *topology) writeTargets(shard int) []int {
 	a, b := t.woff[shard], t.woff[shard+1]
 	return t.wt[a:b:b]
+}
+
+// fallback returns the old replicas of a shard in cutover (see alt).
+func (t *topology) fallback(shard int) []int {
+	if t.aoff == nil {
+		return nil
+	}
+	a, b := t.aoff[shard], t.aoff[shard+1]
+	return t.alt[a:b:b]
 }
 
 // shardsOf returns the shards whose documents node index ni may hold,

@@ -138,6 +138,17 @@ func (c *Cluster) validateChange(ctx context.Context, cur, target layoutSpec, gi
 	if err != nil {
 		return err
 	}
+	// Shards move by this Cluster's S: an index recorded with another S
+	// would be placed otherwise and cannot move with the others.
+	for id, raw := range c.lanes.records.newest(c.lanes.records.fetch(ctx, "")) {
+		var rec metaRecord
+		if recordKind(raw) != "" || json.Unmarshal(raw, &rec) != nil || !slices.Contains(uids, id) {
+			continue
+		}
+		if rec.Shards != c.opts.shards {
+			return invalidTopology("miroir: index %q was created with %d shards and this Cluster uses %d: a topology change moves every index by one shard count (WithShards), so a fleet holding indexes of several shard counts cannot change topology", id, rec.Shards, c.opts.shards)
+		}
+	}
 	descs := make([]Node, len(reg))
 	for i, n := range reg {
 		descs[i] = n.Node

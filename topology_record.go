@@ -254,6 +254,14 @@ func (c *Cluster) followRecord(rec *topoRecord) {
 	t.epoch = rec.Epoch
 	prev := c.topo()
 	c.view.Store(t)
+	if rec.Change != nil && (prev.change == nil || len(rec.Change.Cut) != len(prev.change.Cut) || rec.Change.Phase != prev.change.Phase) {
+		// Shards cut over: the backfill cleared their new replicas' marks;
+		// read them again now rather than at the next interval.
+		select {
+		case c.marksKick <- struct{}{}:
+		default:
+		}
+	}
 	c.oldTopos = append(c.oldTopos, prev)
 	c.follow.rev.Store(rec.Rev)
 	c.configured.Store(sameLayout(layoutSpec{Nodes: publicNodes(c.confNodes), RF: c.opts.rf}, layoutSpec{Nodes: rec.Layout.Nodes, RF: rec.Layout.RF}) && rec.Change == nil)
