@@ -10,7 +10,8 @@ import (
 // Hedged reads (DESIGN §5, issue 15): a per-node read of a scatter (search,
 // facet search, federated search) or a document read by id that has not
 // answered after the node's hedge delay (its estimated 95th percentile, at
-// most twice its best group peer's, replica_select.go, clamped by
+// most twice its best group peer's; its peers' for a node not measured or
+// whose figures are a drift's guess; replica_select.go, clamped by
 // WithHedgeDelay) is sent once more, for the same shards, to the best
 // other healthy replicas (the covering set of those shards without the
 // slow node: one node when one holds them all, else several, each with

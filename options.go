@@ -250,7 +250,8 @@ func WithHedging(on bool) Option { return func(o *options) { o.hedging = on } }
 
 // WithHedgeDelay bounds the wait before a read is hedged (default 2ms to
 // 500ms): the node's estimated 95th percentile is raised to floor and
-// lowered to ceiling. ceiling is also the wait for a node not measured yet.
+// lowered to ceiling. A node not measured yet waits as long as its measured
+// peers' estimate, and ceiling when no node was measured.
 // A zero or negative value keeps that bound's current setting.
 func WithHedgeDelay(floor, ceiling time.Duration) Option {
 	return func(o *options) {

@@ -146,27 +146,41 @@ func (l *nodeLoad) scoreBut(mine int64) float64 {
 	return rt * q * q * q
 }
 
-// p95 is the node's estimated 95th percentile response time, ns, and
-// whether it has been measured.
+// p95 is the node's estimated 95th percentile response time, ns (0 when
+// not sampled), and whether it is a measurement: not when the node was
+// never sampled, nor when drift lowered its figures (a guess).
 func (l *nodeLoad) p95() (float64, bool) {
-	rt, dev, ok := l.averages()
-	return rt + hedgeDevs*dev, ok
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.rt + hedgeDevs*l.dev, l.sampled && !l.drifted
 }
 
 // hedgeDelay is how long a read of n waits before it is hedged: n's
 // estimated 95th percentile, but no more than twice the best estimate
-// among n's healthy group peers, clamped to [floor, ceiling]; the ceiling
-// for a node not measured yet. The peers' bound matters for a node known
-// slower than they are, read anyway (a retry after a drift, or a shard
-// whose other replica looks worse still): its own percentile would hedge
-// only once it had answered, the peers' hedges it about when they would
-// have answered.
+// among n's healthy group peers, clamped to [floor, ceiling]. The peers'
+// bound matters for a node known slower than they are, read anyway (a
+// retry after a drift, or a shard whose other replica looks worse still):
+// its own percentile would hedge only once it had answered, the peers'
+// hedges it about when they would have answered. A node not measured yet,
+// or whose figures drift lowered (a guess: its retry), takes the best
+// estimate of its measured peers, or, when none of its group was measured,
+// of any healthy node measured: nothing sure known of it, it is expected
+// to answer as they do, and a retry of a node still slow costs a read no
+// more than a hedged read of a healthy one (the ceiling would hold the
+// first reads of a node slow from the start for as long). The ceiling
+// when no node was measured.
 func (c *Cluster) hedgeDelay(n *node) time.Duration {
 	tp := c.topo()
 	floor, ceiling := c.opts.hedgeFloor, c.opts.hedgeCap
 	own, ok := n.load.p95()
 	if !ok {
-		return ceiling
+		if own == 0 {
+			own = float64(ceiling)
+		}
+		if p, peer := c.bestPeerP95(n); peer {
+			own = min(own, p)
+		}
+		return min(max(time.Duration(own), floor), ceiling)
 	}
 	for _, ni := range tp.byGroup[n.Group] {
 		o := tp.clients[ni]
@@ -178,6 +192,32 @@ func (c *Cluster) hedgeDelay(n *node) time.Duration {
 		}
 	}
 	return min(max(time.Duration(own), floor), ceiling)
+}
+
+// bestPeerP95 is the lowest 95th percentile estimate among n's healthy
+// measured group peers, else among every healthy measured node, and
+// whether there was any.
+func (c *Cluster) bestPeerP95(n *node) (float64, bool) {
+	tp := c.topo()
+	best, found := 0.0, false
+	consider := func(members []int) {
+		for _, ni := range members {
+			o := tp.clients[ni]
+			if o == n || !o.isHealthy() {
+				continue
+			}
+			if p, ok := o.load.p95(); ok && (!found || p < best) {
+				best, found = p, true
+			}
+		}
+	}
+	consider(tp.byGroup[n.Group])
+	if !found {
+		for _, members := range tp.byGroup {
+			consider(members)
+		}
+	}
+	return best, found
 }
 
 // adaptiveReads says whether reads have a choice of replica to make: some

@@ -18,6 +18,33 @@ func setLoad(c *Cluster, i int, d time.Duration) {
 	l.mu.Unlock()
 }
 
+// unmeasure forgets node i's figures.
+func unmeasure(c *Cluster, i int) {
+	l := &c.node(i).load
+	l.mu.Lock()
+	l.rt, l.dev, l.sampled = 0, 0, false
+	l.mu.Unlock()
+}
+
+func TestHedgeDelayUnmeasuredGroup(t *testing.T) {
+	// Two groups of 2, RF 1: nobody in g0 was measured, g1n0 was. The
+	// first reads of g0's nodes are bound by it, not held for the ceiling.
+	c := newCoverCluster(t, 2, 2, 1, 8)
+	setLoad(c, 2, 4*time.Millisecond) // p95 4 + 3×2 = 10ms
+	if d := c.hedgeDelay(c.node(0)); d != 10*time.Millisecond {
+		t.Fatalf("unmeasured group: hedge delay %v, want g1n0's p95, 10ms", d)
+	}
+	// A measured group peer sets it first, even when slower.
+	setLoad(c, 1, 8*time.Millisecond) // p95 20ms
+	if d := c.hedgeDelay(c.node(0)); d != 20*time.Millisecond {
+		t.Fatalf("measured group peer: hedge delay %v, want its p95, 20ms", d)
+	}
+	c.node(1).healthy.Store(false)
+	if d := c.hedgeDelay(c.node(0)); d != 10*time.Millisecond {
+		t.Fatalf("group peer down: hedge delay %v, want 10ms", d)
+	}
+}
+
 func TestSelectionAvoidsSlowReplica(t *testing.T) {
 	// one group of 3, RF 2: every shard has two replicas; g0n1 is slow.
 	c := newCoverCluster(t, 1, 3, 2, 32)
@@ -115,6 +142,11 @@ func TestSelectionDriftsLeftOutNodeBack(t *testing.T) {
 	if reads < 100 || reads > 200 {
 		t.Fatalf("slow node retried after %d reads, want about 145", reads)
 	}
+	// Its figures are a guess: the retry is hedged at its peer's p95
+	// (1 + 3×0.5 ms), as a healthy node's read would be.
+	if d := c.hedgeDelay(c.node(1)); d != 2500*time.Microsecond {
+		t.Fatalf("retry's hedge delay %v, want g0n0's p95 2.5ms", d)
+	}
 	// The retry's measurement replaces the drifted guess: one slow answer
 	// puts the node back where it was.
 	c.node(1).load.sample(100 * time.Millisecond)
@@ -158,6 +190,12 @@ func TestHedgeDelay(t *testing.T) {
 	if d := c.hedgeDelay(c.node(0)); d != 500*time.Millisecond {
 		t.Fatalf("unmeasured node's hedge delay %v, want the ceiling", d)
 	}
+	// Not measured, but a peer is: the peer's p95, 4 + 3×2.
+	setLoad(c, 2, 4*time.Millisecond)
+	if d := c.hedgeDelay(c.node(0)); d != 10*time.Millisecond {
+		t.Fatalf("unmeasured node's hedge delay %v with a measured peer, want 10ms", d)
+	}
+	unmeasure(c, 2)
 	setLoad(c, 0, 10*time.Millisecond) // p95 10 + 3×5 = 25ms
 	if d := c.hedgeDelay(c.node(0)); d != 25*time.Millisecond {
 		t.Fatalf("hedge delay %v, want its p95 25ms", d)

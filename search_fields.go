@@ -88,15 +88,35 @@ func (c *Cluster) searchFields(ctx context.Context, st *indexState, uid string) 
 	return out
 }
 
-// statsFields reads fieldDistribution from every healthy node (nil when
-// none answered).
+// statsFields reads fieldDistribution from the nodes of a covering set
+// (nil when none answered): together they hold every document, so their
+// fields are the index's, and replica selection keeps a node known to be
+// slow out of the search that waits for this. When shards are unavailable
+// or a node fails, every healthy node is asked instead.
 func (c *Cluster) statsFields(ctx context.Context, uid string) map[string]struct{} {
-	var targets []*node
-	for _, n := range c.members() {
-		if n.isHealthy() {
-			targets = append(targets, n)
+	cov := c.cover(uid, nil, c.nextSeq(), nil, true)
+	if len(cov.unavailable) == 0 && len(cov.nodes) > 0 {
+		targets := make([]*node, len(cov.nodes))
+		for i, cn := range cov.nodes {
+			targets[i] = cn.n
+		}
+		if out, complete := c.nodesFields(ctx, uid, targets); complete {
+			return out
 		}
 	}
+	var healthy []*node
+	for _, n := range c.members() {
+		if n.isHealthy() {
+			healthy = append(healthy, n)
+		}
+	}
+	out, _ := c.nodesFields(ctx, uid, healthy)
+	return out
+}
+
+// nodesFields is the union of targets' fieldDistribution (nil when none
+// answered), and whether every target answered.
+func (c *Cluster) nodesFields(ctx context.Context, uid string, targets []*node) (map[string]struct{}, bool) {
 	dists := make([]map[string]int64, len(targets))
 	errs := c.fanout(ctx, targets, func(ctx context.Context, n *node) error {
 		var s struct {
@@ -107,8 +127,10 @@ func (c *Cluster) statsFields(ctx context.Context, uid string) map[string]struct
 		return err
 	})
 	var out map[string]struct{}
+	complete := true
 	for i, err := range errs {
 		if err != nil {
+			complete = false
 			continue
 		}
 		if out == nil {
@@ -118,5 +140,5 @@ func (c *Cluster) statsFields(ctx context.Context, uid string) map[string]struct
 			out[f] = struct{}{}
 		}
 	}
-	return out
+	return out, complete
 }

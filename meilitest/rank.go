@@ -400,13 +400,23 @@ func compileQuery(st *settings, tok *tokenizer, q string, strategy string, attri
 			}
 		}
 		if !all {
+			// checked for every attribute of every document, and an index
+			// has few attribute names: each is resolved once (one query is
+			// ranked by one goroutine)
+			known := map[string]bool{}
 			cq.attrOK = func(name string) bool {
+				if ok, seen := known[name]; seen {
+					return ok
+				}
+				ok := false
 				for _, a := range allowed {
-					if name == a || strings.HasPrefix(name, a+".") {
-						return true
+					if strings.HasPrefix(name, a) && (len(name) == len(a) || name[len(a)] == '.') {
+						ok = true
+						break
 					}
 				}
-				return false
+				known[name] = ok
+				return ok
 			}
 		}
 	}
