@@ -15,6 +15,10 @@ import (
 
 const instanceKind = "instance"
 
+// registrationWait bounds how long a new instance's first call waits for
+// its heartbeat to be processed.
+const registrationWait = 2 * time.Second
+
 // instanceRecord is one instance's heartbeat.
 type instanceRecord struct {
 	UID  string `json:"uid"`
@@ -68,7 +72,18 @@ func (c *Cluster) heartbeat(ctx context.Context, wait bool) bool {
 	}
 	acks := c.lanes.records.put(bookkeeping(ctx), []instanceRecord{rec})
 	if wait {
-		acks = c.lanes.records.wait(ctx, acks)
+		// Registration: visible on a quorum before the first call runs,
+		// but never held up longer than registrationWait by a node's
+		// queue (an import in progress): past it, the heartbeat is only
+		// enqueued, and a change recorded meanwhile is seen at the next
+		// refresh (DESIGN §13).
+		wctx, cancel := context.WithTimeout(ctx, registrationWait)
+		ok := c.waitQuorum(wctx, acks)
+		cancel()
+		if len(ok) > 0 {
+			c.hb.seen, c.hb.at = seen, now
+			return true
+		}
 	}
 	for _, a := range acks {
 		if a.Err == nil && a.Node != nil {

@@ -180,19 +180,48 @@ func (c *Cluster) writeTopology(ctx context.Context, rec *topoRecord) error {
 			to = append(to, n)
 		}
 	}
-	acks := c.lanes.records.wait(ctx, c.lanes.records.putTo(ctx, to, []*topoRecord{rec}))
-	ok := map[string]bool{}
-	for _, a := range acks {
-		if a.Node != nil && a.Err == nil {
-			ok[a.Node.ID] = true
-		}
-	}
+	ok := c.waitQuorum(ctx, c.lanes.records.putTo(ctx, to, []*topoRecord{rec}))
 	if !c.fleetQuorum(func(n *node) bool { return ok[n.ID] }) {
 		return newError(http.StatusServiceUnavailable, CodeNoQuorum,
 			"miroir: the topology record reached too few nodes (a quorum is %s)", c.quorumText())
 	}
 	c.followRecord(rec)
 	return nil
+}
+
+// waitQuorum waits for the node tasks of acks until a quorum of the
+// fleet processed them (or every one ended, or ctx did) and returns the
+// nodes that did: a node behind a long queue (an import) does not hold
+// the writer up; it processes the record in its turn.
+func (c *Cluster) waitQuorum(ctx context.Context, acks []fleetAck) map[string]bool {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		id string
+		ok bool
+	}
+	res := make(chan result, len(acks))
+	n := 0
+	for _, a := range acks {
+		if a.Err != nil || a.Node == nil {
+			continue
+		}
+		n++
+		go func() {
+			res <- result{a.Node.ID, waitNodeTask(ctx, a.Node, a.Task) == nil}
+		}()
+	}
+	ok := map[string]bool{}
+	for range n {
+		r := <-res
+		if r.ok {
+			ok[r.id] = true
+			if c.fleetQuorum(func(n *node) bool { return ok[n.ID] }) {
+				return ok
+			}
+		}
+	}
+	return ok
 }
 
 // loadTopology reads the record and follows it; on a fleet without one
