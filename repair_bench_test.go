@@ -59,10 +59,10 @@ func init() {
 	os.Exit(0)
 }
 
-// benchRepairFleet is one shard on two nodes (RF 2), holding
-// benchShardDocs documents of ~250 bytes written through the Cluster in
-// batches (so versions vary as in a real index).
-func benchRepairFleet(b *testing.B, wire *wireCounter) *repairBenchFleet {
+// spawnBenchNodes starts the two nodes of a benchmark in a child process
+// (the test binary serving nodes, see benchNodesEnv) and returns their
+// URLs; the process ends with the benchmark.
+func spawnBenchNodes(b *testing.B) []string {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), benchNodesEnv+"=1")
@@ -90,6 +90,15 @@ func benchRepairFleet(b *testing.B, wire *wireCounter) *repairBenchFleet {
 	if len(urls) < 2 {
 		b.Fatalf("node process: %v", sc.Err())
 	}
+	return urls
+}
+
+// benchRepairFleet is one shard on two nodes (RF 2), holding
+// benchShardDocs documents of ~250 bytes written through the Cluster in
+// batches (so versions vary as in a real index).
+func benchRepairFleet(b *testing.B, wire *wireCounter) *repairBenchFleet {
+	b.Helper()
+	urls := spawnBenchNodes(b)
 	nodes := []Node{{ID: "n0", URL: urls[0]}, {ID: "n1", URL: urls[1]}}
 	c, err := New(nodes, append([]Option{WithShards(1), WithReplicationFactor(2), WithRepair(0),
 		WithHTTPClient(&http.Client{Transport: wire})}, quick.options()...)...)

@@ -14,55 +14,18 @@ package miroir
 //	go test -run '^$' -bench 'BenchmarkTopologyBackfill' -benchtime 3x .
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/meilisearch/meilisearch-go"
 )
-
-// spawnBenchNodes starts the two nodes of a benchmark in a child process
-// (the test binary serving nodes, see benchNodesEnv) and returns their
-// URLs; the process ends with the benchmark.
-func spawnBenchNodes(b *testing.B) []string {
-	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), benchNodesEnv+"=1")
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		stdin.Close()
-		_ = cmd.Wait()
-	})
-	sc := bufio.NewScanner(stdout)
-	var urls []string
-	for len(urls) < 2 && sc.Scan() {
-		urls = append(urls, strings.TrimSpace(sc.Text()))
-	}
-	if len(urls) < 2 {
-		b.Fatalf("node process: %v", sc.Err())
-	}
-	return urls
-}
 
 // BenchmarkTopologyBackfill measures one node joining a one-node fleet.
 func BenchmarkTopologyBackfill(b *testing.B) {
