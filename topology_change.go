@@ -731,11 +731,9 @@ func (d *changeDriver) report() {
 		if p.Phase != PhaseDone {
 			p.Phase = ch.Phase
 		}
-		switch {
-		case p.Phase == PhaseDone || parsePhase(ch.Phase) >= phaseCutover:
+		p.ShardsDone = ch.shardsDone()
+		if p.Phase == PhaseDone {
 			p.ShardsDone = len(ch.Moving)
-		default:
-			p.ShardsDone = len(ch.Cut)
 		}
 	}
 	d.progress = p

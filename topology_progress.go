@@ -70,11 +70,7 @@ func (c *Cluster) changeProgress(t *topology) *TopologyChange {
 		ShardsMoving: len(ch.Moving), DocumentsCopied: ch.Copied, BytesCopied: ch.Bytes,
 		DocumentsRemaining: -1, Started: ch.Started,
 	}
-	if parsePhase(ch.Phase) >= phaseCutover {
-		p.ShardsDone = len(ch.Moving) // cut over; emptied when the change ends
-	} else {
-		p.ShardsDone = len(ch.Cut)
-	}
+	p.ShardsDone = ch.shardsDone()
 	for _, n := range ch.Target.Nodes {
 		p.Nodes = append(p.Nodes, NodeStatus{ID: n.ID, URL: n.URL, Group: n.Group, Healthy: true})
 	}
@@ -85,4 +81,12 @@ func (c *Cluster) changeProgress(t *topology) *TopologyChange {
 		p.DocumentsRemaining = d.DocumentsRemaining
 	}
 	return &p
+}
+
+// shardsDone counts the moving shards cut over to their new replicas.
+func (ch *changeRecord) shardsDone() int {
+	if parsePhase(ch.Phase) >= phaseCutover {
+		return len(ch.Moving)
+	}
+	return len(ch.Cut)
 }
