@@ -120,7 +120,7 @@ func New(nodes []Node, opts ...Option) (*Cluster, error) {
 	c.states.indexes, c.states.mismatch = map[string]*indexState{}, map[string]error{}
 	base := o.httpClient
 	if base == nil {
-		base = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		base = &http.Client{Transport: nodeTransport()}
 	}
 	c.base = base
 	for i, n := range nodes {
@@ -229,6 +229,23 @@ func (c *Cluster) Close() {
 			tr.CloseIdleConnections()
 		}
 	})
+}
+
+// idleConnsPerNode is how many idle connections the default transport
+// keeps per node. net/http keeps 2: a Cluster sends each node one request
+// per concurrent call (fan-out), so past two concurrent calls every request
+// opened a connection and closed it after, which costs a handshake per
+// request and piles up sockets in TIME_WAIT under load.
+const idleConnsPerNode = 64
+
+// nodeTransport is the transport of a Cluster built without
+// WithHTTPClient: net/http's default, keeping idleConnsPerNode idle
+// connections per node and no overall limit (the fleet's size bounds it).
+func nodeTransport() *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 0
+	tr.MaxIdleConnsPerHost = idleConnsPerNode
+	return tr
 }
 
 func (c *Cluster) isClosed() bool {

@@ -118,7 +118,10 @@ func WithReplicationFactor(n int) Option { return func(o *options) { o.rf, o.rfS
 func WithAPIKey(key string) Option { return func(o *options) { o.apiKey = key } }
 
 // WithHTTPClient sets the HTTP client used toward nodes (its Transport is
-// reused; timeouts come from WithNodeTimeout).
+// reused; timeouts come from WithNodeTimeout). Without it, a Cluster uses
+// net/http's default transport keeping up to 64 idle connections per node
+// instead of 2, so that concurrent calls reuse connections. A client given
+// here should size its Transport's MaxIdleConnsPerHost likewise.
 func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
 
 // WithNodeTimeout bounds each request to one node (default 10s).

@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/meilisearch/meilisearch-go"
@@ -206,16 +207,45 @@ func (h *handler) pickEncoding(ae string) (string, func(io.Writer) io.WriteClose
 			}
 		}
 		switch name {
-		case "gzip":
-			return name, func(w io.Writer) io.WriteCloser { return gzip.NewWriter(w) }
-		case "deflate":
-			return name, func(w io.Writer) io.WriteCloser { return zlib.NewWriter(w) }
+		case "gzip", "deflate":
+			pool := compressors[name]
+			return name, func(w io.Writer) io.WriteCloser {
+				zw := pool.Get().(resettableWriter)
+				zw.Reset(w)
+				return &pooledWriter{resettableWriter: zw, pool: pool}
+			}
 		}
 		if c, ok := h.cfg.Codings[name]; ok && c.Encode != nil {
 			return name, c.Encode
 		}
 	}
 	return "", nil
+}
+
+// resettableWriter is what gzip.Writer and zlib.Writer have in common.
+type resettableWriter interface {
+	io.WriteCloser
+	Reset(io.Writer)
+}
+
+// compressors keeps gzip and zlib writers for reuse: Go's HTTP clients ask
+// for gzip on every request, and a fresh writer allocates ~800 KB of
+// compressor state, more than most answers it compresses.
+var compressors = map[string]*sync.Pool{
+	"gzip":    {New: func() any { return gzip.NewWriter(nil) }},
+	"deflate": {New: func() any { return zlib.NewWriter(nil) }},
+}
+
+// pooledWriter returns its writer to the pool once closed.
+type pooledWriter struct {
+	resettableWriter
+	pool *sync.Pool
+}
+
+func (p *pooledWriter) Close() error {
+	err := p.resettableWriter.Close()
+	p.pool.Put(p.resettableWriter)
+	return err
 }
 
 // degradedHeader renders what made a call degraded: the (group/shard)
