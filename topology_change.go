@@ -75,6 +75,10 @@ func (c *Cluster) ChangeTopology(ctx context.Context, nodes []Node) (err error) 
 		c.opts.logger.Info("miroir: topology change recorded", "epoch", rec.Change.Epoch, "moving", len(rec.Change.Moving))
 	}
 	d := &changeDriver{c: c, rec: rec}
+	// Resuming in the copy phase (a new change starts in prepare): the
+	// copies made before were tracked by a driver that stopped (another
+	// instance's, or an earlier call's of this one).
+	d.untracked = rec.Change.Phase == PhaseCopy
 	return d.run(ctx)
 }
 
@@ -209,6 +213,10 @@ type changeDriver struct {
 	// version, checked once more before the shard cuts over (reconcile).
 	mu     sync.Mutex
 	copies map[copyKey]int64
+	// untracked: the change was already copying when this driver took it
+	// over, so copies it does not know of may sit on the new replicas
+	// (recheckUntracked).
+	untracked bool
 }
 
 type copyKey struct {
@@ -512,6 +520,12 @@ func (d *changeDriver) copy(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if d.untracked {
+		if err := d.recheckUntracked(ctx, uids); err != nil {
+			return err
+		}
+		d.untracked = false
+	}
 	d.estimate(ctx, uids)
 	for round := 0; ; round++ {
 		for _, uid := range uids {
@@ -582,6 +596,42 @@ func (d *changeDriver) copy(ctx context.Context) error {
 		case <-time.After(min(time.Duration(round+1)*50*time.Millisecond, time.Second)):
 		}
 	}
+}
+
+// recheckUntracked marks the new replicas of the shards not cut over yet
+// stale again, so that the backfill compares every document they hold
+// with its source before they cut over. The copies of a driver that
+// stopped were not reconciled (a copy that landed after a racing deletion
+// or update would be served, or become the only copy, after the cutover)
+// and their marks may be cleared already. Two versions per replica: the
+// change's start, so that a document written during the change counts as
+// suspect and is copied again (a partial update may have landed on a base
+// the replica lacked), and now, so that a document the source no longer
+// holds is deleted (the repair keeps one written after the last write a
+// replica missed).
+func (d *changeDriver) recheckUntracked(ctx context.Context, uids []string) error {
+	c, ch := d.c, d.rec.Change
+	t := c.topo()
+	from, now := ch.Started.UnixMilli()*1000, c.startVersion()
+	at := time.Now().UTC()
+	var marks []staleMark
+	for _, uid := range uids {
+		for _, s := range ch.Moving {
+			if slices.Contains(ch.Cut, s) {
+				continue // reconciled before it was recorded cut over
+			}
+			for _, ni := range t.joining(s) {
+				id := t.nodes[ni].ID
+				marks = append(marks, staleMark{Index: uid, Shard: s, Node: id, Version: min(from, now), At: at},
+					staleMark{Index: uid, Shard: s, Node: id, Version: now, At: at})
+			}
+		}
+	}
+	if len(marks) == 0 {
+		return nil
+	}
+	c.opts.logger.Info("miroir: topology change resumed while copying; the new replicas are checked again", "epoch", ch.Epoch, "replicas", len(marks)/2)
+	return c.storeMarksAwaited(ctx, marks)
 }
 
 // estimate sets what remains to copy: the documents of the moving shards

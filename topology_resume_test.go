@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"testing"
@@ -116,5 +117,100 @@ func expectRefusedTask(t *testing.T, c *Cluster, what string, info *meilisearch.
 	}
 	if task.Status != meilisearch.TaskStatusFailed || string(task.Error.Code) != CodeTopologyChangeInProgress {
 		t.Errorf("%s: task %d %s %+v, want refused with %s", what, task.UID, task.Status, task.Error, CodeTopologyChangeInProgress)
+	}
+}
+
+// progressHook is an Observer whose TopologyProgress runs fn.
+type progressHook struct {
+	NopObserver
+	fn func(TopologyChange)
+}
+
+// TopologyProgress implements TopologyObserver.
+func (h *progressHook) TopologyProgress(p TopologyChange) { h.fn(p) }
+
+// TestTopologyResumeRechecksEarlierCopies: A stops once its backfill
+// filled the new replicas (their marks cleared) and before the cutover
+// checked its copies against their sources. Meanwhile a deletion and an
+// update raced those copies: the sources lost a document and hold a newer
+// version of another, the new replica kept the copies (simulated on the
+// source node directly). B resumes; after the change, served by the new
+// replica alone (RF 1), neither the deleted document nor the old version
+// may be back.
+func TestTopologyResumeRechecksEarlierCopies(t *testing.T) {
+	f := startTopoFleet(t, []int{0, 0, 0}, 1, 8, 1)
+	ctx := testCtx(t)
+	ctxA, cancelA := context.WithCancel(ctx)
+	defer cancelA()
+	a := f.instance(t, f.initial, WithObserver(&progressHook{fn: func(p TopologyChange) {
+		if p.Phase == PhaseCopy && p.DocumentsCopied > 0 {
+			cancelA()
+		}
+	}}))
+	b := f.instance(t, f.initial)
+	acWaitOK(t, a)(a.CreateIndex(ctx, &meilisearch.IndexConfig{Uid: topoUID, PrimaryKey: "id"}))
+	var docs []map[string]any
+	for i := range 200 {
+		docs = append(docs, topoDocument(fmt.Sprintf("p%d", i), 0))
+	}
+	acWaitOK(t, a)(a.Index(topoUID).AddDocuments(ctx, docs, nil))
+	waitTopoSettled(t, "A", a, 1)
+	waitTopoSettled(t, "B", b, 1)
+
+	target := f.plus(f.node("t3", 0))
+	if err := a.ChangeTopology(ctxA, target); !errors.Is(err, context.Canceled) {
+		t.Fatalf("A's ChangeTopology canceled once documents were copied: %v", err)
+	}
+	if tp := b.Topology(); tp.Change == nil || tp.Change.Phase != PhaseCopy {
+		if tp = a.Topology(); tp.Change == nil || tp.Change.Phase != PhaseCopy {
+			t.Fatalf("A stopped outside the copy phase: %+v", tp.Change)
+		}
+	}
+	f.idle(t)
+	onNew := f.rawNodeDocs(t, "t3", topoUID)
+	if len(onNew) < 2 {
+		t.Fatalf("the new node holds %d documents after the backfill", len(onNew))
+	}
+	ids := slices.Sorted(maps.Keys(onNew))
+	gone, updated := ids[0], ids[1]
+	source := func(id string) string {
+		for _, n := range f.initial {
+			if _, ok := f.rawNodeDocs(t, n.ID, topoUID)[id]; ok {
+				return n.ID
+			}
+		}
+		t.Fatalf("no node of the first topology holds %s", id)
+		return ""
+	}
+	// The racing deletion, on the source only.
+	if st, body := acHTTP(t, f.urls[source(gone)], "DELETE", "/indexes/"+topoUID+"/documents/"+gone, nil, ""); st != 202 {
+		t.Fatalf("deleting %s on its source: %d %s", gone, st, body)
+	}
+	// The racing update, on the source only: a newer version.
+	src := source(updated)
+	newer := maps.Clone(f.rawNodeDocs(t, src, topoUID)[updated])
+	v, _ := newer[versionField].(float64)
+	newer[versionField], newer["title"] = int64(v)+1, "updated while copying"
+	if st, body := acHTTP(t, f.urls[src], "POST", "/indexes/"+topoUID+"/documents", []map[string]any{newer}, ""); st != 202 {
+		t.Fatalf("updating %s on its source: %d %s", updated, st, body)
+	}
+	f.idle(t)
+
+	if err := b.ChangeTopology(ctx, target); err != nil {
+		t.Fatalf("B resuming the change: %v", err)
+	}
+	waitTopoSettled(t, "B", b, 2)
+	var d map[string]any
+	err := b.Index(topoUID).GetDocument(ctx, gone, nil, &d)
+	var me *meilisearch.Error
+	if !errors.As(err, &me) || me.StatusCode != http.StatusNotFound {
+		t.Errorf("document %s, deleted while A copied it, after the change: %v %v, want not found", gone, d, err)
+	}
+	d = nil
+	if err := b.Index(topoUID).GetDocument(ctx, updated, nil, &d); err != nil || d["title"] != "updated while copying" {
+		t.Errorf("document %s, updated while A copied it, after the change: %v %v, want the update", updated, d, err)
+	}
+	if raw := f.rawNodeDocs(t, "t3", topoUID); raw[gone] != nil || raw[updated]["title"] != "updated while copying" {
+		t.Errorf("the new node after the change: %s %v, %s %v", gone, raw[gone], updated, raw[updated])
 	}
 }
