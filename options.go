@@ -301,7 +301,12 @@ func WithRepairRate(docsPerSecond int) Option {
 // this instance may still read a replica another instance marked stale,
 // when it never saw that replica's node fail itself. A node that comes
 // back from unhealthy serves no reads until the marks were re-read,
-// whatever the interval. 0 turns the periodic re-read off.
+// whatever the interval. It is also how often the fleet's topology record
+// is re-read and this instance's heartbeat renewed (DESIGN §13). 0 turns
+// the periodic re-reads off: the instance reads the topology once at its
+// first call and does not register, so a topology change neither waits
+// for it nor reaches it, and its writes keep the placement it started
+// with. Close such instances before changing the fleet's topology.
 func WithFleetRefresh(d time.Duration) Option {
 	return func(o *options) {
 		if d >= 0 {
