@@ -384,6 +384,7 @@ func TestAuditCoreReaderStreamedInBatches(t *testing.T) {
 // heap stays bounded by the batch size, not the input size. The size is 32
 // MB by default; MIROIR_STREAM_MB=200 runs the 200 MB check.
 func TestStreamBoundedMemory(t *testing.T) {
+	heapMeasured(t)
 	mb := 32
 	if v := os.Getenv("MIROIR_STREAM_MB"); v != "" {
 		mb, _ = strconv.Atoi(v)
