@@ -191,7 +191,9 @@ func (p *shardPass) heldEarlier(vers []map[string]int64, j int, id string) bool 
 // stale replica a document of the truth's version written at or after the
 // first write the replica missed: a partial update (UpdateDocuments)
 // merged into a base the replica lacked has the right version and the
-// wrong content.
+// wrong content. Written after the pass started too: such an update made
+// while the pass runs is as wrong, and the pass clears the marks that
+// would have caught it.
 func (p *shardPass) judge(plan *repairPlan, vers []map[string]int64, id string, suspect bool) {
 	allStale := p.inSyncCount() == 0
 	src, truth := -1, int64(-1)
@@ -251,7 +253,7 @@ func (p *shardPass) judge(plan *repairPlan, vers []map[string]int64, id string, 
 		case !held:
 			t.Missing++
 			plan.copy(src, i, id)
-		case v == truth && suspect && p.stale[i] && v >= p.firstMissed(i) && v < p.vStart:
+		case v == truth && suspect && p.stale[i] && v >= p.firstMissed(i):
 			t.Older++
 			plan.copy(src, i, id)
 		case v == truth:

@@ -271,6 +271,18 @@ func TestRepairLeavesRacingWrite(t *testing.T) {
 // update's version with only the updated fields; repair replaces it with
 // the whole document although the versions are equal.
 func TestRepairPartialUpdateOnMissingBase(t *testing.T) {
+	testPartialUpdateOnMissingBase(t, false)
+}
+
+// TestRepairPartialUpdateDuringPass: the same, with the partial update
+// made while the repair runs (its version at or after the pass's start):
+// the stale replica is as wrong, and its marks must not be cleared over
+// it (the fault campaign found replicas differing after a clean Repair).
+func TestRepairPartialUpdateDuringPass(t *testing.T) {
+	testPartialUpdateOnMissingBase(t, true)
+}
+
+func testPartialUpdateOnMissingBase(t *testing.T, duringPass bool) {
 	// Two groups of one node: a write reaches quorum with either alone.
 	f := startFleet(t, fleetSpec{groups: []int{0, 1}, shards: 4, instant: true, opts: []Option{WithRepair(0)}})
 	f.create(t, "partial", "id")
@@ -285,6 +297,10 @@ func TestRepairPartialUpdateOnMissingBase(t *testing.T) {
 	s := ShardOf("42", 4)
 	// The update reaches both replicas; node 1 builds it on nothing.
 	v := newVersion(t, f.c)
+	if duringPass {
+		// Later than any version the pass takes for its start.
+		v = time.Now().Add(time.Hour).UnixMilli() * 1000
+	}
 	nodeWrite(t, f, 0, "partial", []map[string]any{{"id": 42, "title": "base", "n": 2, shardField: s, versionField: v}})
 	nodeWrite(t, f, 1, "partial", []map[string]any{{"id": 42, "n": 2, shardField: s, versionField: v}})
 	if !f.c.isStale("partial", s, 1) {
