@@ -104,12 +104,15 @@ func (s *metaMarks) put(ctx context.Context, marks []staleMark) []int64 {
 		recs[i] = markRecord{ID: markID(m.Index, m.Shard, m.Node, m.Version), Kind: markKind, Index: m.Index, Shard: m.Shard, Node: m.Node, Version: m.Version, At: m.At}
 	}
 	body, _ := json.Marshal(recs)
+	// The nodes first, then the size: the registry only grows, and a
+	// record followed in between may add a node.
+	nodes := s.c.healthyNodes()
 	acks := make([]int64, s.c.slots())
 	q := map[string][]string{"primaryKey": {"uid"}}
 	for i := range acks {
 		acks[i] = -1
 	}
-	s.c.fanout(ctx, s.c.healthyNodes(), func(ctx context.Context, n *node) error {
+	s.c.fanout(ctx, nodes, func(ctx context.Context, n *node) error {
 		s.ensure(ctx, n, true)
 		var info meilisearch.TaskInfo
 		if err := n.doJSON(ctx, "writeMarks", http.MethodPost, "/indexes/"+metaIndex+"/documents", q, json.RawMessage(body), &info); err != nil {
@@ -139,11 +142,12 @@ func filterString(s string) string {
 const markPage = 1000
 
 func (s *metaMarks) read(ctx context.Context, uid string) ([]nodeMarks, error) {
+	nodes := s.c.healthyNodes() // before sizing (put)
 	out := make([]nodeMarks, s.c.slots())
 	for i := range out {
 		out[i].ni = i
 	}
-	errs := s.c.fanout(ctx, s.c.healthyNodes(), func(ctx context.Context, n *node) error {
+	errs := s.c.fanout(ctx, nodes, func(ctx context.Context, n *node) error {
 		ms, err := s.readNode(ctx, n, uid)
 		if err != nil {
 			return err

@@ -150,8 +150,8 @@ func (e *settingsEngine) plan(j *settingsJob, tx *txState) ([]*node, error) {
 	}
 	var targets []*node
 	for _, n := range e.c.members() {
-		if j.op.only != nil && n != j.op.only {
-			continue
+		if n.idx >= len(tx.snaps) || (j.op.only != nil && n != j.op.only) {
+			continue // joined since the snapshot (see snapshot)
 		}
 		req, ok := j.op.request(j.uid, tx.snaps[n.idx], tx.target)
 		if !ok {

@@ -130,6 +130,7 @@ func TestChangeTopologyReAddNode(t *testing.T) {
 		time.Sleep(5 * time.Millisecond) // until it follows the end of the change
 	}
 	other.Close() // its heartbeat is removed from the members: n0 and n1
+	f.idle(t)     // the removal processed (CI read n0 before it was)
 	heartbeats := func(i int) int { return heartbeatsOf(t, f, i, other.lanes.instance) }
 	if heartbeats(2) != 1 || heartbeats(0) != 0 {
 		t.Fatalf("precondition: the removed node should keep the closed instance's heartbeat (n2 %d, n0 %d)", heartbeats(2), heartbeats(0))
