@@ -114,11 +114,7 @@ func TestChangeTopologyReAddNode(t *testing.T) {
 	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, shards: 16, instant: true, opts: []Option{refresh}})
 	ctx := testCtx(t)
 	f.create(t, "docs", "id")
-	var docs []map[string]any
-	for i := range 200 {
-		docs = append(docs, map[string]any{"id": fmt.Sprint(i)})
-	}
-	acWaitOK(t, f.c)(f.c.Index("docs").AddDocuments(ctx, docs, nil))
+	seedDocs(t, f, "docs", 200)
 	other := f.newCluster(t, WithShards(16), refresh)
 	if _, err := other.Index("docs").GetStats(ctx, nil); err != nil {
 		t.Fatal(err)
@@ -197,11 +193,7 @@ func TestStatsDuringChange(t *testing.T) {
 	f := startFleet(t, fleetSpec{groups: []int{0, 0, 0}, shards: 16, instant: true, opts: []Option{WithFleetRefresh(20 * time.Millisecond), WithObserver(p)}})
 	ctx := testCtx(t)
 	f.create(t, "docs", "id")
-	var docs []map[string]any
-	for i := range 300 {
-		docs = append(docs, map[string]any{"id": fmt.Sprint(i)})
-	}
-	acWaitOK(t, f.c)(f.c.Index("docs").AddDocuments(ctx, docs, nil))
+	seedDocs(t, f, "docs", 300)
 	extra := meilitest.RunT(t, meilitest.WithTaskDuration(0))
 	done := make(chan error, 1)
 	go func() {
