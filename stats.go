@@ -214,8 +214,7 @@ func (i *Index) GetStats(ctx context.Context, param *meilisearch.StatsParams) (_
 }
 
 // countDocuments counts the documents of index uid shard by shard, each
-// on one in-sync replica of the read layout (a filtered documents fetch
-// with limit 0 answers the exact total).
+// on one in-sync replica of the read layout.
 func (c *Cluster) countDocuments(ctx context.Context, uid string) (int64, error) {
 	cov := c.cover(uid, nil, c.nextSeq(), nil, false)
 	if len(cov.unavailable) > 0 {
@@ -223,13 +222,9 @@ func (c *Cluster) countDocuments(ctx context.Context, uid string) (int64, error)
 	}
 	totals := make([]int64, len(cov.nodes))
 	errs := parallel(len(cov.nodes), 0, func(i int) error {
-		cn := cov.nodes[i]
-		ans, err := fetchDocs(ctx, cn.n, uid, fetchBody{Filter: shardFilter(cn.shards), Limit: 0})
-		if err != nil {
-			return err
-		}
-		totals[i] = int64(ans.Total)
-		return nil
+		var err error
+		totals[i], err = cov.nodes[i].n.countShards(ctx, uid, cov.nodes[i].shards)
+		return err
 	})
 	if err := firstError(errs); err != nil {
 		return 0, err

@@ -662,16 +662,14 @@ func (d *changeDriver) estimate(ctx context.Context, uids []string) {
 	d.progress.DocumentsRemaining = total
 }
 
-// countShards counts the documents of shards held by n for index uid.
+// countShards counts the documents of shards held by n for index uid (a
+// filtered documents fetch with limit 0 answers the exact total).
 func (n *node) countShards(ctx context.Context, uid string, shards []int) (int64, error) {
-	body := map[string]any{"q": "", "limit": 0, "filter": shardFilter(shards)}
-	var out struct {
-		Total int64 `json:"estimatedTotalHits"`
-	}
-	if err := n.doJSON(ctx, "countShards", http.MethodPost, "/indexes/"+uid+"/search", nil, body, &out); err != nil {
+	ans, err := fetchDocs(ctx, n, uid, fetchBody{Filter: shardFilter(shards), Limit: 0})
+	if err != nil {
 		return 0, err
 	}
-	return out.Total, nil
+	return int64(ans.Total), nil
 }
 
 // retire stops writes to the replicas that leave their shards, waits
