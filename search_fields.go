@@ -104,13 +104,7 @@ func (c *Cluster) statsFields(ctx context.Context, uid string) map[string]struct
 			return out
 		}
 	}
-	var healthy []*node
-	for _, n := range c.members() {
-		if n.isHealthy() {
-			healthy = append(healthy, n)
-		}
-	}
-	out, _ := c.nodesFields(ctx, uid, healthy)
+	out, _ := c.nodesFields(ctx, uid, c.healthyNodes())
 	return out
 }
 
