@@ -433,17 +433,7 @@ func (d *changeDriver) prepare(ctx context.Context) error {
 	}
 	// The new replicas start stale (DESIGN §13): repair fills them, and
 	// the marks make every instance leave them out of reads meanwhile.
-	version := c.startVersion()
-	now := time.Now().UTC()
-	var marks []staleMark
-	for _, uid := range uids {
-		for _, s := range ch.Moving {
-			for _, ni := range t.joining(s) {
-				marks = append(marks, staleMark{Index: uid, Shard: s, Node: t.nodes[ni].ID, Version: version, At: now})
-			}
-		}
-	}
-	if len(marks) > 0 {
+	if marks := joiningMarks(t, uids, ch.Moving, c.startVersion()); len(marks) > 0 {
 		if err := c.storeMarksAwaited(ctx, marks); err != nil {
 			return err
 		}
@@ -613,25 +603,31 @@ func (d *changeDriver) recheckUntracked(ctx context.Context, uids []string) erro
 	c, ch := d.c, d.rec.Change
 	t := c.topo()
 	from, now := ch.Started.UnixMilli()*1000, c.startVersion()
-	at := time.Now().UTC()
-	var marks []staleMark
-	for _, uid := range uids {
-		for _, s := range ch.Moving {
-			if slices.Contains(ch.Cut, s) {
-				continue // reconciled before it was recorded cut over
-			}
-			for _, ni := range t.joining(s) {
-				id := t.nodes[ni].ID
-				marks = append(marks, staleMark{Index: uid, Shard: s, Node: id, Version: min(from, now), At: at},
-					staleMark{Index: uid, Shard: s, Node: id, Version: now, At: at})
-			}
-		}
-	}
+	// Shards cut over were reconciled before they were recorded so.
+	shards := slices.DeleteFunc(slices.Clone(ch.Moving), func(s int) bool { return slices.Contains(ch.Cut, s) })
+	marks := joiningMarks(t, uids, shards, min(from, now), now)
 	if len(marks) == 0 {
 		return nil
 	}
 	c.opts.logger.Info("miroir: topology change resumed while copying; the new replicas are checked again", "epoch", ch.Epoch, "replicas", len(marks)/2)
 	return c.storeMarksAwaited(ctx, marks)
+}
+
+// joiningMarks are the stale marks, one per version, of the new replicas
+// of shards in every index of uids.
+func joiningMarks(t *topology, uids []string, shards []int, versions ...int64) []staleMark {
+	at := time.Now().UTC()
+	var marks []staleMark
+	for _, uid := range uids {
+		for _, s := range shards {
+			for _, ni := range t.joining(s) {
+				for _, v := range versions {
+					marks = append(marks, staleMark{Index: uid, Shard: s, Node: t.nodes[ni].ID, Version: v, At: at})
+				}
+			}
+		}
+	}
+	return marks
 }
 
 // estimate sets what remains to copy: the documents of the moving shards
